@@ -1,0 +1,65 @@
+package tandem
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Account is the identity a provider reports for a token ("current user").
+type Account struct {
+	ID    string
+	Login string // GitHub/GitLab login, Jira/Google email
+	Name  string
+	Site  string // Jira site, when the provider has several
+}
+
+// Provider is the contract every integration implements: how to run its
+// OAuth flow and how to learn whose token it holds. Extra abilities (listing
+// pull requests, ...) are small optional interfaces beside it, checked with a
+// type assertion.
+type Provider interface {
+	// ID names the provider.
+	ID() ProviderID
+	// OAuth2Config returns the client id, secret, endpoints and scopes; the
+	// caller sets RedirectURL.
+	OAuth2Config() oauth2.Config
+	// AuthCodeOptions are extra authorize parameters (audience, prompt, ...).
+	AuthCodeOptions() []oauth2.AuthCodeOption
+	// Identify asks the provider whose token client carries. A refused
+	// token yields an *ExpiredError-compatible error with code EUNAUTHORIZED.
+	Identify(ctx context.Context, client *http.Client) (Account, error)
+}
+
+// Revoker is a provider that can revoke a grant at the provider when a user
+// disconnects.
+type Revoker interface {
+	Revoke(ctx context.Context, tok Token) error
+}
+
+// Credentials are a turn's resolved credentials for one provider: whose
+// identity, and an HTTP client that carries that identity's token. They live
+// for the turn only.
+type Credentials struct {
+	Identity Identity
+	Client   *http.Client
+}
+
+// PullRequest is one pull (or merge) request as shown to people.
+type PullRequest struct {
+	Repo      string    `json:"repo"`
+	Number    int       `json:"number"`
+	Title     string    `json:"title"`
+	URL       string    `json:"url"`
+	Draft     bool      `json:"draft,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// PullRequestLister is a provider that can list a user's open pull requests.
+type PullRequestLister interface {
+	// OpenPullRequests returns up to limit of the open pull requests that
+	// login authored and the total count.
+	OpenPullRequests(ctx context.Context, client *http.Client, login string, limit int) (prs []PullRequest, total int, err error)
+}

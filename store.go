@@ -1,0 +1,79 @@
+package tandem
+
+import (
+	"context"
+	"time"
+)
+
+// TurnRecord is a turn with its place in the inbox.
+type TurnRecord struct {
+	Turn     Turn      `json:"turn"`
+	State    TurnState `json:"state"`
+	Attempts int       `json:"attempts"` // times a worker started it
+}
+
+// AuditFilter selects audit records; zero fields match everything.
+type AuditFilter struct {
+	Session *SessionKey
+	User    string // matches actor or effective user
+	Since   time.Time
+	Limit   int // newest records first when set
+}
+
+// Store is Tandem's persistence contract. It has two implementations (bbolt,
+// the embedded default, and PostgreSQL for several replicas), and one
+// conformance suite that both pass. Every method is safe for concurrent use
+// and durable when it returns: a crash after a successful call loses nothing.
+// Secrets (tokens, PKCE verifiers) are encrypted before they reach disk.
+// Missing records are reported with an error whose code is ENOTFOUND.
+type Store interface {
+	// RecordTurn durably appends t to the inbox as pending. It reports
+	// duplicate=true, and stores nothing, when a turn with the same ID or the
+	// same channel and message ts was recorded before.
+	RecordTurn(ctx context.Context, t Turn) (duplicate bool, err error)
+	// SetTurnState moves a recorded turn to state; moving to TurnRunning
+	// counts an attempt.
+	SetTurnState(ctx context.Context, id string, state TurnState) error
+	// TurnRecord returns one recorded turn, or ENOTFOUND.
+	TurnRecord(ctx context.Context, id string) (TurnRecord, error)
+	// UnfinishedTurns returns every pending or running turn, oldest first.
+	UnfinishedTurns(ctx context.Context) ([]TurnRecord, error)
+
+	// Session returns the session of key, or ENOTFOUND.
+	Session(ctx context.Context, key SessionKey) (Session, error)
+	// EnsureSession stores s unless a session with its key exists, and
+	// returns the stored one with created=true when s was stored.
+	EnsureSession(ctx context.Context, s Session) (stored Session, created bool, err error)
+	// AddEditor appends user to the session's editors unless already there
+	// (the owner counts as there). ENOTFOUND when the session is missing.
+	AddEditor(ctx context.Context, key SessionKey, user string) error
+
+	// Link returns a user's link to provider, token decrypted, or ENOTFOUND.
+	Link(ctx context.Context, team, user string, provider ProviderID) (Link, error)
+	// Links returns every link of a user, tokens decrypted.
+	Links(ctx context.Context, team, user string) ([]Link, error)
+	// SaveLink creates or replaces a link, clearing NeedsReconnect as given.
+	SaveLink(ctx context.Context, l Link) error
+	// DeleteLink removes a link; ENOTFOUND when there was none.
+	DeleteLink(ctx context.Context, team, user string, provider ProviderID) error
+	// SwapToken replaces the link's token only if its stored refresh token
+	// still equals oldRefresh (compare-and-swap for rotating refresh
+	// tokens); ECONFLICT when another refresh won, ENOTFOUND without a link.
+	SwapToken(ctx context.Context, team, user string, provider ProviderID, oldRefresh string, tok Token) error
+	// MarkNeedsReconnect flags a link whose token the provider refused.
+	MarkNeedsReconnect(ctx context.Context, team, user string, provider ProviderID) error
+
+	// SaveOAuthState records a flow in progress.
+	SaveOAuthState(ctx context.Context, s OAuthState) error
+	// TakeOAuthState returns and deletes the state of id in one step, so a
+	// state is usable once; ENOTFOUND when unknown or already used.
+	TakeOAuthState(ctx context.Context, id string) (OAuthState, error)
+
+	// AppendAudit durably appends one record.
+	AppendAudit(ctx context.Context, r AuditRecord) error
+	// Audit returns records matching f, oldest first (newest Limit when set).
+	Audit(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+
+	// Close releases the store; later calls fail.
+	Close() error
+}

@@ -1,0 +1,229 @@
+// Package tandem holds Tandem's domain: sessions bound to Slack threads,
+// turns, the identities they run under, linked provider accounts, audit
+// records, and the error codes that the edges (bot, HTTP) turn into words.
+//
+// The package imports nothing of the project. Its contracts with several
+// implementations (Provider, Store) live here; every other interface belongs
+// to the package that consumes it.
+package tandem
+
+import (
+	"fmt"
+	"time"
+)
+
+// ProviderID names a provider Tandem can act on: "github", "gitlab", "jira",
+// "google".
+type ProviderID string
+
+// The providers Tandem knows.
+const (
+	GitHub ProviderID = "github"
+	GitLab ProviderID = "gitlab"
+	Jira   ProviderID = "jira"
+	Google ProviderID = "google"
+)
+
+// Providers lists every provider in the order people see them.
+var Providers = []ProviderID{GitHub, GitLab, Jira, Google}
+
+// Name is the provider's name as people write it ("GitHub").
+func (p ProviderID) Name() string {
+	switch p {
+	case GitHub:
+		return "GitHub"
+	case GitLab:
+		return "GitLab"
+	case Jira:
+		return "Jira"
+	case Google:
+		return "Google"
+	}
+	return string(p)
+}
+
+// SessionKey identifies a session: one Slack thread in one workspace.
+type SessionKey struct {
+	Team     string `json:"team"`
+	Channel  string `json:"channel"`
+	ThreadTS string `json:"thread_ts"`
+}
+
+// String renders the key as team/channel/thread_ts, the form used in logs,
+// the audit trail and operator commands.
+func (k SessionKey) String() string {
+	return k.Team + "/" + k.Channel + "/" + k.ThreadTS
+}
+
+// Session is a Slack thread that several people talk to. The person whose
+// message started it is its owner.
+type Session struct {
+	Key       SessionKey        `json:"key"`
+	Owner     string            `json:"owner"` // Slack user id
+	CreatedAt time.Time         `json:"created_at"`
+	Editors   []string          `json:"editors,omitempty"` // people who sent turns, in order of first turn
+	Env       map[string]string `json:"env,omitempty"`
+}
+
+// EnvKeepCredentialsPersistent is the session variable that switches a
+// session to running every turn as its owner.
+const EnvKeepCredentialsPersistent = "KEEP_CREDENTIALS_PERSISTENT"
+
+// Persistent reports whether every turn of the session runs as its owner.
+func (s Session) Persistent() bool {
+	return s.Env[EnvKeepCredentialsPersistent] == "true"
+}
+
+// HasEditor reports whether user has sent a turn in the session or owns it.
+func (s Session) HasEditor(user string) bool {
+	if user == s.Owner {
+		return true
+	}
+	for _, e := range s.Editors {
+		if e == user {
+			return true
+		}
+	}
+	return false
+}
+
+// Turn is one message addressed to the bot, recorded in the inbox before its
+// envelope is acknowledged.
+type Turn struct {
+	ID         string     `json:"id"` // the Slack event id (or a derived id for non-event turns)
+	Session    SessionKey `json:"session"`
+	User       string     `json:"user"` // the Slack user who sent it
+	Text       string     `json:"text"` // the command, without the bot mention
+	TS         string     `json:"ts"`   // the message's own ts
+	ReceivedAt time.Time  `json:"received_at"`
+	// Rerun marks a turn replayed after its sender linked an account.
+	Rerun bool `json:"rerun,omitempty"`
+}
+
+// TurnState is where a turn stands in the inbox.
+type TurnState string
+
+// Inbox states. A turn found Running after a restart was interrupted.
+const (
+	TurnPending TurnState = "pending"
+	TurnRunning TurnState = "running"
+	TurnDone    TurnState = "done"
+)
+
+// Reason says which row of the identity rules chose the identity a turn used.
+type Reason string
+
+// The reasons of docs/identity-rules.md.
+const (
+	ReasonSender           Reason = "sender"
+	ReasonPersistentOwner  Reason = "persistent_owner"
+	ReasonRefusedNotEditor Reason = "refused_not_editor"
+	ReasonAPIKeyCreator    Reason = "api_key_creator"
+)
+
+// Identity is whose credentials a turn uses for one provider.
+type Identity struct {
+	Team      string     `json:"team"`
+	SlackUser string     `json:"slack_user"` // the effective user
+	Provider  ProviderID `json:"provider"`
+	Login     string     `json:"login"` // the provider account's login or email
+	Reason    Reason     `json:"reason"`
+}
+
+// Link is one Slack user's linked account at one provider. The token fields
+// are secrets: stores keep them encrypted and nothing logs them.
+type Link struct {
+	Team      string     `json:"team"`
+	User      string     `json:"user"`
+	Provider  ProviderID `json:"provider"`
+	AccountID string     `json:"account_id"`
+	Login     string     `json:"login"`
+	LinkedAt  time.Time  `json:"linked_at"`
+	// NeedsReconnect is set when the provider refused the token or its
+	// refresh; turns then say "credentials expired or revoked".
+	NeedsReconnect bool  `json:"needs_reconnect,omitempty"`
+	Token          Token `json:"-"`
+}
+
+// Token is an OAuth token pair. It is never serialised in clear.
+type Token struct {
+	AccessToken  string
+	RefreshToken string
+	TokenType    string
+	Expiry       time.Time
+}
+
+// LogValue keeps tokens out of structured logs even if one is passed by
+// mistake.
+func (Token) LogValue() string { return "[redacted]" }
+
+// String keeps tokens out of fmt output.
+func (Token) String() string { return "[redacted]" }
+
+// GoString keeps tokens out of %#v output.
+func (Token) GoString() string { return "[redacted]" }
+
+// Outcome is how a credential resolution or a turn ended.
+type Outcome string
+
+// Outcomes recorded in the audit trail.
+const (
+	OutcomeOK            Outcome = "ok"
+	OutcomeNotConfigured Outcome = "not_configured"
+	OutcomeExpired       Outcome = "expired"
+	OutcomeRefused       Outcome = "refused"
+	OutcomeError         Outcome = "error"
+)
+
+// AuditRecord proves who acted as whom. It never holds a secret.
+type AuditRecord struct {
+	Time      time.Time  `json:"time"`
+	Session   SessionKey `json:"session"`
+	TurnID    string     `json:"turn_id,omitempty"`
+	Actor     string     `json:"actor"`          // Slack user (or "apikey:<prefix>")
+	Effective string     `json:"effective_user"` // whose credentials were used
+	Provider  ProviderID `json:"provider,omitempty"`
+	Action    string     `json:"action"` // "resolve", "link", "unlink", ...
+	Reason    Reason     `json:"reason,omitempty"`
+	Outcome   Outcome    `json:"outcome"`
+	Detail    string     `json:"detail,omitempty"`
+}
+
+// OAuthState is the server-side half of an OAuth flow in progress. Its
+// Verifier is a secret, kept encrypted at rest.
+type OAuthState struct {
+	ID        string     `json:"id"`
+	Provider  ProviderID `json:"provider"`
+	Team      string     `json:"team"`
+	User      string     `json:"user"`
+	NonceHash string     `json:"nonce_hash"` // sha256 of the browser cookie nonce, hex
+	Verifier  string     `json:"-"`          // PKCE code verifier
+	Expires   time.Time  `json:"expires"`
+	// RerunTurn is the inbox id of a turn that failed for want of this link.
+	RerunTurn string `json:"rerun_turn,omitempty"`
+}
+
+// Expired reports whether the flow can no longer complete at now.
+func (s OAuthState) Expired(now time.Time) bool { return !now.Before(s.Expires) }
+
+// NotConnectedError says that Identity's Slack user has no link for Provider.
+type NotConnectedError struct {
+	Team     string
+	User     string
+	Provider ProviderID
+}
+
+func (e *NotConnectedError) Error() string {
+	return fmt.Sprintf("%s credentials not configured for %s", e.Provider.Name(), e.User)
+}
+
+// ExpiredError says that a link exists but the provider refused its token.
+type ExpiredError struct {
+	Team     string
+	User     string
+	Provider ProviderID
+}
+
+func (e *ExpiredError) Error() string {
+	return fmt.Sprintf("%s credentials expired or revoked for %s", e.Provider.Name(), e.User)
+}
