@@ -227,3 +227,23 @@ type ExpiredError struct {
 func (e *ExpiredError) Error() string {
 	return fmt.Sprintf("%s credentials expired or revoked for %s", e.Provider.Name(), e.User)
 }
+
+// LinkState is how a person's account at one provider stands.
+type LinkState string
+
+// Link states, as the App Home and whoami show them.
+const (
+	LinkConnected      LinkState = "connected"
+	LinkNeedsReconnect LinkState = "needs_reconnect"
+	LinkMissing        LinkState = "not_connected"
+)
+
+// IdentityStatus says, for one provider, which identity a turn would use
+// right now and whether that identity can act.
+type IdentityStatus struct {
+	Provider  ProviderID `json:"provider"`
+	SlackUser string     `json:"slack_user"` // effective user
+	Reason    Reason     `json:"reason"`
+	Login     string     `json:"login,omitempty"`
+	State     LinkState  `json:"state"`
+}

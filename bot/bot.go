@@ -1,0 +1,308 @@
+// Package bot is Tandem's Slack transport: the Socket Mode loop, durable
+// acknowledgement of events, threads as sessions, per-session ordering of
+// turns, and rendering replies as Block Kit. What commands do lives in
+// handlers; whose credentials they use is resolved here, once per turn.
+package bot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+	"github.com/tandembot/tandem"
+)
+
+// Store is what the bot needs of the store.
+type Store interface {
+	RecordTurn(ctx context.Context, t tandem.Turn) (bool, error)
+	SetTurnState(ctx context.Context, id string, state tandem.TurnState) error
+	TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error)
+	UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error)
+	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
+	EnsureSession(ctx context.Context, s tandem.Session) (tandem.Session, bool, error)
+	AddEditor(ctx context.Context, key tandem.SessionKey, user string) error
+	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
+	AppendAudit(ctx context.Context, r tandem.AuditRecord) error
+}
+
+// Resolver hands out a user's credentials for a provider.
+type Resolver interface {
+	Credentials(ctx context.Context, team, user string, p tandem.ProviderID, reason tandem.Reason) (tandem.Credentials, error)
+}
+
+// Linker makes the signed link that starts linking an account.
+type Linker interface {
+	ConnectURL(team, user string, p tandem.ProviderID, rerunTurn string) string
+}
+
+// Config wires a Bot.
+type Config struct {
+	// Slack is a client built with the bot token, the app-level token and
+	// the API URL.
+	Slack     *slack.Client
+	Store     Store
+	Resolver  Resolver
+	Linker    Linker
+	Providers map[tandem.ProviderID]tandem.Provider
+	Logger    *slog.Logger
+	// Concurrency bounds the turns running at once (default 32).
+	Concurrency int
+	// RerunWindow is how old a failed turn may be and still be re-run after
+	// its sender links the missing account (default 30 minutes).
+	RerunWindow time.Duration
+	// PingInterval is how long slack-go waits for Slack's ping before it
+	// reconnects (0: slack-go's default).
+	PingInterval time.Duration
+	Now          func() time.Time
+}
+
+// Bot runs Tandem in Slack.
+type Bot struct {
+	cfg    Config
+	log    *slog.Logger
+	api    *slack.Client
+	queue  *dispatcher
+	teamID string
+	userID string // the bot's own user
+
+	mu    sync.Mutex
+	ready bool
+	ctx   context.Context // Run's context, for turns
+}
+
+// New returns a Bot; nothing connects until Run.
+func New(cfg Config) *Bot {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 32
+	}
+	if cfg.RerunWindow <= 0 {
+		cfg.RerunWindow = 30 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack}
+	b.queue = newDispatcher(cfg.Concurrency, b.runTurn)
+	return b
+}
+
+// Ready reports whether the bot is connected to Slack.
+func (b *Bot) Ready() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ready
+}
+
+func (b *Bot) runCtx() context.Context {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ctx == nil {
+		return context.Background()
+	}
+	return b.ctx
+}
+
+func (b *Bot) setReady(v bool) {
+	b.mu.Lock()
+	b.ready = v
+	b.mu.Unlock()
+}
+
+// Run connects to Slack and serves until ctx ends. It fails when Slack
+// refuses the tokens (auth.test) or the store cannot be read; once running,
+// lost connections are reopened by slack-go. On return, turns that were
+// still running are left in the inbox for the next start.
+func (b *Bot) Run(ctx context.Context) error {
+	auth, err := b.api.AuthTestContext(ctx)
+	if err != nil {
+		return fmt.Errorf("bot: slack auth.test: %w", err)
+	}
+	b.teamID, b.userID = auth.TeamID, auth.UserID
+	b.mu.Lock()
+	b.ctx = ctx
+	b.mu.Unlock()
+	b.log.Info("slack authenticated", "team", auth.TeamID, "bot_user", auth.UserID)
+
+	var opts []socketmode.Option
+	if b.cfg.PingInterval > 0 {
+		opts = append(opts, socketmode.OptionPingInterval(b.cfg.PingInterval))
+	}
+	client := socketmode.New(b.api, opts...)
+	runErr := make(chan error, 1)
+	go func() { runErr <- client.RunContext(ctx) }()
+
+	if err := b.resume(ctx); err != nil {
+		return err
+	}
+	defer b.queue.wait()
+	for {
+		select {
+		case <-ctx.Done():
+			b.setReady(false)
+			return nil
+		case err := <-runErr:
+			b.setReady(false)
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("bot: socket mode: %w", err)
+		case evt := <-client.Events:
+			b.handle(ctx, client, evt)
+		}
+	}
+}
+
+// handle acknowledges one Socket Mode event, after recording it durably when
+// it is a turn.
+func (b *Bot) handle(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeConnected:
+		b.setReady(true)
+		b.log.Info("socket mode connected")
+	case socketmode.EventTypeConnecting, socketmode.EventTypeHello:
+	case socketmode.EventTypeConnectionError, socketmode.EventTypeIncomingError, socketmode.EventTypeInvalidAuth:
+		b.setReady(false)
+		b.log.Warn("socket mode connection problem", "type", evt.Type)
+	case socketmode.EventTypeDisconnect:
+		b.setReady(false)
+	case socketmode.EventTypeErrorBadMessage:
+		b.ackBadMessage(client, evt)
+	case socketmode.EventTypeEventsAPI:
+		b.handleEvent(ctx, client, evt.Request)
+	case socketmode.EventTypeSlashCommand:
+		b.handleSlash(ctx, client, evt)
+	case socketmode.EventTypeInteractive:
+		b.handleInteraction(ctx, client, evt)
+	default:
+		if evt.Request != nil && evt.Request.EnvelopeID != "" {
+			b.ack(client, evt.Request, nil)
+		}
+	}
+}
+
+func (b *Bot) ack(client *socketmode.Client, req *socketmode.Request, payload any) {
+	var err error
+	if payload != nil {
+		err = client.Ack(*req, payload)
+	} else {
+		err = client.Ack(*req)
+	}
+	if err != nil {
+		b.log.Warn("ack failed", "envelope", req.EnvelopeID, "err", err)
+	}
+}
+
+// handleEvent records a turn, then acknowledges. An event that cannot be
+// recorded is not acknowledged, so Slack delivers it again.
+func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *socketmode.Request) {
+	cb, err := decodeCallback(req.Payload)
+	if err != nil {
+		b.log.Warn("dropping undecodable event", "envelope", req.EnvelopeID, "err", err)
+		b.ack(client, req, nil)
+		return
+	}
+	if cb.Event.Type == "app_home_opened" {
+		b.ack(client, req, nil)
+		go b.publishHome(context.WithoutCancel(ctx), cb.TeamID, cb.Event.User)
+		return
+	}
+	turn, ok := b.turnFor(ctx, cb)
+	if !ok {
+		b.ack(client, req, nil)
+		return
+	}
+	dup, err := b.cfg.Store.RecordTurn(ctx, turn)
+	if err != nil {
+		b.log.Error("record turn; leaving the event unacknowledged for redelivery", "event", cb.EventID, "err", err)
+		return
+	}
+	b.ack(client, req, nil)
+	log := b.log.With("turn", turn.ID, "session", turn.Session.String())
+	if dup {
+		log.Info("duplicate delivery ignored", "retry_attempt", req.RetryAttempt)
+		return
+	}
+	log.Info("turn recorded", "user", turn.User)
+	b.queue.submit(turn)
+}
+
+// turnFor decides whether an event is a turn: a mention of the bot, a direct
+// message, or a message in a session's thread that is exactly a command.
+func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, bool) {
+	e := cb.Event
+	if (e.Type != "app_mention" && e.Type != "message") || !e.fromHuman(b.userID) || e.Channel == "" || e.TS == "" {
+		return tandem.Turn{}, false
+	}
+	team := cb.TeamID
+	if team == "" {
+		team = b.teamID
+	}
+	text, mentioned := stripMention(e.Text, b.userID)
+	key := tandem.SessionKey{Team: team, Channel: e.Channel, ThreadTS: e.threadRoot()}
+	direct := e.Type == "message" && (e.ChannelType == "im" || isDM(e.Channel))
+	switch {
+	case e.Type == "app_mention", direct, mentioned:
+	case e.ThreadTS != "" && isCommand(text):
+		// A plain message in a thread counts only inside a session.
+		if _, err := b.cfg.Store.Session(ctx, key); err != nil {
+			return tandem.Turn{}, false
+		}
+	default:
+		return tandem.Turn{}, false
+	}
+	return tandem.Turn{
+		ID: cb.EventID, Session: key, User: e.User, Text: text, TS: e.TS,
+		ReceivedAt: b.cfg.Now(),
+	}, true
+}
+
+func isDM(channel string) bool { return len(channel) > 0 && channel[0] == 'D' }
+
+// resume runs again what the inbox holds unfinished from a previous run.
+func (b *Bot) resume(ctx context.Context) error {
+	recs, err := b.cfg.Store.UnfinishedTurns(ctx)
+	if err != nil {
+		return fmt.Errorf("bot: read inbox: %w", err)
+	}
+	for _, r := range recs {
+		if r.State == tandem.TurnRunning && isMutating(r.Turn.Text) {
+			b.interrupted(ctx, r.Turn)
+			continue
+		}
+		b.log.Info("resuming turn", "turn", r.Turn.ID, "state", r.State)
+		b.queue.submit(r.Turn)
+	}
+	return nil
+}
+
+// Rerun runs a turn again after its sender linked the provider it lacked,
+// if the turn is recent enough. It fails with ENOTFOUND for an unknown turn.
+func (b *Bot) Rerun(ctx context.Context, turnID string, user string, p tandem.ProviderID) error {
+	rec, err := b.cfg.Store.TurnRecord(ctx, turnID)
+	if err != nil {
+		return fmt.Errorf("bot: rerun: %w", err)
+	}
+	t := rec.Turn
+	if t.User != user || b.cfg.Now().Sub(t.ReceivedAt) > b.cfg.RerunWindow {
+		return nil
+	}
+	t.ID = turnID + "/rerun/" + string(p)
+	t.TS = rec.Turn.TS + "/rerun/" + string(p)
+	t.Rerun = true
+	t.ReceivedAt = b.cfg.Now()
+	dup, err := b.cfg.Store.RecordTurn(ctx, t)
+	if err != nil {
+		return fmt.Errorf("bot: rerun: %w", err)
+	}
+	if !dup {
+		b.queue.submit(t)
+	}
+	return nil
+}

@@ -1,0 +1,177 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/handlers"
+)
+
+// maxRateLimitWaits bounds how often one post waits out a 429 before giving up.
+const maxRateLimitWaits = 5
+
+// postReply answers a turn in its thread. Errors become words here: a
+// missing or dead link gets a private Connect button for the person whose
+// link it is, plus a short visible note; everything else a visible reply.
+func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res result) error {
+	attr := attribution(res, t.User)
+	var nc *tandem.NotConnectedError
+	var ex *tandem.ExpiredError
+	var unknown *handlers.UnknownError
+	switch {
+	case res.err == nil:
+		return b.postThread(ctx, t, res.reply.Title, render(res.reply, attr))
+	case errors.As(res.err, &nc):
+		return b.needsLink(ctx, t, res, nc.User, nc.Provider, false)
+	case errors.As(res.err, &ex):
+		return b.needsLink(ctx, t, res, ex.User, ex.Provider, true)
+	case tandem.ErrorCode(res.err) == tandem.EUNAUTHORIZED && res.identity != nil:
+		return b.needsLink(ctx, t, res, res.identity.SlackUser, res.identity.Provider, true)
+	case errors.As(res.err, &unknown):
+		var items []tandem.Item
+		for _, s := range unknown.Suggestions {
+			items = append(items, tandem.Item{Text: "`@tandem " + s + "`"})
+		}
+		reply := tandem.Reply{Title: "I didn't understand that. Did you mean:", Items: items, Text: "Say `help` for everything I can do."}
+		return b.postThread(ctx, t, reply.Title, render(reply, attr))
+	default:
+		reply := tandem.Reply{Title: errorTitle(res.err), Text: tandem.ErrorMessage(res.err)}
+		return b.postThread(ctx, t, reply.Title+": "+reply.Text, render(reply, attr))
+	}
+}
+
+func errorTitle(err error) string {
+	switch tandem.ErrorCode(err) {
+	case tandem.EINVALID:
+		return "That request needs fixing"
+	case tandem.EFORBIDDEN, tandem.ENOTFOUND:
+		return "Not allowed"
+	case tandem.ERATELIMITED:
+		return "Rate limited"
+	case tandem.EUNAVAILABLE:
+		return "The provider is not answering"
+	case tandem.EINTERNAL:
+		return "Something went wrong"
+	}
+	return "Could not do that"
+}
+
+// needsLink tells user privately that p must be (re)connected, with a
+// button that links their own account and re-runs this turn, and leaves a
+// short visible note in the thread. Nothing ran with anyone else's token.
+func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res result, user string, p tandem.ProviderID, expired bool) error {
+	title := p.Name() + " credentials not configured"
+	body := fmt.Sprintf("<@%s> has not connected %s, so Tandem did not run this request; it never uses anyone else's account instead.", user, p.Name())
+	label := "Connect " + p.Name()
+	if expired {
+		title = p.Name() + " credentials expired or revoked"
+		body = fmt.Sprintf("%s refused the account linked by <@%s>. Reconnect it to continue.", p.Name(), user)
+		label = "Reconnect " + p.Name()
+	}
+	rerun := ""
+	if user == t.User {
+		rerun = t.ID
+		body += " Once connected, your message runs again here automatically."
+	}
+	private := tandem.Reply{
+		Title: title, Text: body,
+		Buttons: []tandem.Button{{Text: label, URL: b.cfg.Linker.ConnectURL(t.Session.Team, user, p, rerun), ActionID: "connect_" + string(p), Primary: true}},
+	}
+	attr := fmt.Sprintf("ran as <@%s> · %s: not connected", user, p.Name())
+	if expired {
+		attr = fmt.Sprintf("ran as <@%s> · %s: needs reconnect", user, p.Name())
+	}
+	if err := b.postEphemeral(ctx, t.Session, user, title, render(private, attr)); err != nil {
+		b.log.Warn("post ephemeral", "turn", t.ID, "err", err)
+	}
+	note := tandem.Reply{Title: title, Text: fmt.Sprintf("I've sent <@%s> a private link to connect %s.", user, p.Name())}
+	return b.postThread(ctx, t, title, render(note, attr))
+}
+
+// postThread posts a visible reply in the turn's thread, waiting out Slack's
+// rate limits.
+func (b *Bot) postThread(ctx context.Context, t tandem.Turn, text string, blocks []slack.Block) error {
+	return withRateLimit(ctx, func() error {
+		_, _, err := b.api.PostMessageContext(ctx, t.Session.Channel,
+			slack.MsgOptionText(clip(text, 3000), false),
+			slack.MsgOptionBlocks(blocks...),
+			slack.MsgOptionTS(t.Session.ThreadTS),
+			slack.MsgOptionDisableLinkUnfurl())
+		return err
+	})
+}
+
+// postEphemeral posts a message in the session's thread that only user sees.
+func (b *Bot) postEphemeral(ctx context.Context, key tandem.SessionKey, user, text string, blocks []slack.Block) error {
+	return withRateLimit(ctx, func() error {
+		_, err := b.api.PostEphemeralContext(ctx, key.Channel, user,
+			slack.MsgOptionText(clip(text, 3000), false),
+			slack.MsgOptionBlocks(blocks...),
+			slack.MsgOptionTS(key.ThreadTS))
+		return err
+	})
+}
+
+// DM sends user a direct message.
+func (b *Bot) DM(ctx context.Context, user, text string, blocks []slack.Block) error {
+	ch, _, _, err := b.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}})
+	if err != nil {
+		return fmt.Errorf("bot: open dm: %w", err)
+	}
+	return withRateLimit(ctx, func() error {
+		_, _, err := b.api.PostMessageContext(ctx, ch.ID, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		return err
+	})
+}
+
+// withRateLimit calls post, waiting out each 429's Retry-After, a few times
+// at most.
+func withRateLimit(ctx context.Context, post func() error) error {
+	for i := 0; ; i++ {
+		err := post()
+		var rl *slack.RateLimitedError
+		if !errors.As(err, &rl) || i == maxRateLimitWaits {
+			return err
+		}
+		wait := rl.RetryAfter
+		if wait <= 0 {
+			wait = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// OnLinked confirms a new link to its owner by DM and re-runs the turn that
+// failed for want of it.
+func (b *Bot) OnLinked(ctx context.Context, l tandem.Link, rerunTurn string) {
+	text := fmt.Sprintf("%s connected as %s. Tandem now acts as %s on %s for your messages.", l.Provider.Name(), l.Login, l.Login, l.Provider.Name())
+	blocks := []slack.Block{section(":white_check_mark: " + escape(text))}
+	if err := b.DM(ctx, l.User, text, blocks); err != nil {
+		b.log.Warn("confirm link by dm", "user", l.User, "err", err)
+	}
+	go b.publishHome(ctx, l.Team, l.User)
+	if rerunTurn != "" {
+		if err := b.Rerun(ctx, rerunTurn, l.User, l.Provider); err != nil {
+			b.log.Warn("rerun after link", "turn", rerunTurn, "err", err)
+		}
+	}
+}
+
+// OnNeedsReconnect tells a user, once, that a link died.
+func (b *Bot) OnNeedsReconnect(ctx context.Context, l tandem.Link) {
+	text := fmt.Sprintf("%s credentials expired or revoked: %s refused the account %s. Reconnect it so Tandem can act as you again.", l.Provider.Name(), l.Provider.Name(), l.Login)
+	reply := tandem.Reply{Title: l.Provider.Name() + " credentials expired or revoked", Text: escape(text),
+		Buttons: []tandem.Button{{Text: "Reconnect " + l.Provider.Name(), URL: b.cfg.Linker.ConnectURL(l.Team, l.User, l.Provider, ""), Primary: true}}}
+	if err := b.DM(ctx, l.User, text, render(reply, fmt.Sprintf("for <@%s>", l.User))); err != nil {
+		b.log.Warn("dm needs reconnect", "user", l.User, "err", err)
+	}
+	go b.publishHome(context.WithoutCancel(ctx), l.Team, l.User)
+}

@@ -1,0 +1,182 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+	"github.com/tandembot/tandem"
+)
+
+// Disconnector unlinks an account, revoking it at the provider where the
+// provider offers revocation.
+type Disconnector interface {
+	Disconnect(ctx context.Context, team, user string, p tandem.ProviderID) (tandem.Link, error)
+}
+
+// handleSlash answers /connect and /disconnect in the acknowledgement
+// itself, privately to whoever typed it.
+func (b *Bot) handleSlash(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
+	cmd, ok := evt.Data.(slack.SlashCommand)
+	if !ok {
+		b.ack(client, evt.Request, nil)
+		return
+	}
+	team := cmd.TeamID
+	if team == "" {
+		team = b.teamID
+	}
+	arg := strings.ToLower(strings.TrimSpace(cmd.Text))
+	var msg tandem.Reply
+	switch cmd.Command {
+	case "/connect":
+		msg = b.connectMenu(ctx, team, cmd.UserID, arg)
+	case "/disconnect":
+		msg = b.disconnect(ctx, team, cmd.UserID, arg)
+	default:
+		msg = tandem.Reply{Title: "Unknown command " + cmd.Command}
+	}
+	b.ack(client, evt.Request, map[string]any{
+		"response_type": "ephemeral",
+		"text":          msg.Title,
+		"blocks":        render(msg, fmt.Sprintf("only visible to <@%s>", cmd.UserID)),
+	})
+}
+
+// providerArg reads a provider name typed after a slash command.
+func (b *Bot) providerArg(arg string) (tandem.ProviderID, bool) {
+	p := tandem.ProviderID(arg)
+	_, ok := b.cfg.Providers[p]
+	return p, ok
+}
+
+func (b *Bot) enabledNames() string {
+	var names []string
+	for _, p := range tandem.Providers {
+		if _, ok := b.cfg.Providers[p]; ok {
+			names = append(names, string(p))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// connectMenu lists each enabled provider with its state and a button, or
+// goes straight to one provider.
+func (b *Bot) connectMenu(ctx context.Context, team, user, arg string) tandem.Reply {
+	if arg != "" {
+		p, ok := b.providerArg(arg)
+		if !ok {
+			return tandem.Reply{Title: fmt.Sprintf("Tandem cannot connect %q", arg), Text: "Enabled here: " + b.enabledNames() + "."}
+		}
+		return tandem.Reply{
+			Title:   "Connect " + p.Name(),
+			Text:    "Sign in to " + p.Name() + " in your browser; Tandem will then act as you there, and only for your own messages.",
+			Buttons: []tandem.Button{{Text: "Connect " + p.Name(), URL: b.cfg.Linker.ConnectURL(team, user, p, ""), ActionID: "connect_" + string(p), Primary: true}},
+		}
+	}
+	reply := tandem.Reply{Title: "Your integrations", Text: "Each account acts only for your own messages."}
+	for _, st := range b.statuses(ctx, team, user) {
+		reply.Items = append(reply.Items, tandem.Item{Text: statusLine(st)})
+		label := "Connect " + st.Provider.Name()
+		if st.State != tandem.LinkMissing {
+			label = "Reconnect " + st.Provider.Name()
+		}
+		reply.Buttons = append(reply.Buttons, tandem.Button{Text: label, URL: b.cfg.Linker.ConnectURL(team, user, st.Provider, ""), ActionID: "connect_" + string(st.Provider)})
+	}
+	return reply
+}
+
+func (b *Bot) statuses(ctx context.Context, team, user string) []tandem.IdentityStatus {
+	return b.identities(ctx, tandem.Session{Key: tandem.SessionKey{Team: team}, Owner: user}, user)
+}
+
+func statusLine(st tandem.IdentityStatus) string {
+	switch st.State {
+	case tandem.LinkConnected:
+		return fmt.Sprintf("*%s*: connected as %s", st.Provider.Name(), escape(st.Login))
+	case tandem.LinkNeedsReconnect:
+		return fmt.Sprintf("*%s*: needs reconnect (%s)", st.Provider.Name(), escape(st.Login))
+	}
+	return fmt.Sprintf("*%s*: not connected", st.Provider.Name())
+}
+
+func (b *Bot) disconnect(ctx context.Context, team, user, arg string) tandem.Reply {
+	p, ok := b.providerArg(arg)
+	if !ok {
+		return tandem.Reply{Title: "Which account?", Text: "Say `/disconnect <provider>` with one of: " + b.enabledNames() + "."}
+	}
+	d, ok := b.cfg.Resolver.(Disconnector)
+	if !ok {
+		return tandem.Reply{Title: "Disconnecting is not available here"}
+	}
+	l, err := d.Disconnect(ctx, team, user, p)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		return tandem.Reply{Title: p.Name() + " was not connected", Text: "There was nothing to unlink."}
+	} else if err != nil {
+		b.log.Error("disconnect", "provider", p, "user", user, "err", err)
+		return tandem.Reply{Title: "Could not disconnect " + p.Name(), Text: tandem.ErrorMessage(err)}
+	}
+	b.cfg.Store.AppendAudit(ctx, tandem.AuditRecord{Time: b.cfg.Now(), Actor: user, Effective: user, Provider: p, Action: "unlink", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK, Detail: "unlinked " + l.Login})
+	go b.publishHome(context.WithoutCancel(ctx), team, user)
+	return tandem.Reply{Title: p.Name() + " disconnected", Text: fmt.Sprintf("Tandem no longer acts as %s on %s for you.", escape(l.Login), p.Name())}
+}
+
+// handleInteraction acknowledges button presses and shortcuts. Link buttons
+// need nothing more: the browser opens the URL.
+func (b *Bot) handleInteraction(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
+	b.ack(client, evt.Request, nil)
+	if cb, ok := evt.Data.(slack.InteractionCallback); ok && cb.Type == slack.InteractionTypeBlockActions && cb.View.Type == slack.VTHomeTab {
+		go b.publishHome(context.WithoutCancel(ctx), cb.Team.ID, cb.User.ID)
+	}
+}
+
+// ackBadMessage acknowledges an envelope slack-go could not parse, so Slack
+// does not redeliver garbage forever.
+func (b *Bot) ackBadMessage(client *socketmode.Client, evt socketmode.Event) {
+	bad, ok := evt.Data.(*socketmode.ErrorBadMessage)
+	if !ok {
+		return
+	}
+	var env struct {
+		EnvelopeID string `json:"envelope_id"`
+	}
+	if json.Unmarshal(bad.Message, &env) != nil || env.EnvelopeID == "" {
+		b.log.Warn("dropping unreadable socket message")
+		return
+	}
+	b.log.Warn("dropping malformed envelope", "envelope", env.EnvelopeID)
+	b.ack(client, &socketmode.Request{EnvelopeID: env.EnvelopeID}, nil)
+}
+
+// publishHome renders the Integrations page on the user's App Home tab.
+func (b *Bot) publishHome(ctx context.Context, team, user string) {
+	if team == "" {
+		team = b.teamID
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, "Integrations", false, false)),
+		section("Tandem acts on these accounts only for *your own* messages. In a shared thread, everyone's messages use their own accounts."),
+		slack.NewDividerBlock(),
+	}
+	for _, st := range b.statuses(ctx, team, user) {
+		label, style := "Connect", slack.StylePrimary
+		if st.State != tandem.LinkMissing {
+			label, style = "Reconnect", slack.StyleDefault
+		}
+		btn := slack.NewButtonBlockElement("home_connect_"+string(st.Provider), string(st.Provider), slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
+		btn.URL = b.cfg.Linker.ConnectURL(team, user, st.Provider, "")
+		btn.Style = style
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, statusLine(st), false, false), nil, slack.NewAccessory(btn)))
+	}
+	view := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}
+	err := withRateLimit(ctx, func() error {
+		_, err := b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view})
+		return err
+	})
+	if err != nil {
+		b.log.Warn("publish home", "user", user, "err", err)
+	}
+}

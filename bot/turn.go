@@ -1,0 +1,201 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/handlers"
+)
+
+// runTurn runs one turn to its reply. When the bot is stopping it returns
+// without finishing, leaving the turn in the inbox for the next start.
+func (b *Bot) runTurn(t tandem.Turn) {
+	ctx := b.runCtx()
+	if ctx.Err() != nil {
+		return
+	}
+	log := b.log.With("turn", t.ID, "session", t.Session.String(), "user", t.User)
+	if err := b.cfg.Store.SetTurnState(ctx, t.ID, tandem.TurnRunning); err != nil {
+		log.Error("mark turn running", "err", err)
+		return
+	}
+	started := time.Now()
+	out := b.execute(ctx, log, t)
+	if ctx.Err() != nil && out.err != nil {
+		log.Info("turn interrupted by shutdown; it stays in the inbox")
+		return
+	}
+	if err := b.postReply(ctx, t, out); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("post reply", "err", err)
+	}
+	if err := b.cfg.Store.SetTurnState(context.WithoutCancel(ctx), t.ID, tandem.TurnDone); err != nil {
+		log.Error("mark turn done", "err", err)
+	}
+	log.Info("turn done", "command", out.command, "outcome", out.outcome, "ms", time.Since(started).Milliseconds())
+}
+
+// result is what a turn produced, ready to render.
+type result struct {
+	command  string
+	reply    tandem.Reply
+	err      error            // shown to the sender
+	identity *tandem.Identity // whose credentials were used, if any
+	session  tandem.Session
+	outcome  tandem.Outcome
+}
+
+func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) result {
+	sess, created, err := b.cfg.Store.EnsureSession(ctx, tandem.Session{Key: t.Session, Owner: t.User, CreatedAt: t.ReceivedAt})
+	if err != nil {
+		return result{err: fmt.Errorf("bot: session: %w", err), outcome: tandem.OutcomeError}
+	}
+	if created {
+		log.Info("session started", "owner", t.User)
+	} else if !sess.HasEditor(t.User) {
+		if err := b.cfg.Store.AddEditor(ctx, t.Session, t.User); err != nil {
+			log.Error("add editor", "err", err)
+		}
+		sess.Editors = append(sess.Editors, t.User)
+	}
+	res := result{session: sess, outcome: tandem.OutcomeOK}
+
+	cmd, err := handlers.Parse(t.Text)
+	if err != nil {
+		res.err, res.outcome = err, tandem.OutcomeRefused
+		return res
+	}
+	res.command = cmd.Name
+
+	user, reason := tandem.EffectiveUser(sess, t.User)
+	req := handlers.Request{Turn: t, Session: sess, Command: cmd}
+	if reason == tandem.ReasonRefusedNotEditor {
+		b.audit(ctx, t, "", cmd.Provider, reason, tandem.OutcomeRefused, cmd.Name)
+		res.err = tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and you are not on its editors list. <@%s> or a channel admin can add you with `@tandem editors add @you`.", sess.Owner, sess.Owner)
+		res.outcome = tandem.OutcomeRefused
+		return res
+	}
+	if cmd.Provider != "" {
+		prov, ok := b.cfg.Providers[cmd.Provider]
+		if !ok {
+			res.err = tandem.Errorf(tandem.EINVALID, "%s is not enabled on this Tandem; ask whoever runs it to configure it.", cmd.Provider.Name())
+			res.outcome = tandem.OutcomeRefused
+			return res
+		}
+		creds, err := b.cfg.Resolver.Credentials(ctx, t.Session.Team, user, cmd.Provider, reason)
+		b.audit(ctx, t, user, cmd.Provider, reason, outcomeOf(err), cmd.Name)
+		if err != nil {
+			res.err, res.outcome = err, outcomeOf(err)
+			return res
+		}
+		log.Info("credentials resolved", "provider", cmd.Provider, "effective_user", user, "reason", reason, "login", creds.Identity.Login)
+		req.Creds, req.Provider = creds, prov
+		res.identity = &creds.Identity
+	}
+	if cmd.Name == "whoami" {
+		req.Identities = b.identities(ctx, sess, t.User)
+	}
+	reply, err := handlers.Run(ctx, req)
+	if err != nil {
+		res.err, res.outcome = err, outcomeOf(err)
+		if res.outcome == tandem.OutcomeError {
+			log.Error("command failed", "command", cmd.Name, "err", err)
+		}
+		return res
+	}
+	res.reply = reply
+	return res
+}
+
+// outcomeOf classifies a resolution or command error for the audit trail.
+func outcomeOf(err error) tandem.Outcome {
+	var nc *tandem.NotConnectedError
+	var ex *tandem.ExpiredError
+	switch {
+	case err == nil:
+		return tandem.OutcomeOK
+	case errors.As(err, &nc):
+		return tandem.OutcomeNotConfigured
+	case errors.As(err, &ex), tandem.ErrorCode(err) == tandem.EUNAUTHORIZED:
+		return tandem.OutcomeExpired
+	case tandem.ErrorCode(err) == tandem.EINTERNAL:
+		return tandem.OutcomeError
+	}
+	return tandem.OutcomeRefused
+}
+
+// audit records a credential resolution. It never holds a secret.
+func (b *Bot) audit(ctx context.Context, t tandem.Turn, effective string, p tandem.ProviderID, reason tandem.Reason, out tandem.Outcome, detail string) {
+	rec := tandem.AuditRecord{
+		Time: b.cfg.Now(), Session: t.Session, TurnID: t.ID, Actor: t.User,
+		Effective: effective, Provider: p, Action: "resolve", Reason: reason,
+		Outcome: out, Detail: detail,
+	}
+	if err := b.cfg.Store.AppendAudit(context.WithoutCancel(ctx), rec); err != nil {
+		b.log.Error("append audit", "turn", t.ID, "err", err)
+	}
+	b.log.Info("audit", "action", rec.Action, "turn", t.ID, "session", t.Session.String(), "actor", t.User,
+		"effective_user", effective, "provider", p, "reason", reason, "outcome", out)
+}
+
+// identities says, for each enabled provider, which identity sender's turn
+// in sess would use now.
+func (b *Bot) identities(ctx context.Context, sess tandem.Session, sender string) []tandem.IdentityStatus {
+	user, reason := tandem.EffectiveUser(sess, sender)
+	links, err := b.cfg.Store.Links(ctx, sess.Key.Team, user)
+	if err != nil {
+		b.log.Error("read links", "err", err)
+	}
+	var out []tandem.IdentityStatus
+	for _, p := range tandem.Providers {
+		if _, ok := b.cfg.Providers[p]; !ok {
+			continue
+		}
+		st := tandem.IdentityStatus{Provider: p, SlackUser: user, Reason: reason, State: tandem.LinkMissing}
+		for _, l := range links {
+			if l.Provider == p {
+				st.Login, st.State = l.Login, tandem.LinkConnected
+				if l.NeedsReconnect {
+					st.State = tandem.LinkNeedsReconnect
+				}
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// isMutating reports whether a turn's text is a command that changes
+// something at a provider, which must never be silently re-run.
+func isMutating(text string) bool {
+	cmd, err := handlers.Parse(text)
+	return err == nil && cmd.Mutating
+}
+
+// isCommand reports whether text is exactly a known command.
+func isCommand(text string) bool {
+	_, err := handlers.Parse(text)
+	return err == nil
+}
+
+// interrupted tells a thread that a mutating turn was cut off by a crash
+// and may or may not have reached the provider.
+func (b *Bot) interrupted(ctx context.Context, t tandem.Turn) {
+	reply := tandem.Reply{
+		Title: "Interrupted: this request may or may not have been carried out",
+		Text:  fmt.Sprintf("Tandem restarted while running <@%s>'s request `%s`. It changes something, so it was not run again automatically. Check the result at the provider, then ask again if needed.", t.User, t.Text),
+	}
+	if err := b.postReply(ctx, t, result{reply: reply, outcome: tandem.OutcomeError}); err != nil {
+		b.log.Error("post interrupted notice", "turn", t.ID, "err", err)
+		return
+	}
+	if err := b.cfg.Store.SetTurnState(ctx, t.ID, tandem.TurnDone); err != nil {
+		b.log.Error("mark turn done", "turn", t.ID, "err", err)
+	}
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tandembot/tandem"
+)
+
+// config is everything tandem serve reads from the environment. The names
+// are a contract documented in the README.
+type config struct {
+	AppToken        string
+	BotToken        string
+	SlackAPIURL     string
+	DBPath          string
+	EncryptionKey   string // base64, may be empty (a key file is used)
+	PreviousKeys    []string
+	PublicURL       string
+	HTTPAddr        string
+	Admins          []string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	Providers       map[tandem.ProviderID]providerEnv
+}
+
+// providerEnv is one provider's OAuth client and endpoints.
+type providerEnv struct {
+	ClientID, ClientSecret    string
+	AuthURL, TokenURL, APIURL string
+	BaseURL                   string // TANDEM_GITHUB_URL / TANDEM_GITLAB_URL
+}
+
+// loadConfig reads the environment. It reports every problem at once, one
+// line each, naming the variable and what it expects, and never echoes a
+// secret's value.
+func loadConfig(getenv func(string) string) (config, error) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	or := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := config{
+		AppToken:      strings.TrimSpace(getenv("SLACK_APP_TOKEN")),
+		BotToken:      strings.TrimSpace(getenv("SLACK_BOT_TOKEN")),
+		SlackAPIURL:   or("TANDEM_SLACK_API_URL", "https://slack.com/api/"),
+		DBPath:        or("TANDEM_DB", "tandem.db"),
+		EncryptionKey: strings.TrimSpace(getenv("TANDEM_ENCRYPTION_KEY")),
+		PublicURL:     strings.TrimRight(or("TANDEM_PUBLIC_URL", "http://localhost:8080"), "/"),
+		HTTPAddr:      or("TANDEM_HTTP_ADDR", ":8080"),
+		LogFormat:     or("TANDEM_LOG_FORMAT", "text"),
+		Providers:     map[tandem.ProviderID]providerEnv{},
+	}
+	switch {
+	case c.AppToken == "":
+		bad("SLACK_APP_TOKEN is not set: it expects the app-level token (xapp-…) with connections:write")
+	case !strings.HasPrefix(c.AppToken, "xapp-"):
+		bad("SLACK_APP_TOKEN does not look like an app-level token: it expects a value starting with xapp-")
+	}
+	switch {
+	case c.BotToken == "":
+		bad("SLACK_BOT_TOKEN is not set: it expects the bot token (xoxb-…) from OAuth & Permissions")
+	case !strings.HasPrefix(c.BotToken, "xoxb-"):
+		bad("SLACK_BOT_TOKEN does not look like a bot token: it expects a value starting with xoxb-")
+	}
+	if !strings.HasSuffix(c.SlackAPIURL, "/") {
+		c.SlackAPIURL += "/"
+	}
+	if !isHTTPURL(c.SlackAPIURL) {
+		bad("TANDEM_SLACK_API_URL is not a URL: it expects an http(s) URL such as https://slack.com/api/")
+	}
+	if !isHTTPURL(c.PublicURL) {
+		bad("TANDEM_PUBLIC_URL is not a URL: it expects the http(s) base URL people's browsers reach, such as https://tandem.example.com")
+	}
+	if v := getenv("TANDEM_ENCRYPTION_KEY_PREVIOUS"); strings.TrimSpace(v) != "" {
+		c.PreviousKeys = strings.Split(v, ",")
+	}
+	for _, a := range strings.Split(getenv("TANDEM_ADMINS"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			if !strings.HasPrefix(a, "U") && !strings.HasPrefix(a, "W") {
+				bad("TANDEM_ADMINS has %q: it expects comma-separated Slack user ids (U…)", a)
+			}
+			c.Admins = append(c.Admins, a)
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("TANDEM_LOG_FORMAT is %q: it expects text or json", c.LogFormat)
+	}
+	c.ShutdownTimeout = 25 * time.Second
+	if v := getenv("TANDEM_SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			bad("TANDEM_SHUTDOWN_TIMEOUT is %q: it expects a duration such as 25s", v)
+		}
+		c.ShutdownTimeout = d
+	}
+	for _, p := range tandem.Providers {
+		pe, ok, errs := loadProvider(getenv, p)
+		problems = append(problems, errs...)
+		if ok {
+			c.Providers[p] = pe
+		}
+	}
+	if len(problems) > 0 {
+		return c, errors.New("tandem: configuration problems:\n  " + strings.Join(problems, "\n  "))
+	}
+	return c, nil
+}
+
+// loadProvider reads TANDEM_<P>_*. A provider is enabled by its client id and
+// secret together.
+func loadProvider(getenv func(string) string, p tandem.ProviderID) (providerEnv, bool, []string) {
+	prefix := "TANDEM_" + strings.ToUpper(string(p)) + "_"
+	pe := providerEnv{
+		ClientID:     strings.TrimSpace(getenv(prefix + "CLIENT_ID")),
+		ClientSecret: strings.TrimSpace(getenv(prefix + "CLIENT_SECRET")),
+		AuthURL:      strings.TrimSpace(getenv(prefix + "AUTH_URL")),
+		TokenURL:     strings.TrimSpace(getenv(prefix + "TOKEN_URL")),
+		APIURL:       strings.TrimSpace(getenv(prefix + "API_URL")),
+		BaseURL:      strings.TrimRight(strings.TrimSpace(getenv(prefix+"URL")), "/"),
+	}
+	var problems []string
+	if (pe.ClientID == "") != (pe.ClientSecret == "") {
+		missing := prefix + "CLIENT_SECRET"
+		if pe.ClientID == "" {
+			missing = prefix + "CLIENT_ID"
+		}
+		problems = append(problems, fmt.Sprintf("%s is not set: %s needs both %sCLIENT_ID and %sCLIENT_SECRET", missing, p.Name(), prefix, prefix))
+	}
+	for name, v := range map[string]string{"AUTH_URL": pe.AuthURL, "TOKEN_URL": pe.TokenURL, "API_URL": pe.APIURL, "URL": pe.BaseURL} {
+		if v != "" && !isHTTPURL(v) {
+			problems = append(problems, fmt.Sprintf("%s%s is not a URL: it expects an http(s) URL", prefix, name))
+		}
+	}
+	if pe.APIURL != "" && !strings.HasSuffix(pe.APIURL, "/") {
+		pe.APIURL += "/"
+	}
+	return pe, pe.ClientID != "" && pe.ClientSecret != "", problems
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}

@@ -1,0 +1,77 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tandembot/tandem"
+)
+
+// Request is everything a command may use: the turn, its session, the parsed
+// command and the credentials the bot resolved for it. A command never looks
+// credentials up itself, so it cannot act under the wrong identity.
+type Request struct {
+	Turn    tandem.Turn
+	Session tandem.Session
+	Command Command
+	// Creds and Provider are set when Command.Provider is not "".
+	Creds    tandem.Credentials
+	Provider tandem.Provider
+	// Identities lists, per enabled provider, the identity this turn would
+	// use (for whoami).
+	Identities []tandem.IdentityStatus
+}
+
+// spec is one command: how people phrase it and what it does.
+type spec struct {
+	name      string
+	example   string
+	help      string
+	phrasings []string
+	patterns  []pattern
+	provider  tandem.ProviderID
+	mutating  bool
+	run       func(ctx context.Context, r Request) (tandem.Reply, error)
+}
+
+// specs holds every command in the order help lists them.
+var specs []spec
+
+func init() {
+	for _, group := range [][]spec{generalSpecs(), githubSpecs()} {
+		for _, s := range group {
+			for _, ph := range s.phrasings {
+				s.patterns = append(s.patterns, compile(ph))
+			}
+			specs = append(specs, s)
+		}
+	}
+}
+
+// Run executes a parsed command. It fails with a *tandem.Error for anything
+// a person should read (codes EINVALID, EFORBIDDEN, ...), and with a wrapped
+// internal error otherwise.
+func Run(ctx context.Context, r Request) (tandem.Reply, error) {
+	for _, s := range specs {
+		if s.name == r.Command.Name {
+			return s.run(ctx, r)
+		}
+	}
+	return tandem.Reply{}, fmt.Errorf("handlers: no command %q", r.Command.Name)
+}
+
+// Help is one command's example and what it does.
+type Help struct {
+	Example  string
+	Summary  string
+	Provider tandem.ProviderID
+}
+
+// Commands lists every command for help texts.
+func Commands() []Help {
+	out := make([]Help, 0, len(specs))
+	for _, s := range specs {
+		out = append(out, Help{Example: s.example, Summary: s.help, Provider: s.provider})
+	}
+	return out
+}

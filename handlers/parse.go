@@ -1,0 +1,126 @@
+// Package handlers holds what Tandem's commands do. It knows nothing of
+// Slack or of the store: a command receives the turn's already-resolved
+// credentials and returns a tandem.Reply that the bot renders.
+package handlers
+
+import (
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tandembot/tandem"
+)
+
+// MaxCommandBytes bounds what the parser reads; longer messages are refused
+// with a clear message before anything reaches a provider.
+const MaxCommandBytes = 4000
+
+// Command is a parsed request: which command, its arguments, and the
+// provider whose credentials it needs ("" for none).
+type Command struct {
+	Name     string
+	Args     map[string]string
+	Provider tandem.ProviderID
+	Mutating bool
+}
+
+// Parse reads text as a command. It fails with code EINVALID and a message
+// that says what was expected (a bad argument), or what the closest commands
+// are (nothing matched).
+func Parse(text string) (Command, error) {
+	if len(text) > MaxCommandBytes {
+		return Command{}, tandem.Errorf(tandem.EINVALID, "That message is %d characters long; Tandem reads commands of at most %d.", len(text), MaxCommandBytes)
+	}
+	if !utf8.ValidString(text) {
+		return Command{}, tandem.Errorf(tandem.EINVALID, "That message is not valid text.")
+	}
+	words := splitWords(text)
+	if len(words) == 0 {
+		return Command{}, &UnknownError{Suggestions: []string{"help"}}
+	}
+	var bad *matchResult
+	var badSpec *spec
+	for i := range specs {
+		s := &specs[i]
+		for _, p := range s.patterns {
+			res, ok := p.match(words)
+			if ok {
+				return Command{Name: s.name, Args: res.args, Provider: s.provider, Mutating: s.mutating}, nil
+			}
+			if res.badArg != "" && bad == nil {
+				bad, badSpec = &res, s
+			}
+		}
+	}
+	if bad != nil {
+		return Command{}, tandem.Errorf(tandem.EINVALID, "%q is not %s. Try: `%s`", bad.badWord, argKinds[bad.badArg].expect, badSpec.example)
+	}
+	return Command{}, &UnknownError{Suggestions: suggest(strings.Join(words, " "), 3)}
+}
+
+// UnknownError says a message addressed to the bot is no command; it carries
+// the closest commands' examples.
+type UnknownError struct{ Suggestions []string }
+
+func (e *UnknownError) Error() string { return "handlers: unknown command" }
+
+// splitWords splits on white space and drops sentence punctuation at the end,
+// so "list my open PRs?" reads like "list my open PRs".
+func splitWords(text string) []string {
+	words := strings.Fields(text)
+	if n := len(words); n > 0 {
+		words[n-1] = strings.TrimRightFunc(words[n-1], func(r rune) bool { return r == '?' || r == '!' || r == '.' })
+		if words[n-1] == "" {
+			words = words[:n-1]
+		}
+	}
+	// Slack wraps links as <https://…|label> and user mentions as <@U…>; a
+	// leading "please" is noise.
+	if len(words) > 0 && strings.EqualFold(words[0], "please") {
+		words = words[1:]
+	}
+	return words
+}
+
+// suggest returns the examples of the n commands closest to text.
+func suggest(text string, n int) []string {
+	type scored struct {
+		example string
+		d       int
+	}
+	text = strings.ToLower(text)
+	var all []scored
+	for _, s := range specs {
+		all = append(all, scored{s.example, distance(text, strings.ToLower(s.example))})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].d < all[j].d })
+	var out []string
+	for _, s := range all[:min(n, len(all))] {
+		out = append(out, s.example)
+	}
+	return out
+}
+
+// distance is the word-aware edit distance between a and b (Levenshtein on
+// runes, with letters compared case-insensitively).
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if unicode.ToLower(ra[i-1]) == unicode.ToLower(rb[j-1]) {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,281 @@
+package integrations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tandembot/tandem"
+	"golang.org/x/oauth2"
+)
+
+// TokenStore is what Tokens needs of the store.
+type TokenStore interface {
+	Link(ctx context.Context, team, user string, provider tandem.ProviderID) (tandem.Link, error)
+	SwapToken(ctx context.Context, team, user string, provider tandem.ProviderID, oldRefresh string, tok tandem.Token) error
+	MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID) error
+	DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) error
+}
+
+// expiryDelta is how long before its expiry a token counts as expired, as in
+// x/oauth2, so a request never leaves with a token about to die.
+const expiryDelta = 10 * time.Second
+
+// Tokens hands out a person's credentials for one provider, refreshing
+// expired tokens transparently. Refresh is serialised per (team, user,
+// provider): the stored token is re-read under the lock, refreshed only if
+// still needed, and the new token saved (compare-and-swap on the old refresh
+// token) before anyone uses it, so a rotating refresh token is never sent
+// twice.
+type Tokens struct {
+	Store     TokenStore
+	Providers map[tandem.ProviderID]tandem.Provider
+	// HTTPClient makes token and API requests; its Timeout bounds each call.
+	HTTPClient *http.Client
+	Now        func() time.Time
+	Logger     *slog.Logger
+	// OnNeedsReconnect is called once when a link is found dead (refresh
+	// refused, or the provider answered 401).
+	OnNeedsReconnect func(ctx context.Context, l tandem.Link)
+	// OnRefresh is called after every refresh attempt with its outcome.
+	OnRefresh func(p tandem.ProviderID, err error)
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+// Credentials returns user's credentials for provider p under reason. It
+// fails with *tandem.NotConnectedError when the user has no link, and
+// *tandem.ExpiredError when the link needs reconnecting.
+func (t *Tokens) Credentials(ctx context.Context, team, user string, p tandem.ProviderID, reason tandem.Reason) (tandem.Credentials, error) {
+	prov, ok := t.Providers[p]
+	if !ok {
+		return tandem.Credentials{}, tandem.Errorf(tandem.EINVALID, "%s is not enabled on this Tandem.", p.Name())
+	}
+	link, err := t.Store.Link(ctx, team, user, p)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		return tandem.Credentials{}, &tandem.NotConnectedError{Team: team, User: user, Provider: p}
+	} else if err != nil {
+		return tandem.Credentials{}, fmt.Errorf("integrations: credentials: %w", err)
+	}
+	if link.NeedsReconnect {
+		return tandem.Credentials{}, &tandem.ExpiredError{Team: team, User: user, Provider: p}
+	}
+	src := &source{tokens: t, provider: prov, link: link, cur: link.Token}
+	client := &http.Client{
+		Transport: &transport{src: src, base: t.base().Transport},
+		Timeout:   t.base().Timeout,
+	}
+	id := tandem.Identity{Team: team, SlackUser: user, Provider: p, Login: link.Login, Reason: reason}
+	return tandem.Credentials{Identity: id, Client: client}, nil
+}
+
+func (t *Tokens) base() *http.Client {
+	if t.HTTPClient != nil {
+		return t.HTTPClient
+	}
+	return http.DefaultClient
+}
+
+func (t *Tokens) now() time.Time {
+	if t.Now != nil {
+		return t.Now()
+	}
+	return time.Now()
+}
+
+func (t *Tokens) lockFor(l tandem.Link) *sync.Mutex {
+	key := l.Team + "/" + l.User + "/" + string(l.Provider)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.locks == nil {
+		t.locks = map[string]*sync.Mutex{}
+	}
+	m, ok := t.locks[key]
+	if !ok {
+		m = &sync.Mutex{}
+		t.locks[key] = m
+	}
+	return m
+}
+
+func (t *Tokens) valid(tok tandem.Token) bool {
+	return tok.AccessToken != "" && (tok.Expiry.IsZero() || tok.Expiry.After(t.now().Add(expiryDelta)))
+}
+
+// markDead flags the link and tells its owner, once: the caller holds the
+// link's lock, and a link already flagged is left alone.
+func (t *Tokens) markDead(ctx context.Context, l tandem.Link, why string) {
+	if cur, err := t.Store.Link(ctx, l.Team, l.User, l.Provider); err != nil || cur.NeedsReconnect {
+		return
+	}
+	if err := t.Store.MarkNeedsReconnect(ctx, l.Team, l.User, l.Provider); err != nil {
+		t.logger().Error("mark link needs reconnect", "provider", l.Provider, "user", l.User, "err", err)
+		return
+	}
+	t.logger().Warn("link needs reconnect", "provider", l.Provider, "user", l.User, "why", why)
+	if t.OnNeedsReconnect != nil {
+		t.OnNeedsReconnect(ctx, l)
+	}
+}
+
+func (t *Tokens) logger() *slog.Logger {
+	if t.Logger != nil {
+		return t.Logger
+	}
+	return slog.Default()
+}
+
+// source is one turn's view of a link's token.
+type source struct {
+	tokens   *Tokens
+	provider tandem.Provider
+	link     tandem.Link
+	mu       sync.Mutex
+	cur      tandem.Token
+}
+
+// token returns a valid access token, refreshing under the link's lock.
+func (s *source) token(ctx context.Context) (tandem.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tokens
+	if t.valid(s.cur) {
+		return s.cur, nil
+	}
+	lock := t.lockFor(s.link)
+	lock.Lock()
+	defer lock.Unlock()
+	stored, err := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider)
+	if err != nil {
+		return tandem.Token{}, s.gone(err)
+	}
+	if stored.NeedsReconnect {
+		return tandem.Token{}, s.expired()
+	}
+	if t.valid(stored.Token) {
+		s.cur = stored.Token
+		return s.cur, nil
+	}
+	if stored.Token.RefreshToken == "" {
+		t.markDead(ctx, stored, "token expired and no refresh token")
+		return tandem.Token{}, s.expired()
+	}
+	fresh, err := s.refresh(ctx, stored.Token.RefreshToken)
+	if t.OnRefresh != nil {
+		t.OnRefresh(s.link.Provider, err)
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "bad_refresh_token") {
+		// Another process may have won the refresh and rotated the token.
+		again, rerr := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider)
+		if rerr == nil && !again.NeedsReconnect && again.Token.RefreshToken != stored.Token.RefreshToken && t.valid(again.Token) {
+			s.cur = again.Token
+			return s.cur, nil
+		}
+		t.markDead(ctx, stored, "refresh refused: "+re.ErrorCode)
+		return tandem.Token{}, s.expired()
+	} else if err != nil {
+		return tandem.Token{}, tandem.Errorf(tandem.EUNAVAILABLE, "%s did not answer a token refresh; try again in a moment.", s.link.Provider.Name())
+	}
+	err = t.Store.SwapToken(ctx, s.link.Team, s.link.User, s.link.Provider, stored.Token.RefreshToken, fresh)
+	if tandem.ErrorCode(err) == tandem.ECONFLICT {
+		again, rerr := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider)
+		if rerr != nil {
+			return tandem.Token{}, s.gone(rerr)
+		}
+		s.cur = again.Token
+		return s.cur, nil
+	} else if err != nil {
+		return tandem.Token{}, fmt.Errorf("integrations: save refreshed token: %w", err)
+	}
+	s.cur = fresh
+	return s.cur, nil
+}
+
+func (s *source) refresh(ctx context.Context, refreshToken string) (tandem.Token, error) {
+	cfg := s.provider.OAuth2Config()
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.tokens.base())
+	old := &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)}
+	tok, err := cfg.TokenSource(ctx, old).Token()
+	if err != nil {
+		return tandem.Token{}, err
+	}
+	return FromOAuth2(tok), nil
+}
+
+func (s *source) expired() error {
+	return &tandem.ExpiredError{Team: s.link.Team, User: s.link.User, Provider: s.link.Provider}
+}
+
+func (s *source) gone(err error) error {
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		return &tandem.NotConnectedError{Team: s.link.Team, User: s.link.User, Provider: s.link.Provider}
+	}
+	return fmt.Errorf("integrations: re-read link: %w", err)
+}
+
+// FromOAuth2 converts an x/oauth2 token.
+func FromOAuth2(t *oauth2.Token) tandem.Token {
+	return tandem.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry}
+}
+
+// transport authorises each request with the turn's token and notices a
+// provider refusing it.
+type transport struct {
+	src  *source
+	base http.RoundTripper
+}
+
+func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := tr.src.token(req.Context())
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	r2 := req.Clone(req.Context())
+	r2.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	base := tr.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(r2)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		l := tr.src.link
+		lock := tr.src.tokens.lockFor(l)
+		lock.Lock()
+		tr.src.tokens.markDead(req.Context(), l, "provider answered 401")
+		lock.Unlock()
+	}
+	return resp, err
+}
+
+// Disconnect unlinks user's account at p and revokes the grant at the
+// provider where it offers revocation. The link is removed even when the
+// revocation fails (it is logged): a person who asks to disconnect must
+// never stay linked. It fails with ENOTFOUND when there was no link.
+func (t *Tokens) Disconnect(ctx context.Context, team, user string, p tandem.ProviderID) (tandem.Link, error) {
+	lock := t.lockFor(tandem.Link{Team: team, User: user, Provider: p})
+	lock.Lock()
+	defer lock.Unlock()
+	link, err := t.Store.Link(ctx, team, user, p)
+	if err != nil {
+		return tandem.Link{}, fmt.Errorf("integrations: disconnect: %w", err)
+	}
+	if err := t.Store.DeleteLink(ctx, team, user, p); err != nil {
+		return tandem.Link{}, fmt.Errorf("integrations: disconnect: %w", err)
+	}
+	if rv, ok := t.Providers[p].(tandem.Revoker); ok {
+		rctx := context.WithValue(ctx, oauth2.HTTPClient, t.base())
+		if err := rv.Revoke(rctx, link.Token); err != nil {
+			t.logger().Warn("revoke at provider failed; the link is removed here", "provider", p, "user", user, "err", err)
+		}
+	}
+	return link, nil
+}
