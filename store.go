@@ -29,7 +29,8 @@ type AuditFilter struct {
 type Store interface {
 	// RecordTurn durably appends t to the inbox as pending. It reports
 	// duplicate=true, and stores nothing, when a turn with the same ID or the
-	// same channel and message ts was recorded before.
+	// same channel and message ts was recorded before. Reruns (Rerun set) and
+	// turns without a TS are deduplicated by ID only.
 	RecordTurn(ctx context.Context, t Turn) (duplicate bool, err error)
 	// SetTurnState moves a recorded turn to state; moving to TurnRunning
 	// counts an attempt.

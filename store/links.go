@@ -1,0 +1,248 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tandembot/tandem"
+	bolt "go.etcd.io/bbolt"
+)
+
+// linkValue is a link as stored: its non-secret fields in clear, its token
+// sealed under the owner "team|user|provider", so a value copied onto
+// another user's key fails to open.
+type linkValue struct {
+	tandem.Link        // Token is never encoded (json:"-")
+	SealedToken []byte `json:"sealed_token"`
+}
+
+// tokenPlain is the plaintext that is sealed; it exists only in memory.
+type tokenPlain struct {
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+}
+
+func linkKey(team, user string, provider tandem.ProviderID) ([]byte, error) {
+	if err := checkPart("team", team); err != nil {
+		return nil, err
+	}
+	if err := checkPart("user", user); err != nil {
+		return nil, err
+	}
+	if err := checkPart("provider", string(provider)); err != nil {
+		return nil, err
+	}
+	return []byte(team + "/" + user + "/" + string(provider)), nil
+}
+
+func splitLinkKey(k []byte) (team, user string, provider tandem.ProviderID, err error) {
+	parts := bytes.Split(k, []byte("/"))
+	if len(parts) != 3 {
+		return "", "", "", fmt.Errorf("malformed link key %q", k)
+	}
+	return string(parts[0]), string(parts[1]), tandem.ProviderID(parts[2]), nil
+}
+
+func linkAD(team, user string, provider tandem.ProviderID) string {
+	return team + "|" + user + "|" + string(provider)
+}
+
+func (db *DB) sealToken(tok tandem.Token, team, user string, provider tandem.ProviderID) ([]byte, error) {
+	plain, err := json.Marshal(tokenPlain(tok))
+	if err != nil {
+		return nil, fmt.Errorf("encode token: %w", err)
+	}
+	sealed, err := db.keys.Seal(plain, linkAD(team, user, provider))
+	clear(plain)
+	if err != nil {
+		return nil, fmt.Errorf("seal token: %w", err)
+	}
+	return sealed, nil
+}
+
+func (db *DB) openToken(sealed []byte, team, user string, provider tandem.ProviderID) (tandem.Token, error) {
+	plain, err := db.keys.Open(sealed, linkAD(team, user, provider))
+	if err != nil {
+		return tandem.Token{}, fmt.Errorf("open token of %s/%s/%s: %w", team, user, provider, err)
+	}
+	defer clear(plain)
+	var tp tokenPlain
+	if err := json.Unmarshal(plain, &tp); err != nil {
+		// The JSON error could quote the plaintext; say only what failed.
+		return tandem.Token{}, fmt.Errorf("open token of %s/%s/%s: the decrypted token is not valid JSON", team, user, provider)
+	}
+	return tandem.Token(tp), nil
+}
+
+// readLink decodes the stored link of key and opens its token. The key's
+// parts, not the stored fields, name the owner, so a value moved to
+// another key does not open.
+func (db *DB) readLink(raw []byte, team, user string, provider tandem.ProviderID) (tandem.Link, error) {
+	var lv linkValue
+	if err := decode(raw, &lv); err != nil {
+		return tandem.Link{}, fmt.Errorf("link %s/%s/%s: %w", team, user, provider, err)
+	}
+	tok, err := db.openToken(lv.SealedToken, team, user, provider)
+	if err != nil {
+		return tandem.Link{}, err
+	}
+	l := lv.Link
+	l.Team, l.User, l.Provider, l.Token = team, user, provider, tok
+	return l, nil
+}
+
+func notLinked(team, user string, provider tandem.ProviderID) error {
+	return tandem.Errorf(tandem.ENOTFOUND, "%s has no linked %s account", user, provider.Name())
+}
+
+// Link returns a user's link to provider with its token decrypted. It
+// fails with ENOTFOUND when there is none, EINVALID for an empty team, user
+// or provider, and EINTERNAL when the token does not decrypt (the error
+// wraps secrets.ErrUnknownKey or secrets.ErrDecrypt).
+func (db *DB) Link(ctx context.Context, team, user string, provider tandem.ProviderID) (tandem.Link, error) {
+	k, err := linkKey(team, user, provider)
+	if err != nil {
+		return tandem.Link{}, fmt.Errorf("store: link: %w", err)
+	}
+	var l tandem.Link
+	err = db.view(ctx, "link", func(tx *bolt.Tx) error {
+		raw := tx.Bucket([]byte(bucketLinks)).Get(k)
+		if raw == nil {
+			return notLinked(team, user, provider)
+		}
+		l, err = db.readLink(raw, team, user, provider)
+		return err
+	})
+	if err != nil {
+		return tandem.Link{}, err
+	}
+	return l, nil
+}
+
+// Links returns every link of a user, tokens decrypted, ordered by provider
+// id; none is an empty result, not an error. It fails like Link when a
+// token does not decrypt.
+func (db *DB) Links(ctx context.Context, team, user string) ([]tandem.Link, error) {
+	if err := checkPart("team", team); err != nil {
+		return nil, fmt.Errorf("store: links: %w", err)
+	}
+	if err := checkPart("user", user); err != nil {
+		return nil, fmt.Errorf("store: links: %w", err)
+	}
+	prefix := []byte(team + "/" + user + "/")
+	var out []tandem.Link
+	err := db.view(ctx, "links", func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(bucketLinks)).Cursor()
+		for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
+			l, err := db.readLink(raw, team, user, tandem.ProviderID(k[len(prefix):]))
+			if err != nil {
+				return err
+			}
+			out = append(out, l)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SaveLink creates or replaces a link, its NeedsReconnect flag as given
+// (normally false, which clears it). It fails with EINVALID for an empty
+// team, user or provider.
+func (db *DB) SaveLink(ctx context.Context, l tandem.Link) error {
+	k, err := linkKey(l.Team, l.User, l.Provider)
+	if err != nil {
+		return fmt.Errorf("store: save link: %w", err)
+	}
+	sealed, err := db.sealToken(l.Token, l.Team, l.User, l.Provider)
+	if err != nil {
+		return fmt.Errorf("store: save link: %w", err)
+	}
+	return db.update(ctx, "save link", func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket([]byte(bucketLinks)), k, linkValue{Link: l, SealedToken: sealed})
+	})
+}
+
+// DeleteLink removes a link. It fails with ENOTFOUND when there was none.
+func (db *DB) DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) error {
+	k, err := linkKey(team, user, provider)
+	if err != nil {
+		return fmt.Errorf("store: delete link: %w", err)
+	}
+	return db.update(ctx, "delete link", func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketLinks))
+		if b.Get(k) == nil {
+			return notLinked(team, user, provider)
+		}
+		return b.Delete(k)
+	})
+}
+
+// SwapToken replaces the link's token, and clears NeedsReconnect, only if
+// its stored refresh token still equals oldRefresh; the check and the write
+// are one transaction. It fails with ECONFLICT when another refresh won
+// (nothing is written), ENOTFOUND without a link, and EINTERNAL when the
+// stored token does not decrypt.
+func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.ProviderID, oldRefresh string, tok tandem.Token) error {
+	k, err := linkKey(team, user, provider)
+	if err != nil {
+		return fmt.Errorf("store: swap token: %w", err)
+	}
+	sealed, err := db.sealToken(tok, team, user, provider)
+	if err != nil {
+		return fmt.Errorf("store: swap token: %w", err)
+	}
+	return db.update(ctx, "swap token", func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketLinks))
+		raw := b.Get(k)
+		if raw == nil {
+			return notLinked(team, user, provider)
+		}
+		var lv linkValue
+		if err := decode(raw, &lv); err != nil {
+			return err
+		}
+		current, err := db.openToken(lv.SealedToken, team, user, provider)
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare([]byte(current.RefreshToken), []byte(oldRefresh)) != 1 {
+			return tandem.Errorf(tandem.ECONFLICT, "the %s token of %s was refreshed by another request", provider.Name(), user)
+		}
+		lv.SealedToken, lv.NeedsReconnect = sealed, false
+		return putJSON(b, k, lv)
+	})
+}
+
+// MarkNeedsReconnect flags a link whose token the provider refused; the
+// sealed token is left as it is. It fails with ENOTFOUND without a link.
+func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID) error {
+	k, err := linkKey(team, user, provider)
+	if err != nil {
+		return fmt.Errorf("store: mark needs reconnect: %w", err)
+	}
+	return db.update(ctx, "mark needs reconnect", func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketLinks))
+		raw := b.Get(k)
+		if raw == nil {
+			return notLinked(team, user, provider)
+		}
+		var lv linkValue
+		if err := decode(raw, &lv); err != nil {
+			return err
+		}
+		if lv.NeedsReconnect {
+			return nil
+		}
+		lv.NeedsReconnect = true
+		return putJSON(b, k, lv)
+	})
+}

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tandembot/tandem"
+	bolt "go.etcd.io/bbolt"
+)
+
+func sessionKey(k tandem.SessionKey) ([]byte, error) {
+	if err := checkPart("team", k.Team); err != nil {
+		return nil, err
+	}
+	if err := checkPart("channel", k.Channel); err != nil {
+		return nil, err
+	}
+	if err := checkPart("thread ts", k.ThreadTS); err != nil {
+		return nil, err
+	}
+	return []byte(k.String()), nil
+}
+
+// Session returns the session of key. It fails with ENOTFOUND when there is
+// none and EINVALID for a key with an empty part.
+func (db *DB) Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error) {
+	k, err := sessionKey(key)
+	if err != nil {
+		return tandem.Session{}, fmt.Errorf("store: session: %w", err)
+	}
+	var s tandem.Session
+	err = db.view(ctx, "session", func(tx *bolt.Tx) error {
+		raw := tx.Bucket([]byte(bucketSessions)).Get(k)
+		if raw == nil {
+			return tandem.Errorf(tandem.ENOTFOUND, "no session %s", key)
+		}
+		return decode(raw, &s)
+	})
+	if err != nil {
+		return tandem.Session{}, err
+	}
+	return s, nil
+}
+
+// EnsureSession stores s unless a session with its key exists, and returns
+// the stored one with created=true when s was stored: the first owner wins.
+// It fails with EINVALID for a key with an empty part.
+func (db *DB) EnsureSession(ctx context.Context, s tandem.Session) (stored tandem.Session, created bool, err error) {
+	k, err := sessionKey(s.Key)
+	if err != nil {
+		return tandem.Session{}, false, fmt.Errorf("store: ensure session: %w", err)
+	}
+	err = db.update(ctx, "ensure session", func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketSessions))
+		if raw := b.Get(k); raw != nil {
+			created = false
+			return decode(raw, &stored)
+		}
+		stored, created = s, true
+		return putJSON(b, k, s)
+	})
+	if err != nil {
+		return tandem.Session{}, false, err
+	}
+	return stored, created, nil
+}
+
+// AddEditor appends user to the session's editors unless already there
+// (the owner counts as there). It fails with ENOTFOUND when the session is
+// missing and EINVALID for an empty user.
+func (db *DB) AddEditor(ctx context.Context, key tandem.SessionKey, user string) error {
+	k, err := sessionKey(key)
+	if err == nil && user == "" {
+		err = tandem.Errorf(tandem.EINVALID, "the editor is empty")
+	}
+	if err != nil {
+		return fmt.Errorf("store: add editor: %w", err)
+	}
+	return db.update(ctx, "add editor", func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketSessions))
+		raw := b.Get(k)
+		if raw == nil {
+			return tandem.Errorf(tandem.ENOTFOUND, "no session %s", key)
+		}
+		var s tandem.Session
+		if err := decode(raw, &s); err != nil {
+			return err
+		}
+		if s.HasEditor(user) {
+			return nil
+		}
+		s.Editors = append(s.Editors, user)
+		return putJSON(b, k, s)
+	})
+}

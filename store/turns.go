@@ -1,0 +1,260 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tandembot/tandem"
+	bolt "go.etcd.io/bbolt"
+)
+
+// turnValue is a turn as stored: the record plus where it sits in the
+// indexes.
+type turnValue struct {
+	tandem.TurnRecord
+	Seq        uint64    `json:"seq"`         // recording order; key of turns_open
+	RecordedAt time.Time `json:"recorded_at"` // by the store's clock; key of turns_by_time
+}
+
+func decode(v []byte, x any) error {
+	if v == nil {
+		return fmt.Errorf("missing value")
+	}
+	if err := json.Unmarshal(v, x); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	return nil
+}
+
+func putJSON(b *bolt.Bucket, k []byte, x any) error {
+	v, err := json.Marshal(x)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	return b.Put(k, v)
+}
+
+// dedupeKey is the channel/ts index key, or nil for a turn exempt from it: a
+// turn without a message ts, and a rerun, which replays a recorded message
+// on purpose under its own id.
+func dedupeKey(t tandem.Turn) []byte {
+	if t.TS == "" || t.Rerun {
+		return nil
+	}
+	return []byte(t.Session.Channel + "/" + t.TS)
+}
+
+func timeKey(at time.Time, seq uint64) []byte {
+	ns := at.UnixNano()
+	if ns < 0 {
+		ns = 0
+	}
+	return binary.BigEndian.AppendUint64(u64(uint64(ns)), seq)
+}
+
+// RecordTurn durably appends t to the inbox as pending. It reports
+// duplicate=true, and stores nothing, when a turn with the same ID or the
+// same channel and message ts was recorded before (a rerun, or a turn
+// without a ts, is checked by ID only). It fails with EINVALID for a turn
+// without an ID.
+func (db *DB) RecordTurn(ctx context.Context, t tandem.Turn) (duplicate bool, err error) {
+	if err := checkTurn(t); err != nil {
+		return false, fmt.Errorf("store: record turn: %w", err)
+	}
+	err = db.update(ctx, "record turn", func(tx *bolt.Tx) error {
+		duplicate, err = db.recordTurn(tx, t)
+		return err
+	})
+	return duplicate, err
+}
+
+func checkTurn(t tandem.Turn) error {
+	if t.ID == "" {
+		return tandem.Errorf(tandem.EINVALID, "the turn has no id")
+	}
+	if t.TS != "" && !t.Rerun {
+		if err := checkPart("channel", t.Session.Channel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) recordTurn(tx *bolt.Tx, t tandem.Turn) (duplicate bool, err error) {
+	turns := tx.Bucket([]byte(bucketTurns))
+	id := []byte(t.ID)
+	if turns.Get(id) != nil {
+		return true, nil
+	}
+	dedupe := tx.Bucket([]byte(bucketTurnDedupe))
+	dk := dedupeKey(t)
+	if dk != nil && dedupe.Get(dk) != nil {
+		return true, nil
+	}
+	seq, err := turns.NextSequence()
+	if err != nil {
+		return false, err
+	}
+	v := turnValue{
+		TurnRecord: tandem.TurnRecord{Turn: t, State: tandem.TurnPending},
+		Seq:        seq,
+		RecordedAt: db.now(),
+	}
+	if err := putJSON(turns, id, v); err != nil {
+		return false, err
+	}
+	if dk != nil {
+		if err := dedupe.Put(dk, id); err != nil {
+			return false, err
+		}
+	}
+	if err := tx.Bucket([]byte(bucketTurnsOpen)).Put(u64(seq), id); err != nil {
+		return false, err
+	}
+	return false, tx.Bucket([]byte(bucketTurnsByTime)).Put(timeKey(v.RecordedAt, seq), id)
+}
+
+// SetTurnState moves a recorded turn to state; moving to TurnRunning counts
+// an attempt. It fails with ENOTFOUND for an unknown turn and EINVALID for
+// an unknown state.
+func (db *DB) SetTurnState(ctx context.Context, id string, state tandem.TurnState) error {
+	switch state {
+	case tandem.TurnPending, tandem.TurnRunning, tandem.TurnDone:
+	default:
+		return fmt.Errorf("store: set turn state: %w", tandem.Errorf(tandem.EINVALID, "unknown turn state %q", state))
+	}
+	return db.update(ctx, "set turn state", func(tx *bolt.Tx) error {
+		turns := tx.Bucket([]byte(bucketTurns))
+		raw := turns.Get([]byte(id))
+		if raw == nil {
+			return tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
+		}
+		var v turnValue
+		if err := decode(raw, &v); err != nil {
+			return fmt.Errorf("turn %s: %w", id, err)
+		}
+		v.State = state
+		if state == tandem.TurnRunning {
+			v.Attempts++
+		}
+		open := tx.Bucket([]byte(bucketTurnsOpen))
+		if state == tandem.TurnDone {
+			if err := open.Delete(u64(v.Seq)); err != nil {
+				return err
+			}
+		} else if err := open.Put(u64(v.Seq), []byte(id)); err != nil {
+			return err
+		}
+		return putJSON(turns, []byte(id), v)
+	})
+}
+
+// TurnRecord returns one recorded turn. It fails with ENOTFOUND for an
+// unknown (or pruned) turn.
+func (db *DB) TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error) {
+	var v turnValue
+	err := db.view(ctx, "turn record", func(tx *bolt.Tx) error {
+		raw := tx.Bucket([]byte(bucketTurns)).Get([]byte(id))
+		if raw == nil {
+			return tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
+		}
+		return decode(raw, &v)
+	})
+	if err != nil {
+		return tandem.TurnRecord{}, err
+	}
+	return v.TurnRecord, nil
+}
+
+// UnfinishedTurns returns every pending or running turn in the order they
+// were recorded. It reads only the index of unfinished turns, so done turns
+// cost nothing. It fails when the store is closed.
+func (db *DB) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error) {
+	var out []tandem.TurnRecord
+	err := db.view(ctx, "unfinished turns", func(tx *bolt.Tx) error {
+		turns := tx.Bucket([]byte(bucketTurns))
+		return tx.Bucket([]byte(bucketTurnsOpen)).ForEach(func(_, id []byte) error {
+			var v turnValue
+			if err := decode(turns.Get(id), &v); err != nil {
+				return fmt.Errorf("turn %s: %w", id, err)
+			}
+			out = append(out, v.TurnRecord)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// pruneBatch bounds the records one pruning transaction deletes, so the
+// writer lock is never held for long while the bot records turns.
+const pruneBatch = 1000
+
+// PruneTurns deletes done turns recorded before before, with their dedupe
+// entries (a redelivery of a pruned message would be recorded again), and
+// returns how many it deleted. Pending and running turns stay. It works in
+// small transactions; on error, the batches before it stay deleted.
+func (db *DB) PruneTurns(before time.Time) (int, error) {
+	end := timeKey(before, 0)
+	var from []byte // resume point: skips unfinished turns already seen
+	total := 0
+	for {
+		n, more := 0, false
+		err := db.update(context.Background(), "prune turns", func(tx *bolt.Tx) error {
+			n, more = 0, false
+			turns := tx.Bucket([]byte(bucketTurns))
+			byTime := tx.Bucket([]byte(bucketTurnsByTime))
+			type victim struct{ timeKey, id, dedupe []byte }
+			var victims []victim
+			c := byTime.Cursor()
+			k, id := c.First()
+			if from != nil {
+				k, id = c.Seek(from)
+			}
+			for ; k != nil && bytes.Compare(k, end) < 0; k, id = c.Next() {
+				if len(victims) == pruneBatch {
+					more = true
+					from = bytes.Clone(k)
+					break
+				}
+				var v turnValue
+				if err := decode(turns.Get(id), &v); err != nil {
+					return fmt.Errorf("turn %s: %w", id, err)
+				}
+				if v.State != tandem.TurnDone {
+					continue
+				}
+				victims = append(victims, victim{bytes.Clone(k), bytes.Clone(id), dedupeKey(v.Turn)})
+			}
+			dedupe := tx.Bucket([]byte(bucketTurnDedupe))
+			for _, v := range victims {
+				if err := byTime.Delete(v.timeKey); err != nil {
+					return err
+				}
+				if err := turns.Delete(v.id); err != nil {
+					return err
+				}
+				if v.dedupe != nil && bytes.Equal(dedupe.Get(v.dedupe), v.id) {
+					if err := dedupe.Delete(v.dedupe); err != nil {
+						return err
+					}
+				}
+			}
+			n = len(victims)
+			return nil
+		})
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if !more {
+			return total, nil
+		}
+	}
+}
