@@ -51,7 +51,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	providers := map[tandem.ProviderID]tandem.Provider{}
 	for id, pe := range cfg.Providers {
 		if f, ok := providerFactories[id]; ok {
-			providers[id] = f(pe)
+			p, err := f(pe)
+			if err != nil {
+				return fmt.Errorf("tandem: configuration problems:\n  %w", err)
+			}
+			providers[id] = p
 		} else {
 			log.Warn("provider configured but not available in this build", "provider", id)
 		}

@@ -1,0 +1,420 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandembot/tandem/internal/fakegithub"
+	"github.com/tandembot/tandem/internal/fakeslack"
+)
+
+// Recognisable fake secrets: the suite fails if any reaches a log line or
+// the database file in clear.
+const (
+	testAppToken      = "xapp-1-FAKEAPPTOKEN-e2e-0000000001"
+	testBotToken      = "xoxb-FAKEBOTTOKEN-e2e-0000000001"
+	testClientSecret  = "gh-FAKE-client-secret-e2e"
+	testEncryptionKey = "Zm9yLXRhbmRlbS10ZXN0cy1vbmx5LTMyLWJ5dGVzISE=" // 32 bytes
+	channel           = "C0SHARED"
+)
+
+// The people of the tests: Slack user id and GitHub login.
+var people = []struct{ slack, name, login string }{
+	{"UALICE", "alice", "alice-gh"},
+	{"UBOB", "bob", "bob-gh"},
+	{"UCAROL", "carol", "carol-gh"},
+	{"UDAVE", "dave", "dave-gh"},
+}
+
+// syncBuffer collects the log lines of a run of the binary.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// env is a whole Tandem installation on loopback: a fake Slack, a fake
+// GitHub, and the real binary's run.
+type env struct {
+	t      *testing.T
+	slack  *fakeslack.Server
+	gh     *fakegithub.Server
+	vars   map[string]string
+	logs   *syncBuffer
+	db     string
+	public string
+
+	mu      sync.Mutex
+	secrets []string // codes, states and tokens seen during the test
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	var users []fakeslack.User
+	var ghUsers []fakegithub.User
+	for _, p := range people {
+		users = append(users, fakeslack.User{ID: p.slack, Name: p.name, RealName: p.name})
+		ghUsers = append(ghUsers, fakegithub.User{Login: p.login, Name: p.name})
+	}
+	sl := fakeslack.New(fakeslack.Options{
+		BotToken: testBotToken, AppToken: testAppToken, Users: users,
+		Channels:     []fakeslack.Channel{{ID: channel, Name: "shared", Creator: "UALICE"}},
+		PingInterval: 200 * time.Millisecond,
+	})
+	if err := sl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sl.Close)
+
+	port := freePort(t)
+	public := "http://127.0.0.1:" + port
+	gh := fakegithub.New(fakegithub.Options{
+		ClientID: "e2e-client", ClientSecret: testClientSecret,
+		RedirectURL: public + "/oauth/github/callback", Users: ghUsers,
+	})
+	if err := gh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gh.Close)
+	for _, p := range people {
+		gh.AddRepo(p.login + "/tools")
+		gh.AddPullRequest(p.login+"/tools", p.login, "Fix the thing "+p.name+" found", false)
+		gh.AddPullRequest(p.login+"/tools", p.login, "Draft by "+p.name, true)
+	}
+
+	dir := t.TempDir()
+	e := &env{
+		t: t, slack: sl, gh: gh, logs: &syncBuffer{}, db: filepath.Join(dir, "tandem.db"), public: public,
+		secrets: []string{testAppToken, testBotToken, testClientSecret, testEncryptionKey},
+	}
+	e.vars = map[string]string{
+		"SLACK_APP_TOKEN":             testAppToken,
+		"SLACK_BOT_TOKEN":             testBotToken,
+		"TANDEM_SLACK_API_URL":        sl.APIURL(),
+		"TANDEM_DB":                   e.db,
+		"TANDEM_ENCRYPTION_KEY":       testEncryptionKey,
+		"TANDEM_PUBLIC_URL":           public,
+		"TANDEM_HTTP_ADDR":            "127.0.0.1:" + port,
+		"TANDEM_GITHUB_CLIENT_ID":     "e2e-client",
+		"TANDEM_GITHUB_CLIENT_SECRET": testClientSecret,
+		"TANDEM_GITHUB_URL":           gh.URL(),
+		"TANDEM_LOG_FORMAT":           "json",
+		"TANDEM_SLACK_PING_INTERVAL":  "5s",
+	}
+	t.Cleanup(e.checkSecrets)
+	return e
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+func (e *env) getenv(k string) string { return e.vars[k] }
+
+// start runs the binary's run until stop, and waits until it is connected to
+// Slack and serving HTTP.
+func (e *env) start() {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	opened := e.slack.ConnectionsOpened()
+	go func() { done <- run(ctx, []string{"serve"}, e.getenv, io.Discard, e.logs) }()
+	e.mu.Lock()
+	e.cancel, e.done = cancel, done
+	e.mu.Unlock()
+	e.t.Cleanup(e.stop)
+	waitFor(e.t, "bot connected and serving", func() bool {
+		select {
+		case err := <-done:
+			e.t.Fatalf("run ended early: %v\nlogs:\n%s", err, e.logs.String())
+		default:
+		}
+		resp, err := http.Get(e.public + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200 && e.slack.ConnectionsOpened() > opened
+	})
+}
+
+// stop ends the run and waits for it to return.
+func (e *env) stop() {
+	e.mu.Lock()
+	cancel, done := e.cancel, e.done
+	e.cancel, e.done = nil, nil
+	e.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			e.t.Errorf("run returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		e.t.Fatalf("run did not stop")
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// mention posts "@tandem text" as user in the channel, in thread threadTS
+// ("" starts a thread), delivered like Slack does: as app_mention and as a
+// message.channels event, two event ids for one message.
+func (e *env) mention(user, text, threadTS string) (ts, eventID string) {
+	e.t.Helper()
+	ts = e.slack.NextTS()
+	full := "<@" + e.slack.BotUserID() + "> " + text
+	d, err := e.slack.SendEvent(ctxFor(e.t), fakeslack.AppMentionEvent(channel, user, full, ts, threadTS))
+	if err != nil {
+		e.t.Fatalf("deliver mention: %v", err)
+	}
+	if _, err := e.slack.SendEvent(ctxFor(e.t), fakeslack.MessageEvent(channel, user, full, ts, threadTS)); err != nil {
+		e.t.Fatalf("deliver message: %v", err)
+	}
+	return ts, d.EventID
+}
+
+// reply waits for a visible reply in thread that contains want.
+func (e *env) reply(thread, want string) fakeslack.Message {
+	e.t.Helper()
+	m, err := e.slack.WaitForMessage(ctxFor(e.t), func(m fakeslack.Message) bool {
+		return m.Method == "chat.postMessage" && m.ThreadTS == thread && strings.Contains(plain(m), want)
+	})
+	if err != nil {
+		var seen []string
+		for _, m := range e.slack.Messages() {
+			seen = append(seen, m.Method+" "+m.Channel+"/"+m.ThreadTS+": "+plain(m))
+		}
+		e.t.Fatalf("no reply in thread %s containing %q: %v\nmessages:\n%s", thread, want, err, strings.Join(seen, "\n"))
+	}
+	return m
+}
+
+// plain is a message's text and every string in its blocks, as a person
+// would read them.
+func plain(m fakeslack.Message) string {
+	var v any
+	json.Unmarshal(m.Blocks, &v)
+	var parts []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			parts = append(parts, x)
+		case map[string]any:
+			for _, k := range []string{"text", "elements", "fields", "accessory"} {
+				if c, ok := x[k]; ok {
+					walk(c)
+				}
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(v)
+	return m.Text + "\n" + strings.Join(parts, "\n")
+}
+
+// count returns how many messages match.
+func (e *env) count(match func(fakeslack.Message) bool) int {
+	n := 0
+	for _, m := range e.slack.Messages() {
+		if match(m) {
+			n++
+		}
+	}
+	return n
+}
+
+// buttonURL finds the first button URL in blocks that contains part.
+func buttonURL(t *testing.T, raw json.RawMessage, part string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("blocks: %v", err)
+	}
+	var found string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if u, ok := x["url"].(string); ok && strings.Contains(u, part) && found == "" {
+				found = u
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(v)
+	if found == "" {
+		t.Fatalf("no button URL containing %q in %s", part, raw)
+	}
+	return found
+}
+
+// browser is a person's browser: it keeps cookies and, at the fake GitHub's
+// consent page, signs in as login.
+func (e *env) browser(login string) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{
+		Jar: jar,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			q := req.URL.Query()
+			if strings.HasSuffix(req.URL.Path, "/login/oauth/authorize") && login != "" {
+				q.Set("login", login)
+				req.URL.RawQuery = q.Encode()
+				e.remember(q.Get("state"))
+			}
+			if strings.HasSuffix(req.URL.Path, "/callback") {
+				e.remember(q.Get("code"), q.Get("state"))
+			}
+			return nil
+		},
+	}
+}
+
+func (e *env) remember(vals ...string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, v := range vals {
+		if v != "" {
+			e.secrets = append(e.secrets, v)
+		}
+	}
+}
+
+// open visits u in browser and returns the final page.
+func open(t *testing.T, browser *http.Client, u string) (int, string) {
+	t.Helper()
+	resp, err := browser.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// connect links user's GitHub account as login through /connect github and
+// the browser, as a person would.
+func (e *env) connect(user, login string) {
+	e.t.Helper()
+	ack, err := e.slack.SendSlashCommand(ctxFor(e.t), fakeslack.SlashCommand{Command: "/connect", Text: "github", UserID: user, ChannelID: channel})
+	if err != nil {
+		e.t.Fatalf("/connect: %v", err)
+	}
+	u := buttonURL(e.t, ack, "/connect/github")
+	status, page := open(e.t, e.browser(login), u)
+	if status != 200 || !strings.Contains(page, "GitHub connected as "+login) {
+		e.t.Fatalf("connect %s: status %d page %s", login, status, page)
+	}
+}
+
+// tokensOf returns the tokens the fake GitHub saw on search requests.
+func (e *env) searchTokens() []string {
+	var out []string
+	for _, r := range e.gh.Requests() {
+		if r.Path == "/search/issues" {
+			out = append(out, r.Token)
+			e.remember(r.Token)
+		}
+	}
+	return out
+}
+
+// checkSecrets fails the test if any secret seen in it reached a log line
+// or the database file in clear.
+func (e *env) checkSecrets() {
+	for _, r := range e.gh.Requests() {
+		e.remember(r.Token)
+	}
+	logs := e.logs.String()
+	db, _ := os.ReadFile(e.db)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.secrets {
+		if len(s) < 8 {
+			continue
+		}
+		if strings.Contains(logs, s) {
+			e.t.Errorf("a secret (%.6s…) appears in the logs", s)
+		}
+		if bytes.Contains(db, []byte(s)) {
+			e.t.Errorf("a secret (%.6s…) appears in the database file in clear", s)
+		}
+	}
+	for _, prefix := range []string{"gho_", "ghu_", "ghr_", "xoxb-", "xapp-"} {
+		if strings.Contains(logs, prefix) {
+			e.t.Errorf("something token-shaped (%s…) appears in the logs", prefix)
+		}
+	}
+}
+
+func userOf(login string) string {
+	for _, p := range people {
+		if p.login == login {
+			return p.slack
+		}
+	}
+	panic(fmt.Sprintf("no person %s", login))
+}
+
+var _ = url.Values{}

@@ -1,0 +1,160 @@
+package github_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	gh "github.com/google/go-github/v62/github"
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations/github"
+	"golang.org/x/oauth2"
+)
+
+// calls are the provider calls every error case runs through.
+var calls = map[string]func(*github.Provider, context.Context, *http.Client) error{
+	"Identify": func(p *github.Provider, ctx context.Context, c *http.Client) error {
+		_, err := p.Identify(ctx, c)
+		return err
+	},
+	"OpenPullRequests": func(p *github.Provider, ctx context.Context, c *http.Client) error {
+		_, _, err := p.OpenPullRequests(ctx, c, "alice-hub", 5)
+		return err
+	},
+}
+
+func TestErrorMapping(t *testing.T) {
+	reset := time.Date(2025, 7, 3, 17, 42, 0, 0, time.UTC)
+	rateHeaders := map[string]string{
+		"X-Ratelimit-Limit": "5000", "X-Ratelimit-Remaining": "0", "X-Ratelimit-Used": "5000",
+		"X-Ratelimit-Reset": strconv.FormatInt(reset.Unix(), 10), "X-Ratelimit-Resource": "core",
+	}
+	tests := []struct {
+		name     string
+		status   int
+		file     string
+		headers  map[string]string
+		code     string
+		inMsg    string // the person-safe message contains it
+		ghErrors bool   // errors.As finds *gh.ErrorResponse
+	}{
+		{"401 bad credentials", 401, "error_401.json", nil, tandem.EUNAUTHORIZED, "expired or were revoked", true},
+		{"403 rate limit", 403, "error_rate_limit.json", rateHeaders, tandem.ERATELIMITED, "resets at 17:42 UTC", false},
+		{"429 rate limit", 429, "error_rate_limit.json", rateHeaders, tandem.ERATELIMITED, "resets at 17:42 UTC", true},
+		{"403 secondary rate limit", 403, "error_secondary_rate_limit.json", map[string]string{"Retry-After": "60"}, tandem.ERATELIMITED, "rate limit", false},
+		{"403 forbidden", 403, "error_403.json", nil, tandem.EFORBIDDEN, "not allowed", true},
+		{"404 not found", 404, "error_404.json", nil, tandem.ENOTFOUND, "This GitHub account cannot see", true},
+		{"409 conflict", 409, "error_409.json", nil, tandem.ECONFLICT, "conflict", true},
+		{"422 validation", 422, "error_422.json", nil, tandem.EINTERNAL, "", true},
+		{"500 server error", 500, "error_500.json", nil, tandem.EUNAVAILABLE, "HTTP 500", true},
+		{"503 unicorn", 503, "error_503.html", nil, tandem.EUNAVAILABLE, "HTTP 503", true},
+	}
+	for _, tt := range tests {
+		for call, do := range calls {
+			t.Run(tt.name+"/"+call, func(t *testing.T) {
+				p, client, mux, _ := setup(t)
+				answer := func(w http.ResponseWriter, r *http.Request) {
+					for k, v := range tt.headers {
+						w.Header().Set(k, v)
+					}
+					serveFile(t, w, tt.status, tt.file)
+				}
+				mux.HandleFunc("/user", answer)
+				mux.HandleFunc("/search/issues", answer)
+
+				err := do(p, context.Background(), client)
+				if got := tandem.ErrorCode(err); got != tt.code {
+					t.Fatalf("code %q, want %q (error: %v)", got, tt.code, err)
+				}
+				if msg := tandem.ErrorMessage(err); !strings.Contains(msg, tt.inMsg) {
+					t.Errorf("message %q lacks %q", msg, tt.inMsg)
+				}
+				var er *gh.ErrorResponse
+				if got := errors.As(err, &er); got != tt.ghErrors {
+					t.Errorf("errors.As(*gh.ErrorResponse) = %v, want %v", got, tt.ghErrors)
+				}
+				if er != nil && er.Response.Request.Header.Get("Authorization") != "" {
+					t.Error("the error keeps the request's Authorization header")
+				}
+				for _, s := range []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
+					if strings.Contains(s, testToken) {
+						t.Errorf("error shows the token: %s", s)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestTimeoutIsUnavailable(t *testing.T) {
+	p, client, mux, _ := setup(t)
+	mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	_, err := p.Identify(ctx, client)
+	if tandem.ErrorCode(err) != tandem.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("timeout: %v, want EUNAVAILABLE wrapping DeadlineExceeded", err)
+	}
+}
+
+func TestUnreachableIsUnavailable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+	p := github.New(github.Config{APIURL: srv.URL + "/api/v3/"})
+	_, err := p.Identify(context.Background(), http.DefaultClient)
+	if tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
+		t.Errorf("closed server: %v, want EUNAVAILABLE", err)
+	}
+}
+
+func TestCanceledIsNotCoded(t *testing.T) {
+	p, client, mux, _ := setup(t)
+	mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := p.Identify(ctx, client)
+	if !errors.Is(err, context.Canceled) || tandem.ErrorCode(err) != tandem.EINTERNAL {
+		t.Errorf("canceled: %v, want a wrapped context.Canceled", err)
+	}
+}
+
+// A token source whose refresh GitHub refuses (HTTP 200, bad_refresh_token)
+// makes the call EUNAUTHORIZED, and the *oauth2.RetrieveError stays
+// reachable for the caller that must re-read its store.
+func TestRefusedRefreshIsUnauthorized(t *testing.T) {
+	refreshes := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/login/oauth/access_token" {
+			t.Errorf("unexpected request %s", r.URL.Path)
+			return
+		}
+		refreshes++
+		serveFile(t, w, http.StatusOK, "token_bad_refresh.json")
+	}))
+	defer srv.Close()
+	cfg, _ := github.ConfigFromBase(srv.URL)
+	cfg.ClientID, cfg.ClientSecret = "Iv1.testclient", "s3cret"
+	p := github.New(cfg)
+	oc := p.OAuth2Config()
+	stale := &oauth2.Token{AccessToken: "ghu_old", RefreshToken: "ghr_old", Expiry: time.Now().Add(-time.Hour)}
+	_, err := p.Identify(context.Background(), oc.Client(context.Background(), stale))
+	if tandem.ErrorCode(err) != tandem.EUNAUTHORIZED {
+		t.Fatalf("refused refresh: %v, want EUNAUTHORIZED", err)
+	}
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "bad_refresh_token" {
+		t.Errorf("errors.As(*oauth2.RetrieveError) lost: %v", err)
+	}
+	if refreshes != 1 {
+		t.Errorf("%d refresh attempts, want 1", refreshes)
+	}
+	if strings.Contains(err.Error(), "ghr_old") || strings.Contains(err.Error(), "ghu_old") {
+		t.Errorf("error shows a token: %v", err)
+	}
+}

@@ -1,0 +1,159 @@
+// Package github connects Tandem to GitHub (github.com or GitHub Enterprise
+// Server) with go-github: the OAuth settings, who a token belongs to, the
+// user's open pull requests, and revoking a grant on disconnect.
+//
+// Every call acts with the token that the caller's *http.Client carries, so
+// GitHub itself decides what that person may see and do.
+package github
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	gh "github.com/google/go-github/v62/github"
+	"github.com/tandembot/tandem"
+	"golang.org/x/oauth2"
+)
+
+// Config holds an OAuth app's credentials and GitHub's endpoints.
+type Config struct {
+	ClientID     string
+	ClientSecret string
+	AuthURL      string // https://github.com/login/oauth/authorize
+	TokenURL     string // https://github.com/login/oauth/access_token
+	APIURL       string // https://api.github.com/, or https://HOST/api/v3/
+}
+
+// Defaults returns the github.com endpoints, without credentials.
+func Defaults() Config {
+	return Config{
+		AuthURL:  "https://github.com/login/oauth/authorize",
+		TokenURL: "https://github.com/login/oauth/access_token",
+		APIURL:   "https://api.github.com/",
+	}
+}
+
+// ConfigFromBase derives the endpoints from a web base URL such as
+// TANDEM_GITHUB_URL: https://HOST gives https://HOST/login/oauth/... and
+// https://HOST/api/v3/, the GitHub Enterprise Server layout (which the fake
+// GitHub follows too). "" and https://github.com give Defaults. It returns an
+// EINVALID error when base is not an absolute http(s) URL.
+func ConfigFromBase(base string) (Config, error) {
+	base = strings.TrimRight(strings.TrimSpace(base), "/")
+	if base == "" {
+		return Defaults(), nil
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return Config{}, tandem.Errorf(tandem.EINVALID, "The GitHub URL %q must look like https://github.example.com.", base)
+	}
+	if strings.EqualFold(u.Host, "github.com") && u.Path == "" {
+		return Defaults(), nil
+	}
+	return Config{
+		AuthURL:  base + "/login/oauth/authorize",
+		TokenURL: base + "/login/oauth/access_token",
+		APIURL:   base + "/api/v3/",
+	}, nil
+}
+
+// Provider is GitHub as a tandem.Provider. It holds no per-user state and
+// is safe for concurrent use.
+type Provider struct {
+	cfg Config
+	api *url.URL
+}
+
+var (
+	_ tandem.Provider          = (*Provider)(nil)
+	_ tandem.Revoker           = (*Provider)(nil)
+	_ tandem.PullRequestLister = (*Provider)(nil)
+)
+
+// New returns a provider for cfg; empty endpoints take the github.com
+// defaults. An APIURL that does not parse makes every API call fail with an
+// internal error, so check it with ConfigFromBase first.
+func New(cfg Config) *Provider {
+	d := Defaults()
+	if cfg.AuthURL == "" {
+		cfg.AuthURL = d.AuthURL
+	}
+	if cfg.TokenURL == "" {
+		cfg.TokenURL = d.TokenURL
+	}
+	if cfg.APIURL == "" {
+		cfg.APIURL = d.APIURL
+	}
+	if !strings.HasSuffix(cfg.APIURL, "/") {
+		cfg.APIURL += "/" // go-github resolves paths against it
+	}
+	p := &Provider{cfg: cfg}
+	p.api, _ = url.Parse(cfg.APIURL)
+	return p
+}
+
+// ID returns tandem.GitHub.
+func (p *Provider) ID() tandem.ProviderID { return tandem.GitHub }
+
+// scopes are what Tandem asks of an OAuth App: "repo" because acting as the
+// user means reading and writing their repositories, private ones included
+// (issues, comments, commits, pull request status), and GitHub has no
+// narrower scope that covers private repositories; "read:user" to read the
+// profile that Identify reports. GitHub App user tokens ignore scopes: the
+// app's permissions apply instead.
+var scopes = []string{"repo", "read:user"}
+
+// OAuth2Config returns the client id, secret, endpoints and the scopes
+// "repo read:user"; the
+// caller sets RedirectURL. It cannot fail.
+func (p *Provider) OAuth2Config() oauth2.Config {
+	return oauth2.Config{
+		ClientID:     p.cfg.ClientID,
+		ClientSecret: p.cfg.ClientSecret,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:  p.cfg.AuthURL,
+			TokenURL: p.cfg.TokenURL,
+			// GitHub documents the credentials as form parameters; saying
+			// so spares x/oauth2's auto-detection a failed first attempt.
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+		Scopes: append([]string(nil), scopes...),
+	}
+}
+
+// AuthCodeOptions returns nil: GitHub needs no extra authorize parameters
+// beyond state and PKCE, which the caller adds.
+func (p *Provider) AuthCodeOptions() []oauth2.AuthCodeOption { return nil }
+
+// client returns go-github acting through hc, which carries the token.
+func (p *Provider) client(hc *http.Client) (*gh.Client, error) {
+	if p.api == nil {
+		return nil, fmt.Errorf("github: API URL %q does not parse", p.cfg.APIURL)
+	}
+	c := gh.NewClient(hc)
+	c.BaseURL = p.api
+	c.UserAgent = "tandem"
+	return c, nil
+}
+
+// Identify returns the account whose token client carries (GET /user): the
+// numeric id as a string, the login and the display name. A refused token
+// gives an EUNAUTHORIZED error; see mapError for the others.
+func (p *Provider) Identify(ctx context.Context, client *http.Client) (tandem.Account, error) {
+	c, err := p.client(client)
+	if err != nil {
+		return tandem.Account{}, err
+	}
+	u, resp, err := c.Users.Get(ctx, "")
+	if err != nil {
+		return tandem.Account{}, mapError("identify", "its own profile", resp, err)
+	}
+	if u.GetID() == 0 || u.GetLogin() == "" {
+		return tandem.Account{}, fmt.Errorf("github: identify: GET /user returned no id or login")
+	}
+	return tandem.Account{ID: strconv.FormatInt(u.GetID(), 10), Login: u.GetLogin(), Name: u.GetName()}, nil
+}
