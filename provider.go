@@ -13,7 +13,17 @@ type Account struct {
 	ID    string
 	Login string // GitHub/GitLab login, Jira/Google email
 	Name  string
-	Site  string // Jira site, when the provider has several
+	// Sites lists the provider sites the account can use (Jira Cloud); the
+	// first is chosen until the user picks another.
+	Sites []Site
+}
+
+// Site is one of several places a provider account can act on (a Jira Cloud
+// site).
+type Site struct {
+	ID   string // Jira: the cloud id
+	Name string
+	URL  string
 }
 
 // Provider is the contract every integration implements: how to run its
@@ -45,6 +55,8 @@ type Revoker interface {
 type Credentials struct {
 	Identity Identity
 	Client   *http.Client
+	// Site is the link's chosen site (Jira: the cloud id), "" otherwise.
+	Site string
 }
 
 // PullRequest is one pull (or merge) request as shown to people.

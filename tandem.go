@@ -139,6 +139,10 @@ type Link struct {
 	AccountID string     `json:"account_id"`
 	Login     string     `json:"login"`
 	LinkedAt  time.Time  `json:"linked_at"`
+	// Site is the provider site a link acts on, where a provider has several
+	// per account (Jira Cloud: the cloud id); SiteName is its name for people.
+	Site     string `json:"site,omitempty"`
+	SiteName string `json:"site_name,omitempty"`
 	// NeedsReconnect is set when the provider refused the token or its
 	// refresh; turns then say "credentials expired or revoked".
 	NeedsReconnect bool  `json:"needs_reconnect,omitempty"`
