@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/tandembot/tandem"
 )
@@ -61,7 +62,7 @@ func whoami(_ context.Context, r Request) (tandem.Reply, error) {
 		reply.Items = append(reply.Items, tandem.Item{Text: text})
 	}
 	if len(missing) > 0 {
-		reply.Text = fmt.Sprintf("Missing: %v. Use `/connect` to link them.", missing)
+		reply.Text = fmt.Sprintf("Missing: %s. Use `/connect` to link them.", strings.Join(missing, ", "))
 	}
 	return reply, nil
 }
