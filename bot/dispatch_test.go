@@ -1,0 +1,76 @@
+package bot
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandembot/tandem"
+)
+
+func TestDispatcherKeepsSessionOrderAndRunsSessionsConcurrently(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string][]string{}
+	slow := make(chan struct{})
+	d := newDispatcher(4, func(turn tandem.Turn) {
+		if turn.Session.ThreadTS == "slow" {
+			<-slow
+		}
+		mu.Lock()
+		got[turn.Session.ThreadTS] = append(got[turn.Session.ThreadTS], turn.ID)
+		mu.Unlock()
+	})
+	d.submit(tandem.Turn{ID: "s0", Session: tandem.SessionKey{ThreadTS: "slow"}})
+	var want []string
+	for i := 0; i < 200; i++ {
+		id := fmt.Sprintf("t%03d", i)
+		want = append(want, id)
+		d.submit(tandem.Turn{ID: id, Session: tandem.SessionKey{ThreadTS: "fast"}})
+		d.submit(tandem.Turn{ID: id, Session: tandem.SessionKey{ThreadTS: fmt.Sprintf("other%d", i%10)}})
+	}
+	// Everything but the slow session finishes while it is stuck.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got["fast"])
+		mu.Unlock()
+		if n == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fast session ran %d of 200 turns while another session was stuck", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(slow)
+	d.wait()
+	if fmt.Sprint(got["fast"]) != fmt.Sprint(want) {
+		t.Errorf("turns of one session ran out of order: %v", got["fast"])
+	}
+	if len(got["slow"]) != 1 || d.sessions() != 0 {
+		t.Errorf("slow session ran %d turns, %d queues left", len(got["slow"]), d.sessions())
+	}
+}
+
+func TestDispatcherBoundsConcurrency(t *testing.T) {
+	var mu sync.Mutex
+	running, peak := 0, 0
+	d := newDispatcher(3, func(tandem.Turn) {
+		mu.Lock()
+		running++
+		peak = max(peak, running)
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+	})
+	for i := 0; i < 50; i++ {
+		d.submit(tandem.Turn{ID: fmt.Sprint(i), Session: tandem.SessionKey{ThreadTS: fmt.Sprint(i)}})
+	}
+	d.wait()
+	if peak != 3 {
+		t.Errorf("peak concurrency %d, want 3", peak)
+	}
+}
