@@ -68,7 +68,7 @@ func TestAgainstFakeGitHub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if acct != (tandem.Account{ID: "1001", Login: "alice", Name: "Alice Liddell"}) {
+	if acct.ID != "1001" || acct.Login != "alice" || acct.Name != "Alice Liddell" || len(acct.Sites) != 0 {
 		t.Errorf("Identify = %+v", acct)
 	}
 	prs, total, err := p.OpenPullRequests(ctx, client, acct.Login, 10)

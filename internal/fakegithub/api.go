@@ -31,7 +31,7 @@ func (s *Server) apiMux() *http.ServeMux {
 	m.HandleFunc("POST "+repo+"/issues/{number}/comments", s.authed(core, s.createComment))
 	m.HandleFunc("GET "+repo+"/pulls/{number}", s.authed(core, s.getPull))
 	m.HandleFunc("GET "+repo+"/pulls/{number}/reviews", s.authed(core, s.listReviews))
-	m.HandleFunc("GET "+repo+"/commits/{rest...}", s.authed(core, s.listCheckRuns))
+	m.HandleFunc("GET "+repo+"/commits/{rest...}", s.authed(core, s.commitsRoute))
 	m.HandleFunc("GET "+repo+"/contents", s.authed(core, s.getContents))
 	m.HandleFunc("GET "+repo+"/contents/{path...}", s.authed(core, s.getContents))
 	m.HandleFunc("PUT "+repo+"/contents/{path...}", s.authed(core, s.putContents))

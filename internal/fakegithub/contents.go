@@ -169,26 +169,23 @@ func (s *Server) putContents(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 
 	now := s.stamp()
-	committer := gitIdentity{Name: c.user.Login, Email: fmt.Sprintf("%d+%s@users.noreply.github.com", c.user.ID, c.user.Login)}
-	if c.user.Name != "" {
-		committer.Name = c.user.Name
-	}
-	if c.user.Email != "" {
-		committer.Email = c.user.Email
-	}
+	committer := identityOf(c.user)
 	author := committer
 	if in.Author != nil && in.Author.Name != "" && in.Author.Email != "" {
 		author = *in.Author
 	}
 	parent := b.head
 	f := &file{content: content, sha: blobSHA(content)}
+	ch := changeOf(p, old, f)
 	b.files[p] = f
 	b.head = fakeSHA("commit", rp.fullName(), branchName, p, *in.Message, parent, c.key, now.String(), fmt.Sprint(len(s.commits)))
 	s.commits = append(s.commits, Commit{Repo: rp.fullName(), Path: p, Branch: branchName, SHA: b.head, AuthorLogin: c.user.Login, Message: *in.Message})
+	tree := fakeSHA("tree", rp.fullName(), b.head)
+	s.addCommit(rp, &gitCommit{sha: b.head, tree: tree, parent: parent, message: *in.Message,
+		author: author, committer: committer, date: now, files: []changedFile{ch}})
 
 	api := s.apiBase() + "/repos/" + rp.fullName()
 	who := func(g gitIdentity) obj { return obj{"name": g.Name, "email": g.Email, "date": stamp(now)} }
-	tree := fakeSHA("tree", rp.fullName(), b.head)
 	status := http.StatusCreated
 	if old != nil {
 		status = http.StatusOK

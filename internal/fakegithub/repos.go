@@ -15,7 +15,8 @@ type repo struct {
 	collaborators map[string]bool // lower-case logins with push access
 	defaultBranch string
 	branches      map[string]*branch
-	items         map[int]*item // issues and pull requests by number
+	items         map[int]*item         // issues and pull requests by number
+	commits       map[string]*gitCommit // by SHA
 	next          int
 	created       time.Time
 }
@@ -155,6 +156,8 @@ func (s *Server) ensureRepo(fullName string) *repo {
 	} else if _, isOrg := s.orgs[key(owner)]; !isOrg {
 		s.orgs[key(owner)] = s.id()
 	}
+	who := s.seedIdentity(r)
+	s.addCommit(r, &gitCommit{sha: r.branches["main"].head, message: "Initial commit", author: who, committer: who, date: now})
 	s.repos[key(fullName)] = r
 	return r
 }
@@ -184,8 +187,14 @@ func (s *Server) AddFile(repo, path string, content []byte) {
 	defer s.mu.Unlock()
 	r := s.ensureRepo(repo)
 	b := r.branches[r.defaultBranch]
-	b.files[path] = &file{content: append([]byte(nil), content...), sha: blobSHA(content)}
+	f := &file{content: append([]byte(nil), content...), sha: blobSHA(content)}
+	ch := changeOf(path, b.files[path], f)
+	b.files[path] = f
+	parent := b.head
 	b.head = fakeSHA("seed", repo, path, b.head)
+	who := s.seedIdentity(r)
+	s.addCommit(r, &gitCommit{sha: b.head, parent: parent, message: "Add " + path, author: who, committer: who,
+		date: s.stamp(), files: []changedFile{ch}})
 }
 
 // AddPullRequest opens a pull request in repo by author and returns its
@@ -234,6 +243,9 @@ func (s *Server) addItem(repo, author, title string, pr bool) *item {
 			b.files[p] = f
 		}
 		r.branches[it.headRef] = b
+		who := identityOf(u)
+		s.addCommit(r, &gitCommit{sha: it.headSHA, parent: r.branches[r.defaultBranch].head, message: title,
+			author: who, committer: who, date: now})
 	}
 	r.items[it.number] = it
 	return it
