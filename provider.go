@@ -21,9 +21,9 @@ type Account struct {
 // Site is one of several places a provider account can act on (a Jira Cloud
 // site).
 type Site struct {
-	ID   string // Jira: the cloud id
-	Name string
-	URL  string
+	ID   string `json:"id"` // Jira: the cloud id
+	Name string `json:"name"`
+	URL  string `json:"url"`
 }
 
 // Provider is the contract every integration implements: how to run its

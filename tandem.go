@@ -143,6 +143,8 @@ type Link struct {
 	// per account (Jira Cloud: the cloud id); SiteName is its name for people.
 	Site     string `json:"site,omitempty"`
 	SiteName string `json:"site_name,omitempty"`
+	// Sites are every site the grant covers, to choose from.
+	Sites []Site `json:"sites,omitempty"`
 	// NeedsReconnect is set when the provider refused the token or its
 	// refresh; turns then say "credentials expired or revoked".
 	NeedsReconnect bool  `json:"needs_reconnect,omitempty"`

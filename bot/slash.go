@@ -124,12 +124,21 @@ func (b *Bot) disconnect(ctx context.Context, team, user, arg string) tandem.Rep
 	return tandem.Reply{Title: p.Name() + " disconnected", Text: fmt.Sprintf("Tandem no longer acts as %s on %s for you.", escape(l.Login), p.Name())}
 }
 
-// handleInteraction acknowledges button presses and shortcuts. Link buttons
-// need nothing more: the browser opens the URL.
+// handleInteraction acknowledges button presses and shortcuts, then acts
+// on the App Home's Disconnect buttons and site pickers. Link buttons need
+// nothing more: the browser opens the URL.
 func (b *Bot) handleInteraction(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
 	b.ack(client, evt.Request, nil)
-	if cb, ok := evt.Data.(slack.InteractionCallback); ok && cb.Type == slack.InteractionTypeBlockActions && cb.View.Type == slack.VTHomeTab {
-		go b.publishHome(context.WithoutCancel(ctx), cb.Team.ID, cb.User.ID)
+	cb, ok := evt.Data.(slack.InteractionCallback)
+	if !ok || cb.Type != slack.InteractionTypeBlockActions {
+		return
+	}
+	team := cb.Team.ID
+	if team == "" {
+		team = b.teamID
+	}
+	for _, a := range cb.ActionCallback.BlockActions {
+		go b.homeAction(context.WithoutCancel(ctx), team, cb.User.ID, a)
 	}
 }
 
@@ -149,34 +158,4 @@ func (b *Bot) ackBadMessage(client *socketmode.Client, evt socketmode.Event) {
 	}
 	b.log.Warn("dropping malformed envelope", "envelope", env.EnvelopeID)
 	b.ack(client, &socketmode.Request{EnvelopeID: env.EnvelopeID}, nil)
-}
-
-// publishHome renders the Integrations page on the user's App Home tab.
-func (b *Bot) publishHome(ctx context.Context, team, user string) {
-	if team == "" {
-		team = b.teamID
-	}
-	blocks := []slack.Block{
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, "Integrations", false, false)),
-		section("Tandem acts on these accounts only for *your own* messages. In a shared thread, everyone's messages use their own accounts."),
-		slack.NewDividerBlock(),
-	}
-	for _, st := range b.statuses(ctx, team, user) {
-		label, style := "Connect", slack.StylePrimary
-		if st.State != tandem.LinkMissing {
-			label, style = "Reconnect", slack.StyleDefault
-		}
-		btn := slack.NewButtonBlockElement("home_connect_"+string(st.Provider), string(st.Provider), slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
-		btn.URL = b.cfg.Linker.ConnectURL(team, user, st.Provider, "")
-		btn.Style = style
-		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, statusLine(st), false, false), nil, slack.NewAccessory(btn)))
-	}
-	view := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}
-	err := withRateLimit(ctx, func() error {
-		_, err := b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view})
-		return err
-	})
-	if err != nil {
-		b.log.Warn("publish home", "user", user, "err", err)
-	}
 }

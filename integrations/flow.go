@@ -187,7 +187,10 @@ func (f *Flow) callback(w http.ResponseWriter, r *http.Request) {
 	link := tandem.Link{
 		Team: st.Team, User: st.User, Provider: p,
 		AccountID: acct.ID, Login: acct.Login, LinkedAt: f.now(),
-		Token: FromOAuth2(tok),
+		Token: FromOAuth2(tok), Sites: acct.Sites,
+	}
+	if len(acct.Sites) > 0 {
+		link.Site, link.SiteName = acct.Sites[0].ID, acct.Sites[0].Name
 	}
 	if err := f.Store.SaveLink(r.Context(), link); err != nil {
 		f.logger().Error("save link", "provider", p, "user", st.User, "err", err)

@@ -19,6 +19,7 @@ type TokenStore interface {
 	SwapToken(ctx context.Context, team, user string, provider tandem.ProviderID, oldRefresh string, tok tandem.Token) error
 	MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID) error
 	DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) error
+	SaveLink(ctx context.Context, l tandem.Link) error
 }
 
 // expiryDelta is how long before its expiry a token counts as expired, as in
@@ -71,7 +72,7 @@ func (t *Tokens) Credentials(ctx context.Context, team, user string, p tandem.Pr
 		Timeout:   t.base().Timeout,
 	}
 	id := tandem.Identity{Team: team, SlackUser: user, Provider: p, Login: link.Login, Reason: reason}
-	return tandem.Credentials{Identity: id, Client: client}, nil
+	return tandem.Credentials{Identity: id, Client: client, Site: link.Site}, nil
 }
 
 func (t *Tokens) base() *http.Client {
@@ -278,4 +279,27 @@ func (t *Tokens) Disconnect(ctx context.Context, team, user string, p tandem.Pro
 		}
 	}
 	return link, nil
+}
+
+// ChooseSite makes siteID the site user's link to p acts on (a Jira user with
+// several Atlassian sites). It fails with EINVALID when the grant does not
+// cover that site, ENOTFOUND without a link.
+func (t *Tokens) ChooseSite(ctx context.Context, team, user string, p tandem.ProviderID, siteID string) (tandem.Link, error) {
+	lock := t.lockFor(tandem.Link{Team: team, User: user, Provider: p})
+	lock.Lock()
+	defer lock.Unlock()
+	link, err := t.Store.Link(ctx, team, user, p)
+	if err != nil {
+		return tandem.Link{}, fmt.Errorf("integrations: choose site: %w", err)
+	}
+	for _, s := range link.Sites {
+		if s.ID == siteID {
+			link.Site, link.SiteName = s.ID, s.Name
+			if err := t.Store.SaveLink(ctx, link); err != nil {
+				return tandem.Link{}, fmt.Errorf("integrations: choose site: %w", err)
+			}
+			return link, nil
+		}
+	}
+	return tandem.Link{}, tandem.Errorf(tandem.EINVALID, "Your %s account has no site with that id.", p.Name())
 }

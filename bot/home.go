@@ -1,0 +1,145 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+	"github.com/tandembot/tandem"
+)
+
+// SiteChooser switches the site a link acts on (Jira Cloud).
+type SiteChooser interface {
+	ChooseSite(ctx context.Context, team, user string, p tandem.ProviderID, siteID string) (tandem.Link, error)
+}
+
+// App Home action ids.
+const (
+	actionDisconnect = "home_disconnect_"
+	actionSite       = "home_site_"
+)
+
+// homeAction carries out a press on the Integrations page, then shows the
+// page again.
+func (b *Bot) homeAction(ctx context.Context, team, user string, a *slack.BlockAction) {
+	switch {
+	case strings.HasPrefix(a.ActionID, actionDisconnect):
+		p := tandem.ProviderID(strings.TrimPrefix(a.ActionID, actionDisconnect))
+		msg := b.disconnect(ctx, team, user, string(p))
+		if err := b.DM(ctx, user, msg.Title+". "+msg.Text, render(msg, fmt.Sprintf("for <@%s>", user))); err != nil {
+			b.log.Warn("dm disconnect", "user", user, "err", err)
+		}
+	case strings.HasPrefix(a.ActionID, actionSite):
+		p := tandem.ProviderID(strings.TrimPrefix(a.ActionID, actionSite))
+		sc, ok := b.cfg.Resolver.(SiteChooser)
+		if !ok {
+			return
+		}
+		l, err := sc.ChooseSite(ctx, team, user, p, a.SelectedOption.Value)
+		if err != nil {
+			b.log.Warn("choose site", "provider", p, "user", user, "err", err)
+		} else {
+			b.cfg.Store.AppendAudit(ctx, tandem.AuditRecord{Time: b.cfg.Now(), Actor: user, Effective: user, Provider: p, Action: "choose_site", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK, Detail: l.SiteName})
+		}
+	default:
+		return // link buttons: the browser did the work
+	}
+	b.publishHome(ctx, team, user)
+}
+
+// publishHome renders the Integrations page on the user's App Home tab: for
+// each enabled provider its state, the linked identity and site, when it was
+// linked, and Connect / Reconnect / Disconnect.
+func (b *Bot) publishHome(ctx context.Context, team, user string) {
+	if team == "" {
+		team = b.teamID
+	}
+	links, err := b.cfg.Store.Links(ctx, team, user)
+	if err != nil {
+		b.log.Error("read links for home", "user", user, "err", err)
+		return
+	}
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, "Integrations", false, false)),
+		section("Tandem acts on these accounts only for *your own* messages. In a shared thread, everyone's messages use their own accounts."),
+		slack.NewDividerBlock(),
+	}
+	for _, p := range tandem.Providers {
+		if _, ok := b.cfg.Providers[p]; !ok {
+			continue
+		}
+		blocks = append(blocks, b.homeProvider(team, user, p, linkOf(links, p))...)
+	}
+	view := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}
+	err = withRateLimit(ctx, func() error {
+		_, err := b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view})
+		return err
+	})
+	if err != nil {
+		b.log.Warn("publish home", "user", user, "err", err)
+	}
+}
+
+func linkOf(links []tandem.Link, p tandem.ProviderID) *tandem.Link {
+	for i := range links {
+		if links[i].Provider == p {
+			return &links[i]
+		}
+	}
+	return nil
+}
+
+func (b *Bot) homeProvider(team, user string, p tandem.ProviderID, l *tandem.Link) []slack.Block {
+	connect := func(label string, style slack.Style) *slack.ButtonBlockElement {
+		btn := slack.NewButtonBlockElement("home_connect_"+string(p), string(p), slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
+		btn.URL = b.cfg.Linker.ConnectURL(team, user, p, "")
+		btn.Style = style
+		return btn
+	}
+	if l == nil {
+		return []slack.Block{
+			slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("*%s*\nNot connected", p.Name()), false, false), nil,
+				slack.NewAccessory(connect("Connect "+p.Name(), slack.StylePrimary))),
+		}
+	}
+	state := ":large_green_circle: Connected"
+	if l.NeedsReconnect {
+		state = ":warning: Needs reconnect: " + p.Name() + " refused this account's token"
+	}
+	text := fmt.Sprintf("*%s*\n%s as *%s*", p.Name(), state, escape(l.Login))
+	if l.SiteName != "" {
+		text += fmt.Sprintf(" on site *%s*", escape(l.SiteName))
+	}
+	text += fmt.Sprintf("\nLinked <!date^%d^{date_short_pretty} at {time}|%s>", l.LinkedAt.Unix(), l.LinkedAt.UTC().Format("2006-01-02 15:04 UTC"))
+	reconnectStyle := slack.StyleDefault
+	if l.NeedsReconnect {
+		reconnectStyle = slack.StylePrimary
+	}
+	disconnect := slack.NewButtonBlockElement(actionDisconnect+string(p), string(p), slack.NewTextBlockObject(slack.PlainTextType, "Disconnect", false, false))
+	disconnect.Style = slack.StyleDanger
+	disconnect.Confirm = slack.NewConfirmationBlockObject(
+		slack.NewTextBlockObject(slack.PlainTextType, "Disconnect "+p.Name()+"?", false, false),
+		slack.NewTextBlockObject(slack.MarkdownType, "Tandem will stop acting as "+escape(l.Login)+" and revoke its access where "+p.Name()+" allows it.", false, false),
+		slack.NewTextBlockObject(slack.PlainTextType, "Disconnect", false, false),
+		slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false))
+	elements := []slack.BlockElement{connect("Reconnect", reconnectStyle), disconnect}
+	if len(l.Sites) > 1 {
+		var opts []*slack.OptionBlockObject
+		var chosen *slack.OptionBlockObject
+		for _, s := range l.Sites {
+			o := slack.NewOptionBlockObject(s.ID, slack.NewTextBlockObject(slack.PlainTextType, clip(s.Name, 75), false, false), nil)
+			opts = append(opts, o)
+			if s.ID == l.Site {
+				chosen = o
+			}
+		}
+		sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, slack.NewTextBlockObject(slack.PlainTextType, "Choose site", false, false), actionSite+string(p), opts...)
+		sel.InitialOption = chosen
+		elements = append(elements, sel)
+	}
+	return []slack.Block{
+		section(text),
+		slack.NewActionBlock("home_actions_"+string(p), elements...),
+	}
+}
