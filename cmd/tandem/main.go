@@ -27,6 +27,7 @@ const usage = `usage: tandem [command]
 
 commands:
   serve     run the bot and its HTTP server (the default)
+  rekey     re-encrypt stored secrets under the current key
   version   print the version
 `
 
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "serve":
 		return serve(ctx, args, getenv, stdout, stderr)
+	case "rekey":
+		return rekey(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "tandem", version)
 		return nil
