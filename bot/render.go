@@ -31,6 +31,9 @@ func attribution(res result, sender string) string {
 	if id.Reason == tandem.ReasonPersistentOwner {
 		who += " (persistent session)"
 	}
+	if id.Provider == "" {
+		return who
+	}
 	return fmt.Sprintf("%s · %s: %s", who, id.Provider.Name(), escape(id.Login))
 }
 

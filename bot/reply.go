@@ -24,7 +24,13 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res result) error {
 	var unknown *handlers.UnknownError
 	switch {
 	case res.err == nil:
-		return b.postThread(ctx, t, res.reply.Title, render(res.reply, attr))
+		if err := b.postThread(ctx, t, res.reply.Title, render(res.reply, attr)); err != nil {
+			return err
+		}
+		if len(res.missing) > 0 {
+			b.offerConnect(ctx, t, res.missing)
+		}
+		return nil
 	case errors.As(res.err, &nc):
 		return b.needsLink(ctx, t, res, nc.User, nc.Provider, false)
 	case errors.As(res.err, &ex):
@@ -90,6 +96,18 @@ func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res result, user str
 	}
 	note := tandem.Reply{Title: title, Text: fmt.Sprintf("I've sent <@%s> a private link to connect %s.", user, p.Name())}
 	return b.postThread(ctx, t, title, render(note, attr))
+}
+
+// offerConnect privately gives the sender a Connect button per provider a
+// combined command could not use.
+func (b *Bot) offerConnect(ctx context.Context, t tandem.Turn, ps []tandem.ProviderID) {
+	reply := tandem.Reply{Title: "Connect the rest to include them", Text: "These buttons link *your own* accounts."}
+	for _, p := range ps {
+		reply.Buttons = append(reply.Buttons, tandem.Button{Text: "Connect " + p.Name(), URL: b.cfg.Linker.ConnectURL(t.Session.Team, t.User, p, ""), ActionID: "connect_" + string(p)})
+	}
+	if err := b.postEphemeral(ctx, t.Session, t.User, reply.Title, render(reply, fmt.Sprintf("only visible to <@%s>", t.User))); err != nil {
+		b.log.Warn("post connect buttons", "turn", t.ID, "err", err)
+	}
 }
 
 // postThread posts a visible reply in the turn's thread, waiting out Slack's

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/handlers"
 )
@@ -24,7 +26,9 @@ func (b *Bot) runTurn(t tandem.Turn) {
 		return
 	}
 	started := time.Now()
+	stopStatus := b.showWorking(ctx, t)
 	out := b.execute(ctx, log, t)
+	stopStatus()
 	if ctx.Err() != nil && out.err != nil {
 		log.Info("turn interrupted by shutdown; it stays in the inbox")
 		return
@@ -49,7 +53,11 @@ type result struct {
 	identity *tandem.Identity // whose credentials were used, if any
 	session  tandem.Session
 	outcome  tandem.Outcome
+	missing  []tandem.ProviderID // providers a multi-provider command lacked
 }
+
+// retryBackoff is the wait before retrying a read after a provider's 5xx.
+var retryBackoff = 500 * time.Millisecond
 
 func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) result {
 	sess, created, err := b.cfg.Store.EnsureSession(ctx, tandem.Session{Key: t.Session, Owner: t.User, CreatedAt: t.ReceivedAt})
@@ -101,7 +109,33 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 	if cmd.Name == "whoami" {
 		req.Identities = b.identities(ctx, sess, t.User)
 	}
+	if len(cmd.Uses) > 0 {
+		req.Sources = map[tandem.ProviderID]handlers.Source{}
+		for _, p := range cmd.Uses {
+			prov, ok := b.cfg.Providers[p]
+			if !ok {
+				continue
+			}
+			creds, err := b.cfg.Resolver.Credentials(ctx, t.Session.Team, user, p, reason)
+			b.audit(ctx, t, user, p, reason, outcomeOf(err), cmd.Name)
+			req.Sources[p] = handlers.Source{Creds: creds, Provider: prov, Err: err}
+			if err != nil {
+				res.missing = append(res.missing, p)
+			}
+		}
+		res.identity = &tandem.Identity{SlackUser: user, Reason: reason}
+	}
 	reply, err := handlers.Run(ctx, req)
+	if tandem.ErrorCode(err) == tandem.EUNAVAILABLE && !cmd.Mutating {
+		// One retry with backoff for a provider's 5xx or timeout; a change
+		// is never retried, since it may have reached the provider.
+		log.Info("provider unavailable; retrying once", "command", cmd.Name)
+		select {
+		case <-ctx.Done():
+		case <-time.After(retryBackoff):
+			reply, err = handlers.Run(ctx, req)
+		}
+	}
 	if err != nil {
 		res.err, res.outcome = err, outcomeOf(err)
 		if res.outcome == tandem.OutcomeError {
@@ -197,5 +231,41 @@ func (b *Bot) interrupted(ctx context.Context, t tandem.Turn) {
 	}
 	if err := b.cfg.Store.SetTurnState(ctx, t.ID, tandem.TurnDone); err != nil {
 		b.log.Error("mark turn done", "turn", t.ID, "err", err)
+	}
+}
+
+// workingAfter is how long a turn runs before the bot shows it is working.
+var workingAfter = time.Second
+
+// workingReaction marks a message whose turn is still running.
+const workingReaction = "hourglass_flowing_sand"
+
+// showWorking reacts to the turn's message if the turn runs longer than
+// workingAfter; the returned func removes the reaction again.
+func (b *Bot) showWorking(ctx context.Context, t tandem.Turn) func() {
+	if t.Rerun {
+		return func() {}
+	}
+	item := slack.NewRefToMessage(t.Session.Channel, t.TS)
+	var mu sync.Mutex
+	added, stopped := false, false
+	timer := time.AfterFunc(workingAfter, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		if err := b.api.AddReactionContext(ctx, workingReaction, item); err == nil {
+			added = true
+		}
+	})
+	return func() {
+		timer.Stop()
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		if added {
+			b.api.RemoveReactionContext(context.WithoutCancel(ctx), workingReaction, item)
+		}
 	}
 }

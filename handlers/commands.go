@@ -20,6 +20,18 @@ type Request struct {
 	// Identities lists, per enabled provider, the identity this turn would
 	// use (for whoami).
 	Identities []tandem.IdentityStatus
+	// Sources are the resolved credentials of a command that uses several
+	// providers (Command.Uses), with the error of each that could not be
+	// resolved.
+	Sources map[tandem.ProviderID]Source
+}
+
+// Source is one provider's credentials for a multi-provider command, or why
+// there are none.
+type Source struct {
+	Creds    tandem.Credentials
+	Provider tandem.Provider
+	Err      error
 }
 
 // spec is one command: how people phrase it and what it does.
@@ -30,6 +42,7 @@ type spec struct {
 	phrasings []string
 	patterns  []pattern
 	provider  tandem.ProviderID
+	uses      []tandem.ProviderID // several providers, whichever are connected
 	mutating  bool
 	run       func(ctx context.Context, r Request) (tandem.Reply, error)
 }
@@ -38,7 +51,7 @@ type spec struct {
 var specs []spec
 
 func init() {
-	for _, group := range [][]spec{generalSpecs(), githubSpecs()} {
+	for _, group := range [][]spec{generalSpecs(), githubSpecs(), gitlabSpecs(), jiraSpecs(), googleSpecs()} {
 		for _, s := range group {
 			for _, ph := range s.phrasings {
 				s.patterns = append(s.patterns, compile(ph))
@@ -54,6 +67,9 @@ func init() {
 func Run(ctx context.Context, r Request) (tandem.Reply, error) {
 	for _, s := range specs {
 		if s.name == r.Command.Name {
+			if s.provider != "" && r.Provider == nil {
+				return tandem.Reply{}, fmt.Errorf("handlers: %s ran without credentials", s.name)
+			}
 			return s.run(ctx, r)
 		}
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -20,7 +21,72 @@ func generalSpecs() []spec {
 			phrasings: []string{"whoami", "who am i", "(which|what) identity [will|would] you use"},
 			run:       whoami,
 		},
+		{
+			name: "standup", example: "standup", help: "your open PRs, MRs awaiting you, Jira issues and today's meetings in one reply",
+			phrasings: []string{"standup", "[my] daily [standup|summary]", "what's on my plate"},
+			uses:      []tandem.ProviderID{tandem.GitHub, tandem.GitLab, tandem.Jira, tandem.Google},
+			run:       standup,
+		},
 	}
+}
+
+// standup combines what the sender has connected, naming what is missing.
+// One provider failing does not spoil the others.
+func standup(ctx context.Context, r Request) (tandem.Reply, error) {
+	reply := tandem.Reply{Title: "Your standup"}
+	var missing []string
+	part := func(p tandem.ProviderID, title string, run func(context.Context, Request) (tandem.Reply, error)) {
+		src, ok := r.Sources[p]
+		if !ok {
+			return
+		}
+		head := tandem.Item{Text: "*" + title + "*"}
+		if src.Err != nil {
+			missing = append(missing, p.Name())
+			head.Text += ": " + escape(tandem.ErrorMessage(src.Err))
+			if msg := credentialProblem(src.Err); msg != "" {
+				head.Text = "*" + title + "*: " + msg
+			}
+			reply.Items = append(reply.Items, head)
+			return
+		}
+		sub := r
+		sub.Command = Command{Name: r.Command.Name, Provider: p, Args: map[string]string{}}
+		sub.Creds, sub.Provider = src.Creds, src.Provider
+		got, err := run(ctx, sub)
+		if err != nil {
+			head.Text += ": " + escape(tandem.ErrorMessage(err))
+			reply.Items = append(reply.Items, head)
+			return
+		}
+		head.Text += " — " + got.Title + " (as " + escape(src.Creds.Identity.Login) + ")"
+		reply.Items = append(reply.Items, head)
+		for _, it := range got.Items {
+			it.Text = "    " + it.Text
+			reply.Items = append(reply.Items, it)
+		}
+	}
+	part(tandem.GitHub, "GitHub pull requests", myPullRequests)
+	part(tandem.GitLab, "GitLab merge requests awaiting you", reviewRequests)
+	part(tandem.Jira, "Jira issues", listIssues)
+	part(tandem.Google, "Today's meetings", meetings(false))
+	if len(missing) > 0 {
+		reply.Text = "Not included: " + strings.Join(missing, ", ") + ". I've sent you private buttons to connect them."
+	}
+	return reply, nil
+}
+
+// credentialProblem words a missing or dead link for the standup.
+func credentialProblem(err error) string {
+	var nc *tandem.NotConnectedError
+	var ex *tandem.ExpiredError
+	switch {
+	case errors.As(err, &nc):
+		return nc.Provider.Name() + " credentials not configured"
+	case errors.As(err, &ex):
+		return ex.Provider.Name() + " credentials expired or revoked"
+	}
+	return ""
 }
 
 func help(_ context.Context, _ Request) (tandem.Reply, error) {

@@ -22,6 +22,8 @@ type Command struct {
 	Name     string
 	Args     map[string]string
 	Provider tandem.ProviderID
+	// Uses lists the providers of a command that combines several.
+	Uses     []tandem.ProviderID
 	Mutating bool
 }
 
@@ -46,7 +48,7 @@ func Parse(text string) (Command, error) {
 		for _, p := range s.patterns {
 			res, ok := p.match(words)
 			if ok {
-				return Command{Name: s.name, Args: res.args, Provider: s.provider, Mutating: s.mutating}, nil
+				return Command{Name: s.name, Args: res.args, Provider: s.provider, Uses: s.uses, Mutating: s.mutating}, nil
 			}
 			if res.badArg != "" && bad == nil {
 				bad, badSpec = &res, s
