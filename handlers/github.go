@@ -38,7 +38,7 @@ func githubSpecs() []spec {
 		},
 		{
 			name: "github.create_issue", example: "create issue in owner/repo Title | optional body", help: "open a GitHub issue as you", provider: gh, mutating: true,
-			phrasings: []string{"(create|open|file|new) [a] [github] issue (in|on) {repo} [titled] {text}"},
+			phrasings: []string{"(create|open|file|new) [a|an] [github] issue (in|on) {repo} [titled] {text}"},
 			run:       createIssue("repo"),
 		},
 		{

@@ -30,7 +30,7 @@ func gitlabSpecs() []spec {
 		},
 		{
 			name: "gitlab.create_issue", example: "create gitlab issue in group/project Title | optional body", help: "open a GitLab issue as you", provider: gl, mutating: true,
-			phrasings: []string{"(create|open|file|new) [a] gitlab issue (in|on) {project} [titled] {text}"},
+			phrasings: []string{"(create|open|file|new) [a|an] gitlab issue (in|on) {project} [titled] {text}"},
 			run:       createIssue("project"),
 		},
 		{

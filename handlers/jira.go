@@ -18,7 +18,7 @@ func jiraSpecs() []spec {
 		},
 		{
 			name: "jira.create", example: "create jira issue in OPS Summary | optional description", help: "create a Jira issue (say `create jira bug in OPS …` for another type)", provider: j, mutating: true,
-			phrasings: []string{"(create|open|file|new) [a] jira {word} (in|on) {key} [titled] {text}"},
+			phrasings: []string{"(create|open|file|new) [a|an] jira {word} (in|on) {key} [titled] {text}"},
 			run:       createJiraIssue,
 		},
 		{

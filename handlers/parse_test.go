@@ -24,6 +24,37 @@ func TestParsePhrasings(t *testing.T) {
 		{"whoami", "whoami"},
 		{"who am I?", "whoami"},
 		{"which identity would you use", "whoami"},
+		{"PRs waiting for my review", "github.review_requests"},
+		{"what needs my review?", "github.review_requests"},
+		{"my github issues", "github.my_issues"},
+		{"create issue in acme/tools Broken build | it fails on main", "github.create_issue"},
+		{"open an issue on acme/tools titled Flaky test", "github.create_issue"},
+		{"comment on acme/tools#12 Looks good to me", "github.comment"},
+		{"commit notes/a.md to acme/tools on main Hello | Add note", "github.commit"},
+		{"commit notes/a.md to acme/tools hello", "github.commit"},
+		{"status of acme/tools#12", "github.pr_status"},
+		{"is acme/tools#12 mergeable?", "github.pr_status"},
+		{"list my open MRs", "gitlab.my_mrs"},
+		{"merge requests where I am a reviewer", "gitlab.review_mrs"},
+		{"MRs waiting for my review", "gitlab.review_mrs"},
+		{"my gitlab issues", "gitlab.my_issues"},
+		{"create gitlab issue in group/sub/project Title", "gitlab.create_issue"},
+		{"comment on group/project!7 Ship it", "gitlab.comment_mr"},
+		{"comment on gitlab group/project#3 On it", "gitlab.comment_issue"},
+		{"my jira issues", "jira.my_issues"},
+		{"my tickets", "jira.my_issues"},
+		{"create jira issue in OPS Rotate the keys", "jira.create"},
+		{"create a jira bug in OPS Login fails | steps", "jira.create"},
+		{"comment on OPS-12 Deployed", "jira.comment"},
+		{"move OPS-12 to In Progress", "jira.move"},
+		{"show OPS-12", "jira.show"},
+		{"OPS-12", "jira.show"},
+		{"my meetings today", "google.meetings_today"},
+		{"what's on my calendar", "google.meetings_today"},
+		{"meetings this week", "google.meetings_week"},
+		{"find docs about quarterly plan", "google.find_docs"},
+		{"search drive for roadmap", "google.find_docs"},
+		{"standup", "standup"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
@@ -60,6 +91,43 @@ func TestParseSuggestsClosest(t *testing.T) {
 	}
 	if unknown.Suggestions[0] != "list my open PRs" {
 		t.Errorf("first suggestion = %q, want %q", unknown.Suggestions[0], "list my open PRs")
+	}
+}
+
+func TestParseCapturesArguments(t *testing.T) {
+	tests := []struct {
+		text string
+		want map[string]string
+	}{
+		{"create issue in acme/tools Broken build | it fails", map[string]string{"repo": "acme/tools", "text": "Broken build | it fails"}},
+		{"commit notes/a.md to acme/tools on dev Hello world", map[string]string{"path": "notes/a.md", "repo": "acme/tools", "branch": "dev", "text": "Hello world"}},
+		{"create a jira bug in OPS Login fails", map[string]string{"word": "bug", "key": "OPS", "text": "Login fails"}},
+		{"move OPS-12 to In Review", map[string]string{"issue": "OPS-12", "text": "In Review"}},
+	}
+	for _, tt := range tests {
+		got, err := Parse(tt.text)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.text, err)
+		}
+		for k, v := range tt.want {
+			if got.Args[k] != v {
+				t.Errorf("Parse(%q) arg %s = %q, want %q", tt.text, k, got.Args[k], v)
+			}
+		}
+	}
+}
+
+func TestParseSaysWhatWasExpected(t *testing.T) {
+	tests := []struct{ text, want string }{
+		{"create issue in not-a-repo Title", "owner/repo"},
+		{"comment on acme/tools#x hi", "owner/repo#123"},
+		{"create jira issue in ops-lower Title", "Jira project key"},
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.text)
+		if tandem.ErrorCode(err) != tandem.EINVALID || !strings.Contains(tandem.ErrorMessage(err), tt.want) {
+			t.Errorf("Parse(%q) = %v, want EINVALID mentioning %q", tt.text, err, tt.want)
+		}
 	}
 }
 
