@@ -32,6 +32,13 @@ import (
 // *gh.ErrorResponse or *oauth2.RetrieveError. Neither carries a token: the
 // request kept in the response loses its Authorization header here.
 func mapError(op, what string, resp *gh.Response, err error) error {
+	return mapErrorAs(op, "", what, resp, err)
+}
+
+// mapErrorAs is mapError whose 403 and 404 messages name the GitHub account
+// login ("GitHub account alice cannot see acme/secret, …"); "" says "This
+// GitHub account".
+func mapErrorAs(op, login, what string, resp *gh.Response, err error) error {
 	scrub(resp)
 	coded := func(e *tandem.Error) error { return fmt.Errorf("github: %s: %w: %w", op, e, err) }
 
@@ -73,9 +80,9 @@ func mapError(op, what string, resp *gh.Response, err error) error {
 		case code == http.StatusTooManyRequests:
 			return coded(rateLimited(resetOf(resp.Response)))
 		case code == http.StatusForbidden:
-			return coded(tandem.Errorf(tandem.EFORBIDDEN, "This GitHub account is not allowed to see or change %s.", what))
+			return coded(tandem.Errorf(tandem.EFORBIDDEN, "%s is not allowed to see or change %s.", account(login), what))
 		case code == http.StatusNotFound:
-			return coded(tandem.Errorf(tandem.ENOTFOUND, "This GitHub account cannot see %s, or it does not exist.", what))
+			return coded(tandem.Errorf(tandem.ENOTFOUND, "%s cannot see %s, or it does not exist.", account(login), what))
 		case code == http.StatusConflict:
 			return coded(tandem.Errorf(tandem.ECONFLICT, "GitHub reports a conflict on %s: it changed meanwhile; try again.", what))
 		case code >= 500:
@@ -91,6 +98,43 @@ func mapError(op, what string, resp *gh.Response, err error) error {
 		return coded(tandem.Errorf(tandem.EUNAVAILABLE, "Tandem could not reach GitHub; try again later."))
 	}
 	return fmt.Errorf("github: %s: %w", op, err)
+}
+
+// account names a GitHub account in a message: "GitHub account alice", or
+// "This GitHub account" when the login is unknown.
+func account(login string) string {
+	if login == "" {
+		return "This GitHub account"
+	}
+	return "GitHub account " + login
+}
+
+// refused maps err like mapError and, when GitHub refused or hid the
+// resource (EFORBIDDEN, ENOTFOUND), names the account that asked, learned
+// from GET /user, since the person reading it may not know which GitHub
+// account they linked. Only that path costs the extra request; when it
+// fails too, the message says "This GitHub account".
+func refused(ctx context.Context, c *gh.Client, op, what string, resp *gh.Response, err error) error {
+	mapped := mapError(op, what, resp, err)
+	if code := tandem.ErrorCode(mapped); code != tandem.EFORBIDDEN && code != tandem.ENOTFOUND {
+		return mapped
+	}
+	login := whoami(ctx, c)
+	if login == "" {
+		return mapped
+	}
+	return mapErrorAs(op, login, what, resp, err)
+}
+
+// whoami returns the login of the account c acts as, "" when GitHub does
+// not say.
+func whoami(ctx context.Context, c *gh.Client) string {
+	u, resp, err := c.Users.Get(ctx, "")
+	if err != nil {
+		scrub(resp)
+		return ""
+	}
+	return u.GetLogin()
 }
 
 func unavailable(status int) *tandem.Error {

@@ -27,6 +27,98 @@ var calls = map[string]func(*github.Provider, context.Context, *http.Client) err
 		_, _, err := p.OpenPullRequests(ctx, c, "alice-hub", 5)
 		return err
 	},
+	"ReviewRequests": func(p *github.Provider, ctx context.Context, c *http.Client) error {
+		_, _, err := p.ReviewRequests(ctx, c, "alice-hub", 5)
+		return err
+	},
+	"OpenIssues": func(p *github.Provider, ctx context.Context, c *http.Client) error {
+		_, _, err := p.OpenIssues(ctx, c, "", "alice-hub", 5)
+		return err
+	},
+	"CreateIssue": func(p *github.Provider, ctx context.Context, c *http.Client) error {
+		_, err := p.CreateIssue(ctx, c, "", tandem.NewIssue{Container: "acme/secret", Title: "t"})
+		return err
+	},
+	"Comment": func(p *github.Provider, ctx context.Context, c *http.Client) error {
+		_, err := p.Comment(ctx, c, "", "acme/secret#7", "hi")
+		return err
+	},
+	"CommitFile": func(p *github.Provider, ctx context.Context, c *http.Client) error {
+		_, err := p.CommitFile(ctx, c, tandem.FileCommit{Repo: "acme/secret", Path: "a.md", Message: "m", Content: []byte("x")})
+		return err
+	},
+	"PullRequestStatus": func(p *github.Provider, ctx context.Context, c *http.Client) error {
+		_, err := p.PullRequestStatus(ctx, c, "acme/secret", 7)
+		return err
+	},
+}
+
+// repoCalls are the calls on acme/secret, which GitHub hides from the
+// account (404) or refuses it (403), and what each names.
+var repoCalls = map[string]string{
+	"CreateIssue":       "acme/secret",
+	"Comment":           "acme/secret#7",
+	"CommitFile":        "acme/secret",
+	"PullRequestStatus": "acme/secret#7",
+}
+
+// Refusals name the GitHub account that asked (from GET /user) and what it
+// asked for; when GET /user fails as well, "This GitHub account".
+func TestRefusalNamesAccount(t *testing.T) {
+	tests := []struct {
+		status int
+		file   string
+		code   string
+		msg    string // %s: the resource
+		user   bool   // GET /user answers
+	}{
+		{404, "error_404.json", tandem.ENOTFOUND, "GitHub account alice-hub cannot see %s, or it does not exist.", true},
+		{403, "error_403.json", tandem.EFORBIDDEN, "GitHub account alice-hub is not allowed to see or change %s.", true},
+		{404, "error_404.json", tandem.ENOTFOUND, "This GitHub account cannot see %s, or it does not exist.", false},
+	}
+	for _, tt := range tests {
+		for call, what := range repoCalls {
+			t.Run(fmt.Sprintf("%d/%s/user=%v", tt.status, call, tt.user), func(t *testing.T) {
+				p, client, mux, _ := setup(t)
+				mux.HandleFunc("/repos/", func(w http.ResponseWriter, r *http.Request) {
+					testHeader(t, r, "Authorization", "Bearer "+testToken)
+					serveFile(t, w, tt.status, tt.file)
+				})
+				users := 0
+				mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) {
+					users++
+					testHeader(t, r, "Authorization", "Bearer "+testToken)
+					if tt.user {
+						serveFile(t, w, http.StatusOK, "user.json")
+					} else {
+						serveFile(t, w, http.StatusBadGateway, "error_500.json")
+					}
+				})
+				err := calls[call](p, context.Background(), client)
+				if tandem.ErrorCode(err) != tt.code || tandem.ErrorMessage(err) != fmt.Sprintf(tt.msg, what) {
+					t.Errorf("got %v (%q), want %s %q", err, tandem.ErrorMessage(err), tt.code, fmt.Sprintf(tt.msg, what))
+				}
+				if users != 1 {
+					t.Errorf("GET /user %d times, want once", users)
+				}
+				if strings.Contains(err.Error(), testToken) {
+					t.Error("the error shows the token")
+				}
+			})
+		}
+	}
+}
+
+// Other failures cost no extra request.
+func TestOnlyRefusalsAskWhoami(t *testing.T) {
+	for call := range repoCalls {
+		p, client, mux, _ := setup(t)
+		mux.HandleFunc("/repos/", func(w http.ResponseWriter, r *http.Request) { serveFile(t, w, 500, "error_500.json") })
+		mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) { t.Errorf("%s: GET /user after a 500", call) })
+		if err := calls[call](p, context.Background(), client); tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
+			t.Errorf("%s: %v, want EUNAVAILABLE", call, err)
+		}
+	}
 }
 
 func TestErrorMapping(t *testing.T) {
@@ -67,6 +159,7 @@ func TestErrorMapping(t *testing.T) {
 				}
 				mux.HandleFunc("/user", answer)
 				mux.HandleFunc("/search/issues", answer)
+				mux.HandleFunc("/repos/", answer)
 
 				err := do(p, context.Background(), client)
 				if got := tandem.ErrorCode(err); got != tt.code {

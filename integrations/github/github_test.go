@@ -2,6 +2,7 @@ package github_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/tandembot/tandem/integrations/github"
 	"golang.org/x/oauth2"
 )
@@ -77,4 +79,42 @@ func serveFile(t *testing.T, w http.ResponseWriter, status int, name string) {
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// serveEdited answers with testdata/name, a JSON object, after edit changed
+// it.
+func serveEdited(t *testing.T, w http.ResponseWriter, status int, name string, edit func(map[string]any)) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o map[string]any
+	if err := json.Unmarshal(b, &o); err != nil {
+		t.Fatal(err)
+	}
+	edit(o)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(o)
+}
+
+// testBody checks that r's body is the JSON object want, field for field.
+func testBody(t *testing.T, r *http.Request, want map[string]any) {
+	t.Helper()
+	var got map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&got); err != nil {
+		t.Fatalf("request body: %v", err)
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("request body (-got +want):\n%s", diff)
+	}
+}
+
+// noRequests fails the test on any API request.
+func noRequests(t *testing.T, mux *http.ServeMux) {
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("unexpected request %s %s", r.Method, r.URL)
+		http.NotFound(w, r)
+	})
 }

@@ -1,6 +1,8 @@
 // Package github connects Tandem to GitHub (github.com or GitHub Enterprise
 // Server) with go-github: the OAuth settings, who a token belongs to, the
-// user's open pull requests, and revoking a grant on disconnect.
+// user's open pull requests, review requests and assigned issues, creating
+// issues and comments, committing a file, a pull request's status, and
+// revoking a grant on disconnect.
 //
 // Every call acts with the token that the caller's *http.Client carries, so
 // GitHub itself decides what that person may see and do.

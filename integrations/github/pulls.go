@@ -3,19 +3,11 @@ package github
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"strings"
 
 	gh "github.com/google/go-github/v62/github"
 	"github.com/tandembot/tandem"
 )
-
-// maxPerPage is the search API's page size limit.
-const maxPerPage = 100
-
-// validLogin matches GitHub logins (and GHES ones, which may hold "_"). It
-// keeps a login from smuggling qualifiers into a search query.
-var validLogin = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,38})$`)
 
 // OpenPullRequests returns up to limit (at least 1, 30 when limit is 0 or
 // less) of the open pull requests login authored, most recently updated
@@ -26,34 +18,15 @@ func (p *Provider) OpenPullRequests(ctx context.Context, client *http.Client, lo
 	if !validLogin.MatchString(login) {
 		return nil, 0, tandem.Errorf(tandem.EINVALID, "%q is not a GitHub login.", login)
 	}
-	if limit <= 0 {
-		limit = 30
-	}
-	c, err := p.client(client)
+	items, total, err := p.search(ctx, client, "is:pr is:open author:"+login, limit, "search pull requests", "the pull requests of "+login)
 	if err != nil {
 		return nil, 0, err
 	}
-	opts := &gh.SearchOptions{Sort: "updated", Order: "desc", ListOptions: gh.ListOptions{PerPage: min(limit, maxPerPage)}}
-	q := "is:pr is:open author:" + login
 	var prs []tandem.PullRequest
-	total := 0
-	for {
-		res, resp, err := c.Search.Issues(ctx, q, opts)
-		if err != nil {
-			return nil, 0, mapError("search pull requests", "the pull requests of "+login, resp, err)
-		}
-		total = res.GetTotal()
-		for _, is := range res.Issues {
-			if len(prs) == limit {
-				break
-			}
-			prs = append(prs, pullRequest(is))
-		}
-		if len(prs) >= limit || resp.NextPage == 0 {
-			return prs, total, nil
-		}
-		opts.Page = resp.NextPage
+	for _, is := range items {
+		prs = append(prs, pullRequest(is))
 	}
+	return prs, total, nil
 }
 
 func pullRequest(is *gh.Issue) tandem.PullRequest {

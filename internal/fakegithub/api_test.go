@@ -384,3 +384,112 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("%d requests recorded, want 24", got)
 	}
 }
+
+// GET /repos/{o}/{r}/commits/{ref} links a commit's author and committer to
+// accounts by email, as GitHub does: a commit made through the contents API
+// is the token owner's unless another author's email is given.
+func TestGetCommit(t *testing.T) {
+	s := start(t, fakegithub.Options{})
+	s.AddRepo("acme/widgets")
+	s.AddCollaborator("acme/widgets", "alice")
+	s.AddCollaborator("acme/widgets", "bob")
+	s.AddPrivateRepo("alice/secret", "alice")
+	s.AddUser(fakegithub.User{Login: "carol", ID: 1003})
+	ctx := context.Background()
+	alice, bob := mint(t, s, "alice", "repo"), mint(t, s, "bob", "repo")
+
+	first, _, err := alice.Repositories.CreateFile(ctx, "acme", "widgets", "notes.md", &gh.RepositoryContentFileOptions{
+		Message: gh.String("Add notes"), Content: []byte("one\ntwo\n"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _, err := bob.Repositories.UpdateFile(ctx, "acme", "widgets", "notes.md", &gh.RepositoryContentFileOptions{
+		Message: gh.String("Edit notes"), Content: []byte("three\n"), SHA: first.Content.SHA,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		client              *gh.Client
+		ref                 string
+		author, committer   string
+		message, status     string
+		additions, deletion int
+	}{
+		{alice, first.Commit.GetSHA(), "alice", "alice", "Add notes", "added", 2, 0},
+		{alice, second.Commit.GetSHA(), "bob", "bob", "Edit notes", "modified", 1, 2},
+		{bob, second.Commit.GetSHA()[:7], "bob", "bob", "Edit notes", "modified", 1, 2},
+		{bob, "main", "bob", "bob", "Edit notes", "modified", 1, 2},
+	}
+	for _, tt := range tests {
+		rc, _, err := tt.client.Repositories.GetCommit(ctx, "acme", "widgets", tt.ref, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.ref, err)
+		}
+		if rc.GetAuthor().GetLogin() != tt.author || rc.GetCommitter().GetLogin() != tt.committer ||
+			rc.GetCommit().GetMessage() != tt.message || len(rc.Files) != 1 || rc.Files[0].GetStatus() != tt.status ||
+			rc.Files[0].GetFilename() != "notes.md" || rc.GetStats().GetAdditions() != tt.additions || rc.GetStats().GetDeletions() != tt.deletion ||
+			rc.GetHTMLURL() != s.URL()+"/acme/widgets/commit/"+rc.GetSHA() || len(rc.Parents) != 1 {
+			t.Errorf("%s: commit %+v", tt.ref, rc)
+		}
+	}
+	if rc, _, _ := alice.Repositories.GetCommit(ctx, "acme", "widgets", second.Commit.GetSHA(), nil); rc.Parents[0].GetSHA() != first.Commit.GetSHA() {
+		t.Errorf("parent %s, want %s", rc.Parents[0].GetSHA(), first.Commit.GetSHA())
+	}
+
+	// An author identity other than the token owner's: GitHub links by email.
+	made, _, err := alice.Repositories.CreateFile(ctx, "acme", "widgets", "by-bob.md", &gh.RepositoryContentFileOptions{
+		Message: gh.String("For bob"), Content: []byte("x"), Author: &gh.CommitAuthor{Name: gh.String("Bob"), Email: gh.String("1002+bob@users.noreply.github.com")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := alice.Repositories.GetCommit(ctx, "acme", "widgets", made.Commit.GetSHA(), nil)
+	if err != nil || rc.GetAuthor().GetLogin() != "bob" || rc.GetCommitter().GetLogin() != "alice" {
+		t.Errorf("commit with bob's email by alice: author %q committer %q (%v)", rc.GetAuthor().GetLogin(), rc.GetCommitter().GetLogin(), err)
+	}
+	made, _, err = alice.Repositories.CreateFile(ctx, "acme", "widgets", "anon.md", &gh.RepositoryContentFileOptions{
+		Message: gh.String("Anonymous"), Content: []byte("x"), Author: &gh.CommitAuthor{Name: gh.String("Nobody"), Email: gh.String("nobody@example.org")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, _, err = alice.Repositories.GetCommit(ctx, "acme", "widgets", made.Commit.GetSHA(), nil); err != nil || rc.Author != nil {
+		t.Errorf("commit by an unknown email: author %+v (%v), want null", rc.GetAuthor(), err)
+	}
+
+	if rc, _, err = alice.Repositories.GetCommit(ctx, "alice", "secret", "main", nil); err != nil || rc.GetAuthor().GetLogin() != "alice" || rc.GetCommit().GetMessage() != "Initial commit" {
+		t.Errorf("initial commit of alice/secret: %+v (%v)", rc, err)
+	}
+	_, resp, err := bob.Repositories.GetCommit(ctx, "alice", "secret", "main", nil)
+	if err == nil || status(t, resp) != http.StatusNotFound {
+		t.Errorf("stranger reading a private commit: %v, want 404", err)
+	}
+	_, resp, err = alice.Repositories.GetCommit(ctx, "acme", "widgets", strings.Repeat("d", 40), nil)
+	if err == nil || status(t, resp) != http.StatusUnprocessableEntity {
+		t.Errorf("unknown commit: %v, want 422", err)
+	}
+	runs, _, err := alice.Checks.ListCheckRunsForRef(ctx, "acme", "widgets", "main", nil)
+	if err != nil || runs.GetTotal() != 0 {
+		t.Errorf("check runs still served beside commits: %v (%v)", runs, err)
+	}
+}
+
+func TestGetCommitOfSeededData(t *testing.T) {
+	s := start(t, fakegithub.Options{DemoData: true})
+	c := mint(t, s, "bob", "repo")
+	ctx := context.Background()
+	pr, _, err := c.PullRequests.Get(ctx, "acme", "widgets", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := c.Repositories.GetCommit(ctx, "acme", "widgets", pr.GetHead().GetSHA(), nil)
+	if err != nil || rc.GetAuthor().GetLogin() != "alice" || rc.GetCommit().GetMessage() != pr.GetTitle() {
+		t.Errorf("head of #1: %+v (%v), want alice's", rc, err)
+	}
+	rc, _, err = c.Repositories.GetCommit(ctx, "acme", "widgets", "main", nil)
+	if err != nil || rc.Author != nil || len(rc.Files) != 1 || rc.Files[0].GetFilename() != "docs/runbook.md" {
+		t.Errorf("main of the acme organisation: %+v (%v), want the seeded runbook, linked to no account", rc, err)
+	}
+}
