@@ -192,7 +192,7 @@ func commitFile(ctx context.Context, r Request) (tandem.Reply, error) {
 		Repo: r.Command.Args["repo"], Branch: r.Command.Args["branch"], Path: path,
 		Message: message, Content: []byte(content + "\n"),
 	})
-	if err != nil {
+	if err != nil && res.SHA == "" {
 		return tandem.Reply{}, fmt.Errorf("handlers: commit: %w", err)
 	}
 	verb := "Updated"
@@ -203,10 +203,17 @@ func commitFile(ctx context.Context, r Request) (tandem.Reply, error) {
 	if len(short) > 7 {
 		short = short[:7]
 	}
+	author := "*" + escape(res.AuthorLogin) + "*"
+	if err != nil {
+		// The commit exists; only reading back its author failed.
+		author = "an author Tandem could not read back (" + escape(tandem.ErrorMessage(err)) + ")"
+	} else if res.AuthorLogin == "" {
+		author = "no GitHub account"
+	}
 	return tandem.Reply{
 		Title: fmt.Sprintf("%s %s in %s", verb, path, r.Command.Args["repo"]),
 		Items: []tandem.Item{{Text: "Commit " + short, URL: res.URL, Note: "author: " + escape(res.AuthorLogin)}},
-		Text:  fmt.Sprintf("Commit `%s` by *%s*.", res.SHA, escape(res.AuthorLogin)),
+		Text:  fmt.Sprintf("Commit `%s` by %s.", res.SHA, author),
 	}, nil
 }
 

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tandembot/tandem/internal/fakeslack"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden Block Kit files in testdata/golden")
+
+// golden compares a reply's blocks, with loopback ports, timestamps and
+// SHAs made stable, to testdata/golden/name.json.
+func golden(t *testing.T, name string, m fakeslack.Message) {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(m.Blocks, &v); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.MarshalIndent(v, "", "  ")
+	got = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`).ReplaceAll(got, []byte("HOST"))
+	got = regexp.MustCompile(`[0-9a-f]{40}`).ReplaceAll(got, []byte("SHA"))
+	got = regexp.MustCompile(`\b[0-9a-f]{7}\b`).ReplaceAll(got, []byte("SHORT"))
+	got = regexp.MustCompile(`<!date\^[0-9]+`).ReplaceAll(got, []byte("<!date^TIME"))
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "golden", name+".json")
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/tandem -run %s -update to create it)", err, t.Name())
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s: blocks differ from %s:\n%s", name, path, got)
+	}
+}
+
+// TestCommitAuthorIsTheSender: in one session two people commit to the same
+// repository; each commit's author, as GitHub records it and as the reply
+// shows it, is that message's sender.
+func TestCommitAuthorIsTheSender(t *testing.T) {
+	e := newEnv(t)
+	e.gh.AddRepo("acme/notes")
+	e.gh.AddCollaborator("acme/notes", "alice-gh")
+	e.gh.AddCollaborator("acme/notes", "bob-gh")
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	e.connect("UBOB", "bob-gh")
+
+	root, _ := e.mention("UALICE", "commit notes/standup.md to acme/notes Shipped the fix | Add standup note", "")
+	r := e.reply(root, "ran as <@UALICE> · GitHub: alice-gh")
+	if !strings.Contains(plain(r), "by *alice-gh*") {
+		t.Errorf("alice's commit reply does not name her as author: %s", plain(r))
+	}
+	golden(t, "github_commit", r)
+	e.mention("UBOB", "commit notes/standup.md to acme/notes Reviewed it | Update standup note", root)
+	r = e.reply(root, "ran as <@UBOB> · GitHub: bob-gh")
+	if !strings.Contains(plain(r), "by *bob-gh*") || !strings.Contains(plain(r), "Updated notes/standup.md") {
+		t.Errorf("bob's commit reply: %s", plain(r))
+	}
+	var authors []string
+	for _, c := range e.gh.Commits() {
+		if c.Repo == "acme/notes" && c.Path == "notes/standup.md" {
+			authors = append(authors, c.AuthorLogin)
+		}
+	}
+	if strings.Join(authors, ",") != "alice-gh,bob-gh" {
+		t.Errorf("GitHub recorded commit authors %v, want alice-gh then bob-gh", authors)
+	}
+}
+
+// TestGitHubOperationsRenderAndUseTheSender runs each GitHub operation once
+// as Alice and checks the request GitHub saw and the reply's blocks.
+func TestGitHubOperationsRenderAndUseTheSender(t *testing.T) {
+	e := newEnv(t)
+	e.gh.AddRepo("acme/tools")
+	e.gh.AddCollaborator("acme/tools", "alice-gh")
+	n := e.gh.AddPullRequest("acme/tools", "bob-gh", "Speed up the build", false)
+	e.gh.RequestReview("acme/tools", n, "alice-gh")
+	e.gh.AddCheckRun("acme/tools", n, "ci/test", "completed", "success")
+	e.gh.AddReview("acme/tools", n, "carol-gh", "APPROVED", "LGTM")
+	e.gh.AddIssue("acme/tools", "bob-gh", "Flaky deploy", "alice-gh")
+	e.start()
+	e.connect("UALICE", "alice-gh")
+
+	root, _ := e.mention("UALICE", "help", "")
+	e.reply(root, "Tandem runs every message")
+	steps := []struct {
+		name, text, want string
+		method, path     string
+	}{
+		{"github_my_prs", "list my open PRs", "2 open pull requests", "GET", "/search/issues"},
+		{"github_review_requests", "PRs waiting for my review", "1 pull request waiting for your review", "GET", "/search/issues"},
+		{"github_my_issues", "my github issues", "1 open GitHub issue", "GET", "/search/issues"},
+		{"github_create_issue", "create issue in acme/tools Broken link | The docs link 404s", "Created acme/tools#", "POST", "/repos/acme/tools/issues"},
+		{"github_comment", "comment on acme/tools#1 On it", "Commented on acme/tools#1", "POST", "/repos/acme/tools/issues/1/comments"},
+		{"github_pr_status", "status of acme/tools#1", "Mergeable", "GET", "/repos/acme/tools/pulls/1/reviews"},
+	}
+	for _, s := range steps {
+		before := len(e.gh.Requests())
+		e.mention("UALICE", s.text, root)
+		r := e.reply(root, s.want)
+		golden(t, s.name, r)
+		found := false
+		for _, req := range e.gh.Requests()[before:] {
+			if req.Login != "alice-gh" {
+				t.Errorf("%s: GitHub saw %s %s with %q's token", s.name, req.Method, req.Path, req.Login)
+			}
+			if req.Method == s.method && req.Path == s.path {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: GitHub never saw %s %s", s.name, s.method, s.path)
+		}
+	}
+}
