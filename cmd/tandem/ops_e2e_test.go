@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandembot/tandem/internal/fakeslack"
 )
@@ -123,5 +124,53 @@ func TestGitHubOperationsRenderAndUseTheSender(t *testing.T) {
 		if !found {
 			t.Errorf("%s: GitHub never saw %s %s", s.name, s.method, s.path)
 		}
+	}
+}
+
+// TestErrorsPeopleUnderstand: refusals name the identity, rate limits say
+// whose and when, outages are retried once then explained, bad input never
+// reaches GitHub.
+func TestErrorsPeopleUnderstand(t *testing.T) {
+	e := newEnv(t)
+	e.gh.AddPrivateRepo("bob-gh/secret", "bob-gh")
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	root, _ := e.mention("UALICE", "help", "")
+	e.reply(root, "Tandem runs every message")
+
+	e.mention("UALICE", "comment on bob-gh/secret#1 hello", root)
+	e.reply(root, "GitHub account alice-gh cannot see bob-gh/secret")
+
+	before := len(e.gh.Requests())
+	e.mention("UALICE", "create issue in not-a-repo Title", root)
+	e.reply(root, "a repository as owner/repo")
+	e.mention("UALICE", "comment on acme/tools#1 "+strings.Repeat("long ", 20000), root)
+	e.reply(root, "Tandem reads commands of at most")
+	if n := len(e.gh.Requests()) - before; n != 0 {
+		t.Errorf("invalid input sent %d requests to GitHub", n)
+	}
+
+	e.gh.SetOutage(502)
+	before = len(e.gh.Requests())
+	e.mention("UALICE", "list my open PRs", root)
+	e.reply(root, "The provider is not answering")
+	e.gh.SetOutage(0)
+	searches := 0
+	for _, r := range e.gh.Requests()[before:] {
+		if r.Path == "/search/issues" {
+			searches++
+		}
+	}
+	if searches != 2 {
+		t.Errorf("GitHub saw %d searches during an outage, want 2 (one retry)", searches)
+	}
+	e.mention("UALICE", "list my open PRs", root)
+	e.reply(root, "2 open pull requests")
+
+	e.gh.SetRateLimited("alice-gh", time.Now().Add(20*time.Minute))
+	e.mention("UALICE", "list my open PRs", root)
+	r := e.reply(root, "Rate limited")
+	if !strings.Contains(plain(r), "resets") {
+		t.Errorf("rate limit reply does not say when it resets: %s", plain(r))
 	}
 }
