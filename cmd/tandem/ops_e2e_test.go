@@ -174,3 +174,28 @@ func TestErrorsPeopleUnderstand(t *testing.T) {
 		t.Errorf("rate limit reply does not say when it resets: %s", plain(r))
 	}
 }
+
+// TestSlowTurnShowsItIsWorking: a turn longer than a second gets a reaction
+// on its message, removed when the reply is posted.
+func TestSlowTurnShowsItIsWorking(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	e.gh.SetLatency(1500 * time.Millisecond)
+	root, _ := e.mention("UALICE", "list my open PRs", "")
+	e.reply(root, "2 open pull requests")
+	if a, r := e.slack.Calls("reactions.add"), e.slack.Calls("reactions.remove"); a != 1 || r != 1 {
+		t.Errorf("reactions added %d, removed %d; want 1 and 1", a, r)
+	}
+	if got := e.slack.Reactions(channel, root); len(got) != 0 {
+		t.Errorf("reactions left on the message: %v", got)
+	}
+	e.gh.SetLatency(0)
+	e.mention("UALICE", "list my open PRs", root)
+	waitFor(t, "second reply", func() bool {
+		return e.count(func(m fakeslack.Message) bool { return m.ThreadTS == root && m.Method == "chat.postMessage" }) == 2
+	})
+	if a := e.slack.Calls("reactions.add"); a != 1 {
+		t.Errorf("a fast turn added a reaction (%d in all)", a)
+	}
+}
