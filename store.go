@@ -45,6 +45,12 @@ type Store interface {
 	// EnsureSession stores s unless a session with its key exists, and
 	// returns the stored one with created=true when s was stored.
 	EnsureSession(ctx context.Context, s Session) (stored Session, created bool, err error)
+	// UpdateSession applies fn to the stored session in one transaction and
+	// stores the result, unless fn fails (its error is returned as is).
+	// ENOTFOUND when the session is missing.
+	UpdateSession(ctx context.Context, key SessionKey, fn func(*Session) error) (Session, error)
+	// Sessions calls fn for every session, in key order, until fn fails.
+	Sessions(ctx context.Context, fn func(Session) error) error
 	// AddEditor appends user to the session's editors unless already there
 	// (the owner counts as there). ENOTFOUND when the session is missing.
 	AddEditor(ctx context.Context, key SessionKey, user string) error
@@ -69,6 +75,21 @@ type Store interface {
 	// TakeOAuthState returns and deletes the state of id in one step, so a
 	// state is usable once; ENOTFOUND when unknown or already used.
 	TakeOAuthState(ctx context.Context, id string) (OAuthState, error)
+
+	// SaveAPIKey stores a new key; ECONFLICT when its prefix or hash exists.
+	SaveAPIKey(ctx context.Context, k APIKey) error
+	// APIKeyByHash finds a key by the hash of its secret, or ENOTFOUND.
+	APIKeyByHash(ctx context.Context, hash string) (APIKey, error)
+	// APIKeys lists a team's keys, only creator's when creator is not "".
+	APIKeys(ctx context.Context, team, creator string) ([]APIKey, error)
+	// UpdateAPIKey applies fn to the key with prefix in one transaction;
+	// ENOTFOUND when there is none.
+	UpdateAPIKey(ctx context.Context, prefix string, fn func(*APIKey) error) (APIKey, error)
+
+	// Setting returns a named setting, or ENOTFOUND.
+	Setting(ctx context.Context, name string) (string, error)
+	// SetSetting stores a named setting; an empty value deletes it.
+	SetSetting(ctx context.Context, name, value string) error
 
 	// AppendAudit durably appends one record.
 	AppendAudit(ctx context.Context, r AuditRecord) error

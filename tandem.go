@@ -61,8 +61,22 @@ type Session struct {
 	Key       SessionKey        `json:"key"`
 	Owner     string            `json:"owner"` // Slack user id
 	CreatedAt time.Time         `json:"created_at"`
-	Editors   []string          `json:"editors,omitempty"` // people who sent turns, in order of first turn
-	Env       map[string]string `json:"env,omitempty"`
+	// Editors are the people who may run turns when the session is
+	// persistent: everyone who sent a turn while it was per-message, plus
+	// people the owner or a channel admin added.
+	Editors []string          `json:"editors,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+	// Pending is a change that waits for the owner's consent.
+	Pending *PendingChange `json:"pending,omitempty"`
+}
+
+// PendingChange is a session variable someone other than the owner asked to
+// set, which takes effect only once the owner approves.
+type PendingChange struct {
+	Name        string    `json:"name"`
+	Value       string    `json:"value"`
+	RequestedBy string    `json:"requested_by"` // Slack user, or "operator:<name>"
+	RequestedAt time.Time `json:"requested_at"`
 }
 
 // EnvKeepCredentialsPersistent is the session variable that switches a
@@ -74,7 +88,7 @@ func (s Session) Persistent() bool {
 	return s.Env[EnvKeepCredentialsPersistent] == "true"
 }
 
-// HasEditor reports whether user has sent a turn in the session or owns it.
+// HasEditor reports whether user is on the session's editors list or owns it.
 func (s Session) HasEditor(user string) bool {
 	if user == s.Owner {
 		return true
@@ -253,3 +267,21 @@ type IdentityStatus struct {
 	Login     string     `json:"login,omitempty"`
 	State     LinkState  `json:"state"`
 }
+
+// APIKey lets automation act as the Slack user who created it. Only a hash
+// of the secret is ever stored; Prefix is shown so people can tell keys
+// apart.
+type APIKey struct {
+	Prefix    string    `json:"prefix"` // "tdm_ab12cd34", also the key's id
+	Hash      string    `json:"hash"`   // hex SHA-256 of the whole key
+	Name      string    `json:"name"`
+	Team      string    `json:"team"`
+	Creator   string    `json:"creator"` // Slack user the key acts as
+	CreatedAt time.Time `json:"created_at"`
+	Expires   time.Time `json:"expires,omitzero"` // zero: never
+	LastUsed  time.Time `json:"last_used,omitzero"`
+	Revoked   time.Time `json:"revoked,omitzero"`
+}
+
+// Expired reports whether the key can no longer be used at now.
+func (k APIKey) Expired(now time.Time) bool { return !k.Expires.IsZero() && !now.Before(k.Expires) }

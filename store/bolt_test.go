@@ -90,7 +90,7 @@ func TestOpenHeldFileFailsFast(t *testing.T) {
 	if got := tandem.ErrorCode(err); got != tandem.EUNAVAILABLE {
 		t.Errorf("error code = %q (%v), want %q", got, err, tandem.EUNAVAILABLE)
 	}
-	if _, _, err := Migrate(path, Options{Timeout: 10 * time.Millisecond}); tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
+	if _, _, _, err := Migrate(path, Options{Timeout: 10 * time.Millisecond}); tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
 		t.Errorf("Migrate of a held file: %v, want code %q", err, tandem.EUNAVAILABLE)
 	}
 }
@@ -249,7 +249,7 @@ func TestSchemaVersion(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	from, to, err := Migrate(path, Options{})
+	from, to, _, err := Migrate(path, Options{})
 	if err != nil || from != SchemaVersion || to != SchemaVersion {
 		t.Errorf("Migrate of a current database = %d, %d, %v; want %d, %d, nil", from, to, err, SchemaVersion, SchemaVersion)
 	}
@@ -260,7 +260,7 @@ func TestSchemaVersion(t *testing.T) {
 		t.Errorf("Open of a newer schema: code %q (%v), want %q", got, err, tandem.EINVALID)
 	}
 	t.Logf("newer schema: %s", tandem.ErrorMessage(err))
-	if _, _, err := Migrate(path, Options{}); tandem.ErrorCode(err) != tandem.EINVALID {
+	if _, _, _, err := Migrate(path, Options{}); tandem.ErrorCode(err) != tandem.EINVALID {
 		t.Errorf("Migrate of a newer schema: %v, want code %q", err, tandem.EINVALID)
 	}
 
@@ -284,7 +284,7 @@ func TestCheckVersionOlder(t *testing.T) {
 
 func TestMigrateMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "none.db")
-	if _, _, err := Migrate(path, Options{}); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+	if _, _, _, err := Migrate(path, Options{}); tandem.ErrorCode(err) != tandem.ENOTFOUND {
 		t.Errorf("Migrate of a missing file: %v, want code %q", err, tandem.ENOTFOUND)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
@@ -665,6 +665,7 @@ func TestCounts(t *testing.T) {
 	want := map[string]int{
 		bucketTurns: 1, bucketTurnDedupe: 1, bucketTurnsOpen: 1, bucketTurnsByTime: 1,
 		bucketSessions: 1, bucketLinks: 1, bucketOAuthStates: 1, bucketAudit: 1,
+		bucketAPIKeys: 0, bucketSettings: 0,
 	}
 	if d := gocmp.Diff(counts(t, db), want); d != "" {
 		t.Errorf("Counts (-got +want):\n%s", d)

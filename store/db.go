@@ -26,7 +26,9 @@ import (
 // SchemaVersion is the layout of the buckets this binary writes. A database
 // records the version it was written with; Open refuses any other one, and
 // Migrate upgrades older ones.
-const SchemaVersion = 1
+//
+// History: 1, the first release; 2 adds API keys and settings.
+const SchemaVersion = 2
 
 // DefaultTimeout is how long Open waits for another process to release the
 // file when Options.Timeout is zero.
@@ -43,11 +45,14 @@ const (
 	bucketLinks       = "links"         // team/user/provider -> linkValue
 	bucketOAuthStates = "oauth_states"  // hex sha256(state id) -> stateValue
 	bucketAudit       = "audit"         // seq -> AuditRecord
+	bucketAPIKeys     = "api_keys"      // hex sha256(key) -> APIKey (schema 2)
+	bucketSettings    = "settings"      // name -> value (schema 2)
 )
 
 var dataBuckets = []string{
 	bucketTurns, bucketTurnDedupe, bucketTurnsOpen, bucketTurnsByTime,
 	bucketSessions, bucketLinks, bucketOAuthStates, bucketAudit,
+	bucketAPIKeys, bucketSettings,
 }
 
 var (
@@ -61,7 +66,17 @@ var (
 
 // migrations[i] upgrades a database from schema version i+1 to i+2, inside
 // the transaction that Migrate commits. Its length is SchemaVersion-1.
-var migrations []func(tx *bolt.Tx) error
+var migrations = []func(tx *bolt.Tx) error{
+	// 1 -> 2: API keys and settings.
+	func(tx *bolt.Tx) error {
+		for _, name := range []string{bucketAPIKeys, bucketSettings} {
+			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}
 
 // Options configure Open.
 type Options struct {
@@ -215,29 +230,45 @@ func checkVersion(version int, path string) error {
 }
 
 // Migrate upgrades the database at path to SchemaVersion in one
-// transaction, and reports the versions it went from and to (equal when
-// there was nothing to do). It fails with ENOTFOUND when there is no file,
-// EUNAVAILABLE when another process holds it, and EINVALID when it is not a
-// Tandem database or is newer than this binary.
-func Migrate(path string, opts Options) (from, to int, err error) {
+// transaction, after copying the file to a backup beside it, and reports the
+// versions it went from and to (equal, and no backup, when there was nothing
+// to do). A crash or a failing step leaves the old database as it was. It
+// fails with ENOTFOUND when there is no file, EUNAVAILABLE when another
+// process holds it, and EINVALID when it is not a Tandem database or is
+// newer than this binary.
+func Migrate(path string, opts Options) (from, to int, backup string, err error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return 0, 0, fmt.Errorf("store: migrate: %w", tandem.Errorf(tandem.ENOTFOUND, "there is no database at %s", path))
+		return 0, 0, "", fmt.Errorf("store: migrate: %w", tandem.Errorf(tandem.ENOTFOUND, "there is no database at %s", path))
 	}
 	bdb, err := openBolt(path, opts)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	defer bdb.Close()
-	err = bdb.Update(func(tx *bolt.Tx) error {
+	err = bdb.View(func(tx *bolt.Tx) error {
 		v, err := schemaVersion(tx, path)
-		if err != nil {
+		from, to = v, v
+		if err != nil || v >= SchemaVersion {
+			if v > SchemaVersion {
+				return checkVersion(v, path)
+			}
 			return err
 		}
-		from, to = v, v
-		if v > SchemaVersion {
-			return checkVersion(v, path)
+		now := time.Now
+		if opts.Now != nil {
+			now = opts.Now
 		}
-		for ; to < SchemaVersion; to++ {
+		backup = fmt.Sprintf("%s.schema%d-%s.bak", path, v, now().UTC().Format("20060102T150405Z"))
+		return tx.CopyFile(backup, 0o600)
+	})
+	if err != nil || from == SchemaVersion {
+		if err != nil {
+			err = fmt.Errorf("store: migrate %s: %w", path, err)
+		}
+		return from, to, "", err
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		for to = from; to < SchemaVersion; to++ {
 			if err := migrations[to-1](tx); err != nil {
 				return fmt.Errorf("schema %d to %d: %w", to, to+1, err)
 			}
@@ -245,9 +276,9 @@ func Migrate(path string, opts Options) (from, to int, err error) {
 		return tx.Bucket([]byte(bucketMeta)).Put(keySchemaVersion, []byte(strconv.Itoa(to)))
 	})
 	if err != nil {
-		return from, from, fmt.Errorf("store: migrate %s: %w", path, err)
+		return from, from, backup, fmt.Errorf("store: migrate %s: %w", path, err)
 	}
-	return from, to, nil
+	return from, to, backup, nil
 }
 
 // Path returns the file the database lives in.

@@ -93,3 +93,47 @@ func (db *DB) AddEditor(ctx context.Context, key tandem.SessionKey, user string)
 		return putJSON(b, k, s)
 	})
 }
+
+// UpdateSession applies fn to the stored session in one write transaction
+// and stores the result. It fails with ENOTFOUND when the session is
+// missing, and with fn's own error (nothing stored) when fn fails.
+func (db *DB) UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error) {
+	k, err := sessionKey(key)
+	if err != nil {
+		return tandem.Session{}, fmt.Errorf("store: update session: %w", err)
+	}
+	var s tandem.Session
+	err = db.update(ctx, "update session", func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketSessions))
+		raw := b.Get(k)
+		if raw == nil {
+			return tandem.Errorf(tandem.ENOTFOUND, "no session %s", key)
+		}
+		if err := decode(raw, &s); err != nil {
+			return err
+		}
+		if err := fn(&s); err != nil {
+			return err
+		}
+		s.Key = key
+		return putJSON(b, k, s)
+	})
+	if err != nil {
+		return tandem.Session{}, err
+	}
+	return s, nil
+}
+
+// Sessions calls fn for every session in key order, stopping at fn's first
+// error, which it returns.
+func (db *DB) Sessions(ctx context.Context, fn func(tandem.Session) error) error {
+	return db.view(ctx, "sessions", func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bucketSessions)).ForEach(func(_, v []byte) error {
+			var s tandem.Session
+			if err := decode(v, &s); err != nil {
+				return err
+			}
+			return fn(s)
+		})
+	})
+}

@@ -41,6 +41,9 @@ func Run(t *testing.T, open func(t *testing.T) tandem.Store) {
 	t.Run("Links", func(t *testing.T) { testLinks(t, open) })
 	t.Run("OAuthStates", func(t *testing.T) { testOAuthStates(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
+	t.Run("SessionUpdates", func(t *testing.T) { testSessionUpdates(t, open) })
+	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open) })
+	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open) })
 }
 

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/secrets"
+	bolt "go.etcd.io/bbolt"
+)
+
+// fixtureKey is the key internal/genfixture sealed testdata/schema1.db with.
+const fixtureKey = "Zml4dHVyZS1rZXktZm9yLXNjaGVtYS0xLXRlc3RzISE="
+
+func fixture(t *testing.T) (string, Options) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "schema1.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := secrets.ParseKey(fixtureKey)
+	keys, _ := secrets.NewKeyring(key)
+	return path, Options{Keyring: keys}
+}
+
+func TestMigrateFirstSchemaKeepsEverything(t *testing.T) {
+	path, opts := fixture(t)
+	if _, err := Open(path, opts); tandem.ErrorCode(err) != tandem.EINVALID || !bytes.Contains([]byte(err.Error()), []byte("tandem migrate")) {
+		t.Fatalf("Open of a schema 1 database: %v, want a refusal that says to run tandem migrate", err)
+	}
+	from, to, backup, err := Migrate(path, opts)
+	if err != nil || from != 1 || to != SchemaVersion {
+		t.Fatalf("Migrate = %d, %d, %v; want 1, %d", from, to, err, SchemaVersion)
+	}
+	if old, err := os.ReadFile(backup); err != nil || !bytes.Contains(old, []byte("schema_version")) {
+		t.Errorf("no usable backup at %q: %v", backup, err)
+	}
+	db, err := Open(path, opts)
+	if err != nil {
+		t.Fatalf("Open after migrate: %v", err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	for _, u := range []string{"UALICE", "UBOB"} {
+		l, err := db.Link(ctx, "T1", u, tandem.GitHub)
+		if err != nil || l.Token.AccessToken != "gho_FIXTURE_v1_"+u {
+			t.Errorf("link of %s after migrate: %v (token intact: %v)", u, err, l.Token.AccessToken == "gho_FIXTURE_v1_"+u)
+		}
+	}
+	s, err := db.Session(ctx, tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1700000000.000100"})
+	if err != nil || s.Owner != "UALICE" || len(s.Editors) != 1 || s.Editors[0] != "UBOB" {
+		t.Errorf("session after migrate = %+v, %v", s, err)
+	}
+	open, _ := db.UnfinishedTurns(ctx)
+	if len(open) != 1 || open[0].Turn.ID != "Ev2" {
+		t.Errorf("unfinished turns after migrate = %+v", open)
+	}
+	if err := db.SetSetting(ctx, "x", "y"); err != nil {
+		t.Errorf("a schema 2 bucket is missing: %v", err)
+	}
+}
+
+func TestMigrateTwiceChangesNothing(t *testing.T) {
+	path, opts := fixture(t)
+	if _, _, _, err := Migrate(path, opts); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	from, to, backup, err := Migrate(path, opts)
+	if err != nil || from != SchemaVersion || to != SchemaVersion || backup != "" {
+		t.Errorf("second Migrate = %d, %d, %q, %v; want nothing to do", from, to, backup, err)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) {
+		t.Error("a second migrate changed the file")
+	}
+}
+
+func TestMigrateCrashLeavesTheOldDatabase(t *testing.T) {
+	path, opts := fixture(t)
+	saved := migrations
+	t.Cleanup(func() { migrations = saved })
+	migrations = []func(*bolt.Tx) error{func(tx *bolt.Tx) error {
+		if err := saved[0](tx); err != nil { // the real step runs, then the "crash"
+			return err
+		}
+		return errors.New("simulated crash")
+	}}
+	if _, _, _, err := Migrate(path, opts); err == nil {
+		t.Fatal("a failing migration succeeded")
+	}
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version string
+	var hasNew bool
+	db.View(func(tx *bolt.Tx) error {
+		version = string(tx.Bucket([]byte(bucketMeta)).Get(keySchemaVersion))
+		hasNew = tx.Bucket([]byte(bucketAPIKeys)) != nil
+		return nil
+	})
+	db.Close()
+	if version != "1" || hasNew {
+		t.Errorf("after a failed migration: schema %q, new buckets %v; want the old database", version, hasNew)
+	}
+	migrations = saved
+	if _, _, _, err := Migrate(path, opts); err != nil {
+		t.Errorf("migrating after the failure: %v", err)
+	}
+}

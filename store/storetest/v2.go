@@ -1,0 +1,137 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandembot/tandem"
+)
+
+func testSessionUpdates(t *testing.T, open func(t *testing.T) tandem.Store) {
+	s := open(t)
+	ctx := t.Context()
+	_, err := s.UpdateSession(ctx, sessionA, func(*tandem.Session) error { return nil })
+	wantCode(t, "UpdateSession of a missing session", err, tandem.ENOTFOUND)
+	_, _, err = s.EnsureSession(ctx, tandem.Session{Key: sessionA, Owner: "U1", CreatedAt: T0})
+	must(t, "EnsureSession", err)
+
+	got, err := s.UpdateSession(ctx, sessionA, func(ss *tandem.Session) error {
+		ss.Env = map[string]string{tandem.EnvKeepCredentialsPersistent: "true"}
+		ss.Pending = &tandem.PendingChange{Name: "X", Value: "1", RequestedBy: "U2", RequestedAt: T0}
+		return nil
+	})
+	must(t, "UpdateSession", err)
+	if !got.Persistent() || got.Pending == nil {
+		t.Errorf("UpdateSession returned %+v", got)
+	}
+	again, err := s.Session(ctx, sessionA)
+	must(t, "Session", err)
+	if !again.Persistent() || again.Pending == nil || again.Pending.RequestedBy != "U2" || again.Key != sessionA {
+		t.Errorf("stored session after update = %+v", again)
+	}
+
+	boom := errors.New("refused")
+	_, err = s.UpdateSession(ctx, sessionA, func(ss *tandem.Session) error {
+		ss.Env = nil
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("UpdateSession with a failing fn: %v, want its error", err)
+	}
+	if again, _ := s.Session(ctx, sessionA); !again.Persistent() {
+		t.Error("a failing fn's change was stored")
+	}
+
+	// Concurrent read-modify-writes lose nothing.
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			s.UpdateSession(ctx, sessionA, func(ss *tandem.Session) error {
+				ss.Editors = append(ss.Editors, "E"+string(rune('a'+i)))
+				return nil
+			})
+		}(i)
+	}
+	wg.Wait()
+	if again, _ := s.Session(ctx, sessionA); len(again.Editors) != 20 {
+		t.Errorf("%d editors after 20 concurrent updates, want 20", len(again.Editors))
+	}
+
+	other := tandem.SessionKey{Team: "T1", Channel: "C2", ThreadTS: "1740830400.000900"}
+	_, _, err = s.EnsureSession(ctx, tandem.Session{Key: other, Owner: "U9", CreatedAt: T0})
+	must(t, "EnsureSession", err)
+	var owners []string
+	must(t, "Sessions", s.Sessions(ctx, func(ss tandem.Session) error {
+		owners = append(owners, ss.Owner)
+		return nil
+	}))
+	if len(owners) != 2 {
+		t.Errorf("Sessions visited %v, want two sessions", owners)
+	}
+	stop := errors.New("stop")
+	if err := s.Sessions(ctx, func(tandem.Session) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("Sessions did not return fn's error: %v", err)
+	}
+}
+
+func testAPIKeys(t *testing.T, open func(t *testing.T) tandem.Store) {
+	s := open(t)
+	ctx := t.Context()
+	k := tandem.APIKey{Prefix: "tdm_aaaa1111", Hash: "hash-of-FAKE-key-1", Name: "ci", Team: "T1", Creator: "U1", CreatedAt: T0, Expires: T0.Add(90 * 24 * time.Hour)}
+	must(t, "SaveAPIKey", s.SaveAPIKey(ctx, k))
+	wantCode(t, "SaveAPIKey same hash", s.SaveAPIKey(ctx, k), tandem.ECONFLICT)
+	dupPrefix := k
+	dupPrefix.Hash = "hash-of-FAKE-key-2"
+	wantCode(t, "SaveAPIKey same prefix", s.SaveAPIKey(ctx, dupPrefix), tandem.ECONFLICT)
+	wantCode(t, "SaveAPIKey without creator", s.SaveAPIKey(ctx, tandem.APIKey{Prefix: "p", Hash: "h", Team: "T1"}), tandem.EINVALID)
+	must(t, "SaveAPIKey other", s.SaveAPIKey(ctx, tandem.APIKey{Prefix: "tdm_bbbb2222", Hash: "hash-of-FAKE-key-3", Name: "bot", Team: "T1", Creator: "U2", CreatedAt: T0}))
+
+	got, err := s.APIKeyByHash(ctx, k.Hash)
+	must(t, "APIKeyByHash", err)
+	if got.Prefix != k.Prefix || got.Creator != "U1" || !got.Expires.Equal(k.Expires) {
+		t.Errorf("APIKeyByHash = %+v", got)
+	}
+	_, err = s.APIKeyByHash(ctx, "nope")
+	wantCode(t, "APIKeyByHash unknown", err, tandem.ENOTFOUND)
+
+	mine, err := s.APIKeys(ctx, "T1", "U1")
+	must(t, "APIKeys", err)
+	all, _ := s.APIKeys(ctx, "T1", "")
+	if len(mine) != 1 || len(all) != 2 {
+		t.Errorf("APIKeys: %d of U1, %d in all; want 1 and 2", len(mine), len(all))
+	}
+
+	used := T0.Add(time.Hour)
+	upd, err := s.UpdateAPIKey(ctx, k.Prefix, func(k *tandem.APIKey) error {
+		k.LastUsed, k.Revoked = used, used
+		k.Hash = "tampered"
+		return nil
+	})
+	must(t, "UpdateAPIKey", err)
+	if !upd.Revoked.Equal(used) || upd.Hash != k.Hash {
+		t.Errorf("UpdateAPIKey = %+v", upd)
+	}
+	if again, _ := s.APIKeyByHash(ctx, k.Hash); !again.LastUsed.Equal(used) {
+		t.Errorf("last used not stored: %+v", again)
+	}
+	_, err = s.UpdateAPIKey(ctx, "tdm_missing", func(*tandem.APIKey) error { return nil })
+	wantCode(t, "UpdateAPIKey unknown", err, tandem.ENOTFOUND)
+}
+
+func testSettings(t *testing.T, open func(t *testing.T) tandem.Store) {
+	s := open(t)
+	ctx := t.Context()
+	_, err := s.Setting(ctx, "channel/T1/C1/persistent")
+	wantCode(t, "Setting missing", err, tandem.ENOTFOUND)
+	must(t, "SetSetting", s.SetSetting(ctx, "channel/T1/C1/persistent", "on"))
+	if v, err := s.Setting(ctx, "channel/T1/C1/persistent"); err != nil || v != "on" {
+		t.Errorf("Setting = %q, %v", v, err)
+	}
+	must(t, "SetSetting delete", s.SetSetting(ctx, "channel/T1/C1/persistent", ""))
+	_, err = s.Setting(ctx, "channel/T1/C1/persistent")
+	wantCode(t, "Setting after delete", err, tandem.ENOTFOUND)
+}
