@@ -25,6 +25,10 @@ type Store interface {
 	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
 	EnsureSession(ctx context.Context, s tandem.Session) (tandem.Session, bool, error)
 	AddEditor(ctx context.Context, key tandem.SessionKey, user string) error
+	UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error)
+	Setting(ctx context.Context, name string) (string, error)
+	SetSetting(ctx context.Context, name, value string) error
+	Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRecord, error)
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
 	AppendAudit(ctx context.Context, r tandem.AuditRecord) error
 }
@@ -49,6 +53,9 @@ type Config struct {
 	Linker    Linker
 	Providers map[tandem.ProviderID]tandem.Provider
 	Logger    *slog.Logger
+	// Admins are Slack users who count as channel admins everywhere
+	// (TANDEM_ADMINS).
+	Admins []string
 	// Concurrency bounds the turns running at once (default 32).
 	Concurrency int
 	// RerunWindow is how old a failed turn may be and still be re-run after
@@ -72,6 +79,9 @@ type Bot struct {
 	mu    sync.Mutex
 	ready bool
 	ctx   context.Context // Run's context, for turns
+	// held keeps the owner's resolved credentials of persistent sessions
+	// between turns; per-message credentials are never held.
+	held map[tandem.SessionKey]map[tandem.ProviderID]tandem.Credentials
 }
 
 // New returns a Bot; nothing connects until Run.

@@ -185,6 +185,7 @@ func (b *Bot) OnLinked(ctx context.Context, l tandem.Link, rerunTurn string) {
 
 // OnNeedsReconnect tells a user, once, that a link died.
 func (b *Bot) OnNeedsReconnect(ctx context.Context, l tandem.Link) {
+	b.dropHeld(tandem.SessionKey{}, l.User, l.Provider)
 	text := fmt.Sprintf("%s credentials expired or revoked: %s refused the account %s. Reconnect it so Tandem can act as you again.", l.Provider.Name(), l.Provider.Name(), l.Login)
 	reply := tandem.Reply{Title: l.Provider.Name() + " credentials expired or revoked", Text: escape(text),
 		Buttons: []tandem.Button{{Text: "Reconnect " + l.Provider.Name(), URL: b.cfg.Linker.ConnectURL(l.Team, l.User, l.Provider, ""), Primary: true}}}

@@ -120,6 +120,7 @@ func (b *Bot) disconnect(ctx context.Context, team, user, arg string) tandem.Rep
 		return tandem.Reply{Title: "Could not disconnect " + p.Name(), Text: tandem.ErrorMessage(err)}
 	}
 	b.cfg.Store.AppendAudit(ctx, tandem.AuditRecord{Time: b.cfg.Now(), Actor: user, Effective: user, Provider: p, Action: "unlink", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK, Detail: "unlinked " + l.Login})
+	b.dropHeld(tandem.SessionKey{}, user, p)
 	go b.publishHome(context.WithoutCancel(ctx), team, user)
 	return tandem.Reply{Title: p.Name() + " disconnected", Text: fmt.Sprintf("Tandem no longer acts as %s on %s for you.", escape(l.Login), p.Name())}
 }
@@ -128,17 +129,35 @@ func (b *Bot) disconnect(ctx context.Context, team, user, arg string) tandem.Rep
 // on the App Home's Disconnect buttons and site pickers. Link buttons need
 // nothing more: the browser opens the URL.
 func (b *Bot) handleInteraction(ctx context.Context, client *socketmode.Client, evt socketmode.Event) {
-	b.ack(client, evt.Request, nil)
 	cb, ok := evt.Data.(slack.InteractionCallback)
-	if !ok || cb.Type != slack.InteractionTypeBlockActions {
+	if !ok {
+		b.ack(client, evt.Request, nil)
 		return
 	}
 	team := cb.Team.ID
 	if team == "" {
 		team = b.teamID
 	}
-	for _, a := range cb.ActionCallback.BlockActions {
-		go b.homeAction(context.WithoutCancel(ctx), team, cb.User.ID, a)
+	switch cb.Type {
+	case slack.InteractionTypeMessageAction:
+		b.ack(client, evt.Request, nil)
+		if cb.CallbackID == shortcutSessionSettings {
+			go b.openSettings(context.WithoutCancel(ctx), team, cb)
+		}
+	case slack.InteractionTypeViewSubmission:
+		b.ack(client, evt.Request, b.submitSettings(ctx, team, cb))
+	case slack.InteractionTypeBlockActions:
+		b.ack(client, evt.Request, nil)
+		for _, a := range cb.ActionCallback.BlockActions {
+			switch a.ActionID {
+			case actionApprove, actionDecline:
+				go b.consent(context.WithoutCancel(ctx), cb, a)
+			default:
+				go b.homeAction(context.WithoutCancel(ctx), team, cb.User.ID, a)
+			}
+		}
+	default:
+		b.ack(client, evt.Request, nil)
 	}
 }
 

@@ -66,7 +66,11 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 	}
 	if created {
 		log.Info("session started", "owner", t.User)
-	} else if !sess.HasEditor(t.User) {
+		sess = b.applyChannelDefault(ctx, sess)
+	} else if !sess.HasEditor(t.User) && !sess.Persistent() && sess.Pending == nil {
+		// In a per-message session whoever writes becomes an editor. A
+		// persistent (or pending) session's list changes only through its
+		// owner or a channel admin, since it shares the owner's identity.
 		if err := b.cfg.Store.AddEditor(ctx, t.Session, t.User); err != nil {
 			log.Error("add editor", "err", err)
 		}
@@ -80,6 +84,14 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 		return res
 	}
 	res.command = cmd.Name
+	if cmd.Control {
+		reply, err := b.control(ctx, t, sess, cmd)
+		res.reply, res.err = reply, err
+		if err != nil {
+			res.outcome = outcomeOf(err)
+		}
+		return res
+	}
 
 	user, reason := tandem.EffectiveUser(sess, t.User)
 	req := handlers.Request{Turn: t, Session: sess, Command: cmd}
@@ -96,7 +108,7 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 			res.outcome = tandem.OutcomeRefused
 			return res
 		}
-		creds, err := b.cfg.Resolver.Credentials(ctx, t.Session.Team, user, cmd.Provider, reason)
+		creds, err := b.credentials(ctx, t.Session, user, cmd.Provider, reason)
 		b.audit(ctx, t, user, cmd.Provider, reason, outcomeOf(err), cmd.Name)
 		if err != nil {
 			res.err, res.outcome = err, outcomeOf(err)
@@ -116,7 +128,7 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 			if !ok {
 				continue
 			}
-			creds, err := b.cfg.Resolver.Credentials(ctx, t.Session.Team, user, p, reason)
+			creds, err := b.credentials(ctx, t.Session, user, p, reason)
 			b.audit(ctx, t, user, p, reason, outcomeOf(err), cmd.Name)
 			req.Sources[p] = handlers.Source{Creds: creds, Provider: prov, Err: err}
 			if err != nil {
@@ -268,4 +280,66 @@ func (b *Bot) showWorking(ctx context.Context, t tandem.Turn) func() {
 			b.api.RemoveReactionContext(context.WithoutCancel(ctx), workingReaction, item)
 		}
 	}
+}
+
+// credentials resolves user's credentials for p. In a persistent session the
+// owner's credentials are held between turns; otherwise they live only for
+// the turn.
+func (b *Bot) credentials(ctx context.Context, key tandem.SessionKey, user string, p tandem.ProviderID, reason tandem.Reason) (tandem.Credentials, error) {
+	if reason != tandem.ReasonPersistentOwner {
+		return b.cfg.Resolver.Credentials(ctx, key.Team, user, p, reason)
+	}
+	b.mu.Lock()
+	c, ok := b.held[key][p]
+	b.mu.Unlock()
+	if ok && c.Identity.SlackUser == user {
+		return c, nil
+	}
+	c, err := b.cfg.Resolver.Credentials(ctx, key.Team, user, p, reason)
+	if err != nil {
+		return c, err
+	}
+	b.mu.Lock()
+	if b.held == nil {
+		b.held = map[tandem.SessionKey]map[tandem.ProviderID]tandem.Credentials{}
+	}
+	if b.held[key] == nil {
+		b.held[key] = map[tandem.ProviderID]tandem.Credentials{}
+	}
+	b.held[key][p] = c
+	b.mu.Unlock()
+	return c, nil
+}
+
+// dropHeld forgets held credentials: of one session (p == ""), or of one
+// user's provider in every session (key zero).
+func (b *Bot) dropHeld(key tandem.SessionKey, user string, p tandem.ProviderID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if key != (tandem.SessionKey{}) {
+		delete(b.held, key)
+		return
+	}
+	for k, byProvider := range b.held {
+		if c, ok := byProvider[p]; ok && c.Identity.SlackUser == user {
+			delete(byProvider, p)
+		}
+		if len(byProvider) == 0 {
+			delete(b.held, k)
+		}
+	}
+}
+
+// HeldIdentities lists the credentials a session holds between turns (only
+// a persistent session's owner's), for tests and the session view.
+func (b *Bot) HeldIdentities(key tandem.SessionKey) []tandem.Identity {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []tandem.Identity
+	for _, p := range tandem.Providers {
+		if c, ok := b.held[key][p]; ok {
+			out = append(out, c.Identity)
+		}
+	}
+	return out
 }

@@ -44,14 +44,17 @@ type spec struct {
 	provider  tandem.ProviderID
 	uses      []tandem.ProviderID // several providers, whichever are connected
 	mutating  bool
-	run       func(ctx context.Context, r Request) (tandem.Reply, error)
+	// control marks a session control (set, editors, audit, ...), which the
+	// bot carries out itself: it changes the session, not a provider.
+	control bool
+	run     func(ctx context.Context, r Request) (tandem.Reply, error)
 }
 
 // specs holds every command in the order help lists them.
 var specs []spec
 
 func init() {
-	for _, group := range [][]spec{generalSpecs(), githubSpecs(), gitlabSpecs(), jiraSpecs(), googleSpecs()} {
+	for _, group := range [][]spec{generalSpecs(), sessionSpecs(), githubSpecs(), gitlabSpecs(), jiraSpecs(), googleSpecs()} {
 		for _, s := range group {
 			for _, ph := range s.phrasings {
 				s.patterns = append(s.patterns, compile(ph))
@@ -67,6 +70,9 @@ func init() {
 func Run(ctx context.Context, r Request) (tandem.Reply, error) {
 	for _, s := range specs {
 		if s.name == r.Command.Name {
+			if s.run == nil {
+				return tandem.Reply{}, fmt.Errorf("handlers: %s is a session control the bot runs", s.name)
+			}
 			if s.provider != "" && r.Provider == nil {
 				return tandem.Reply{}, fmt.Errorf("handlers: %s ran without credentials", s.name)
 			}

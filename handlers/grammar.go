@@ -43,6 +43,9 @@ var argKinds = map[string]argKind{
 	"number":  {regexp.MustCompile(`^[0-9]{1,9}$`), "a number"},
 	"branch":  {regexp.MustCompile(`^[A-Za-z0-9_./-]{1,200}$`), "a branch name"},
 	"path":    {regexp.MustCompile(`^[A-Za-z0-9_./-]{1,400}$`), "a file path such as docs/notes.md"},
+	"assign":  {regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}=[^\s]{0,100}$`), "a variable as NAME=value"},
+	"var":     {regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`), "a variable name"},
+	"user":    {regexp.MustCompile(`^<@[UW][A-Z0-9]{1,20}(\|[^>]*)?>$`), "a person as @name"},
 	"word":    {regexp.MustCompile(`^\S{1,200}$`), "a word"},
 }
 

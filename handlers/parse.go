@@ -25,6 +25,8 @@ type Command struct {
 	// Uses lists the providers of a command that combines several.
 	Uses     []tandem.ProviderID
 	Mutating bool
+	// Control marks a session control the bot carries out itself.
+	Control bool
 }
 
 // Parse reads text as a command. It fails with code EINVALID and a message
@@ -48,7 +50,7 @@ func Parse(text string) (Command, error) {
 		for _, p := range s.patterns {
 			res, ok := p.match(words)
 			if ok {
-				return Command{Name: s.name, Args: res.args, Provider: s.provider, Uses: s.uses, Mutating: s.mutating}, nil
+				return Command{Name: s.name, Args: res.args, Provider: s.provider, Uses: s.uses, Mutating: s.mutating, Control: s.control}, nil
 			}
 			if res.badArg != "" && bad == nil {
 				bad, badSpec = &res, s
