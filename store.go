@@ -91,6 +91,15 @@ type Store interface {
 	// SetSetting stores a named setting; an empty value deletes it.
 	SetSetting(ctx context.Context, name, value string) error
 
+	// Lease takes, or renews, the named lease for owner until now+ttl. It
+	// reports false when another owner holds an unexpired lease. Replicas
+	// coordinate through leases: "session/<key>" orders a session's turns,
+	// "refresh/<team>/<user>/<provider>" serialises a token refresh.
+	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// ReleaseLease drops owner's lease; it does nothing when owner does not
+	// hold it.
+	ReleaseLease(ctx context.Context, name, owner string) error
+
 	// AppendAudit durably appends one record.
 	AppendAudit(ctx context.Context, r AuditRecord) error
 	// Audit returns records matching f, oldest first (newest Limit when set).

@@ -665,7 +665,7 @@ func TestCounts(t *testing.T) {
 	want := map[string]int{
 		bucketTurns: 1, bucketTurnDedupe: 1, bucketTurnsOpen: 1, bucketTurnsByTime: 1,
 		bucketSessions: 1, bucketLinks: 1, bucketOAuthStates: 1, bucketAudit: 1,
-		bucketAPIKeys: 0, bucketSettings: 0,
+		bucketAPIKeys: 0, bucketSettings: 0, bucketLeases: 0,
 	}
 	if d := gocmp.Diff(counts(t, db), want); d != "" {
 		t.Errorf("Counts (-got +want):\n%s", d)

@@ -27,7 +27,7 @@ import (
 // records the version it was written with; Open refuses any other one, and
 // Migrate upgrades older ones.
 //
-// History: 1, the first release; 2 adds API keys and settings.
+// History: 1, the first release; 2 adds API keys, settings and leases.
 const SchemaVersion = 2
 
 // DefaultTimeout is how long Open waits for another process to release the
@@ -47,12 +47,13 @@ const (
 	bucketAudit       = "audit"         // seq -> AuditRecord
 	bucketAPIKeys     = "api_keys"      // hex sha256(key) -> APIKey (schema 2)
 	bucketSettings    = "settings"      // name -> value (schema 2)
+	bucketLeases      = "leases"        // name -> leaseValue (schema 2)
 )
 
 var dataBuckets = []string{
 	bucketTurns, bucketTurnDedupe, bucketTurnsOpen, bucketTurnsByTime,
 	bucketSessions, bucketLinks, bucketOAuthStates, bucketAudit,
-	bucketAPIKeys, bucketSettings,
+	bucketAPIKeys, bucketSettings, bucketLeases,
 }
 
 var (
@@ -67,9 +68,9 @@ var (
 // migrations[i] upgrades a database from schema version i+1 to i+2, inside
 // the transaction that Migrate commits. Its length is SchemaVersion-1.
 var migrations = []func(tx *bolt.Tx) error{
-	// 1 -> 2: API keys and settings.
+	// 1 -> 2: API keys, settings and leases.
 	func(tx *bolt.Tx) error {
-		for _, name := range []string{bucketAPIKeys, bucketSettings} {
+		for _, name := range []string{bucketAPIKeys, bucketSettings, bucketLeases} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return err
 			}

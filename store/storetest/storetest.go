@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) tandem.Store) {
 	t.Run("SessionUpdates", func(t *testing.T) { testSessionUpdates(t, open) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
+	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open) })
 }
 

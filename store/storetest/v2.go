@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -134,4 +135,55 @@ func testSettings(t *testing.T, open func(t *testing.T) tandem.Store) {
 	must(t, "SetSetting delete", s.SetSetting(ctx, "channel/T1/C1/persistent", ""))
 	_, err = s.Setting(ctx, "channel/T1/C1/persistent")
 	wantCode(t, "Setting after delete", err, tandem.ENOTFOUND)
+}
+
+func testLeases(t *testing.T, open func(t *testing.T) tandem.Store) {
+	s := open(t)
+	ctx := t.Context()
+	ok, err := s.Lease(ctx, "session/a", "replica-1", time.Minute)
+	must(t, "Lease", err)
+	if !ok {
+		t.Fatal("a free lease was refused")
+	}
+	if ok, _ := s.Lease(ctx, "session/a", "replica-2", time.Minute); ok {
+		t.Error("a held lease was granted to another owner")
+	}
+	if ok, _ := s.Lease(ctx, "session/a", "replica-1", time.Minute); !ok {
+		t.Error("the holder could not renew its lease")
+	}
+	must(t, "ReleaseLease other", s.ReleaseLease(ctx, "session/a", "replica-2"))
+	if ok, _ := s.Lease(ctx, "session/a", "replica-2", time.Minute); ok {
+		t.Error("another owner's release dropped the lease")
+	}
+	must(t, "ReleaseLease", s.ReleaseLease(ctx, "session/a", "replica-1"))
+	if ok, _ := s.Lease(ctx, "session/a", "replica-2", time.Minute); !ok {
+		t.Error("a released lease was refused")
+	}
+	// An expired lease goes to whoever asks.
+	if ok, _ := s.Lease(ctx, "refresh/x", "replica-1", time.Millisecond); !ok {
+		t.Fatal("lease refused")
+	}
+	time.Sleep(20 * time.Millisecond)
+	if ok, _ := s.Lease(ctx, "refresh/x", "replica-2", time.Minute); !ok {
+		t.Error("an expired lease was not taken over")
+	}
+	// Exactly one of many concurrent takers wins.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	winners := 0
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if ok, err := s.Lease(ctx, "session/race", fmt.Sprint("r", i), time.Minute); err == nil && ok {
+				mu.Lock()
+				winners++
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	if winners != 1 {
+		t.Errorf("%d owners won one lease, want 1", winners)
+	}
 }
