@@ -112,6 +112,10 @@ type Turn struct {
 	ReceivedAt time.Time  `json:"received_at"`
 	// Rerun marks a turn replayed after its sender linked an account.
 	Rerun bool `json:"rerun,omitempty"`
+	// APIKey is the prefix of the key a turn from the HTTP API came with;
+	// such a turn always acts as the key's creator (User).
+	APIKey     string `json:"api_key,omitempty"`
+	APIKeyName string `json:"api_key_name,omitempty"`
 }
 
 // TurnState is where a turn stands in the inbox.
@@ -285,3 +289,15 @@ type APIKey struct {
 
 // Expired reports whether the key can no longer be used at now.
 func (k APIKey) Expired(now time.Time) bool { return !k.Expires.IsZero() && !now.Before(k.Expires) }
+
+// TurnResult is what a turn produced, for callers that wait for it (the
+// HTTP API).
+type TurnResult struct {
+	Session  SessionKey
+	ReplyTS  string
+	Identity *Identity
+	Reply    Reply
+	// Err is the turn's failure, as shown in the thread (a *NotConnectedError,
+	// an *ExpiredError, an *Error, ...).
+	Err error
+}

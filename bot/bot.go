@@ -53,6 +53,8 @@ type Config struct {
 	Linker    Linker
 	Providers map[tandem.ProviderID]tandem.Provider
 	Logger    *slog.Logger
+	// Keys manages API keys (nil: no API keys).
+	Keys KeyManager
 	// Admins are Slack users who count as channel admins everywhere
 	// (TANDEM_ADMINS).
 	Admins []string
@@ -82,6 +84,8 @@ type Bot struct {
 	// held keeps the owner's resolved credentials of persistent sessions
 	// between turns; per-message credentials are never held.
 	held map[tandem.SessionKey]map[tandem.ProviderID]tandem.Credentials
+	// waiters are callers waiting for a turn's result, by turn id.
+	waiters map[string]*waiter
 }
 
 // New returns a Bot; nothing connects until Run.
@@ -101,6 +105,13 @@ func New(cfg Config) *Bot {
 	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack}
 	b.queue = newDispatcher(cfg.Concurrency, b.runTurn)
 	return b
+}
+
+// Team returns the Slack team id the bot serves ("" before Run connects).
+func (b *Bot) Team() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.teamID
 }
 
 // Ready reports whether the bot is connected to Slack.
@@ -134,8 +145,8 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bot: slack auth.test: %w", err)
 	}
-	b.teamID, b.userID = auth.TeamID, auth.UserID
 	b.mu.Lock()
+	b.teamID, b.userID = auth.TeamID, auth.UserID
 	b.ctx = ctx
 	b.mu.Unlock()
 	b.log.Info("slack authenticated", "team", auth.TeamID, "bot_user", auth.UserID)

@@ -71,6 +71,7 @@ func (b *Bot) publishHome(ctx context.Context, team, user string) {
 		}
 		blocks = append(blocks, b.homeProvider(team, user, p, linkOf(links, p))...)
 	}
+	blocks = append(blocks, b.homeKeys(ctx, team, user)...)
 	view := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}
 	err = withRateLimit(ctx, func() error {
 		_, err := b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view})

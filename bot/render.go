@@ -19,6 +19,13 @@ const (
 // attribution is the line every reply carries: whose Slack identity the
 // turn ran as and which provider account it used.
 func attribution(res result, sender string) string {
+	if res.viaKey != "" {
+		who := fmt.Sprintf("via API key %s of <@%s>", escape(res.viaKey), sender)
+		if res.identity != nil && res.identity.Provider != "" {
+			who += fmt.Sprintf(" · %s: %s", res.identity.Provider.Name(), escape(res.identity.Login))
+		}
+		return who
+	}
 	if res.identity == nil {
 		user := sender
 		if res.session.Persistent() && res.session.Owner != "" {

@@ -24,7 +24,9 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res result) error {
 	var unknown *handlers.UnknownError
 	switch {
 	case res.err == nil:
-		if err := b.postThread(ctx, t, res.reply.Title, render(res.reply, attr)); err != nil {
+		ts, err := b.postThreadTS(ctx, t, res.reply.Title, render(res.reply, attr))
+		b.noteReply(t, ts)
+		if err != nil {
 			return err
 		}
 		if len(res.missing) > 0 {
@@ -78,8 +80,11 @@ func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res result, user str
 		body = fmt.Sprintf("%s refused the account linked by <@%s>. Reconnect it to continue.", p.Name(), user)
 		label = "Reconnect " + p.Name()
 	}
+	if t.APIKey != "" {
+		b.tellKeyCreator(ctx, t, user, p, expired)
+	}
 	rerun := ""
-	if user == t.User {
+	if user == t.User && t.APIKey == "" {
 		rerun = t.ID
 		body += " Once connected, your message runs again here automatically."
 	}
@@ -113,14 +118,23 @@ func (b *Bot) offerConnect(ctx context.Context, t tandem.Turn, ps []tandem.Provi
 // postThread posts a visible reply in the turn's thread, waiting out Slack's
 // rate limits.
 func (b *Bot) postThread(ctx context.Context, t tandem.Turn, text string, blocks []slack.Block) error {
-	return withRateLimit(ctx, func() error {
-		_, _, err := b.api.PostMessageContext(ctx, t.Session.Channel,
+	_, err := b.postThreadTS(ctx, t, text, blocks)
+	return err
+}
+
+// postThreadTS is postThread that also returns the posted message's ts.
+func (b *Bot) postThreadTS(ctx context.Context, t tandem.Turn, text string, blocks []slack.Block) (string, error) {
+	var ts string
+	err := withRateLimit(ctx, func() error {
+		var err error
+		_, ts, err = b.api.PostMessageContext(ctx, t.Session.Channel,
 			slack.MsgOptionText(clip(text, 3000), false),
 			slack.MsgOptionBlocks(blocks...),
 			slack.MsgOptionTS(t.Session.ThreadTS),
 			slack.MsgOptionDisableLinkUnfurl())
 		return err
 	})
+	return ts, err
 }
 
 // postEphemeral posts a message in the session's thread that only user sees.

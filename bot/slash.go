@@ -36,6 +36,8 @@ func (b *Bot) handleSlash(ctx context.Context, client *socketmode.Client, evt so
 		msg = b.connectMenu(ctx, team, cmd.UserID, arg)
 	case "/disconnect":
 		msg = b.disconnect(ctx, team, cmd.UserID, arg)
+	case "/tandem":
+		msg = b.tandemCommand(ctx, cmd, team)
 	default:
 		msg = tandem.Reply{Title: "Unknown command " + cmd.Command}
 	}
@@ -145,6 +147,10 @@ func (b *Bot) handleInteraction(ctx context.Context, client *socketmode.Client, 
 			go b.openSettings(context.WithoutCancel(ctx), team, cb)
 		}
 	case slack.InteractionTypeViewSubmission:
+		if cb.View.CallbackID == callbackKeyModal {
+			b.ack(client, evt.Request, b.submitKeyModal(ctx, team, cb))
+			return
+		}
 		b.ack(client, evt.Request, b.submitSettings(ctx, team, cb))
 	case slack.InteractionTypeBlockActions:
 		b.ack(client, evt.Request, nil)
@@ -152,6 +158,14 @@ func (b *Bot) handleInteraction(ctx context.Context, client *socketmode.Client, 
 			switch a.ActionID {
 			case actionApprove, actionDecline:
 				go b.consent(context.WithoutCancel(ctx), cb, a)
+			case actionKeyCreate:
+				go b.openKeyModal(context.WithoutCancel(ctx), cb.TriggerID)
+			case actionKeyRevoke:
+				go func(prefix string) {
+					ctx := context.WithoutCancel(ctx)
+					b.revokeKey(ctx, team, cb.User.ID, prefix)
+					b.publishHome(ctx, team, cb.User.ID)
+				}(a.Value)
 			default:
 				go b.homeAction(context.WithoutCancel(ctx), team, cb.User.ID, a)
 			}

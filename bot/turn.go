@@ -42,6 +42,7 @@ func (b *Bot) runTurn(t tandem.Turn) {
 	if err := b.cfg.Store.SetTurnState(context.WithoutCancel(ctx), t.ID, tandem.TurnDone); err != nil {
 		log.Error("mark turn done", "err", err)
 	}
+	b.finish(t, out)
 	log.Info("turn done", "command", out.command, "outcome", out.outcome, "ms", time.Since(started).Milliseconds())
 }
 
@@ -54,6 +55,7 @@ type result struct {
 	session  tandem.Session
 	outcome  tandem.Outcome
 	missing  []tandem.ProviderID // providers a multi-provider command lacked
+	viaKey   string              // the API key's name, for turns from the API
 }
 
 // retryBackoff is the wait before retrying a read after a provider's 5xx.
@@ -67,7 +69,7 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 	if created {
 		log.Info("session started", "owner", t.User)
 		sess = b.applyChannelDefault(ctx, sess)
-	} else if !sess.HasEditor(t.User) && !sess.Persistent() && sess.Pending == nil {
+	} else if !sess.HasEditor(t.User) && !sess.Persistent() && sess.Pending == nil && t.APIKey == "" {
 		// In a per-message session whoever writes becomes an editor. A
 		// persistent (or pending) session's list changes only through its
 		// owner or a channel admin, since it shares the owner's identity.
@@ -76,7 +78,7 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 		}
 		sess.Editors = append(sess.Editors, t.User)
 	}
-	res := result{session: sess, outcome: tandem.OutcomeOK}
+	res := result{session: sess, outcome: tandem.OutcomeOK, viaKey: t.APIKeyName}
 
 	cmd, err := handlers.Parse(t.Text)
 	if err != nil {
@@ -84,6 +86,11 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 		return res
 	}
 	res.command = cmd.Name
+	if cmd.Control && t.APIKey != "" {
+		res.err = tandem.Errorf(tandem.EFORBIDDEN, "Session controls are not available through API keys; use Slack.")
+		res.outcome = tandem.OutcomeRefused
+		return res
+	}
 	if cmd.Control {
 		reply, err := b.control(ctx, t, sess, cmd)
 		res.reply, res.err = reply, err
@@ -94,6 +101,10 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 	}
 
 	user, reason := tandem.EffectiveUser(sess, t.User)
+	if t.APIKey != "" {
+		// An API key always acts as its creator, whatever the session's mode.
+		user, reason = t.User, tandem.ReasonAPIKeyCreator
+	}
 	req := handlers.Request{Turn: t, Session: sess, Command: cmd}
 	if reason == tandem.ReasonRefusedNotEditor {
 		b.audit(ctx, t, "", cmd.Provider, reason, tandem.OutcomeRefused, cmd.Name)

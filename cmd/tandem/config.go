@@ -24,6 +24,7 @@ type config struct {
 	Admins          []string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	PingInterval    time.Duration
 	Providers       map[tandem.ProviderID]providerEnv
 }
 

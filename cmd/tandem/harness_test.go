@@ -17,7 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/internal/fakegithub"
+	"github.com/tandembot/tandem/internal/fakegitlab"
+	"github.com/tandembot/tandem/internal/fakegoogle"
+	"github.com/tandembot/tandem/internal/fakejira"
 	"github.com/tandembot/tandem/internal/fakeslack"
 )
 
@@ -31,13 +35,17 @@ const (
 	channel           = "C0SHARED"
 )
 
-// The people of the tests: Slack user id and GitHub login.
-var people = []struct{ slack, name, login string }{
-	{"UALICE", "alice", "alice-gh"},
-	{"UBOB", "bob", "bob-gh"},
-	{"UCAROL", "carol", "carol-gh"},
-	{"UDAVE", "dave", "dave-gh"},
+// The people of the tests: Slack user id, GitHub login, GitLab username;
+// their Jira and Google login is name@example.test.
+var people = []struct{ slack, name, login, gitlab string }{
+	{"UALICE", "alice", "alice-gh", "alice-gl"},
+	{"UBOB", "bob", "bob-gh", "bob-gl"},
+	{"UCAROL", "carol", "carol-gh", "carol-gl"},
+	{"UDAVE", "dave", "dave-gh", "dave-gl"},
 }
+
+// jiraSite is the test's Jira Cloud site.
+const jiraSite = "cloud-acme-0001"
 
 // syncBuffer collects the log lines of a run of the binary.
 type syncBuffer struct {
@@ -63,6 +71,9 @@ type env struct {
 	t      *testing.T
 	slack  *fakeslack.Server
 	gh     *fakegithub.Server
+	gl     *fakegitlab.Server
+	jira   *fakejira.Server
+	google *fakegoogle.Server
 	vars   map[string]string
 	logs   *syncBuffer
 	db     string
@@ -108,9 +119,38 @@ func newEnv(t *testing.T) *env {
 		gh.AddPullRequest(p.login+"/tools", p.login, "Draft by "+p.name, true)
 	}
 
+	var glUsers []fakegitlab.User
+	var jiraUsers []fakejira.User
+	var gUsers []fakegoogle.User
+	for _, p := range people {
+		glUsers = append(glUsers, fakegitlab.User{Login: p.gitlab, Name: p.name})
+		jiraUsers = append(jiraUsers, fakejira.User{Email: p.name + "@example.test", Name: p.name, Sites: []string{jiraSite}})
+		gUsers = append(gUsers, fakegoogle.User{Email: p.name + "@example.test", Name: p.name})
+	}
+	gl := fakegitlab.New(fakegitlab.Options{ClientID: "gl-client", ClientSecret: testClientSecret, Users: glUsers})
+	jr := fakejira.New(fakejira.Options{ClientID: "jira-client", ClientSecret: testClientSecret,
+		Sites: []fakejira.Site{{CloudID: jiraSite, Name: "acme"}}, Users: jiraUsers})
+	gg := fakegoogle.New(fakegoogle.Options{ClientID: "google-client", ClientSecret: testClientSecret, Users: gUsers})
+	for _, f := range []interface {
+		Start() error
+		Close()
+	}{gl, jr, gg} {
+		if err := f.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(f.Close)
+	}
+	jr.AddProject(jiraSite, "OPS", "Operations")
+	for _, p := range people {
+		gl.AddProject("acme/" + p.name)
+		gl.AddMergeRequest("acme/"+p.name, p.gitlab, "MR by "+p.name, false)
+		jr.AddIssue(jiraSite, fakejira.Issue{Project: "OPS", Summary: "Task for " + p.name, Assignee: p.name + "@example.test"})
+		gg.AddEvent(p.name+"@example.test", "Standup with "+p.name, time.Now().UTC().Add(time.Hour), time.Now().UTC().Add(90*time.Minute))
+	}
+
 	dir := t.TempDir()
 	e := &env{
-		t: t, slack: sl, gh: gh, logs: &syncBuffer{}, db: filepath.Join(dir, "tandem.db"), public: public,
+		t: t, slack: sl, gh: gh, gl: gl, jira: jr, google: gg, logs: &syncBuffer{}, db: filepath.Join(dir, "tandem.db"), public: public,
 		secrets: []string{testAppToken, testBotToken, testClientSecret, testEncryptionKey},
 	}
 	e.vars = map[string]string{
@@ -124,6 +164,15 @@ func newEnv(t *testing.T) *env {
 		"TANDEM_GITHUB_CLIENT_ID":     "e2e-client",
 		"TANDEM_GITHUB_CLIENT_SECRET": testClientSecret,
 		"TANDEM_GITHUB_URL":           gh.URL(),
+		"TANDEM_GITLAB_CLIENT_ID":     "gl-client",
+		"TANDEM_GITLAB_CLIENT_SECRET": testClientSecret,
+		"TANDEM_GITLAB_URL":           gl.URL(),
+		"TANDEM_JIRA_CLIENT_ID":       "jira-client",
+		"TANDEM_JIRA_CLIENT_SECRET":   testClientSecret,
+		"TANDEM_JIRA_URL":             jr.URL(),
+		"TANDEM_GOOGLE_CLIENT_ID":     "google-client",
+		"TANDEM_GOOGLE_CLIENT_SECRET": testClientSecret,
+		"TANDEM_GOOGLE_URL":           gg.URL(),
 		"TANDEM_LOG_FORMAT":           "json",
 		"TANDEM_SLACK_PING_INTERVAL":  "5s",
 	}
@@ -318,7 +367,7 @@ func (e *env) browser(login string) *http.Client {
 		Jar: jar,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			q := req.URL.Query()
-			if strings.HasSuffix(req.URL.Path, "/login/oauth/authorize") && login != "" {
+			if isAuthorize(req.URL.Path) && login != "" {
 				q.Set("login", login)
 				req.URL.RawQuery = q.Encode()
 				e.remember(q.Get("state"))
@@ -341,6 +390,16 @@ func (e *env) remember(vals ...string) {
 	}
 }
 
+// isAuthorize reports whether path is a fake provider's consent page.
+func isAuthorize(path string) bool {
+	for _, suffix := range []string{"/login/oauth/authorize", "/oauth/authorize", "/authorize", "/o/oauth2/auth"} {
+		if strings.HasSuffix(path, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
 // open visits u in browser and returns the final page.
 func open(t *testing.T, browser *http.Client, u string) (int, string) {
 	t.Helper()
@@ -355,16 +414,32 @@ func open(t *testing.T, browser *http.Client, u string) (int, string) {
 
 // connect links user's GitHub account as login through /connect github and
 // the browser, as a person would.
-func (e *env) connect(user, login string) {
+func (e *env) connect(user, login string) { e.connectTo(user, tandem.GitHub, login) }
+
+// connectTo links user's account at p as login.
+func (e *env) connectTo(user string, p tandem.ProviderID, login string) {
 	e.t.Helper()
-	ack, err := e.slack.SendSlashCommand(ctxFor(e.t), fakeslack.SlashCommand{Command: "/connect", Text: "github", UserID: user, ChannelID: channel})
+	ack, err := e.slack.SendSlashCommand(ctxFor(e.t), fakeslack.SlashCommand{Command: "/connect", Text: string(p), UserID: user, ChannelID: channel})
 	if err != nil {
 		e.t.Fatalf("/connect: %v", err)
 	}
-	u := buttonURL(e.t, ack, "/connect/github")
+	u := buttonURL(e.t, ack, "/connect/"+string(p))
 	status, page := open(e.t, e.browser(login), u)
-	if status != 200 || !strings.Contains(page, "GitHub connected as "+login) {
-		e.t.Fatalf("connect %s: status %d page %s", login, status, page)
+	if status != 200 || !strings.Contains(page, p.Name()+" connected as "+login) {
+		e.t.Fatalf("connect %s to %s: status %d page %s", login, p, status, page)
+	}
+}
+
+// connectAll links every provider of the person with Slack id user.
+func (e *env) connectAll(user string) {
+	e.t.Helper()
+	for _, p := range people {
+		if p.slack == user {
+			e.connectTo(user, tandem.GitHub, p.login)
+			e.connectTo(user, tandem.GitLab, p.gitlab)
+			e.connectTo(user, tandem.Jira, p.name+"@example.test")
+			e.connectTo(user, tandem.Google, p.name+"@example.test")
+		}
 	}
 }
 
@@ -386,6 +461,15 @@ func (e *env) checkSecrets() {
 	for _, r := range e.gh.Requests() {
 		e.remember(r.Token)
 	}
+	for _, r := range e.gl.Requests() {
+		e.remember(r.Token)
+	}
+	for _, r := range e.jira.Requests() {
+		e.remember(r.Token)
+	}
+	for _, r := range e.google.Requests() {
+		e.remember(r.Token)
+	}
 	logs := e.logs.String()
 	db, _ := os.ReadFile(e.db)
 	e.mu.Lock()
@@ -401,7 +485,7 @@ func (e *env) checkSecrets() {
 			e.t.Errorf("a secret (%.6s…) appears in the database file in clear", s)
 		}
 	}
-	for _, prefix := range []string{"gho_", "ghu_", "ghr_", "xoxb-", "xapp-"} {
+	for _, prefix := range []string{"gho_", "ghu_", "ghr_", "xoxb-", "xapp-", "gloas-", "glrt-", "atl-FAKE", "atlr-FAKE", "ya29.", "1//FAKE"} {
 		if strings.Contains(logs, prefix) {
 			e.t.Errorf("something token-shaped (%s…) appears in the logs", prefix)
 		}

@@ -36,7 +36,7 @@ func TestIntegrationsPageFollowsTheLink(t *testing.T) {
 	if _, err := e.slack.SendEvent(ctxFor(t), e.slack.AppHomeOpenedEvent("UALICE")); err != nil {
 		t.Fatal(err)
 	}
-	e.waitHome("UALICE", "Not connected")
+	e.waitHome("UALICE", "*GitHub*\nNot connected")
 
 	e.connect("UALICE", "alice-gh")
 	e.waitHome("UALICE", "Connected as *alice-gh*")
@@ -82,9 +82,9 @@ func TestIntegrationsPageFollowsTheLink(t *testing.T) {
 	if _, err := e.slack.SendInteraction(ctxFor(t), payload); err != nil {
 		t.Fatal(err)
 	}
-	e.waitHome("UALICE", "Not connected")
+	e.waitHome("UALICE", "*GitHub*\nNot connected")
 	if !e.gh.Revoked(tok) {
-		t.Error("disconnect did not revoke the grant at GitHub")
+		t.Errorf("disconnect did not revoke the grant at GitHub; logs:\n%s", e.logs.String())
 	}
 	ack, err := e.slack.SendSlashCommand(ctxFor(t), fakeslack.SlashCommand{Command: "/disconnect", Text: "github", UserID: "UALICE", ChannelID: channel})
 	if err != nil || !strings.Contains(string(ack), "GitHub was not connected") {

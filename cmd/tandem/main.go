@@ -28,6 +28,8 @@ const usage = `usage: tandem [command]
 commands:
   serve     run the bot and its HTTP server (the default)
   rekey     re-encrypt stored secrets under the current key
+  apikey    create, list or revoke API keys (works while serve runs)
+  audit     print the audit trail (works while serve runs)
   version   print the version
 `
 
@@ -41,6 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "serve":
 		return serve(ctx, args, getenv, stdout, stderr)
+	case "apikey", "audit", "sessions":
+		return runOp(ctx, cmd, args, getenv, stdout, stderr)
 	case "rekey":
 		return rekey(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":

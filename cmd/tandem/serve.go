@@ -15,6 +15,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/api"
 	"github.com/tandembot/tandem/bot"
 	"github.com/tandembot/tandem/integrations"
 	"github.com/tandembot/tandem/secrets"
@@ -36,74 +37,122 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat, stderr)
-
-	keys, err := openKeyring(cfg, log)
+	cfg.PingInterval = pingInterval(getenv)
+	a, err := newApp(cfg, newLogger(cfg.LogFormat, stderr))
 	if err != nil {
 		return err
 	}
+	defer a.close()
+	return a.run(ctx)
+}
+
+// app is a whole Tandem: store, providers, OAuth flow, token source, bot
+// and HTTP server. serve runs it against Slack; console runs the same app
+// against an in-process Slack.
+type app struct {
+	cfg       config
+	log       *slog.Logger
+	db        *store.DB
+	providers map[tandem.ProviderID]tandem.Provider
+	flow      *integrations.Flow
+	tokens    *integrations.Tokens
+	bot       *bot.Bot
+	keys      *api.Keys
+	mux       *http.ServeMux
+	ln        net.Listener
+}
+
+// newApp builds the app from its configuration. It fails when the key or
+// the store cannot be opened, a provider's settings are wrong, or the HTTP
+// address cannot be listened on.
+func newApp(cfg config, log *slog.Logger) (*app, error) {
+	keys, err := openKeyring(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(cfg.DBPath, store.Options{Keyring: keys})
 	if err != nil {
-		return fmt.Errorf("tandem: %s", tandem.ErrorMessage(err))
+		return nil, fmt.Errorf("tandem: %s", tandem.ErrorMessage(err))
 	}
-	defer db.Close()
-
-	providers := map[tandem.ProviderID]tandem.Provider{}
+	a := &app{cfg: cfg, log: log, db: db, providers: map[tandem.ProviderID]tandem.Provider{}}
 	for id, pe := range cfg.Providers {
-		if f, ok := providerFactories[id]; ok {
-			p, err := f(pe)
-			if err != nil {
-				return fmt.Errorf("tandem: configuration problems:\n  %w", err)
-			}
-			providers[id] = p
-		} else {
-			log.Warn("provider configured but not available in this build", "provider", id)
+		p, err := providerFactories[id](pe)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("tandem: configuration problems:\n  %w", err)
 		}
+		a.providers[id] = p
 	}
-	if len(providers) == 0 {
-		log.Warn("no provider is enabled: set TANDEM_GITHUB_CLIENT_ID and TANDEM_GITHUB_CLIENT_SECRET")
+	if len(a.providers) == 0 {
+		log.Warn("no provider is enabled: set TANDEM_GITHUB_CLIENT_ID and TANDEM_GITHUB_CLIENT_SECRET (or another provider's)")
 	}
 	httpClient := &http.Client{Timeout: providerTimeout}
-
-	api := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL))
-	flow := &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: providers, HTTPClient: httpClient, Logger: log}
-	tokens := &integrations.Tokens{Store: db, Providers: providers, HTTPClient: httpClient, Logger: log}
-	b := bot.New(bot.Config{
-		Slack: api, Store: db, Resolver: tokens, Linker: flow, Providers: providers, Logger: log,
-		PingInterval: pingInterval(getenv),
+	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL))
+	a.flow = &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: a.providers, HTTPClient: httpClient, Logger: log}
+	a.tokens = &integrations.Tokens{Store: db, Providers: a.providers, HTTPClient: httpClient, Logger: log}
+	a.keys = &api.Keys{Store: db}
+	a.bot = bot.New(bot.Config{
+		Slack: slackAPI, Store: db, Resolver: a.tokens, Linker: a.flow, Providers: a.providers, Logger: log,
+		Keys: a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval,
 	})
-	flow.OnLinked = b.OnLinked
-	tokens.OnNeedsReconnect = b.OnNeedsReconnect
+	a.flow.OnLinked = a.bot.OnLinked
+	a.tokens.OnNeedsReconnect = a.bot.OnNeedsReconnect
 
-	mux := http.NewServeMux()
-	mux.Handle("GET /connect/{provider}", flow.Handler())
-	mux.Handle("GET /oauth/{provider}/callback", flow.Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !b.Ready() {
-			http.Error(w, "not connected to Slack", http.StatusServiceUnavailable)
-			return
+	var enabled []tandem.ProviderID
+	for _, p := range tandem.Providers {
+		if _, ok := a.providers[p]; ok {
+			enabled = append(enabled, p)
 		}
-		fmt.Fprintln(w, "ready")
-	})
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	}
+	apiSrv := &api.Server{Keys: a.keys, Runner: a.bot, Links: db, Providers: enabled, Logger: log}
+	a.mux = http.NewServeMux()
+	a.mux.Handle("GET /connect/{provider}", a.flow.Handler())
+	a.mux.Handle("GET /oauth/{provider}/callback", a.flow.Handler())
+	a.mux.Handle("/api/", apiSrv.Handler())
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	a.mux.HandleFunc("GET /readyz", a.readyz)
+	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
-		return fmt.Errorf("tandem: TANDEM_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		db.Close()
+		return nil, fmt.Errorf("tandem: TANDEM_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	log.Info("http listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL)
-	for id := range providers {
-		log.Info("provider enabled", "provider", id, "callback_url", flow.RedirectURL(id))
-	}
+	return a, nil
+}
 
-	botErr := b.Run(ctx)
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+func (a *app) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !a.bot.Ready() {
+		http.Error(w, "not connected to Slack", http.StatusServiceUnavailable)
+		return
+	}
+	if _, err := a.db.Counts(); err != nil {
+		http.Error(w, "store not readable", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// run serves HTTP and runs the bot until ctx ends, then shuts down within
+// TANDEM_SHUTDOWN_TIMEOUT.
+func (a *app) run(ctx context.Context) error {
+	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	go srv.Serve(a.ln)
+	a.log.Info("http listening", "addr", a.ln.Addr().String(), "public_url", a.cfg.PublicURL)
+	for _, p := range tandem.Providers {
+		if _, ok := a.providers[p]; ok {
+			a.log.Info("provider enabled", "provider", p, "callback_url", a.flow.RedirectURL(p))
+		}
+	}
+	stopAdmin := a.serveAdmin(ctx)
+	defer stopAdmin()
+	botErr := a.bot.Run(ctx)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
-	log.Info("tandem stopped")
+	a.log.Info("tandem stopped")
 	return botErr
 }
+
+func (a *app) close() { a.db.Close() }
 
 // openKeyring uses TANDEM_ENCRYPTION_KEY, or a key file beside the database
 // that is generated on first run.

@@ -1,0 +1,374 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandembot/tandem"
+)
+
+// Runner runs a turn as an API key's creator and waits for its result.
+type Runner interface {
+	RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string) (tandem.TurnResult, error)
+}
+
+// LinkReader lists a user's links, for whoami.
+type LinkReader interface {
+	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
+}
+
+// Limits of the API.
+const (
+	maxBody      = 64 << 10
+	maxText      = 4000
+	turnTimeout  = 60 * time.Second
+	failWindow   = time.Minute
+	failsAllowed = 10
+)
+
+// Server serves /api/v1.
+type Server struct {
+	Keys   *Keys
+	Runner Runner
+	Links  LinkReader
+	// Providers are the enabled providers, for whoami.
+	Providers []tandem.ProviderID
+	Logger    *slog.Logger
+
+	mu    sync.Mutex
+	fails map[string][]time.Time // client address -> recent failed authentications
+}
+
+// Handler serves POST /api/v1/messages and GET /api/v1/whoami.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/messages", s.messages)
+	mux.HandleFunc("GET /api/v1/whoami", s.whoami)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, CodeBadRequest, "No such endpoint: "+r.Method+" "+r.URL.Path+".")
+	})
+	return mux
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"ok": false, "error": apiError{Code: code, Message: msg}})
+}
+
+// authenticate checks the Bearer key, slowing down clients that keep
+// presenting bad keys. It writes the error and returns false on failure.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (tandem.APIKey, bool) {
+	client := clientAddr(r)
+	if wait := s.blocked(client); wait > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		writeError(w, http.StatusTooManyRequests, CodeTooManyAttempts, "Too many requests with invalid keys; wait before trying again.")
+		return tandem.APIKey{}, false
+	}
+	auth := r.Header.Get("Authorization")
+	presented, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		s.failed(client)
+		writeError(w, http.StatusUnauthorized, CodeInvalidKey, "Send the API key as Authorization: Bearer <key>.")
+		return tandem.APIKey{}, false
+	}
+	key, err := s.Keys.Check(r.Context(), strings.TrimSpace(presented))
+	var ke *KeyError
+	if errors.As(err, &ke) {
+		s.failed(client)
+		writeError(w, http.StatusUnauthorized, ke.Code, ke.Message)
+		return tandem.APIKey{}, false
+	} else if err != nil {
+		s.logger().Error("check api key", "err", err)
+		writeError(w, http.StatusInternalServerError, CodeInternal, "Tandem could not check the key; try again.")
+		return tandem.APIKey{}, false
+	}
+	return key, true
+}
+
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// blocked returns how long client must wait after too many failures.
+func (s *Server) blocked(client string) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	recent := s.prune(client)
+	if len(recent) < failsAllowed {
+		return 0
+	}
+	return failWindow - time.Since(recent[0])
+}
+
+func (s *Server) failed(client string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fails == nil {
+		s.fails = map[string][]time.Time{}
+	}
+	s.fails[client] = append(s.prune(client), time.Now())
+}
+
+func (s *Server) prune(client string) []time.Time {
+	var recent []time.Time
+	for _, t := range s.fails[client] {
+		if time.Since(t) < failWindow {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) == 0 {
+		delete(s.fails, client)
+	} else {
+		s.fails[client] = recent
+	}
+	return recent
+}
+
+// MessageRequest is the body of POST /api/v1/messages.
+type MessageRequest struct {
+	Channel  string `json:"channel"`
+	ThreadTS string `json:"thread_ts,omitempty"`
+	Text     string `json:"text"`
+}
+
+var (
+	channelRe = regexp.MustCompile(`^[CGD][A-Z0-9]{2,20}$`)
+	tsRe      = regexp.MustCompile(`^[0-9]{1,12}\.[0-9]{1,8}$`)
+)
+
+// DecodeMessage reads and checks a message request body strictly: JSON
+// only, one object, no unknown fields, within the size limit. It fails with
+// an EINVALID error that says what is wrong.
+func DecodeMessage(body io.Reader) (MessageRequest, error) {
+	dec := json.NewDecoder(io.LimitReader(body, maxBody+1))
+	dec.DisallowUnknownFields()
+	var m MessageRequest
+	if err := dec.Decode(&m); err != nil {
+		return m, tandem.Errorf(tandem.EINVALID, "The body must be one JSON object with channel, text and optional thread_ts (%s).", plainJSONError(err))
+	}
+	if dec.More() {
+		return m, tandem.Errorf(tandem.EINVALID, "The body must be exactly one JSON object.")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return m, tandem.Errorf(tandem.EINVALID, "The body must be exactly one JSON object.")
+	}
+	switch {
+	case !channelRe.MatchString(m.Channel):
+		return m, tandem.Errorf(tandem.EINVALID, "channel must be a Slack channel id such as C0123ABCD.")
+	case m.ThreadTS != "" && !tsRe.MatchString(m.ThreadTS):
+		return m, tandem.Errorf(tandem.EINVALID, "thread_ts must be a Slack message ts such as 1700000000.000100.")
+	case strings.TrimSpace(m.Text) == "":
+		return m, tandem.Errorf(tandem.EINVALID, "text is empty.")
+	case len(m.Text) > maxText:
+		return m, tandem.Errorf(tandem.EINVALID, "text is %d bytes; at most %d.", len(m.Text), maxText)
+	}
+	return m, nil
+}
+
+// plainJSONError words a decoding error without echoing the input.
+func plainJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return "field " + typ.Field + " has the wrong type"
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is empty or cut short"
+	}
+	return "it could not be read"
+}
+
+func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
+	key, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, CodeBadRequest, "Send the body as Content-Type: application/json.")
+		return
+	}
+	if r.ContentLength > maxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, fmt.Sprintf("The body is larger than %d bytes.", maxBody))
+		return
+	}
+	m, err := DecodeMessage(r.Body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, tandem.ErrorMessage(err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), turnTimeout)
+	defer cancel()
+	res, err := s.Runner.RunAPI(ctx, key, m.Channel, m.ThreadTS, m.Text)
+	if err != nil {
+		status, code := http.StatusInternalServerError, CodeInternal
+		switch tandem.ErrorCode(err) {
+		case tandem.EFORBIDDEN, tandem.ENOTFOUND:
+			status, code = http.StatusForbidden, CodeForbidden
+		case tandem.EINVALID:
+			status, code = http.StatusBadRequest, CodeBadRequest
+		case tandem.EUNAVAILABLE:
+			status = http.StatusServiceUnavailable
+		}
+		if code == CodeInternal {
+			s.logger().Error("api turn", "key", key.Prefix, "err", err)
+		}
+		writeError(w, status, code, tandem.ErrorMessage(err))
+		return
+	}
+	writeJSON(w, statusOf(res.Err), resultBody(key, res))
+}
+
+// statusOf maps a turn's failure to an HTTP status.
+func statusOf(err error) int {
+	var nc *tandem.NotConnectedError
+	var ex *tandem.ExpiredError
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.As(err, &nc), errors.As(err, &ex):
+		return http.StatusConflict
+	}
+	switch tandem.ErrorCode(err) {
+	case tandem.EINVALID:
+		return http.StatusBadRequest
+	case tandem.EFORBIDDEN, tandem.ENOTFOUND:
+		return http.StatusForbidden
+	case tandem.EUNAUTHORIZED:
+		return http.StatusConflict
+	case tandem.ERATELIMITED:
+		return http.StatusTooManyRequests
+	case tandem.EUNAVAILABLE:
+		return http.StatusBadGateway
+	}
+	return http.StatusInternalServerError
+}
+
+type identityBody struct {
+	SlackUser string `json:"slack_user"`
+	Provider  string `json:"provider,omitempty"`
+	Login     string `json:"login,omitempty"`
+	Reason    string `json:"reason"`
+}
+
+func resultBody(key tandem.APIKey, res tandem.TurnResult) map[string]any {
+	body := map[string]any{
+		"ok":        res.Err == nil,
+		"session":   res.Session.String(),
+		"channel":   res.Session.Channel,
+		"thread_ts": res.Session.ThreadTS,
+		"reply_ts":  res.ReplyTS,
+		"key":       map[string]string{"prefix": key.Prefix, "name": key.Name, "creator": key.Creator},
+	}
+	id := identityBody{SlackUser: key.Creator, Reason: string(tandem.ReasonAPIKeyCreator)}
+	if res.Identity != nil {
+		id.Provider, id.Login = string(res.Identity.Provider), res.Identity.Login
+	}
+	body["identity"] = id
+	if res.Err != nil {
+		body["error"] = turnError(key, res.Err)
+		return body
+	}
+	body["result"] = res.Reply
+	return body
+}
+
+// turnError words a failed turn for an API client: who must do what.
+func turnError(key tandem.APIKey, err error) apiError {
+	var nc *tandem.NotConnectedError
+	var ex *tandem.ExpiredError
+	switch {
+	case errors.As(err, &nc):
+		return apiError{Code: CodeNotConfigured, Message: fmt.Sprintf(
+			"API key %s (%s) acts as its creator %s, who has not connected %s: %s credentials not configured. The creator must connect %s in Slack (/connect %s), or someone else must create a new key.",
+			key.Name, key.Prefix, key.Creator, nc.Provider.Name(), nc.Provider.Name(), nc.Provider.Name(), nc.Provider)}
+	case errors.As(err, &ex):
+		return apiError{Code: CodeExpired, Message: fmt.Sprintf(
+			"API key %s (%s) acts as its creator %s, whose %s credentials expired or were revoked. The creator must reconnect %s in Slack (/connect %s), or someone else must create a new key.",
+			key.Name, key.Prefix, key.Creator, ex.Provider.Name(), ex.Provider.Name(), ex.Provider)}
+	}
+	code := CodeProviderProblems
+	switch tandem.ErrorCode(err) {
+	case tandem.EINVALID:
+		code = CodeBadRequest
+	case tandem.EFORBIDDEN, tandem.ENOTFOUND:
+		code = CodeForbidden
+	case tandem.EUNAUTHORIZED:
+		code = CodeExpired
+	}
+	return apiError{Code: code, Message: tandem.ErrorMessage(err)}
+}
+
+func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
+	key, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	links, err := s.Links.Links(r.Context(), key.Team, key.Creator)
+	if err != nil {
+		s.logger().Error("api whoami links", "err", err)
+		writeError(w, http.StatusInternalServerError, CodeInternal, "Tandem could not read the creator's links.")
+		return
+	}
+	var providers []map[string]string
+	for _, p := range s.Providers {
+		entry := map[string]string{"provider": string(p), "state": string(tandem.LinkMissing)}
+		for _, l := range links {
+			if l.Provider == p {
+				entry["login"], entry["state"] = l.Login, string(tandem.LinkConnected)
+				if l.NeedsReconnect {
+					entry["state"] = string(tandem.LinkNeedsReconnect)
+				}
+			}
+		}
+		providers = append(providers, entry)
+	}
+	expires := ""
+	if !key.Expires.IsZero() {
+		expires = key.Expires.UTC().Format(time.RFC3339)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"ok":        true,
+		"creator":   key.Creator,
+		"team":      key.Team,
+		"reason":    tandem.ReasonAPIKeyCreator,
+		"key":       map[string]string{"prefix": key.Prefix, "name": key.Name, "expires": expires},
+		"providers": providers,
+	})
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}

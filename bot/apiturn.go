@@ -1,0 +1,133 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+	"github.com/tandembot/tandem"
+)
+
+// waiter receives a turn's result for a caller that waits (the HTTP API).
+type waiter struct {
+	ch      chan tandem.TurnResult
+	replyTS string
+}
+
+// RunAPI runs text as a turn of the API key's creator in channel, in the
+// thread threadTS or in a new thread it starts, and waits for the result.
+// It fails with EFORBIDDEN when Tandem cannot post in the channel, and with
+// EUNAVAILABLE when ctx ends first (the turn still completes in Slack).
+func (b *Bot) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string) (tandem.TurnResult, error) {
+	b.mu.Lock()
+	botUser := b.userID
+	b.mu.Unlock()
+	text, _ = stripMention(text, botUser)
+	if threadTS == "" {
+		intro := fmt.Sprintf("Automation of <@%s> (API key *%s*) asks: %s", key.Creator, escape(key.Name), escape(text))
+		var ts string
+		err := withRateLimit(ctx, func() error {
+			var err error
+			_, ts, err = b.api.PostMessageContext(ctx, channel, slack.MsgOptionText(intro, false))
+			return err
+		})
+		if err != nil {
+			return tandem.TurnResult{}, slackPostError(channel, err)
+		}
+		threadTS = ts
+	}
+	id := make([]byte, 8)
+	rand.Read(id)
+	turnID := "api-" + hex.EncodeToString(id)
+	t := tandem.Turn{
+		ID: turnID, Session: tandem.SessionKey{Team: key.Team, Channel: channel, ThreadTS: threadTS},
+		User: key.Creator, Text: text, TS: turnID, ReceivedAt: b.cfg.Now(),
+		APIKey: key.Prefix, APIKeyName: key.Name,
+	}
+	w := &waiter{ch: make(chan tandem.TurnResult, 1)}
+	b.mu.Lock()
+	if b.waiters == nil {
+		b.waiters = map[string]*waiter{}
+	}
+	b.waiters[turnID] = w
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.waiters, turnID)
+		b.mu.Unlock()
+	}()
+	if _, err := b.cfg.Store.RecordTurn(ctx, t); err != nil {
+		return tandem.TurnResult{}, fmt.Errorf("bot: record api turn: %w", err)
+	}
+	b.log.Info("turn recorded", "turn", t.ID, "session", t.Session.String(), "user", t.User, "api_key", key.Prefix)
+	b.queue.submit(t)
+	select {
+	case res := <-w.ch:
+		return res, nil
+	case <-ctx.Done():
+		return tandem.TurnResult{Session: t.Session}, tandem.Errorf(tandem.EUNAVAILABLE, "The turn is still running; its reply will appear in the thread.")
+	}
+}
+
+// slackPostError words why Tandem could not post in a channel.
+func slackPostError(channel string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "channel_not_found") || strings.Contains(msg, "not_in_channel") || strings.Contains(msg, "is_archived") {
+		return tandem.Errorf(tandem.EFORBIDDEN, "Tandem cannot post in %s; invite @tandem to the channel first.", channel)
+	}
+	return fmt.Errorf("bot: start api thread: %w", err)
+}
+
+// noteReply remembers the ts of a turn's reply for its waiter.
+func (b *Bot) noteReply(t tandem.Turn, ts string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w, ok := b.waiters[t.ID]; ok {
+		w.replyTS = ts
+	}
+}
+
+// finish hands a finished turn's result to whoever waits for it.
+func (b *Bot) finish(t tandem.Turn, out result) {
+	b.mu.Lock()
+	w, ok := b.waiters[t.ID]
+	b.mu.Unlock()
+	if !ok {
+		return
+	}
+	res := tandem.TurnResult{Session: t.Session, ReplyTS: w.replyTS, Identity: out.identity, Reply: out.reply, Err: out.err}
+	if out.err != nil && !isPersonError(out.err) {
+		res.Err = errors.New(tandem.ErrorMessage(out.err))
+	}
+	w.ch <- res
+}
+
+// isPersonError reports whether err carries words meant for people.
+func isPersonError(err error) bool {
+	var nc *tandem.NotConnectedError
+	var ex *tandem.ExpiredError
+	var te *tandem.Error
+	return errors.As(err, &nc) || errors.As(err, &ex) || errors.As(err, &te)
+}
+
+// tellKeyCreator DMs an API key's creator that their automation stopped for
+// want of a provider link, with a button to fix it.
+func (b *Bot) tellKeyCreator(ctx context.Context, t tandem.Turn, user string, p tandem.ProviderID, expired bool) {
+	state := "credentials not configured"
+	label := "Connect "
+	if expired {
+		state, label = "credentials expired or revoked", "Reconnect "
+	}
+	reply := tandem.Reply{
+		Title:   fmt.Sprintf("API key %s stopped working: %s %s", t.APIKeyName, p.Name(), state),
+		Text:    fmt.Sprintf("Your API key *%s* (%s) acts as you, and your %s account is not usable. Connect it again, or ask someone else to create a new key.", escape(t.APIKeyName), t.APIKey, p.Name()),
+		Buttons: []tandem.Button{{Text: label + p.Name(), URL: b.cfg.Linker.ConnectURL(t.Session.Team, user, p, ""), Primary: true}},
+	}
+	if err := b.DM(ctx, user, reply.Title, render(reply, fmt.Sprintf("for <@%s>", user))); err != nil {
+		b.log.Warn("dm key creator", "user", user, "err", err)
+	}
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/tandembot/tandem/api"
+	"github.com/tandembot/tandem/bot"
+	"github.com/tandembot/tandem/store"
+)
+
+// opEnv is what an operator command works with: the store, and when it
+// runs inside tandem serve, the running bot (for commands that post to
+// Slack) and its team.
+type opEnv struct {
+	db   *store.DB
+	keys *api.Keys
+	bot  *bot.Bot // nil when the command opened the database itself
+	team string
+}
+
+// op is an operator command. The same function runs inside tandem serve
+// (through the admin socket) or against the database file directly.
+type op func(ctx context.Context, env opEnv, args []string, stdout io.Writer) error
+
+// ops are the operator commands that work while tandem serve runs.
+var ops = map[string]op{
+	"apikey":   apikeyOp,
+	"audit":    auditOp,
+	"sessions": sessionsOp,
+}
+
+// adminRequest and adminResponse are the admin socket's protocol: one JSON
+// line each way.
+type adminRequest struct {
+	Command string   `json:"command"`
+	Args    []string `json:"args"`
+}
+
+type adminResponse struct {
+	Stdout string `json:"stdout"`
+	Error  string `json:"error,omitempty"`
+}
+
+func socketPath(dbPath string) string { return dbPath + ".sock" }
+
+// serveAdmin listens on the admin socket beside the database (mode 0600:
+// only the user running tandem may connect) until the returned func runs.
+func (a *app) serveAdmin(ctx context.Context) func() {
+	path := socketPath(a.cfg.DBPath)
+	os.Remove(path) // a stale socket of a process that died; we hold the DB
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		a.log.Warn("admin socket unavailable; operator commands need the bot stopped", "path", path, "err", err)
+		return func() {}
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		a.log.Warn("admin socket permissions", "err", err)
+	}
+	a.log.Info("admin socket listening", "path", path)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go a.adminConn(ctx, conn)
+		}
+	}()
+	return func() { ln.Close(); os.Remove(path) }
+}
+
+func (a *app) adminConn(ctx context.Context, conn net.Conn) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Minute))
+	var req adminRequest
+	if err := json.NewDecoder(io.LimitReader(conn, 1<<20)).Decode(&req); err != nil {
+		return
+	}
+	var out bytes.Buffer
+	resp := adminResponse{}
+	if f, ok := ops[req.Command]; !ok {
+		resp.Error = "unknown command " + req.Command
+	} else if err := f(ctx, opEnv{db: a.db, keys: a.keys, bot: a.bot, team: a.bot.Team()}, req.Args, &out); err != nil {
+		resp.Error = err.Error()
+	}
+	resp.Stdout = out.String()
+	a.log.Info("operator command", "command", req.Command, "ok", resp.Error == "")
+	json.NewEncoder(conn).Encode(resp)
+}
+
+// runOp runs an operator command: inside the running tandem serve when its
+// admin socket answers, else against the database file. It says on stderr
+// which it did.
+func runOp(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg := storeConfig(getenv)
+	sock := socketPath(cfg.DBPath)
+	if conn, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+		defer conn.Close()
+		fmt.Fprintf(stderr, "tandem: running inside the tandem serve that holds %s (admin socket %s)\n", cfg.DBPath, sock)
+		if err := json.NewEncoder(conn).Encode(adminRequest{Command: name, Args: args}); err != nil {
+			return fmt.Errorf("tandem: admin socket: %w", err)
+		}
+		var resp adminResponse
+		if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&resp); err != nil {
+			return fmt.Errorf("tandem: admin socket: %w", err)
+		}
+		io.WriteString(stdout, resp.Stdout)
+		if resp.Error != "" {
+			return errors.New(resp.Error)
+		}
+		return nil
+	}
+	db, err := openStore(getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	fmt.Fprintf(stderr, "tandem: no tandem serve is running; opened %s directly\n", cfg.DBPath)
+	return ops[name](ctx, opEnv{db: db, keys: &api.Keys{Store: db}, team: getenv("TANDEM_TEAM")}, args, stdout)
+}
