@@ -94,6 +94,15 @@ func (b *Bot) sessionReply(ctx context.Context, sess tandem.Session) (tandem.Rep
 		}
 		reply.Items = append(reply.Items, tandem.Item{Text: line})
 	}
+	held := "none: each turn's credentials are dropped when it ends"
+	if ids := b.HeldIdentities(sess.Key); len(ids) > 0 {
+		var parts []string
+		for _, id := range ids {
+			parts = append(parts, fmt.Sprintf("%s as %s of <@%s>", id.Provider.Name(), escape(id.Login), id.SlackUser))
+		}
+		held = strings.Join(parts, ", ")
+	}
+	reply.Text += "\nCredentials held between turns: " + held
 	var tries []string
 	for _, p := range r.Used {
 		tries = append(tries, fmt.Sprintf("`@tandem %s` (%s)", tandem.TryMessage[p], p.Name()))

@@ -90,7 +90,8 @@ func newEnv(t *testing.T) *env {
 	var users []fakeslack.User
 	var ghUsers []fakegithub.User
 	for _, p := range people {
-		users = append(users, fakeslack.User{ID: p.slack, Name: p.name, RealName: p.name})
+		// Dave is a workspace admin, and so a channel admin everywhere.
+		users = append(users, fakeslack.User{ID: p.slack, Name: p.name, RealName: p.name, IsAdmin: p.name == "dave"})
 		ghUsers = append(ghUsers, fakegithub.User{Login: p.login, Name: p.name})
 	}
 	sl := fakeslack.New(fakeslack.Options{

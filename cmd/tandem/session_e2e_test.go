@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/internal/fakeslack"
+)
+
+// searchLogins returns the logins GitHub saw on searches, in order.
+func (e *env) searchLogins() []string {
+	var out []string
+	for _, r := range e.gh.Requests() {
+		if r.Path == "/search/issues" {
+			out = append(out, r.Login)
+		}
+	}
+	return out
+}
+
+// mrLogins returns the logins GitLab saw on merge request lists.
+func (e *env) mrLogins() []string {
+	var out []string
+	for _, r := range e.gl.Requests() {
+		if r.Path == "/merge_requests" {
+			out = append(out, r.Login)
+		}
+	}
+	return out
+}
+
+// ask mentions the bot as user in thread and waits for a reply with want.
+func (e *env) ask(user, text, thread, want string) fakeslack.Message {
+	e.t.Helper()
+	before := e.count(func(m fakeslack.Message) bool { return m.ThreadTS == thread && m.Method == "chat.postMessage" })
+	e.mention(user, text, thread)
+	var got fakeslack.Message
+	waitFor(e.t, fmt.Sprintf("reply to %q", text), func() bool {
+		n := 0
+		for _, m := range e.slack.Messages() {
+			if m.ThreadTS == thread && m.Method == "chat.postMessage" {
+				n++
+				if n > before {
+					got = m
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if !strings.Contains(plain(got), want) {
+		e.t.Fatalf("reply to %q = %s\nwant it to contain %q", text, plain(got), want)
+	}
+	return got
+}
+
+// TestPerMessageAndPersistentModes runs the same thread (owner, two
+// editors, an outsider; GitHub and GitLab) per-message, then persistent,
+// then per-message again, and checks every request's identity and what the
+// session holds between turns.
+func TestPerMessageAndPersistentModes(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connectAll("UALICE")
+	e.connectAll("UBOB")
+	e.connectTo("UCAROL", tandem.GitHub, "carol-gh")
+	e.connectTo("UDAVE", tandem.GitHub, "dave-gh")
+	root, _ := e.mention("UALICE", "list my open PRs", "")
+	e.reply(root, "ran as <@UALICE> · GitHub: alice-gh")
+
+	// Per-message: each as themselves; Carol has no GitLab.
+	e.ask("UBOB", "list my open PRs", root, "ran as <@UBOB> · GitHub: bob-gh")
+	e.ask("UCAROL", "list my open PRs", root, "ran as <@UCAROL> · GitHub: carol-gh")
+	e.ask("UBOB", "list my open MRs", root, "ran as <@UBOB> · GitLab: bob-gl")
+	e.ask("UCAROL", "list my open MRs", root, "GitLab credentials not configured")
+	e.ask("UALICE", "session", root, "Credentials held between turns: none")
+	if got := strings.Join(e.searchLogins(), ","); got != "alice-gh,bob-gh,carol-gh" {
+		t.Errorf("per-message searches ran as %s", got)
+	}
+
+	// Persistent: every editor's turn runs as Alice; Dave, who never wrote
+	// here, is refused.
+	e.ask("UALICE", "set KEEP_CREDENTIALS_PERSISTENT=true", root, "every turn now runs as the owner")
+	e.ask("UBOB", "list my open PRs", root, "ran as <@UALICE> (persistent session) · GitHub: alice-gh")
+	e.ask("UCAROL", "list my open MRs", root, "ran as <@UALICE> (persistent session) · GitLab: alice-gl")
+	e.ask("UDAVE", "list my open PRs", root, "not on its editors list")
+	e.ask("UBOB", "session", root, "Credentials held between turns: GitHub as alice-gh of <@UALICE>, GitLab as alice-gl of <@UALICE>")
+	if got := strings.Join(e.searchLogins(), ","); got != "alice-gh,bob-gh,carol-gh,alice-gh" {
+		t.Errorf("searches ran as %s; Dave's refused turn must not reach GitHub", got)
+	}
+	if got := strings.Join(e.mrLogins(), ","); got != "bob-gl,alice-gl" {
+		t.Errorf("merge request lists ran as %s", got)
+	}
+
+	// Back to per-message: the held credentials are dropped at once.
+	e.ask("UALICE", "unset KEEP_CREDENTIALS_PERSISTENT", root, "every turn runs as its sender")
+	e.ask("UALICE", "session", root, "Credentials held between turns: none")
+	e.ask("UBOB", "list my open PRs", root, "ran as <@UBOB> · GitHub: bob-gh")
+}
+
+// TestPersistentNeedsTheOwnersConsent: a channel admin's request waits for
+// the owner; a non-admin cannot ask; only the owner's own press approves;
+// disabling is immediate.
+func TestPersistentNeedsTheOwnersConsent(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	e.connect("UBOB", "bob-gh")
+	root, _ := e.mention("UALICE", "whoami", "")
+	e.reply(root, "Identities for this thread")
+	e.ask("UBOB", "whoami", root, "Identities")
+
+	e.ask("UBOB", "set KEEP_CREDENTIALS_PERSISTENT=true", root, "Only <@UALICE> (who owns this session) or a channel admin")
+	e.ask("UDAVE", "set KEEP_CREDENTIALS_PERSISTENT=true", root, "Waiting for the owner's approval")
+	e.ask("UBOB", "list my open PRs", root, "ran as <@UBOB> · GitHub: bob-gh")
+	e.ask("UBOB", "env", root, "waiting for <@UALICE>'s approval")
+
+	dm, err := e.slack.WaitForMessage(ctxFor(t), func(m fakeslack.Message) bool {
+		return m.Channel == "DUALICE" && strings.Contains(plain(m), "asks to turn on KEEP_CREDENTIALS_PERSISTENT")
+	})
+	if err != nil {
+		t.Fatalf("the owner was not asked: %v", err)
+	}
+	key := tandem.SessionKey{Team: "T0TANDEM", Channel: channel, ThreadTS: root}.String()
+	// Dave pressing the owner's button changes nothing.
+	press := func(user, action string) {
+		payload := e.slack.BlockActionsPayload(fakeslack.BlockActionSpec{UserID: user, ChannelID: dm.Channel, MessageTS: dm.TS, ActionID: action, Value: key})
+		if _, err := e.slack.SendInteraction(ctxFor(t), payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	press("UDAVE", "consent_approve")
+	e.ask("UBOB", "list my open PRs", root, "ran as <@UBOB> · GitHub: bob-gh")
+	press("UALICE", "consent_approve")
+	e.reply(root, "every turn now runs as the owner")
+	e.ask("UBOB", "list my open PRs", root, "ran as <@UALICE> (persistent session) · GitHub: alice-gh")
+
+	e.ask("UDAVE", "unset KEEP_CREDENTIALS_PERSISTENT", root, "every turn runs as its sender")
+	e.ask("UBOB", "list my open PRs", root, "ran as <@UBOB> · GitHub: bob-gh")
+	e.ask("UALICE", "audit", root, "request_env")
+}
+
+// TestIdentityFollowsTheModeAtEachTurn interleaves many senders' turns with
+// mode switches in one session: every GitHub request carries the identity
+// the rules give when its turn started.
+func TestIdentityFollowsTheModeAtEachTurn(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	for _, u := range []struct{ id, login string }{{"UALICE", "alice-gh"}, {"UBOB", "bob-gh"}, {"UCAROL", "carol-gh"}} {
+		e.connect(u.id, u.login)
+	}
+	root, _ := e.mention("UALICE", "list my open PRs", "")
+	e.reply(root, "ran as <@UALICE>")
+	// Everyone writes once, so all are editors before the first switch.
+	want := []string{"alice-gh"}
+	for _, u := range []struct{ id, login string }{{"UBOB", "bob-gh"}, {"UCAROL", "carol-gh"}} {
+		e.mention(u.id, "list my open PRs", root)
+		want = append(want, u.login)
+	}
+	r := rand.New(rand.NewSource(7))
+	senders := []struct{ id, login string }{{"UALICE", "alice-gh"}, {"UBOB", "bob-gh"}, {"UCAROL", "carol-gh"}}
+	persistent := false
+	for i := 0; i < 40; i++ {
+		if r.Intn(6) == 0 {
+			if persistent {
+				e.mention("UALICE", "unset KEEP_CREDENTIALS_PERSISTENT", root)
+			} else {
+				e.mention("UALICE", "set KEEP_CREDENTIALS_PERSISTENT=true", root)
+			}
+			persistent = !persistent
+			continue
+		}
+		s := senders[r.Intn(len(senders))]
+		e.mention(s.id, "list my open PRs", root)
+		if persistent {
+			want = append(want, "alice-gh")
+		} else {
+			want = append(want, s.login)
+		}
+	}
+	waitFor(t, "every turn", func() bool { return len(e.searchLogins()) == len(want) })
+	if got := e.searchLogins(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("GitHub saw\n%v\nwant\n%v", got, want)
+	}
+}
