@@ -295,7 +295,12 @@ func resultBody(key tandem.APIKey, res tandem.TurnResult) map[string]any {
 	}
 	body["identity"] = id
 	if res.Err != nil {
-		body["error"] = turnError(key, res.Err)
+		err := res.Err
+		if tandem.ErrorCode(err) == tandem.EUNAUTHORIZED && res.Identity != nil && res.Identity.Provider != "" {
+			// The provider refused the token during the turn.
+			err = &tandem.ExpiredError{Team: key.Team, User: key.Creator, Provider: res.Identity.Provider}
+		}
+		body["error"] = turnError(key, err)
 		return body
 	}
 	body["result"] = res.Reply

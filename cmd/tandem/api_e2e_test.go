@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandembot/tandem/internal/fakeslack"
+)
+
+var keyRe = regexp.MustCompile(`tdm_[a-z2-7]+_[A-Za-z0-9_-]+`)
+
+// createKey makes an API key as user through /tandem apikey create.
+func (e *env) createKey(user, args string) string {
+	e.t.Helper()
+	ack, err := e.slack.SendSlashCommand(ctxFor(e.t), fakeslack.SlashCommand{Command: "/tandem", Text: "apikey create " + args, UserID: user, ChannelID: channel})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	key := keyRe.FindString(string(ack))
+	if key == "" {
+		e.t.Fatalf("no key in %s", ack)
+	}
+	e.remember(key)
+	return key
+}
+
+// call sends an API request and decodes the JSON answer.
+func (e *env) call(method, path, key, contentType, body string) (int, map[string]any) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.public+path, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		e.t.Fatalf("%s %s: not JSON: %s", method, path, raw)
+	}
+	return resp.StatusCode, out
+}
+
+func (e *env) post(key, body string) (int, map[string]any) {
+	return e.call("POST", "/api/v1/messages", key, "application/json", body)
+}
+
+func errCode(out map[string]any) string {
+	if m, ok := out["error"].(map[string]any); ok {
+		code, _ := m["code"].(string)
+		return code
+	}
+	return ""
+}
+
+func errMessage(out map[string]any) string {
+	if m, ok := out["error"].(map[string]any); ok {
+		msg, _ := m["message"].(string)
+		return msg
+	}
+	return ""
+}
+
+// TestAPIKeysActAsTheirCreator: a key acts as its creator wherever it posts,
+// whatever the thread's mode; revoked and expired keys are refused; a
+// creator without a usable link gets errors that say who must do what.
+func TestAPIKeysActAsTheirCreator(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	e.connect("UBOB", "bob-gh")
+	key := e.createKey("UALICE", "ci-bot")
+
+	// A new thread, owned by Alice.
+	status, out := e.post(key, `{"channel":"`+channel+`","text":"list my open PRs"}`)
+	if status != 200 || out["ok"] != true {
+		t.Fatalf("POST messages: %d %v", status, out)
+	}
+	id := out["identity"].(map[string]any)
+	if id["slack_user"] != "UALICE" || id["login"] != "alice-gh" || id["reason"] != "api_key_creator" {
+		t.Errorf("identity = %v", id)
+	}
+	thread := out["thread_ts"].(string)
+	e.reply(thread, "via API key ci-bot of <@UALICE> · GitHub: alice-gh")
+
+	// Bob's persistent thread: the key still acts as Alice.
+	root, _ := e.mention("UBOB", "list my open PRs", "")
+	e.reply(root, "ran as <@UBOB>")
+	e.ask("UBOB", "set KEEP_CREDENTIALS_PERSISTENT=true", root, "every turn now runs as the owner")
+	status, out = e.post(key, `{"channel":"`+channel+`","thread_ts":"`+root+`","text":"list my open PRs"}`)
+	if status != 200 || out["identity"].(map[string]any)["login"] != "alice-gh" {
+		t.Errorf("in Bob's persistent thread the key ran as %v (%d)", out["identity"], status)
+	}
+	if got := strings.Join(e.searchLogins(), ","); got != "alice-gh,bob-gh,alice-gh" {
+		t.Errorf("GitHub saw %s", got)
+	}
+
+	status, out = e.call("GET", "/api/v1/whoami", key, "", "")
+	if status != 200 || out["creator"] != "UALICE" || !strings.Contains(toJSON(out["providers"]), `"login":"alice-gh"`) {
+		t.Errorf("whoami: %d %v", status, out)
+	}
+
+	// Bob's key, made by an operator while serve runs, acts as Bob.
+	var stdout, stderr bytes.Buffer
+	if err := run(ctxFor(t), []string{"apikey", "create", "--user", "UBOB", "--name", "ops"}, e.getenv, &stdout, &stderr); err != nil {
+		t.Fatalf("tandem apikey create: %v\n%s", err, stderr.String())
+	}
+	bobKey := strings.TrimSpace(stdout.String())
+	e.remember(bobKey)
+	if !keyRe.MatchString(bobKey) || strings.Contains(stdout.String(), "\n\n") {
+		t.Errorf("apikey create printed %q, want the key alone", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "admin socket") {
+		t.Errorf("apikey create did not say it went through the running server: %s", stderr.String())
+	}
+
+	// Bob disconnects GitHub: his key says he must connect it.
+	ack, _ := e.slack.SendSlashCommand(ctxFor(t), fakeslack.SlashCommand{Command: "/disconnect", Text: "github", UserID: "UBOB", ChannelID: channel})
+	if !strings.Contains(string(ack), "GitHub disconnected") {
+		t.Fatalf("/disconnect: %s", ack)
+	}
+	status, out = e.post(bobKey, `{"channel":"`+channel+`","text":"list my open PRs"}`)
+	if status != 409 || errCode(out) != "credentials_not_configured" || !strings.Contains(errMessage(out), "ops") || !strings.Contains(errMessage(out), "UBOB") || !strings.Contains(errMessage(out), "GitHub") {
+		t.Errorf("creator disconnected: %d %v", status, out)
+	}
+
+	// GitHub revokes Alice's grant: her key says it expired or was revoked.
+	e.gh.RevokeGrant("alice-gh")
+	status, out = e.post(key, `{"channel":"`+channel+`","text":"list my open PRs"}`)
+	if status != 409 || errCode(out) != "credentials_expired" || !strings.Contains(errMessage(out), "UALICE") {
+		t.Errorf("creator's token revoked: %d %v", status, out)
+	}
+	if _, err := e.slack.WaitForMessage(ctxFor(t), func(m fakeslack.Message) bool {
+		return m.Channel == "DUALICE" && strings.Contains(m.Text, "API key ci-bot stopped working")
+	}); err != nil {
+		t.Errorf("Alice was not told her key stopped working: %v", err)
+	}
+
+	// Revoked and expired keys.
+	ack, _ = e.slack.SendSlashCommand(ctxFor(t), fakeslack.SlashCommand{Command: "/tandem", Text: "apikey revoke " + key[:len("tdm_")+8], UserID: "UALICE", ChannelID: channel})
+	if !strings.Contains(string(ack), "API key ci-bot revoked") {
+		t.Fatalf("revoke: %s", ack)
+	}
+	if status, out = e.post(key, `{"channel":"`+channel+`","text":"whoami"}`); status != 401 || errCode(out) != "key_revoked" {
+		t.Errorf("revoked key: %d %v", status, out)
+	}
+	short := e.createKey("UALICE", "short --expires 1s")
+	time.Sleep(1100 * time.Millisecond)
+	if status, out = e.post(short, `{"channel":"`+channel+`","text":"whoami"}`); status != 401 || errCode(out) != "key_expired" {
+		t.Errorf("expired key: %d %v", status, out)
+	}
+}
+
+// TestAPIRefusesBadRequests: strict JSON, content type, size, bad keys, and
+// a slowdown for guessing keys.
+func TestAPIRefusesBadRequests(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	key := e.createKey("UALICE", "strict")
+	before := len(e.gh.Requests())
+	tests := []struct {
+		name, contentType, body string
+		status                  int
+		code                    string
+	}{
+		{"unknown field", "application/json", `{"channel":"C0SHARED","text":"hi","as_user":"UBOB"}`, 400, "bad_request"},
+		{"not json", "application/json", `channel=C0SHARED`, 400, "bad_request"},
+		{"two objects", "application/json", `{"channel":"C0SHARED","text":"a"}{"channel":"C0SHARED","text":"b"}`, 400, "bad_request"},
+		{"wrong type", "text/plain", `{"channel":"C0SHARED","text":"hi"}`, 415, "bad_request"},
+		{"bad channel", "application/json", `{"channel":"#general","text":"hi"}`, 400, "bad_request"},
+		{"empty text", "application/json", `{"channel":"C0SHARED","text":"  "}`, 400, "bad_request"},
+		{"huge", "application/json", `{"channel":"C0SHARED","text":"` + strings.Repeat("a", 70000) + `"}`, 413, "bad_request"},
+	}
+	for _, tt := range tests {
+		status, out := e.call("POST", "/api/v1/messages", key, tt.contentType, tt.body)
+		if status != tt.status || errCode(out) != tt.code {
+			t.Errorf("%s: %d %v, want %d %s", tt.name, status, out, tt.status, tt.code)
+		}
+	}
+	if n := len(e.gh.Requests()) - before; n != 0 {
+		t.Errorf("bad requests reached GitHub %d times", n)
+	}
+	for i := 0; i < 10; i++ {
+		if status, out := e.post("tdm_guess_"+strings.Repeat("x", i+1), `{"channel":"C0SHARED","text":"hi"}`); status != 401 || errCode(out) != "invalid_key" {
+			t.Fatalf("guess %d: %d %v", i, status, out)
+		}
+	}
+	if status, out := e.post("tdm_guess_again", `{"channel":"C0SHARED","text":"hi"}`); status != 429 || errCode(out) != "too_many_attempts" {
+		t.Errorf("after 10 bad keys: %d %v, want 429", status, out)
+	}
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
