@@ -66,4 +66,8 @@ func TestSecondServeOnTheSameDatabaseFailsFast(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
 		t.Errorf("second serve on the same database: %v", err)
 	}
+	err = run(ctxFor(t), []string{"migrate"}, func(k string) string { return other[k] }, &stderr, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "stop it first") {
+		t.Errorf("migrate while serve runs: %v", err)
+	}
 }

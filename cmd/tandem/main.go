@@ -30,6 +30,8 @@ commands:
   rekey     re-encrypt stored secrets under the current key
   apikey    create, list or revoke API keys (works while serve runs)
   audit     print the audit trail (works while serve runs)
+  sessions  report, notify or keep-owner-credentials for shared sessions
+  migrate   upgrade the database to this version's schema (bot stopped)
   version   print the version
 `
 
@@ -45,6 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "apikey", "audit", "sessions":
 		return runOp(ctx, cmd, args, getenv, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, args, getenv, stdout, stderr)
 	case "rekey":
 		return rekey(ctx, args, getenv, stdout, stderr)
 	case "version", "--version", "-version":

@@ -172,8 +172,3 @@ func parseSince(s string) (time.Duration, error) {
 	}
 	return 0, fmt.Errorf("--since %q: use a duration such as 24h or 7d", s)
 }
-
-// sessionsOp is filled in by the readiness commands.
-func sessionsOp(ctx context.Context, env opEnv, args []string, stdout io.Writer) error {
-	return errors.New("tandem sessions: not available in this build")
-}

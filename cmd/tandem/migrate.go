@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/store"
+)
+
+// migrate upgrades the database to this binary's schema. It needs the bot
+// stopped: bbolt lets one process hold the file, and a schema change must
+// not run under a live bot.
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := storeConfig(getenv)
+	keys, err := openKeyring(cfg, newLogger("text", stderr))
+	if err != nil {
+		return err
+	}
+	from, to, backup, err := store.Migrate(cfg.DBPath, store.Options{Keyring: keys})
+	if err != nil {
+		if tandem.ErrorCode(err) == tandem.EUNAVAILABLE {
+			return fmt.Errorf("tandem migrate: %s; stop it first: a schema upgrade needs the database to itself", tandem.ErrorMessage(err))
+		}
+		return errors.New("tandem migrate: " + tandem.ErrorMessage(err))
+	}
+	if from == to {
+		fmt.Fprintf(stdout, "%s is at schema %d already; nothing to do\n", cfg.DBPath, to)
+		return nil
+	}
+	// Opening checks the result: version and key.
+	db, err := store.Open(cfg.DBPath, store.Options{Keyring: keys})
+	if err != nil {
+		return fmt.Errorf("tandem migrate: the upgraded database does not open (%s); the backup is %s", tandem.ErrorMessage(err), backup)
+	}
+	counts, _ := db.Counts()
+	db.Close()
+	fmt.Fprintf(stdout, "migrated %s from schema %d to %d\nbackup of the old database: %s\nrecords: %d sessions, %d links, %d turns, %d audit records\n",
+		cfg.DBPath, from, to, backup, counts["sessions"], counts["links"], counts["turns"], counts["audit"])
+	return nil
+}

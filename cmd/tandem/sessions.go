@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/user"
+	"slices"
+	"strings"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot"
+)
+
+// readinessReport computes every shared session's readiness (sessions with
+// more than one editor), one pass over the sessions and the audit trail.
+func readinessReport(ctx context.Context, env opEnv, channel string) ([]tandem.SessionReadiness, error) {
+	recs, err := env.db.Audit(ctx, tandem.AuditFilter{})
+	if err != nil {
+		return nil, err
+	}
+	bySession := map[tandem.SessionKey][]tandem.AuditRecord{}
+	for _, r := range recs {
+		bySession[r.Session] = append(bySession[r.Session], r)
+	}
+	links := map[string][]tandem.Link{}
+	var out []tandem.SessionReadiness
+	err = env.db.Sessions(ctx, func(s tandem.Session) error {
+		if len(s.Editors) == 0 || (channel != "" && s.Key.Channel != channel) {
+			return nil
+		}
+		for _, u := range append([]string{s.Owner}, s.Editors...) {
+			k := s.Key.Team + "/" + u
+			if _, ok := links[k]; !ok {
+				ls, err := env.db.Links(ctx, s.Key.Team, u)
+				if err != nil {
+					return err
+				}
+				links[k] = ls
+			}
+		}
+		byUser := map[string][]tandem.Link{}
+		for _, u := range append([]string{s.Owner}, s.Editors...) {
+			byUser[u] = links[s.Key.Team+"/"+u]
+		}
+		out = append(out, tandem.Readiness(s, bot.UsedProviders(bySession[s.Key]), byUser))
+		return nil
+	})
+	return out, err
+}
+
+// sessionsOp: tandem sessions report|notify|keep-owner-credentials.
+func sessionsOp(ctx context.Context, env opEnv, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: tandem sessions report [--channel C] [--json] | notify [--channel C] [--send] | keep-owner-credentials (--session T/C/TS | --all-not-ready) [--operator NAME]")
+	}
+	var channel, session, operator string
+	var asJSON, send, allNotReady bool
+	if _, err := flags("sessions "+args[0], args[1:], func(fs *flag.FlagSet) {
+		fs.StringVar(&channel, "channel", "", "only sessions in this channel id")
+		fs.BoolVar(&asJSON, "json", false, "print JSON")
+		fs.BoolVar(&send, "send", false, "notify: send the DMs (default: a dry run that lists them)")
+		fs.StringVar(&session, "session", "", "keep-owner-credentials: one session as team/channel/thread_ts")
+		fs.BoolVar(&allNotReady, "all-not-ready", false, "keep-owner-credentials: every session that is not ready")
+		fs.StringVar(&operator, "operator", operatorName(), "your name, for the audit trail and the thread")
+	}); err != nil {
+		return err
+	}
+	reports, err := readinessReport(ctx, env, channel)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "report":
+		return printReport(stdout, reports, asJSON)
+	case "notify":
+		return notify(ctx, env, reports, send, stdout)
+	case "keep-owner-credentials":
+		return keepOwnerCredentials(ctx, env, reports, session, allNotReady, operator, stdout)
+	}
+	return fmt.Errorf("tandem sessions: unknown action %q (report, notify, keep-owner-credentials)", args[0])
+}
+
+func operatorName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "operator"
+}
+
+func printReport(w io.Writer, reports []tandem.SessionReadiness, asJSON bool) error {
+	ready := 0
+	for _, r := range reports {
+		if r.Ready() {
+			ready++
+		}
+	}
+	if asJSON {
+		type row struct {
+			tandem.SessionReadiness
+			Ready bool `json:"ready"`
+		}
+		rows := []row{}
+		for _, r := range reports {
+			rows = append(rows, row{r, r.Ready()})
+		}
+		return json.NewEncoder(w).Encode(map[string]any{"sessions": rows, "ready": ready, "not_ready": len(reports) - ready})
+	}
+	for _, r := range reports {
+		mode := "per-message"
+		if r.Persistent {
+			mode = "persistent"
+		} else if r.Pending {
+			mode = "per-message (persistent pending the owner's approval)"
+		}
+		state := "ready"
+		if !r.Ready() {
+			state = "NOT READY"
+		}
+		fmt.Fprintf(w, "%s  %s  owner %s  %s  uses %s\n", r.Session, state, r.Owner, mode, joinIDs(r.Used))
+		for _, e := range r.Editors {
+			if e.Ready() {
+				continue
+			}
+			var gaps []string
+			if len(e.Missing) > 0 {
+				gaps = append(gaps, "missing "+joinIDs(e.Missing))
+			}
+			if len(e.NeedsReconnect) > 0 {
+				gaps = append(gaps, "needs reconnect "+joinIDs(e.NeedsReconnect))
+			}
+			fmt.Fprintf(w, "    %s: %s\n", e.User, strings.Join(gaps, "; "))
+		}
+	}
+	fmt.Fprintf(w, "%d sessions ready, %d not ready\n", ready, len(reports)-ready)
+	return nil
+}
+
+func joinIDs(ps []tandem.ProviderID) string {
+	if len(ps) == 0 {
+		return "nothing yet"
+	}
+	var s []string
+	for _, p := range ps {
+		s = append(s, string(p))
+	}
+	return strings.Join(s, ",")
+}
+
+// notify DMs each editor once per gap (user, provider, state), listing the
+// providers to connect; a dry run unless send. A gap already notified is
+// recorded in the store and never sent again.
+func notify(ctx context.Context, env opEnv, reports []tandem.SessionReadiness, send bool, w io.Writer) error {
+	type gaps struct {
+		team            string
+		missing, broken []tandem.ProviderID
+		sessions        int
+	}
+	byUser := map[string]*gaps{}
+	var order []string
+	for _, r := range reports {
+		for _, e := range r.Editors {
+			if e.Ready() {
+				continue
+			}
+			g, ok := byUser[e.User]
+			if !ok {
+				g = &gaps{team: r.Session.Team}
+				byUser[e.User] = g
+				order = append(order, e.User)
+			}
+			g.sessions++
+			for _, p := range e.Missing {
+				if !slices.Contains(g.missing, p) && !notified(ctx, env, g.team, e.User, p, "missing") {
+					g.missing = append(g.missing, p)
+				}
+			}
+			for _, p := range e.NeedsReconnect {
+				if !slices.Contains(g.broken, p) && !notified(ctx, env, g.team, e.User, p, "reconnect") {
+					g.broken = append(g.broken, p)
+				}
+			}
+		}
+	}
+	if send && env.bot == nil {
+		return errors.New("tandem sessions notify --send sends through the bot: run it while tandem serve is running")
+	}
+	sent := 0
+	for _, u := range order {
+		g := byUser[u]
+		if len(g.missing)+len(g.broken) == 0 {
+			continue
+		}
+		verb := "would DM"
+		if send {
+			if err := env.bot.NotifyEditor(ctx, g.team, u, g.missing, g.broken, g.sessions); err != nil {
+				return fmt.Errorf("notify %s: %w", u, err)
+			}
+			for _, p := range g.missing {
+				env.db.SetSetting(ctx, notifiedKey(g.team, u, p, "missing"), "sent")
+			}
+			for _, p := range g.broken {
+				env.db.SetSetting(ctx, notifiedKey(g.team, u, p, "reconnect"), "sent")
+			}
+			verb = "sent DM to"
+		}
+		sent++
+		fmt.Fprintf(w, "%s %s: connect %s; reconnect %s (%d sessions)\n", verb, u, joinIDs(g.missing), joinIDs(g.broken), g.sessions)
+	}
+	if !send {
+		fmt.Fprintf(w, "dry run: %d editors would be notified; add --send to send\n", sent)
+	} else {
+		fmt.Fprintf(w, "%d editors notified\n", sent)
+	}
+	return nil
+}
+
+func notifiedKey(team, user string, p tandem.ProviderID, kind string) string {
+	return "notified/" + team + "/" + user + "/" + string(p) + "/" + kind
+}
+
+func notified(ctx context.Context, env opEnv, team, user string, p tandem.ProviderID, kind string) bool {
+	_, err := env.db.Setting(ctx, notifiedKey(team, user, p, kind))
+	return err == nil
+}
+
+// keepOwnerCredentials asks the owners of the chosen sessions to keep
+// running as them (the old behaviour); each stays pending until its owner
+// approves.
+func keepOwnerCredentials(ctx context.Context, env opEnv, reports []tandem.SessionReadiness, session string, allNotReady bool, operator string, w io.Writer) error {
+	var keys []tandem.SessionKey
+	switch {
+	case session != "" && !allNotReady:
+		parts := strings.Split(session, "/")
+		if len(parts) != 3 {
+			return errors.New("--session takes team/channel/thread_ts")
+		}
+		keys = append(keys, tandem.SessionKey{Team: parts[0], Channel: parts[1], ThreadTS: parts[2]})
+	case allNotReady && session == "":
+		for _, r := range reports {
+			if !r.Ready() && !r.Persistent {
+				keys = append(keys, r.Session)
+			}
+		}
+	default:
+		return errors.New("give exactly one of --session T/C/TS or --all-not-ready")
+	}
+	if env.bot == nil {
+		return errors.New("tandem sessions keep-owner-credentials asks each owner in Slack: run it while tandem serve is running")
+	}
+	for _, k := range keys {
+		s, err := env.bot.RequestPersistent(ctx, k, operator)
+		if err != nil {
+			return fmt.Errorf("%s: %s", k, tandem.ErrorMessage(err))
+		}
+		state := "pending the owner's approval"
+		if s.Persistent() {
+			state = "already persistent"
+		}
+		fmt.Fprintf(w, "%s: %s (owner %s)\n", k, state, s.Owner)
+	}
+	fmt.Fprintf(w, "%d sessions asked\n", len(keys))
+	return nil
+}
