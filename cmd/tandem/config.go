@@ -25,6 +25,7 @@ type config struct {
 	LogFormat       string
 	ShutdownTimeout time.Duration
 	PingInterval    time.Duration
+	AuditRetention  time.Duration
 	Providers       map[tandem.ProviderID]providerEnv
 }
 
@@ -100,6 +101,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("TANDEM_SHUTDOWN_TIMEOUT is %q: it expects a duration such as 25s", v)
 		}
 		c.ShutdownTimeout = d
+	}
+	c.AuditRetention = 90 * 24 * time.Hour
+	if v := strings.TrimSpace(getenv("TANDEM_AUDIT_RETENTION")); v != "" {
+		d, err := parseSince(v)
+		if err != nil {
+			bad("TANDEM_AUDIT_RETENTION is %q: it expects a duration such as 90d or 2160h", v)
+		}
+		c.AuditRetention = d
 	}
 	for _, p := range tandem.Providers {
 		pe, ok, errs := loadProvider(getenv, p)

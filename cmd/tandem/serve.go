@@ -144,6 +144,7 @@ func (a *app) run(ctx context.Context) error {
 	}
 	stopAdmin := a.serveAdmin(ctx)
 	defer stopAdmin()
+	go a.housekeeping(ctx)
 	botErr := a.bot.Run(ctx)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()
@@ -153,6 +154,35 @@ func (a *app) run(ctx context.Context) error {
 }
 
 func (a *app) close() { a.db.Close() }
+
+// Housekeeping intervals: how long finished turns are kept for duplicate
+// detection (Slack redelivers for minutes; a day is generous), and how often
+// old records are pruned.
+const (
+	turnRetention   = 24 * time.Hour
+	housekeepPeriod = time.Hour
+)
+
+// housekeeping prunes audit records past TANDEM_AUDIT_RETENTION, finished
+// turns past turnRetention and expired OAuth states, hourly.
+func (a *app) housekeeping(ctx context.Context) {
+	t := time.NewTicker(housekeepPeriod)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		audit, _ := a.db.PruneAudit(now.Add(-a.cfg.AuditRetention))
+		turns, _ := a.db.PruneTurns(now.Add(-turnRetention))
+		states, _ := a.db.PruneOAuthStates(now)
+		if audit+turns+states > 0 {
+			a.log.Info("pruned old records", "audit", audit, "turns", turns, "oauth_states", states)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // openKeyring uses TANDEM_ENCRYPTION_KEY, or a key file beside the database
 // that is generated on first run.
