@@ -30,7 +30,7 @@ func (b *Bot) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, 
 	if threadTS == "" {
 		intro := fmt.Sprintf("Automation of <@%s> (API key *%s*) asks: %s", key.Creator, escape(key.Name), escape(text))
 		var ts string
-		err := withRateLimit(ctx, func() error {
+		err := b.withRateLimit(ctx, func() error {
 			var err error
 			_, ts, err = b.api.PostMessageContext(ctx, channel, slack.MsgOptionText(intro, false))
 			return err
@@ -64,7 +64,7 @@ func (b *Bot) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, 
 		return tandem.TurnResult{}, fmt.Errorf("bot: record api turn: %w", err)
 	}
 	b.log.Info("turn recorded", "turn", t.ID, "session", t.Session.String(), "user", t.User, "api_key", key.Prefix)
-	b.queue.submit(t)
+	b.submit(t)
 	select {
 	case res := <-w.ch:
 		return res, nil

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -53,6 +54,11 @@ type Config struct {
 	Linker    Linker
 	Providers map[tandem.ProviderID]tandem.Provider
 	Logger    *slog.Logger
+	// Metrics records what the bot does (nil: nothing is recorded).
+	Metrics Recorder
+	// ShutdownTimeout is how long a stop waits for running turns before
+	// cancelling them (they are then resumed at the next start).
+	ShutdownTimeout time.Duration
 	// Keys manages API keys (nil: no API keys).
 	Keys KeyManager
 	// Admins are Slack users who count as channel admins everywhere
@@ -67,6 +73,26 @@ type Config struct {
 	// reconnects (0: slack-go's default).
 	PingInterval time.Duration
 	Now          func() time.Time
+}
+
+// Recorder receives the bot's measurements.
+type Recorder interface {
+	Ack(d time.Duration)
+	Turn(p tandem.ProviderID, outcome tandem.Outcome, d time.Duration)
+	RateLimited(method string, d time.Duration)
+}
+
+type noRecorder struct{}
+
+func (noRecorder) Ack(time.Duration)                                     {}
+func (noRecorder) Turn(tandem.ProviderID, tandem.Outcome, time.Duration) {}
+func (noRecorder) RateLimited(string, time.Duration)                     {}
+
+func (b *Bot) metrics() Recorder {
+	if b.cfg.Metrics == nil {
+		return noRecorder{}
+	}
+	return b.cfg.Metrics
 }
 
 // Bot runs Tandem in Slack.
@@ -86,7 +112,15 @@ type Bot struct {
 	held map[tandem.SessionKey]map[tandem.ProviderID]tandem.Credentials
 	// waiters are callers waiting for a turn's result, by turn id.
 	waiters map[string]*waiter
+	// inbox counts turns recorded and not finished here.
+	inbox atomic.Int64
 }
+
+// InboxDepth returns how many turns wait or run in this process.
+func (b *Bot) InboxDepth() int { return int(b.inbox.Load()) }
+
+// OpenSessions returns how many sessions have a turn queued or running.
+func (b *Bot) OpenSessions() int { return b.queue.sessions() }
 
 // New returns a Bot; nothing connects until Run.
 func New(cfg Config) *Bot {
@@ -145,9 +179,13 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("bot: slack auth.test: %w", err)
 	}
+	// Turns run under their own context: a stop lets them finish within
+	// ShutdownTimeout before cancelling them.
+	turnCtx, cancelTurns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelTurns()
 	b.mu.Lock()
 	b.teamID, b.userID = auth.TeamID, auth.UserID
-	b.ctx = ctx
+	b.ctx = turnCtx
 	b.mu.Unlock()
 	b.log.Info("slack authenticated", "team", auth.TeamID, "bot_user", auth.UserID)
 
@@ -162,7 +200,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.resume(ctx); err != nil {
 		return err
 	}
-	defer b.queue.wait()
+	defer b.drain(cancelTurns)
 	for {
 		select {
 		case <-ctx.Done():
@@ -177,6 +215,22 @@ func (b *Bot) Run(ctx context.Context) error {
 		case evt := <-client.Events:
 			b.handle(ctx, client, evt)
 		}
+	}
+}
+
+// drain stops starting turns and waits for the running ones, at most
+// ShutdownTimeout, then cancels what is left; unstarted and cancelled turns
+// stay in the inbox for the next start.
+func (b *Bot) drain(cancelTurns context.CancelFunc) {
+	b.queue.stop()
+	done := make(chan struct{})
+	go func() { b.queue.wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(b.cfg.ShutdownTimeout):
+		b.log.Warn("shutdown deadline reached; cancelling running turns, they resume at the next start", "timeout", b.cfg.ShutdownTimeout)
+		cancelTurns()
+		<-done
 	}
 }
 
@@ -223,6 +277,8 @@ func (b *Bot) ack(client *socketmode.Client, req *socketmode.Request, payload an
 // handleEvent records a turn, then acknowledges. An event that cannot be
 // recorded is not acknowledged, so Slack delivers it again.
 func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *socketmode.Request) {
+	received := time.Now()
+	defer func() { b.metrics().Ack(time.Since(received)) }()
 	cb, err := decodeCallback(req.Payload)
 	if err != nil {
 		b.log.Warn("dropping undecodable event", "envelope", req.EnvelopeID, "err", err)
@@ -251,7 +307,7 @@ func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *s
 		return
 	}
 	log.Info("turn recorded", "user", turn.User)
-	b.queue.submit(turn)
+	b.submit(turn)
 }
 
 // turnFor decides whether an event is a turn: a mention of the bot, a direct
@@ -298,7 +354,7 @@ func (b *Bot) resume(ctx context.Context) error {
 			continue
 		}
 		b.log.Info("resuming turn", "turn", r.Turn.ID, "state", r.State)
-		b.queue.submit(r.Turn)
+		b.submit(r.Turn)
 	}
 	return nil
 }
@@ -323,7 +379,13 @@ func (b *Bot) Rerun(ctx context.Context, turnID string, user string, p tandem.Pr
 		return fmt.Errorf("bot: rerun: %w", err)
 	}
 	if !dup {
-		b.queue.submit(t)
+		b.submit(t)
 	}
 	return nil
+}
+
+// submit queues a recorded turn behind its session's earlier turns.
+func (b *Bot) submit(t tandem.Turn) {
+	b.inbox.Add(1)
+	b.queue.submit(t)
 }

@@ -14,9 +14,17 @@ type dispatcher struct {
 	run   func(tandem.Turn)
 	slots chan struct{}
 
-	mu     sync.Mutex
-	queues map[tandem.SessionKey][]tandem.Turn // a key present means a drainer runs
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	queues   map[tandem.SessionKey][]tandem.Turn // a key present means a drainer runs
+	wg       sync.WaitGroup
+	stopping bool
+}
+
+// stop makes drainers start no further turns; queued ones stay unrun.
+func (d *dispatcher) stop() {
+	d.mu.Lock()
+	d.stopping = true
+	d.mu.Unlock()
 }
 
 func newDispatcher(concurrency int, run func(tandem.Turn)) *dispatcher {
@@ -40,7 +48,7 @@ func (d *dispatcher) drain(key tandem.SessionKey) {
 	for {
 		d.mu.Lock()
 		q := d.queues[key]
-		if len(q) == 0 {
+		if len(q) == 0 || d.stopping {
 			delete(d.queues, key)
 			d.mu.Unlock()
 			return

@@ -73,7 +73,7 @@ func (b *Bot) publishHome(ctx context.Context, team, user string) {
 	}
 	blocks = append(blocks, b.homeKeys(ctx, team, user)...)
 	view := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}
-	err = withRateLimit(ctx, func() error {
+	err = b.withRateLimit(ctx, func() error {
 		_, err := b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view})
 		return err
 	})

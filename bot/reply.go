@@ -125,7 +125,7 @@ func (b *Bot) postThread(ctx context.Context, t tandem.Turn, text string, blocks
 // postThreadTS is postThread that also returns the posted message's ts.
 func (b *Bot) postThreadTS(ctx context.Context, t tandem.Turn, text string, blocks []slack.Block) (string, error) {
 	var ts string
-	err := withRateLimit(ctx, func() error {
+	err := b.withRateLimit(ctx, func() error {
 		var err error
 		_, ts, err = b.api.PostMessageContext(ctx, t.Session.Channel,
 			slack.MsgOptionText(clip(text, 3000), false),
@@ -139,7 +139,7 @@ func (b *Bot) postThreadTS(ctx context.Context, t tandem.Turn, text string, bloc
 
 // postEphemeral posts a message in the session's thread that only user sees.
 func (b *Bot) postEphemeral(ctx context.Context, key tandem.SessionKey, user, text string, blocks []slack.Block) error {
-	return withRateLimit(ctx, func() error {
+	return b.withRateLimit(ctx, func() error {
 		_, err := b.api.PostEphemeralContext(ctx, key.Channel, user,
 			slack.MsgOptionText(clip(text, 3000), false),
 			slack.MsgOptionBlocks(blocks...),
@@ -154,15 +154,15 @@ func (b *Bot) DM(ctx context.Context, user, text string, blocks []slack.Block) e
 	if err != nil {
 		return fmt.Errorf("bot: open dm: %w", err)
 	}
-	return withRateLimit(ctx, func() error {
+	return b.withRateLimit(ctx, func() error {
 		_, _, err := b.api.PostMessageContext(ctx, ch.ID, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 		return err
 	})
 }
 
 // withRateLimit calls post, waiting out each 429's Retry-After, a few times
-// at most.
-func withRateLimit(ctx context.Context, post func() error) error {
+// at most. Only the calling turn waits: other sessions post on.
+func (b *Bot) withRateLimit(ctx context.Context, post func() error) error {
 	for i := 0; ; i++ {
 		err := post()
 		var rl *slack.RateLimitedError
@@ -173,6 +173,8 @@ func withRateLimit(ctx context.Context, post func() error) error {
 		if wait <= 0 {
 			wait = time.Second
 		}
+		b.metrics().RateLimited("slack", wait)
+		b.log.Info("slack rate limited; waiting", "retry_after", wait)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -20,6 +20,7 @@ func (b *Bot) runTurn(t tandem.Turn) {
 	if ctx.Err() != nil {
 		return
 	}
+	defer b.inbox.Add(-1)
 	log := b.log.With("turn", t.ID, "session", t.Session.String(), "user", t.User)
 	if err := b.cfg.Store.SetTurnState(ctx, t.ID, tandem.TurnRunning); err != nil {
 		log.Error("mark turn running", "err", err)
@@ -43,6 +44,11 @@ func (b *Bot) runTurn(t tandem.Turn) {
 		log.Error("mark turn done", "err", err)
 	}
 	b.finish(t, out)
+	p := tandem.ProviderID("")
+	if out.identity != nil {
+		p = out.identity.Provider
+	}
+	b.metrics().Turn(p, out.outcome, time.Since(started))
 	log.Info("turn done", "command", out.command, "outcome", out.outcome, "ms", time.Since(started).Milliseconds())
 }
 

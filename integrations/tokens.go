@@ -44,6 +44,9 @@ type Tokens struct {
 	OnNeedsReconnect func(ctx context.Context, l tandem.Link)
 	// OnRefresh is called after every refresh attempt with its outcome.
 	OnRefresh func(p tandem.ProviderID, err error)
+	// OnCall is called after every provider API call with its status (0 when
+	// no answer came) and duration.
+	OnCall func(p tandem.ProviderID, status int, d time.Duration)
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
@@ -246,7 +249,15 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	started := time.Now()
 	resp, err := base.RoundTrip(r2)
+	if f := tr.src.tokens.OnCall; f != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		f(tr.src.link.Provider, status, time.Since(started))
+	}
 	if err == nil && resp.StatusCode == http.StatusUnauthorized {
 		l := tr.src.link
 		lock := tr.src.tokens.lockFor(l)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ type config struct {
 	ShutdownTimeout time.Duration
 	PingInterval    time.Duration
 	AuditRetention  time.Duration
+	Replica         string
 	Providers       map[tandem.ProviderID]providerEnv
 }
 
@@ -101,6 +103,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("TANDEM_SHUTDOWN_TIMEOUT is %q: it expects a duration such as 25s", v)
 		}
 		c.ShutdownTimeout = d
+	}
+	c.Replica = strings.TrimSpace(getenv("TANDEM_REPLICA_ID"))
+	if c.Replica == "" {
+		c.Replica, _ = os.Hostname()
 	}
 	c.AuditRetention = 90 * 24 * time.Hour
 	if v := strings.TrimSpace(getenv("TANDEM_AUDIT_RETENTION")); v != "" {

@@ -128,6 +128,7 @@ func TestDuplicateDeliveriesRunOnce(t *testing.T) {
 // GitHub; after a restart the acknowledged turn runs to one reply.
 func TestRestartMidTurnFinishesOnce(t *testing.T) {
 	e := newEnv(t)
+	e.vars["TANDEM_SHUTDOWN_TIMEOUT"] = "0s" // stop at once, like a crash mid-turn
 	e.start()
 	e.connect("UALICE", "alice-gh")
 	e.gh.SetLatency(3 * time.Second)

@@ -18,6 +18,7 @@ import (
 	"github.com/tandembot/tandem/api"
 	"github.com/tandembot/tandem/bot"
 	"github.com/tandembot/tandem/integrations"
+	"github.com/tandembot/tandem/metrics"
 	"github.com/tandembot/tandem/secrets"
 	"github.com/tandembot/tandem/store"
 )
@@ -91,10 +92,18 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	a.flow = &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: a.providers, HTTPClient: httpClient, Logger: log}
 	a.tokens = &integrations.Tokens{Store: db, Providers: a.providers, HTTPClient: httpClient, Logger: log}
 	a.keys = &api.Keys{Store: db}
-	a.bot = bot.New(bot.Config{
-		Slack: slackAPI, Store: db, Resolver: a.tokens, Linker: a.flow, Providers: a.providers, Logger: log,
-		Keys: a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval,
+	var b *bot.Bot
+	m := metrics.New(cfg.Replica, metrics.Gauges{
+		InboxDepth:   func() float64 { return float64(b.InboxDepth()) },
+		OpenSessions: func() float64 { return float64(b.OpenSessions()) },
 	})
+	a.tokens.OnRefresh, a.tokens.OnCall = m.Refresh, m.ProviderCall
+	b = bot.New(bot.Config{
+		Slack: slackAPI, Store: db, Resolver: a.tokens, Linker: a.flow, Providers: a.providers, Logger: log,
+		Keys: a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval, Metrics: m,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	})
+	a.bot = b
 	a.flow.OnLinked = a.bot.OnLinked
 	a.tokens.OnNeedsReconnect = a.bot.OnNeedsReconnect
 
@@ -104,11 +113,13 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 			enabled = append(enabled, p)
 		}
 	}
+	m.Init(enabled)
 	apiSrv := &api.Server{Keys: a.keys, Runner: a.bot, Links: db, Providers: enabled, Logger: log}
 	a.mux = http.NewServeMux()
 	a.mux.Handle("GET /connect/{provider}", a.flow.Handler())
 	a.mux.Handle("GET /oauth/{provider}/callback", a.flow.Handler())
 	a.mux.Handle("/api/", apiSrv.Handler())
+	a.mux.Handle("GET /metrics", m.Handler())
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	a.mux.HandleFunc("GET /readyz", a.readyz)
 	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
