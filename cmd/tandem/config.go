@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,8 @@ type config struct {
 	PingInterval    time.Duration
 	AuditRetention  time.Duration
 	Replica         string
+	ProviderTimeout time.Duration
+	Concurrency     int
 	Providers       map[tandem.ProviderID]providerEnv
 }
 
@@ -107,6 +110,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.Replica = strings.TrimSpace(getenv("TANDEM_REPLICA_ID"))
 	if c.Replica == "" {
 		c.Replica, _ = os.Hostname()
+	}
+	c.ProviderTimeout = 10 * time.Second
+	if v := strings.TrimSpace(getenv("TANDEM_PROVIDER_TIMEOUT")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad("TANDEM_PROVIDER_TIMEOUT is %q: it expects a duration such as 10s", v)
+		}
+		c.ProviderTimeout = d
+	}
+	c.Concurrency = 64
+	if v := strings.TrimSpace(getenv("TANDEM_CONCURRENCY")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			bad("TANDEM_CONCURRENCY is %q: it expects a number of turns from 1 to 10000", v)
+		}
+		c.Concurrency = n
 	}
 	c.AuditRetention = 90 * 24 * time.Hour
 	if v := strings.TrimSpace(getenv("TANDEM_AUDIT_RETENTION")); v != "" {

@@ -23,10 +23,6 @@ import (
 	"github.com/tandembot/tandem/store"
 )
 
-// providerTimeout bounds every call to a provider, so an outage fails a turn
-// fast instead of holding its session.
-const providerTimeout = 15 * time.Second
-
 // serve runs the bot and its HTTP server until ctx ends.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -87,7 +83,9 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	if len(a.providers) == 0 {
 		log.Warn("no provider is enabled: set TANDEM_GITHUB_CLIENT_ID and TANDEM_GITHUB_CLIENT_SECRET (or another provider's)")
 	}
-	httpClient := &http.Client{Timeout: providerTimeout}
+	// The timeout bounds every provider call, so an outage fails a turn fast
+	// instead of holding its session.
+	httpClient := &http.Client{Timeout: cfg.ProviderTimeout}
 	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL))
 	a.flow = &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: a.providers, HTTPClient: httpClient, Logger: log}
 	a.tokens = &integrations.Tokens{Store: db, Providers: a.providers, HTTPClient: httpClient, Logger: log}
@@ -101,7 +99,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	b = bot.New(bot.Config{
 		Slack: slackAPI, Store: db, Resolver: a.tokens, Linker: a.flow, Providers: a.providers, Logger: log,
 		Keys: a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval, Metrics: m,
-		ShutdownTimeout: cfg.ShutdownTimeout,
+		ShutdownTimeout: cfg.ShutdownTimeout, Concurrency: cfg.Concurrency,
 	})
 	a.bot = b
 	a.flow.OnLinked = a.bot.OnLinked
