@@ -30,6 +30,8 @@ type Store interface {
 	Setting(ctx context.Context, name string) (string, error)
 	SetSetting(ctx context.Context, name, value string) error
 	Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRecord, error)
+	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
 	AppendAudit(ctx context.Context, r tandem.AuditRecord) error
 }
@@ -137,7 +139,7 @@ func New(cfg Config) *Bot {
 		cfg.Logger = slog.Default()
 	}
 	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack}
-	b.queue = newDispatcher(cfg.Concurrency, b.runTurn)
+	b.queue = newDispatcher(cfg.Concurrency, b.runSession)
 	return b
 }
 
@@ -197,9 +199,10 @@ func (b *Bot) Run(ctx context.Context) error {
 	runErr := make(chan error, 1)
 	go func() { runErr <- client.RunContext(ctx) }()
 
-	if err := b.resume(ctx); err != nil {
-		return err
+	if _, err := b.cfg.Store.UnfinishedTurns(ctx); err != nil {
+		return fmt.Errorf("bot: read inbox: %w", err)
 	}
+	go b.poll(ctx)
 	defer b.drain(cancelTurns)
 	for {
 		select {
@@ -342,23 +345,6 @@ func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, bool) {
 
 func isDM(channel string) bool { return len(channel) > 0 && channel[0] == 'D' }
 
-// resume runs again what the inbox holds unfinished from a previous run.
-func (b *Bot) resume(ctx context.Context) error {
-	recs, err := b.cfg.Store.UnfinishedTurns(ctx)
-	if err != nil {
-		return fmt.Errorf("bot: read inbox: %w", err)
-	}
-	for _, r := range recs {
-		if r.State == tandem.TurnRunning && isMutating(r.Turn.Text) {
-			b.interrupted(ctx, r.Turn)
-			continue
-		}
-		b.log.Info("resuming turn", "turn", r.Turn.ID, "state", r.State)
-		b.submit(r.Turn)
-	}
-	return nil
-}
-
 // Rerun runs a turn again after its sender linked the provider it lacked,
 // if the turn is recent enough. It fails with ENOTFOUND for an unknown turn.
 func (b *Bot) Rerun(ctx context.Context, turnID string, user string, p tandem.ProviderID) error {
@@ -384,8 +370,8 @@ func (b *Bot) Rerun(ctx context.Context, turnID string, user string, p tandem.Pr
 	return nil
 }
 
-// submit queues a recorded turn behind its session's earlier turns.
+// submit asks for a recorded turn's session to be run; the session's
+// unfinished turns then run in the order they were recorded.
 func (b *Bot) submit(t tandem.Turn) {
-	b.inbox.Add(1)
 	b.queue.submit(t)
 }

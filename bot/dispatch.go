@@ -63,6 +63,21 @@ func (d *dispatcher) drain(key tandem.SessionKey) {
 	}
 }
 
+// has reports whether key has turns queued or running here.
+func (d *dispatcher) has(key tandem.SessionKey) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.queues[key]
+	return ok
+}
+
+// stopped reports whether stop was called.
+func (d *dispatcher) stopped() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stopping
+}
+
 // sessions returns how many sessions have turns queued or running.
 func (d *dispatcher) sessions() int {
 	d.mu.Lock()

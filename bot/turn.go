@@ -20,7 +20,6 @@ func (b *Bot) runTurn(t tandem.Turn) {
 	if ctx.Err() != nil {
 		return
 	}
-	defer b.inbox.Add(-1)
 	log := b.log.With("turn", t.ID, "session", t.Session.String(), "user", t.User)
 	if err := b.cfg.Store.SetTurnState(ctx, t.ID, tandem.TurnRunning); err != nil {
 		log.Error("mark turn running", "err", err)

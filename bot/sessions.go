@@ -1,0 +1,131 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"time"
+
+	"github.com/tandembot/tandem"
+)
+
+// Session leases let several replicas share one store: the replica that
+// holds a session's lease runs that session's unfinished turns, oldest
+// first, whichever replica recorded them. A replica that dies stops renewing
+// its leases, and another takes over after sessionLeaseTTL.
+const (
+	sessionLeaseTTL = 30 * time.Second
+	leaseRenewEvery = 10 * time.Second
+	// pollEvery is how often the inbox is scanned for turns no replica is
+	// running (recorded elsewhere, or left by a dead replica).
+	pollEvery = time.Second
+)
+
+// owner names this process in leases.
+var owner = func() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}()
+
+// Takeovers counts turns this process took over from a replica that died.
+type takeoverRecorder interface{ Takeover() }
+
+// runSession runs every unfinished turn of t's session, in the order they
+// were recorded, while holding the session's lease. It returns at once when
+// another replica holds the lease: that replica runs them, or the poll finds
+// them once its lease expires.
+func (b *Bot) runSession(t tandem.Turn) {
+	ctx := b.runCtx()
+	key := t.Session
+	name := "session/" + key.String()
+	store := b.cfg.Store
+	if ok, err := store.Lease(ctx, name, owner, sessionLeaseTTL); err != nil || !ok {
+		if err != nil && ctx.Err() == nil {
+			b.log.Error("take session lease", "session", key.String(), "err", err)
+		}
+		return
+	}
+	defer store.ReleaseLease(context.WithoutCancel(ctx), name, owner)
+	renew := time.NewTicker(leaseRenewEvery)
+	defer renew.Stop()
+	stopRenew := make(chan struct{})
+	defer close(stopRenew)
+	go func() {
+		for {
+			select {
+			case <-stopRenew:
+				return
+			case <-renew.C:
+				store.Lease(context.WithoutCancel(ctx), name, owner, sessionLeaseTTL)
+			}
+		}
+	}()
+	for ctx.Err() == nil && !b.queue.stopped() {
+		rec, ok := b.oldestUnfinished(ctx, key)
+		if !ok {
+			return
+		}
+		if rec.State == tandem.TurnRunning {
+			// Started before, by a process that stopped or died in the
+			// middle: a change may have reached the provider.
+			if tr, ok := b.cfg.Metrics.(takeoverRecorder); ok {
+				tr.Takeover()
+			}
+			if isMutating(rec.Turn.Text) {
+				b.interrupted(ctx, rec.Turn)
+				continue
+			}
+			b.log.Info("running an interrupted turn again", "turn", rec.Turn.ID, "session", key.String())
+		}
+		b.runTurn(rec.Turn)
+		if again, err := store.TurnRecord(context.WithoutCancel(ctx), rec.Turn.ID); err == nil && again.State != tandem.TurnDone {
+			return // not finished (stopping); it stays for the next run
+		}
+	}
+}
+
+// oldestUnfinished returns the session's oldest pending or running turn.
+func (b *Bot) oldestUnfinished(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, bool) {
+	recs, err := b.cfg.Store.UnfinishedTurns(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			b.log.Error("read inbox", "err", err)
+		}
+		return tandem.TurnRecord{}, false
+	}
+	for _, r := range recs {
+		if r.Turn.Session == key {
+			return r, true
+		}
+	}
+	return tandem.TurnRecord{}, false
+}
+
+// poll submits every session that has unfinished turns and is not queued
+// here: at start (what a previous run left), and then every pollEvery (turns
+// another replica recorded, or left behind when it died).
+func (b *Bot) poll(ctx context.Context) {
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for {
+		recs, err := b.cfg.Store.UnfinishedTurns(ctx)
+		if err == nil {
+			b.inbox.Store(int64(len(recs)))
+			seen := map[tandem.SessionKey]bool{}
+			for _, r := range recs {
+				if !seen[r.Turn.Session] && !b.queue.has(r.Turn.Session) {
+					seen[r.Turn.Session] = true
+					b.submit(r.Turn)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,244 @@
+package postgres
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tandembot/tandem"
+)
+
+// tokenPlain is the plaintext that is sealed; it exists only in memory. Its
+// encoding, like the associated data, is the bbolt store's, so a sealed
+// token opens in either store.
+type tokenPlain struct {
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+}
+
+// linkAD binds a sealed token to its owner, as the bbolt store does.
+func linkAD(team, user string, provider tandem.ProviderID) string {
+	return team + "|" + user + "|" + string(provider)
+}
+
+func checkLinkKey(team, user string, provider tandem.ProviderID) error {
+	if err := checkPart("team", team); err != nil {
+		return err
+	}
+	if err := checkPart("user", user); err != nil {
+		return err
+	}
+	return checkPart("provider", string(provider))
+}
+
+func (db *DB) sealToken(tok tandem.Token, team, user string, provider tandem.ProviderID) ([]byte, error) {
+	plain, err := json.Marshal(tokenPlain(tok))
+	if err != nil {
+		return nil, fmt.Errorf("encode token: %w", err)
+	}
+	sealed, err := db.keys.Seal(plain, linkAD(team, user, provider))
+	clear(plain)
+	if err != nil {
+		return nil, fmt.Errorf("seal token: %w", err)
+	}
+	return sealed, nil
+}
+
+func (db *DB) openToken(sealed []byte, team, user string, provider tandem.ProviderID) (tandem.Token, error) {
+	plain, err := db.keys.Open(sealed, linkAD(team, user, provider))
+	if err != nil {
+		return tandem.Token{}, fmt.Errorf("open token of %s/%s/%s: %w", team, user, provider, err)
+	}
+	defer clear(plain)
+	var tp tokenPlain
+	if err := json.Unmarshal(plain, &tp); err != nil {
+		// The JSON error could quote the plaintext; say only what failed.
+		return tandem.Token{}, fmt.Errorf("open token of %s/%s/%s: the decrypted token is not valid JSON", team, user, provider)
+	}
+	return tandem.Token(tp), nil
+}
+
+const linkColumns = `team, user_id, provider, account_id, login, linked_at, site, site_name, sites, needs_reconnect, sealed_token`
+
+// scanLink reads a link row; its token stays sealed. The row's key columns,
+// which are also the associated data, name the owner.
+func scanLink(row pgx.Row) (tandem.Link, []byte, error) {
+	var l tandem.Link
+	var sites, sealed []byte
+	err := row.Scan(&l.Team, &l.User, &l.Provider, &l.AccountID, &l.Login, &l.LinkedAt, &l.Site, &l.SiteName, &sites, &l.NeedsReconnect, &sealed)
+	if err != nil {
+		return tandem.Link{}, nil, err
+	}
+	l.LinkedAt = l.LinkedAt.UTC()
+	if sites != nil {
+		if err := json.Unmarshal(sites, &l.Sites); err != nil {
+			return tandem.Link{}, nil, fmt.Errorf("link %s/%s/%s: sites: %w", l.Team, l.User, l.Provider, err)
+		}
+	}
+	return l, sealed, nil
+}
+
+func (db *DB) readLink(row pgx.Row) (tandem.Link, error) {
+	l, sealed, err := scanLink(row)
+	if err != nil {
+		return tandem.Link{}, err
+	}
+	if l.Token, err = db.openToken(sealed, l.Team, l.User, l.Provider); err != nil {
+		return tandem.Link{}, err
+	}
+	return l, nil
+}
+
+// linkArgs returns the columns of linkColumns for l, sealed as given.
+func linkArgs(l tandem.Link, sealed []byte) ([]any, error) {
+	var sites []byte // nil is NULL
+	if len(l.Sites) > 0 {
+		var err error
+		if sites, err = json.Marshal(l.Sites); err != nil {
+			return nil, fmt.Errorf("encode sites: %w", err)
+		}
+	}
+	return []any{l.Team, l.User, string(l.Provider), l.AccountID, l.Login, l.LinkedAt, l.Site, l.SiteName, sites, l.NeedsReconnect, sealed}, nil
+}
+
+const insertLink = `INSERT INTO links (` + linkColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+
+func notLinked(user string, provider tandem.ProviderID) error {
+	return tandem.Errorf(tandem.ENOTFOUND, "%s has no linked %s account", user, provider.Name())
+}
+
+// Link returns a user's link to provider with its token decrypted. It
+// fails with ENOTFOUND when there is none, EINVALID for an empty team, user
+// or provider, and EINTERNAL when the token does not decrypt (the error
+// wraps secrets.ErrUnknownKey or secrets.ErrDecrypt).
+func (db *DB) Link(ctx context.Context, team, user string, provider tandem.ProviderID) (tandem.Link, error) {
+	if err := checkLinkKey(team, user, provider); err != nil {
+		return tandem.Link{}, fmt.Errorf("postgres: link: %w", err)
+	}
+	if err := db.ready(ctx, "link"); err != nil {
+		return tandem.Link{}, err
+	}
+	l, err := db.readLink(db.pool.QueryRow(ctx, `SELECT `+linkColumns+` FROM links WHERE team = $1 AND user_id = $2 AND provider = $3`,
+		team, user, string(provider)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = notLinked(user, provider)
+	}
+	if err != nil {
+		return tandem.Link{}, db.fail(ctx, "link", err)
+	}
+	return l, nil
+}
+
+// Links returns every link of a user, tokens decrypted, ordered by provider
+// id; none is an empty result, not an error. It fails like Link when a
+// token does not decrypt.
+func (db *DB) Links(ctx context.Context, team, user string) ([]tandem.Link, error) {
+	if err := checkPart("team", team); err != nil {
+		return nil, fmt.Errorf("postgres: links: %w", err)
+	}
+	if err := checkPart("user", user); err != nil {
+		return nil, fmt.Errorf("postgres: links: %w", err)
+	}
+	if err := db.ready(ctx, "links"); err != nil {
+		return nil, err
+	}
+	rows, _ := db.pool.Query(ctx, `SELECT `+linkColumns+` FROM links WHERE team = $1 AND user_id = $2 ORDER BY provider`, team, user)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tandem.Link, error) { return db.readLink(r) })
+	if err != nil {
+		return nil, db.fail(ctx, "links", err)
+	}
+	return out, nil
+}
+
+// SaveLink creates or replaces a link, its NeedsReconnect flag as given
+// (normally false, which clears it). It fails with EINVALID for an empty
+// team, user or provider.
+func (db *DB) SaveLink(ctx context.Context, l tandem.Link) error {
+	if err := checkLinkKey(l.Team, l.User, l.Provider); err != nil {
+		return fmt.Errorf("postgres: save link: %w", err)
+	}
+	sealed, err := db.sealToken(l.Token, l.Team, l.User, l.Provider)
+	if err != nil {
+		return fmt.Errorf("postgres: save link: %w", err)
+	}
+	args, err := linkArgs(l, sealed)
+	if err != nil {
+		return fmt.Errorf("postgres: save link: %w", err)
+	}
+	_, err = db.exec(ctx, "save link", insertLink+`
+		ON CONFLICT (team, user_id, provider) DO UPDATE SET
+			account_id = excluded.account_id, login = excluded.login, linked_at = excluded.linked_at,
+			site = excluded.site, site_name = excluded.site_name, sites = excluded.sites,
+			needs_reconnect = excluded.needs_reconnect, sealed_token = excluded.sealed_token`, args...)
+	return err
+}
+
+// DeleteLink removes a link. It fails with ENOTFOUND when there was none.
+func (db *DB) DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) error {
+	if err := checkLinkKey(team, user, provider); err != nil {
+		return fmt.Errorf("postgres: delete link: %w", err)
+	}
+	tag, err := db.exec(ctx, "delete link", `DELETE FROM links WHERE team = $1 AND user_id = $2 AND provider = $3`, team, user, string(provider))
+	if err == nil && tag.RowsAffected() == 0 {
+		err = fmt.Errorf("postgres: delete link: %w", notLinked(user, provider))
+	}
+	return err
+}
+
+// SwapToken replaces the link's token, and clears NeedsReconnect, only if
+// its stored refresh token still equals oldRefresh. Tokens are sealed with
+// random nonces, so the comparison happens here, after decrypting, in a
+// transaction that holds the row locked: concurrent swaps from any replica
+// apply one after the other, and only the first finds its oldRefresh. It
+// fails with ECONFLICT when another refresh won (nothing is written),
+// ENOTFOUND without a link, and EINTERNAL when the stored token does not
+// decrypt.
+func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.ProviderID, oldRefresh string, tok tandem.Token) error {
+	if err := checkLinkKey(team, user, provider); err != nil {
+		return fmt.Errorf("postgres: swap token: %w", err)
+	}
+	sealed, err := db.sealToken(tok, team, user, provider)
+	if err != nil {
+		return fmt.Errorf("postgres: swap token: %w", err)
+	}
+	return db.inTx(ctx, "swap token", func(tx pgx.Tx) error {
+		var stored []byte
+		err := tx.QueryRow(ctx, `SELECT sealed_token FROM links WHERE team = $1 AND user_id = $2 AND provider = $3 FOR UPDATE`,
+			team, user, string(provider)).Scan(&stored)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notLinked(user, provider)
+		} else if err != nil {
+			return err
+		}
+		current, err := db.openToken(stored, team, user, provider)
+		if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare([]byte(current.RefreshToken), []byte(oldRefresh)) != 1 {
+			return tandem.Errorf(tandem.ECONFLICT, "the %s token of %s was refreshed by another request", provider.Name(), user)
+		}
+		_, err = tx.Exec(ctx, `UPDATE links SET sealed_token = $4, needs_reconnect = false WHERE team = $1 AND user_id = $2 AND provider = $3`,
+			team, user, string(provider), sealed)
+		return err
+	})
+}
+
+// MarkNeedsReconnect flags a link whose token the provider refused; the
+// sealed token is left as it is. It fails with ENOTFOUND without a link.
+func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID) error {
+	if err := checkLinkKey(team, user, provider); err != nil {
+		return fmt.Errorf("postgres: mark needs reconnect: %w", err)
+	}
+	tag, err := db.exec(ctx, "mark needs reconnect", `UPDATE links SET needs_reconnect = true WHERE team = $1 AND user_id = $2 AND provider = $3`,
+		team, user, string(provider))
+	if err == nil && tag.RowsAffected() == 0 {
+		err = fmt.Errorf("postgres: mark needs reconnect: %w", notLinked(user, provider))
+	}
+	return err
+}

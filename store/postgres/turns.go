@@ -1,0 +1,163 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tandembot/tandem"
+)
+
+// turnColumns are read by scanTurn, in its order.
+const turnColumns = `id, team, channel, thread_ts, user_id, text, ts, received_at, rerun, api_key, api_key_name, state, attempts`
+
+func scanTurn(row pgx.Row, extra ...any) (tandem.TurnRecord, error) {
+	var r tandem.TurnRecord
+	t := &r.Turn
+	dest := append([]any{
+		&t.ID, &t.Session.Team, &t.Session.Channel, &t.Session.ThreadTS, &t.User, &t.Text, &t.TS,
+		&t.ReceivedAt, &t.Rerun, &t.APIKey, &t.APIKeyName, &r.State, &r.Attempts,
+	}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return tandem.TurnRecord{}, err
+	}
+	t.ReceivedAt = t.ReceivedAt.UTC()
+	return r, nil
+}
+
+// insertTurn stores a turn with its state; with ON CONFLICT DO NOTHING it
+// stores nothing when the id, or the channel and ts of a message that is
+// not a rerun, was recorded before (the unique indexes decide, so
+// concurrent inserts from any number of replicas record one).
+const insertTurn = `
+	INSERT INTO turns (id, team, channel, thread_ts, user_id, text, ts, received_at, rerun, api_key, api_key_name, state, attempts, recorded_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+
+func turnArgs(r tandem.TurnRecord, recordedAt time.Time) []any {
+	t := r.Turn
+	return []any{
+		t.ID, t.Session.Team, t.Session.Channel, t.Session.ThreadTS, t.User, t.Text, t.TS,
+		t.ReceivedAt, t.Rerun, t.APIKey, t.APIKeyName, r.State, r.Attempts, recordedAt,
+	}
+}
+
+// RecordTurn durably appends t to the inbox as pending. It reports
+// duplicate=true, and stores nothing, when a turn with the same ID or the
+// same channel and message ts was recorded before (a rerun, or a turn
+// without a ts, is checked by ID only). It fails with EINVALID for a turn
+// without an ID.
+func (db *DB) RecordTurn(ctx context.Context, t tandem.Turn) (duplicate bool, err error) {
+	if err := checkTurn(t); err != nil {
+		return false, fmt.Errorf("postgres: record turn: %w", err)
+	}
+	tag, err := db.exec(ctx, "record turn", insertTurn+` ON CONFLICT DO NOTHING`,
+		turnArgs(tandem.TurnRecord{Turn: t, State: tandem.TurnPending}, db.now())...)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 0, nil
+}
+
+func checkTurn(t tandem.Turn) error {
+	if t.ID == "" {
+		return tandem.Errorf(tandem.EINVALID, "the turn has no id")
+	}
+	if t.TS != "" && !t.Rerun {
+		if err := checkPart("channel", t.Session.Channel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkState(state tandem.TurnState) error {
+	switch state {
+	case tandem.TurnPending, tandem.TurnRunning, tandem.TurnDone:
+		return nil
+	}
+	return tandem.Errorf(tandem.EINVALID, "unknown turn state %q", state)
+}
+
+// SetTurnState moves a recorded turn to state; moving to TurnRunning counts
+// an attempt. It fails with ENOTFOUND for an unknown turn and EINVALID for
+// an unknown state.
+func (db *DB) SetTurnState(ctx context.Context, id string, state tandem.TurnState) error {
+	if err := checkState(state); err != nil {
+		return fmt.Errorf("postgres: set turn state: %w", err)
+	}
+	tag, err := db.exec(ctx, "set turn state", `
+		UPDATE turns SET state = $2, attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
+		WHERE id = $1`, id, string(state))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: set turn state: %w", tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id))
+	}
+	return nil
+}
+
+// TurnRecord returns one recorded turn. It fails with ENOTFOUND for an
+// unknown (or pruned) turn.
+func (db *DB) TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error) {
+	if err := db.ready(ctx, "turn record"); err != nil {
+		return tandem.TurnRecord{}, err
+	}
+	r, err := scanTurn(db.pool.QueryRow(ctx, `SELECT `+turnColumns+` FROM turns WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
+	}
+	if err != nil {
+		return tandem.TurnRecord{}, db.fail(ctx, "turn record", err)
+	}
+	return r, nil
+}
+
+// UnfinishedTurns returns every pending or running turn in the order they
+// were recorded. An index holds only unfinished turns, so done turns cost
+// nothing. It fails when the store is closed.
+func (db *DB) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error) {
+	if err := db.ready(ctx, "unfinished turns"); err != nil {
+		return nil, err
+	}
+	rows, _ := db.pool.Query(ctx, `SELECT `+turnColumns+` FROM turns WHERE state <> 'done' ORDER BY seq`)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tandem.TurnRecord, error) { return scanTurn(r) })
+	if err != nil {
+		return nil, db.fail(ctx, "unfinished turns", err)
+	}
+	return out, nil
+}
+
+// pruneBatch bounds the records one pruning statement deletes, so locks are
+// never held for long while replicas record turns.
+const pruneBatch = 1000
+
+// PruneTurns deletes done turns recorded before before (with them, their
+// claim on the message's channel and ts: a redelivery of a pruned message
+// would be recorded again), and returns how many it deleted. Pending and
+// running turns stay. It works in batches; on error, the batches before it
+// stay deleted. Replicas may prune at the same time.
+func (db *DB) PruneTurns(before time.Time) (int, error) {
+	return db.pruneLoop("prune turns", `
+		DELETE FROM turns WHERE id IN (
+			SELECT id FROM turns WHERE state = 'done' AND recorded_at < $1
+			ORDER BY recorded_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, before)
+}
+
+func (db *DB) pruneLoop(op, sql string, arg any) (int, error) {
+	ctx := context.Background()
+	total := 0
+	for {
+		tag, err := db.exec(ctx, op, sql, arg, pruneBatch)
+		if err != nil {
+			return total, err
+		}
+		n := int(tag.RowsAffected())
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
