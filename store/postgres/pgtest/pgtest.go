@@ -24,6 +24,9 @@ const EnvURL = "TANDEM_TEST_DATABASE_URL"
 func BaseURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(EnvURL)
+	if base == "" && os.Getenv("CI") == "true" {
+		t.Fatal(EnvURL + " is not set in CI: .ci/run must start PostgreSQL and set it; these tests never skip in CI")
+	}
 	if base == "" {
 		t.Skip(EnvURL + " is not set: these tests need a PostgreSQL database they may create schemas in, e.g. " +
 			EnvURL + "=postgres://postgres@127.0.0.1:5432/test?sslmode=disable go test ./store/... (CI sets it)")
