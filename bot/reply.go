@@ -11,9 +11,6 @@ import (
 	"github.com/tandembot/tandem/handlers"
 )
 
-// maxRateLimitWaits bounds how often one post waits out a 429 before giving up.
-const maxRateLimitWaits = 5
-
 // postReply answers a turn in its thread. Errors become words here: a
 // missing or dead link gets a private Connect button for the person whose
 // link it is, plus a short visible note; everything else a visible reply.
@@ -160,13 +157,15 @@ func (b *Bot) DM(ctx context.Context, user, text string, blocks []slack.Block) e
 	})
 }
 
-// withRateLimit calls post, waiting out each 429's Retry-After, a few times
-// at most. Only the calling turn waits: other sessions post on.
+// withRateLimit calls post, waiting out every 429's Retry-After for as long
+// as Slack keeps asking (a reply is never dropped for a rate limit); only a
+// stop (ctx) ends the wait, leaving the turn for the next start. Only the
+// calling turn waits: other sessions post on.
 func (b *Bot) withRateLimit(ctx context.Context, post func() error) error {
-	for i := 0; ; i++ {
+	for {
 		err := post()
 		var rl *slack.RateLimitedError
-		if !errors.As(err, &rl) || i == maxRateLimitWaits {
+		if !errors.As(err, &rl) {
 			return err
 		}
 		wait := rl.RetryAfter

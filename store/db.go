@@ -457,3 +457,8 @@ func checkPart(what, s string) error {
 func u64(n uint64) []byte {
 	return binary.BigEndian.AppendUint64(nil, n)
 }
+
+// Ping reports whether the store can still be read (for /readyz).
+func (db *DB) Ping(ctx context.Context) error {
+	return db.view(ctx, "ping", func(*bolt.Tx) error { return nil })
+}

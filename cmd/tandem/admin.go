@@ -14,14 +14,13 @@ import (
 
 	"github.com/tandembot/tandem/api"
 	"github.com/tandembot/tandem/bot"
-	"github.com/tandembot/tandem/store"
 )
 
 // opEnv is what an operator command works with: the store, and when it
 // runs inside tandem serve, the running bot (for commands that post to
 // Slack) and its team.
 type opEnv struct {
-	db   *store.DB
+	db   database
 	keys *api.Keys
 	bot  *bot.Bot // nil when the command opened the database itself
 	team string
@@ -119,11 +118,11 @@ func runOp(ctx context.Context, name string, args []string, getenv func(string) 
 		}
 		return nil
 	}
-	db, err := openStore(getenv, stderr)
+	db, err := openStore(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	fmt.Fprintf(stderr, "tandem: no tandem serve is running; opened %s directly\n", cfg.DBPath)
+	fmt.Fprintf(stderr, "tandem: no tandem serve answers on %s; opened %s directly\n", sock, describeDatabase(cfg))
 	return ops[name](ctx, opEnv{db: db, keys: &api.Keys{Store: db}, team: getenv("TANDEM_TEAM")}, args, stdout)
 }

@@ -19,6 +19,7 @@ type config struct {
 	BotToken        string
 	SlackAPIURL     string
 	DBPath          string
+	DatabaseURL     string // TANDEM_DATABASE_URL: PostgreSQL instead of DBPath
 	EncryptionKey   string // base64, may be empty (a key file is used)
 	PreviousKeys    []string
 	PublicURL       string
@@ -58,6 +59,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		BotToken:      strings.TrimSpace(getenv("SLACK_BOT_TOKEN")),
 		SlackAPIURL:   or("TANDEM_SLACK_API_URL", "https://slack.com/api/"),
 		DBPath:        or("TANDEM_DB", "tandem.db"),
+		DatabaseURL:   strings.TrimSpace(getenv("TANDEM_DATABASE_URL")),
 		EncryptionKey: strings.TrimSpace(getenv("TANDEM_ENCRYPTION_KEY")),
 		PublicURL:     strings.TrimRight(or("TANDEM_PUBLIC_URL", "http://localhost:8080"), "/"),
 		HTTPAddr:      or("TANDEM_HTTP_ADDR", ":8080"),
@@ -81,6 +83,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if !isHTTPURL(c.SlackAPIURL) {
 		bad("TANDEM_SLACK_API_URL is not a URL: it expects an http(s) URL such as https://slack.com/api/")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		bad("TANDEM_DATABASE_URL does not look like a PostgreSQL URL: it expects postgres://user@host:5432/dbname")
 	}
 	if !isHTTPURL(c.PublicURL) {
 		bad("TANDEM_PUBLIC_URL is not a URL: it expects the http(s) base URL people's browsers reach, such as https://tandem.example.com")

@@ -32,6 +32,7 @@ commands:
   audit     print the audit trail (works while serve runs)
   sessions  report, notify or keep-owner-credentials for shared sessions
   migrate   upgrade the database to this version's schema (bot stopped)
+  store     copy --from <bbolt file> --to <postgres url>: move to PostgreSQL
   version   print the version
 `
 
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "apikey", "audit", "sessions":
 		return runOp(ctx, cmd, args, getenv, stdout, stderr)
+	case "store":
+		return storeCmd(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout, stderr)
 	case "rekey":

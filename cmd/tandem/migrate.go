@@ -9,6 +9,7 @@ import (
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/store"
+	"github.com/tandembot/tandem/store/postgres"
 )
 
 // migrate upgrades the database to this binary's schema. It needs the bot
@@ -24,6 +25,18 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	keys, err := openKeyring(cfg, newLogger("text", stderr))
 	if err != nil {
 		return err
+	}
+	if cfg.DatabaseURL != "" {
+		from, to, err := postgres.Migrate(ctx, cfg.DatabaseURL, postgres.Options{Keyring: keys})
+		if err != nil {
+			return errors.New("tandem migrate: " + tandem.ErrorMessage(err))
+		}
+		if from == to {
+			fmt.Fprintf(stdout, "%s is at schema %d already; nothing to do\n", describeDatabase(cfg), to)
+		} else {
+			fmt.Fprintf(stdout, "migrated %s from schema %d to %d (each step in its own transaction; take a pg_dump first for a backup)\n", describeDatabase(cfg), from, to)
+		}
+		return nil
 	}
 	from, to, backup, err := store.Migrate(cfg.DBPath, store.Options{Keyring: keys})
 	if err != nil {

@@ -2,20 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/store"
 )
 
 // storeConfig reads only what opening the store needs, so operator commands
 // run without Slack tokens.
 func storeConfig(getenv func(string) string) config {
-	c := config{DBPath: strings.TrimSpace(getenv("TANDEM_DB")), EncryptionKey: strings.TrimSpace(getenv("TANDEM_ENCRYPTION_KEY")), LogFormat: "text"}
+	c := config{DBPath: strings.TrimSpace(getenv("TANDEM_DB")), DatabaseURL: strings.TrimSpace(getenv("TANDEM_DATABASE_URL")),
+		EncryptionKey: strings.TrimSpace(getenv("TANDEM_ENCRYPTION_KEY")), LogFormat: "text"}
 	if c.DBPath == "" {
 		c.DBPath = "tandem.db"
 	}
@@ -26,17 +23,13 @@ func storeConfig(getenv func(string) string) config {
 }
 
 // openStore opens the database for an operator command.
-func openStore(getenv func(string) string, stderr io.Writer) (*store.DB, error) {
+func openStore(ctx context.Context, getenv func(string) string, stderr io.Writer) (database, error) {
 	cfg := storeConfig(getenv)
 	keys, err := openKeyring(cfg, newLogger("text", stderr))
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(cfg.DBPath, store.Options{Keyring: keys})
-	if err != nil {
-		return nil, errors.New("tandem: " + tandem.ErrorMessage(err))
-	}
-	return db, nil
+	return openDatabase(ctx, cfg, keys)
 }
 
 // rekey re-encrypts every secret still sealed under a previous key with the
@@ -50,7 +43,7 @@ func rekey(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	db, err := openStore(getenv, stderr)
+	db, err := openStore(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/tandembot/tandem/integrations"
 	"github.com/tandembot/tandem/metrics"
 	"github.com/tandembot/tandem/secrets"
-	"github.com/tandembot/tandem/store"
 )
 
 // serve runs the bot and its HTTP server until ctx ends.
@@ -49,7 +48,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 type app struct {
 	cfg       config
 	log       *slog.Logger
-	db        *store.DB
+	db        database
 	providers map[tandem.ProviderID]tandem.Provider
 	flow      *integrations.Flow
 	tokens    *integrations.Tokens
@@ -67,10 +66,11 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(cfg.DBPath, store.Options{Keyring: keys})
+	db, err := openDatabase(context.Background(), cfg, keys)
 	if err != nil {
-		return nil, fmt.Errorf("tandem: %s", tandem.ErrorMessage(err))
+		return nil, err
 	}
+	logDatabase(log, cfg)
 	a := &app{cfg: cfg, log: log, db: db, providers: map[tandem.ProviderID]tandem.Provider{}}
 	for id, pe := range cfg.Providers {
 		p, err := providerFactories[id](pe)
@@ -128,13 +128,13 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	return a, nil
 }
 
-func (a *app) readyz(w http.ResponseWriter, _ *http.Request) {
+func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 	if !a.bot.Ready() {
 		http.Error(w, "not connected to Slack", http.StatusServiceUnavailable)
 		return
 	}
-	if _, err := a.db.Counts(); err != nil {
-		http.Error(w, "store not readable", http.StatusServiceUnavailable)
+	if err := a.db.Ping(r.Context()); err != nil {
+		http.Error(w, "store not reachable", http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintln(w, "ready")
