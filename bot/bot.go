@@ -61,6 +61,9 @@ type Config struct {
 	// ShutdownTimeout is how long a stop waits for running turns before
 	// cancelling them (they are then resumed at the next start).
 	ShutdownTimeout time.Duration
+	// LeaseTTL is how long a session lease lasts without renewal: how soon
+	// another replica takes over a dead one's sessions (default 30s).
+	LeaseTTL time.Duration
 	// Keys manages API keys (nil: no API keys).
 	Keys KeyManager
 	// Admins are Slack users who count as channel admins everywhere
@@ -114,8 +117,10 @@ type Bot struct {
 	held map[tandem.SessionKey]map[tandem.ProviderID]tandem.Credentials
 	// waiters are callers waiting for a turn's result, by turn id.
 	waiters map[string]*waiter
-	// inbox counts turns recorded and not finished here.
+	// inbox counts turns recorded and not finished.
 	inbox atomic.Int64
+	// owner names this bot in session leases.
+	owner string
 }
 
 // InboxDepth returns how many turns wait or run in this process.
@@ -135,10 +140,13 @@ func New(cfg Config) *Bot {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack}
+	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack, owner: newOwner()}
 	b.queue = newDispatcher(cfg.Concurrency, b.runSession)
 	return b
 }

@@ -13,22 +13,20 @@ import (
 // Session leases let several replicas share one store: the replica that
 // holds a session's lease runs that session's unfinished turns, oldest
 // first, whichever replica recorded them. A replica that dies stops renewing
-// its leases, and another takes over after sessionLeaseTTL.
-const (
-	sessionLeaseTTL = 30 * time.Second
-	leaseRenewEvery = 10 * time.Second
-	// pollEvery is how often the inbox is scanned for turns no replica is
-	// running (recorded elsewhere, or left by a dead replica).
-	pollEvery = time.Second
-)
+// its leases (every LeaseTTL/3), and another takes over after LeaseTTL.
 
-// owner names this process in leases.
-var owner = func() string {
+// pollEvery is how often the inbox is scanned for turns no replica is
+// running (recorded elsewhere, or left by a dead replica).
+const pollEvery = time.Second
+
+// newOwner names one bot in leases: unique per Bot, so two bots in one
+// process contend like two replicas.
+func newOwner() string {
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
 	rand.Read(b)
 	return host + "-" + hex.EncodeToString(b)
-}()
+}
 
 // Takeovers counts turns this process took over from a replica that died.
 type takeoverRecorder interface{ Takeover() }
@@ -42,14 +40,15 @@ func (b *Bot) runSession(t tandem.Turn) {
 	key := t.Session
 	name := "session/" + key.String()
 	store := b.cfg.Store
-	if ok, err := store.Lease(ctx, name, owner, sessionLeaseTTL); err != nil || !ok {
+	owner := b.owner
+	if ok, err := store.Lease(ctx, name, owner, b.cfg.LeaseTTL); err != nil || !ok {
 		if err != nil && ctx.Err() == nil {
 			b.log.Error("take session lease", "session", key.String(), "err", err)
 		}
 		return
 	}
 	defer store.ReleaseLease(context.WithoutCancel(ctx), name, owner)
-	renew := time.NewTicker(leaseRenewEvery)
+	renew := time.NewTicker(b.cfg.LeaseTTL / 3)
 	defer renew.Stop()
 	stopRenew := make(chan struct{})
 	defer close(stopRenew)
@@ -59,7 +58,7 @@ func (b *Bot) runSession(t tandem.Turn) {
 			case <-stopRenew:
 				return
 			case <-renew.C:
-				store.Lease(context.WithoutCancel(ctx), name, owner, sessionLeaseTTL)
+				store.Lease(context.WithoutCancel(ctx), name, owner, b.cfg.LeaseTTL)
 			}
 		}
 	}()

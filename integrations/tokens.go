@@ -2,6 +2,8 @@ package integrations
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +22,8 @@ type TokenStore interface {
 	MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID) error
 	DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) error
 	SaveLink(ctx context.Context, l tandem.Link) error
+	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
 }
 
 // expiryDelta is how long before its expiry a token counts as expired, as in
@@ -48,8 +52,10 @@ type Tokens struct {
 	// no answer came) and duration.
 	OnCall func(p tandem.ProviderID, status int, d time.Duration)
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	mu        sync.Mutex
+	locks     map[string]*sync.Mutex
+	ownerOnce sync.Once
+	owner     string
 }
 
 // Credentials returns user's credentials for provider p under reason. It
@@ -111,6 +117,48 @@ func (t *Tokens) valid(tok tandem.Token) bool {
 	return tok.AccessToken != "" && (tok.Expiry.IsZero() || tok.Expiry.After(t.now().Add(expiryDelta)))
 }
 
+// Refresh leases in the store serialise refreshes across replicas sharing
+// one database; the in-process mutex does it within one process.
+const (
+	refreshLeaseTTL  = 30 * time.Second
+	refreshLeaseWait = 20 * time.Second
+)
+
+// leaseOwner names this token source in refresh leases: each Tokens is one
+// contender, as each replica is.
+func (t *Tokens) leaseOwner() string {
+	t.ownerOnce.Do(func() {
+		b := make([]byte, 8)
+		rand.Read(b)
+		t.owner = "tokens-" + hex.EncodeToString(b)
+	})
+	return t.owner
+}
+
+// storeLock takes the link's refresh lease, waiting while another process
+// holds it. It fails with EUNAVAILABLE when the lease stays taken.
+func (t *Tokens) storeLock(ctx context.Context, l tandem.Link) (func(), error) {
+	name := "refresh/" + l.Team + "/" + l.User + "/" + string(l.Provider)
+	deadline := time.Now().Add(refreshLeaseWait)
+	for {
+		ok, err := t.Store.Lease(ctx, name, t.leaseOwner(), refreshLeaseTTL)
+		if err != nil {
+			return nil, fmt.Errorf("integrations: refresh lease: %w", err)
+		}
+		if ok {
+			return func() { t.Store.ReleaseLease(context.WithoutCancel(ctx), name, t.leaseOwner()) }, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, tandem.Errorf(tandem.EUNAVAILABLE, "Another Tandem process is refreshing this %s token; try again in a moment.", l.Provider.Name())
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // markDead flags the link and tells its owner, once: the caller holds the
 // link's lock, and a link already flagged is left alone.
 func (t *Tokens) markDead(ctx context.Context, l tandem.Link, why string) {
@@ -154,6 +202,11 @@ func (s *source) token(ctx context.Context) (tandem.Token, error) {
 	lock := t.lockFor(s.link)
 	lock.Lock()
 	defer lock.Unlock()
+	release, err := t.storeLock(ctx, s.link)
+	if err != nil {
+		return tandem.Token{}, err
+	}
+	defer release()
 	stored, err := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider)
 	if err != nil {
 		return tandem.Token{}, s.gone(err)

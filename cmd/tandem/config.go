@@ -32,6 +32,7 @@ type config struct {
 	Replica         string
 	ProviderTimeout time.Duration
 	Concurrency     int
+	LeaseTTL        time.Duration
 	Providers       map[tandem.ProviderID]providerEnv
 }
 
@@ -131,6 +132,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("TANDEM_CONCURRENCY is %q: it expects a number of turns from 1 to 10000", v)
 		}
 		c.Concurrency = n
+	}
+	c.LeaseTTL = 30 * time.Second
+	if v := strings.TrimSpace(getenv("TANDEM_LEASE_TTL")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			bad("TANDEM_LEASE_TTL is %q: it expects a duration of at least 1s, such as 30s", v)
+		}
+		c.LeaseTTL = d
 	}
 	c.AuditRetention = 90 * 24 * time.Hour
 	if v := strings.TrimSpace(getenv("TANDEM_AUDIT_RETENTION")); v != "" {

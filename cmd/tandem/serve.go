@@ -99,7 +99,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	b = bot.New(bot.Config{
 		Slack: slackAPI, Store: db, Resolver: a.tokens, Linker: a.flow, Providers: a.providers, Logger: log,
 		Keys: a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval, Metrics: m,
-		ShutdownTimeout: cfg.ShutdownTimeout, Concurrency: cfg.Concurrency,
+		ShutdownTimeout: cfg.ShutdownTimeout, Concurrency: cfg.Concurrency, LeaseTTL: cfg.LeaseTTL,
 	})
 	a.bot = b
 	a.flow.OnLinked = a.bot.OnLinked

@@ -59,6 +59,7 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 	if s := newSubject(t); s.Refreshes {
 		t.Run("RefreshIsTransparentAndPersisted", func(t *testing.T) { testRefresh(t, newSubject(t)) })
 		t.Run("ConcurrentTurnsRefreshOnce", func(t *testing.T) { testConcurrentRefresh(t, newSubject(t)) })
+		t.Run("ReplicasRefreshOnce", func(t *testing.T) { testReplicaRefresh(t, newSubject(t)) })
 		t.Run("RefusedRefreshMarksNeedsReconnect", func(t *testing.T) { testRefusedRefresh(t, newSubject(t)) })
 	}
 	if s := newSubject(t); s.Revokes {
@@ -295,5 +296,41 @@ func testDisconnect(t *testing.T, s Subject) {
 	}
 	if _, err := r.tokens.Disconnect(context.Background(), "T1", "U1", s.Provider.ID()); tandem.ErrorCode(err) != tandem.ENOTFOUND {
 		t.Errorf("second disconnect: %v, want ENOTFOUND", err)
+	}
+}
+
+// testReplicaRefresh: two token sources that share only the store (as two
+// replicas do) refresh an expired token once between them.
+func testReplicaRefresh(t *testing.T, s Subject) {
+	r := newRig(t, s)
+	r.link(t)
+	r.expire(t)
+	other := &integrations.Tokens{Store: r.db, Providers: r.tokens.Providers, HTTPClient: r.tokens.HTTPClient}
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := 0; i < 40; i++ {
+		tokens := r.tokens
+		if i%2 == 1 {
+			tokens = other
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			creds, err := tokens.Credentials(context.Background(), "T1", "U1", s.Provider.ID(), tandem.ReasonSender)
+			if err == nil {
+				_, err = s.Provider.Identify(context.Background(), creds.Client)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a turn failed: %v", err)
+		}
+	}
+	if n := s.Fake.RefreshCount(s.Login); n != 1 {
+		t.Errorf("two replicas refreshed %d times, want 1", n)
 	}
 }
