@@ -303,7 +303,7 @@ func plain(m fakeslack.Message) string {
 		case string:
 			parts = append(parts, x)
 		case map[string]any:
-			for _, k := range []string{"text", "elements", "fields", "accessory"} {
+			for _, k := range []string{"text", "elements", "fields", "accessory", "placeholder"} {
 				if c, ok := x[k]; ok {
 					walk(c)
 				}
