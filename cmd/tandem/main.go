@@ -27,6 +27,7 @@ const usage = `usage: tandem [command]
 
 commands:
   serve     run the bot and its HTTP server (the default)
+  console   try Tandem in a terminal chat: built-in Slack, demo accounts, no setup
   rekey     re-encrypt stored secrets under the current key
   apikey    create, list or revoke API keys (works while serve runs)
   audit     print the audit trail (works while serve runs)
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "serve":
 		return serve(ctx, args, getenv, stdout, stderr)
+	case "console":
+		return console(ctx, args, getenv, os.Stdin, stdout, stderr)
 	case "apikey", "audit", "sessions":
 		return runOp(ctx, cmd, args, getenv, stdout, stderr)
 	case "store":
