@@ -117,7 +117,7 @@ func (b *Bot) setVar(ctx context.Context, t tandem.Turn, sess tandem.Session, na
 	}
 	on, ok := map[string]bool{"true": true, "1": true, "on": true, "yes": true, "false": false, "0": false, "off": false, "no": false, "": false}[strings.ToLower(value)]
 	if !ok {
-		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "%s takes true or false, not %q.", name, value)
+		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "%s takes true or false, not “%s”.", name, escape(value))
 	}
 	if !on {
 		return b.disablePersistent(ctx, sess.Key, t.User)

@@ -71,7 +71,7 @@ func (b *Bot) connectMenu(ctx context.Context, team, user, arg string) tandem.Re
 	if arg != "" {
 		p, ok := b.providerArg(arg)
 		if !ok {
-			return tandem.Reply{Title: fmt.Sprintf("Tandem cannot connect %q", arg), Text: "Enabled here: " + b.enabledNames() + "."}
+			return tandem.Reply{Title: fmt.Sprintf("Tandem cannot connect “%s”", arg), Text: "Enabled here: " + b.enabledNames() + "."}
 		}
 		return tandem.Reply{
 			Title:   "Connect " + p.Name(),
@@ -92,7 +92,7 @@ func (b *Bot) connectMenu(ctx context.Context, team, user, arg string) tandem.Re
 }
 
 func (b *Bot) statuses(ctx context.Context, team, user string) []tandem.IdentityStatus {
-	return b.identities(ctx, tandem.Session{Key: tandem.SessionKey{Team: team}, Owner: user}, user)
+	return b.identities(ctx, team, user, tandem.ReasonSender)
 }
 
 func statusLine(st tandem.IdentityStatus) string {

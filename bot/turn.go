@@ -135,7 +135,7 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 		res.identity = &creds.Identity
 	}
 	if cmd.Name == "whoami" {
-		req.Identities = b.identities(ctx, sess, t.User)
+		req.Identities = b.identities(ctx, sess.Key.Team, user, reason)
 	}
 	if len(cmd.Uses) > 0 {
 		req.Sources = map[tandem.ProviderID]handlers.Source{}
@@ -206,11 +206,10 @@ func (b *Bot) audit(ctx context.Context, t tandem.Turn, effective string, p tand
 		"effective_user", effective, "provider", p, "reason", reason, "outcome", out)
 }
 
-// identities says, for each enabled provider, which identity sender's turn
-// in sess would use now.
-func (b *Bot) identities(ctx context.Context, sess tandem.Session, sender string) []tandem.IdentityStatus {
-	user, reason := tandem.EffectiveUser(sess, sender)
-	links, err := b.cfg.Store.Links(ctx, sess.Key.Team, user)
+// identities says, for each enabled provider, how the identity a turn
+// resolved (user, for reason) stands.
+func (b *Bot) identities(ctx context.Context, team, user string, reason tandem.Reason) []tandem.IdentityStatus {
+	links, err := b.cfg.Store.Links(ctx, team, user)
 	if err != nil {
 		b.log.Error("read links", "err", err)
 	}

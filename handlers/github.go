@@ -178,7 +178,7 @@ func commitFile(ctx context.Context, r Request) (tandem.Reply, error) {
 	}
 	path := r.Command.Args["path"]
 	if strings.Contains(path, "..") || strings.HasPrefix(path, "/") {
-		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "%q is not a path inside the repository.", path)
+		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "`%s` is not a path inside the repository.", escape(path))
 	}
 	content, message := titleBody(r.Command.Args["text"])
 	content = stripCode(content)

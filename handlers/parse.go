@@ -58,7 +58,7 @@ func Parse(text string) (Command, error) {
 		}
 	}
 	if bad != nil {
-		return Command{}, tandem.Errorf(tandem.EINVALID, "%q is not %s. Try: `%s`", bad.badWord, argKinds[bad.badArg].expect, badSpec.example)
+		return Command{}, tandem.Errorf(tandem.EINVALID, "“%s” is not %s. Try: `%s`", escape(clipText(bad.badWord, 60)), argKinds[bad.badArg].expect, badSpec.example)
 	}
 	return Command{}, &UnknownError{Suggestions: suggest(strings.Join(words, " "), 3)}
 }

@@ -85,7 +85,10 @@ type env struct {
 	done    chan error
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the fake Slack's options adjusted by slackOpts.
+func newEnvWith(t *testing.T, slackOpts func(*fakeslack.Options)) *env {
 	t.Helper()
 	var users []fakeslack.User
 	var ghUsers []fakegithub.User
@@ -94,11 +97,15 @@ func newEnv(t *testing.T) *env {
 		users = append(users, fakeslack.User{ID: p.slack, Name: p.name, RealName: p.name, IsAdmin: p.name == "dave"})
 		ghUsers = append(ghUsers, fakegithub.User{Login: p.login, Name: p.name})
 	}
-	sl := fakeslack.New(fakeslack.Options{
+	slOpts := fakeslack.Options{
 		BotToken: testBotToken, AppToken: testAppToken, Users: users,
 		Channels:     []fakeslack.Channel{{ID: channel, Name: "shared", Creator: "UALICE"}},
 		PingInterval: 200 * time.Millisecond,
-	})
+	}
+	if slackOpts != nil {
+		slackOpts(&slOpts)
+	}
+	sl := fakeslack.New(slOpts)
 	if err := sl.Start(); err != nil {
 		t.Fatal(err)
 	}
