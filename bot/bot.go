@@ -64,6 +64,10 @@ type Config struct {
 	// LeaseTTL is how long a session lease lasts without renewal: how soon
 	// another replica takes over a dead one's sessions (default 30s).
 	LeaseTTL time.Duration
+	// ReorderWindow is how long a turn waits before it runs, so that an
+	// earlier message of its thread recorded a moment later by another
+	// replica still runs first (0 with one process).
+	ReorderWindow time.Duration
 	// Keys manages API keys (nil: no API keys).
 	Keys KeyManager
 	// Admins are Slack users who count as channel admins everywhere

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/tandembot/tandem"
@@ -86,21 +87,51 @@ func (b *Bot) runSession(t tandem.Turn) {
 	}
 }
 
-// oldestUnfinished returns the session's oldest pending or running turn.
+// oldestUnfinished returns the session's earliest pending or running turn,
+// by the time its message was sent (Slack's ts), which is the thread's
+// order even when replicas recorded the turns in another order. With a
+// reorder window (several replicas), a turn younger than the window waits
+// for it, so a message recorded a moment later by another replica still
+// goes first.
 func (b *Bot) oldestUnfinished(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, bool) {
-	recs, err := b.cfg.Store.UnfinishedTurns(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			b.log.Error("read inbox", "err", err)
+	for {
+		recs, err := b.cfg.Store.UnfinishedTurns(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.Error("read inbox", "err", err)
+			}
+			return tandem.TurnRecord{}, false
 		}
-		return tandem.TurnRecord{}, false
-	}
-	for _, r := range recs {
-		if r.Turn.Session == key {
-			return r, true
+		var first tandem.TurnRecord
+		found := false
+		for _, r := range recs {
+			if r.Turn.Session == key && (!found || sentAt(r.Turn) < sentAt(first.Turn)) {
+				first, found = r, true
+			}
+		}
+		if !found {
+			return tandem.TurnRecord{}, false
+		}
+		wait := b.cfg.ReorderWindow - b.cfg.Now().Sub(first.Turn.ReceivedAt)
+		if first.State != tandem.TurnPending || wait <= 0 {
+			return first, true
+		}
+		select {
+		case <-ctx.Done():
+			return tandem.TurnRecord{}, false
+		case <-time.After(wait):
 		}
 	}
-	return tandem.TurnRecord{}, false
+}
+
+// sentAt orders a session's turns: a message's Slack ts (seconds since the
+// epoch), or for turns without one (API calls, re-runs) the time they were
+// recorded.
+func sentAt(t tandem.Turn) float64 {
+	if ts, err := strconv.ParseFloat(t.TS, 64); err == nil && !t.Rerun && t.APIKey == "" {
+		return ts
+	}
+	return float64(t.ReceivedAt.UnixMicro()) / 1e6
 }
 
 // poll submits every session that has unfinished turns and is not queued

@@ -170,6 +170,15 @@ func (db *DB) initialize(tx *bolt.Tx) error {
 			return err
 		}
 	}
+	// The file lock makes this process the only one: every lease in the
+	// file belongs to a process that is gone, so a restart after a crash
+	// need not wait for them to expire.
+	if err := tx.DeleteBucket([]byte(bucketLeases)); err != nil {
+		return err
+	}
+	if _, err := tx.CreateBucket([]byte(bucketLeases)); err != nil {
+		return err
+	}
 	return db.checkKey(meta)
 }
 

@@ -33,6 +33,7 @@ type config struct {
 	ProviderTimeout time.Duration
 	Concurrency     int
 	LeaseTTL        time.Duration
+	ReorderWindow   time.Duration
 	Providers       map[tandem.ProviderID]providerEnv
 }
 
@@ -140,6 +141,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("TANDEM_LEASE_TTL is %q: it expects a duration of at least 1s, such as 30s", v)
 		}
 		c.LeaseTTL = d
+	}
+	if c.DatabaseURL != "" {
+		// Several replicas may record one thread's messages out of order.
+		c.ReorderWindow = 300 * time.Millisecond
+	}
+	if v := strings.TrimSpace(getenv("TANDEM_REORDER_WINDOW")); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			bad("TANDEM_REORDER_WINDOW is %q: it expects a duration such as 300ms", v)
+		}
+		c.ReorderWindow = d
 	}
 	c.AuditRetention = 90 * 24 * time.Hour
 	if v := strings.TrimSpace(getenv("TANDEM_AUDIT_RETENTION")); v != "" {

@@ -86,7 +86,10 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	// The timeout bounds every provider call, so an outage fails a turn fast
 	// instead of holding its session.
 	httpClient := &http.Client{Timeout: cfg.ProviderTimeout}
-	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL))
+	// Slack Web API calls are bounded too: a hung call must not hold a
+	// session forever.
+	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL),
+		slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second}))
 	a.flow = &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: a.providers, HTTPClient: httpClient, Logger: log}
 	a.tokens = &integrations.Tokens{Store: db, Providers: a.providers, HTTPClient: httpClient, Logger: log}
 	a.keys = &api.Keys{Store: db}
@@ -100,6 +103,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 		Slack: slackAPI, Store: db, Resolver: a.tokens, Linker: a.flow, Providers: a.providers, Logger: log,
 		Keys: a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval, Metrics: m,
 		ShutdownTimeout: cfg.ShutdownTimeout, Concurrency: cfg.Concurrency, LeaseTTL: cfg.LeaseTTL,
+		ReorderWindow: cfg.ReorderWindow,
 	})
 	a.bot = b
 	a.flow.OnLinked = a.bot.OnLinked

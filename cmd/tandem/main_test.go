@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+)
+
+// childEnvVar, set to 1, makes the test binary run as the tandem binary
+// instead of running tests: the fault tests (reliability_test.go) re-execute
+// themselves this way to get a real process they can kill -9 or SIGTERM.
+const childEnvVar = "TANDEM_TEST_CHILD"
+
+// TestMain runs the tests, or, as a child started by the fault tests, runs
+// tandem exactly as main does: run with the process's arguments and
+// environment, SIGINT/SIGTERM cancelling its context, exit status 0 when run
+// returns nil and 1 otherwise.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnvVar) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
