@@ -94,6 +94,12 @@ func suggest(text string, n int) []string {
 		d       int
 	}
 	text = strings.ToLower(text)
+	// A long message is no typo of a command; comparing its first runes is
+	// enough, and keeps the cost bounded for any sender (the longest
+	// example is about 64 runes).
+	if r := []rune(text); len(r) > 128 {
+		text = string(r[:128])
+	}
 	var all []scored
 	for _, s := range specs {
 		all = append(all, scored{s.example, distance(text, strings.ToLower(s.example))})
