@@ -62,23 +62,28 @@ func meetings(week bool) func(context.Context, Request) (tandem.Reply, error) {
 		}
 		reply := tandem.Reply{Title: countTitle(total, len(ms), "meeting "+when, "meetings "+when), Total: total}
 		for _, m := range ms {
-			reply.Items = append(reply.Items, tandem.Item{Text: meetingLine(m, week), URL: m.URL, Note: escape(m.Location)})
+			reply.Items = append(reply.Items, tandem.Item{Text: meetingLine(m, week), Note: escape(m.Location)})
 		}
 		return reply, nil
 	}
 }
 
-// meetingLine shows a meeting with its time in the reader's own time zone
-// (Slack's date formatting).
+// meetingLine shows a meeting's time in the reader's own time zone (Slack's
+// date formatting) and its title linked to the event. The time stays outside
+// the link: Slack does not format inside a link's label.
 func meetingLine(m tandem.Meeting, week bool) string {
+	title := escape(m.Title)
+	if m.URL != "" {
+		title = "<" + m.URL + "|" + strings.ReplaceAll(title, "|", "¦") + ">"
+	}
 	if m.AllDay {
-		return escape(m.Title) + " (all day " + m.Start.Format("Mon 2 Jan") + ")"
+		return title + " (all day " + m.Start.Format("Mon 2 Jan") + ")"
 	}
 	format := "{time}"
 	if week {
 		format = "{date_short_pretty} {time}"
 	}
-	return fmt.Sprintf("<!date^%d^%s|%s> %s", m.Start.Unix(), format, m.Start.UTC().Format("Mon 15:04 UTC"), escape(m.Title))
+	return fmt.Sprintf("<!date^%d^%s|%s> %s", m.Start.Unix(), format, m.Start.UTC().Format("Mon 15:04 UTC"), title)
 }
 
 func findDocs(ctx context.Context, r Request) (tandem.Reply, error) {

@@ -153,7 +153,8 @@ func newEnvWith(t *testing.T, slackOpts func(*fakeslack.Options)) *env {
 		gl.AddProject("acme/" + p.name)
 		gl.AddMergeRequest("acme/"+p.name, p.gitlab, "MR by "+p.name, false)
 		jr.AddIssue(jiraSite, fakejira.Issue{Project: "OPS", Summary: "Task for " + p.name, Assignee: p.name + "@example.test"})
-		gg.AddEvent(p.name+"@example.test", "Standup with "+p.name, time.Now().UTC().Add(time.Hour), time.Now().UTC().Add(90*time.Minute))
+		noon := time.Now().UTC().Truncate(24 * time.Hour).Add(12 * time.Hour) // today, whatever the hour
+		gg.AddEvent(p.name+"@example.test", "Standup with "+p.name, noon, noon.Add(30*time.Minute))
 	}
 
 	dir := t.TempDir()

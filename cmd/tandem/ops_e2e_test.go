@@ -28,7 +28,7 @@ func golden(t *testing.T, name string, m fakeslack.Message) {
 	got = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`).ReplaceAll(got, []byte("HOST"))
 	got = regexp.MustCompile(`[0-9a-f]{40}`).ReplaceAll(got, []byte("SHA"))
 	got = regexp.MustCompile(`\b[0-9a-f]{7}\b`).ReplaceAll(got, []byte("SHORT"))
-	got = regexp.MustCompile(`<!date\^[0-9]+`).ReplaceAll(got, []byte("<!date^TIME"))
+	got = regexp.MustCompile(`\\u003c!date\^[0-9]+\^([^|]*)\|[^\\]*\\u003e`).ReplaceAll(got, []byte(`<!date^TIME^$1|TIME>`))
 	got = append(got, '\n')
 	path := filepath.Join("testdata", "golden", name+".json")
 	if *update {
@@ -198,4 +198,86 @@ func TestSlowTurnShowsItIsWorking(t *testing.T) {
 	if a := e.slack.Calls("reactions.add"); a != 1 {
 		t.Errorf("a fast turn added a reaction (%d in all)", a)
 	}
+}
+
+// TestOtherProvidersOperations runs each GitLab, Jira and Google operation
+// once as Alice: the request reached the provider with her token, and the
+// reply's blocks match the golden files.
+func TestOtherProvidersOperations(t *testing.T) {
+	e := newEnv(t)
+	e.gl.AddMember("acme/alice", "alice-gl")
+	n := e.gl.AddMergeRequest("acme/alice", "bob-gl", "Review me", false)
+	e.gl.RequestReview("acme/alice", n, "alice-gl")
+	e.gl.AddIssue("acme/alice", "bob-gl", "GitLab task", "alice-gl")
+	e.google.AddFile("alice@example.test", "Quarterly plan", "application/vnd.google-apps.document", "the quarterly plan")
+	e.start()
+	e.connectAll("UALICE")
+	root, _ := e.mention("UALICE", "help", "")
+	e.reply(root, "Tandem runs every message")
+	type request struct{ method, path string }
+	steps := []struct {
+		name, text, want string
+		seen             func() []string // "METHOD path login" of the provider's requests
+		expect           string
+	}{
+		{"gitlab_my_mrs", "list my open MRs", "open merge request", e.glSeen, "GET /merge_requests alice-gl"},
+		{"gitlab_review_mrs", "MRs waiting for my review", "waiting for your review", e.glSeen, "GET /merge_requests alice-gl"},
+		{"gitlab_my_issues", "my gitlab issues", "open GitLab issue", e.glSeen, "GET /issues alice-gl"},
+		{"gitlab_create_issue", "create gitlab issue in acme/alice Flaky pipeline | it fails", "Created acme/alice#", e.glSeen, "POST /projects/acme%2Falice/issues alice-gl"},
+		{"gitlab_comment_mr", "comment on acme/alice!1 Looks good", "Commented on acme/alice!1", e.glSeen, "POST /projects/acme%2Falice/merge_requests/1/notes alice-gl"},
+		{"jira_my_issues", "my jira issues", "open Jira issue", e.jiraSeen, "alice@example.test"},
+		{"jira_create", "create jira issue in OPS Login fails | steps", "Created OPS-", e.jiraSeen, "POST"},
+		{"jira_comment", "comment on OPS-1 Deployed", "Commented on OPS-1", e.jiraSeen, "POST"},
+		{"jira_move", "move OPS-1 to In Progress", "Moved OPS-1 to In Progress", e.jiraSeen, "POST"},
+		{"jira_show", "show OPS-1", "OPS-1 Task for alice", e.jiraSeen, "GET"},
+		{"google_meetings_today", "my meetings today", "meeting", e.googleSeen, "GET /calendar/v3/calendars/primary/events alice@example.test"},
+		{"google_find_docs", "find docs about quarterly plan", "Quarterly plan", e.googleSeen, "GET /drive/v3/files alice@example.test"},
+	}
+	for _, s := range steps {
+		before := len(s.seen())
+		r := e.ask("UALICE", s.text, root, s.want)
+		if !strings.Contains(plain(r), "ran as <@UALICE>") {
+			t.Errorf("%s: reply not attributed to Alice: %s", s.name, plain(r))
+		}
+		golden(t, s.name, r)
+		seen := s.seen()[before:]
+		found := false
+		for _, line := range seen {
+			if strings.Contains(line, s.expect) {
+				found = true
+			}
+			if !strings.Contains(line, "alice") {
+				t.Errorf("%s: the provider saw %q, not Alice's token", s.name, line)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no request matching %q in %v (all: %v)", s.name, s.expect, seen, s.seen())
+		}
+	}
+}
+
+func (e *env) glSeen() []string {
+	var out []string
+	for _, r := range e.gl.Requests() {
+		out = append(out, r.Method+" "+r.Path+" "+r.Login)
+	}
+	return out
+}
+
+func (e *env) jiraSeen() []string {
+	var out []string
+	for _, r := range e.jira.Requests() {
+		if r.Token != "" {
+			out = append(out, r.Method+" "+r.Path+" "+r.Login)
+		}
+	}
+	return out
+}
+
+func (e *env) googleSeen() []string {
+	var out []string
+	for _, r := range e.google.Requests() {
+		out = append(out, r.Method+" "+r.Path+" "+r.Login)
+	}
+	return out
 }
