@@ -58,9 +58,9 @@ func (k SessionKey) String() string {
 // Session is a Slack thread that several people talk to. The person whose
 // message started it is its owner.
 type Session struct {
-	Key       SessionKey        `json:"key"`
-	Owner     string            `json:"owner"` // Slack user id
-	CreatedAt time.Time         `json:"created_at"`
+	Key       SessionKey `json:"key"`
+	Owner     string     `json:"owner"` // Slack user id
+	CreatedAt time.Time  `json:"created_at"`
 	// Editors are the people who may run turns when the session is
 	// persistent: everyone who sent a turn while it was per-message, plus
 	// people the owner or a channel admin added.

@@ -58,7 +58,7 @@ type Options struct {
 	BotID string
 	// BotName is the bot user's name. Default "tandem".
 	BotName string
-	// BotToken is the xoxb- token the Web API expects. Default "xoxb-fake-tandem".
+	// BotToken is the xoxb- token the Web API expects. Default "xoxb-fake".
 	BotToken string
 	// AppToken is the xapp- token apps.connections.open expects.
 	// Default "xapp-fake-tandem".
@@ -201,7 +201,7 @@ func New(opts Options) *Server {
 	def(&opts.BotUserID, "U0BOT")
 	def(&opts.BotID, "B0BOT")
 	def(&opts.BotName, "tandem")
-	def(&opts.BotToken, "xoxb-fake-tandem")
+	def(&opts.BotToken, "xoxb-fake")
 	def(&opts.AppToken, "xapp-fake-tandem")
 	def(&opts.Addr, "127.0.0.1:0")
 	if opts.PingInterval <= 0 {
