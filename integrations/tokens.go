@@ -202,6 +202,12 @@ func (s *source) token(ctx context.Context) (tandem.Token, error) {
 	lock := t.lockFor(s.link)
 	lock.Lock()
 	defer lock.Unlock()
+	// Another turn (here or on another replica) may have refreshed already:
+	// then no lease is needed at all.
+	if cur, err := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider); err == nil && !cur.NeedsReconnect && t.valid(cur.Token) {
+		s.cur = cur.Token
+		return s.cur, nil
+	}
 	release, err := t.storeLock(ctx, s.link)
 	if err != nil {
 		return tandem.Token{}, err

@@ -19,9 +19,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,19 +117,22 @@ func benchScaleLink(j int) tandem.Link {
 	}
 }
 
+// benchScaleTurnSeq numbers the turns the benchmarks record, unique across
+// -count repetitions.
+var benchScaleTurnSeq atomic.Int64
+
 // benchScaleDB is the built database and what building it measured.
 type benchScaleDB struct {
-	db                 *DB
-	path               string
-	sessions, links    int
-	build              time.Duration
-	fileAfterSessions  int64 // bytes
-	fileAfterLinks     int64
-	sessionsInUse      int // bytes of pages the sessions bucket uses
-	linksInUse         int
-	sessionKeysStored  int
-	linkKeysStored     int
-	heapAfterOpenBytes int64 // live heap the open store holds (freelist map, ...)
+	db                *DB
+	path              string
+	sessions, links   int
+	build             time.Duration
+	fileAfterSessions int64 // bytes
+	fileAfterLinks    int64
+	sessionsInUse     int // bytes of pages the sessions bucket uses
+	linksInUse        int
+	sessionKeysStored int
+	linkKeysStored    int
 }
 
 // buildBenchScale bulk-loads sessions and links into a new store at path,
@@ -203,16 +208,9 @@ func buildBenchScale(tb testing.TB, path string, sessions, links int) *benchScal
 	if err := db.Close(); err != nil {
 		tb.Fatal(err)
 	}
-	var before runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
 	if r.db, err = Open(path, Options{Keyring: benchScaleKeyring(tb)}); err != nil {
 		tb.Fatal(err)
 	}
-	var after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	r.heapAfterOpenBytes = int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	ctx := context.Background()
 	if s, err := r.db.Session(ctx, benchScaleSessionKey(sessions-1)); err != nil || s.Owner == "" {
 		tb.Fatalf("the last session does not read back: %+v, %v", s, err)
@@ -233,6 +231,23 @@ func benchScaleFileSize(tb testing.TB, path string) int64 {
 		tb.Fatal(err)
 	}
 	return fi.Size()
+}
+
+// benchScaleRSSFile returns the process's resident file-backed memory in
+// bytes (Linux's RssFile: mapped file pages, bbolt's mmap among them), or
+// -1 where /proc is missing.
+func benchScaleRSSFile() int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return -1
 }
 
 // benchScalePctMS returns the p-th percentile (nearest rank) of ds in ms.
@@ -256,9 +271,9 @@ func benchScaleReportLatency(b *testing.B, lat []time.Duration) {
 // BenchmarkScale builds the scale database once, then measures against it:
 // a session lookup (hit and miss, as turnFor and the turn's EnsureSession
 // read), a link lookup with its token decrypted (each credential
-// resolution), reopening the store (its share of start-up), Counts (what
-// /readyz calls on every probe), and the size of the file per session and
-// per link.
+// resolution), reopening the store (its share of start-up), the inbox
+// write every ack waits for (new and duplicate), Counts (what /readyz calls
+// on every probe), and the size of the file per session and per link.
 func BenchmarkScale(b *testing.B) {
 	sessions, links := benchScaleSize(b)
 	path := filepath.Join(b.TempDir(), "scale.db")
@@ -349,10 +364,56 @@ func BenchmarkScale(b *testing.B) {
 		b.ReportMetric(float64(s.fileAfterLinks-s.fileAfterSessions)/float64(links), "file-B/link")
 		b.ReportMetric(float64(s.linksInUse)/float64(links), "inuse-B/link")
 		b.ReportMetric(float64(s.fileAfterLinks)/(1<<20), "file-MiB")
-		b.ReportMetric(float64(s.heapAfterOpenBytes)/(1<<10), "heap-open-KiB")
+	})
+
+	// The inbox write that every ack waits for, on the big file: a new turn,
+	// and a duplicate delivery (the second event of every channel mention),
+	// which writes nothing but still commits a write transaction.
+	b.Run(name+"/RecordTurn", func(b *testing.B) {
+		var lat []time.Duration
+		for b.Loop() {
+			i := int(benchScaleTurnSeq.Add(1))
+			t := tandem.Turn{ID: fmt.Sprintf("EvScale%09d", i), Session: benchScaleSessionKey(i % sessions),
+				User: "U00000001", Text: "list my open PRs", TS: fmt.Sprintf("1800000000.%09d", i), ReceivedAt: time.Now()}
+			t0 := time.Now()
+			dup, err := s.db.RecordTurn(ctx, t)
+			lat = append(lat, time.Since(t0))
+			if err != nil || dup {
+				b.Fatalf("RecordTurn = %v, %v", dup, err)
+			}
+		}
+		benchScaleReportLatency(b, lat)
+	})
+
+	b.Run(name+"/RecordTurnDuplicate", func(b *testing.B) {
+		t := tandem.Turn{ID: "EvScaleDup", Session: benchScaleSessionKey(0), User: "U00000001",
+			Text: "list my open PRs", TS: "1800000001.000001", ReceivedAt: time.Now()}
+		if _, err := s.db.RecordTurn(ctx, t); err != nil {
+			b.Fatal(err)
+		}
+		t.ID = "EvScaleDupTwin" // the message.channels twin: same channel and ts
+		var lat []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			dup, err := s.db.RecordTurn(ctx, t)
+			lat = append(lat, time.Since(t0))
+			if err != nil || !dup {
+				b.Fatalf("RecordTurn = %v, %v; want a duplicate", dup, err)
+			}
+		}
+		benchScaleReportLatency(b, lat)
 	})
 
 	b.Run(name+"/Counts", func(b *testing.B) {
+		// A fresh mapping, so RssFile shows what Counts itself faults in.
+		if err := s.db.Close(); err != nil {
+			b.Fatal(err)
+		}
+		var err error
+		if s.db, err = Open(path, Options{Keyring: benchScaleKeyring(b)}); err != nil {
+			b.Fatal(err)
+		}
+		rss0 := benchScaleRSSFile()
 		var lat []time.Duration
 		for b.Loop() {
 			t0 := time.Now()
@@ -363,5 +424,63 @@ func BenchmarkScale(b *testing.B) {
 			}
 		}
 		benchScaleReportLatency(b, lat)
+		if rss0 >= 0 {
+			b.ReportMetric(float64(benchScaleRSSFile()-rss0)/(1<<20), "rss-file-growth-MiB")
+		}
 	})
+}
+
+// BenchmarkGroupCommit backs the fix proposed in docs/performance.md: with
+// many turns running, every store write is its own fsync'ed bbolt commit
+// and they queue for the single writer. 64 goroutines record turns (the
+// inbox write, as RecordTurn does) either each in its own commit (update,
+// what the store does today) or coalesced by bbolt's DB.Batch (batch, with
+// MaxBatchDelay 1ms), which commits whatever is waiting in one transaction
+// and one fsync. It reports writes/s and each write's latency.
+func BenchmarkGroupCommit(b *testing.B) {
+	for _, mode := range []string{"update", "batch"} {
+		b.Run(mode, func(b *testing.B) {
+			db, err := Open(filepath.Join(b.TempDir(), "group.db"), Options{Keyring: benchScaleKeyring(b)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			db.bolt.MaxBatchDelay = time.Millisecond
+			ctx := context.Background()
+			var mu sync.Mutex
+			var lat []time.Duration
+			var seq atomic.Int64
+			b.SetParallelism(32) // 64 writers on 2 cores
+			began := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				var mine []time.Duration
+				for pb.Next() {
+					i := seq.Add(1)
+					t := tandem.Turn{ID: fmt.Sprintf("EvGroup%09d", i), Session: benchScaleSessionKey(int(i)),
+						User: "U00000001", Text: "list my open PRs", TS: fmt.Sprintf("1800000000.%09d", i), ReceivedAt: time.Now()}
+					t0 := time.Now()
+					var err error
+					if mode == "update" {
+						_, err = db.RecordTurn(ctx, t)
+					} else {
+						err = db.bolt.Batch(func(tx *bolt.Tx) error {
+							_, err := db.recordTurn(tx, t)
+							return err
+						})
+					}
+					mine = append(mine, time.Since(t0))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			})
+			elapsed := time.Since(began)
+			b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "writes/s")
+			benchScaleReportLatency(b, lat)
+		})
+	}
 }

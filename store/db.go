@@ -139,6 +139,8 @@ func openBolt(path string, opts Options) (*bolt.DB, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// A write waits at most this long for others to share its commit.
+	bdb.MaxBatchDelay = 500 * time.Microsecond
 	return bdb, nil
 }
 
@@ -305,11 +307,26 @@ func (db *DB) Close() error {
 
 var errClosed = tandem.Errorf(tandem.EUNAVAILABLE, "the store is closed")
 
+// update runs fn in a write transaction that is committed (fsync'ed)
+// before it returns. Concurrent writes share one commit (bbolt's Batch), so
+// many turns recording at once pay for one fsync, not one each; fn may
+// therefore run more than once (when another write of its batch fails) and
+// must only depend on the transaction.
 func (db *DB) update(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
+	return db.write(ctx, op, db.bolt.Batch, fn)
+}
+
+// updateAlone is update in a transaction of its own, for long writes whose
+// fn counts what it does (rekey, truncate).
+func (db *DB) updateAlone(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
+	return db.write(ctx, op, db.bolt.Update, fn)
+}
+
+func (db *DB) write(ctx context.Context, op string, commit func(func(*bolt.Tx) error) error, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	if err := db.bolt.Update(fn); err != nil {
+	if err := commit(fn); err != nil {
 		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
 			err = errClosed
 		}
@@ -353,7 +370,7 @@ func (db *DB) Counts() (map[string]int, error) {
 // a secret does not open (its key is missing from the keyring), rewriting
 // nothing.
 func (db *DB) Rekey(ctx context.Context) (n int, err error) {
-	err = db.update(ctx, "rekey", func(tx *bolt.Tx) error {
+	err = db.updateAlone(ctx, "rekey", func(tx *bolt.Tx) error {
 		n = 0
 		meta := tx.Bucket([]byte(bucketMeta))
 		if sealed := meta.Get(keyCheck); db.keys.NeedsRekey(sealed) {

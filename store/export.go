@@ -378,7 +378,7 @@ func (db *DB) ImportSettings(ctx context.Context, each func(put func(name, value
 // schema version and the key check. It is for replacing a store's contents
 // with a copy; nothing else calls it.
 func (db *DB) Truncate(ctx context.Context) error {
-	return db.update(ctx, "truncate", func(tx *bolt.Tx) error {
+	return db.updateAlone(ctx, "truncate", func(tx *bolt.Tx) error {
 		for _, name := range dataBuckets {
 			if err := tx.DeleteBucket([]byte(name)); err != nil {
 				return err

@@ -85,7 +85,12 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	}
 	// The timeout bounds every provider call, so an outage fails a turn fast
 	// instead of holding its session.
-	httpClient := &http.Client{Timeout: cfg.ProviderTimeout}
+	// Keep as many idle connections per provider host as turns may run at
+	// once, so a burst does not open (and TLS-handshake) a connection per
+	// call.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = cfg.Concurrency
+	httpClient := &http.Client{Timeout: cfg.ProviderTimeout, Transport: transport}
 	// Slack Web API calls are bounded too: a hung call must not hold a
 	// session forever.
 	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL),
