@@ -62,8 +62,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, outage int) {
 	if rec.Path == "" {
 		rec.Path = "/"
 	}
-	s.requests = append(s.requests, rec)
-	w.Header().Set("X-GitHub-Request-Id", fmt.Sprintf("FAKE:%04X", len(s.requests)))
+	n := s.requests.Add(rec)
+	w.Header().Set("X-GitHub-Request-Id", fmt.Sprintf("FAKE:%04X", n))
 	s.anonymousRate(w) // authed replaces it with the caller's
 	s.mu.Unlock()
 	w.Header().Set("X-GitHub-Api-Version-Selected", "2022-11-28")

@@ -1,25 +1,25 @@
 package fakegithub
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // authorize serves GET (the consent page, or an immediate redirect with
 // login=) and POST (the consent form's answer).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		webError(w, http.StatusBadRequest, "The request could not be parsed.")
+		fakeoauth.WebError(w, http.StatusBadRequest, "The request could not be parsed.")
 		return
 	}
 	p := r.Form
 	if p.Get("client_id") != s.opts.ClientID {
-		webError(w, http.StatusNotFound, "Not Found: no application has this client_id.")
+		fakeoauth.WebError(w, http.StatusNotFound, "Not Found: no application has this client_id.")
 		return
 	}
 	redirect := p.Get("redirect_uri")
@@ -27,7 +27,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	state := p.Get("state")
 	switch {
 	case redirect == "" && registered == "":
-		webError(w, http.StatusBadRequest, "redirect_uri is required: the application registered no callback URL.")
+		fakeoauth.WebError(w, http.StatusBadRequest, "redirect_uri is required: the application registered no callback URL.")
 		return
 	case redirect == "":
 		redirect = registered
@@ -39,7 +39,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if state == "" {
-		webError(w, http.StatusBadRequest, "state is required (the fake insists: RFC 9700 CSRF protection).")
+		fakeoauth.WebError(w, http.StatusBadRequest, "state is required (the fake insists: RFC 9700 CSRF protection).")
 		return
 	}
 	if rt := p.Get("response_type"); rt != "" && rt != "code" {
@@ -54,7 +54,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	case challenge != "" && method != "S256":
 		redirectError(w, r, redirect, state, "invalid_request", "code_challenge_method must be S256.")
 		return
-	case challenge != "" && !validChallenge(challenge):
+	case challenge != "" && !fakeoauth.ValidChallenge(challenge):
 		redirectError(w, r, redirect, state, "invalid_request", "code_challenge must be 43 base64url characters.")
 		return
 	}
@@ -62,7 +62,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	login := p.Get("login")
 	if r.Method == http.MethodGet && login == "" {
-		login = s.consent
+		login = s.stats.AutoConsent()
 	}
 	if r.Method == http.MethodPost && p.Get("decision") != "allow" {
 		s.mu.Unlock()
@@ -78,7 +78,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	u := s.users[key(login)]
 	if u == nil {
 		s.mu.Unlock()
-		webError(w, http.StatusBadRequest, "No such user: "+login)
+		fakeoauth.WebError(w, http.StatusBadRequest, "No such user: "+login)
 		return
 	}
 	s.seq++
@@ -91,18 +91,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		scopes:      splitScopes(p.Get("scope")),
 		expires:     s.now().Add(codeLifetime),
 	}
-	s.pkce.codes++
-	if challenge != "" {
-		s.pkce.withChallenge++
-	}
+	s.stats.CodeIssued(challenge != "")
 	s.mu.Unlock()
 	redirectTo(w, r, redirect, url.Values{"code": {code}, "state": {state}})
-}
-
-// validChallenge reports whether c is a base64url SHA-256 digest.
-func validChallenge(c string) bool {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	return err == nil && len(b) == sha256.Size
 }
 
 func splitScopes(s string) []string {
@@ -112,27 +103,14 @@ func splitScopes(s string) []string {
 }
 
 func redirectError(w http.ResponseWriter, r *http.Request, to, state, code, desc string) {
-	v := url.Values{
-		"error":             {code},
-		"error_description": {desc},
-		"error_uri":         {"https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors"},
+	const uri = "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors"
+	if fakeoauth.RedirectError(w, r, to, state, code, desc, url.Values{"error_uri": {uri}}) != nil {
+		redirectTo(w, r, to, nil) // shows the bad URL page
 	}
-	if state != "" {
-		v.Set("state", state)
-	}
-	redirectTo(w, r, to, v)
 }
 
 func redirectTo(w http.ResponseWriter, r *http.Request, to string, params url.Values) {
-	u, err := url.Parse(to)
-	if err != nil {
-		webError(w, http.StatusBadRequest, "redirect_uri is not a URL.")
-		return
+	if fakeoauth.Redirect(w, r, to, params) != nil {
+		fakeoauth.WebError(w, http.StatusBadRequest, "redirect_uri is not a URL.")
 	}
-	q := u.Query()
-	for k, v := range params {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
 }

@@ -169,7 +169,7 @@ func (s *Server) commitJSON(rp *repo, gc *gitCommit) obj {
 	}
 	parents := []obj{}
 	if gc.parent != "" {
-		parents = append(parents, obj{"sha": gc.parent, "url": api + "/commits/" + gc.parent, "html_url": s.url + "/" + full + "/commit/" + gc.parent})
+		parents = append(parents, obj{"sha": gc.parent, "url": api + "/commits/" + gc.parent, "html_url": s.URL() + "/" + full + "/commit/" + gc.parent})
 	}
 	files := []obj{}
 	add, del := 0, 0
@@ -179,14 +179,14 @@ func (s *Server) commitJSON(rp *repo, gc *gitCommit) obj {
 		files = append(files, obj{
 			"sha": f.sha, "filename": f.path, "status": f.status,
 			"additions": f.additions, "deletions": f.deletions, "changes": f.additions + f.deletions,
-			"blob_url":     s.url + "/" + full + "/blob/" + gc.sha + "/" + f.path,
-			"raw_url":      s.url + "/" + full + "/raw/" + gc.sha + "/" + f.path,
+			"blob_url":     s.URL() + "/" + full + "/blob/" + gc.sha + "/" + f.path,
+			"raw_url":      s.URL() + "/" + full + "/raw/" + gc.sha + "/" + f.path,
 			"contents_url": api + "/contents/" + f.path + "?ref=" + gc.sha,
 		})
 	}
 	return obj{
 		"sha": gc.sha, "node_id": "C_fake" + gc.sha[:12], "url": api + "/commits/" + gc.sha,
-		"html_url": s.url + "/" + full + "/commit/" + gc.sha, "comments_url": api + "/commits/" + gc.sha + "/comments",
+		"html_url": s.URL() + "/" + full + "/commit/" + gc.sha, "comments_url": api + "/commits/" + gc.sha + "/comments",
 		"commit": obj{
 			"url": api + "/git/commits/" + gc.sha, "author": who(gc.author), "committer": who(gc.committer),
 			"message": gc.message, "tree": obj{"sha": gc.tree, "url": api + "/git/trees/" + gc.tree},

@@ -32,11 +32,11 @@ func branchFor(rp *repo, ref string) (string, *branch) {
 func (s *Server) contentJSON(rp *repo, ref, p string, f *file) obj {
 	api := fmt.Sprintf("%s/repos/%s/contents/%s?ref=%s", s.apiBase(), rp.fullName(), p, ref)
 	git := fmt.Sprintf("%s/repos/%s/git/blobs/%s", s.apiBase(), rp.fullName(), f.sha)
-	html := fmt.Sprintf("%s/%s/blob/%s/%s", s.url, rp.fullName(), ref, p)
+	html := fmt.Sprintf("%s/%s/blob/%s/%s", s.URL(), rp.fullName(), ref, p)
 	return obj{
 		"type": "file", "name": path.Base(p), "path": p, "sha": f.sha, "size": len(f.content),
 		"url": api, "git_url": git, "html_url": html,
-		"download_url": fmt.Sprintf("%s/%s/raw/%s/%s", s.url, rp.fullName(), ref, p),
+		"download_url": fmt.Sprintf("%s/%s/raw/%s/%s", s.URL(), rp.fullName(), ref, p),
 		"_links":       obj{"self": api, "git": git, "html": html},
 	}
 }
@@ -194,11 +194,11 @@ func (s *Server) putContents(w http.ResponseWriter, r *http.Request, c caller) {
 		"content": s.contentJSON(rp, branchName, p, f),
 		"commit": obj{
 			"sha": b.head, "node_id": "C_fake" + b.head[:12], "url": api + "/git/commits/" + b.head,
-			"html_url": s.url + "/" + rp.fullName() + "/commit/" + b.head,
+			"html_url": s.URL() + "/" + rp.fullName() + "/commit/" + b.head,
 			"author":   who(author), "committer": who(committer),
 			"tree":    obj{"sha": tree, "url": api + "/git/trees/" + tree},
 			"message": *in.Message,
-			"parents": []obj{{"url": api + "/git/commits/" + parent, "html_url": s.url + "/" + rp.fullName() + "/commit/" + parent,
+			"parents": []obj{{"url": api + "/git/commits/" + parent, "html_url": s.URL() + "/" + rp.fullName() + "/commit/" + parent,
 				"sha": parent}},
 			"verification": obj{"verified": false, "reason": "unsigned", "signature": nil, "payload": nil},
 		},

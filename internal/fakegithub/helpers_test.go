@@ -2,12 +2,12 @@ package fakegithub_test
 
 import (
 	"context"
-	"net/http"
 	"net/url"
 	"testing"
 
 	gh "github.com/google/go-github/v62/github"
 	"github.com/tandembot/tandem/internal/fakegithub"
+	"github.com/tandembot/tandem/internal/fakeoauth/oauthtest"
 	"golang.org/x/oauth2"
 )
 
@@ -27,12 +27,7 @@ func start(t *testing.T, opts fakegithub.Options) *fakegithub.Server {
 	if opts.RedirectURL == "" {
 		opts.RedirectURL = callback
 	}
-	s := fakegithub.New(opts)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return oauthtest.Start(t, fakegithub.New(opts))
 }
 
 func config(s *fakegithub.Server) *oauth2.Config {
@@ -46,46 +41,24 @@ func config(s *fakegithub.Server) *oauth2.Config {
 }
 
 // noRedirect is a client that shows redirects instead of following them.
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+var noRedirect = oauthtest.NoRedirect
 
 // redirectOf requests u and returns the query of the 302 it must answer.
 func redirectOf(t *testing.T, u string) url.Values {
 	t.Helper()
-	resp, err := noRedirect.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("GET authorize: status %d, want 302", resp.StatusCode)
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc.Query()
+	return oauthtest.RedirectOf(t, u)
 }
 
 // authorize runs the authorize step as login and returns the code.
 func authorize(t *testing.T, cfg *oauth2.Config, login, verifier string) string {
 	t.Helper()
-	q := redirectOf(t, cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("login", login)))
-	if q.Get("state") != "st4te" || q.Get("code") == "" {
-		t.Fatalf("callback query %v, want a code and state st4te", q)
-	}
-	return q.Get("code")
+	return oauthtest.Authorize(t, cfg, login, verifier)
 }
 
 // link runs the whole code flow with PKCE as login.
 func link(t *testing.T, s *fakegithub.Server, login string) *oauth2.Token {
 	t.Helper()
-	cfg := config(s)
-	v := oauth2.GenerateVerifier()
-	tok, err := cfg.Exchange(context.Background(), authorize(t, cfg, login, v), oauth2.VerifierOption(v))
-	if err != nil {
-		t.Fatalf("Exchange: %v", err)
-	}
-	return tok
+	return oauthtest.Link(t, config(s), login)
 }
 
 // client returns go-github acting with tok against the fake.

@@ -13,7 +13,7 @@ import (
 
 type obj = map[string]any
 
-func (s *Server) apiBase() string { return s.url + "/api/v3" }
+func (s *Server) apiBase() string { return s.URL() + "/api/v3" }
 
 func stamp(t time.Time) any {
 	if t.IsZero() {
@@ -36,10 +36,10 @@ func (s *Server) account(login string, id int64, kind string) obj {
 		"login":               login,
 		"id":                  id,
 		"node_id":             fmt.Sprintf("U_fake%d", id),
-		"avatar_url":          fmt.Sprintf("%s/avatars/u/%d", s.url, id),
+		"avatar_url":          fmt.Sprintf("%s/avatars/u/%d", s.URL(), id),
 		"gravatar_id":         "",
 		"url":                 api + "/users/" + login,
-		"html_url":            s.url + "/" + login,
+		"html_url":            s.URL() + "/" + login,
 		"followers_url":       api + "/users/" + login + "/followers",
 		"following_url":       api + "/users/" + login + "/following{/other_user}",
 		"gists_url":           api + "/users/" + login + "/gists{/gist_id}",
@@ -109,13 +109,13 @@ func (s *Server) repoJSON(r *repo, c *caller) obj {
 	}
 	o := obj{
 		"id": r.id, "node_id": fmt.Sprintf("R_fake%d", r.id), "name": r.name, "full_name": full,
-		"private": r.private, "owner": s.ownerJSON(r), "html_url": s.url + "/" + full,
+		"private": r.private, "owner": s.ownerJSON(r), "html_url": s.URL() + "/" + full,
 		"description": nil, "fork": false, "url": api,
 		"issues_url": api + "/issues{/number}", "pulls_url": api + "/pulls{/number}",
 		"contents_url": api + "/contents/{+path}", "commits_url": api + "/commits{/sha}",
 		"created_at": stamp(r.created), "updated_at": stamp(r.created), "pushed_at": stamp(r.created),
-		"git_url":   "git://" + s.url[len("http://"):] + "/" + full + ".git",
-		"clone_url": s.url + "/" + full + ".git", "homepage": nil, "size": 0,
+		"git_url":   "git://" + s.URL()[len("http://"):] + "/" + full + ".git",
+		"clone_url": s.URL() + "/" + full + ".git", "homepage": nil, "size": 0,
 		"stargazers_count": 0, "watchers_count": 0, "language": nil, "has_issues": true,
 		"forks_count": 0, "archived": false, "disabled": false, "open_issues_count": r.openCount(),
 		"visibility": visibility, "default_branch": r.defaultBranch,
@@ -143,7 +143,7 @@ func (s *Server) issueURL(r *repo, it *item) (api, html string) {
 	if it.pr {
 		kind = "pull"
 	}
-	return api, s.url + "/" + r.fullName() + "/" + kind + "/" + strconv.Itoa(it.number)
+	return api, s.URL() + "/" + r.fullName() + "/" + kind + "/" + strconv.Itoa(it.number)
 }
 
 func association(r *repo, login string) string {
@@ -244,7 +244,7 @@ func (s *Server) reviewJSON(r *repo, it *item, rv *review) obj {
 
 func (s *Server) checkRunJSON(r *repo, c *checkRun) obj {
 	api := s.apiBase() + "/repos/" + r.fullName() + "/check-runs/" + strconv.FormatInt(c.id, 10)
-	html := fmt.Sprintf("%s/%s/runs/%d", s.url, r.fullName(), c.id)
+	html := fmt.Sprintf("%s/%s/runs/%d", s.URL(), r.fullName(), c.id)
 	return obj{
 		"id": c.id, "head_sha": c.headSHA, "node_id": fmt.Sprintf("CR_fake%d", c.id),
 		"external_id": "", "url": api, "html_url": html, "details_url": html,

@@ -179,7 +179,7 @@ func (s *Server) searchIssues(w http.ResponseWriter, r *http.Request, c caller) 
 		o["score"] = 1.0
 		items = append(items, o)
 	}
-	setLinks(w, s.url, r.URL, page, perPage, total)
+	setLinks(w, s.URL(), r.URL, page, perPage, total)
 	writeJSON(w, http.StatusOK, obj{"total_count": total, "incomplete_results": false, "items": items})
 }
 

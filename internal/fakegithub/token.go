@@ -2,9 +2,7 @@ package fakegithub
 
 import (
 	"cmp"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // Lifetimes GitHub uses.
@@ -74,15 +74,13 @@ var (
 
 // accessToken serves POST /login/oauth/access_token.
 func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.tokReqs++
-	s.mu.Unlock()
+	s.stats.TokenRequest()
 	if r.Method != http.MethodPost {
-		webError(w, http.StatusNotFound, "Not Found")
+		fakeoauth.WebError(w, http.StatusNotFound, "Not Found")
 		return
 	}
 	if err := r.ParseForm(); err != nil {
-		webError(w, http.StatusBadRequest, "The request could not be parsed.")
+		fakeoauth.WebError(w, http.StatusBadRequest, "The request could not be parsed.")
 		return
 	}
 	asJSON := strings.Contains(r.Header.Get("Accept"), "application/json")
@@ -123,8 +121,7 @@ func (s *Server) exchange(f url.Values) any {
 		return errRedirectMismatch
 	}
 	if c.challenge != "" {
-		sum := sha256.Sum256([]byte(f.Get("code_verifier")))
-		if base64.RawURLEncoding.EncodeToString(sum[:]) != c.challenge {
+		if !fakeoauth.VerifyS256(c.challenge, f.Get("code_verifier")) {
 			return errBadCode
 		}
 	}
@@ -149,7 +146,7 @@ func (s *Server) refreshGrant(value string) any {
 	if a := s.tokens[t.pair]; a != nil {
 		a.revoked = true
 	}
-	s.refresh[t.login]++
+	s.stats.Refreshed(t.login)
 	return s.issue(t.login, t.scopes)
 }
 

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 func (s *Server) webMux() *http.ServeMux {
@@ -14,7 +16,7 @@ func (s *Server) webMux() *http.ServeMux {
 	m.HandleFunc("GET /{owner}/{repo}/pull/{number}", s.itemPage)
 	m.HandleFunc("GET /{owner}/{repo}/issues/{number}", s.itemPage)
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		page(w, http.StatusOK, "Fake GitHub", "This is a fake GitHub for Tandem's tests and demo.")
+		fakeoauth.Page(w, http.StatusOK, "Fake GitHub", "This is a fake GitHub for Tandem's tests and demo.")
 	})
 	return m
 }
@@ -49,14 +51,8 @@ var consentTmpl = template.Must(template.New("consent").Parse(`<!doctype html>
 `))
 
 func (s *Server) renderConsent(w http.ResponseWriter, params url.Values, users []User) {
-	p := url.Values{}
-	for k, v := range params {
-		if k != "login" && k != "decision" {
-			p[k] = v
-		}
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = consentTmpl.Execute(w, struct {
+	p := fakeoauth.ConsentParams(params)
+	fakeoauth.RenderHTML(w, consentTmpl, struct {
 		App    string
 		Users  []User
 		Params url.Values
@@ -75,24 +71,8 @@ func (s *Server) itemPage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if title == "" {
-		webError(w, http.StatusNotFound, "Not Found")
+		fakeoauth.WebError(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	page(w, http.StatusOK, title, r.PathValue("owner")+"/"+r.PathValue("repo")+" #"+strconv.Itoa(n))
-}
-
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Title}}</title></head>
-<body style="font-family: sans-serif; max-width: 36em; margin: 3em auto">
-<h1>{{.Title}}</h1><p>{{.Text}}</p></body></html>
-`))
-
-func page(w http.ResponseWriter, status int, title, text string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, struct{ Title, Text string }{title, text})
-}
-
-func webError(w http.ResponseWriter, status int, text string) {
-	page(w, status, http.StatusText(status), text)
+	fakeoauth.Page(w, http.StatusOK, title, r.PathValue("owner")+"/"+r.PathValue("repo")+" #"+strconv.Itoa(n))
 }

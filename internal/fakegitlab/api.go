@@ -56,8 +56,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, outage int) {
 	if rec.Path == "" {
 		rec.Path = "/"
 	}
-	s.requests = append(s.requests, rec)
-	w.Header().Set("X-Request-Id", fmt.Sprintf("01FAKE%020d", len(s.requests)))
+	n := s.requests.Add(rec)
+	w.Header().Set("X-Request-Id", fmt.Sprintf("01FAKE%020d", n))
 	s.mu.Unlock()
 	if outage != 0 {
 		outagePage(w, outage)

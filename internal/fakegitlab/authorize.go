@@ -1,41 +1,41 @@
 package fakegitlab
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // authorize serves GET (the consent page, or an immediate redirect with
 // login=) and POST (the consent form's answer).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		webError(w, http.StatusBadRequest, "The request could not be parsed.")
+		fakeoauth.WebError(w, http.StatusBadRequest, "The request could not be parsed.")
 		return
 	}
 	p := r.Form
 	if p.Get("client_id") != s.opts.ClientID {
-		webError(w, http.StatusUnauthorized, "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.")
+		fakeoauth.WebError(w, http.StatusUnauthorized, "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.")
 		return
 	}
 	redirect := p.Get("redirect_uri")
 	switch {
 	case redirect == "":
-		webError(w, http.StatusBadRequest, "Missing required parameter: redirect_uri.")
+		fakeoauth.WebError(w, http.StatusBadRequest, "Missing required parameter: redirect_uri.")
 		return
 	case s.opts.RedirectURL != "" && redirect != s.opts.RedirectURL:
 		// Doorkeeper never redirects to an unregistered URI: it shows the
 		// error instead.
-		webError(w, http.StatusBadRequest, "The redirect URI included is not valid.")
+		fakeoauth.WebError(w, http.StatusBadRequest, "The redirect URI included is not valid.")
 		return
 	}
 	state := p.Get("state")
 	if state == "" {
-		webError(w, http.StatusBadRequest, "state is required (the fake insists: RFC 9700 CSRF protection).")
+		fakeoauth.WebError(w, http.StatusBadRequest, "state is required (the fake insists: RFC 9700 CSRF protection).")
 		return
 	}
 	switch rt := p.Get("response_type"); {
@@ -67,7 +67,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	case challenge != "" && method != "S256" && method != "plain":
 		redirectError(w, r, redirect, state, "invalid_request", "The code_challenge_method must be one of plain, S256.")
 		return
-	case method == "S256" && !validChallenge(challenge):
+	case method == "S256" && !fakeoauth.ValidChallenge(challenge):
 		redirectError(w, r, redirect, state, "invalid_request", "The code_challenge must be 43 base64url characters.")
 		return
 	}
@@ -75,7 +75,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	login := p.Get("login")
 	if r.Method == http.MethodGet && login == "" {
-		login = s.consent
+		login = s.stats.AutoConsent()
 	}
 	if r.Method == http.MethodPost && p.Get("decision") != "allow" {
 		s.mu.Unlock()
@@ -91,7 +91,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	u := s.users[key(login)]
 	if u == nil {
 		s.mu.Unlock()
-		webError(w, http.StatusBadRequest, "No such user: "+login)
+		fakeoauth.WebError(w, http.StatusBadRequest, "No such user: "+login)
 		return
 	}
 	s.seq++
@@ -104,18 +104,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		scopes:      scopes,
 		expires:     s.now().Add(codeLifetime),
 	}
-	s.pkce.codes++
-	if method == "S256" {
-		s.pkce.withS256++
-	}
+	s.stats.CodeIssued(method == "S256")
 	s.mu.Unlock()
 	redirectTo(w, r, redirect, url.Values{"code": {code}, "state": {state}})
-}
-
-// validChallenge reports whether c is a base64url SHA-256 digest.
-func validChallenge(c string) bool {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	return err == nil && len(b) == sha256.Size
 }
 
 // splitScopes reads a space-separated scope list (GitLab also accepts "+"
@@ -127,23 +118,13 @@ func splitScopes(s string) []string {
 }
 
 func redirectError(w http.ResponseWriter, r *http.Request, to, state, code, desc string) {
-	v := url.Values{"error": {code}, "error_description": {desc}}
-	if state != "" {
-		v.Set("state", state)
+	if fakeoauth.RedirectError(w, r, to, state, code, desc, nil) != nil {
+		redirectTo(w, r, to, nil) // shows the bad URL page
 	}
-	redirectTo(w, r, to, v)
 }
 
 func redirectTo(w http.ResponseWriter, r *http.Request, to string, params url.Values) {
-	u, err := url.Parse(to)
-	if err != nil {
-		webError(w, http.StatusBadRequest, "The redirect URI included is not valid.")
-		return
+	if fakeoauth.Redirect(w, r, to, params) != nil {
+		fakeoauth.WebError(w, http.StatusBadRequest, "The redirect URI included is not valid.")
 	}
-	q := u.Query()
-	for k, v := range params {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
 }

@@ -103,7 +103,7 @@ func (s *Server) paginate(w http.ResponseWriter, r *http.Request, p listParams, 
 		q := r.URL.Query()
 		q.Set("page", strconv.Itoa(n))
 		q.Set("per_page", strconv.Itoa(p.perPage))
-		return fmt.Sprintf(`<%s%s?%s>; rel="%s"`, s.url, r.URL.EscapedPath(), q.Encode(), rel)
+		return fmt.Sprintf(`<%s%s?%s>; rel="%s"`, s.URL(), r.URL.EscapedPath(), q.Encode(), rel)
 	}
 	var links []string
 	if p.page > 1 {

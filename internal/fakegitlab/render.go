@@ -13,7 +13,7 @@ import (
 
 type obj = map[string]any
 
-func (s *Server) apiBase() string { return s.url + "/api/v4" }
+func (s *Server) apiBase() string { return s.URL() + "/api/v4" }
 
 // stamp formats a time as GitLab does: UTC with milliseconds.
 func stamp(t time.Time) any {
@@ -35,8 +35,8 @@ func (s *Server) userJSON(login string) obj {
 		"name":       u.Name,
 		"state":      "active",
 		"locked":     false,
-		"avatar_url": fmt.Sprintf("%s/uploads/-/system/user/avatar/%d/avatar.png", s.url, u.ID),
-		"web_url":    s.url + "/" + u.Login,
+		"avatar_url": fmt.Sprintf("%s/uploads/-/system/user/avatar/%d/avatar.png", s.URL(), u.ID),
+		"web_url":    s.URL() + "/" + u.Login,
 	}
 }
 
@@ -95,7 +95,7 @@ func (s *Server) namespaceJSON(p *project) obj {
 	}
 	return obj{
 		"id": id, "name": name, "path": ns[strings.LastIndex(ns, "/")+1:], "kind": kind,
-		"full_path": ns, "parent_id": parent, "avatar_url": nil, "web_url": s.url + "/" + ns,
+		"full_path": ns, "parent_id": parent, "avatar_url": nil, "web_url": s.URL() + "/" + ns,
 	}
 }
 
@@ -112,14 +112,14 @@ func (s *Server) projectJSON(p *project, c caller) obj {
 	if p.members[c.key] {
 		access = obj{"access_level": 30, "notification_level": 3} // developer
 	}
-	host := strings.TrimPrefix(s.url, "http://")
+	host := strings.TrimPrefix(s.URL(), "http://")
 	return obj{
 		"id": p.id, "description": nil, "name": p.name(),
 		"name_with_namespace": strings.ReplaceAll(p.path, "/", " / "),
 		"path":                p.name(), "path_with_namespace": p.path,
 		"created_at": stamp(p.created), "default_branch": "main", "tag_list": []string{}, "topics": []string{},
-		"ssh_url_to_repo": "git@" + host + ":" + p.path + ".git", "http_url_to_repo": s.url + "/" + p.path + ".git",
-		"web_url": s.url + "/" + p.path, "readme_url": nil, "forks_count": 0, "avatar_url": nil,
+		"ssh_url_to_repo": "git@" + host + ":" + p.path + ".git", "http_url_to_repo": s.URL() + "/" + p.path + ".git",
+		"web_url": s.URL() + "/" + p.path, "readme_url": nil, "forks_count": 0, "avatar_url": nil,
 		"star_count": 0, "last_activity_at": stamp(p.created), "namespace": s.namespaceJSON(p),
 		"visibility": visibility(p), "archived": false, "issues_enabled": true, "merge_requests_enabled": true,
 		"open_issues_count": p.openIssues(), "creator_id": nil,
@@ -170,7 +170,7 @@ func (s *Server) issueJSON(p *project, is *issue) obj {
 		"assignee": assignee, "user_notes_count": is.notes, "merge_requests_count": 0,
 		"upvotes": 0, "downvotes": 0, "due_date": nil, "confidential": false,
 		"discussion_locked": nil, "issue_type": "issue",
-		"web_url":                fmt.Sprintf("%s/%s/-/issues/%d", s.url, p.path, is.iid),
+		"web_url":                fmt.Sprintf("%s/%s/-/issues/%d", s.URL(), p.path, is.iid),
 		"time_stats":             timeStats(),
 		"task_completion_status": obj{"count": 0, "completed_count": 0},
 		"blocking_issues_count":  0, "has_tasks": true, "task_status": "0 of 0 checklist items completed",
@@ -209,7 +209,7 @@ func (s *Server) mergeRequestJSON(p *project, mr *mergeRequest) obj {
 		"discussion_locked": nil, "should_remove_source_branch": nil,
 		"force_remove_source_branch": true, "prepared_at": stamp(mr.created),
 		"reference": "!" + strconv.Itoa(mr.iid), "references": references(p, "!", mr.iid),
-		"web_url":    fmt.Sprintf("%s/%s/-/merge_requests/%d", s.url, p.path, mr.iid),
+		"web_url":    fmt.Sprintf("%s/%s/-/merge_requests/%d", s.URL(), p.path, mr.iid),
 		"time_stats": timeStats(), "squash": false, "squash_on_merge": false,
 		"task_completion_status": obj{"count": 0, "completed_count": 0},
 		"has_conflicts":          false, "blocking_discussions_resolved": true,

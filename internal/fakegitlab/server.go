@@ -15,16 +15,13 @@
 package fakegitlab
 
 import (
-	"errors"
-	"fmt"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // User is a GitLab account known to the fake.
@@ -104,16 +101,13 @@ type CreatedIssue struct {
 
 // Server is a fake GitLab. Create it with New, then Start it.
 type Server struct {
-	opts Options
-	now  func() time.Time
-	http *http.Server
-	web  *http.ServeMux
-	api  *http.ServeMux
+	opts            Options
+	now             func() time.Time
+	*fakeoauth.Base // Start, Close, URL, SetOutage, SetLatency
+	web             *http.ServeMux
+	api             *http.ServeMux
 
-	mu   sync.Mutex
-	url  string
-	ln   net.Listener
-	done chan struct{}
+	mu sync.Mutex
 
 	users    map[string]*User    // by lower-case login
 	order    []string            // user keys in the order added
@@ -125,43 +119,22 @@ type Server struct {
 	seq      int               // token and code numbers
 	nextID   int64             // ids of users, projects, issues, notes, ...
 	last     time.Time
-	pkce     pkceStats
-	refreshs map[string]int // refreshes by lower-case login
-	tokReqs  int
-	consent  string // AutoConsent
+	stats    *fakeoauth.Stats // token requests, refreshes, PKCE, AutoConsent
 
-	requests []Request
+	requests fakeoauth.Log[Request]
 	notes    []Note
 	created  []CreatedIssue
 
-	outage  int
-	latency time.Duration
 	limited map[string]time.Time // SetRateLimited, by lower-case login
 	usage   map[string]*window   // by lower-case login
 }
 
-type pkceStats struct{ codes, withS256 int }
-
 // New returns a server configured by opts; it does not listen until Start.
 func New(opts Options) *Server {
-	if opts.ClientID == "" {
-		opts.ClientID = "fake-client-id"
-	}
-	if opts.ClientSecret == "" {
-		opts.ClientSecret = "fake-client-secret"
-	}
-	if opts.AppName == "" {
-		opts.AppName = "Tandem"
-	}
 	if len(opts.Scopes) == 0 {
 		opts.Scopes = []string{"api", "read_user"}
 	}
-	if opts.Addr == "" {
-		opts.Addr = "127.0.0.1:0"
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	fakeoauth.Defaults(&opts.ClientID, &opts.ClientSecret, &opts.AppName, &opts.Addr, &opts.Now)
 	if opts.DemoData && len(opts.Users) == 0 {
 		opts.Users = DemoUsers()
 	}
@@ -175,8 +148,7 @@ func New(opts Options) *Server {
 		access:   map[string]*token{},
 		refresh:  map[string]*token{},
 		nextID:   100000,
-		refreshs: map[string]int{},
-		consent:  opts.AutoConsent,
+		stats:    fakeoauth.NewStats(key, opts.AutoConsent),
 		limited:  map[string]time.Time{},
 		usage:    map[string]*window{},
 	}
@@ -187,53 +159,8 @@ func New(opts Options) *Server {
 		s.seedDemo()
 	}
 	s.web, s.api = s.webMux(), s.apiMux()
-	s.http = &http.Server{
-		Handler:           http.HandlerFunc(s.serveHTTP),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0), // the fake never logs
-	}
+	s.Base = fakeoauth.NewBase("fakegitlab", opts.Addr, s.serveHTTP)
 	return s
-}
-
-// Start listens on Options.Addr and serves in the background. It returns an
-// error when the address cannot be bound or the server was started before.
-func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln != nil {
-		return errors.New("fakegitlab: already started")
-	}
-	ln, err := net.Listen("tcp", s.opts.Addr)
-	if err != nil {
-		return fmt.Errorf("fakegitlab: listen: %w", err)
-	}
-	s.ln = ln
-	s.url = "http://" + ln.Addr().String()
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
-		_ = s.http.Serve(ln) // returns http.ErrServerClosed on Close
-	}()
-	return nil
-}
-
-// Close stops the server and drops open connections. It is safe to call
-// more than once, and before Start.
-func (s *Server) Close() {
-	s.mu.Lock()
-	done := s.done
-	s.mu.Unlock()
-	_ = s.http.Close()
-	if done != nil {
-		<-done
-	}
-}
-
-// URL returns the base URL, "http://127.0.0.1:PORT", or "" before Start.
-func (s *Server) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.url
 }
 
 // AuthURL returns the OAuth authorize endpoint.
@@ -255,19 +182,8 @@ func (s *Server) ClientID() string { return s.opts.ClientID }
 // ClientSecret returns the registered client secret.
 func (s *Server) ClientSecret() string { return s.opts.ClientSecret }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	latency, outage := s.latency, s.outage
-	s.mu.Unlock()
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
-	}
+// serveHTTP routes a request once the latency has passed.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, outage int) {
 	if strings.HasPrefix(r.URL.Path, "/api/v4/") || r.URL.Path == "/api/v4" {
 		s.serveAPI(w, r, outage)
 		return

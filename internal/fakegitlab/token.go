@@ -1,15 +1,15 @@
 package fakegitlab
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // Lifetimes GitLab uses.
@@ -76,11 +76,9 @@ func (s *Server) clientAuth(r *http.Request) bool {
 
 // tokenEndpoint serves POST /oauth/token.
 func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.tokReqs++
-	s.mu.Unlock()
+	s.stats.TokenRequest()
 	if r.Method != http.MethodPost {
-		webError(w, http.StatusNotFound, "The page could not be found or you don't have permission to view it.")
+		fakeoauth.WebError(w, http.StatusNotFound, "The page could not be found or you don't have permission to view it.")
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -143,8 +141,7 @@ func verifies(method, challenge, verifier string) bool {
 	if method == "plain" {
 		return subtle.ConstantTimeCompare([]byte(challenge), []byte(verifier)) == 1
 	}
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:]) == challenge
+	return fakeoauth.VerifyS256(challenge, verifier)
 }
 
 // refreshGrant rotates a refresh token: the old access and refresh token
@@ -158,7 +155,7 @@ func (s *Server) refreshGrant(value string) any {
 		return errInvalidGrant
 	}
 	t.revoked = true
-	s.refreshs[t.login]++
+	s.stats.Refreshed(t.login)
 	return s.response(s.issue(t.login, t.scopes))
 }
 
@@ -205,7 +202,7 @@ func (s *Server) issue(login string, scopes []string) *token {
 // refresh, dies with its pair. An unknown token answers 200 too.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		webError(w, http.StatusNotFound, "The page could not be found or you don't have permission to view it.")
+		fakeoauth.WebError(w, http.StatusNotFound, "The page could not be found or you don't have permission to view it.")
 		return
 	}
 	if err := r.ParseForm(); err != nil {

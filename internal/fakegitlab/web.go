@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 func (s *Server) webMux() *http.ServeMux {
@@ -15,7 +17,7 @@ func (s *Server) webMux() *http.ServeMux {
 	m.HandleFunc("/oauth/token", s.tokenEndpoint)
 	m.HandleFunc("/oauth/revoke", s.revoke)
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		page(w, http.StatusOK, "Fake GitLab", "This is a fake GitLab for Tandem's tests and demo.")
+		fakeoauth.Page(w, http.StatusOK, "Fake GitLab", "This is a fake GitLab for Tandem's tests and demo.")
 	})
 	m.HandleFunc("/", s.itemPage)
 	return m
@@ -53,14 +55,8 @@ It asks for the scopes {{range $i, $s := .Scopes}}{{if $i}}, {{end}}<code>{{$s}}
 `))
 
 func (s *Server) renderConsent(w http.ResponseWriter, params url.Values, users []User, scopes []string) {
-	p := url.Values{}
-	for k, v := range params {
-		if k != "login" && k != "decision" {
-			p[k] = v
-		}
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = consentTmpl.Execute(w, struct {
+	p := fakeoauth.ConsentParams(params)
+	fakeoauth.RenderHTML(w, consentTmpl, struct {
 		App    string
 		Scopes []string
 		Users  []User
@@ -75,7 +71,7 @@ func (s *Server) itemPage(w http.ResponseWriter, r *http.Request) {
 	kind, num, ok2 := strings.Cut(rest, "/")
 	n, err := strconv.Atoi(num)
 	if r.Method != http.MethodGet || !ok || !ok2 || err != nil || (kind != "issues" && kind != "merge_requests") {
-		webError(w, http.StatusNotFound, "The page could not be found or you don't have permission to view it.")
+		fakeoauth.WebError(w, http.StatusNotFound, "The page could not be found or you don't have permission to view it.")
 		return
 	}
 	s.mu.Lock()
@@ -89,30 +85,14 @@ func (s *Server) itemPage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if title == "" {
-		webError(w, http.StatusNotFound, "The page could not be found or you don't have permission to view it.")
+		fakeoauth.WebError(w, http.StatusNotFound, "The page could not be found or you don't have permission to view it.")
 		return
 	}
 	sep := "#"
 	if kind == "merge_requests" {
 		sep = "!"
 	}
-	page(w, http.StatusOK, title, path+sep+strconv.Itoa(n))
-}
-
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Title}}</title></head>
-<body style="font-family: sans-serif; max-width: 36em; margin: 3em auto">
-<h1>{{.Title}}</h1><p>{{.Text}}</p></body></html>
-`))
-
-func page(w http.ResponseWriter, status int, title, text string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, struct{ Title, Text string }{title, text})
-}
-
-func webError(w http.ResponseWriter, status int, text string) {
-	page(w, status, http.StatusText(status), text)
+	fakeoauth.Page(w, http.StatusOK, title, path+sep+strconv.Itoa(n))
 }
 
 // outagePage is the static page GitLab's front end serves when Rails does
@@ -125,5 +105,5 @@ func outagePage(w http.ResponseWriter, status int) {
 	case http.StatusServiceUnavailable:
 		text = "Whoops, GitLab is currently unavailable."
 	}
-	page(w, status, fmt.Sprintf("Something went wrong (%d)", status), text)
+	fakeoauth.Page(w, status, fmt.Sprintf("Something went wrong (%d)", status), text)
 }

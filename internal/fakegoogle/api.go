@@ -56,7 +56,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, outage int) {
 	if t := s.tokens[raw]; t != nil {
 		rec.Login = s.users[t.login].Email
 	}
-	s.requests = append(s.requests, rec)
+	s.requests.Add(rec)
 	s.mu.Unlock()
 	switch outage {
 	case 0:

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // Scopes the fake knows. Google expands the OpenID shorthands "email" and
@@ -136,7 +138,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	login := p.Get("login")
 	if r.Method == http.MethodGet && login == "" {
-		login = s.consent
+		login = s.stats.AutoConsent()
 	}
 	if r.Method == http.MethodPost && p.Get("decision") != "allow" {
 		s.mu.Unlock()
@@ -158,7 +160,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	u := s.users[key(login)]
 	if u == nil {
 		s.mu.Unlock()
-		webError(w, http.StatusBadRequest, "No such account: "+login)
+		fakeoauth.WebError(w, http.StatusBadRequest, "No such account: "+login)
 		return
 	}
 	g := s.grants[key(u.Email)]
@@ -179,10 +181,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		refresh: offline && (g == nil || slices.Contains(prompts, "consent")),
 		expires: s.now().Add(codeLifetime),
 	}
-	s.pkce.codes++
-	if method == "S256" {
-		s.pkce.withS256++
-	}
+	s.stats.CodeIssued(method == "S256")
 	s.mu.Unlock()
 	shown := "consent"
 	if silent {
@@ -207,20 +206,12 @@ func covers(granted, want []string) bool {
 // authError is Google's "Access blocked" page for a request it will not
 // send back to the client.
 func authError(w http.ResponseWriter, status int, code, desc string) {
-	page(w, status, "Access blocked: this app's request is invalid",
+	fakeoauth.Page(w, status, "Access blocked: this app's request is invalid",
 		fmt.Sprintf("Error %d: %s. %s (%s)", status, code, desc, errorPageAuthHelp))
 }
 
 func redirectTo(w http.ResponseWriter, r *http.Request, to string, params url.Values) {
-	u, err := url.Parse(to)
-	if err != nil {
-		webError(w, http.StatusBadRequest, "redirect_uri is not a URL.")
-		return
+	if fakeoauth.Redirect(w, r, to, params) != nil {
+		fakeoauth.WebError(w, http.StatusBadRequest, "redirect_uri is not a URL.")
 	}
-	q := u.Query()
-	for k, v := range params {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
 }

@@ -223,7 +223,7 @@ func (s *Server) eventJSON(e *event, u *User, loc *time.Location) map[string]any
 		"etag":      etag(e.id, e.updated),
 		"id":        e.id,
 		"status":    "confirmed",
-		"htmlLink":  s.url + "/calendar/event?eid=" + eid,
+		"htmlLink":  s.URL() + "/calendar/event?eid=" + eid,
 		"created":   stampMillis(e.created),
 		"updated":   stampMillis(e.updated),
 		"summary":   e.title,

@@ -239,15 +239,15 @@ func trueFirst(a, b bool) int {
 func (s *Server) webViewLink(f *file) string {
 	switch f.mimeType {
 	case MimeDocument:
-		return s.url + "/document/d/" + f.id + "/edit?usp=drivesdk"
+		return s.URL() + "/document/d/" + f.id + "/edit?usp=drivesdk"
 	case MimeSpreadsheet:
-		return s.url + "/spreadsheets/d/" + f.id + "/edit?usp=drivesdk"
+		return s.URL() + "/spreadsheets/d/" + f.id + "/edit?usp=drivesdk"
 	case MimePresentation:
-		return s.url + "/presentation/d/" + f.id + "/edit?usp=drivesdk"
+		return s.URL() + "/presentation/d/" + f.id + "/edit?usp=drivesdk"
 	case MimeFolder:
-		return s.url + "/drive/folders/" + f.id
+		return s.URL() + "/drive/folders/" + f.id
 	}
-	return s.url + "/file/d/" + f.id + "/view?usp=drivesdk"
+	return s.URL() + "/file/d/" + f.id + "/view?usp=drivesdk"
 }
 
 func (s *Server) fileJSON(f *file, c caller) map[string]any {

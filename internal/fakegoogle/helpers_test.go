@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tandembot/tandem/internal/fakegoogle"
+	"github.com/tandembot/tandem/internal/fakeoauth/oauthtest"
 	"golang.org/x/oauth2"
 	calendar "google.golang.org/api/calendar/v3"
 	drive "google.golang.org/api/drive/v3"
@@ -41,12 +42,7 @@ func start(t *testing.T, opts fakegoogle.Options) *fakegoogle.Server {
 	if opts.RedirectURL == "" {
 		opts.RedirectURL = callback
 	}
-	s := fakegoogle.New(opts)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return oauthtest.Start(t, fakegoogle.New(opts))
 }
 
 func config(s *fakegoogle.Server) *oauth2.Config {
@@ -62,49 +58,26 @@ func config(s *fakegoogle.Server) *oauth2.Config {
 var offlineConsent = []oauth2.AuthCodeOption{oauth2.AccessTypeOffline, oauth2.SetAuthURLParam("prompt", "consent")}
 
 // noRedirect is a client that shows redirects instead of following them.
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+var noRedirect = oauthtest.NoRedirect
 
 // redirectOf requests u and returns the query of the 302 it must answer.
 func redirectOf(t *testing.T, u string) url.Values {
 	t.Helper()
-	resp, err := noRedirect.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("GET authorize: status %d, want 302", resp.StatusCode)
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc.Query()
+	return oauthtest.RedirectOf(t, u)
 }
 
 // authorize runs the authorize step as login with PKCE and returns the
 // code.
 func authorize(t *testing.T, cfg *oauth2.Config, login, verifier string, opts ...oauth2.AuthCodeOption) string {
 	t.Helper()
-	opts = append(opts, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("login", login))
-	q := redirectOf(t, cfg.AuthCodeURL("st4te", opts...))
-	if q.Get("state") != "st4te" || q.Get("code") == "" {
-		t.Fatalf("callback query %v, want a code and state st4te", q)
-	}
-	return q.Get("code")
+	return oauthtest.Authorize(t, cfg, login, verifier, opts...)
 }
 
 // link runs the whole code flow with PKCE as login; opts are extra
 // authorize parameters (offlineConsent, say).
 func link(t *testing.T, s *fakegoogle.Server, login string, opts ...oauth2.AuthCodeOption) *oauth2.Token {
 	t.Helper()
-	cfg := config(s)
-	v := oauth2.GenerateVerifier()
-	tok, err := cfg.Exchange(context.Background(), authorize(t, cfg, login, v, opts...), oauth2.VerifierOption(v))
-	if err != nil {
-		t.Fatalf("Exchange: %v", err)
-	}
-	return tok
+	return oauthtest.Link(t, config(s), login, opts...)
 }
 
 func mint(t *testing.T, s *fakegoogle.Server, login string, scopes ...string) *oauth2.Token {

@@ -21,16 +21,14 @@
 package fakegoogle
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // User is a Google account known to the fake.
@@ -96,40 +94,30 @@ type Request struct {
 
 // Server is a fake Google. Create it with New, then Start it.
 type Server struct {
-	opts Options
-	now  func() time.Time
-	http *http.Server
-	web  *http.ServeMux
-	api  *http.ServeMux
+	opts            Options
+	now             func() time.Time
+	*fakeoauth.Base // Start, Close, URL, SetOutage, SetLatency
+	web             *http.ServeMux
+	api             *http.ServeMux
 
-	mu   sync.Mutex
-	url  string
-	ln   net.Listener
-	done chan struct{}
+	mu sync.Mutex
 
-	users   map[string]*User // by lower-case email
-	order   []string         // user keys in the order added
-	codes   map[string]*authCode
-	tokens  map[string]*token
-	grants  map[string]*grant // live grants by user key
-	seq     int               // token, code and item numbers
-	pkce    pkceStats
-	refresh map[string]int // refreshes by user key
-	tokReqs int
-	consent string // AutoConsent
+	users  map[string]*User // by lower-case email
+	order  []string         // user keys in the order added
+	codes  map[string]*authCode
+	tokens map[string]*token
+	grants map[string]*grant // live grants by user key
+	seq    int               // token, code and item numbers
+	stats  *fakeoauth.Stats  // token requests, refreshes, PKCE, AutoConsent
 
 	events map[string][]*event // by user key
 	files  []*file
 
-	requests []Request
+	requests fakeoauth.Log[Request]
 
-	outage  int
-	latency time.Duration
 	limited map[string]time.Time // SetRateLimited, by user key
 	usage   map[string]*window   // by user key + "/" + API
 }
-
-type pkceStats struct{ codes, withS256 int }
 
 // New returns a server configured by opts; it does not listen until Start.
 func New(opts Options) *Server {
@@ -139,15 +127,7 @@ func New(opts Options) *Server {
 	if opts.ClientSecret == "" {
 		opts.ClientSecret = "GOCSPX-fake-client-secret"
 	}
-	if opts.AppName == "" {
-		opts.AppName = "Tandem"
-	}
-	if opts.Addr == "" {
-		opts.Addr = "127.0.0.1:0"
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	fakeoauth.Defaults(&opts.ClientID, &opts.ClientSecret, &opts.AppName, &opts.Addr, &opts.Now)
 	if opts.DemoData && len(opts.Users) == 0 {
 		opts.Users = DemoUsers()
 	}
@@ -158,8 +138,7 @@ func New(opts Options) *Server {
 		codes:   map[string]*authCode{},
 		tokens:  map[string]*token{},
 		grants:  map[string]*grant{},
-		refresh: map[string]int{},
-		consent: opts.AutoConsent,
+		stats:   fakeoauth.NewStats(key, opts.AutoConsent),
 		events:  map[string][]*event{},
 		limited: map[string]time.Time{},
 		usage:   map[string]*window{},
@@ -171,11 +150,7 @@ func New(opts Options) *Server {
 		s.seedDemo()
 	}
 	s.web, s.api = s.webMux(), s.apiMux()
-	s.http = &http.Server{
-		Handler:           http.HandlerFunc(s.serveHTTP),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0), // the fake never logs
-	}
+	s.Base = fakeoauth.NewBase("fakegoogle", opts.Addr, s.serveHTTP)
 	return s
 }
 
@@ -213,47 +188,6 @@ func (s *Server) ensureUser(email string) *User {
 	return s.addUser(User{Email: email})
 }
 
-// Start listens on Options.Addr and serves in the background. It returns an
-// error when the address cannot be bound or the server was started before.
-func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln != nil {
-		return errors.New("fakegoogle: already started")
-	}
-	ln, err := net.Listen("tcp", s.opts.Addr)
-	if err != nil {
-		return fmt.Errorf("fakegoogle: listen: %w", err)
-	}
-	s.ln = ln
-	s.url = "http://" + ln.Addr().String()
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
-		_ = s.http.Serve(ln) // returns http.ErrServerClosed on Close
-	}()
-	return nil
-}
-
-// Close stops the server and drops open connections. It is safe to call
-// more than once, and before Start.
-func (s *Server) Close() {
-	s.mu.Lock()
-	done := s.done
-	s.mu.Unlock()
-	_ = s.http.Close()
-	if done != nil {
-		<-done
-	}
-}
-
-// URL returns the base URL, "http://127.0.0.1:PORT", or "" before Start.
-func (s *Server) URL() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.url
-}
-
 // AuthURL returns the authorize endpoint (Google's
 // https://accounts.google.com/o/oauth2/auth).
 func (s *Server) AuthURL() string { return s.URL() + "/o/oauth2/auth" }
@@ -278,25 +212,14 @@ func (s *Server) ClientID() string { return s.opts.ClientID }
 // ClientSecret returns the registered client secret.
 func (s *Server) ClientSecret() string { return s.opts.ClientSecret }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	latency, outage := s.latency, s.outage
-	s.mu.Unlock()
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
-	}
+// serveHTTP routes a request once the latency has passed.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, outage int) {
 	if isAPI(r.URL.Path) {
 		s.serveAPI(w, r, outage)
 		return
 	}
 	if outage != 0 {
-		webError(w, outage, http.StatusText(outage))
+		fakeoauth.WebError(w, outage, http.StatusText(outage))
 		return
 	}
 	s.web.ServeHTTP(w, r)

@@ -2,9 +2,7 @@ package fakegoogle
 
 import (
 	"cmp"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // Lifetimes and limits Google uses.
@@ -95,11 +95,9 @@ type tokenResponse struct {
 
 // tokenEndpoint serves POST /token.
 func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.tokReqs++
-	s.mu.Unlock()
+	s.stats.TokenRequest()
 	if r.Method != http.MethodPost {
-		webError(w, http.StatusMethodNotAllowed, "The token endpoint takes POST only.")
+		fakeoauth.WebError(w, http.StatusMethodNotAllowed, "The token endpoint takes POST only.")
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -159,8 +157,7 @@ func (s *Server) exchange(f url.Values) any {
 		}
 		got := v
 		if c.method == "S256" {
-			sum := sha256.Sum256([]byte(v))
-			got = base64.RawURLEncoding.EncodeToString(sum[:])
+			got = fakeoauth.S256(v)
 		}
 		if subtle.ConstantTimeCompare([]byte(got), []byte(c.challenge)) != 1 {
 			return errBadVerifier
@@ -186,7 +183,7 @@ func (s *Server) refreshGrant(value string) any {
 	if t == nil || t.kind != refresh || !t.live(s.now()) {
 		return errExpiredOrRevoke
 	}
-	s.refresh[t.login]++
+	s.stats.Refreshed(t.login)
 	a := s.mint(t.login, access, t.scopes)
 	return tokenResponse{
 		AccessToken: a.value,
@@ -249,7 +246,7 @@ func (s *Server) capRefresh(login string) {
 // revoked or expired token answers 400 invalid_token and changes nothing.
 func (s *Server) revokeEndpoint(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		webError(w, http.StatusMethodNotAllowed, "The revocation endpoint takes POST only.")
+		fakeoauth.WebError(w, http.StatusMethodNotAllowed, "The revocation endpoint takes POST only.")
 		return
 	}
 	if err := r.ParseForm(); err != nil {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 func (s *Server) webMux() *http.ServeMux {
@@ -20,7 +22,7 @@ func (s *Server) webMux() *http.ServeMux {
 	m.HandleFunc("GET /file/d/{id}/view", s.filePage)
 	m.HandleFunc("GET /drive/folders/{id}", s.filePage)
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		page(w, http.StatusOK, "Fake Google", "This is a fake Google for Tandem's tests and demo.")
+		fakeoauth.Page(w, http.StatusOK, "Fake Google", "This is a fake Google for Tandem's tests and demo.")
 	})
 	return m
 }
@@ -58,15 +60,9 @@ var consentTmpl = template.Must(template.New("consent").Parse(`<!doctype html>
 `))
 
 func (s *Server) renderConsent(w http.ResponseWriter, params url.Values, users []User) {
-	p := url.Values{}
-	for k, v := range params {
-		if k != "login" && k != "decision" {
-			p[k] = v
-		}
-	}
+	p := fakeoauth.ConsentParams(params)
 	scopes, _ := normalizeScopes(params.Get("scope"))
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = consentTmpl.Execute(w, struct {
+	fakeoauth.RenderHTML(w, consentTmpl, struct {
 		App    string
 		Scopes []string
 		Users  []User
@@ -87,10 +83,10 @@ func (s *Server) eventPage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if title == "" {
-		webError(w, http.StatusNotFound, "Could not find the requested event.")
+		fakeoauth.WebError(w, http.StatusNotFound, "Could not find the requested event.")
 		return
 	}
-	page(w, http.StatusOK, title, "An event in the calendar of "+owner+".")
+	fakeoauth.Page(w, http.StatusOK, title, "An event in the calendar of "+owner+".")
 }
 
 // filePage stands in for a file's webViewLink.
@@ -102,30 +98,14 @@ func (s *Server) filePage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if name == "" {
-		webError(w, http.StatusNotFound, "Sorry, the file you have requested does not exist.")
+		fakeoauth.WebError(w, http.StatusNotFound, "Sorry, the file you have requested does not exist.")
 		return
 	}
-	page(w, http.StatusOK, name, "A file in the fake Google Drive.")
-}
-
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Title}}</title></head>
-<body style="font-family: sans-serif; max-width: 36em; margin: 3em auto">
-<h1>{{.Title}}</h1><p>{{.Text}}</p></body></html>
-`))
-
-func page(w http.ResponseWriter, status int, title, text string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, struct{ Title, Text string }{title, text})
-}
-
-func webError(w http.ResponseWriter, status int, text string) {
-	page(w, status, http.StatusText(status), text)
+	fakeoauth.Page(w, http.StatusOK, name, "A file in the fake Google Drive.")
 }
 
 // gfeError is the bare HTML page Google's front end answers with when no
 // API answered: unknown paths, 502s and the like.
 func gfeError(w http.ResponseWriter, status int, text string) {
-	page(w, status, "Error "+http.StatusText(status)+"!!1", text)
+	fakeoauth.Page(w, status, "Error "+http.StatusText(status)+"!!1", text)
 }

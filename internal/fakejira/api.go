@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // Classic 3LO scopes the API checks.
@@ -32,7 +34,7 @@ func (s *Server) routes() *http.ServeMux {
 	// the sites' own pages, when the fake serves them
 	m.HandleFunc("GET /site/{cloudid}/browse/{key}", s.browsePage)
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		page(w, http.StatusOK, "Fake Atlassian", "This is a fake Atlassian (Jira Cloud) for Tandem's tests and demo.")
+		fakeoauth.Page(w, http.StatusOK, "Fake Atlassian", "This is a fake Atlassian (Jira Cloud) for Tandem's tests and demo.")
 	})
 	// api.atlassian.com
 	m.HandleFunc("GET /oauth/token/accessible-resources", s.authed(s.accessibleResources))
@@ -74,8 +76,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, outage int) {
 	if t := s.tokens[raw]; t != nil {
 		rec.Login = s.users[t.login].Email
 	}
-	s.requests = append(s.requests, rec)
-	w.Header().Set("Atl-Traceid", fmt.Sprintf("fake%012x", len(s.requests)))
+	n := s.requests.Add(rec)
+	w.Header().Set("Atl-Traceid", fmt.Sprintf("fake%012x", n))
 	s.mu.Unlock()
 	if outage != 0 {
 		gatewayError(w, outage, http.StatusText(outage))

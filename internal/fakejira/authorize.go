@@ -1,13 +1,13 @@
 package fakejira
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // audience is the only API audience a Jira 3LO app asks for.
@@ -23,35 +23,35 @@ const audience = "api.atlassian.com"
 // the account can use) skip the consent page.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		webError(w, http.StatusBadRequest, "The request could not be parsed.")
+		fakeoauth.WebError(w, http.StatusBadRequest, "The request could not be parsed.")
 		return
 	}
 	p := r.Form
 	if p.Get("client_id") != s.opts.ClientID {
-		webError(w, http.StatusBadRequest, "Something went wrong: no app has this client_id.")
+		fakeoauth.WebError(w, http.StatusBadRequest, "Something went wrong: no app has this client_id.")
 		return
 	}
 	redirect := p.Get("redirect_uri")
 	switch {
 	case redirect == "":
-		webError(w, http.StatusBadRequest, "redirect_uri is required.")
+		fakeoauth.WebError(w, http.StatusBadRequest, "redirect_uri is required.")
 		return
 	case s.opts.RedirectURL != "" && redirect != s.opts.RedirectURL:
 		// Never redirect to a callback the app did not register.
-		webError(w, http.StatusBadRequest, "redirect_uri does not match the app's callback URL.")
+		fakeoauth.WebError(w, http.StatusBadRequest, "redirect_uri does not match the app's callback URL.")
 		return
 	}
 	if got := p.Get("audience"); got != audience {
-		webError(w, http.StatusBadRequest, fmt.Sprintf("audience must be %s, not %q.", audience, got))
+		fakeoauth.WebError(w, http.StatusBadRequest, fmt.Sprintf("audience must be %s, not %q.", audience, got))
 		return
 	}
 	if got := p.Get("prompt"); got != "consent" {
-		webError(w, http.StatusBadRequest, fmt.Sprintf("prompt must be consent, not %q.", got))
+		fakeoauth.WebError(w, http.StatusBadRequest, fmt.Sprintf("prompt must be consent, not %q.", got))
 		return
 	}
 	state := p.Get("state")
 	if state == "" {
-		webError(w, http.StatusBadRequest, "state is required (the fake insists: RFC 9700 CSRF protection).")
+		fakeoauth.WebError(w, http.StatusBadRequest, "state is required (the fake insists: RFC 9700 CSRF protection).")
 		return
 	}
 	if rt := p.Get("response_type"); rt != "code" {
@@ -66,7 +66,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	case challenge != "" && method != "S256":
 		redirectError(w, r, redirect, state, "invalid_request", "code_challenge_method must be S256.")
 		return
-	case challenge != "" && !validChallenge(challenge):
+	case challenge != "" && !fakeoauth.ValidChallenge(challenge):
 		redirectError(w, r, redirect, state, "invalid_request", "code_challenge must be 43 base64url characters.")
 		return
 	}
@@ -79,7 +79,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	login := p.Get("login")
 	if r.Method == http.MethodGet && login == "" {
-		login = s.consent
+		login = s.stats.AutoConsent()
 	}
 	if r.Method == http.MethodPost && p.Get("decision") != "allow" {
 		s.mu.Unlock()
@@ -95,14 +95,14 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	u := s.users[key(login)]
 	if u == nil {
 		s.mu.Unlock()
-		webError(w, http.StatusBadRequest, "No such account: "+login)
+		fakeoauth.WebError(w, http.StatusBadRequest, "No such account: "+login)
 		return
 	}
 	sites := u.Sites
 	if id := p.Get("site"); id != "" {
 		if !slices.Contains(u.Sites, id) {
 			s.mu.Unlock()
-			webError(w, http.StatusBadRequest, login+" cannot use site "+id)
+			fakeoauth.WebError(w, http.StatusBadRequest, login+" cannot use site "+id)
 			return
 		}
 		sites = []string{id}
@@ -118,18 +118,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		sites:       slices.Clone(sites),
 		expires:     s.now().Add(codeLifetime),
 	}
-	s.pkce.codes++
-	if challenge != "" {
-		s.pkce.withChallenge++
-	}
+	s.stats.CodeIssued(challenge != "")
 	s.mu.Unlock()
 	redirectTo(w, r, redirect, url.Values{"code": {code}, "state": {state}})
-}
-
-// validChallenge reports whether c is a base64url SHA-256 digest.
-func validChallenge(c string) bool {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	return err == nil && len(b) == sha256.Size
 }
 
 func splitScopes(s string) []string {
@@ -139,23 +130,13 @@ func splitScopes(s string) []string {
 }
 
 func redirectError(w http.ResponseWriter, r *http.Request, to, state, code, desc string) {
-	v := url.Values{"error": {code}, "error_description": {desc}}
-	if state != "" {
-		v.Set("state", state)
+	if fakeoauth.RedirectError(w, r, to, state, code, desc, nil) != nil {
+		redirectTo(w, r, to, nil) // shows the bad URL page
 	}
-	redirectTo(w, r, to, v)
 }
 
 func redirectTo(w http.ResponseWriter, r *http.Request, to string, params url.Values) {
-	u, err := url.Parse(to)
-	if err != nil {
-		webError(w, http.StatusBadRequest, "redirect_uri is not a URL.")
-		return
+	if fakeoauth.Redirect(w, r, to, params) != nil {
+		fakeoauth.WebError(w, http.StatusBadRequest, "redirect_uri is not a URL.")
 	}
-	q := u.Query()
-	for k, v := range params {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
 }

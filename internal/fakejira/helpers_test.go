@@ -11,6 +11,7 @@ import (
 
 	jira "github.com/andygrunwald/go-jira"
 	"github.com/tandembot/tandem/internal/fakejira"
+	"github.com/tandembot/tandem/internal/fakeoauth/oauthtest"
 	"golang.org/x/oauth2"
 )
 
@@ -41,12 +42,7 @@ func start(t *testing.T, opts fakejira.Options) *fakejira.Server {
 	if opts.RedirectURL == "" {
 		opts.RedirectURL = callback
 	}
-	s := fakejira.New(opts)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
+	return oauthtest.Start(t, fakejira.New(opts))
 }
 
 func config(s *fakejira.Server) *oauth2.Config {
@@ -66,47 +62,24 @@ var threeLO = []oauth2.AuthCodeOption{
 }
 
 // noRedirect is a client that shows redirects instead of following them.
-var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+var noRedirect = oauthtest.NoRedirect
 
 // redirectOf requests u and returns the query of the 302 it must answer.
 func redirectOf(t *testing.T, u string) url.Values {
 	t.Helper()
-	resp, err := noRedirect.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("GET authorize: status %d, want 302", resp.StatusCode)
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return loc.Query()
+	return oauthtest.RedirectOf(t, u)
 }
 
 // authorize runs the authorize step as login and returns the code.
 func authorize(t *testing.T, cfg *oauth2.Config, login, verifier string, extra ...oauth2.AuthCodeOption) string {
 	t.Helper()
-	opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("login", login)}, threeLO...)
-	q := redirectOf(t, cfg.AuthCodeURL("st4te", append(opts, extra...)...))
-	if q.Get("state") != "st4te" || q.Get("code") == "" {
-		t.Fatalf("callback query %v, want a code and state st4te", q)
-	}
-	return q.Get("code")
+	return oauthtest.Authorize(t, cfg, login, verifier, append(threeLO[:len(threeLO):len(threeLO)], extra...)...)
 }
 
 // link runs the whole 3LO flow with PKCE as login.
 func link(t *testing.T, s *fakejira.Server, login string, extra ...oauth2.AuthCodeOption) *oauth2.Token {
 	t.Helper()
-	cfg := config(s)
-	v := oauth2.GenerateVerifier()
-	tok, err := cfg.Exchange(context.Background(), authorize(t, cfg, login, v, extra...), oauth2.VerifierOption(v))
-	if err != nil {
-		t.Fatalf("Exchange: %v", err)
-	}
-	return tok
+	return oauthtest.Link(t, config(s), login, append(threeLO[:len(threeLO):len(threeLO)], extra...)...)
 }
 
 // client returns go-jira acting with tok on base, which is the gateway

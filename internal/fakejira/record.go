@@ -4,22 +4,6 @@ import "time"
 
 // Fault injection and what the fake recorded.
 
-// SetOutage makes every request, auth and API, answer status (a 5xx, say);
-// 0 ends the outage.
-func (s *Server) SetOutage(status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.outage = status
-}
-
-// SetLatency delays every response by d; 0 removes the delay. A request
-// whose context ends first gets no answer.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
 // SetRateLimited makes every API call by login answer 429 until reset,
 // with Retry-After and X-RateLimit-Reset, as Jira Cloud does over its
 // limits. A zero reset lifts the limit.
@@ -35,18 +19,10 @@ func (s *Server) SetRateLimited(login string, reset time.Time) {
 
 // SetAutoConsent changes Options.AutoConsent; "" shows the consent page
 // again.
-func (s *Server) SetAutoConsent(login string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.consent = login
-}
+func (s *Server) SetAutoConsent(login string) { s.stats.SetAutoConsent(login) }
 
 // Requests returns a copy of every API request so far, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
+func (s *Server) Requests() []Request { return s.requests.All() }
 
 // CreatedIssues returns every issue created through the API, oldest first.
 func (s *Server) CreatedIssues() []CreatedIssue {
@@ -70,24 +46,12 @@ func (s *Server) Transitions() []Transition {
 }
 
 // RefreshCount returns how many times login's tokens were refreshed.
-func (s *Server) RefreshCount(login string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.refresh[key(login)]
-}
+func (s *Server) RefreshCount(login string) int { return s.stats.RefreshCount(login) }
 
 // TokenRequests returns how many requests reached the token endpoint,
 // failed ones included.
-func (s *Server) TokenRequests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tokReqs
-}
+func (s *Server) TokenRequests() int { return s.stats.TokenRequests() }
 
 // PKCEUsed reports whether at least one authorization code was issued and
 // every code issued carried an S256 code challenge.
-func (s *Server) PKCEUsed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.pkce.codes > 0 && s.pkce.withChallenge == s.pkce.codes
-}
+func (s *Server) PKCEUsed() bool { return s.stats.PKCEUsed() }

@@ -23,7 +23,7 @@ func jiraTime(t time.Time) any {
 // restBase is the v3 base of st through the gateway; Jira's self links
 // point there.
 func (s *Server) restBase(st *site) string {
-	return s.url + "/ex/jira/" + st.CloudID + "/rest/api/3"
+	return s.URL() + "/ex/jira/" + st.CloudID + "/rest/api/3"
 }
 
 // userJSON is a user bean. Email addresses are shown to their owner only,

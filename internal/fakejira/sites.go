@@ -279,7 +279,7 @@ func (s *Server) siteURL(st *site) string {
 	if st.URL != "" {
 		return st.URL
 	}
-	return s.url + "/site/" + st.CloudID
+	return s.URL() + "/site/" + st.CloudID
 }
 
 // Jira's workflow, statuses and issue types as the fake has them: one

@@ -1,9 +1,7 @@
 package fakejira
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -12,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // Lifetimes Atlassian documents for 3LO: access tokens last an hour;
@@ -87,11 +87,9 @@ var (
 // sends a form, which works as well. The client's credentials travel in
 // the body, never as basic auth. The answer is always JSON.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.tokReqs++
-	s.mu.Unlock()
+	s.stats.TokenRequest()
 	if r.Method != http.MethodPost {
-		webError(w, http.StatusMethodNotAllowed, "Use POST.")
+		fakeoauth.WebError(w, http.StatusMethodNotAllowed, "Use POST.")
 		return
 	}
 	f, err := tokenParams(r)
@@ -150,8 +148,7 @@ func (s *Server) exchange(f url.Values) any {
 		return errRedirect
 	}
 	if c.challenge != "" {
-		sum := sha256.Sum256([]byte(f.Get("code_verifier")))
-		if base64.RawURLEncoding.EncodeToString(sum[:]) != c.challenge {
+		if !fakeoauth.VerifyS256(c.challenge, f.Get("code_verifier")) {
 			return errVerifier
 		}
 	}
@@ -177,7 +174,7 @@ func (s *Server) refreshGrant(value string) any {
 		return errBadRefresh
 	}
 	t.revoked = true
-	s.refresh[t.login]++
+	s.stats.Refreshed(t.login)
 	return s.issue(t.login, t.scopes, t.end)
 }
 

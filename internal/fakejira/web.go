@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // consentUser is one account offered on the consent page, with its sites.
@@ -50,14 +52,8 @@ on <select name="site"><option value="">all of its sites</option>{{range .Sites}
 `))
 
 func (s *Server) renderConsent(w http.ResponseWriter, params url.Values, users []consentUser) {
-	p := url.Values{}
-	for k, v := range params {
-		if k != "login" && k != "decision" && k != "site" {
-			p[k] = v
-		}
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = consentTmpl.Execute(w, struct {
+	p := fakeoauth.ConsentParams(params, "site")
+	fakeoauth.RenderHTML(w, consentTmpl, struct {
 		App    string
 		Scopes string
 		Users  []consentUser
@@ -78,24 +74,8 @@ func (s *Server) browsePage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if title == "" {
-		webError(w, http.StatusNotFound, msgNoIssue)
+		fakeoauth.WebError(w, http.StatusNotFound, msgNoIssue)
 		return
 	}
-	page(w, http.StatusOK, title, text)
-}
-
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Title}}</title></head>
-<body style="font-family: sans-serif; max-width: 36em; margin: 3em auto">
-<h1>{{.Title}}</h1><p>{{.Text}}</p></body></html>
-`))
-
-func page(w http.ResponseWriter, status int, title, text string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, struct{ Title, Text string }{title, text})
-}
-
-func webError(w http.ResponseWriter, status int, text string) {
-	page(w, status, http.StatusText(status), text)
+	fakeoauth.Page(w, http.StatusOK, title, text)
 }
