@@ -45,6 +45,8 @@ import (
 	"github.com/tandembot/tandem/internal/fakeslack"
 	"github.com/tandembot/tandem/secrets"
 	"github.com/tandembot/tandem/store"
+	"github.com/tandembot/tandem/store/postgres"
+	"github.com/tandembot/tandem/store/postgres/pgtest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -153,7 +155,18 @@ func newBenchEnv(tb testing.TB, o benchOptions) *benchEnv {
 	}
 	dir := tb.TempDir()
 	e := &benchEnv{tb: tb, slack: sl, gh: gh, gl: gl, db: filepath.Join(dir, "tandem.db"), dir: dir}
-	db, err := store.Open(e.db, store.Options{Keyring: benchKeyring(tb)})
+	// TANDEM_BENCH_DATABASE_URL measures the PostgreSQL store instead: each
+	// benchmark gets a fresh schema in that database.
+	var db database
+	var err error
+	pgURL := ""
+	if base := os.Getenv("TANDEM_BENCH_DATABASE_URL"); base != "" {
+		tb.Setenv(pgtest.EnvURL, base)
+		pgURL = pgtest.URL(tb)
+		db, err = postgres.Open(context.Background(), pgURL, postgres.Options{Keyring: benchKeyring(tb)})
+	} else {
+		db, err = store.Open(e.db, store.Options{Keyring: benchKeyring(tb)})
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -207,6 +220,9 @@ func newBenchEnv(tb testing.TB, o benchOptions) *benchEnv {
 	}
 	if o.concurrency > 0 {
 		e.vars["TANDEM_CONCURRENCY"] = strconv.Itoa(o.concurrency)
+	}
+	if pgURL != "" {
+		e.vars["TANDEM_DATABASE_URL"] = pgURL
 	}
 	logPath := filepath.Join(dir, "tandem.log")
 	if p := os.Getenv("TANDEM_BENCH_LOG"); p != "" {
