@@ -93,10 +93,11 @@ type Options struct {
 // DB is the bbolt implementation of tandem.Store. It is safe for concurrent
 // use.
 type DB struct {
-	bolt *bolt.DB
-	keys *secrets.Keyring
-	now  func() time.Time
-	path string
+	leases leaseTable
+	bolt   *bolt.DB
+	keys   *secrets.Keyring
+	now    func() time.Time
+	path   string
 }
 
 var _ tandem.Store = (*DB)(nil)
@@ -172,9 +173,8 @@ func (db *DB) initialize(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	// The file lock makes this process the only one: every lease in the
-	// file belongs to a process that is gone, so a restart after a crash
-	// need not wait for them to expire.
+	// Leases live in memory now (leases.go); a lease an older binary left
+	// in the file belongs to a process that is gone, so it is dropped.
 	if err := tx.DeleteBucket([]byte(bucketLeases)); err != nil {
 		return err
 	}
