@@ -151,7 +151,7 @@ func New(cfg Config) *Bot {
 		cfg.Logger = slog.Default()
 	}
 	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack, owner: newOwner()}
-	b.queue = newDispatcher(cfg.Concurrency, b.runSession)
+	b.queue = newDispatcher(cfg.Concurrency, providerOf, b.runSession)
 	return b
 }
 

@@ -7,12 +7,13 @@ import (
 )
 
 // dispatcher runs turns of one session one at a time, in the order they were
-// submitted, and turns of different sessions concurrently up to a limit. A
-// slow session holds at most one slot, so it never blocks others beyond the
-// limit.
+// submitted, and turns of different sessions concurrently up to a limit per
+// provider. A slow session holds at most one slot, and a backlog at one
+// provider never takes the slots of another's turns (a bulkhead per
+// provider).
 type dispatcher struct {
 	run   func(tandem.Turn)
-	slots chan struct{}
+	slots func(tandem.Turn) chan struct{}
 
 	mu       sync.Mutex
 	queues   map[tandem.SessionKey][]tandem.Turn // a key present means a drainer runs
@@ -27,8 +28,23 @@ func (d *dispatcher) stop() {
 	d.mu.Unlock()
 }
 
-func newDispatcher(concurrency int, run func(tandem.Turn)) *dispatcher {
-	return &dispatcher{run: run, slots: make(chan struct{}, concurrency), queues: map[tandem.SessionKey][]tandem.Turn{}}
+// newDispatcher runs at most concurrency turns at once for each pool that
+// poolOf names (the provider a turn needs).
+func newDispatcher(concurrency int, poolOf func(tandem.Turn) string, run func(tandem.Turn)) *dispatcher {
+	var mu sync.Mutex
+	pools := map[string]chan struct{}{}
+	slots := func(t tandem.Turn) chan struct{} {
+		name := poolOf(t)
+		mu.Lock()
+		defer mu.Unlock()
+		p, ok := pools[name]
+		if !ok {
+			p = make(chan struct{}, concurrency)
+			pools[name] = p
+		}
+		return p
+	}
+	return &dispatcher{run: run, slots: slots, queues: map[tandem.SessionKey][]tandem.Turn{}}
 }
 
 // submit queues t behind the earlier turns of its session.
@@ -57,9 +73,10 @@ func (d *dispatcher) drain(key tandem.SessionKey) {
 		d.queues[key] = q[1:]
 		d.mu.Unlock()
 
-		d.slots <- struct{}{}
+		slots := d.slots(t)
+		slots <- struct{}{}
 		d.run(t)
-		<-d.slots
+		<-slots
 	}
 }
 

@@ -13,7 +13,7 @@ func TestDispatcherKeepsSessionOrderAndRunsSessionsConcurrently(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string][]string{}
 	slow := make(chan struct{})
-	d := newDispatcher(4, func(turn tandem.Turn) {
+	d := newDispatcher(4, func(tandem.Turn) string { return "" }, func(turn tandem.Turn) {
 		if turn.Session.ThreadTS == "slow" {
 			<-slow
 		}
@@ -56,7 +56,7 @@ func TestDispatcherKeepsSessionOrderAndRunsSessionsConcurrently(t *testing.T) {
 func TestDispatcherBoundsConcurrency(t *testing.T) {
 	var mu sync.Mutex
 	running, peak := 0, 0
-	d := newDispatcher(3, func(tandem.Turn) {
+	d := newDispatcher(3, func(tandem.Turn) string { return "" }, func(tandem.Turn) {
 		mu.Lock()
 		running++
 		peak = max(peak, running)
@@ -73,4 +73,30 @@ func TestDispatcherBoundsConcurrency(t *testing.T) {
 	if peak != 3 {
 		t.Errorf("peak concurrency %d, want 3", peak)
 	}
+}
+
+func TestDispatcherGivesEachProviderItsOwnSlots(t *testing.T) {
+	stuck := make(chan struct{})
+	ran := make(chan string, 10)
+	d := newDispatcher(2, func(t tandem.Turn) string { return t.Text }, func(turn tandem.Turn) {
+		if turn.Text == "github" {
+			<-stuck
+		}
+		ran <- turn.ID
+	})
+	// GitHub's two slots are taken by stuck sessions; a GitLab turn still runs.
+	for i := 0; i < 3; i++ {
+		d.submit(tandem.Turn{ID: fmt.Sprint("gh", i), Text: "github", Session: tandem.SessionKey{ThreadTS: fmt.Sprint("g", i)}})
+	}
+	d.submit(tandem.Turn{ID: "gl", Text: "gitlab", Session: tandem.SessionKey{ThreadTS: "l"}})
+	select {
+	case id := <-ran:
+		if id != "gl" {
+			t.Errorf("%s ran first, want the GitLab turn", id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a GitLab turn waited behind stuck GitHub turns")
+	}
+	close(stuck)
+	d.wait()
 }

@@ -358,3 +358,13 @@ func (b *Bot) HeldIdentities(key tandem.SessionKey) []tandem.Identity {
 	}
 	return out
 }
+
+// providerOf names the provider a turn needs ("" for none), to give each
+// provider its own pool of running turns.
+func providerOf(t tandem.Turn) string {
+	cmd, err := handlers.Parse(t.Text)
+	if err != nil {
+		return ""
+	}
+	return string(cmd.Provider)
+}
