@@ -23,7 +23,9 @@ func (e *benchEnv) startReplica(tb testing.TB) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	opened := e.slack.ConnectionsOpened()
-	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, io.Discard, e.logs) }()
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, io.Discard, e.logs)
+	}()
 	tb.Cleanup(func() { cancel(); <-done })
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -84,4 +86,3 @@ func BenchmarkReplicas(b *testing.B) {
 		})
 	}
 }
-
