@@ -1,5 +1,7 @@
 package tandem
 
+import "strings"
+
 // Reply is what a command answers, free of any Slack type; the bot renders
 // it as Block Kit with the attribution line of the turn.
 type Reply struct {
@@ -30,3 +32,10 @@ type Button struct {
 	Value    string `json:"value,omitempty"`
 	Primary  bool   `json:"primary,omitempty"`
 }
+
+// mrkdwnEscaper escapes the three characters Slack's mrkdwn asks to escape.
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// Escape makes text from people or providers safe inside Slack mrkdwn, so
+// it can never become a mention, a link or a broadcast.
+func Escape(s string) string { return mrkdwnEscaper.Replace(s) }

@@ -63,7 +63,7 @@ func ParseTTL(s string) (time.Duration, error) {
 			return d, nil
 		}
 	}
-	return 0, tandem.Errorf(tandem.EINVALID, "“%s” is not an expiry; use e.g. 30d, 12h or never.", strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s))
+	return 0, tandem.Errorf(tandem.EINVALID, "“%s” is not an expiry; use e.g. 30d, 12h or never.", tandem.Escape(s))
 }
 
 // Create makes a key for creator that expires after ttl (0: never). It

@@ -139,6 +139,4 @@ func clip(s string, n int) string {
 
 // escape makes text safe inside Slack mrkdwn: &, < and > are the only
 // characters Slack asks to escape.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func escape(s string) string { return tandem.Escape(s) }

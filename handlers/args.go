@@ -43,9 +43,7 @@ func stripCode(text string) string {
 }
 
 // escape makes provider text safe inside Slack mrkdwn.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func escape(s string) string { return tandem.Escape(s) }
 
 // who names the identity a turn acts as, for messages such as "GitHub
 // account octo cannot …".
