@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -64,5 +63,3 @@ func describeDatabase(cfg config) string {
 func logDatabase(log *slog.Logger, cfg config) {
 	log.Info("store opened", "backend", describeDatabase(cfg))
 }
-
-var errNeedsBolt = fmt.Errorf("this needs the bbolt store")
