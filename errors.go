@@ -3,6 +3,7 @@ package tandem
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Only the edges (bot, HTTP) turn them into words for people.
@@ -58,3 +59,18 @@ func ErrorMessage(err error) string {
 
 // ErrNotFound is returned by stores for a missing record.
 var ErrNotFound = &Error{Code: ENOTFOUND, Message: "not found"}
+
+// ProviderUnavailable is the person-safe error for a provider's 5xx answer.
+func ProviderUnavailable(p ProviderID, status int) *Error {
+	return Errorf(EUNAVAILABLE, "%s is unavailable (HTTP %d); try again later.", p.Name(), status)
+}
+
+// ProviderRateLimited says whose limit was hit and when it resets, in UTC
+// since Tandem does not know the reader's time zone; a zero reset asks for a
+// few minutes' patience.
+func ProviderRateLimited(p ProviderID, reset time.Time) *Error {
+	if reset.IsZero() {
+		return Errorf(ERATELIMITED, "This %s account hit %s's rate limit; try again in a few minutes.", p.Name(), p.Name())
+	}
+	return Errorf(ERATELIMITED, "This %s account hit %s's rate limit; it resets at %s.", p.Name(), p.Name(), reset.UTC().Format("15:04 UTC"))
+}

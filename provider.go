@@ -3,6 +3,8 @@ package tandem
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -74,4 +76,21 @@ type PullRequestLister interface {
 	// OpenPullRequests returns up to limit of the open pull requests that
 	// login authored and the total count.
 	OpenPullRequests(ctx context.Context, client *http.Client, login string, limit int) (prs []PullRequest, total int, err error)
+}
+
+// ParseServerURL reads the base URL of a provider's server (TANDEM_<P>_URL):
+// it returns the URL without trailing slashes and its parsed form, or ""
+// and nil when raw is empty. It fails with EINVALID, naming example, for
+// anything but an absolute http(s) URL without credentials, query or
+// fragment.
+func ParseServerURL(raw string, p ProviderID, example string) (string, *url.URL, error) {
+	base := strings.TrimRight(strings.TrimSpace(raw), "/")
+	if base == "" {
+		return "", nil, nil
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", nil, Errorf(EINVALID, "The %s URL %q must look like %s.", p.Name(), base, example)
+	}
+	return base, u, nil
 }

@@ -50,13 +50,13 @@ func mapErrorAs(op, login, what string, resp *gh.Response, err error) error {
 	)
 	switch {
 	case errors.As(err, &rate):
-		return coded(rateLimited(rate.Rate.Reset.Time))
+		return coded(tandem.ProviderRateLimited(tandem.GitHub, rate.Rate.Reset.Time))
 	case errors.As(err, &abuse):
 		reset := time.Time{}
 		if abuse.RetryAfter != nil {
 			reset = time.Now().Add(*abuse.RetryAfter)
 		}
-		return coded(rateLimited(reset))
+		return coded(tandem.ProviderRateLimited(tandem.GitHub, reset))
 	case errors.As(err, &retrErr):
 		// The token source failed to refresh before the call was made.
 		if retrErr.ErrorCode == "bad_refresh_token" || retrErr.ErrorCode == "invalid_grant" ||
@@ -64,7 +64,7 @@ func mapErrorAs(op, login, what string, resp *gh.Response, err error) error {
 			return coded(tandem.Errorf(tandem.EUNAUTHORIZED, "GitHub refused to renew the credentials: they expired or were revoked."))
 		}
 		if retrErr.Response != nil && retrErr.Response.StatusCode >= 500 {
-			return coded(unavailable(retrErr.Response.StatusCode))
+			return coded(tandem.ProviderUnavailable(tandem.GitHub, retrErr.Response.StatusCode))
 		}
 	case errors.Is(err, context.DeadlineExceeded):
 		return coded(tandem.Errorf(tandem.EUNAVAILABLE, "GitHub did not answer in time; try again later."))
@@ -76,9 +76,9 @@ func mapErrorAs(op, login, what string, resp *gh.Response, err error) error {
 		case code == http.StatusUnauthorized:
 			return coded(tandem.Errorf(tandem.EUNAUTHORIZED, "GitHub refused the credentials: they expired or were revoked."))
 		case (code == http.StatusForbidden || code == http.StatusTooManyRequests) && resp.Header.Get("X-Ratelimit-Remaining") == "0":
-			return coded(rateLimited(resetOf(resp.Response)))
+			return coded(tandem.ProviderRateLimited(tandem.GitHub, resetOf(resp.Response)))
 		case code == http.StatusTooManyRequests:
-			return coded(rateLimited(resetOf(resp.Response)))
+			return coded(tandem.ProviderRateLimited(tandem.GitHub, resetOf(resp.Response)))
 		case code == http.StatusForbidden:
 			return coded(tandem.Errorf(tandem.EFORBIDDEN, "%s is not allowed to see or change %s.", account(login), what))
 		case code == http.StatusNotFound:
@@ -86,7 +86,7 @@ func mapErrorAs(op, login, what string, resp *gh.Response, err error) error {
 		case code == http.StatusConflict:
 			return coded(tandem.Errorf(tandem.ECONFLICT, "GitHub reports a conflict on %s: it changed meanwhile; try again.", what))
 		case code >= 500:
-			return coded(unavailable(code))
+			return coded(tandem.ProviderUnavailable(tandem.GitHub, code))
 		}
 	}
 	var (
@@ -135,19 +135,6 @@ func whoami(ctx context.Context, c *gh.Client) string {
 		return ""
 	}
 	return u.GetLogin()
-}
-
-func unavailable(status int) *tandem.Error {
-	return tandem.Errorf(tandem.EUNAVAILABLE, "GitHub is unavailable (HTTP %d); try again later.", status)
-}
-
-// rateLimited names when the limit resets, in UTC since Tandem does not know
-// the reader's time zone.
-func rateLimited(reset time.Time) *tandem.Error {
-	if reset.IsZero() {
-		return tandem.Errorf(tandem.ERATELIMITED, "This GitHub account hit GitHub's rate limit; try again in a few minutes.")
-	}
-	return tandem.Errorf(tandem.ERATELIMITED, "This GitHub account hit GitHub's rate limit; it resets at %s.", reset.UTC().Format("15:04 UTC"))
 }
 
 // resetOf reads x-ratelimit-reset (a Unix time), or else Retry-After

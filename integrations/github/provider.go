@@ -45,13 +45,11 @@ func Defaults() Config {
 // GitHub follows too). "" and https://github.com give Defaults. It returns an
 // EINVALID error when base is not an absolute http(s) URL.
 func ConfigFromBase(base string) (Config, error) {
-	base = strings.TrimRight(strings.TrimSpace(base), "/")
-	if base == "" {
+	base, u, err := tandem.ParseServerURL(base, tandem.GitHub, "https://github.example.com")
+	if err != nil {
+		return Config{}, err
+	} else if u == nil {
 		return Defaults(), nil
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return Config{}, tandem.Errorf(tandem.EINVALID, "The GitHub URL %q must look like https://github.example.com.", base)
 	}
 	if strings.EqualFold(u.Host, "github.com") && u.Path == "" {
 		return Defaults(), nil

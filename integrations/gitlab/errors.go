@@ -60,7 +60,7 @@ func mapHTTP(op, what string, resp *http.Response, err error) error {
 			return coded(tandem.Errorf(tandem.EUNAUTHORIZED, "GitLab refused to renew the credentials: they expired or were revoked."))
 		}
 		if retrErr.Response != nil && retrErr.Response.StatusCode >= 500 {
-			return coded(unavailable(retrErr.Response.StatusCode))
+			return coded(tandem.ProviderUnavailable(tandem.GitLab, retrErr.Response.StatusCode))
 		}
 		return fmt.Errorf("gitlab: %s: %w", op, err)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -73,7 +73,7 @@ func mapHTTP(op, what string, resp *http.Response, err error) error {
 		case code == http.StatusUnauthorized:
 			return coded(tandem.Errorf(tandem.EUNAUTHORIZED, "GitLab refused the credentials: they expired or were revoked."))
 		case code == http.StatusTooManyRequests:
-			return coded(rateLimited(resetOf(resp)))
+			return coded(tandem.ProviderRateLimited(tandem.GitLab, resetOf(resp)))
 		case code == http.StatusForbidden && insufficientScope(resp, err):
 			return coded(tandem.Errorf(tandem.EFORBIDDEN, "Tandem's access to this GitLab account lacks the api scope; disconnect GitLab and connect it again."))
 		case code == http.StatusForbidden:
@@ -83,7 +83,7 @@ func mapHTTP(op, what string, resp *http.Response, err error) error {
 		case code == http.StatusConflict:
 			return coded(tandem.Errorf(tandem.ECONFLICT, "GitLab reports a conflict on %s: it changed meanwhile; try again.", what))
 		case code >= 500:
-			return coded(unavailable(code))
+			return coded(tandem.ProviderUnavailable(tandem.GitLab, code))
 		}
 	}
 	var (
@@ -112,19 +112,6 @@ func insufficientScope(resp *http.Response, err error) bool {
 		Error string `json:"error"`
 	}
 	return json.Unmarshal(er.Body, &body) == nil && body.Error == "insufficient_scope"
-}
-
-func unavailable(status int) *tandem.Error {
-	return tandem.Errorf(tandem.EUNAVAILABLE, "GitLab is unavailable (HTTP %d); try again later.", status)
-}
-
-// rateLimited names when the limit resets, in UTC since Tandem does not know
-// the reader's time zone.
-func rateLimited(reset time.Time) *tandem.Error {
-	if reset.IsZero() {
-		return tandem.Errorf(tandem.ERATELIMITED, "This GitLab account hit GitLab's rate limit; try again in a few minutes.")
-	}
-	return tandem.Errorf(tandem.ERATELIMITED, "This GitLab account hit GitLab's rate limit; it resets at %s.", reset.UTC().Format("15:04 UTC"))
 }
 
 // resetOf reads RateLimit-Reset (a Unix time), else Retry-After (seconds or

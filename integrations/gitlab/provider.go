@@ -46,13 +46,11 @@ func Defaults() Config {
 // GitLab). "" and https://gitlab.com give Defaults. It returns an EINVALID
 // error when base is not an absolute http(s) URL.
 func ConfigFromBase(base string) (Config, error) {
-	base = strings.TrimRight(strings.TrimSpace(base), "/")
-	if base == "" {
+	base, u, err := tandem.ParseServerURL(base, tandem.GitLab, "https://gitlab.example.com")
+	if err != nil {
+		return Config{}, err
+	} else if u == nil {
 		return Defaults(), nil
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return Config{}, tandem.Errorf(tandem.EINVALID, "The GitLab URL %q must look like https://gitlab.example.com.", base)
 	}
 	if strings.EqualFold(u.Host, "gitlab.com") && u.Path == "" {
 		return Defaults(), nil

@@ -70,7 +70,7 @@ func mapError(op, what string, err error) error {
 		case retrErr.ErrorCode == "invalid_grant":
 			return coded(tandem.Errorf(tandem.EUNAUTHORIZED, "Google refused to renew the credentials: they expired or were revoked."))
 		case status >= 500:
-			return coded(unavailable(status))
+			return coded(tandem.ProviderUnavailable(tandem.Google, status))
 		}
 		// invalid_client and the like: Tandem's OAuth client is misconfigured.
 		return fmt.Errorf("google: %s: %w", op, err)
@@ -97,7 +97,7 @@ func mapAPIError(op, what string, e *googleapi.Error, coded func(*tandem.Error) 
 	case code == http.StatusUnauthorized:
 		return coded(tandem.Errorf(tandem.EUNAUTHORIZED, "Google refused the credentials: they expired or were revoked."))
 	case code == http.StatusTooManyRequests || (code == http.StatusForbidden && hasReason(e, rateReasons)):
-		return coded(rateLimited(retryAfter(e.Header)))
+		return coded(tandem.ProviderRateLimited(tandem.Google, retryAfter(e.Header)))
 	case code == http.StatusForbidden && hasReason(e, scopeReasons):
 		return coded(tandem.Errorf(tandem.EFORBIDDEN,
 			"This Google account did not give Tandem access to %s; disconnect Google and connect it again, allowing everything Tandem asks for.", what))
@@ -108,7 +108,7 @@ func mapAPIError(op, what string, e *googleapi.Error, coded func(*tandem.Error) 
 	case code == http.StatusNotFound:
 		return coded(tandem.Errorf(tandem.ENOTFOUND, "This Google account cannot see %s, or it does not exist.", what))
 	case code >= 500:
-		return coded(unavailable(code))
+		return coded(tandem.ProviderUnavailable(tandem.Google, code))
 	}
 	return fmt.Errorf("google: %s: %w", op, err)
 }
@@ -129,20 +129,6 @@ func hasReason(e *googleapi.Error, reasons []string) bool {
 		}
 	}
 	return false
-}
-
-func unavailable(status int) *tandem.Error {
-	return tandem.Errorf(tandem.EUNAVAILABLE, "Google is unavailable (HTTP %d); try again later.", status)
-}
-
-// rateLimited names when to try again, in UTC since Tandem does not know
-// the reader's time zone. Google rarely says, and then the message asks for
-// a few minutes' patience.
-func rateLimited(reset time.Time) *tandem.Error {
-	if reset.IsZero() {
-		return tandem.Errorf(tandem.ERATELIMITED, "This Google account hit Google's rate limit; try again in a few minutes.")
-	}
-	return tandem.Errorf(tandem.ERATELIMITED, "This Google account hit Google's rate limit; try again after %s.", reset.UTC().Format("15:04 UTC"))
 }
 
 // retryAfter reads Retry-After, in seconds or as an HTTP date; zero when

@@ -46,7 +46,7 @@ func TestErrorMapping(t *testing.T) {
 		{"403 rate limit", 403, "error_403_rate_limit.json", nil, tandem.ERATELIMITED, "try again in a few minutes"},
 		{"403 user rate limit", 403, "error_403_user_rate_limit.json", nil, tandem.ERATELIMITED, "rate limit"},
 		{"429 quota", 429, "error_429.json", nil, tandem.ERATELIMITED, "rate limit"},
-		{"429 with Retry-After", 429, "error_429.json", map[string]string{"Retry-After": "120"}, tandem.ERATELIMITED, "try again after"},
+		{"429 with Retry-After", 429, "error_429.json", map[string]string{"Retry-After": "120"}, tandem.ERATELIMITED, "it resets at"},
 		{"403 insufficient scopes", 403, "error_403_scopes.json", nil, tandem.EFORBIDDEN, "connect it again"},
 		{"403 forbidden", 403, "error_403_forbidden.json", nil, tandem.EFORBIDDEN, "This Google account is not allowed"},
 		{"403 API disabled", 403, "error_403_disabled.json", nil, tandem.EINTERNAL, ""},

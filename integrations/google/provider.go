@@ -48,13 +48,11 @@ func Defaults() Config {
 // real Google spreads them over several hosts. It returns an EINVALID error
 // when base is not an absolute http(s) URL.
 func ConfigFromBase(base string) (Config, error) {
-	base = strings.TrimRight(strings.TrimSpace(base), "/")
-	if base == "" {
+	base, u, err := tandem.ParseServerURL(base, tandem.Google, "https://google.example.com")
+	if err != nil {
+		return Config{}, err
+	} else if u == nil {
 		return Defaults(), nil
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return Config{}, tandem.Errorf(tandem.EINVALID, "The Google URL %q must look like https://google.example.com.", base)
 	}
 	if strings.EqualFold(u.Host, "accounts.google.com") && u.Path == "" {
 		return Defaults(), nil

@@ -60,7 +60,7 @@ func mapError(op, what, who string, resp *gojira.Response, err error) error {
 		case retrErr.ErrorCode == "invalid_grant" || st == http.StatusUnauthorized || st == http.StatusForbidden:
 			return coded(tandem.Errorf(tandem.EUNAUTHORIZED, "Jira refused to renew the credentials: they expired or were revoked."))
 		case st >= 500:
-			return coded(unavailable(st))
+			return coded(tandem.ProviderUnavailable(tandem.Jira, st))
 		}
 	case errors.Is(err, context.DeadlineExceeded):
 		return coded(tandem.Errorf(tandem.EUNAVAILABLE, "Jira did not answer in time; try again later."))
@@ -75,7 +75,7 @@ func mapError(op, what, who string, resp *gojira.Response, err error) error {
 		case code == http.StatusUnauthorized:
 			return coded(tandem.Errorf(tandem.EUNAUTHORIZED, "Jira refused the credentials: they expired or were revoked."))
 		case code == http.StatusTooManyRequests:
-			return coded(rateLimited(resetOf(resp.Response)))
+			return coded(tandem.ProviderRateLimited(tandem.Jira, resetOf(resp.Response)))
 		case code == http.StatusForbidden:
 			return coded(tandem.Errorf(tandem.EFORBIDDEN, "%s is not allowed to see or change %s.", account, what))
 		case code == http.StatusNotFound:
@@ -89,7 +89,7 @@ func mapError(op, what, who string, resp *gojira.Response, err error) error {
 		case code == http.StatusConflict:
 			return coded(tandem.Errorf(tandem.ECONFLICT, "Jira reports a conflict on %s: it changed meanwhile; try again.", what))
 		case code >= 500:
-			return coded(unavailable(code))
+			return coded(tandem.ProviderUnavailable(tandem.Jira, code))
 		}
 	}
 	var (
@@ -101,19 +101,6 @@ func mapError(op, what, who string, resp *gojira.Response, err error) error {
 		return coded(tandem.Errorf(tandem.EUNAVAILABLE, "Tandem could not reach Jira; try again later."))
 	}
 	return fmt.Errorf("jira: %s: %w", op, err)
-}
-
-func unavailable(status int) *tandem.Error {
-	return tandem.Errorf(tandem.EUNAVAILABLE, "Jira is unavailable (HTTP %d); try again later.", status)
-}
-
-// rateLimited names when the limit resets, in UTC since Tandem does not know
-// the reader's time zone.
-func rateLimited(reset time.Time) *tandem.Error {
-	if reset.IsZero() {
-		return tandem.Errorf(tandem.ERATELIMITED, "This Jira account hit Jira's rate limit; try again in a few minutes.")
-	}
-	return tandem.Errorf(tandem.ERATELIMITED, "This Jira account hit Jira's rate limit; it resets at %s.", reset.UTC().Format("15:04 UTC"))
 }
 
 // resetOf reads Retry-After (seconds), or else X-RateLimit-Reset (an ISO

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -56,13 +55,11 @@ func Defaults() Config {
 // gives Defaults. It returns an EINVALID error when base is not an
 // absolute http(s) URL.
 func ConfigFromBase(base string) (Config, error) {
-	base = strings.TrimRight(strings.TrimSpace(base), "/")
-	if base == "" {
+	base, u, err := tandem.ParseServerURL(base, tandem.Jira, "https://jira-proxy.example.com")
+	if err != nil {
+		return Config{}, err
+	} else if u == nil {
 		return Defaults(), nil
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return Config{}, tandem.Errorf(tandem.EINVALID, "The Jira URL %q must look like https://jira-proxy.example.com.", base)
 	}
 	return Config{
 		AuthURL:  base + "/authorize",
