@@ -184,7 +184,7 @@ func buildBenchScale(tb testing.TB, path string, sessions, links int) *benchScal
 		if err != nil {
 			return nil, nil, err
 		}
-		sealed, err := db.sealToken(l.Token, l.Team, l.User, l.Provider)
+		sealed, err := db.keys.SealToken(l.Token, l.Team, l.User, l.Provider)
 		return k, linkValue{Link: l, SealedToken: sealed}, err
 	})
 	db.bolt.NoSync = false

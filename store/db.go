@@ -402,11 +402,11 @@ func (db *DB) Rekey(ctx context.Context) (n int, err error) {
 			if err != nil {
 				return err
 			}
-			tok, err := db.openToken(lv.SealedToken, team, user, provider)
+			tok, err := db.keys.OpenToken(lv.SealedToken, team, user, provider)
 			if err != nil {
 				return err
 			}
-			if lv.SealedToken, err = db.sealToken(tok, team, user, provider); err != nil {
+			if lv.SealedToken, err = db.keys.SealToken(tok, team, user, provider); err != nil {
 				return err
 			}
 			if err := putJSON(links, k, lv); err != nil {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/tandembot/tandem"
 	bolt "go.etcd.io/bbolt"
@@ -18,14 +16,6 @@ import (
 type linkValue struct {
 	tandem.Link        // Token is never encoded (json:"-")
 	SealedToken []byte `json:"sealed_token"`
-}
-
-// tokenPlain is the plaintext that is sealed; it exists only in memory.
-type tokenPlain struct {
-	AccessToken  string    `json:"access_token"`
-	RefreshToken string    `json:"refresh_token,omitempty"`
-	TokenType    string    `json:"token_type,omitempty"`
-	Expiry       time.Time `json:"expiry,omitzero"`
 }
 
 func linkKey(team, user string, provider tandem.ProviderID) ([]byte, error) {
@@ -49,37 +39,6 @@ func splitLinkKey(k []byte) (team, user string, provider tandem.ProviderID, err 
 	return string(parts[0]), string(parts[1]), tandem.ProviderID(parts[2]), nil
 }
 
-func linkAD(team, user string, provider tandem.ProviderID) string {
-	return team + "|" + user + "|" + string(provider)
-}
-
-func (db *DB) sealToken(tok tandem.Token, team, user string, provider tandem.ProviderID) ([]byte, error) {
-	plain, err := json.Marshal(tokenPlain(tok))
-	if err != nil {
-		return nil, fmt.Errorf("encode token: %w", err)
-	}
-	sealed, err := db.keys.Seal(plain, linkAD(team, user, provider))
-	clear(plain)
-	if err != nil {
-		return nil, fmt.Errorf("seal token: %w", err)
-	}
-	return sealed, nil
-}
-
-func (db *DB) openToken(sealed []byte, team, user string, provider tandem.ProviderID) (tandem.Token, error) {
-	plain, err := db.keys.Open(sealed, linkAD(team, user, provider))
-	if err != nil {
-		return tandem.Token{}, fmt.Errorf("open token of %s/%s/%s: %w", team, user, provider, err)
-	}
-	defer clear(plain)
-	var tp tokenPlain
-	if err := json.Unmarshal(plain, &tp); err != nil {
-		// The JSON error could quote the plaintext; say only what failed.
-		return tandem.Token{}, fmt.Errorf("open token of %s/%s/%s: the decrypted token is not valid JSON", team, user, provider)
-	}
-	return tandem.Token(tp), nil
-}
-
 // readLink decodes the stored link of key and opens its token. The key's
 // parts, not the stored fields, name the owner, so a value moved to
 // another key does not open.
@@ -88,7 +47,7 @@ func (db *DB) readLink(raw []byte, team, user string, provider tandem.ProviderID
 	if err := decode(raw, &lv); err != nil {
 		return tandem.Link{}, fmt.Errorf("link %s/%s/%s: %w", team, user, provider, err)
 	}
-	tok, err := db.openToken(lv.SealedToken, team, user, provider)
+	tok, err := db.keys.OpenToken(lv.SealedToken, team, user, provider)
 	if err != nil {
 		return tandem.Link{}, err
 	}
@@ -162,7 +121,7 @@ func (db *DB) SaveLink(ctx context.Context, l tandem.Link) error {
 	if err != nil {
 		return fmt.Errorf("store: save link: %w", err)
 	}
-	sealed, err := db.sealToken(l.Token, l.Team, l.User, l.Provider)
+	sealed, err := db.keys.SealToken(l.Token, l.Team, l.User, l.Provider)
 	if err != nil {
 		return fmt.Errorf("store: save link: %w", err)
 	}
@@ -196,7 +155,7 @@ func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.
 	if err != nil {
 		return fmt.Errorf("store: swap token: %w", err)
 	}
-	sealed, err := db.sealToken(tok, team, user, provider)
+	sealed, err := db.keys.SealToken(tok, team, user, provider)
 	if err != nil {
 		return fmt.Errorf("store: swap token: %w", err)
 	}
@@ -210,7 +169,7 @@ func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.
 		if err := decode(raw, &lv); err != nil {
 			return err
 		}
-		current, err := db.openToken(lv.SealedToken, team, user, provider)
+		current, err := db.keys.OpenToken(lv.SealedToken, team, user, provider)
 		if err != nil {
 			return err
 		}

@@ -6,26 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tandembot/tandem"
 )
-
-// tokenPlain is the plaintext that is sealed; it exists only in memory. Its
-// encoding, like the associated data, is the bbolt store's, so a sealed
-// token opens in either store.
-type tokenPlain struct {
-	AccessToken  string    `json:"access_token"`
-	RefreshToken string    `json:"refresh_token,omitempty"`
-	TokenType    string    `json:"token_type,omitempty"`
-	Expiry       time.Time `json:"expiry,omitzero"`
-}
-
-// linkAD binds a sealed token to its owner, as the bbolt store does.
-func linkAD(team, user string, provider tandem.ProviderID) string {
-	return team + "|" + user + "|" + string(provider)
-}
 
 func checkLinkKey(team, user string, provider tandem.ProviderID) error {
 	if err := checkPart("team", team); err != nil {
@@ -35,33 +19,6 @@ func checkLinkKey(team, user string, provider tandem.ProviderID) error {
 		return err
 	}
 	return checkPart("provider", string(provider))
-}
-
-func (db *DB) sealToken(tok tandem.Token, team, user string, provider tandem.ProviderID) ([]byte, error) {
-	plain, err := json.Marshal(tokenPlain(tok))
-	if err != nil {
-		return nil, fmt.Errorf("encode token: %w", err)
-	}
-	sealed, err := db.keys.Seal(plain, linkAD(team, user, provider))
-	clear(plain)
-	if err != nil {
-		return nil, fmt.Errorf("seal token: %w", err)
-	}
-	return sealed, nil
-}
-
-func (db *DB) openToken(sealed []byte, team, user string, provider tandem.ProviderID) (tandem.Token, error) {
-	plain, err := db.keys.Open(sealed, linkAD(team, user, provider))
-	if err != nil {
-		return tandem.Token{}, fmt.Errorf("open token of %s/%s/%s: %w", team, user, provider, err)
-	}
-	defer clear(plain)
-	var tp tokenPlain
-	if err := json.Unmarshal(plain, &tp); err != nil {
-		// The JSON error could quote the plaintext; say only what failed.
-		return tandem.Token{}, fmt.Errorf("open token of %s/%s/%s: the decrypted token is not valid JSON", team, user, provider)
-	}
-	return tandem.Token(tp), nil
 }
 
 const linkColumns = `team, user_id, provider, account_id, login, linked_at, site, site_name, sites, needs_reconnect, sealed_token`
@@ -89,7 +46,7 @@ func (db *DB) readLink(row pgx.Row) (tandem.Link, error) {
 	if err != nil {
 		return tandem.Link{}, err
 	}
-	if l.Token, err = db.openToken(sealed, l.Team, l.User, l.Provider); err != nil {
+	if l.Token, err = db.keys.OpenToken(sealed, l.Team, l.User, l.Provider); err != nil {
 		return tandem.Link{}, err
 	}
 	return l, nil
@@ -163,7 +120,7 @@ func (db *DB) SaveLink(ctx context.Context, l tandem.Link) error {
 	if err := checkLinkKey(l.Team, l.User, l.Provider); err != nil {
 		return fmt.Errorf("postgres: save link: %w", err)
 	}
-	sealed, err := db.sealToken(l.Token, l.Team, l.User, l.Provider)
+	sealed, err := db.keys.SealToken(l.Token, l.Team, l.User, l.Provider)
 	if err != nil {
 		return fmt.Errorf("postgres: save link: %w", err)
 	}
@@ -203,7 +160,7 @@ func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.
 	if err := checkLinkKey(team, user, provider); err != nil {
 		return fmt.Errorf("postgres: swap token: %w", err)
 	}
-	sealed, err := db.sealToken(tok, team, user, provider)
+	sealed, err := db.keys.SealToken(tok, team, user, provider)
 	if err != nil {
 		return fmt.Errorf("postgres: swap token: %w", err)
 	}
@@ -216,7 +173,7 @@ func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.
 		} else if err != nil {
 			return err
 		}
-		current, err := db.openToken(stored, team, user, provider)
+		current, err := db.keys.OpenToken(stored, team, user, provider)
 		if err != nil {
 			return err
 		}

@@ -424,7 +424,7 @@ func (db *DB) Rekey(ctx context.Context) (n int, err error) {
 			return fmt.Errorf("links: %w", err)
 		}
 		for _, l := range stale {
-			resealed, err := db.reseal(l.sealed, linkAD(l.team, l.user, tandem.ProviderID(l.provider)))
+			resealed, err := db.reseal(l.sealed, secrets.TokenAD(l.team, l.user, tandem.ProviderID(l.provider)))
 			if err != nil {
 				return fmt.Errorf("open token of %s/%s/%s: %w", l.team, l.user, l.provider, err)
 			}

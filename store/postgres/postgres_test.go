@@ -265,7 +265,7 @@ func TestOpenOlderSchemaRefused(t *testing.T) {
 	keys := keyring(t, testKey(1))
 	sealedCheck, _ := keys.Seal(keyCheckPT, keyCheckAD)
 	db := &DB{keys: keys}
-	sealedTok, err := db.sealToken(tandem.Token{AccessToken: "gho_FAKE_v1_UALICE"}, "T1", "UALICE", tandem.GitHub)
+	sealedTok, err := db.keys.SealToken(tandem.Token{AccessToken: "gho_FAKE_v1_UALICE"}, "T1", "UALICE", tandem.GitHub)
 	must(t, err)
 	for _, q := range []struct {
 		sql  string
