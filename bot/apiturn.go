@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
@@ -75,8 +74,8 @@ func (b *Bot) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, 
 
 // slackPostError words why Tandem could not post in a channel.
 func slackPostError(channel string, err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, "channel_not_found") || strings.Contains(msg, "not_in_channel") || strings.Contains(msg, "is_archived") {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) && (se.Err == "channel_not_found" || se.Err == "not_in_channel" || se.Err == "is_archived") {
 		return tandem.Errorf(tandem.EFORBIDDEN, "Tandem cannot post in %s; invite @tandem to the channel first.", channel)
 	}
 	return fmt.Errorf("bot: start api thread: %w", err)
