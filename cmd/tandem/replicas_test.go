@@ -85,7 +85,8 @@ func TestReplicasOnPostgres(t *testing.T) {
 		text, uid := "list my open PRs", ""
 		if r.Intn(2) == 0 {
 			seq[s]++
-			uid = fmt.Sprintf("dead-s%d-n%03d", s, seq[s])
+			// One word, so that interruptedNotices (uidRe) finds it in a notice.
+			uid = fmt.Sprintf("dead-%dx%03d", s, seq[s])
 			text = "comment on " + issue + " " + uid
 		}
 		m, err := e.deliver(u.id, text, roots[s])
@@ -152,7 +153,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	for _, c := range comments {
 		body := strings.TrimSpace(c.Body)
 		count[body]++
-		if s, _, ok := strings.Cut(strings.TrimPrefix(body, "dead-"), "-n"); ok {
+		if s, _, ok := strings.Cut(strings.TrimPrefix(body, "dead-"), "x"); ok {
 			perSession[s] = append(perSession[s], body)
 		}
 	}
