@@ -74,3 +74,9 @@ func ProviderRateLimited(p ProviderID, reset time.Time) *Error {
 	}
 	return Errorf(ERATELIMITED, "This %s account hit %s's rate limit; it resets at %s.", p.Name(), p.Name(), reset.UTC().Format("15:04 UTC"))
 }
+
+// ErrAccountLinkedElsewhere is returned when a provider account is already
+// linked to another Slack user of the same workspace: one provider account
+// acts for at most one Slack user per workspace. The message never names
+// that other user.
+var ErrAccountLinkedElsewhere = &Error{Code: ECONFLICT, Message: "This account is already linked to another Slack user in this workspace."}

@@ -60,6 +60,8 @@ type Store interface {
 	// Links returns every link of a user, tokens decrypted.
 	Links(ctx context.Context, team, user string) ([]Link, error)
 	// SaveLink creates or replaces a link, clearing NeedsReconnect as given.
+	// It fails with ErrAccountLinkedElsewhere, storing nothing, when another
+	// user of the team has a link to the same provider account (AccountID).
 	SaveLink(ctx context.Context, l Link) error
 	// DeleteLink removes a link; ENOTFOUND when there was none.
 	DeleteLink(ctx context.Context, team, user string, provider ProviderID) error

@@ -115,7 +115,9 @@ func (db *DB) Links(ctx context.Context, team, user string) ([]tandem.Link, erro
 
 // SaveLink creates or replaces a link, its NeedsReconnect flag as given
 // (normally false, which clears it). It fails with EINVALID for an empty
-// team, user or provider.
+// team, user or provider, and with tandem.ErrAccountLinkedElsewhere (nothing
+// stored) when another user of the team has linked the same provider
+// account.
 func (db *DB) SaveLink(ctx context.Context, l tandem.Link) error {
 	k, err := linkKey(l.Team, l.User, l.Provider)
 	if err != nil {
@@ -126,8 +128,39 @@ func (db *DB) SaveLink(ctx context.Context, l tandem.Link) error {
 		return fmt.Errorf("store: save link: %w", err)
 	}
 	return db.update(ctx, "save link", func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket([]byte(bucketLinks)), k, linkValue{Link: l, SealedToken: sealed})
+		b := tx.Bucket([]byte(bucketLinks))
+		if err := accountFree(b, l); err != nil {
+			return err
+		}
+		return putJSON(b, k, linkValue{Link: l, SealedToken: sealed})
 	})
+}
+
+// accountFree fails with tandem.ErrAccountLinkedElsewhere when another user
+// of l's team has a link to the same provider account. It runs inside the
+// write transaction that stores l, so two concurrent links of one account
+// cannot both pass it. A link without an account id (never made by the
+// OAuth flow) is not checked.
+func accountFree(b *bolt.Bucket, l tandem.Link) error {
+	if l.AccountID == "" {
+		return nil
+	}
+	prefix := []byte(l.Team + "/")
+	c := b.Cursor()
+	for k, raw := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, raw = c.Next() {
+		_, user, provider, err := splitLinkKey(k)
+		if err != nil || user == l.User || provider != l.Provider {
+			continue
+		}
+		var v linkValue
+		if err := decode(raw, &v); err != nil {
+			return err
+		}
+		if v.AccountID == l.AccountID {
+			return tandem.ErrAccountLinkedElsewhere
+		}
+	}
+	return nil
 }
 
 // DeleteLink removes a link. It fails with ENOTFOUND when there was none.

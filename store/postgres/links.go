@@ -115,7 +115,9 @@ func (db *DB) Links(ctx context.Context, team, user string) ([]tandem.Link, erro
 
 // SaveLink creates or replaces a link, its NeedsReconnect flag as given
 // (normally false, which clears it). It fails with EINVALID for an empty
-// team, user or provider.
+// team, user or provider, and with tandem.ErrAccountLinkedElsewhere (nothing
+// stored) when another user of the team has linked the same provider
+// account.
 func (db *DB) SaveLink(ctx context.Context, l tandem.Link) error {
 	if err := checkLinkKey(l.Team, l.User, l.Provider); err != nil {
 		return fmt.Errorf("postgres: save link: %w", err)
@@ -128,12 +130,31 @@ func (db *DB) SaveLink(ctx context.Context, l tandem.Link) error {
 	if err != nil {
 		return fmt.Errorf("postgres: save link: %w", err)
 	}
-	_, err = db.exec(ctx, "save link", insertLink+`
+	return db.inTx(ctx, "save link", func(tx pgx.Tx) error {
+		if l.AccountID != "" {
+			// One provider account per workspace: the advisory lock makes
+			// the check and the write one step for every replica linking
+			// the same account at once.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('tandem link account'), hashtext($1 || '/' || $2 || '/' || $3))`,
+				l.Team, string(l.Provider), l.AccountID); err != nil {
+				return err
+			}
+			var taken bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM links WHERE team = $1 AND provider = $2 AND account_id = $3 AND user_id <> $4)`,
+				l.Team, string(l.Provider), l.AccountID, l.User).Scan(&taken); err != nil {
+				return err
+			}
+			if taken {
+				return tandem.ErrAccountLinkedElsewhere
+			}
+		}
+		_, err := tx.Exec(ctx, insertLink+`
 		ON CONFLICT (team, user_id, provider) DO UPDATE SET
 			account_id = excluded.account_id, login = excluded.login, linked_at = excluded.linked_at,
 			site = excluded.site, site_name = excluded.site_name, sites = excluded.sites,
 			needs_reconnect = excluded.needs_reconnect, sealed_token = excluded.sealed_token`, args...)
-	return err
+		return err
+	})
 }
 
 // DeleteLink removes a link. It fails with ENOTFOUND when there was none.

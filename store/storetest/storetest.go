@@ -6,6 +6,7 @@ package storetest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -458,7 +459,7 @@ func testSessions(t *testing.T, open func(t *testing.T) tandem.Store) {
 func link(team, user string, provider tandem.ProviderID) tandem.Link {
 	return tandem.Link{
 		Team: team, User: user, Provider: provider,
-		AccountID: "1234567", Login: "octo-" + user, LinkedAt: T0,
+		AccountID: "1234567-" + user, Login: "octo-" + user, LinkedAt: T0,
 		Token: tandem.Token{
 			AccessToken:  FakeAccessToken,
 			RefreshToken: FakeRefreshToken,
@@ -600,6 +601,61 @@ func testLinks(t *testing.T, open func(t *testing.T) tandem.Store) {
 
 		err = s.SwapToken(t.Context(), "T1", "U1", tandem.GitHub, FakeRefreshToken, stale)
 		wantCode(t, "SwapToken with the refresh token just replaced", err, tandem.ECONFLICT)
+	})
+
+	t.Run("OneAccountOneUserPerTeam", func(t *testing.T) {
+		s := open(t)
+		first := link("T1", "U1", tandem.GitHub)
+		must(t, "SaveLink", s.SaveLink(t.Context(), first))
+		// U1 relinking the same account is a replacement, not a conflict.
+		must(t, "SaveLink again by the same user", s.SaveLink(t.Context(), first))
+
+		other := link("T1", "U2", tandem.GitHub)
+		other.AccountID = first.AccountID
+		if err := s.SaveLink(t.Context(), other); !errors.Is(err, tandem.ErrAccountLinkedElsewhere) {
+			t.Fatalf("SaveLink of an account U1 holds, for U2: %v, want ErrAccountLinkedElsewhere", err)
+		}
+		if _, err := s.Link(t.Context(), "T1", "U2", tandem.GitHub); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+			t.Errorf("the refused link was stored: %v", err)
+		}
+		// The same account at another provider, or in another workspace, is
+		// another account.
+		otherProvider := other
+		otherProvider.Provider = tandem.GitLab
+		must(t, "SaveLink at another provider", s.SaveLink(t.Context(), otherProvider))
+		otherTeam := other
+		otherTeam.Team = "T2"
+		must(t, "SaveLink in another team", s.SaveLink(t.Context(), otherTeam))
+		// Once U1 lets go of the account, U2 may link it.
+		must(t, "DeleteLink", s.DeleteLink(t.Context(), "T1", "U1", tandem.GitHub))
+		must(t, "SaveLink after the first user let go", s.SaveLink(t.Context(), other))
+	})
+
+	t.Run("OneAccountConcurrent", func(t *testing.T) {
+		s := open(t)
+		const n = 12
+		var won, lost, failed countGroup
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				l := link("T1", fmt.Sprintf("U%d", i), tandem.GitHub)
+				l.AccountID = "shared-account"
+				err := s.SaveLink(context.Background(), l)
+				switch {
+				case err == nil:
+					won.add(nil)
+				case errors.Is(err, tandem.ErrAccountLinkedElsewhere):
+					lost.add(nil)
+				default:
+					failed.add(err)
+				}
+			})
+		}
+		wg.Wait()
+		failed.none(t, "SaveLink")
+		if won.n != 1 || lost.n != n-1 {
+			t.Fatalf("%d users linked one account and %d were refused, want 1 and %d", won.n, lost.n, n-1)
+		}
 	})
 
 	t.Run("SwapTokenConcurrent", func(t *testing.T) {
