@@ -294,16 +294,39 @@ type transport struct {
 	base http.RoundTripper
 }
 
-func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	tok, err := tr.src.token(req.Context())
-	if err != nil {
-		if req.Body != nil {
-			req.Body.Close()
+// sameHostChain reports whether req and every request that redirected to it
+// went to one host (host and port). http.Client strips Authorization when a
+// redirect leaves the first request's host; a transport that sets the header
+// on every request would undo that and hand the person's token to whatever
+// host a provider (or anyone who can make it redirect) names. A chain that
+// left the host once stays untrusted even if it comes back: the path it
+// returns to was chosen by the other host.
+func sameHostChain(req *http.Request) bool {
+	host := req.URL.Host
+	for r := req; r.Response != nil && r.Response.Request != nil; {
+		r = r.Response.Request
+		if r.URL == nil || r.URL.Host != host {
+			return false
 		}
-		return nil, err
 	}
+	return true
+}
+
+func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r2 := req.Clone(req.Context())
-	r2.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	authorised := sameHostChain(req)
+	if authorised {
+		tok, err := tr.src.token(req.Context())
+		if err != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, err
+		}
+		r2.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	} else {
+		r2.Header.Del("Authorization")
+	}
 	base := tr.base
 	if base == nil {
 		base = http.DefaultTransport
@@ -317,7 +340,9 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		f(tr.src.link.Provider, status, time.Since(started))
 	}
-	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+	// A 401 from a host the token was not sent to says nothing about the
+	// token: the link stays.
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && authorised {
 		l := tr.src.link
 		lock := tr.src.tokens.lockFor(l)
 		lock.Lock()
