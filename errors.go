@@ -16,6 +16,9 @@ const (
 	EFORBIDDEN    = "forbidden"
 	EUNAVAILABLE  = "unavailable"
 	ERATELIMITED  = "rate_limited"
+	// ECHANNELNOTALLOWED: the person a turn would act as (an API key's
+	// creator) is not a member of the conversation it was asked to run in.
+	ECHANNELNOTALLOWED = "channel_not_allowed"
 )
 
 // Error is an application error whose Message is safe to show a person.

@@ -23,6 +23,12 @@ type Runner interface {
 	RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string) (tandem.TurnResult, error)
 }
 
+// CodeChannelNotAllowed is the stable error code (beside those in keys.go)
+// for a request into a conversation the key's creator is not a member of:
+// another person's DM with Tandem, a private channel they are not in, a
+// channel they left.
+const CodeChannelNotAllowed = "channel_not_allowed"
+
 // LinkReader lists a user's links, for whoami.
 type LinkReader interface {
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
@@ -232,6 +238,8 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status, code := http.StatusInternalServerError, CodeInternal
 		switch tandem.ErrorCode(err) {
+		case tandem.ECHANNELNOTALLOWED:
+			status, code = http.StatusForbidden, CodeChannelNotAllowed
 		case tandem.EFORBIDDEN, tandem.ENOTFOUND:
 			status, code = http.StatusForbidden, CodeForbidden
 		case tandem.EINVALID:
@@ -261,7 +269,7 @@ func statusOf(err error) int {
 	switch tandem.ErrorCode(err) {
 	case tandem.EINVALID:
 		return http.StatusBadRequest
-	case tandem.EFORBIDDEN, tandem.ENOTFOUND:
+	case tandem.EFORBIDDEN, tandem.ENOTFOUND, tandem.ECHANNELNOTALLOWED:
 		return http.StatusForbidden
 	case tandem.EUNAUTHORIZED:
 		return http.StatusConflict
@@ -327,6 +335,8 @@ func turnError(key tandem.APIKey, err error) apiError {
 		code = CodeBadRequest
 	case tandem.EFORBIDDEN, tandem.ENOTFOUND:
 		code = CodeForbidden
+	case tandem.ECHANNELNOTALLOWED:
+		code = CodeChannelNotAllowed
 	case tandem.EUNAUTHORIZED:
 		code = CodeExpired
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
@@ -19,12 +20,17 @@ type waiter struct {
 
 // RunAPI runs text as a turn of the API key's creator in channel, in the
 // thread threadTS or in a new thread it starts, and waits for the result.
-// It fails with EFORBIDDEN when Tandem cannot post in the channel, and with
-// EUNAVAILABLE when ctx ends first (the turn still completes in Slack).
+// It fails with ECHANNELNOTALLOWED, having posted nothing, when the creator
+// is not a member of the channel; with EFORBIDDEN when Tandem cannot post in
+// the channel; and with EUNAVAILABLE when Slack cannot say who is a member,
+// or when ctx ends first (the turn still completes in Slack).
 func (b *Bot) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string) (tandem.TurnResult, error) {
 	b.mu.Lock()
 	botUser := b.userID
 	b.mu.Unlock()
+	if err := b.checkMember(ctx, key, channel); err != nil {
+		return tandem.TurnResult{}, err
+	}
 	text, _ = stripMention(text, botUser)
 	if threadTS == "" {
 		intro := fmt.Sprintf("Automation of <@%s> (API key *%s*) asks: %s", key.Creator, escape(key.Name), escape(text))
@@ -69,6 +75,68 @@ func (b *Bot) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, 
 		return res, nil
 	case <-ctx.Done():
 		return tandem.TurnResult{Session: t.Session}, tandem.Errorf(tandem.EUNAVAILABLE, "The turn is still running; its reply will appear in the thread.")
+	}
+}
+
+// membersPage is how many members one conversations.members call asks for:
+// Slack's recommended page size.
+const membersPage = 200
+
+// checkMember fails with ECHANNELNOTALLOWED unless key's creator is a member
+// of channel: for a DM, the person Tandem talks with there; otherwise one of
+// conversations.members. Slack is asked every time, so someone who leaves a
+// channel stops their keys from posting there at once. Whatever Slack
+// refuses (channel_not_found, not_in_channel, ...) is refused alike, so the
+// answer does not tell whether a channel exists; when Slack cannot be
+// reached it fails with EUNAVAILABLE. Either way nothing has been posted.
+func (b *Bot) checkMember(ctx context.Context, key tandem.APIKey, channel string) error {
+	notAllowed := tandem.Errorf(tandem.ECHANNELNOTALLOWED,
+		"API key %s (%s) acts as its creator %s, who is not a member of %s. An API key can post only in conversations its creator is a member of.",
+		key.Name, key.Prefix, key.Creator, channel)
+	refused := func(err error) error {
+		var se slack.SlackErrorResponse
+		if errors.As(err, &se) {
+			b.log.Info("api key refused in channel", "api_key", key.Prefix, "channel", channel, "slack_error", se.Err)
+			return notAllowed
+		}
+		b.log.Warn("check api key creator's membership", "api_key", key.Prefix, "channel", channel, "err", err)
+		return tandem.Errorf(tandem.EUNAVAILABLE, "Tandem could not ask Slack who is in %s; try again.", channel)
+	}
+	var info *slack.Channel
+	err := b.withRateLimit(ctx, func() error {
+		var err error
+		info, err = b.api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: channel})
+		return err
+	})
+	if err != nil {
+		return refused(err)
+	}
+	if info.IsIM {
+		if info.User != key.Creator {
+			b.log.Info("api key refused in another person's dm", "api_key", key.Prefix, "channel", channel)
+			return notAllowed
+		}
+		return nil
+	}
+	cursor := ""
+	for {
+		var members []string
+		var next string
+		err := b.withRateLimit(ctx, func() error {
+			var err error
+			members, next, err = b.api.GetUsersInConversationContext(ctx, &slack.GetUsersInConversationParameters{ChannelID: channel, Cursor: cursor, Limit: membersPage})
+			return err
+		})
+		if err != nil {
+			return refused(err)
+		}
+		if slices.Contains(members, key.Creator) {
+			return nil
+		}
+		if cursor = next; cursor == "" {
+			b.log.Info("api key refused in a channel its creator is not in", "api_key", key.Prefix, "channel", channel)
+			return notAllowed
+		}
 	}
 }
 

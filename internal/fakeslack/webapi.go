@@ -58,6 +58,8 @@ func lookupMethod(name string) (apiMethod, bool) {
 		return apiMethod{botToken, (*Server).conversationsInfo}, true
 	case "conversations.open":
 		return apiMethod{botToken, (*Server).conversationsOpen}, true
+	case "conversations.members":
+		return apiMethod{botToken, (*Server).conversationsMembers}, true
 	case "views.publish":
 		return apiMethod{botToken, (*Server).viewsPublish}, true
 	case "views.open":
