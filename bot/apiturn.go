@@ -192,7 +192,7 @@ func (b *Bot) tellKeyCreator(ctx context.Context, t tandem.Turn, user string, p 
 	reply := tandem.Reply{
 		Title:   fmt.Sprintf("API key %s stopped working: %s %s", t.APIKeyName, p.Name(), state),
 		Text:    fmt.Sprintf("Your API key *%s* (%s) acts as you, and your %s account is not usable. Connect it again, or ask someone else to create a new key.", escape(t.APIKeyName), t.APIKey, p.Name()),
-		Buttons: []tandem.Button{{Text: label + p.Name(), URL: b.cfg.Linker.ConnectURL(t.Session.Team, user, p, ""), Primary: true}},
+		Buttons: b.connectButton(ctx, t.Session.Team, user, p, "", tandem.Button{Text: label + p.Name(), Primary: true}),
 	}
 	if err := b.DM(ctx, user, reply.Title, render(reply, fmt.Sprintf("for <@%s>", user))); err != nil {
 		b.log.Warn("dm key creator", "user", user, "err", err)

@@ -41,9 +41,10 @@ type Resolver interface {
 	Credentials(ctx context.Context, team, user string, p tandem.ProviderID, reason tandem.Reason) (tandem.Credentials, error)
 }
 
-// Linker makes the signed link that starts linking an account.
+// Linker makes the single-use link that starts linking an account for one
+// Slack user.
 type Linker interface {
-	ConnectURL(team, user string, p tandem.ProviderID, rerunTurn string) string
+	ConnectURL(ctx context.Context, team, user string, p tandem.ProviderID, rerunTurn string) (string, error)
 }
 
 // Config wires a Bot.
@@ -110,8 +111,9 @@ type Bot struct {
 	log    *slog.Logger
 	api    *slack.Client
 	queue  *dispatcher
-	teamID string
-	userID string // the bot's own user
+	teamID   string
+	teamName string
+	userID   string // the bot's own user
 
 	mu    sync.Mutex
 	ready bool
@@ -198,7 +200,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	turnCtx, cancelTurns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelTurns()
 	b.mu.Lock()
-	b.teamID, b.userID = auth.TeamID, auth.UserID
+	b.teamID, b.teamName, b.userID = auth.TeamID, auth.Team, auth.UserID
 	b.ctx = turnCtx
 	b.mu.Unlock()
 	b.log.Info("slack authenticated", "team", auth.TeamID, "bot_user", auth.UserID)

@@ -17,6 +17,7 @@ type SiteChooser interface {
 // App Home action ids.
 const (
 	actionDisconnect = "home_disconnect_"
+	actionConnect    = "home_connect_"
 	actionSite       = "home_site_"
 )
 
@@ -42,8 +43,12 @@ func (b *Bot) homeAction(ctx context.Context, team, user string, a *slack.BlockA
 		} else {
 			b.cfg.Store.AppendAudit(ctx, tandem.AuditRecord{Time: b.cfg.Now(), Actor: user, Effective: user, Provider: p, Action: "choose_site", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK, Detail: l.SiteName})
 		}
+	case strings.HasPrefix(a.ActionID, actionConnect):
+		// The browser opened the link, which works once: publish the page
+		// again so its button carries a fresh one, in case this attempt is
+		// abandoned.
 	default:
-		return // link buttons: the browser did the work
+		return
 	}
 	b.publishHome(ctx, team, user)
 }
@@ -69,7 +74,7 @@ func (b *Bot) publishHome(ctx context.Context, team, user string) {
 		if _, ok := b.cfg.Providers[p]; !ok {
 			continue
 		}
-		blocks = append(blocks, b.homeProvider(team, user, p, linkOf(links, p))...)
+		blocks = append(blocks, b.homeProvider(ctx, team, user, p, linkOf(links, p))...)
 	}
 	blocks = append(blocks, b.homeKeys(ctx, team, user)...)
 	view := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}
@@ -91,10 +96,16 @@ func linkOf(links []tandem.Link, p tandem.ProviderID) *tandem.Link {
 	return nil
 }
 
-func (b *Bot) homeProvider(team, user string, p tandem.ProviderID, l *tandem.Link) []slack.Block {
+func (b *Bot) homeProvider(ctx context.Context, team, user string, p tandem.ProviderID, l *tandem.Link) []slack.Block {
 	connect := func(label string, style slack.Style) *slack.ButtonBlockElement {
-		btn := slack.NewButtonBlockElement("home_connect_"+string(p), string(p), slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
-		btn.URL = b.cfg.Linker.ConnectURL(team, user, p, "")
+		btn := slack.NewButtonBlockElement(actionConnect+string(p), string(p), slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
+		u, err := b.cfg.Linker.ConnectURL(ctx, team, user, p, "")
+		if err != nil {
+			// Without a URL the button still reaches Tandem, which
+			// publishes the page again with fresh links.
+			b.log.Warn("make connect link", "user", user, "provider", p, "err", err)
+		}
+		btn.URL = u
 		btn.Style = style
 		return btn
 	}

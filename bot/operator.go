@@ -37,10 +37,10 @@ func (b *Bot) NotifyEditor(ctx context.Context, team, user string, missing, brok
 			sessions, strings.Join(append(providerNames(missing), reconnectNames(broken)...), ", ")),
 	}
 	for _, p := range missing {
-		reply.Buttons = append(reply.Buttons, tandem.Button{Text: "Connect " + p.Name(), URL: b.cfg.Linker.ConnectURL(team, user, p, ""), ActionID: "connect_" + string(p)})
+		reply.Buttons = append(reply.Buttons, b.connectButton(ctx, team, user, p, "", tandem.Button{Text: "Connect " + p.Name(), ActionID: "connect_" + string(p)})...)
 	}
 	for _, p := range broken {
-		reply.Buttons = append(reply.Buttons, tandem.Button{Text: "Reconnect " + p.Name(), URL: b.cfg.Linker.ConnectURL(team, user, p, ""), ActionID: "connect_" + string(p)})
+		reply.Buttons = append(reply.Buttons, b.connectButton(ctx, team, user, p, "", tandem.Button{Text: "Reconnect " + p.Name(), ActionID: "connect_" + string(p)})...)
 	}
 	return b.DM(ctx, user, reply.Title, render(reply, fmt.Sprintf("for <@%s>", user)))
 }

@@ -133,7 +133,7 @@ func (b *Bot) offerEditorConnect(ctx context.Context, key tandem.SessionKey, e t
 		if contains(e.NeedsReconnect, p) {
 			label = "Reconnect " + p.Name()
 		}
-		reply.Buttons = append(reply.Buttons, tandem.Button{Text: label, URL: b.cfg.Linker.ConnectURL(key.Team, e.User, p, ""), ActionID: "connect_" + string(p)})
+		reply.Buttons = append(reply.Buttons, b.connectButton(ctx, key.Team, e.User, p, "", tandem.Button{Text: label, ActionID: "connect_" + string(p)})...)
 	}
 	if len(reply.Buttons) == 0 {
 		return

@@ -87,7 +87,7 @@ func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res result, user str
 	}
 	private := tandem.Reply{
 		Title: title, Text: body,
-		Buttons: []tandem.Button{{Text: label, URL: b.cfg.Linker.ConnectURL(t.Session.Team, user, p, rerun), ActionID: "connect_" + string(p), Primary: true}},
+		Buttons: b.connectButton(ctx, t.Session.Team, user, p, rerun, tandem.Button{Text: label, ActionID: "connect_" + string(p), Primary: true}),
 	}
 	attr := fmt.Sprintf("ran as <@%s> · %s: not connected", user, p.Name())
 	if expired {
@@ -105,7 +105,7 @@ func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res result, user str
 func (b *Bot) offerConnect(ctx context.Context, t tandem.Turn, ps []tandem.ProviderID) {
 	reply := tandem.Reply{Title: "Connect the rest to include them", Text: "These buttons link *your own* accounts."}
 	for _, p := range ps {
-		reply.Buttons = append(reply.Buttons, tandem.Button{Text: "Connect " + p.Name(), URL: b.cfg.Linker.ConnectURL(t.Session.Team, t.User, p, ""), ActionID: "connect_" + string(p)})
+		reply.Buttons = append(reply.Buttons, b.connectButton(ctx, t.Session.Team, t.User, p, "", tandem.Button{Text: "Connect " + p.Name(), ActionID: "connect_" + string(p)})...)
 	}
 	if err := b.postEphemeral(ctx, t.Session, t.User, reply.Title, render(reply, fmt.Sprintf("only visible to <@%s>", t.User))); err != nil {
 		b.log.Warn("post connect buttons", "turn", t.ID, "err", err)
@@ -185,8 +185,9 @@ func (b *Bot) withRateLimit(ctx context.Context, post func() error) error {
 // OnLinked confirms a new link to its owner by DM and re-runs the turn that
 // failed for want of it.
 func (b *Bot) OnLinked(ctx context.Context, l tandem.Link, rerunTurn string) {
-	text := fmt.Sprintf("%s connected as %s. Tandem now acts as %s on %s for your messages.", l.Provider.Name(), l.Login, l.Login, l.Provider.Name())
-	blocks := []slack.Block{section(":white_check_mark: " + escape(text))}
+	login := escape(l.Login)
+	text := fmt.Sprintf("%s account %s is now linked to <@%s>. Tandem acts as %s on %s for your own messages only.", l.Provider.Name(), login, l.User, login, l.Provider.Name())
+	blocks := []slack.Block{section(":white_check_mark: " + text)}
 	if err := b.DM(ctx, l.User, text, blocks); err != nil {
 		b.log.Warn("confirm link by dm", "user", l.User, "err", err)
 	}
@@ -203,9 +204,22 @@ func (b *Bot) OnNeedsReconnect(ctx context.Context, l tandem.Link) {
 	b.dropHeld(tandem.SessionKey{}, l.User, l.Provider)
 	text := fmt.Sprintf("%s credentials expired or revoked: %s refused the account %s. Reconnect it so Tandem can act as you again.", l.Provider.Name(), l.Provider.Name(), l.Login)
 	reply := tandem.Reply{Title: l.Provider.Name() + " credentials expired or revoked", Text: escape(text),
-		Buttons: []tandem.Button{{Text: "Reconnect " + l.Provider.Name(), URL: b.cfg.Linker.ConnectURL(l.Team, l.User, l.Provider, ""), Primary: true}}}
+		Buttons: b.connectButton(ctx, l.Team, l.User, l.Provider, "", tandem.Button{Text: "Reconnect " + l.Provider.Name(), Primary: true})}
 	if err := b.DM(ctx, l.User, text, render(reply, fmt.Sprintf("for <@%s>", l.User))); err != nil {
 		b.log.Warn("dm needs reconnect", "user", l.User, "err", err)
 	}
 	go b.publishHome(context.WithoutCancel(ctx), l.Team, l.User)
+}
+
+// connectButton returns btn pointing at a new single-use connect link for
+// user, or no button when the link cannot be made (the store failed; the
+// person can ask again with /connect).
+func (b *Bot) connectButton(ctx context.Context, team, user string, p tandem.ProviderID, rerun string, btn tandem.Button) []tandem.Button {
+	u, err := b.cfg.Linker.ConnectURL(ctx, team, user, p, rerun)
+	if err != nil {
+		b.log.Warn("make connect link", "user", user, "provider", p, "err", err)
+		return nil
+	}
+	btn.URL = u
+	return []tandem.Button{btn}
 }

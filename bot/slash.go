@@ -76,7 +76,7 @@ func (b *Bot) connectMenu(ctx context.Context, team, user, arg string) tandem.Re
 		return tandem.Reply{
 			Title:   "Connect " + p.Name(),
 			Text:    "Sign in to " + p.Name() + " in your browser; Tandem will then act as you there, and only for your own messages.",
-			Buttons: []tandem.Button{{Text: "Connect " + p.Name(), URL: b.cfg.Linker.ConnectURL(team, user, p, ""), ActionID: "connect_" + string(p), Primary: true}},
+			Buttons: b.connectButton(ctx, team, user, p, "", tandem.Button{Text: "Connect " + p.Name(), ActionID: "connect_" + string(p), Primary: true}),
 		}
 	}
 	reply := tandem.Reply{Title: "Your integrations", Text: "Each account acts only for your own messages."}
@@ -86,7 +86,7 @@ func (b *Bot) connectMenu(ctx context.Context, team, user, arg string) tandem.Re
 		if st.State != tandem.LinkMissing {
 			label = "Reconnect " + st.Provider.Name()
 		}
-		reply.Buttons = append(reply.Buttons, tandem.Button{Text: label, URL: b.cfg.Linker.ConnectURL(team, user, st.Provider, ""), ActionID: "connect_" + string(st.Provider)})
+		reply.Buttons = append(reply.Buttons, b.connectButton(ctx, team, user, st.Provider, "", tandem.Button{Text: label, ActionID: "connect_" + string(st.Provider)})...)
 	}
 	return reply
 }

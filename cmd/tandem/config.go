@@ -35,6 +35,12 @@ type config struct {
 	LeaseTTL        time.Duration
 	ReorderWindow   time.Duration
 	Providers       map[tandem.ProviderID]providerEnv
+	// Sign in with Slack: the Slack app's own OAuth client. Without it,
+	// NoSlackSignIn must be set (TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN).
+	SlackClientID     string
+	SlackClientSecret string
+	SlackAuthURL      string
+	NoSlackSignIn     bool
 }
 
 // providerEnv is one provider's OAuth client and endpoints.
@@ -160,6 +166,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 			bad("TANDEM_AUDIT_RETENTION is %q: it expects a duration such as 90d or 2160h", v)
 		}
 		c.AuditRetention = d
+	}
+	c.SlackClientID = strings.TrimSpace(getenv("TANDEM_SLACK_CLIENT_ID"))
+	c.SlackClientSecret = strings.TrimSpace(getenv("TANDEM_SLACK_CLIENT_SECRET"))
+	c.SlackAuthURL = or("TANDEM_SLACK_AUTH_URL", "https://slack.com/openid/connect/authorize")
+	if !isHTTPURL(c.SlackAuthURL) {
+		bad("TANDEM_SLACK_AUTH_URL is not a URL: it expects Slack's sign-in page, https://slack.com/openid/connect/authorize")
+	}
+	switch v := strings.TrimSpace(getenv("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN")); v {
+	case "", "false":
+	case "true":
+		c.NoSlackSignIn = true
+	default:
+		bad("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN is %q: it expects true or false", v)
+	}
+	if (c.SlackClientID == "" || c.SlackClientSecret == "") && !c.NoSlackSignIn {
+		bad("TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET are not both set: they are the Slack app's Client ID and Client Secret (api.slack.com/apps → your app → Basic Information → App Credentials), used for Sign in with Slack so a connect link links only the person it was made for (or set TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true to go without it)")
 	}
 	for _, p := range tandem.Providers {
 		pe, ok, errs := loadProvider(getenv, p)

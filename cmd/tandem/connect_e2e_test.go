@@ -37,7 +37,7 @@ func TestConnectEachProviderFromTheFailedTurn(t *testing.T) {
 			t.Fatalf("%s: no private 'not configured' reply: %v", name, err)
 		}
 		u := buttonURL(t, eph.Blocks, "/connect/"+string(c.p))
-		if status, page := open(t, e.browser(c.login), u); status != 200 || !strings.Contains(page, name+" connected as "+c.login) {
+		if status, page := open(t, e.browser(c.login), u); status != 200 || !strings.Contains(page, name+" account "+c.login+" is now linked") {
 			t.Fatalf("%s: connect: %d %s", name, status, page)
 		}
 		r := e.reply(root, "ran as <@UCAROL> · "+name+": "+c.login)

@@ -205,11 +205,14 @@ func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorl
 	for _, p := range demoPeople {
 		users = append(users, fakeslack.User{ID: p.ID, Name: p.Name, RealName: p.RealName, IsAdmin: p.Admin})
 	}
+	slackSecret := "console-slack-" + consoleRandomHex(16)
 	w.slack = fakeslack.New(fakeslack.Options{
 		BotToken: "xoxb-console-" + consoleRandomHex(12), AppToken: "xapp-console-" + consoleRandomHex(12),
 		Users:    users,
 		Channels: []fakeslack.Channel{{ID: demoChannelID, Name: demoChannelName, Creator: "UDAVE"}},
 		Logf:     fakeLog,
+		// Sign in with Slack, as the real app has it.
+		OpenIDClientID: "console.slack", OpenIDClientSecret: slackSecret,
 	})
 	if err := w.slack.Start(); err != nil {
 		return nil, fmt.Errorf("tandem console: %w", err)
@@ -264,6 +267,8 @@ func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorl
 		LogFormat:       "text",
 		ShutdownTimeout: 5 * time.Second,
 		Providers:       envs,
+		SlackClientID:   "console.slack", SlackClientSecret: slackSecret,
+		SlackAuthURL: w.slack.OpenIDAuthorizeURL(),
 	}
 	a, err := newApp(cfg, logger)
 	if err != nil {

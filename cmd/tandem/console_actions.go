@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,11 +28,17 @@ const consoleSettingsShortcut = "session_settings"
 const consoleMaxAPILines = 40
 
 // browse follows u as the current user's browser would: the Tandem landing
-// page, the demo provider's consent page (answered as the user's own demo
+// page, Sign in with Slack (signed in as the current user), the demo
+// provider's consent page (answered as the user's own demo
 // account, with login=), the callback, and shows the final page.
 func (c *consoleState) browse(ctx context.Context, u string) error {
 	jar, _ := cookiejar.New(nil)
 	who := c.user
+	// The person's browser is signed in to Slack as them, so Sign in with
+	// Slack is one hop, and a link made for someone else is refused.
+	if base, err := url.Parse(c.w.slack.BaseURL()); err == nil {
+		jar.SetCookies(base, []*http.Cookie{c.w.slack.SignInCookie(who.ID)})
+	}
 	client := &http.Client{
 		Jar:     jar,
 		Timeout: 30 * time.Second,

@@ -871,7 +871,7 @@ func (c *consoleState) after(ctx context.Context, viewsBefore int, homeShown boo
 func (c *consoleState) openURL(ctx context.Context, u string, n int) error {
 	if !c.opts.autoConsent {
 		c.emit(fmt.Sprintf("Open this link in your browser: %s\n", c.style(kitBold, u)))
-		c.note("(the demo provider's page asks which account to sign in as; /open %d signs in as %s from here)", n, c.user.Name)
+		c.note("(the built-in Slack's page asks who you are and the demo provider's which account; /open %d signs in to both as %s from here)", n, c.user.Name)
 		return nil
 	}
 	return c.browse(ctx, u)

@@ -63,11 +63,11 @@ func TestSharedSessionEachMessageUsesItsSender(t *testing.T) {
 	// Her button links her account; her failed message then runs by itself,
 	// as her.
 	u := buttonURL(t, eph.Blocks, "/connect/github")
-	if status, page := open(t, e.browser("carol-gh"), u); status != 200 || !strings.Contains(page, "GitHub connected as carol-gh") {
+	if status, page := open(t, e.browser("carol-gh"), u); status != 200 || !strings.Contains(page, "GitHub account carol-gh is now linked") {
 		t.Fatalf("carol's connect: %d %s", status, page)
 	}
 	if _, err := e.slack.WaitForMessage(ctxFor(t), func(m fakeslack.Message) bool {
-		return m.Method == "chat.postMessage" && strings.HasPrefix(m.Channel, "D") && strings.Contains(m.Text, "GitHub connected as carol-gh")
+		return m.Method == "chat.postMessage" && strings.HasPrefix(m.Channel, "D") && strings.Contains(m.Text, "GitHub account carol-gh is now linked")
 	}); err != nil {
 		t.Errorf("carol got no DM naming her GitHub login: %v", err)
 	}

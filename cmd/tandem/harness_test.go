@@ -32,6 +32,8 @@ const (
 	testBotToken      = "xoxb-FAKEBOTTOKEN-e2e-0000000001"
 	testClientSecret  = "gh-FAKE-client-secret-e2e"
 	testEncryptionKey = "Zm9yLXRhbmRlbS10ZXN0cy1vbmx5LTMyLWJ5dGVzISE=" // 32 bytes
+	testSlackClientID = "1234567890.e2e"
+	testSlackSecret   = "slack-FAKE-oidc-secret-e2e"
 	channel           = "C0SHARED"
 )
 
@@ -97,10 +99,14 @@ func newEnvWith(t *testing.T, slackOpts func(*fakeslack.Options)) *env {
 		users = append(users, fakeslack.User{ID: p.slack, Name: p.name, RealName: p.name, IsAdmin: p.name == "dave"})
 		ghUsers = append(ghUsers, fakegithub.User{Login: p.login, Name: p.name})
 	}
+	port := freePort(t)
+	public := "http://127.0.0.1:" + port
 	slOpts := fakeslack.Options{
 		BotToken: testBotToken, AppToken: testAppToken, Users: users,
-		Channels:     []fakeslack.Channel{{ID: channel, Name: "shared", Creator: "UALICE"}},
-		PingInterval: 200 * time.Millisecond,
+		Channels:       []fakeslack.Channel{{ID: channel, Name: "shared", Creator: "UALICE"}},
+		PingInterval:   200 * time.Millisecond,
+		OpenIDClientID: testSlackClientID, OpenIDClientSecret: testSlackSecret,
+		OpenIDRedirectURLs: []string{public + "/oauth/slack/callback"},
 	}
 	if slackOpts != nil {
 		slackOpts(&slOpts)
@@ -111,8 +117,6 @@ func newEnvWith(t *testing.T, slackOpts func(*fakeslack.Options)) *env {
 	}
 	t.Cleanup(sl.Close)
 
-	port := freePort(t)
-	public := "http://127.0.0.1:" + port
 	gh := fakegithub.New(fakegithub.Options{
 		ClientID: "e2e-client", ClientSecret: testClientSecret,
 		RedirectURL: public + "/oauth/github/callback", Users: ghUsers,
@@ -160,12 +164,15 @@ func newEnvWith(t *testing.T, slackOpts func(*fakeslack.Options)) *env {
 	dir := t.TempDir()
 	e := &env{
 		t: t, slack: sl, gh: gh, gl: gl, jira: jr, google: gg, logs: &syncBuffer{}, db: filepath.Join(dir, "tandem.db"), public: public,
-		secrets: []string{testAppToken, testBotToken, testClientSecret, testEncryptionKey},
+		secrets: []string{testAppToken, testBotToken, testClientSecret, testEncryptionKey, testSlackSecret},
 	}
 	e.vars = map[string]string{
 		"SLACK_APP_TOKEN":             testAppToken,
 		"SLACK_BOT_TOKEN":             testBotToken,
 		"TANDEM_SLACK_API_URL":        sl.APIURL(),
+		"TANDEM_SLACK_CLIENT_ID":      testSlackClientID,
+		"TANDEM_SLACK_CLIENT_SECRET":  testSlackSecret,
+		"TANDEM_SLACK_AUTH_URL":       sl.OpenIDAuthorizeURL(),
 		"TANDEM_DB":                   e.db,
 		"TANDEM_ENCRYPTION_KEY":       testEncryptionKey,
 		"TANDEM_PUBLIC_URL":           public,
@@ -368,10 +375,23 @@ func buttonURL(t *testing.T, raw json.RawMessage, part string) string {
 	return found
 }
 
-// browser is a person's browser: it keeps cookies and, at the fake GitHub's
-// consent page, signs in as login.
+// browser is a person's browser: it keeps cookies, is signed in to Slack
+// as the person one of whose accounts login is (if any), and at a fake
+// provider's consent page signs in as login.
 func (e *env) browser(login string) *http.Client {
+	return e.browserAs(slackUserOf(login), login)
+}
+
+// browserAs is a browser signed in to Slack as slackUser ("" for nobody)
+// that signs in to providers as login.
+func (e *env) browserAs(slackUser, login string) *http.Client {
 	jar, _ := cookiejar.New(nil)
+	if slackUser != "" {
+		base, _ := url.Parse(e.slack.BaseURL())
+		c := e.slack.SignInCookie(slackUser)
+		e.remember(c.Value)
+		jar.SetCookies(base, []*http.Cookie{c})
+	}
 	return &http.Client{
 		Jar: jar,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
@@ -433,8 +453,8 @@ func (e *env) connectTo(user string, p tandem.ProviderID, login string) {
 		e.t.Fatalf("/connect: %v", err)
 	}
 	u := buttonURL(e.t, ack, "/connect/"+string(p))
-	status, page := open(e.t, e.browser(login), u)
-	if status != 200 || !strings.Contains(page, p.Name()+" connected as "+login) {
+	status, page := open(e.t, e.browserAs(user, login), u)
+	if status != 200 || !strings.Contains(page, p.Name()+" account "+login+" is now linked to @") {
 		e.t.Fatalf("connect %s to %s: status %d page %s", login, p, status, page)
 	}
 }
@@ -494,11 +514,22 @@ func (e *env) checkSecrets() {
 			e.t.Errorf("a secret (%.6s…) appears in the database file in clear", s)
 		}
 	}
-	for _, prefix := range []string{"gho_", "ghu_", "ghr_", "xoxb-", "xapp-", "gloas-", "glrt-", "atl-FAKE", "atlr-FAKE", "ya29.", "1//FAKE"} {
+	for _, prefix := range []string{"gho_", "ghu_", "ghr_", "xoxb-", "xapp-", "gloas-", "glrt-", "atl-FAKE", "atlr-FAKE", "ya29.", "1//FAKE", "xoxp-", "fake-oidc-code-", "fakeslack-session-"} {
 		if strings.Contains(logs, prefix) {
 			e.t.Errorf("something token-shaped (%s…) appears in the logs", prefix)
 		}
 	}
+}
+
+// slackUserOf returns the Slack id of the person one of whose provider
+// logins is login, or "".
+func slackUserOf(login string) string {
+	for _, p := range people {
+		if login == p.login || login == p.gitlab || login == p.name+"@example.test" {
+			return p.slack
+		}
+	}
+	return ""
 }
 
 func userOf(login string) string {
@@ -510,4 +541,3 @@ func userOf(login string) string {
 	panic(fmt.Sprintf("no person %s", login))
 }
 
-var _ = url.Values{}

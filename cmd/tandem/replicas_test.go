@@ -61,7 +61,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 			}
 			return inner(req, via)
 		}
-		if status, page := open(t, browser, buttonURL(t, ack, "/connect/github")); status != 200 || !strings.Contains(page, "GitHub connected as "+who.login) {
+		if status, page := open(t, browser, buttonURL(t, ack, "/connect/github")); status != 200 || !strings.Contains(page, "GitHub account "+who.login+" is now linked") {
 			t.Fatalf("cross-replica connect for %s: %d %s", who.login, status, page)
 		}
 	}

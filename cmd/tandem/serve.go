@@ -18,6 +18,7 @@ import (
 	"github.com/tandembot/tandem/api"
 	"github.com/tandembot/tandem/bot"
 	"github.com/tandembot/tandem/integrations"
+	"github.com/tandembot/tandem/integrations/slacksignin"
 	"github.com/tandembot/tandem/metrics"
 	"github.com/tandembot/tandem/secrets"
 )
@@ -96,6 +97,15 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL),
 		slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second}))
 	a.flow = &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: a.providers, HTTPClient: httpClient, Logger: log}
+	if cfg.NoSlackSignIn {
+		log.Warn("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true: connect links do not check which Slack user opens them; a person who is sent someone else's link is only warned by a confirmation page naming that user. Set TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET to use Sign in with Slack.")
+	} else {
+		a.flow.SignIn = &slacksignin.Client{
+			ClientID: cfg.SlackClientID, ClientSecret: cfg.SlackClientSecret,
+			AuthorizeURL: cfg.SlackAuthURL, APIURL: cfg.SlackAPIURL,
+			HTTPClient: &http.Client{Timeout: 30 * time.Second},
+		}
+	}
 	a.tokens = &integrations.Tokens{Store: db, Providers: a.providers, HTTPClient: httpClient, Logger: log}
 	a.keys = &api.Keys{Store: db}
 	var b *bot.Bot
@@ -111,7 +121,7 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 		ReorderWindow: cfg.ReorderWindow,
 	})
 	a.bot = b
-	a.flow.OnLinked = a.bot.OnLinked
+	a.flow.OnLinked, a.flow.OnMisused, a.flow.Directory = a.bot.OnLinked, a.bot.OnLinkMisused, a.bot
 	a.tokens.OnNeedsReconnect = a.bot.OnNeedsReconnect
 
 	var enabled []tandem.ProviderID
@@ -123,8 +133,11 @@ func newApp(cfg config, log *slog.Logger) (*app, error) {
 	m.Init(enabled)
 	apiSrv := &api.Server{Keys: a.keys, Runner: a.bot, Links: db, Providers: enabled, Logger: log}
 	a.mux = http.NewServeMux()
-	a.mux.Handle("GET /connect/{provider}", a.flow.Handler())
-	a.mux.Handle("GET /oauth/{provider}/callback", a.flow.Handler())
+	flow := a.flow.Handler()
+	a.mux.Handle("GET /connect/{provider}", flow)
+	a.mux.Handle("POST /connect/{provider}/confirm", flow)
+	a.mux.Handle("GET /oauth/slack/callback", flow)
+	a.mux.Handle("GET /oauth/{provider}/callback", flow)
 	a.mux.Handle("/api/", apiSrv.Handler())
 	a.mux.Handle("GET /metrics", m.Handler())
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -155,6 +168,9 @@ func (a *app) run(ctx context.Context) error {
 	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
 	go srv.Serve(a.ln)
 	a.log.Info("http listening", "addr", a.ln.Addr().String(), "public_url", a.cfg.PublicURL)
+	if a.flow.SignIn != nil {
+		a.log.Info("sign in with slack enabled", "redirect_url", a.flow.SlackRedirectURL())
+	}
 	for _, p := range tandem.Providers {
 		if _, ok := a.providers[p]; ok {
 			a.log.Info("provider enabled", "provider", p, "callback_url", a.flow.RedirectURL(p))

@@ -7,11 +7,14 @@ package providertest
 import (
 	"context"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +69,9 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 		t.Run("DisconnectRevokesAtProvider", func(t *testing.T) { testDisconnect(t, newSubject(t)) })
 	}
 }
+
+// confirmToken finds the single-use token in the confirmation form.
+var confirmToken = regexp.MustCompile(`name="token" value="([^"]+)"`)
 
 type rig struct {
 	s      Subject
@@ -148,13 +154,29 @@ func testLink(t *testing.T, s Subject) {
 	s.Fake.SetAutoConsent(s.Login)
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar}
-	resp, err := browser.Get(r.flow.ConnectURL("T1", "U1", s.Provider.ID(), ""))
+	link, err := r.flow.ConnectURL(context.Background(), "T1", "U1", s.Provider.ID(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := browser.Get(link)
 	if err != nil {
 		t.Fatal(err)
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(page), "connected as "+s.Login) {
+	// Without Sign in with Slack the browser confirms on a page naming the
+	// user the link was made for.
+	token := confirmToken.FindSubmatch(page)
+	if resp.StatusCode != 200 || token == nil {
+		t.Fatalf("the link's page (%d) has no confirmation form: %s", resp.StatusCode, page)
+	}
+	resp, err = browser.PostForm(r.srv.URL+"/connect/"+string(s.Provider.ID())+"/confirm", url.Values{"token": {html.UnescapeString(string(token[1]))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "account "+s.Login+" is now linked") {
 		t.Fatalf("flow ended with %d: %s", resp.StatusCode, page)
 	}
 	l, err := r.db.Link(context.Background(), "T1", "U1", s.Provider.ID())

@@ -90,6 +90,13 @@ type Options struct {
 	// Logf, if set, receives one line per notable action. Tokens are never
 	// passed to it.
 	Logf func(format string, args ...any)
+	// OpenIDClientID and OpenIDClientSecret are the app's own OAuth client
+	// for Sign in with Slack (Basic Information → App Credentials).
+	OpenIDClientID     string
+	OpenIDClientSecret string
+	// OpenIDRedirectURLs are the redirect URLs the app's manifest lists;
+	// empty accepts any http(s) URL.
+	OpenIDRedirectURLs []string
 }
 
 // User is a workspace member as users.info reports it.
@@ -180,6 +187,8 @@ type Server struct {
 	autoRedeliver  bool
 	redeliverAfter time.Duration
 	redeliveries   []Redelivery
+
+	oidc *openIDState
 }
 
 type rateLimit struct {
@@ -235,6 +244,7 @@ func New(opts Options) *Server {
 		envs:           map[string]*envRecord{},
 		events:         map[string]json.RawMessage{},
 		redeliverAfter: opts.AckTimeout,
+		oidc:           newOpenIDState(),
 	}
 	// Slack's own client sends Origin https://api.slack.com; accept any.
 	s.upgrader.CheckOrigin = func(*http.Request) bool { return true }
@@ -268,6 +278,9 @@ func (s *Server) Start() error {
 	mux.HandleFunc("/api/", s.handleAPI)
 	mux.HandleFunc("/link/", s.handleLink)
 	mux.HandleFunc("/response/", s.handleResponseURL)
+	mux.HandleFunc("GET /openid/connect/authorize", s.openIDAuthorize)
+	mux.HandleFunc("POST /openid/connect/signin", s.openIDSignIn)
+	mux.HandleFunc("GET /openid/connect/keys", s.openIDKeys)
 	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.baseURL = "http://" + ln.Addr().String()
 	s.started = true

@@ -31,6 +31,9 @@ type tokenKind int
 const (
 	botToken tokenKind = iota
 	appToken
+	// ownAuth methods check their own credentials (client id and secret,
+	// or a user's token).
+	ownAuth
 )
 
 type apiMethod struct {
@@ -68,6 +71,10 @@ func lookupMethod(name string) (apiMethod, bool) {
 		return apiMethod{botToken, (*Server).reactionsAdd}, true
 	case "reactions.remove":
 		return apiMethod{botToken, (*Server).reactionsRemove}, true
+	case "openid.connect.token":
+		return apiMethod{ownAuth, (*Server).openIDToken}, true
+	case "openid.connect.userInfo":
+		return apiMethod{ownAuth, (*Server).openIDUserInfo}, true
 	}
 	return apiMethod{}, false
 }
@@ -75,9 +82,11 @@ func lookupMethod(name string) (apiMethod, bool) {
 // apiRequest holds the arguments of one call, from a form or a JSON body.
 type apiRequest struct {
 	token string
-	form  url.Values
-	body  map[string]json.RawMessage
-	size  int
+	// basicUser and basicPass are HTTP Basic credentials, if sent.
+	basicUser, basicPass string
+	form                 url.Values
+	body                 map[string]json.RawMessage
+	size                 int
 }
 
 // str returns argument name as a string.
@@ -168,6 +177,7 @@ func parseAPIRequest(r *http.Request) (*apiRequest, *apiError) {
 		return nil, fail("request_timeout")
 	}
 	q := &apiRequest{form: r.URL.Query(), size: len(data)}
+	q.basicUser, q.basicPass, _ = r.BasicAuth()
 	bearer := ""
 	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
 		bearer = strings.TrimPrefix(h, "Bearer ")
@@ -201,6 +211,9 @@ func parseAPIRequest(r *http.Request) (*apiRequest, *apiError) {
 
 // checkToken returns "" when tok is the token kind expects, else Slack's error.
 func (s *Server) checkToken(kind tokenKind, tok string) string {
+	if kind == ownAuth {
+		return ""
+	}
 	want, other := s.opts.BotToken, s.opts.AppToken
 	if kind == appToken {
 		want, other = other, want

@@ -116,8 +116,10 @@ type manifest struct {
 		} `json:"shortcuts"`
 	} `json:"features"`
 	OAuthConfig struct {
-		Scopes struct {
-			Bot []string `json:"bot"`
+		RedirectURLs []string `json:"redirect_urls"`
+		Scopes       struct {
+			Bot  []string `json:"bot"`
+			User []string `json:"user"`
 		} `json:"scopes"`
 	} `json:"oauth_config"`
 	Settings struct {
@@ -216,6 +218,23 @@ func TestManifestDeclaresWhatTheBotUses(t *testing.T) {
 		if !slices.Contains(m.OAuthConfig.Scopes.Bot, want) {
 			t.Errorf("oauth_config.scopes.bot lacks %s", want)
 		}
+	}
+	// Sign in with Slack: the openid user scope, and exactly the callback
+	// Tandem serves (on a placeholder host the README says to replace).
+	if !slices.Contains(m.OAuthConfig.Scopes.User, "openid") {
+		t.Error("oauth_config.scopes.user lacks openid (Sign in with Slack)")
+	}
+	if len(m.OAuthConfig.Scopes.User) != 1 {
+		t.Errorf("oauth_config.scopes.user = %v, want only openid: Tandem needs no other user token scope", m.OAuthConfig.Scopes.User)
+	}
+	found = false
+	for _, u := range m.OAuthConfig.RedirectURLs {
+		if strings.HasSuffix(u, "/oauth/slack/callback") && strings.HasPrefix(u, "https://") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("oauth_config.redirect_urls = %v, want an https URL ending in /oauth/slack/callback", m.OAuthConfig.RedirectURLs)
 	}
 }
 
