@@ -143,7 +143,7 @@ var (
 	wantBotScopes = []string{
 		"app_mentions:read", "channels:history", "groups:history", "im:history",
 		"chat:write", "commands", "users:read", "channels:read", "groups:read",
-		"im:write", "reactions:write",
+		"im:write", "reactions:write", "im:read", "mpim:read",
 	}
 )
 
