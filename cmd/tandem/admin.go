@@ -51,12 +51,16 @@ type adminResponse struct {
 
 func socketPath(dbPath string) string { return dbPath + ".sock" }
 
-// serveAdmin listens on the admin socket beside the database (mode 0600:
-// only the user running tandem may connect) until the returned func runs.
+// serveAdmin listens on the admin socket beside the database until the
+// returned func runs. The socket is owner-only from the moment it exists
+// (listenPrivate) and each connection is served only when its peer runs as
+// the same OS user as tandem (allowPeer): an operator command acts with the
+// store's full power, so file permissions alone, which a umask or a parent
+// directory's mode can get wrong, are not the only guard.
 func (a *app) serveAdmin(ctx context.Context) func() {
 	path := socketPath(a.cfg.DBPath)
 	os.Remove(path) // a stale socket of a process that died; we hold the DB
-	ln, err := net.Listen("unix", path)
+	ln, err := listenPrivate(path)
 	if err != nil {
 		a.log.Warn("admin socket unavailable; operator commands need the bot stopped", "path", path, "err", err)
 		return func() {}
@@ -71,10 +75,28 @@ func (a *app) serveAdmin(ctx context.Context) func() {
 			if err != nil {
 				return
 			}
+			uid, known, err := peerUID(conn)
+			if err != nil {
+				a.log.Warn("admin socket: refused a connection whose peer could not be identified", "err", err)
+				conn.Close()
+				continue
+			}
+			if known && !allowPeer(uid) {
+				a.log.Warn("admin socket: refused a connection from another OS user", "peer_uid", uid, "uid", os.Getuid())
+				conn.Close()
+				continue
+			}
 			go a.adminConn(ctx, conn)
 		}
 	}()
 	return func() { ln.Close(); os.Remove(path) }
+}
+
+// allowPeer reports whether a process running as uid may use the admin
+// socket: only the OS user tandem runs as (not even root, who can become
+// that user to run an operator command).
+func allowPeer(uid uint32) bool {
+	return uid == uint32(os.Getuid())
 }
 
 func (a *app) adminConn(ctx context.Context, conn net.Conn) {
