@@ -30,6 +30,7 @@ func TestServeReportsEveryConfigProblem(t *testing.T) {
 		"TANDEM_GITHUB_CLIENT_SECRET is not set",
 		"TANDEM_ADMINS has \"bob\"",
 		"TANDEM_SHUTDOWN_TIMEOUT is \"soon\"",
+		"TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET are not both set",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
@@ -38,8 +39,8 @@ func TestServeReportsEveryConfigProblem(t *testing.T) {
 	if strings.Contains(msg+stderr.String()+stdout.String(), "LEAKME") {
 		t.Errorf("a secret value was echoed:\n%s", msg)
 	}
-	if got := strings.Count(msg, "\n"); got != 7 {
-		t.Errorf("%d problem lines, want 7 (one per problem):\n%s", got, msg)
+	if got := strings.Count(msg, "\n"); got != 8 {
+		t.Errorf("%d problem lines, want 8 (one per problem):\n%s", got, msg)
 	}
 }
 

@@ -115,7 +115,7 @@ func TestConsoleReadsAPipe(t *testing.T) {
 		"alice · #demo · thread 1> lunch?\n", "(no reply:",
 		"carol · #demo · thread 1> /connect github\n",
 		"[1: Connect GitHub]", "Open this link in your browser: http://127.0.0.1:",
-		"/open 1 signs in as carol",
+		"/open 1 signs in to both as carol",
 		"*  1  #demo, started by alice: @tandem whoami",
 	} {
 		if !strings.Contains(got, want) {
