@@ -947,7 +947,6 @@ func TestFlowPagesForbidFramingAndSniffing(t *testing.T) {
 // the form's submission, so form-action must allow the provider's authorize
 // page, or the button does nothing in Chrome.
 func TestFlowConfirmFormMayRedirectToTheProvider(t *testing.T) {
-	t.Skip("bug in integrations/page.go pageHeaders: form-action 'self' blocks the confirm POST's redirect to the provider in Chrome")
 	fe := newFlowEnvWithoutSlack(t)
 	page := fe.browser(t, "", "").get(fe.connectURL(t, "UALICE", tandem.GitHub, ""))
 	wantPage(t, "confirmation page", page, http.StatusOK)
