@@ -205,6 +205,8 @@ func newBenchEnv(tb testing.TB, o benchOptions) *benchEnv {
 		"SLACK_APP_TOKEN":             benchAppToken,
 		"SLACK_BOT_TOKEN":             benchBotToken,
 		"TANDEM_SLACK_API_URL":        sl.APIURL(),
+		"TANDEM_SLACK_CLIENT_ID":      "bench.slack",
+		"TANDEM_SLACK_CLIENT_SECRET":  benchSecret,
 		"TANDEM_DB":                   e.db,
 		"TANDEM_ENCRYPTION_KEY":       benchKey,
 		"TANDEM_PUBLIC_URL":           e.public,

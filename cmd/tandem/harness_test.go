@@ -540,4 +540,3 @@ func userOf(login string) string {
 	}
 	panic(fmt.Sprintf("no person %s", login))
 }
-

@@ -135,6 +135,7 @@ func TestMigrateCommand(t *testing.T) {
 	vars := map[string]string{
 		"TANDEM_DB": path, "TANDEM_ENCRYPTION_KEY": "Zml4dHVyZS1rZXktZm9yLXNjaGVtYS0xLXRlc3RzISE=",
 		"SLACK_APP_TOKEN": testAppToken, "SLACK_BOT_TOKEN": testBotToken, "TANDEM_HTTP_ADDR": "127.0.0.1:0",
+		"TANDEM_SLACK_CLIENT_ID": testSlackClientID, "TANDEM_SLACK_CLIENT_SECRET": testSlackSecret,
 	}
 	getenv := func(k string) string { return vars[k] }
 	var out bytes.Buffer
