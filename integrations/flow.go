@@ -122,6 +122,9 @@ func (f *Flow) Handler() http.Handler {
 // run again once linked ("" for none). It fails when the store cannot
 // record the link.
 func (f *Flow) ConnectURL(ctx context.Context, team, user string, p tandem.ProviderID, rerunTurn string) (string, error) {
+	if _, ok := f.Providers[p]; !ok {
+		return "", fmt.Errorf("integrations: connect link: %w", tandem.Errorf(tandem.EINVALID, "%s is not enabled here", p.Name()))
+	}
 	id := kindLink + randomString()
 	exp := f.now().Add(LinkTTL).Truncate(time.Second)
 	rec := tandem.OAuthState{ID: id, Provider: p, Team: team, User: user, Expires: exp, RerunTurn: rerunTurn}
@@ -167,6 +170,11 @@ func (f *Flow) landing(w http.ResponseWriter, r *http.Request) {
 	p := tandem.ProviderID(r.PathValue("provider"))
 	if _, _, ok := f.config(p); !ok {
 		f.page(w, http.StatusNotFound, "Unknown integration", "This Tandem does not offer that integration.")
+		return
+	}
+	if r.Method == http.MethodHead {
+		// A link checker's HEAD must not spend a link meant for a person.
+		pageHeaders(w)
 		return
 	}
 	q := r.URL.Query()

@@ -975,3 +975,26 @@ func TestCallbackPageEscapesWhatItEchoes(t *testing.T) {
 		}
 	}
 }
+
+// A HEAD (a link checker, a preview) does not spend a person's link, and no
+// link is made for a provider that is not enabled.
+func TestFlowHeadDoesNotSpendALink(t *testing.T) {
+	fe := newFlowEnv(t)
+	u := fe.connectURL(t, "UALICE", tandem.GitHub, "")
+	resp, err := http.Head(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("HEAD: %d", resp.StatusCode)
+	}
+	if _, err := fe.flow.ConnectURL(t.Context(), "T1", "UALICE", tandem.Google, ""); tandem.ErrorCode(err) != tandem.EINVALID {
+		t.Errorf("a link for a provider that is not enabled: %v", err)
+	}
+	page := fe.browser(t, "UALICE", "alice-gh").get(u)
+	wantPage(t, "the link after a HEAD", page, http.StatusOK)
+	if !strings.Contains(page.body, "is now linked") {
+		t.Errorf("the link after a HEAD did not complete: %s", page.body)
+	}
+}
