@@ -169,17 +169,26 @@ func (db *DB) checkKey(ctx context.Context) error {
 	}
 	// The first replica to get here stores its key check; everyone reads
 	// the stored one.
+	// When another replica inserts it concurrently, the INSERT waits for
+	// that commit and does nothing, but this statement's snapshot predates
+	// the row, so it finds none: the next statement, with a new snapshot,
+	// sees it.
 	var sealed []byte
-	err = db.pool.QueryRow(ctx, `
-		WITH ins AS (
-			INSERT INTO meta (name, value) VALUES ($1, $2)
-			ON CONFLICT (name) DO NOTHING
-			RETURNING value
-		)
-		SELECT value FROM ins
-		UNION ALL
-		SELECT value FROM meta WHERE name = $1
-		LIMIT 1`, keyCheckName, fresh).Scan(&sealed)
+	for range 3 {
+		err = db.pool.QueryRow(ctx, `
+			WITH ins AS (
+				INSERT INTO meta (name, value) VALUES ($1, $2)
+				ON CONFLICT (name) DO NOTHING
+				RETURNING value
+			)
+			SELECT value FROM ins
+			UNION ALL
+			SELECT value FROM meta WHERE name = $1
+			LIMIT 1`, keyCheckName, fresh).Scan(&sealed)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			break
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("key check: %w", err)
 	}
