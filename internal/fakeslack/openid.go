@@ -203,7 +203,7 @@ func (s *Server) openIDToken(q *apiRequest) (map[string]any, *apiError) {
 	case q.str("redirect_uri") != code.redirectURI:
 		return nil, fail("bad_redirect_uri")
 	}
-	access := randomToken("xoxp-FAKE-oidc-")
+	access := randomToken("xoxp-oidc.")
 	o.mu.Lock()
 	o.tokens[access] = code.user
 	o.exchanged++
