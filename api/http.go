@@ -34,11 +34,16 @@ type LinkReader interface {
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
 }
 
+// TurnTimeout is how long POST /api/v1/messages waits for its turn's
+// result before answering 503 (the turn still completes in Slack). An HTTP
+// server in front of the API must allow at least this long to write an
+// answer.
+const TurnTimeout = 60 * time.Second
+
 // Limits of the API.
 const (
 	maxBody      = 64 << 10
 	maxText      = 4000
-	turnTimeout  = 60 * time.Second
 	failWindow   = time.Minute
 	failsAllowed = 10
 )
@@ -62,6 +67,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/messages", s.messages)
 	mux.HandleFunc("GET /api/v1/whoami", s.whoami)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		answerUnread(w, r)
 		writeError(w, http.StatusNotFound, CodeBadRequest, "No such endpoint: "+r.Method+" "+r.URL.Path+".")
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -88,11 +94,26 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]any{"ok": false, "error": apiError{Code: code, Message: msg}})
 }
 
+// answerUnread prepares an answer given without reading the request's body
+// (all of it): the connection closes after the answer. Otherwise net/http,
+// before it writes the answer, drains up to 256 KB of the body so it can
+// keep the connection, waiting as long as the client cares to trickle it
+// (or forever, for a body that never comes), which hands anyone without a
+// key a cheap way to hold connections and goroutines.
+func answerUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 { // -1: chunked, or length unknown
+		w.Header().Set("Connection", "close")
+	}
+}
+
 // authenticate checks the Bearer key, slowing down clients that keep
-// presenting bad keys. It writes the error and returns false on failure.
+// presenting bad keys. It reads only headers, never the body, so a request
+// without a valid key is answered at once whatever body it announces. It
+// writes the error and returns false on failure.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (tandem.APIKey, bool) {
 	client := clientAddr(r)
 	if wait := s.blocked(client); wait > 0 {
+		answerUnread(w, r)
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		writeError(w, http.StatusTooManyRequests, CodeTooManyAttempts, "Too many requests with invalid keys; wait before trying again.")
 		return tandem.APIKey{}, false
@@ -101,6 +122,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (tandem.AP
 	presented, ok := strings.CutPrefix(auth, "Bearer ")
 	if !ok {
 		s.failed(client)
+		answerUnread(w, r)
 		writeError(w, http.StatusUnauthorized, CodeInvalidKey, "Send the API key as Authorization: Bearer <key>.")
 		return tandem.APIKey{}, false
 	}
@@ -108,10 +130,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (tandem.AP
 	var ke *KeyError
 	if errors.As(err, &ke) {
 		s.failed(client)
+		answerUnread(w, r)
 		writeError(w, http.StatusUnauthorized, ke.Code, ke.Message)
 		return tandem.APIKey{}, false
 	} else if err != nil {
 		s.logger().Error("check api key", "err", err)
+		answerUnread(w, r)
 		writeError(w, http.StatusInternalServerError, CodeInternal, "Tandem could not check the key; try again.")
 		return tandem.APIKey{}, false
 	}
@@ -225,19 +249,22 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		answerUnread(w, r)
 		writeError(w, http.StatusUnsupportedMediaType, CodeBadRequest, "Send the body as Content-Type: application/json.")
 		return
 	}
 	if r.ContentLength > maxBody {
+		answerUnread(w, r)
 		writeError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, fmt.Sprintf("The body is larger than %d bytes.", maxBody))
 		return
 	}
 	m, err := DecodeMessage(r.Body)
 	if err != nil {
+		answerUnread(w, r) // DecodeMessage may have stopped short of the end
 		writeError(w, http.StatusBadRequest, CodeBadRequest, tandem.ErrorMessage(err))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), turnTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), TurnTimeout)
 	defer cancel()
 	res, err := s.Runner.RunAPI(ctx, key, m.Channel, m.ThreadTS, m.Text)
 	if err != nil {

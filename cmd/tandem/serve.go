@@ -165,7 +165,11 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 // run serves HTTP and runs the bot until ctx ends, then shuts down within
 // TANDEM_SHUTDOWN_TIMEOUT.
 func (a *app) run(ctx context.Context) error {
-	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	// WriteTimeout runs from the end of a request's headers to the end of its
+	// answer, so it must cover reading the body (ReadTimeout) and the API's
+	// wait for a turn (api.TurnTimeout), with room to write the answer.
+	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30*time.Second + api.TurnTimeout + 30*time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go srv.Serve(a.ln)
 	a.log.Info("http listening", "addr", a.ln.Addr().String(), "public_url", a.cfg.PublicURL)
 	if a.flow.SignIn != nil {
