@@ -1,6 +1,7 @@
 package api
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,8 +58,7 @@ type Server struct {
 	Providers []tandem.ProviderID
 	Logger    *slog.Logger
 
-	mu    sync.Mutex
-	fails map[string][]time.Time // client address -> recent failed authentications
+	fails failureLog
 }
 
 // Handler serves POST /api/v1/messages and GET /api/v1/whoami.
@@ -106,40 +106,47 @@ func answerUnread(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// authenticate checks the Bearer key, slowing down clients that keep
-// presenting bad keys. It reads only headers, never the body, so a request
-// without a valid key is answered at once whatever body it announces. It
-// writes the error and returns false on failure.
+// authenticate checks the Bearer key. It reads only headers, never the
+// body, so a request without a valid key is answered at once whatever body
+// it announces. It writes the error and returns false on failure.
+//
+// Refused keys slow down their client: once an address has presented
+// failsAllowed refused keys within failWindow, its refused keys are answered
+// 429 too_many_attempts instead of 401. A valid key always goes through: an
+// address is often shared (an office NAT, a CI provider's egress, a proxy),
+// and one client guessing there must not lock everyone else out. What makes
+// guessing hopeless is the key's 256-bit secret, not this slowdown; the
+// slowdown tells a misconfigured or hostile client to stop.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (tandem.APIKey, bool) {
-	client := clientAddr(r)
-	if wait := s.blocked(client); wait > 0 {
-		answerUnread(w, r)
-		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-		writeError(w, http.StatusTooManyRequests, CodeTooManyAttempts, "Too many requests with invalid keys; wait before trying again.")
-		return tandem.APIKey{}, false
+	var key tandem.APIKey
+	var err error
+	if presented, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		key, err = s.Keys.Check(r.Context(), strings.TrimSpace(presented))
+	} else {
+		err = &KeyError{Code: CodeInvalidKey, Message: "Send the API key as Authorization: Bearer <key>."}
 	}
-	auth := r.Header.Get("Authorization")
-	presented, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok {
-		s.failed(client)
-		answerUnread(w, r)
-		writeError(w, http.StatusUnauthorized, CodeInvalidKey, "Send the API key as Authorization: Bearer <key>.")
-		return tandem.APIKey{}, false
-	}
-	key, err := s.Keys.Check(r.Context(), strings.TrimSpace(presented))
 	var ke *KeyError
-	if errors.As(err, &ke) {
-		s.failed(client)
+	switch {
+	case err == nil:
+		return key, true
+	case errors.As(err, &ke):
+		client, now := clientAddr(r), time.Now()
+		wait := s.fails.blocked(client, now)
+		s.fails.add(client, now)
 		answerUnread(w, r)
+		if wait > 0 {
+			w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+			writeError(w, http.StatusTooManyRequests, CodeTooManyAttempts, "Too many requests with invalid keys; wait before trying again.")
+			return tandem.APIKey{}, false
+		}
 		writeError(w, http.StatusUnauthorized, ke.Code, ke.Message)
 		return tandem.APIKey{}, false
-	} else if err != nil {
+	default:
 		s.logger().Error("check api key", "err", err)
 		answerUnread(w, r)
 		writeError(w, http.StatusInternalServerError, CodeInternal, "Tandem could not check the key; try again.")
 		return tandem.APIKey{}, false
 	}
-	return key, true
 }
 
 func clientAddr(r *http.Request) string {
@@ -150,39 +157,98 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// blocked returns how long client must wait after too many failures.
-func (s *Server) blocked(client string) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	recent := s.prune(client)
-	if len(recent) < failsAllowed {
+// maxTrackedClients bounds the addresses failureLog remembers: an attacker
+// with many addresses (an IPv6 prefix holds billions) cannot grow it
+// further, only push out the addresses that failed longest ago.
+const maxTrackedClients = 10000
+
+// failureLog remembers each client address's recent refused keys: at most
+// failsAllowed times per address and maxTrackedClients addresses, the least
+// recently failing forgotten first. The zero value is ready to use.
+type failureLog struct {
+	mu      sync.Mutex
+	clients map[string]*list.Element // of *failures
+	order   list.List                // most recent failure at the front
+}
+
+type failures struct {
+	client string
+	times  []time.Time // oldest first, at most failsAllowed
+}
+
+// blocked returns how long client must wait before a refused key is
+// answered 401 again, 0 when it need not.
+func (l *failureLog) blocked(client string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expire(now)
+	e, ok := l.clients[client]
+	if !ok {
 		return 0
 	}
-	return failWindow - time.Since(recent[0])
-}
-
-func (s *Server) failed(client string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fails == nil {
-		s.fails = map[string][]time.Time{}
-	}
-	s.fails[client] = append(s.prune(client), time.Now())
-}
-
-func (s *Server) prune(client string) []time.Time {
-	var recent []time.Time
-	for _, t := range s.fails[client] {
-		if time.Since(t) < failWindow {
+	f := e.Value.(*failures)
+	recent := f.times[:0]
+	for _, t := range f.times {
+		if now.Sub(t) < failWindow {
 			recent = append(recent, t)
 		}
 	}
-	if len(recent) == 0 {
-		delete(s.fails, client)
-	} else {
-		s.fails[client] = recent
+	f.times = recent
+	if len(recent) < failsAllowed {
+		return 0
 	}
-	return recent
+	return failWindow - now.Sub(recent[0])
+}
+
+// add notes a refused key from client at now.
+func (l *failureLog) add(client string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expire(now)
+	if l.clients == nil {
+		l.clients = map[string]*list.Element{}
+	}
+	if e, ok := l.clients[client]; ok {
+		f := e.Value.(*failures)
+		f.times = append(f.times, now)
+		if n := len(f.times); n > failsAllowed {
+			f.times = append(f.times[:0], f.times[n-failsAllowed:]...)
+		}
+		l.order.MoveToFront(e)
+		return
+	}
+	for len(l.clients) >= maxTrackedClients {
+		l.remove(l.order.Back())
+	}
+	l.clients[client] = l.order.PushFront(&failures{client: client, times: []time.Time{now}})
+}
+
+// expire forgets clients whose latest failure is older than failWindow:
+// they are at the back, in order.
+func (l *failureLog) expire(now time.Time) {
+	for e := l.order.Back(); e != nil; e = l.order.Back() {
+		f := e.Value.(*failures)
+		if now.Sub(f.times[len(f.times)-1]) < failWindow {
+			return
+		}
+		l.remove(e)
+	}
+}
+
+func (l *failureLog) remove(e *list.Element) {
+	delete(l.clients, e.Value.(*failures).client)
+	l.order.Remove(e)
+}
+
+// tracked returns how many client addresses are remembered, and how many
+// failures of client.
+func (l *failureLog) tracked(client string) (clients, times int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.clients[client]; ok {
+		times = len(e.Value.(*failures).times)
+	}
+	return len(l.clients), times
 }
 
 // MessageRequest is the body of POST /api/v1/messages.
