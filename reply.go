@@ -5,7 +5,9 @@ import "strings"
 // Reply is what a command answers, free of any Slack type; the bot renders
 // it as Block Kit with the attribution line of the turn.
 type Reply struct {
-	// Title is the first line ("3 open pull requests").
+	// Title is the first line ("3 open pull requests"), plain text: the bot
+	// escapes it wherever it shows it, so it may carry a provider's text
+	// as is.
 	Title string `json:"title"`
 	// Items is a list of results, each a line of text with an optional link.
 	Items []Item `json:"items,omitempty"`

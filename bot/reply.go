@@ -21,7 +21,10 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res result) error {
 	var unknown *handlers.UnknownError
 	switch {
 	case res.err == nil:
-		ts, err := b.postThreadTS(ctx, t, res.reply.Title, render(res.reply, attr))
+		// The title is plain text (render escapes it in the blocks) and may
+		// carry a provider's text, a PR title or a Jira summary: the
+		// notification text gets it escaped alike.
+		ts, err := b.postThreadTS(ctx, t, escape(res.reply.Title), render(res.reply, attr))
 		b.noteReply(t, ts)
 		if err != nil {
 			return err
@@ -205,7 +208,7 @@ func (b *Bot) OnNeedsReconnect(ctx context.Context, l tandem.Link) {
 	text := fmt.Sprintf("%s credentials expired or revoked: %s refused the account %s. Reconnect it so Tandem can act as you again.", l.Provider.Name(), l.Provider.Name(), l.Login)
 	reply := tandem.Reply{Title: l.Provider.Name() + " credentials expired or revoked", Text: escape(text),
 		Buttons: b.connectButton(ctx, l.Team, l.User, l.Provider, "", tandem.Button{Text: "Reconnect " + l.Provider.Name(), Primary: true})}
-	if err := b.DM(ctx, l.User, text, render(reply, fmt.Sprintf("for <@%s>", l.User))); err != nil {
+	if err := b.DM(ctx, l.User, escape(text), render(reply, fmt.Sprintf("for <@%s>", l.User))); err != nil {
 		b.log.Warn("dm needs reconnect", "user", l.User, "err", err)
 	}
 	go b.publishHome(context.WithoutCancel(ctx), l.Team, l.User)

@@ -228,7 +228,7 @@ func pullRequestStatus(ctx context.Context, r Request) (tandem.Reply, error) {
 		return tandem.Reply{}, fmt.Errorf("handlers: pull request status: %w", err)
 	}
 	reply := tandem.Reply{
-		Title: fmt.Sprintf("%s#%d %s", repo, n, escape(st.PullRequest.Title)),
+		Title: fmt.Sprintf("%s#%d %s", repo, n, st.PullRequest.Title),
 		Text:  fmt.Sprintf("State: *%s* · Mergeable: *%s* · <%s|open on GitHub>", st.State, st.Mergeable, st.PullRequest.URL),
 	}
 	for _, c := range st.Checks {

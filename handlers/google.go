@@ -96,7 +96,7 @@ func findDocs(ctx context.Context, r Request) (tandem.Reply, error) {
 	if err != nil {
 		return tandem.Reply{}, fmt.Errorf("handlers: find documents: %w", err)
 	}
-	reply := tandem.Reply{Title: countTitle(total, len(docs), "document matches “"+escape(words)+"”", "documents match “"+escape(words)+"”"), Total: total}
+	reply := tandem.Reply{Title: countTitle(total, len(docs), "document matches “"+words+"”", "documents match “"+words+"”"), Total: total}
 	for _, d := range docs {
 		reply.Items = append(reply.Items, tandem.Item{Text: escape(d.Title), URL: d.URL, Note: d.Kind})
 	}

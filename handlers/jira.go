@@ -56,7 +56,7 @@ func moveIssue(ctx context.Context, r Request) (tandem.Reply, error) {
 	if err != nil {
 		return tandem.Reply{}, fmt.Errorf("handlers: move issue: %w", err)
 	}
-	return tandem.Reply{Title: fmt.Sprintf("Moved %s to %s", key, escape(is.State)), Items: []tandem.Item{{Text: issueLine(is), URL: is.URL}}, Text: "Moved by " + escape(who(r)) + "."}, nil
+	return tandem.Reply{Title: fmt.Sprintf("Moved %s to %s", key, is.State), Items: []tandem.Item{{Text: issueLine(is), URL: is.URL}}, Text: "Moved by " + escape(who(r)) + "."}, nil
 }
 
 func showIssue(ctx context.Context, r Request) (tandem.Reply, error) {
