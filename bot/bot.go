@@ -107,10 +107,10 @@ func (b *Bot) metrics() Recorder {
 
 // Bot runs Tandem in Slack.
 type Bot struct {
-	cfg    Config
-	log    *slog.Logger
-	api    *slack.Client
-	queue  *dispatcher
+	cfg      Config
+	log      *slog.Logger
+	api      *slack.Client
+	queue    *dispatcher
 	teamID   string
 	teamName string
 	userID   string // the bot's own user

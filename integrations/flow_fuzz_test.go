@@ -270,6 +270,13 @@ func (env *fzEnv) calls() (linked, misused int) {
 func (env *fzEnv) connect(t *testing.T, provider string) (query, id string) {
 	t.Helper()
 	u, err := env.flow.ConnectURL(context.Background(), "T1", "UALICE", tandem.ProviderID(provider), "turn-1")
+	if _, enabled := env.providers[tandem.ProviderID(provider)]; !enabled {
+		// No link is made for a provider that is not enabled.
+		if tandem.ErrorCode(err) != tandem.EINVALID {
+			t.Fatalf("a link for %q, which is not enabled: %v", provider, err)
+		}
+		return "", ""
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
