@@ -10,8 +10,10 @@ func TestEffectiveUser(t *testing.T) {
 	perMessage := tandem.Session{Owner: "UOWNER", Editors: []string{"UED"}}
 	persistent := perMessage
 	persistent.Env = map[string]string{tandem.EnvKeepCredentialsPersistent: "true"}
+	// What the product stores while the owner has not answered: no
+	// variable yet, and the request.
 	pending := perMessage
-	pending.Env = map[string]string{tandem.EnvKeepCredentialsPersistent: "pending"}
+	pending.Pending = &tandem.PendingChange{Name: tandem.EnvKeepCredentialsPersistent, Value: "true", RequestedBy: "UADMIN", Editors: []string{"UED"}}
 	tests := []struct {
 		name       string
 		s          tandem.Session
@@ -25,7 +27,9 @@ func TestEffectiveUser(t *testing.T) {
 		{"persistent owner", persistent, "UOWNER", "UOWNER", tandem.ReasonPersistentOwner},
 		{"persistent editor", persistent, "UED", "UOWNER", tandem.ReasonPersistentOwner},
 		{"persistent outsider", persistent, "UOTHER", "", tandem.ReasonRefusedNotEditor},
-		{"not yet approved", pending, "UED", "UED", tandem.ReasonSender},
+		{"pending owner", pending, "UOWNER", "UOWNER", tandem.ReasonSender},
+		{"pending editor", pending, "UED", "UED", tandem.ReasonSender},
+		{"pending outsider", pending, "UOTHER", "", tandem.ReasonRefusedNotEditor},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -77,6 +77,9 @@ type PendingChange struct {
 	Value       string    `json:"value"`
 	RequestedBy string    `json:"requested_by"` // Slack user, or "operator:<name>"
 	RequestedAt time.Time `json:"requested_at"`
+	// Editors is the editors list the owner was shown when asked: an
+	// approval shares the owner's identity with exactly these people.
+	Editors []string `json:"editors,omitempty"`
 }
 
 // EnvKeepCredentialsPersistent is the session variable that switches a

@@ -13,10 +13,13 @@ import (
 	"github.com/tandembot/tandem/handlers"
 )
 
-// Consent action ids on the DM that asks an owner to share their identity.
+// Consent action ids on the DMs that ask an owner to share their identity:
+// with a persistent session, or with one more editor of one.
 const (
-	actionApprove = "consent_approve"
-	actionDecline = "consent_decline"
+	actionApprove       = "consent_approve"
+	actionDecline       = "consent_decline"
+	actionEditorApprove = "editor_approve"
+	actionEditorDecline = "editor_decline"
 )
 
 // control carries out a session control. Reading (env, editors, session)
@@ -182,7 +185,8 @@ func (b *Bot) disablePersistent(ctx context.Context, key tandem.SessionKey, by s
 // the owner by DM. Nothing changes until the owner approves.
 func (b *Bot) requestConsent(ctx context.Context, key tandem.SessionKey, by string) (tandem.Reply, error) {
 	sess, err := b.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
-		s.Pending = &tandem.PendingChange{Name: tandem.EnvKeepCredentialsPersistent, Value: "true", RequestedBy: by, RequestedAt: b.cfg.Now()}
+		s.Pending = &tandem.PendingChange{Name: tandem.EnvKeepCredentialsPersistent, Value: "true", RequestedBy: by, RequestedAt: b.cfg.Now(),
+			Editors: slices.Clone(s.Editors)}
 		return nil
 	})
 	if err != nil {
@@ -205,7 +209,11 @@ func (b *Bot) askOwner(ctx context.Context, sess tandem.Session, by string) erro
 	if link != "" {
 		where = "<" + link + "|a thread you started>"
 	}
-	text := fmt.Sprintf("%s asks to turn on %s in %s. If you approve, every turn there runs with *your* accounts, for you and the editors: %s.", mention(by), tandem.EnvKeepCredentialsPersistent, where, editorList(sess))
+	shown := sess
+	if sess.Pending != nil {
+		shown.Editors = sess.Pending.Editors
+	}
+	text := fmt.Sprintf("%s asks to turn on %s in %s. If you approve, every turn there runs with *your* accounts, for you and exactly these editors: %s.", mention(by), tandem.EnvKeepCredentialsPersistent, where, editorList(shown))
 	approve := slack.NewButtonBlockElement(actionApprove, sess.Key.String(), slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false))
 	approve.Style = slack.StylePrimary
 	decline := slack.NewButtonBlockElement(actionDecline, sess.Key.String(), slack.NewTextBlockObject(slack.PlainTextType, "Decline", false, false))
@@ -232,6 +240,15 @@ func (b *Bot) consent(ctx context.Context, cb slack.InteractionCallback, a *slac
 	case sess.Pending == nil:
 		outcome = "There is nothing waiting for your approval in that session any more."
 	case a.ActionID == actionApprove:
+		// The approval shares the owner's identity with the editors the
+		// owner was shown, and nobody added since.
+		shown := sess.Pending.Editors
+		if _, err = b.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+			s.Editors = slices.DeleteFunc(s.Editors, func(e string) bool { return !slices.Contains(shown, e) })
+			return nil
+		}); err != nil {
+			break
+		}
 		reply, err = b.enablePersistent(ctx, key, cb.User.ID, "requested by "+mention(sess.Pending.RequestedBy)+", approved by the owner")
 		outcome = "Approved: that session now runs every turn as you."
 	default:
@@ -275,6 +292,10 @@ func (b *Bot) changeEditors(ctx context.Context, t tandem.Turn, sess tandem.Sess
 	if user == sess.Owner && !add {
 		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "The owner is always an editor of their session.")
 	}
+	if add && t.User != sess.Owner && (sess.Persistent() || sess.Pending != nil) && !sess.HasEditor(user) {
+		// An editor here acts as the owner: only the owner can share that.
+		return b.requestEditor(ctx, t, sess, user)
+	}
 	updated, err := b.cfg.Store.UpdateSession(ctx, sess.Key, func(s *tandem.Session) error {
 		s.Editors = slices.DeleteFunc(s.Editors, func(e string) bool { return e == user })
 		if add && user != s.Owner {
@@ -291,7 +312,9 @@ func (b *Bot) changeEditors(ctx context.Context, t tandem.Turn, sess tandem.Sess
 	}
 	b.auditChange(ctx, sess.Key, t.User, sess.Owner, action, user)
 	r := editorsReply(updated)
-	r.Title = fmt.Sprintf("%s %s <@%s>", mention(t.User), verb, user)
+	// A title is plain text, where a mention would show as its code.
+	r.Title = "Editor " + verb
+	r.Text = fmt.Sprintf("%s %s <@%s>. %s", mention(t.User), verb, user, r.Text)
 	return r, nil
 }
 
@@ -403,4 +426,87 @@ func (b *Bot) applyChannelDefault(ctx context.Context, sess tandem.Session) tand
 
 func channelDefaultKey(team, channel string) string {
 	return "channel-persistent/" + team + "/" + channel
+}
+
+// editorRequestKey names the setting that records a request, by a channel
+// admin, to add user as an editor of a persistent (or pending) session.
+func editorRequestKey(key tandem.SessionKey, user string) string {
+	return "editor-request/" + key.String() + "/" + user
+}
+
+// requestEditor asks the owner, by DM, to let user act as them in sess;
+// nothing changes until the owner approves.
+func (b *Bot) requestEditor(ctx context.Context, t tandem.Turn, sess tandem.Session, user string) (tandem.Reply, error) {
+	if err := b.cfg.Store.SetSetting(ctx, editorRequestKey(sess.Key, user), t.User); err != nil {
+		return tandem.Reply{}, fmt.Errorf("bot: request editor: %w", err)
+	}
+	b.auditChange(ctx, sess.Key, t.User, sess.Owner, "request_editor", user+" (pending the owner's approval)")
+	link, _ := b.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: sess.Key.Channel, Ts: sess.Key.ThreadTS})
+	where := "a thread you started"
+	if link != "" {
+		where = "<" + link + "|a thread you started>"
+	}
+	value := sess.Key.String() + "/" + user
+	approve := slack.NewButtonBlockElement(actionEditorApprove, value, slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false))
+	approve.Style = slack.StylePrimary
+	decline := slack.NewButtonBlockElement(actionEditorDecline, value, slack.NewTextBlockObject(slack.PlainTextType, "Decline", false, false))
+	decline.Style = slack.StyleDanger
+	text := fmt.Sprintf("%s asks to let <@%s> act as you in %s: that session runs every turn of its editors with *your* accounts.", mention(t.User), user, where)
+	if err := b.DM(ctx, sess.Owner, "Approve a new editor of your Tandem session?", []slack.Block{section(text), slack.NewActionBlock("editor_consent", approve, decline)}); err != nil {
+		b.log.Warn("ask owner for an editor", "session", sess.Key.String(), "err", err)
+	}
+	return tandem.Reply{
+		Title: "Editor waiting for the owner's approval",
+		Text:  fmt.Sprintf("%s asked to add <@%s>. Editors here act as <@%s>, so <@%s> waits for <@%s>'s approval; I've asked them by direct message.", mention(t.User), user, sess.Owner, user, sess.Owner),
+	}, nil
+}
+
+// editorConsent handles the owner's answer to requestEditor. Only the
+// owner's own press counts, and only for a request still open.
+func (b *Bot) editorConsent(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction) {
+	i := strings.LastIndex(a.Value, "/")
+	if i < 0 {
+		return
+	}
+	key, ok := parseSessionKey(a.Value[:i])
+	user := a.Value[i+1:]
+	if !ok || user == "" {
+		return
+	}
+	sess, err := b.cfg.Store.Session(ctx, key)
+	if err != nil || cb.User.ID != sess.Owner {
+		b.log.Warn("editor consent press refused", "session", a.Value[:i], "user", cb.User.ID)
+		return
+	}
+	name := editorRequestKey(key, user)
+	if _, err := b.cfg.Store.Setting(ctx, name); err != nil {
+		return // answered already, or never asked
+	}
+	if err := b.cfg.Store.SetSetting(ctx, name, ""); err != nil {
+		b.log.Error("close editor request", "err", err)
+		return
+	}
+	var reply tandem.Reply
+	outcome := "Declined: <@" + user + "> is not an editor of that session."
+	if a.ActionID == actionEditorApprove {
+		if _, err := b.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+			if !s.HasEditor(user) {
+				s.Editors = append(s.Editors, user)
+			}
+			return nil
+		}); err != nil {
+			b.log.Error("approve editor", "err", err)
+			return
+		}
+		b.auditChange(ctx, key, cb.User.ID, sess.Owner, "editors_add", user+" (approved by the owner)")
+		reply = tandem.Reply{Title: "Editor approved", Text: fmt.Sprintf("<@%s> approved <@%s> as an editor.", sess.Owner, user)}
+		outcome = "Approved: <@" + user + "> is an editor of that session."
+	} else {
+		b.auditChange(ctx, key, cb.User.ID, sess.Owner, "decline_editor", user)
+		reply = tandem.Reply{Title: "Editor declined", Text: fmt.Sprintf("<@%s> declined <@%s> as an editor.", sess.Owner, user)}
+	}
+	b.announce(ctx, key, reply)
+	if cb.Channel.ID != "" && cb.Message.Timestamp != "" {
+		b.api.UpdateMessageContext(ctx, cb.Channel.ID, cb.Message.Timestamp, slack.MsgOptionText(outcome, false), slack.MsgOptionBlocks(section(outcome)))
+	}
 }

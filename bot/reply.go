@@ -29,8 +29,8 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res result) error {
 		if err != nil {
 			return err
 		}
-		if len(res.missing) > 0 {
-			b.offerConnect(ctx, t, res.missing)
+		if len(res.missing) > 0 && res.identity != nil {
+			b.offerConnect(ctx, t, res.identity.SlackUser, res.missing)
 		}
 		return nil
 	case errors.As(res.err, &nc):
@@ -103,14 +103,19 @@ func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res result, user str
 	return b.postThread(ctx, t, title, render(note, attr))
 }
 
-// offerConnect privately gives the sender a Connect button per provider a
-// combined command could not use.
-func (b *Bot) offerConnect(ctx context.Context, t tandem.Turn, ps []tandem.ProviderID) {
+// offerConnect privately gives user, the identity a combined command ran
+// as (the sender, or a persistent session's owner), a Connect button per
+// provider it could not use. Nobody else gets them: a link made for the
+// owner is useless to an editor, and the other way round.
+func (b *Bot) offerConnect(ctx context.Context, t tandem.Turn, user string, ps []tandem.ProviderID) {
 	reply := tandem.Reply{Title: "Connect the rest to include them", Text: "These buttons link *your own* accounts."}
-	for _, p := range ps {
-		reply.Buttons = append(reply.Buttons, b.connectButton(ctx, t.Session.Team, t.User, p, "", tandem.Button{Text: "Connect " + p.Name(), ActionID: "connect_" + string(p)})...)
+	if user != t.User {
+		reply.Text = fmt.Sprintf("<@%s>'s request here runs as you (persistent session). These buttons link *your own* accounts.", t.User)
 	}
-	if err := b.postEphemeral(ctx, t.Session, t.User, reply.Title, render(reply, fmt.Sprintf("only visible to <@%s>", t.User))); err != nil {
+	for _, p := range ps {
+		reply.Buttons = append(reply.Buttons, b.connectButton(ctx, t.Session.Team, user, p, "", tandem.Button{Text: "Connect " + p.Name(), ActionID: "connect_" + string(p)})...)
+	}
+	if err := b.postEphemeral(ctx, t.Session, user, reply.Title, render(reply, fmt.Sprintf("only visible to <@%s>", user))); err != nil {
 		b.log.Warn("post connect buttons", "turn", t.ID, "err", err)
 	}
 }

@@ -158,6 +158,8 @@ func (b *Bot) handleInteraction(ctx context.Context, client *socketmode.Client, 
 			switch a.ActionID {
 			case actionApprove, actionDecline:
 				go b.consent(context.WithoutCancel(ctx), cb, a)
+			case actionEditorApprove, actionEditorDecline:
+				go b.editorConsent(context.WithoutCancel(ctx), cb, a)
 			case actionKeyCreate:
 				go b.openKeyModal(context.WithoutCancel(ctx), cb.TriggerID)
 			case actionKeyRevoke:

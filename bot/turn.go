@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -111,9 +112,20 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 		user, reason = t.User, tandem.ReasonAPIKeyCreator
 	}
 	req := handlers.Request{Turn: t, Session: sess, Command: cmd}
+	if t.Rerun && (user != t.User || reason != b.originalReason(ctx, t)) {
+		// The message was sent when it ran as its sender; the session's mode
+		// has changed since, and a re-run must not act as anyone else.
+		res.err = tandem.Errorf(tandem.EFORBIDDEN, "<@%s>, your message was not run again: this session's mode changed after you sent it (it now runs as %s), so please send it again if you still want it.", t.User, identityWords(user, reason))
+		res.outcome = tandem.OutcomeRefused
+		b.audit(ctx, t, "", cmd.Provider, reason, tandem.OutcomeRefused, cmd.Name+" (re-run refused: the mode changed)")
+		return res
+	}
 	if reason == tandem.ReasonRefusedNotEditor {
 		b.audit(ctx, t, "", cmd.Provider, reason, tandem.OutcomeRefused, cmd.Name)
 		res.err = tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and you are not on its editors list. <@%s> or a channel admin can add you with `@tandem editors add @you`.", sess.Owner, sess.Owner)
+		if !sess.Persistent() {
+			res.err = tandem.Errorf(tandem.EFORBIDDEN, "This session is about to run with <@%s>'s identity (persistent session, waiting for their approval), and you are not on its editors list. <@%s> can add you with `@tandem editors add @you`.", sess.Owner, sess.Owner)
+		}
 		res.outcome = tandem.OutcomeRefused
 		return res
 	}
@@ -298,20 +310,19 @@ func (b *Bot) showWorking(ctx context.Context, t tandem.Turn) func() {
 }
 
 // credentials resolves user's credentials for p. In a persistent session the
-// owner's credentials are held between turns; otherwise they live only for
-// the turn.
+// owner's credentials stay held between turns, but every turn resolves them
+// again from the owner's current link: a relink, a disconnect or a "needs
+// reconnect", on this replica or another, replaces or drops them before the
+// next turn. Otherwise they live only for the turn.
 func (b *Bot) credentials(ctx context.Context, key tandem.SessionKey, user string, p tandem.ProviderID, reason tandem.Reason) (tandem.Credentials, error) {
-	if reason != tandem.ReasonPersistentOwner {
-		return b.cfg.Resolver.Credentials(ctx, key.Team, user, p, reason)
-	}
-	b.mu.Lock()
-	c, ok := b.held[key][p]
-	b.mu.Unlock()
-	if ok && c.Identity.SlackUser == user {
-		return c, nil
-	}
 	c, err := b.cfg.Resolver.Credentials(ctx, key.Team, user, p, reason)
+	if reason != tandem.ReasonPersistentOwner {
+		return c, err
+	}
 	if err != nil {
+		b.mu.Lock()
+		delete(b.held[key], p)
+		b.mu.Unlock()
 		return c, err
 	}
 	b.mu.Lock()
@@ -367,4 +378,32 @@ func providerOf(t tandem.Turn) string {
 		return ""
 	}
 	return string(cmd.Provider)
+}
+
+// identityWords says whose identity a turn would use, for a refusal.
+func identityWords(user string, reason tandem.Reason) string {
+	if reason == tandem.ReasonRefusedNotEditor {
+		return "its owner and editors only"
+	}
+	return fmt.Sprintf("<@%s>", user)
+}
+
+// originalReason is the row of the identity rules that applied to the
+// message a re-run replays, from its audit record ("" when there is none,
+// which refuses the re-run).
+func (b *Bot) originalReason(ctx context.Context, t tandem.Turn) tandem.Reason {
+	orig, _, _ := strings.Cut(t.ID, "/rerun/")
+	key := t.Session
+	recs, err := b.cfg.Store.Audit(ctx, tandem.AuditFilter{Session: &key})
+	if err != nil {
+		b.log.Error("read audit for a re-run", "turn", t.ID, "err", err)
+		return ""
+	}
+	var reason tandem.Reason
+	for _, r := range recs {
+		if r.TurnID == orig && r.Action == "resolve" {
+			reason = r.Reason
+		}
+	}
+	return reason
 }

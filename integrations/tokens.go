@@ -159,10 +159,18 @@ func (t *Tokens) storeLock(ctx context.Context, l tandem.Link) (func(), error) {
 	}
 }
 
-// markDead flags the link and tells its owner, once: the caller holds the
-// link's lock, and a link already flagged is left alone.
-func (t *Tokens) markDead(ctx context.Context, l tandem.Link, why string) {
-	if cur, err := t.Store.Link(ctx, l.Team, l.User, l.Provider); err != nil || cur.NeedsReconnect {
+// markDead flags the link whose token refused is, and tells its owner,
+// once: the caller holds the link's lock, and a link already flagged is left
+// alone. Only the token stored now can kill the link: when the link holds
+// another token (a relink, or a refresh elsewhere, since refused was read),
+// a stale token's refusal never touches it.
+func (t *Tokens) markDead(ctx context.Context, l tandem.Link, refused tandem.Token, why string) {
+	cur, err := t.Store.Link(ctx, l.Team, l.User, l.Provider)
+	if err != nil || cur.NeedsReconnect {
+		return
+	}
+	if cur.Token.AccessToken != refused.AccessToken || cur.Token.RefreshToken != refused.RefreshToken {
+		t.logger().Info("a replaced token was refused; the link stays", "provider", l.Provider, "user", l.User, "why", why)
 		return
 	}
 	if err := t.Store.MarkNeedsReconnect(ctx, l.Team, l.User, l.Provider); err != nil {
@@ -225,7 +233,7 @@ func (s *source) token(ctx context.Context) (tandem.Token, error) {
 		return s.cur, nil
 	}
 	if stored.Token.RefreshToken == "" {
-		t.markDead(ctx, stored, "token expired and no refresh token")
+		t.markDead(ctx, stored, stored.Token, "token expired and no refresh token")
 		return tandem.Token{}, s.expired()
 	}
 	fresh, err := s.refresh(ctx, stored.Token.RefreshToken)
@@ -240,7 +248,7 @@ func (s *source) token(ctx context.Context) (tandem.Token, error) {
 			s.cur = again.Token
 			return s.cur, nil
 		}
-		t.markDead(ctx, stored, "refresh refused: "+re.ErrorCode)
+		t.markDead(ctx, stored, stored.Token, "refresh refused: "+re.ErrorCode)
 		return tandem.Token{}, s.expired()
 	} else if err != nil {
 		return tandem.Token{}, tandem.Errorf(tandem.EUNAVAILABLE, "%s did not answer a token refresh; try again in a moment.", s.link.Provider.Name())
@@ -315,6 +323,7 @@ func sameHostChain(req *http.Request) bool {
 func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	r2 := req.Clone(req.Context())
 	authorised := sameHostChain(req)
+	var sent tandem.Token
 	if authorised {
 		tok, err := tr.src.token(req.Context())
 		if err != nil {
@@ -324,6 +333,7 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		r2.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		sent = tok
 	} else {
 		r2.Header.Del("Authorization")
 	}
@@ -346,7 +356,7 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		l := tr.src.link
 		lock := tr.src.tokens.lockFor(l)
 		lock.Lock()
-		tr.src.tokens.markDead(req.Context(), l, "provider answered 401")
+		tr.src.tokens.markDead(req.Context(), l, sent, "provider answered 401")
 		lock.Unlock()
 	}
 	return resp, err

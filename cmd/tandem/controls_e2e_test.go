@@ -79,7 +79,10 @@ func TestChannelDefaultPersistent(t *testing.T) {
 		t.Fatalf("the new session's owner was not asked: %v", err)
 	}
 	e.ask("UBOB", "env", root, "waiting for <@UBOB>'s approval")
-	e.ask("UCAROL", "list my open PRs", root, "ran as <@UCAROL> · GitHub: carol-gh")
+	// Pending the owner's approval, only the owner and the editors may run
+	// turns (docs/identity-rules.md), and they still run as themselves.
+	e.ask("UCAROL", "list my open PRs", root, "not on its editors list")
+	e.ask("UBOB", "list my open PRs", root, "ran as <@UBOB> · GitHub: bob-gh")
 }
 
 // TestStandupCombinesWhatIsConnected: one reply with each connected
