@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -196,15 +198,21 @@ func newEnvWith(t *testing.T, slackOpts func(*fakeslack.Options)) *env {
 	return e
 }
 
+// freePort returns a free port below Linux's ephemeral range (32768 and
+// up), which the fakes' ":0" listeners draw from: a port picked there could
+// be handed to a fake started after the pick, before run listens on it.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		port := strconv.Itoa(20000 + mathrand.IntN(12000))
+		ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+		if err == nil {
+			ln.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	t.Fatal("no free port between 20000 and 32000")
+	return ""
 }
 
 func (e *env) getenv(k string) string { return e.vars[k] }

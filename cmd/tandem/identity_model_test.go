@@ -1,0 +1,726 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/internal/fakegithub"
+	"github.com/tandembot/tandem/internal/fakegitlab"
+	"github.com/tandembot/tandem/internal/fakegoogle"
+	"github.com/tandembot/tandem/internal/fakejira"
+	"github.com/tandembot/tandem/internal/fakeslack"
+	"github.com/tandembot/tandem/internal/identitymodel"
+	"pgregory.net/rapid"
+)
+
+// TestIdentityModel applies random sequences of what people do (messages,
+// connects, relinks, disconnects, revocations, mode switches, approvals,
+// editors, API keys, standups, re-runs after connecting, restarts) to the
+// real binary's run with the fake Slack and the fake providers, and to the
+// reference model in internal/identitymodel, and checks after every step
+// that each provider request carried exactly the model's account, that
+// every reply names the model's identity, and that Connect buttons reach
+// only that identity. rapid shrinks a failure to its shortest sequence.
+//
+// TANDEM_MODEL_STEPS sets the total number of steps (default 1000),
+// TANDEM_MODEL_SEED replays a seed.
+func TestIdentityModel(t *testing.T) {
+	steps := 1000
+	if v, err := strconv.Atoi(os.Getenv("TANDEM_MODEL_STEPS")); err == nil && v > 0 {
+		steps = v
+	}
+	seed := rand.Uint64()
+	if v, err := strconv.ParseUint(os.Getenv("TANDEM_MODEL_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	// A check draws about perCheck actions, but some are skipped (nothing
+	// to approve, no button to press): about 20 run, so steps/20 checks
+	// make at least steps steps, which the test then counts and reports.
+	const perCheck = 50
+	checks := max(1, steps/20)
+	for name, v := range map[string]string{"rapid.checks": strconv.Itoa(checks), "rapid.steps": strconv.Itoa(perCheck), "rapid.seed": strconv.FormatUint(seed, 10), "rapid.nofailfile": "true"} {
+		if err := flag.Set(name, v); err != nil {
+			t.Fatalf("set %s: %v", name, err)
+		}
+	}
+	t.Logf("TestIdentityModel: seed %d, %d checks of about %d steps (replay with TANDEM_MODEL_SEED=%d)", seed, checks, perCheck, seed)
+	start := time.Now()
+	total := 0
+	rapid.Check(t, func(rt *rapid.T) {
+		r := newModelRun(t, rt)
+		defer r.close()
+		r.run()
+		total += r.steps
+	})
+	t.Logf("TestIdentityModel: %d steps in %s", total, time.Since(start).Round(time.Millisecond))
+}
+
+// The model's people: Slack ids. Channel admins: dave, a workspace admin,
+// and alice, who created the channel.
+var modelUsers = []string{"UALICE", "UBOB", "UCAROL", "UDAVE", "UERIN"}
+
+// The read command of each provider.
+var modelReads = map[tandem.ProviderID]string{
+	tandem.GitHub: "list my open PRs",
+	tandem.GitLab: "list my open MRs",
+	tandem.Jira:   "my jira issues",
+	tandem.Google: "my meetings today",
+}
+
+// account is the login of user's main (alt=false) or second account at p.
+func account(user string, p tandem.ProviderID, alt bool) string {
+	name := strings.ToLower(strings.TrimPrefix(user, "U"))
+	if alt {
+		name += "2"
+	}
+	switch p {
+	case tandem.GitHub:
+		return name + "-gh"
+	case tandem.GitLab:
+		return name + "-gl"
+	}
+	return name + "@example.test"
+}
+
+// modelRun is one rapid check: a fresh installation, one session thread.
+type modelRun struct {
+	t      *testing.T
+	rt     *rapid.T
+	e      *env
+	m      *identitymodel.Model
+	root   string // the thread's ts
+	steps  int
+	keys   map[string]string              // API key of each creator
+	linked map[tandem.ProviderID][]string // every login ever linked, for revocations
+	// buttons is each sender's latest Connect link offered with a re-run.
+	buttons map[string]rerunButton
+	seen    map[tandem.ProviderID]int // provider requests already checked
+	msgs    int                       // fake Slack messages already checked
+}
+
+type rerunButton struct {
+	p   tandem.ProviderID
+	url string
+}
+
+func newModelRun(t *testing.T, rt *rapid.T) *modelRun {
+	e := newEnv(t)
+	for _, u := range modelUsers {
+		if u == "UERIN" {
+			e.slack.AddUser(fakeslack.User{ID: u, Name: "erin", RealName: "erin"})
+		}
+		for _, alt := range []bool{false, true} {
+			if u != "UERIN" && !alt {
+				continue // the harness made the main accounts of the first four
+			}
+			e.gh.AddUser(fakegithub.User{Login: account(u, tandem.GitHub, alt)})
+			e.gl.AddUser(fakegitlab.User{Login: account(u, tandem.GitLab, alt)})
+			e.jira.AddUser(fakejira.User{Email: account(u, tandem.Jira, alt), Sites: []string{jiraSite}})
+			e.google.AddUser(fakegoogle.User{Email: account(u, tandem.Google, alt)})
+		}
+	}
+	e.start()
+	return &modelRun{t: t, rt: rt, e: e, m: identitymodel.New(), keys: map[string]string{},
+		linked: map[tandem.ProviderID][]string{}, buttons: map[string]rerunButton{}, seen: map[tandem.ProviderID]int{}}
+}
+
+func (r *modelRun) close() {
+	r.e.stop()
+	r.e.slack.Close()
+	r.e.gh.Close()
+	r.e.gl.Close()
+	r.e.jira.Close()
+	r.e.google.Close()
+}
+
+func (r *modelRun) run() {
+	rt := r.rt
+	user := rapid.SampledFrom(modelUsers)
+	// Half the draws are GitHub: identity bugs need several steps at one
+	// provider, which four equally likely providers make rare.
+	provider := rapid.OneOf(rapid.Just(tandem.GitHub), rapid.SampledFrom(tandem.Providers))
+	// The first message makes the session.
+	r.message(user.Draw(rt, "owner"), provider.Draw(rt, "provider"))
+	rt.Repeat(map[string]func(*rapid.T){
+		"message": func(rt *rapid.T) { r.message(r.ownerOr(rt, user), provider.Draw(rt, "provider")) },
+		"connect": func(rt *rapid.T) {
+			r.connect(r.ownerOr(rt, user), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "alt"))
+		},
+		"rerun":      func(rt *rapid.T) { r.rerun(user.Draw(rt, "user")) },
+		"disconnect": func(rt *rapid.T) { r.disconnect(user.Draw(rt, "user"), provider.Draw(rt, "provider")) },
+		"revoke":     func(rt *rapid.T) { r.revoke(provider.Draw(rt, "provider")) },
+		"persistent": func(rt *rapid.T) { r.control(r.ownerOr(rt, user), "set KEEP_CREDENTIALS_PERSISTENT=true") },
+		"relink":     func(rt *rapid.T) { r.relink(r.ownerOr(rt, user), provider.Draw(rt, "provider")) },
+		"unset":      func(rt *rapid.T) { r.control(user.Draw(rt, "actor"), "unset KEEP_CREDENTIALS_PERSISTENT") },
+		"approve":    func(rt *rapid.T) { r.consent(rapid.Bool().Draw(rt, "approve")) },
+		"editorsAdd": func(rt *rapid.T) {
+			r.control(user.Draw(rt, "actor"), "editors add <@"+user.Draw(rt, "who")+">")
+		},
+		"editorsRemove": func(rt *rapid.T) {
+			r.control(user.Draw(rt, "actor"), "editors remove <@"+user.Draw(rt, "who")+">")
+		},
+		"approveEditor": func(rt *rapid.T) { r.editorConsent(rapid.Bool().Draw(rt, "approve")) },
+		"apiKey":        func(rt *rapid.T) { r.apiTurn(user.Draw(rt, "creator"), provider.Draw(rt, "provider")) },
+		"standup":       func(rt *rapid.T) { r.standup(user.Draw(rt, "sender")) },
+		"restart":       func(*rapid.T) { r.restart() },
+		"":              func(*rapid.T) {},
+	})
+}
+
+// step starts a step: it notes what the fakes had seen so far.
+func (r *modelRun) step(what string) {
+	r.steps++
+	r.rt.Logf("step %d: %s", r.steps, what)
+	for _, p := range tandem.Providers {
+		r.seen[p] = len(r.requests(p))
+	}
+	r.msgs = len(r.e.slack.Messages())
+}
+
+// providerRequest is one request a fake provider received.
+type providerRequest struct{ path, token, login string }
+
+func (r *modelRun) requests(p tandem.ProviderID) []providerRequest {
+	var out []providerRequest
+	switch p {
+	case tandem.GitHub:
+		for _, q := range r.e.gh.Requests() {
+			out = append(out, providerRequest{q.Path, q.Token, q.Login})
+		}
+	case tandem.GitLab:
+		for _, q := range r.e.gl.Requests() {
+			out = append(out, providerRequest{q.Path, q.Token, q.Login})
+		}
+	case tandem.Jira:
+		for _, q := range r.e.jira.Requests() {
+			out = append(out, providerRequest{q.Path, q.Token, q.Login})
+		}
+	case tandem.Google:
+		for _, q := range r.e.google.Requests() {
+			out = append(out, providerRequest{q.Path, q.Token, q.Login})
+		}
+	}
+	return out
+}
+
+// checkRequests fails unless every request that reached a provider since
+// the step began carried one of the allowed logins of that provider.
+func (r *modelRun) checkRequests(allowed map[tandem.ProviderID]string) {
+	for _, p := range tandem.Providers {
+		reqs := r.requests(p)
+		for _, q := range reqs[r.seen[p]:] {
+			r.e.remember(q.token)
+			if q.token == "" {
+				continue
+			}
+			want, ok := allowed[p]
+			if !ok {
+				r.rt.Fatalf("%s received %s with %s's token, but the model allows no %s request in this step", p.Name(), q.path, q.login, p.Name())
+			}
+			if q.login != want {
+				r.rt.Fatalf("%s received %s with %s's token, want %s", p.Name(), q.path, q.login, want)
+			}
+		}
+	}
+}
+
+// checkButtons fails if a Connect link made in this step went to anyone but
+// who ("" allows none).
+func (r *modelRun) checkButtons(who string) {
+	for _, m := range r.e.slack.Messages()[r.msgs:] {
+		if !strings.Contains(string(m.Blocks), "/connect/") {
+			continue
+		}
+		to := m.User
+		if !m.Ephemeral && strings.HasPrefix(m.Channel, "D") {
+			to = strings.TrimPrefix(m.Channel, "D")
+		}
+		if m.Method == "views.publish" {
+			to = m.User
+		}
+		if to != who {
+			r.rt.Fatalf("a Connect link went to %s (%s in %s), want only %q", to, m.Method, m.Channel, who)
+		}
+	}
+}
+
+// threadPost waits for a new visible post in the thread containing every
+// one of wants, and returns it.
+func (r *modelRun) threadPost(wants ...string) fakeslack.Message {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	from := r.msgs
+	m, err := r.e.slack.WaitForMessage(ctx, func(m fakeslack.Message) bool {
+		if m.Method != "chat.postMessage" || m.ThreadTS != r.root || r.index(m) < from {
+			return false
+		}
+		text := plain(m)
+		for _, w := range wants {
+			if !strings.Contains(text, w) {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		var seen []string
+		for _, m := range r.e.slack.Messages()[from:] {
+			seen = append(seen, m.Method+" "+m.Channel+": "+strings.ReplaceAll(plain(m), "\n", " | "))
+		}
+		r.rt.Fatalf("no post in the thread containing %q; since the step began:\n%s", wants, strings.Join(seen, "\n"))
+	}
+	return m
+}
+
+// index is m's position among the fake's messages.
+func (r *modelRun) index(m fakeslack.Message) int {
+	for i, x := range r.e.slack.Messages() {
+		if x.TS == m.TS && x.Channel == m.Channel && x.Method == m.Method {
+			return i
+		}
+	}
+	return -1
+}
+
+// say posts text as user in the thread (starting it when there is none).
+func (r *modelRun) say(user, text string) {
+	ts := r.e.slack.NextTS()
+	full := "<@" + r.e.slack.BotUserID() + "> " + text
+	if _, err := r.e.slack.SendEvent(ctxFor(r.t), fakeslack.AppMentionEvent(channel, user, full, ts, r.root)); err != nil {
+		r.rt.Fatalf("deliver: %v", err)
+	}
+	if r.root == "" {
+		r.root = ts
+	}
+}
+
+// expectTurn waits for the reply the model predicts for a turn of sender
+// at p and checks what the providers received.
+func (r *modelRun) expectTurn(sender string, p tandem.ProviderID, want identitymodel.Expect) {
+	name := p.Name()
+	switch want.Outcome {
+	case identitymodel.Refused:
+		r.threadPost("not on its editors list")
+		r.checkRequests(nil)
+		r.checkButtons("")
+		return
+	case identitymodel.OK:
+		r.threadPost("ran as <@"+want.User+">", name+": "+want.Login)
+		r.checkRequests(map[tandem.ProviderID]string{p: want.Login})
+	case identitymodel.NotConfigured:
+		r.threadPost(name+" credentials not configured", "ran as <@"+want.User+"> · "+name+": not connected")
+		r.checkRequests(nil)
+	case identitymodel.Expired:
+		r.threadPost(name+" credentials expired or revoked", "ran as <@"+want.User+"> · "+name+": needs reconnect")
+		l, _ := r.m.Link(want.User, p)
+		r.checkRequests(map[tandem.ProviderID]string{p: l.Login})
+	}
+	r.checkButtons(want.User)
+	if want.Outcome == identitymodel.NotConfigured || want.Outcome == identitymodel.Expired {
+		if want.User == sender {
+			r.rememberButton(sender, p)
+		} else {
+			delete(r.buttons, sender)
+		}
+	}
+}
+
+// rememberButton keeps the sender's private Connect link of this step.
+func (r *modelRun) rememberButton(sender string, p tandem.ProviderID) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	from := r.msgs
+	m, err := r.e.slack.WaitForMessage(ctx, func(m fakeslack.Message) bool {
+		return m.Method == "chat.postEphemeral" && m.User == sender && r.index(m) >= from && strings.Contains(string(m.Blocks), "/connect/"+string(p))
+	})
+	if err != nil {
+		r.rt.Fatalf("no private Connect link for %s: %v", sender, err)
+	}
+	r.buttons[sender] = rerunButton{p: p, url: buttonURL(r.t, m.Blocks, "/connect/"+string(p))}
+}
+
+func (r *modelRun) message(sender string, p tandem.ProviderID) {
+	r.step(fmt.Sprintf("%s: %s", sender, modelReads[p]))
+	want := r.m.Message(sender, p)
+	r.say(sender, modelReads[p])
+	r.expectTurn(sender, p, want)
+}
+
+// connect links user's account at p through /connect, Sign in with Slack
+// and the provider, as a person does.
+func (r *modelRun) connect(user string, p tandem.ProviderID, alt bool) {
+	login := account(user, p, alt)
+	r.step(fmt.Sprintf("%s connects %s as %s", user, p.Name(), login))
+	ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/connect", Text: string(p), UserID: user, ChannelID: channel})
+	if err != nil {
+		r.rt.Fatalf("/connect: %v", err)
+	}
+	r.openLink(user, p, login, buttonURL(r.t, ack, "/connect/"+string(p)))
+	r.m.Connect(user, p, login)
+	r.noteLinked(p, login)
+	r.checkRequests(map[tandem.ProviderID]string{p: login})
+}
+
+func (r *modelRun) openLink(user string, p tandem.ProviderID, login, u string) {
+	status, page := open(r.t, r.e.browserAs(user, login), u)
+	if status != 200 || !strings.Contains(page, p.Name()+" account "+login+" is now linked") {
+		r.rt.Fatalf("connect %s to %s: %d %s", login, p, status, page)
+	}
+}
+
+func (r *modelRun) noteLinked(p tandem.ProviderID, login string) {
+	if !slices.Contains(r.linked[p], login) {
+		r.linked[p] = append(r.linked[p], login)
+	}
+}
+
+// ownerOr draws the session's owner half the time, anyone otherwise: the
+// owner's actions are the ones that share an identity.
+func (r *modelRun) ownerOr(rt *rapid.T, user *rapid.Generator[string]) string {
+	if rapid.Bool().Draw(rt, "owner") && r.m.Owner != "" {
+		return r.m.Owner
+	}
+	return user.Draw(rt, "user")
+}
+
+// relink connects user's other account at p, where user is linked.
+func (r *modelRun) relink(user string, p tandem.ProviderID) {
+	l, ok := r.m.Link(user, p)
+	if !ok {
+		r.rt.Skip("not linked")
+	}
+	r.connect(user, p, l.Login == account(user, p, false))
+}
+
+// rerun connects from user's latest private Connect button, which re-runs
+// the message that failed, if the session still gives that message the
+// identity it was sent with.
+func (r *modelRun) rerun(user string) {
+	b, ok := r.buttons[user]
+	if !ok {
+		r.rt.Skip("no Connect button with a re-run")
+	}
+	delete(r.buttons, user)
+	login := account(user, b.p, false)
+	r.step(fmt.Sprintf("%s connects %s as %s from the button of a failed message", user, b.p.Name(), login))
+	want, run, ok := r.m.Rerun(user, b.p)
+	r.m.Connect(user, b.p, login)
+	if run {
+		want = r.m.Use(user, b.p, tandem.ReasonSender)
+	}
+	r.openLink(user, b.p, login, b.url)
+	r.noteLinked(b.p, login)
+	switch {
+	case !ok:
+		r.checkRequests(map[tandem.ProviderID]string{b.p: login})
+	case run:
+		r.expectTurn(user, b.p, want)
+	default:
+		r.threadPost("send it again")
+		r.checkRequests(map[tandem.ProviderID]string{b.p: login})
+	}
+}
+
+func (r *modelRun) disconnect(user string, p tandem.ProviderID) {
+	r.step(fmt.Sprintf("%s disconnects %s", user, p.Name()))
+	if _, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/disconnect", Text: string(p), UserID: user, ChannelID: channel}); err != nil {
+		r.rt.Fatalf("/disconnect: %v", err)
+	}
+	l, had := r.m.Link(user, p)
+	r.m.Disconnect(user, p)
+	allowed := map[tandem.ProviderID]string{}
+	if had {
+		allowed[p] = l.Login // the revocation of its grant
+	}
+	r.checkRequests(allowed)
+}
+
+// revoke revokes, at the provider, the grant of any account ever linked.
+func (r *modelRun) revoke(p tandem.ProviderID) {
+	if len(r.linked[p]) == 0 {
+		r.rt.Skip("nothing linked at " + p.Name())
+	}
+	login := rapid.SampledFrom(r.linked[p]).Draw(r.rt, "login")
+	r.step(fmt.Sprintf("%s revokes %s's grant", p.Name(), login))
+	switch p {
+	case tandem.GitHub:
+		r.e.gh.RevokeGrant(login)
+	case tandem.GitLab:
+		r.e.gl.RevokeGrant(login)
+	case tandem.Jira:
+		r.e.jira.RevokeGrant(login)
+	case tandem.Google:
+		r.e.google.RevokeGrant(login)
+	}
+	r.m.Revoke(login)
+}
+
+func isAdmin(user string) bool { return user == "UDAVE" || user == "UALICE" }
+
+// control sends a session control and checks the answer the model gives.
+func (r *modelRun) control(actor, text string) {
+	r.step(actor + ": " + text)
+	admin := isAdmin(actor)
+	r.m.Wrote(actor)
+	owner := r.m.Owner
+	var ok bool
+	var wants []string
+	switch {
+	case strings.HasPrefix(text, "set "):
+		was := r.m.Mode
+		ok = r.m.SetPersistent(actor, admin)
+		switch {
+		case ok && was == identitymodel.Persistent:
+			wants = []string{"already persistent"}
+		case ok && actor == owner:
+			wants = []string{"every turn now runs as the owner"}
+		case ok:
+			wants = []string{"Waiting for the owner's approval"}
+		}
+	case strings.HasPrefix(text, "unset "):
+		was := r.m.Mode
+		ok = r.m.Unset(actor, admin)
+		if ok && was == identitymodel.PerMessage {
+			wants = []string{"already runs every message as its sender"}
+		} else if ok {
+			wants = []string{"every turn runs as its sender"}
+		}
+	case strings.HasPrefix(text, "editors add "):
+		who := mentioned(strings.TrimPrefix(text, "editors add "))
+		wasEditor := r.m.Editors[who] || who == owner
+		ok = r.m.EditorsAdd(actor, admin, who)
+		switch {
+		case ok && r.m.PendingEditors[who]:
+			wants = []string{"waits for <@" + owner + ">'s approval"}
+		case ok && wasEditor:
+			wants = []string{"<@" + who + ">"}
+		case ok:
+			wants = []string{"added <@" + who + ">"}
+		}
+	case strings.HasPrefix(text, "editors remove "):
+		who := mentioned(strings.TrimPrefix(text, "editors remove "))
+		if who == owner {
+			ok = actor == owner || admin
+			if ok {
+				wants = []string{"always an editor"}
+			}
+			break
+		}
+		ok = r.m.EditorsRemove(actor, admin, who)
+		if ok {
+			wants = []string{"removed <@" + who + ">"}
+		}
+	}
+	if !ok {
+		wants = []string{"Only <@" + owner + ">"}
+	}
+	r.say(actor, text)
+	r.threadPost(wants...)
+	r.checkRequests(nil)
+	r.checkButtons("")
+}
+
+// consent is the owner's press on the newest request to share their
+// identity (Approve or Decline).
+func (r *modelRun) consent(approve bool) {
+	if r.m.Mode != identitymodel.Pending {
+		r.rt.Skip("nothing pending")
+	}
+	owner := r.m.Owner
+	dm := r.newestDM(owner, "asks to turn on KEEP_CREDENTIALS_PERSISTENT")
+	action := "consent_decline"
+	if approve {
+		action = "consent_approve"
+	}
+	r.step(fmt.Sprintf("%s presses %s", owner, action))
+	r.press(owner, dm, action)
+	if approve {
+		r.m.Approve()
+		r.threadPost("every turn now runs as the owner")
+	} else {
+		r.m.Decline()
+		r.threadPost("The owner declined")
+	}
+	r.checkRequests(nil)
+}
+
+// editorConsent is the owner's press on the newest request to add an
+// editor that a channel admin made.
+func (r *modelRun) editorConsent(approve bool) {
+	var who string
+	for _, u := range modelUsers {
+		if r.m.PendingEditors[u] {
+			who = u
+		}
+	}
+	if who == "" {
+		r.rt.Skip("no editor waits for the owner")
+	}
+	owner := r.m.Owner
+	dm := r.newestDM(owner, "act as you in")
+	var value string
+	if m := regexp.MustCompile(`"value":"([^"]*/` + who + `)"`).FindStringSubmatch(string(dm.Blocks)); m != nil {
+		value = m[1]
+	}
+	if !strings.HasSuffix(value, "/"+who) {
+		// The newest request names another editor: press that one's.
+		r.rt.Skip("the newest editor request is for someone else")
+	}
+	action := "editor_decline"
+	if approve {
+		action = "editor_approve"
+	}
+	r.step(fmt.Sprintf("%s presses %s for %s", owner, action, who))
+	r.pressValue(owner, dm, action, value)
+	if approve {
+		r.m.ApproveEditor(who)
+		r.threadPost("approved <@" + who + ">")
+	} else {
+		r.m.DeclineEditor(who)
+		r.threadPost("declined <@" + who + ">")
+	}
+	r.checkRequests(nil)
+}
+
+func (r *modelRun) newestDM(user, containing string) fakeslack.Message {
+	msgs := r.e.slack.Messages()
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].Channel == "D"+user && strings.Contains(plain(msgs[i]), containing) {
+			return msgs[i]
+		}
+	}
+	r.rt.Fatalf("no DM to %s containing %q", user, containing)
+	return fakeslack.Message{}
+}
+
+func (r *modelRun) press(user string, dm fakeslack.Message, action string) {
+	key := tandem.SessionKey{Team: "T0TANDEM", Channel: channel, ThreadTS: r.root}.String()
+	r.pressValue(user, dm, action, key)
+}
+
+func (r *modelRun) pressValue(user string, dm fakeslack.Message, action, value string) {
+	payload := r.e.slack.BlockActionsPayload(fakeslack.BlockActionSpec{UserID: user, ChannelID: dm.Channel, MessageTS: dm.TS, ActionID: action, Value: value})
+	if _, err := r.e.slack.SendInteraction(ctxFor(r.t), payload); err != nil {
+		r.rt.Fatalf("press %s: %v", action, err)
+	}
+}
+
+// apiTurn runs a read through creator's API key in the thread.
+func (r *modelRun) apiTurn(creator string, p tandem.ProviderID) {
+	key, ok := r.keys[creator]
+	if !ok {
+		ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/tandem", Text: "apikey create model", UserID: creator, ChannelID: channel})
+		if err != nil {
+			r.rt.Fatalf("/tandem apikey create: %v", err)
+		}
+		key = consoleKeyRe.FindString(string(ack))
+		if key == "" {
+			r.rt.Fatalf("no key in %s", ack)
+		}
+		r.e.remember(key)
+		r.keys[creator] = key
+	}
+	r.step(fmt.Sprintf("API key of %s: %s", creator, modelReads[p]))
+	want := r.m.APITurn(creator, p)
+	body, _ := json.Marshal(map[string]string{"channel": channel, "thread_ts": r.root, "text": modelReads[p]})
+	req, _ := http.NewRequest(http.MethodPost, r.e.public+"/api/v1/messages", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.rt.Fatalf("API: %v", err)
+	}
+	var out struct {
+		OK    bool `json:"ok"`
+		Error *struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	code := ""
+	if out.Error != nil {
+		code = out.Error.Code
+	}
+	switch want.Outcome {
+	case identitymodel.OK:
+		if !out.OK {
+			r.rt.Fatalf("API turn of %s's key: %s, want ok as %s", creator, code, want.Login)
+		}
+		r.checkRequests(map[tandem.ProviderID]string{p: want.Login})
+	case identitymodel.NotConfigured:
+		if code != "credentials_not_configured" {
+			r.rt.Fatalf("API turn of %s's key: %q, want credentials_not_configured", creator, code)
+		}
+		r.checkRequests(nil)
+	case identitymodel.Expired:
+		if code != "credentials_expired" {
+			r.rt.Fatalf("API turn of %s's key: %q, want credentials_expired", creator, code)
+		}
+		l, _ := r.m.Link(creator, p)
+		r.checkRequests(map[tandem.ProviderID]string{p: l.Login})
+	}
+	r.checkButtons(creator)
+}
+
+// standup asks for the sender's standup, which uses every provider.
+func (r *modelRun) standup(sender string) {
+	r.step(sender + ": standup")
+	r.m.Wrote(sender)
+	user, reason := r.m.Identity(sender)
+	r.say(sender, "standup")
+	if reason == tandem.ReasonRefusedNotEditor {
+		r.threadPost("not on its editors list")
+		r.checkRequests(nil)
+		r.checkButtons("")
+		return
+	}
+	allowed := map[tandem.ProviderID]string{}
+	missing := false
+	for _, p := range tandem.Providers {
+		l, ok := r.m.Link(user, p)
+		if ok {
+			allowed[p] = l.Login
+		}
+		missing = missing || !ok || l.Dead
+		r.m.Use(user, p, reason)
+	}
+	r.threadPost("ran as <@" + user + ">")
+	if missing {
+		// The Connect buttons for what the identity lacks come after the
+		// reply, privately, to that identity.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		from := r.msgs
+		if _, err := r.e.slack.WaitForMessage(ctx, func(m fakeslack.Message) bool {
+			return m.Method == "chat.postEphemeral" && r.index(m) >= from && strings.Contains(plain(m), "Connect the rest")
+		}); err != nil {
+			r.rt.Fatalf("no Connect buttons for what %s lacks: %v", user, err)
+		}
+	}
+	r.checkRequests(allowed)
+	r.checkButtons(user)
+}
+
+// restart stops the binary (as SIGTERM does) and starts it again.
+func (r *modelRun) restart() {
+	r.step("restart")
+	r.e.stop()
+	r.e.start()
+}
+
+// mentioned is the user id of a "<@U…>" mention.
+func mentioned(s string) string { return strings.TrimSuffix(strings.TrimPrefix(s, "<@"), ">") }

@@ -1,0 +1,313 @@
+// Package identitymodel is the identity rule (docs/identity-rules.md) as a
+// small pure state machine: given the operations people perform on one
+// session thread and their accounts, it says for every turn whose identity
+// must reach a provider, with which account, or that the turn is refused or
+// not configured. It knows nothing of Slack, stores or HTTP; the model test
+// in cmd/tandem applies the same operations to the real binary and compares.
+package identitymodel
+
+import "github.com/tandembot/tandem"
+
+// Mode is a session's credential mode.
+type Mode int
+
+// The modes of a session.
+const (
+	PerMessage Mode = iota
+	Pending         // persistent mode requested, waiting for the owner
+	Persistent
+)
+
+// Outcome is how a turn ends, as the rule decides it.
+type Outcome int
+
+// Outcomes of a turn.
+const (
+	OK            Outcome = iota // ran with Login of User
+	NotConfigured                // User has no link for the provider
+	Expired                      // User's link needs reconnecting
+	Refused                      // the sender may not run turns here
+)
+
+// Account is one provider account, and whether the provider still accepts
+// the grant Tandem holds for it.
+type Account struct {
+	Login   string
+	Revoked bool // revoked at the provider; the next use marks the link dead
+}
+
+// Link is a user's link to a provider.
+type Link struct {
+	Login string
+	Dead  bool // needs reconnect
+}
+
+// Expect is the model's answer for one turn at one provider.
+type Expect struct {
+	Outcome Outcome
+	User    string // whose identity: the sender, the owner, the key's creator
+	Login   string // the account that must carry every request, when OK
+	Reason  tandem.Reason
+}
+
+// Model is one session thread and everyone's links.
+type Model struct {
+	Owner   string
+	Mode    Mode
+	Editors map[string]bool // may act as the owner in persistent mode (the owner always may)
+	// PendingEditors were added by someone other than the owner in a
+	// persistent or pending session: they wait for the owner's approval.
+	PendingEditors map[string]bool
+	// Shown is the editors list the owner's approval request showed; an
+	// approval covers exactly it.
+	Shown []string
+	links map[string]map[tandem.ProviderID]Link
+	// revoked are the logins whose grant the provider no longer accepts.
+	revoked map[string]bool
+	// lastFailed is each sender's latest not-configured turn in this
+	// thread, with the mode it was sent in.
+	lastFailed map[string]failedTurn
+}
+
+type failedTurn struct {
+	provider tandem.ProviderID
+	mode     Mode
+	reason   tandem.Reason
+	valid    bool
+}
+
+// New returns an empty world: no session yet, nobody linked.
+func New() *Model {
+	return &Model{
+		Editors: map[string]bool{}, PendingEditors: map[string]bool{},
+		links: map[string]map[tandem.ProviderID]Link{}, revoked: map[string]bool{},
+		lastFailed: map[string]failedTurn{},
+	}
+}
+
+// Link returns user's link to p and whether there is one.
+func (m *Model) Link(user string, p tandem.ProviderID) (Link, bool) {
+	l, ok := m.links[user][p]
+	return l, ok
+}
+
+// Started reports whether the thread has a session (someone wrote in it).
+func (m *Model) Started() bool { return m.Owner != "" }
+
+// mayAct reports whether sender may run turns in a persistent or pending
+// session.
+func (m *Model) mayAct(sender string) bool { return sender == m.Owner || m.Editors[sender] }
+
+// identity applies the table to a message of sender.
+func (m *Model) identity(sender string) (string, tandem.Reason) {
+	switch {
+	case m.Mode == PerMessage:
+		return sender, tandem.ReasonSender
+	case !m.mayAct(sender):
+		return "", tandem.ReasonRefusedNotEditor
+	case m.Mode == Persistent:
+		return m.Owner, tandem.ReasonPersistentOwner
+	}
+	return sender, tandem.ReasonSender // pending: the owner and editors still act as themselves
+}
+
+// Wrote is any message of sender in the thread: the first one makes the
+// session and its owner, and in a per-message session whoever writes
+// becomes an editor.
+func (m *Model) Wrote(sender string) {
+	if m.Owner == "" {
+		m.Owner = sender
+	}
+	if m.Mode == PerMessage && sender != m.Owner {
+		m.Editors[sender] = true
+	}
+}
+
+// Identity is whose identity a turn of sender uses now, and why.
+func (m *Model) Identity(sender string) (string, tandem.Reason) { return m.identity(sender) }
+
+// Message is a message of sender in the thread that needs provider p.
+func (m *Model) Message(sender string, p tandem.ProviderID) Expect {
+	m.Wrote(sender)
+	user, reason := m.identity(sender)
+	if reason == tandem.ReasonRefusedNotEditor {
+		return Expect{Outcome: Refused, Reason: reason}
+	}
+	e := m.use(user, p, reason)
+	if e.Outcome == NotConfigured || e.Outcome == Expired {
+		m.lastFailed[sender] = failedTurn{provider: p, mode: m.Mode, reason: reason, valid: user == sender}
+	}
+	return e
+}
+
+// use is what a turn acting as user at p meets.
+func (m *Model) use(user string, p tandem.ProviderID, reason tandem.Reason) Expect {
+	l, ok := m.links[user][p]
+	switch {
+	case !ok:
+		return Expect{Outcome: NotConfigured, User: user, Reason: reason}
+	case l.Dead:
+		return Expect{Outcome: Expired, User: user, Reason: reason}
+	case m.revoked[l.Login]:
+		l.Dead = true
+		m.links[user][p] = l
+		return Expect{Outcome: Expired, User: user, Reason: reason}
+	}
+	return Expect{Outcome: OK, User: user, Login: l.Login, Reason: reason}
+}
+
+// APITurn is a turn through an API key created by creator: the key's
+// creator, whatever the mode.
+func (m *Model) APITurn(creator string, p tandem.ProviderID) Expect {
+	return m.use(creator, p, tandem.ReasonAPIKeyCreator)
+}
+
+// Use is what a turn acting as user for reason meets at p (for commands
+// that use several providers at once).
+func (m *Model) Use(user string, p tandem.ProviderID, reason tandem.Reason) Expect {
+	return m.use(user, p, reason)
+}
+
+// Connect links user's account login at p (a relink replaces the link).
+func (m *Model) Connect(user string, p tandem.ProviderID, login string) {
+	if m.links[user] == nil {
+		m.links[user] = map[tandem.ProviderID]Link{}
+	}
+	m.links[user][p] = Link{Login: login}
+	m.revoked[login] = false
+}
+
+// Rerun is the re-run of sender's latest not-configured turn at p after
+// they connected from its button. ok is false when there is nothing to
+// re-run (the button belonged to another provider, or was not offered);
+// run is false when the session's mode no longer gives the sender's own
+// identity, and the sender must be told to send the message again.
+func (m *Model) Rerun(sender string, p tandem.ProviderID) (e Expect, run, ok bool) {
+	f, had := m.lastFailed[sender]
+	if !had || f.provider != p || !f.valid {
+		return Expect{}, false, false
+	}
+	delete(m.lastFailed, sender)
+	if user, reason := m.identity(sender); user != sender || reason != f.reason {
+		return Expect{}, false, true
+	}
+	return m.use(sender, p, tandem.ReasonSender), true, true
+}
+
+// Disconnect removes user's link to p.
+func (m *Model) Disconnect(user string, p tandem.ProviderID) {
+	delete(m.links[user], p)
+}
+
+// Revoke revokes at the provider the grant of login (any account someone
+// ever linked, current or not).
+func (m *Model) Revoke(login string) { m.revoked[login] = true }
+
+// SetPersistent is a request by actor to turn persistent mode on; admin
+// says whether actor is a channel admin. It returns false when actor may
+// not change the session.
+func (m *Model) SetPersistent(actor string, admin bool) bool {
+	switch {
+	case actor == m.Owner:
+		m.Mode = Persistent
+		m.Shown = nil
+		return true
+	case admin:
+		if m.Mode != Persistent {
+			m.Mode = Pending
+			m.Shown = m.editorList()
+		}
+		return true
+	}
+	return false
+}
+
+// Unset turns persistent mode (or a pending request) off.
+func (m *Model) Unset(actor string, admin bool) bool {
+	if actor != m.Owner && !admin {
+		return false
+	}
+	m.Mode = PerMessage
+	m.Shown = nil
+	clear(m.PendingEditors)
+	return true
+}
+
+// Approve is the owner's press on the approval request: persistent mode
+// with exactly the editors the request showed (those removed since stay
+// removed; nobody else joins).
+func (m *Model) Approve() {
+	if m.Mode != Pending {
+		return
+	}
+	shown := map[string]bool{}
+	for _, e := range m.Shown {
+		shown[e] = true
+	}
+	for e := range m.Editors {
+		if !shown[e] {
+			delete(m.Editors, e)
+		}
+	}
+	m.Mode = Persistent
+	m.Shown = nil
+}
+
+// ApproveEditor is the owner's press approving who, whom an admin added.
+func (m *Model) ApproveEditor(who string) {
+	if m.PendingEditors[who] {
+		delete(m.PendingEditors, who)
+		m.Editors[who] = true
+	}
+}
+
+// DeclineEditor is the owner's press declining who.
+func (m *Model) DeclineEditor(who string) { delete(m.PendingEditors, who) }
+
+// Decline is the owner's refusal.
+func (m *Model) Decline() {
+	if m.Mode != Pending {
+		return
+	}
+	m.Mode = PerMessage
+	m.Shown = nil
+	clear(m.PendingEditors)
+}
+
+// EditorsAdd is actor adding who. By the owner it takes effect; by an
+// admin in a persistent or pending session it waits for the owner.
+func (m *Model) EditorsAdd(actor string, admin bool, who string) bool {
+	if actor != m.Owner && !admin {
+		return false
+	}
+	if who == m.Owner {
+		return true
+	}
+	if actor != m.Owner && m.Mode != PerMessage {
+		if !m.Editors[who] {
+			m.PendingEditors[who] = true
+		}
+		return true
+	}
+	m.Editors[who] = true
+	delete(m.PendingEditors, who)
+	return true
+}
+
+// EditorsRemove is actor removing who.
+func (m *Model) EditorsRemove(actor string, admin bool, who string) bool {
+	if actor != m.Owner && !admin {
+		return false
+	}
+	delete(m.Editors, who)
+	delete(m.PendingEditors, who)
+	return true
+}
+
+func (m *Model) editorList() []string {
+	var out []string
+	for e := range m.Editors {
+		out = append(out, e)
+	}
+	return out
+}
