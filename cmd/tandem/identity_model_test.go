@@ -465,7 +465,7 @@ func (r *modelRun) revoke(p tandem.ProviderID) {
 	case tandem.Google:
 		r.e.google.RevokeGrant(login)
 	}
-	r.m.Revoke(login)
+	r.m.Revoke(p, login)
 }
 
 func isAdmin(user string) bool { return user == "UDAVE" || user == "UALICE" }

@@ -62,8 +62,9 @@ type Model struct {
 	// approval covers exactly it.
 	Shown []string
 	links map[string]map[tandem.ProviderID]Link
-	// revoked are the logins whose grant the provider no longer accepts.
-	revoked map[string]bool
+	// revoked are the accounts whose grant their provider no longer
+	// accepts (Jira's and Google's logins are both emails).
+	revoked map[account]bool
 	// lastFailed is each sender's latest not-configured turn in this
 	// thread, with the mode it was sent in.
 	lastFailed map[string]failedTurn
@@ -80,7 +81,7 @@ type failedTurn struct {
 func New() *Model {
 	return &Model{
 		Editors: map[string]bool{}, PendingEditors: map[string]bool{},
-		links: map[string]map[tandem.ProviderID]Link{}, revoked: map[string]bool{},
+		links: map[string]map[tandem.ProviderID]Link{}, revoked: map[account]bool{},
 		lastFailed: map[string]failedTurn{},
 	}
 }
@@ -148,7 +149,7 @@ func (m *Model) use(user string, p tandem.ProviderID, reason tandem.Reason) Expe
 		return Expect{Outcome: NotConfigured, User: user, Reason: reason}
 	case l.Dead:
 		return Expect{Outcome: Expired, User: user, Reason: reason}
-	case m.revoked[l.Login]:
+	case m.revoked[account{p, l.Login}]:
 		l.Dead = true
 		m.links[user][p] = l
 		return Expect{Outcome: Expired, User: user, Reason: reason}
@@ -174,7 +175,7 @@ func (m *Model) Connect(user string, p tandem.ProviderID, login string) {
 		m.links[user] = map[tandem.ProviderID]Link{}
 	}
 	m.links[user][p] = Link{Login: login}
-	m.revoked[login] = false
+	m.revoked[account{p, login}] = false
 }
 
 // Rerun is the re-run of sender's latest not-configured turn at p after
@@ -199,9 +200,15 @@ func (m *Model) Disconnect(user string, p tandem.ProviderID) {
 	delete(m.links[user], p)
 }
 
-// Revoke revokes at the provider the grant of login (any account someone
-// ever linked, current or not).
-func (m *Model) Revoke(login string) { m.revoked[login] = true }
+// Revoke revokes at p the grant of login (any account someone ever linked,
+// current or not).
+func (m *Model) Revoke(p tandem.ProviderID, login string) { m.revoked[account{p, login}] = true }
+
+// account is one account at one provider.
+type account struct {
+	provider tandem.ProviderID
+	login    string
+}
 
 // SetPersistent is a request by actor to turn persistent mode on; admin
 // says whether actor is a channel admin. It returns false when actor may
