@@ -394,7 +394,10 @@ func identityWords(user string, reason tandem.Reason) string {
 func (b *Bot) originalReason(ctx context.Context, t tandem.Turn) tandem.Reason {
 	orig, _, _ := strings.Cut(t.ID, "/rerun/")
 	key := t.Session
-	recs, err := b.cfg.Store.Audit(ctx, tandem.AuditFilter{Session: &key})
+	// A re-run is recorded at most RerunWindow after its original message
+	// arrived, so the original's record is no older than that: the session's
+	// older audit trail need not be read.
+	recs, err := b.cfg.Store.Audit(ctx, tandem.AuditFilter{Session: &key, Since: t.ReceivedAt.Add(-b.cfg.RerunWindow)})
 	if err != nil {
 		b.log.Error("read audit for a re-run", "turn", t.ID, "err", err)
 		return ""
