@@ -495,17 +495,10 @@ func (e *env) searchTokens() []string {
 // checkSecrets fails the test if any secret seen in it reached a log line
 // or the database file in clear.
 func (e *env) checkSecrets() {
-	for _, r := range e.gh.Requests() {
-		e.remember(r.Token)
-	}
-	for _, r := range e.gl.Requests() {
-		e.remember(r.Token)
-	}
-	for _, r := range e.jira.Requests() {
-		e.remember(r.Token)
-	}
-	for _, r := range e.google.Requests() {
-		e.remember(r.Token)
+	for _, p := range tandem.Providers {
+		for _, r := range e.requests(p) {
+			e.remember(r.token)
+		}
 	}
 	logs := e.logs.String()
 	db, _ := os.ReadFile(e.db)
@@ -547,4 +540,32 @@ func userOf(login string) string {
 		}
 	}
 	panic(fmt.Sprintf("no person %s", login))
+}
+
+// providerRequest is one request a fake provider received: its path, the
+// bearer token it carried ("" for none) and that token's owner.
+type providerRequest struct{ path, token, login string }
+
+// requests lists what the fake of p received, oldest first.
+func (e *env) requests(p tandem.ProviderID) []providerRequest {
+	var out []providerRequest
+	switch p {
+	case tandem.GitHub:
+		for _, q := range e.gh.Requests() {
+			out = append(out, providerRequest{q.Path, q.Token, q.Login})
+		}
+	case tandem.GitLab:
+		for _, q := range e.gl.Requests() {
+			out = append(out, providerRequest{q.Path, q.Token, q.Login})
+		}
+	case tandem.Jira:
+		for _, q := range e.jira.Requests() {
+			out = append(out, providerRequest{q.Path, q.Token, q.Login})
+		}
+	case tandem.Google:
+		for _, q := range e.google.Requests() {
+			out = append(out, providerRequest{q.Path, q.Token, q.Login})
+		}
+	}
+	return out
 }

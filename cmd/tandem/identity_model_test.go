@@ -185,42 +185,16 @@ func (r *modelRun) step(what string) {
 	r.steps++
 	r.rt.Logf("step %d: %s", r.steps, what)
 	for _, p := range tandem.Providers {
-		r.seen[p] = len(r.requests(p))
+		r.seen[p] = len(r.e.requests(p))
 	}
 	r.msgs = len(r.e.slack.Messages())
-}
-
-// providerRequest is one request a fake provider received.
-type providerRequest struct{ path, token, login string }
-
-func (r *modelRun) requests(p tandem.ProviderID) []providerRequest {
-	var out []providerRequest
-	switch p {
-	case tandem.GitHub:
-		for _, q := range r.e.gh.Requests() {
-			out = append(out, providerRequest{q.Path, q.Token, q.Login})
-		}
-	case tandem.GitLab:
-		for _, q := range r.e.gl.Requests() {
-			out = append(out, providerRequest{q.Path, q.Token, q.Login})
-		}
-	case tandem.Jira:
-		for _, q := range r.e.jira.Requests() {
-			out = append(out, providerRequest{q.Path, q.Token, q.Login})
-		}
-	case tandem.Google:
-		for _, q := range r.e.google.Requests() {
-			out = append(out, providerRequest{q.Path, q.Token, q.Login})
-		}
-	}
-	return out
 }
 
 // checkRequests fails unless every request that reached a provider since
 // the step began carried one of the allowed logins of that provider.
 func (r *modelRun) checkRequests(allowed map[tandem.ProviderID]string) {
 	for _, p := range tandem.Providers {
-		reqs := r.requests(p)
+		reqs := r.e.requests(p)
 		for _, q := range reqs[r.seen[p]:] {
 			r.e.remember(q.token)
 			if q.token == "" {
