@@ -453,15 +453,20 @@ func open(t *testing.T, browser *http.Client, u string) (int, string) {
 // the browser, as a person would.
 func (e *env) connect(user, login string) { e.connectTo(user, tandem.GitHub, login) }
 
-// connectTo links user's account at p as login.
-func (e *env) connectTo(user string, p tandem.ProviderID, login string) {
+// connectLink is the link the Connect button of user's `/connect p` opens.
+func (e *env) connectLink(user string, p tandem.ProviderID) string {
 	e.t.Helper()
 	ack, err := e.slack.SendSlashCommand(ctxFor(e.t), fakeslack.SlashCommand{Command: "/connect", Text: string(p), UserID: user, ChannelID: channel})
 	if err != nil {
 		e.t.Fatalf("/connect: %v", err)
 	}
-	u := buttonURL(e.t, ack, "/connect/"+string(p))
-	status, page := open(e.t, e.browserAs(user, login), u)
+	return buttonURL(e.t, ack, "/connect/"+string(p))
+}
+
+// connectTo links user's account at p as login.
+func (e *env) connectTo(user string, p tandem.ProviderID, login string) {
+	e.t.Helper()
+	status, page := open(e.t, e.browserAs(user, login), e.connectLink(user, p))
 	if status != 200 || !strings.Contains(page, p.Name()+" account "+login+" is now linked to @") {
 		e.t.Fatalf("connect %s to %s: status %d page %s", login, p, status, page)
 	}

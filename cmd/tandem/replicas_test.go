@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/internal/fakeslack"
 	"github.com/tandembot/tandem/store/postgres/pgtest"
 )
@@ -49,10 +50,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	// Alice and Bob start linking on replica 1 and finish on replica 2 (the
 	// callback lands on another replica, as behind a load balancer).
 	for _, who := range []struct{ user, login string }{{"UALICE", "alice-gh"}, {"UBOB", "bob-gh"}, {"UCAROL", "carol-gh"}} {
-		ack, err := e.slack.SendSlashCommand(ctxFor(t), fakeslack.SlashCommand{Command: "/connect", Text: "github", UserID: who.user, ChannelID: channel})
-		if err != nil {
-			t.Fatal(err)
-		}
+		link := e.connectLink(who.user, tandem.GitHub)
 		browser := e.browser(who.login)
 		inner := browser.CheckRedirect
 		browser.CheckRedirect = func(req *http.Request, via []*http.Request) error {
@@ -61,7 +59,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 			}
 			return inner(req, via)
 		}
-		if status, page := open(t, browser, buttonURL(t, ack, "/connect/github")); status != 200 || !strings.Contains(page, "GitHub account "+who.login+" is now linked") {
+		if status, page := open(t, browser, link); status != 200 || !strings.Contains(page, "GitHub account "+who.login+" is now linked") {
 			t.Fatalf("cross-replica connect for %s: %d %s", who.login, status, page)
 		}
 	}

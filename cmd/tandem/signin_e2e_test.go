@@ -134,11 +134,7 @@ func TestForwardedConnectLinkLinksNothing(t *testing.T) {
 	}
 
 	// A new link, in Bob's own browser.
-	ack, err := e.slack.SendSlashCommand(ctxFor(t), fakeslack.SlashCommand{Command: "/connect", Text: "github", UserID: "UBOB", ChannelID: channel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	status, page = open(t, e.browserAs("UBOB", "bob-gh"), buttonURL(t, ack, "/connect/github"))
+	status, page = open(t, e.browserAs("UBOB", "bob-gh"), e.connectLink("UBOB", tandem.GitHub))
 	if status != 200 || !strings.Contains(page, "GitHub account bob-gh is now linked to @bob in Tandem") {
 		t.Fatalf("Bob's own link: %d %s", status, page)
 	}
@@ -253,11 +249,7 @@ func TestConnectWithoutSlackSignIn(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("a spent confirmation token: %d", resp.StatusCode)
 	}
-	ack, err := e.slack.SendSlashCommand(ctxFor(t), fakeslack.SlashCommand{Command: "/connect", Text: "github", UserID: "UBOB", ChannelID: channel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	link = buttonURL(t, ack, "/connect/github")
+	link = e.connectLink("UBOB", tandem.GitHub)
 	_, page = open(t, b, link)
 	m = confirmToken.FindStringSubmatch(page)
 	if m == nil {
