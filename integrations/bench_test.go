@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,6 +69,8 @@ type stormEnv struct {
 	mu        sync.Mutex
 	refreshes int // OnRefresh calls
 	failed    int // OnRefresh calls with an error
+
+	expired map[string]string // the access token expireAll stored, by login
 }
 
 func stormLogin(i int) string { return fmt.Sprintf("storm%02d-gh", i) }
@@ -131,6 +134,7 @@ func newStormEnv(tb testing.TB) *stormEnv {
 func (e *stormEnv) expireAll(tb testing.TB) {
 	tb.Helper()
 	ctx := context.Background()
+	e.expired = map[string]string{}
 	for i := range stormUsers {
 		tok, err := e.gh.MintToken(stormLogin(i))
 		if err != nil {
@@ -140,6 +144,7 @@ func (e *stormEnv) expireAll(tb testing.TB) {
 			tb.Fatal("the fake GitHub issued no refresh token (Expiring mode is off)")
 		}
 		e.gh.ExpireAccessTokens(stormLogin(i))
+		e.expired[stormLogin(i)] = tok.AccessToken
 		l := tandem.Link{
 			Team: stormTeam, User: stormSlack(i), Provider: tandem.GitHub,
 			AccountID: stormLogin(i), Login: stormLogin(i), LinkedAt: time.Now(),
@@ -207,7 +212,10 @@ func (e *stormEnv) storm(ctx context.Context) ([]error, []time.Duration) {
 
 // TestRefreshStorm: 200 concurrent turns across 20 people whose access
 // tokens expired make exactly 20 refreshes, one per person, and every turn
-// succeeds with its own person's fresh token. It asserts counts, never time.
+// succeeds with its own person's fresh token: each request the fake GitHub
+// received carried the access token that person's refresh issued, never
+// another person's, the expired one or a refreshed-away one. It asserts
+// counts and tokens, never time.
 func TestRefreshStorm(t *testing.T) {
 	e := newStormEnv(t)
 	e.expireAll(t)
@@ -237,22 +245,9 @@ func TestRefreshStorm(t *testing.T) {
 	if e.refreshes != stormUsers || e.failed != 0 {
 		t.Errorf("Tokens attempted %d refreshes (%d failed), want %d (0 failed)", e.refreshes, e.failed, stormUsers)
 	}
-	// Every search ran with a token the fake issued by a refresh: none with
-	// the expired one, none with a revoked one.
-	searches := 0
-	for _, r := range e.gh.Requests() {
-		if r.Path != "/search/issues" {
-			continue
-		}
-		searches++
-		if e.gh.Revoked(r.Token) {
-			t.Errorf("a search by %s used a revoked token", r.Login)
-		}
-	}
-	if searches != stormTurns {
-		t.Errorf("the fake GitHub saw %d searches, want %d", searches, stormTurns)
-	}
-	// The store holds the rotated pair.
+	// The store holds the rotated pair: the one each person's single
+	// refresh issued.
+	issued := map[string]string{} // the access token of each refresh, by login
 	for i := range stormUsers {
 		l, err := e.db.Link(ctx, stormTeam, stormSlack(i), tandem.GitHub)
 		if err != nil {
@@ -262,6 +257,53 @@ func TestRefreshStorm(t *testing.T) {
 			t.Errorf("%s's stored token after the storm: needs reconnect %v, expiry %v, refresh token revoked %v",
 				stormLogin(i), l.NeedsReconnect, l.Token.Expiry, e.gh.Revoked(l.Token.RefreshToken))
 		}
+		issued[stormLogin(i)] = l.Token.AccessToken
+	}
+	// Every request the fake GitHub received carried the access token the
+	// refresh of the person whose turn sent it issued: the fake names that
+	// person as the token's owner and still honours it. A person's
+	// refresh revoked the pair it replaced, and nothing else issued tokens
+	// during the storm, so the only live access token the fake holds for
+	// the person is the refresh's one; it must also be the one stored. The
+	// turn's person is the author its search asks for.
+	searches := map[string]int{}
+	for _, r := range e.gh.Requests() {
+		if r.Path != "/search/issues" {
+			t.Errorf("the fake GitHub saw %s %s; a turn only searches", r.Method, r.Path)
+			continue
+		}
+		person := ""
+		for _, f := range strings.Fields(r.Query.Get("q")) {
+			if a, ok := strings.CutPrefix(f, "author:"); ok {
+				person = a
+			}
+		}
+		searches[person]++
+		switch {
+		case r.Token == "":
+			t.Errorf("a search for %s's turn carried no token", person)
+		case r.Login == "":
+			t.Errorf("a search for %s's turn carried a token the fake never issued", person)
+		case r.Login != person:
+			t.Errorf("a search for %s's turn carried %s's token", person, r.Login)
+		case r.Token == e.expired[person]:
+			t.Errorf("a search for %s's turn carried the expired token the refresh replaced", person)
+		case e.gh.Revoked(r.Token):
+			t.Errorf("a search for %s's turn carried a revoked (refreshed away) token", person)
+		case r.Token != issued[person]:
+			t.Errorf("a search for %s's turn carried a live token of theirs other than the one their refresh issued and the store holds", person)
+		}
+	}
+	total = 0
+	for i := range stormUsers {
+		n := searches[stormLogin(i)]
+		total += n
+		if want := stormTurns / stormUsers; n != want {
+			t.Errorf("the fake GitHub saw %d searches for %s's turns, want %d", n, stormLogin(i), want)
+		}
+	}
+	if total != stormTurns {
+		t.Errorf("the fake GitHub saw %d searches for the storm's people (%d in all), want %d", total, len(e.gh.Requests()), stormTurns)
 	}
 }
 

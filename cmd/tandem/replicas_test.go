@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +21,12 @@ import (
 // PostgreSQL database and one Slack app. The fake Slack spreads envelopes
 // at random over their connections and redelivers unacknowledged ones;
 // one replica is killed with SIGKILL in the middle of the load. Every
-// message is answered under its own sender's identity, no change reaches
-// GitHub twice, each session's changes happen in message order, an OAuth
-// flow started on one replica completes on another, and refreshes and
-// takeovers are shared.
+// message is acknowledged by some replica (the test redelivers whatever
+// Slack gave up on) and answered under its own sender's identity; every
+// read reaches GitHub with its sender's token and every comment is written
+// as its sender; no change reaches GitHub twice, each session's changes
+// happen in message order, an OAuth flow started on one replica completes
+// on another, and refreshes and takeovers are shared.
 func TestReplicasOnPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three bot processes; run without -short")
@@ -105,53 +109,156 @@ func TestReplicasOnPostgres(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 
-	// Everything settles on the two survivors. Slack gives up on an event
-	// after three redeliveries; every event a replica acknowledged must be
-	// answered.
-	waitLong(t, 90*time.Second, "every delivery settled", func() bool {
-		st := e.slack.EventStatuses()
-		for _, s := range msgs {
-			if !s.msg.settled(st) {
-				return false
-			}
-		}
-		return true
-	})
-	st := e.slack.EventStatuses()
-	unacked := 0
+	// Everything settles on the two survivors. The fake Slack, like Slack,
+	// gives up on an event after its third automatic redelivery; whatever
+	// it gave up on before a replica acknowledged it is redelivered here
+	// again, until a replica does: every message must be taken in, and the
+	// test fails if one is still unacknowledged after 90 seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var all []faultMsg
 	for _, s := range msgs {
-		if !s.msg.acked(st) {
-			unacked++
+		all = append(all, s.msg)
+	}
+	redelivered, late := e.redeliverUntilAcked(ctx, all)
+
+	// Every message is answered in its thread under its sender's identity.
+	// Replies do not say which message they answer, so they are matched per
+	// thread and sender: at least as many answers to reads (and to
+	// comments) attributed to the sender as the sender sent reads (and
+	// comments) there. A comment cut off by the kill may be answered by an
+	// "Interrupted" notice that names it instead.
+	type key struct{ thread, user string }
+	reads, changes := map[key]int{}, map[key][]string{}
+	for _, s := range msgs {
+		k := key{s.msg.thread, s.msg.user}
+		if s.uid == "" {
+			reads[k]++
+		} else {
+			changes[k] = append(changes[k], s.uid)
 		}
 	}
-	waitLong(t, 90*time.Second, "every acknowledged message answered", func() bool {
+	unanswered := func() []string {
 		replies := e.replies()
 		comments := e.commentsByBody()
 		notices, _ := interruptedNotices(replies)
-		for _, s := range msgs {
-			if !s.msg.acked(st) {
-				continue
-			}
-			if s.uid != "" {
-				if comments[s.uid] == 0 && notices[s.uid] == 0 {
-					return false
-				}
-				continue
-			}
-			if len(replies[s.msg.thread]) == 0 {
-				return false
+		var out []string
+		for k, n := range reads {
+			login := loginOf(k.user)
+			if got := countIn(replies[k.thread], "open pull request", "ran as <@"+k.user+">", "GitHub: "+login); got < n {
+				out = append(out, fmt.Sprintf("thread %s: %d of %s's %d reads answered as %s", k.thread, got, k.user, n, login))
 			}
 		}
-		return true
-	})
+		for k, uids := range changes {
+			login := loginOf(k.user)
+			answered := countIn(replies[k.thread], "Commented on "+issue, "ran as <@"+k.user+">", "GitHub: "+login)
+			for _, uid := range uids {
+				switch {
+				case notices[uid] > 0:
+					answered++
+				case comments[uid] == 0:
+					out = append(out, fmt.Sprintf("thread %s: %s's comment %s neither reached GitHub nor has an Interrupted notice", k.thread, k.user, uid))
+				}
+			}
+			if answered < len(uids) {
+				out = append(out, fmt.Sprintf("thread %s: %d of %s's %d comments answered as %s", k.thread, answered, k.user, len(uids), login))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if err := e.slack.WaitFor(ctx, func() bool { return len(unanswered()) == 0 }); err != nil {
+		t.Fatalf("not every message was answered (%v):\n%s", err, strings.Join(unanswered(), "\n"))
+	}
+
+	// Every answer to a read lists its sender's own pull requests, and only
+	// theirs, in a thread where the sender asked.
+	for thread, texts := range e.replies() {
+		for _, text := range texts {
+			if !strings.Contains(text, "open pull request") {
+				continue
+			}
+			var who []string
+			for _, p := range people {
+				if strings.Contains(text, "ran as <@"+p.slack+">") {
+					who = append(who, p.slack)
+				}
+			}
+			if len(who) != 1 {
+				t.Errorf("thread %s: an answer to a read names %d senders (%v), want 1:\n%s", thread, len(who), who, text)
+				continue
+			}
+			if reads[key{thread, who[0]}] == 0 {
+				t.Errorf("thread %s: an answer to a read of %s, who sent no read there:\n%s", thread, who[0], text)
+			}
+			for _, p := range people {
+				if got, want := strings.Contains(text, "Fix the thing "+p.name+" found"), p.slack == who[0]; got != want {
+					t.Errorf("thread %s: an answer to %s's read lists %s's pull request: %v, want %v:\n%s", thread, who[0], p.name, got, want, text)
+				}
+			}
+		}
+	}
+
+	// Every read reached the fake GitHub with its sender's own token: each
+	// search carried a live token of the person whose pull requests it
+	// asked for, and each sender's token searched at least as often as the
+	// sender sent reads.
+	readsBy := map[string]int{}
+	for _, s := range msgs {
+		if s.uid == "" {
+			readsBy[s.login]++
+		}
+	}
+	searchesBy := map[string]int{}
+	tokenOf := map[string]string{}
+	for _, r := range e.gh.Requests() {
+		if r.Path != "/search/issues" {
+			continue
+		}
+		author := ""
+		for _, f := range strings.Fields(r.Query.Get("q")) {
+			if a, ok := strings.CutPrefix(f, "author:"); ok {
+				author = a
+			}
+		}
+		switch {
+		case r.Login == "":
+			t.Errorf("a search for %s's pull requests carried a token the fake GitHub never issued", author)
+			continue
+		case author != r.Login:
+			t.Errorf("a search for %s's pull requests carried %s's token", author, r.Login)
+			continue
+		case e.gh.Revoked(r.Token):
+			t.Errorf("a search by %s carried a revoked token", r.Login)
+		}
+		if prev, ok := tokenOf[r.Login]; ok && prev != r.Token {
+			t.Errorf("%s's searches carried two different tokens", r.Login)
+		}
+		tokenOf[r.Login] = r.Token
+		searchesBy[r.Login]++
+	}
+	for login, n := range readsBy {
+		if searchesBy[login] < n {
+			t.Errorf("%s sent %d reads, but the fake GitHub saw %d searches with %s's token", login, n, searchesBy[login], login)
+		}
+	}
 
 	comments := e.gh.Comments()
 	perSession := map[string][]string{}
 	count := map[string]int{}
+	// A message the test had to redeliver reached the replicas only after
+	// Slack gave up on it, behind later messages of its session: its
+	// change is left out of the order check (but not the others).
+	lateUID := map[string]bool{}
+	for _, s := range msgs {
+		if s.uid != "" && late[s.msg.ts] {
+			lateUID[s.uid] = true
+		}
+	}
 	for _, c := range comments {
 		body := strings.TrimSpace(c.Body)
 		count[body]++
-		if s, _, ok := strings.Cut(strings.TrimPrefix(body, "dead-"), "x"); ok {
+		if s, _, ok := strings.Cut(strings.TrimPrefix(body, "dead-"), "x"); ok && !lateUID[body] {
 			perSession[s] = append(perSession[s], body)
 		}
 	}
@@ -190,9 +297,79 @@ func TestReplicasOnPostgres(t *testing.T) {
 		}
 		p.checkRaces()
 	}
-	_, interrupted := interruptedNotices(e.replies())
-	if unacked > len(msgs)/10 {
-		t.Errorf("%d of %d messages were never acknowledged", unacked, len(msgs))
+	searches := 0
+	for _, n := range searchesBy {
+		searches += n
 	}
-	t.Logf("%d messages (%d never acknowledged: Slack gave up on them) over %d sessions, %d comments, %d interrupted notices after killing one of 3 replicas", len(msgs), unacked, len(roots), len(comments), interrupted)
+	_, interrupted := interruptedNotices(e.replies())
+	t.Logf("%d messages (%d reads, %d searches at GitHub) over %d sessions, %d comments, %d interrupted notices, %d explicit redeliveries of events Slack gave up on, after killing one of 3 replicas",
+		len(msgs), len(msgs)-len(byUID), searches, len(roots), len(comments), interrupted, redelivered)
+}
+
+// loginOf is the GitHub login of the person with Slack id user.
+func loginOf(user string) string {
+	for _, p := range people {
+		if p.slack == user {
+			return p.login
+		}
+	}
+	return ""
+}
+
+// redeliverUntilAcked waits until the fake Slack is done delivering every
+// message of msgs (acknowledged, or automatic redelivery gave up), then
+// redelivers each message none of whose envelopes was acknowledged (one
+// Redeliver with retry_attempt 1, which the fake follows with its automatic
+// redeliveries), and repeats until every message is acknowledged. It fails
+// the test when ctx ends first, and returns how many redeliveries it
+// started, and the ts of each message it redelivered.
+func (e *env) redeliverUntilAcked(ctx context.Context, msgs []faultMsg) (int, map[string]bool) {
+	t := e.t
+	t.Helper()
+	started, late := 0, map[string]bool{}
+	settled := func() bool {
+		st := e.slack.EventStatuses()
+		for _, m := range msgs {
+			if !m.settled(st) {
+				return false
+			}
+		}
+		return true
+	}
+	for {
+		if err := e.slack.WaitFor(ctx, settled); err != nil {
+			st := e.slack.EventStatuses()
+			var open []string
+			for _, m := range msgs {
+				if !m.acked(st) {
+					open = append(open, fmt.Sprintf("%s's %q in thread %s", m.user, m.text, m.thread))
+				}
+			}
+			t.Fatalf("%d messages not acknowledged by any replica (%v):\n%s", len(open), err, strings.Join(open, "\n"))
+		}
+		st := e.slack.EventStatuses()
+		var lost []faultMsg
+		for _, m := range msgs {
+			if !m.acked(st) {
+				lost = append(lost, m)
+			}
+		}
+		if len(lost) == 0 {
+			return started, late
+		}
+		for _, m := range lost {
+			id, before := m.events[0], st[m.events[0]].Envelopes
+			// Redeliver waits for the acknowledgement of its own envelope,
+			// while an automatic redelivery of it may be the one a replica
+			// acknowledges: the next round reads the outcome from the
+			// event's status instead.
+			go e.slack.Redeliver(ctx, id, 1)
+			registered := func() bool { return e.slack.EventStatuses()[id].Envelopes > before }
+			if err := e.slack.WaitFor(ctx, registered); err != nil {
+				t.Fatalf("redelivering %s's %q: %v", m.user, m.text, err)
+			}
+			started++
+			late[m.ts] = true
+		}
+	}
 }
