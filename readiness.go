@@ -1,20 +1,28 @@
 package tandem
 
-// EditorReadiness says, for one editor of a session, how their accounts
-// stand for the providers the session has needed.
+// EditorReadiness says, for one editor of a session, how the accounts their
+// turns use stand for the providers the session has needed.
 type EditorReadiness struct {
-	User           string       `json:"user"`
-	Owner          bool         `json:"owner,omitempty"`
+	User  string `json:"user"`
+	Owner bool   `json:"owner,omitempty"`
+	// ActsAs is the owner when the session is persistent and this editor's
+	// turns run as the owner. Their own links play no part there, so
+	// Connected, NeedsReconnect and Missing stay empty: the owner's entry
+	// says what those turns have.
+	ActsAs         string       `json:"acts_as,omitempty"`
 	Connected      []ProviderID `json:"connected"`
 	NeedsReconnect []ProviderID `json:"needs_reconnect"`
 	Missing        []ProviderID `json:"missing"`
 }
 
-// Ready reports whether the editor can run every provider the session used.
+// Ready reports whether the editor has nothing to connect: their own links
+// cover every provider the session used, or their turns run as the owner.
 func (e EditorReadiness) Ready() bool { return len(e.NeedsReconnect) == 0 && len(e.Missing) == 0 }
 
-// SessionReadiness is a session's readiness for per-message credentials:
-// whether each editor can act as themselves on what the session has used.
+// SessionReadiness is a session's readiness: whether the identities its
+// turns run as can act on what the session has used. Per-message (and
+// pending the owner's approval) that is each editor's own; persistent it is
+// the owner's alone.
 type SessionReadiness struct {
 	Session    SessionKey        `json:"session"`
 	Owner      string            `json:"owner"`
@@ -24,7 +32,8 @@ type SessionReadiness struct {
 	Editors    []EditorReadiness `json:"editors"`
 }
 
-// Ready reports whether every editor is ready.
+// Ready reports whether every identity the session's turns run as is
+// ready; in a persistent session, whether the owner is.
 func (r SessionReadiness) Ready() bool {
 	for _, e := range r.Editors {
 		if !e.Ready() {
@@ -34,12 +43,29 @@ func (r SessionReadiness) Ready() bool {
 	return true
 }
 
+// OwnerReadiness returns the owner's entry; its User is empty if the
+// editors list lacks the owner (never, for a report built by Readiness).
+func (r SessionReadiness) OwnerReadiness() EditorReadiness {
+	for _, e := range r.Editors {
+		if e.Owner {
+			return e
+		}
+	}
+	return EditorReadiness{}
+}
+
 // Readiness computes a session's readiness from the providers its turns
-// used and each editor's links (keyed by Slack user).
+// used and the links (keyed by Slack user) of the owner and, unless the
+// session is persistent, of each editor.
 func Readiness(s Session, used []ProviderID, links map[string][]Link) SessionReadiness {
 	r := SessionReadiness{Session: s.Key, Owner: s.Owner, Persistent: s.Persistent(), Pending: s.Pending != nil, Used: used}
 	for _, user := range append([]string{s.Owner}, s.Editors...) {
 		e := EditorReadiness{User: user, Owner: user == s.Owner}
+		if as, reason := EffectiveUser(s, user); reason == ReasonPersistentOwner && as != user {
+			e.ActsAs = as
+			r.Editors = append(r.Editors, e)
+			continue
+		}
 		for _, p := range used {
 			state := LinkMissing
 			for _, l := range links[user] {

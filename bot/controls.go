@@ -32,7 +32,7 @@ func (b *Bot) control(ctx context.Context, t tandem.Turn, sess tandem.Session, c
 	case "session.editors":
 		return editorsReply(sess), nil
 	case "session.show":
-		return b.sessionReply(ctx, sess)
+		return b.sessionReply(ctx, sess, t.User)
 	}
 	allowed, err := b.mayChange(ctx, sess, t.User)
 	if err != nil {

@@ -26,15 +26,20 @@ func UsedProviders(recs []tandem.AuditRecord) []tandem.ProviderID {
 	return out
 }
 
-// readiness computes sess's readiness from the store.
+// readiness computes sess's readiness from the store. A persistent
+// session's turns all run as its owner, so only the owner's links are read.
 func (b *Bot) readiness(ctx context.Context, sess tandem.Session) (tandem.SessionReadiness, error) {
 	key := sess.Key
 	recs, err := b.cfg.Store.Audit(ctx, tandem.AuditFilter{Session: &key})
 	if err != nil {
 		return tandem.SessionReadiness{}, fmt.Errorf("bot: readiness: %w", err)
 	}
+	users := append([]string{sess.Owner}, sess.Editors...)
+	if sess.Persistent() {
+		users = users[:1]
+	}
 	links := map[string][]tandem.Link{}
-	for _, u := range append([]string{sess.Owner}, sess.Editors...) {
+	for _, u := range users {
 		if links[u], err = b.cfg.Store.Links(ctx, key.Team, u); err != nil {
 			return tandem.SessionReadiness{}, fmt.Errorf("bot: readiness: %w", err)
 		}
@@ -42,10 +47,13 @@ func (b *Bot) readiness(ctx context.Context, sess tandem.Session) (tandem.Sessio
 	return tandem.Readiness(sess, UsedProviders(recs), links), nil
 }
 
-// sessionReply shows the session's owner, mode and editors with what each
-// has connected, and privately gives editors who miss something a Connect
-// button.
-func (b *Bot) sessionReply(ctx context.Context, sess tandem.Session) (tandem.Reply, error) {
+// sessionReply shows the session's owner, mode and editors with what the
+// identities their turns run as have connected, for asker. Per-message (or
+// pending) each editor acts as themselves, and each who misses something
+// privately gets Connect buttons for their own accounts. Persistent, every
+// turn runs as the owner: only the owner's links are shown, and only the
+// owner is offered Connect buttons, when the owner or an editor asks.
+func (b *Bot) sessionReply(ctx context.Context, sess tandem.Session, asker string) (tandem.Reply, error) {
 	r, err := b.readiness(ctx, sess)
 	if err != nil {
 		return tandem.Reply{}, err
@@ -72,6 +80,11 @@ func (b *Bot) sessionReply(ctx context.Context, sess tandem.Session) (tandem.Rep
 		if e.Owner {
 			line += " (owner)"
 		}
+		if e.ActsAs != "" {
+			// Their own links play no part here: nothing to show or offer.
+			reply.Items = append(reply.Items, tandem.Item{Text: fmt.Sprintf(":bust_in_silhouette: %s — acts as <@%s>", line, e.ActsAs)})
+			continue
+		}
 		var parts []string
 		if len(e.Connected) > 0 {
 			parts = append(parts, "connected: "+names(e.Connected))
@@ -87,7 +100,14 @@ func (b *Bot) sessionReply(ctx context.Context, sess tandem.Session) (tandem.Rep
 			line = ":white_check_mark: " + line
 		} else {
 			line = ":warning: " + line
-			b.offerEditorConnect(ctx, sess.Key, e)
+			switch {
+			case !r.Persistent:
+				b.offerReadinessConnect(ctx, sess.Key, e, "This session needs your own accounts", "Each message here runs as its sender. Connect these so yours work:")
+			case e.Owner && sess.HasEditor(asker):
+				// Only the owner's accounts matter, and only the owner can
+				// connect them; an outsider's question prompts nobody.
+				b.offerReadinessConnect(ctx, sess.Key, e, "This session needs your accounts", "Every turn in this session runs as you (persistent mode). Connect these so it works:")
+			}
 		}
 		if len(parts) > 0 {
 			line += " — " + strings.Join(parts, " · ")
@@ -108,9 +128,28 @@ func (b *Bot) sessionReply(ctx context.Context, sess tandem.Session) (tandem.Rep
 		tries = append(tries, fmt.Sprintf("`@tandem %s` (%s)", tandem.TryMessage[p], p.Name()))
 	}
 	if len(tries) > 0 {
-		reply.Text += fmt.Sprintf("\n%d of %d editors ready. To check an identity, try %s, or `@tandem whoami`.", ready, len(r.Editors), strings.Join(tries, ", "))
+		state := fmt.Sprintf("%d of %d editors ready.", ready, len(r.Editors))
+		if r.Persistent {
+			state = fmt.Sprintf("Every turn runs as <@%s>, who is ready.", r.Owner)
+			if o := r.OwnerReadiness(); !o.Ready() {
+				state = fmt.Sprintf("Every turn runs as <@%s>, who is not ready: %s.", r.Owner, ownerGaps(o))
+			}
+		}
+		reply.Text += fmt.Sprintf("\n%s To check an identity, try %s, or `@tandem whoami`.", state, strings.Join(tries, ", "))
 	}
 	return reply, nil
+}
+
+// ownerGaps says what the owner must connect or reconnect.
+func ownerGaps(e tandem.EditorReadiness) string {
+	var gaps []string
+	if len(e.Missing) > 0 {
+		gaps = append(gaps, "connect "+names(e.Missing))
+	}
+	if len(e.NeedsReconnect) > 0 {
+		gaps = append(gaps, "reconnect "+names(e.NeedsReconnect))
+	}
+	return strings.Join(gaps, "; ")
 }
 
 func names(ps []tandem.ProviderID) string {
@@ -121,10 +160,10 @@ func names(ps []tandem.ProviderID) string {
 	return strings.Join(out, ", ")
 }
 
-// offerEditorConnect privately gives an editor a button per provider they
-// must connect or reconnect.
-func (b *Bot) offerEditorConnect(ctx context.Context, key tandem.SessionKey, e tandem.EditorReadiness) {
-	reply := tandem.Reply{Title: "This session needs your own accounts", Text: "Each message here runs as its sender. Connect these so yours work:"}
+// offerReadinessConnect privately gives e's user a button per provider they
+// must connect or reconnect; the links are bound to that user alone.
+func (b *Bot) offerReadinessConnect(ctx context.Context, key tandem.SessionKey, e tandem.EditorReadiness, title, text string) {
+	reply := tandem.Reply{Title: title, Text: text}
 	for _, p := range append(append([]tandem.ProviderID{}, e.Missing...), e.NeedsReconnect...) {
 		if _, ok := b.cfg.Providers[p]; !ok {
 			continue
@@ -139,7 +178,7 @@ func (b *Bot) offerEditorConnect(ctx context.Context, key tandem.SessionKey, e t
 		return
 	}
 	if err := b.postEphemeral(ctx, key, e.User, reply.Title, render(reply, fmt.Sprintf("only visible to <@%s>", e.User))); err != nil {
-		b.log.Warn("offer connect to editor", "user", e.User, "err", err)
+		b.log.Warn("offer connect", "user", e.User, "err", err)
 	}
 }
 
