@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
@@ -14,8 +16,7 @@ import (
 
 // waiter receives a turn's result for a caller that waits (the HTTP API).
 type waiter struct {
-	ch      chan tandem.TurnResult
-	replyTS string
+	ch chan tandem.TurnResult
 }
 
 // RunAPI runs text as a turn of the API key's creator in channel, in the
@@ -70,10 +71,24 @@ func (b *Bot) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, 
 	}
 	b.log.Info("turn recorded", "turn", t.ID, "session", t.Session.String(), "user", t.User, "api_key", key.Prefix)
 	b.submit(t)
-	select {
-	case res := <-w.ch:
-		return res, nil
-	case <-ctx.Done():
+	// With several replicas, the one that holds the session's lease may
+	// run the turn: it leaves the result in the store for this one.
+	poll := time.NewTicker(resultPoll)
+	defer poll.Stop()
+	for {
+		select {
+		case res := <-w.ch:
+			return res, nil
+		case <-poll.C:
+			if res, ok := b.storedResult(ctx, t); ok {
+				if err := b.cfg.Store.SetSetting(context.WithoutCancel(ctx), resultSetting(turnID), ""); err != nil {
+					b.log.Warn("drop an api turn's result", "turn", turnID, "err", err)
+				}
+				return res, nil
+			}
+			continue
+		case <-ctx.Done():
+		}
 		return tandem.TurnResult{Session: t.Session}, tandem.Errorf(tandem.EUNAVAILABLE, "The turn is still running; its reply will appear in the thread.")
 	}
 }
@@ -149,28 +164,116 @@ func slackPostError(channel string, err error) error {
 	return fmt.Errorf("bot: start api thread: %w", err)
 }
 
-// noteReply remembers the ts of a turn's reply for its waiter.
+// noteReply remembers the ts of an API turn's reply for its result.
 func (b *Bot) noteReply(t tandem.Turn, ts string) {
+	if t.APIKey == "" {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if w, ok := b.waiters[t.ID]; ok {
-		w.replyTS = ts
+	if b.replyTS == nil {
+		b.replyTS = map[string]string{}
 	}
+	b.replyTS[t.ID] = ts
 }
 
-// finish hands a finished turn's result to whoever waits for it.
+// resultPoll is how often an API caller's replica looks in the store for
+// a result another replica left.
+const resultPoll = 200 * time.Millisecond
+
+// resultSetting names the setting that carries an API turn's result from
+// the replica that ran it to the one whose caller waits.
+func resultSetting(turnID string) string { return "api-result/" + turnID }
+
+// storedResult is an API turn's result left in the store by another
+// replica, if there is one yet.
+func (b *Bot) storedResult(ctx context.Context, t tandem.Turn) (tandem.TurnResult, bool) {
+	raw, err := b.cfg.Store.Setting(ctx, resultSetting(t.ID))
+	if err != nil {
+		if tandem.ErrorCode(err) != tandem.ENOTFOUND {
+			b.log.Warn("read an api turn's result", "turn", t.ID, "err", err)
+		}
+		return tandem.TurnResult{}, false
+	}
+	var sr storedTurnResult
+	if err := json.Unmarshal([]byte(raw), &sr); err != nil {
+		b.log.Error("decode an api turn's result", "turn", t.ID, "err", err)
+		return tandem.TurnResult{}, false
+	}
+	return sr.result(t.Session), true
+}
+
+// finish hands a finished turn's result to whoever waits for it: the
+// caller in this process, or, for an API turn whose caller waits on
+// another replica, that replica through the store.
 func (b *Bot) finish(t tandem.Turn, out result) {
 	b.mu.Lock()
 	w, ok := b.waiters[t.ID]
+	replyTS := b.replyTS[t.ID]
+	delete(b.replyTS, t.ID)
 	b.mu.Unlock()
-	if !ok {
+	if !ok && t.APIKey == "" {
 		return
 	}
-	res := tandem.TurnResult{Session: t.Session, ReplyTS: w.replyTS, Identity: out.identity, Reply: out.reply, Err: out.err}
+	res := tandem.TurnResult{Session: t.Session, ReplyTS: replyTS, Identity: out.identity, Reply: out.reply, Err: out.err}
 	if out.err != nil && !isPersonError(out.err) {
 		res.Err = errors.New(tandem.ErrorMessage(out.err))
 	}
-	w.ch <- res
+	if ok {
+		w.ch <- res
+		return
+	}
+	raw, err := json.Marshal(storedResultOf(res))
+	if err == nil {
+		err = b.cfg.Store.SetSetting(context.WithoutCancel(b.runCtx()), resultSetting(t.ID), string(raw))
+	}
+	if err != nil {
+		b.log.Error("leave an api turn's result for its caller", "turn", t.ID, "err", err)
+	}
+}
+
+// storedTurnResult is a TurnResult as JSON: its error by kind.
+type storedTurnResult struct {
+	ReplyTS  string           `json:"reply_ts"`
+	Identity *tandem.Identity `json:"identity,omitempty"`
+	Reply    tandem.Reply     `json:"reply"`
+	// ErrKind is "not_configured", "expired", "error" (Code and Message)
+	// or "" for none; Team, User and Provider name whose link failed.
+	ErrKind  string            `json:"err_kind,omitempty"`
+	Team     string            `json:"team,omitempty"`
+	User     string            `json:"user,omitempty"`
+	Provider tandem.ProviderID `json:"provider,omitempty"`
+	Code     string            `json:"code,omitempty"`
+	Message  string            `json:"message,omitempty"`
+}
+
+func storedResultOf(res tandem.TurnResult) storedTurnResult {
+	sr := storedTurnResult{ReplyTS: res.ReplyTS, Identity: res.Identity, Reply: res.Reply}
+	var nc *tandem.NotConnectedError
+	var ex *tandem.ExpiredError
+	switch {
+	case res.Err == nil:
+	case errors.As(res.Err, &nc):
+		sr.ErrKind, sr.Team, sr.User, sr.Provider = "not_configured", nc.Team, nc.User, nc.Provider
+	case errors.As(res.Err, &ex):
+		sr.ErrKind, sr.Team, sr.User, sr.Provider = "expired", ex.Team, ex.User, ex.Provider
+	default:
+		sr.ErrKind, sr.Code, sr.Message = "error", tandem.ErrorCode(res.Err), tandem.ErrorMessage(res.Err)
+	}
+	return sr
+}
+
+func (sr storedTurnResult) result(session tandem.SessionKey) tandem.TurnResult {
+	res := tandem.TurnResult{Session: session, ReplyTS: sr.ReplyTS, Identity: sr.Identity, Reply: sr.Reply}
+	switch sr.ErrKind {
+	case "not_configured":
+		res.Err = &tandem.NotConnectedError{Team: sr.Team, User: sr.User, Provider: sr.Provider}
+	case "expired":
+		res.Err = &tandem.ExpiredError{Team: sr.Team, User: sr.User, Provider: sr.Provider}
+	case "error":
+		res.Err = &tandem.Error{Code: sr.Code, Message: sr.Message}
+	}
+	return res
 }
 
 // isPersonError reports whether err carries words meant for people.

@@ -123,6 +123,8 @@ type Bot struct {
 	held map[tandem.SessionKey]map[tandem.ProviderID]tandem.Credentials
 	// waiters are callers waiting for a turn's result, by turn id.
 	waiters map[string]*waiter
+	// replyTS is the ts of each finished API turn's reply, until finish.
+	replyTS map[string]string
 	// inbox counts turns recorded and not finished.
 	inbox atomic.Int64
 	// owner names this bot in session leases.

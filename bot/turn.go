@@ -120,6 +120,11 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 		b.audit(ctx, t, "", cmd.Provider, reason, tandem.OutcomeRefused, cmd.Name+" (re-run refused: the mode changed)")
 		return res
 	}
+	if t.Rerun {
+		// The identity is the same as the original row's; the re-run itself
+		// is the table's own row: the user who just connected, as sender.
+		reason = tandem.ReasonSender
+	}
 	if reason == tandem.ReasonRefusedNotEditor {
 		b.audit(ctx, t, "", cmd.Provider, reason, tandem.OutcomeRefused, cmd.Name)
 		res.err = tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and you are not on its editors list. <@%s> or a channel admin can add you with `@tandem editors add @you`.", sess.Owner, sess.Owner)
@@ -206,15 +211,20 @@ func outcomeOf(err error) tandem.Outcome {
 
 // audit records a credential resolution. It never holds a secret.
 func (b *Bot) audit(ctx context.Context, t tandem.Turn, effective string, p tandem.ProviderID, reason tandem.Reason, out tandem.Outcome, detail string) {
+	actor := t.User
+	if t.APIKey != "" {
+		// The key acted, not its creator at a keyboard: say which key.
+		actor = "apikey:" + t.APIKey
+	}
 	rec := tandem.AuditRecord{
-		Time: b.cfg.Now(), Session: t.Session, TurnID: t.ID, Actor: t.User,
+		Time: b.cfg.Now(), Session: t.Session, TurnID: t.ID, Actor: actor,
 		Effective: effective, Provider: p, Action: "resolve", Reason: reason,
 		Outcome: out, Detail: detail,
 	}
 	if err := b.cfg.Store.AppendAudit(context.WithoutCancel(ctx), rec); err != nil {
 		b.log.Error("append audit", "turn", t.ID, "err", err)
 	}
-	b.log.Info("audit", "action", rec.Action, "turn", t.ID, "session", t.Session.String(), "actor", t.User,
+	b.log.Info("audit", "action", rec.Action, "turn", t.ID, "session", t.Session.String(), "actor", actor,
 		"effective_user", effective, "provider", p, "reason", reason, "outcome", out)
 }
 

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 	"github.com/tandembot/tandem/internal/fakejira"
 	"github.com/tandembot/tandem/internal/fakeslack"
 	"github.com/tandembot/tandem/internal/identitymodel"
+	"github.com/tandembot/tandem/store/postgres/pgtest"
 	"pgregory.net/rapid"
 )
 
@@ -38,34 +40,51 @@ import (
 // TANDEM_MODEL_STEPS sets the total number of steps (default 1000),
 // TANDEM_MODEL_SEED replays a seed.
 func TestIdentityModel(t *testing.T) {
-	steps := 1000
+	bboltSteps, pgSteps := 1000, 300
 	if v, err := strconv.Atoi(os.Getenv("TANDEM_MODEL_STEPS")); err == nil && v > 0 {
-		steps = v
+		bboltSteps, pgSteps = v, v
 	}
 	seed := rand.Uint64()
 	if v, err := strconv.ParseUint(os.Getenv("TANDEM_MODEL_SEED"), 10, 64); err == nil {
 		seed = v
 	}
+	t.Run("bbolt", func(t *testing.T) { checkModel(t, modelBackend{}, bboltSteps, seed) })
+	t.Run("postgres", func(t *testing.T) {
+		pgtest.BaseURL(t) // fails in CI, and says how to run it elsewhere, without a database
+		checkModel(t, modelBackend{postgres: true, replicas: 3}, pgSteps, seed)
+	})
+}
+
+// modelBackend is what the binary runs on: one process on a bbolt file, or
+// replicas on one PostgreSQL database, each a child process that can be
+// killed with SIGKILL.
+type modelBackend struct {
+	postgres bool
+	replicas int
+}
+
+// checkModel runs about steps steps of random sequences against backend.
+func checkModel(t *testing.T, backend modelBackend, steps int, seed uint64) {
 	// A check draws about perCheck actions, but some are skipped (nothing
-	// to approve, no button to press): about 20 run, so steps/20 checks
+	// to approve, no button to press): about 40 run, so steps/40 checks
 	// make at least steps steps, which the test then counts and reports.
-	const perCheck = 50
-	checks := max(1, steps/20)
+	const perCheck = 100
+	checks := max(1, steps/40)
 	for name, v := range map[string]string{"rapid.checks": strconv.Itoa(checks), "rapid.steps": strconv.Itoa(perCheck), "rapid.seed": strconv.FormatUint(seed, 10), "rapid.nofailfile": "true"} {
 		if err := flag.Set(name, v); err != nil {
 			t.Fatalf("set %s: %v", name, err)
 		}
 	}
-	t.Logf("TestIdentityModel: seed %d, %d checks of about %d steps (replay with TANDEM_MODEL_SEED=%d)", seed, checks, perCheck, seed)
+	t.Logf("TestIdentityModel/%s: seed %d, %d checks of about %d steps (replay with TANDEM_MODEL_SEED=%d)", t.Name(), seed, checks, perCheck, seed)
 	start := time.Now()
 	total := 0
 	rapid.Check(t, func(rt *rapid.T) {
-		r := newModelRun(t, rt)
+		r := newModelRun(t, rt, backend)
 		defer r.close()
 		r.run()
 		total += r.steps
 	})
-	t.Logf("TestIdentityModel: %d steps in %s", total, time.Since(start).Round(time.Millisecond))
+	t.Logf("TestIdentityModel/%s: %d steps in %s", t.Name(), total, time.Since(start).Round(time.Millisecond))
 }
 
 // The model's people: Slack ids. Channel admins: dave, a workspace admin,
@@ -78,6 +97,28 @@ var modelReads = map[tandem.ProviderID]string{
 	tandem.GitLab: "list my open MRs",
 	tandem.Jira:   "my jira issues",
 	tandem.Google: "my meetings today",
+}
+
+// Where the model's changes go: an issue, a merge request and a Jira issue
+// everyone may comment on (Google has no change command).
+const (
+	modelIssue = "acme/tools#1"
+	modelMR    = "acme/shared!1"
+	modelJira  = "OPS-5"
+)
+
+// modelChange is a change at p that leaves body where the fake records its
+// author, or "" when p has no change command.
+func modelChange(p tandem.ProviderID, body string) string {
+	switch p {
+	case tandem.GitHub:
+		return "comment on " + modelIssue + " " + body
+	case tandem.GitLab:
+		return "comment on " + modelMR + " " + body
+	case tandem.Jira:
+		return "comment on " + modelJira + " " + body
+	}
+	return ""
 }
 
 // account is the login of user's main (alt=false) or second account at p.
@@ -97,18 +138,22 @@ func account(user string, p tandem.ProviderID, alt bool) string {
 
 // modelRun is one rapid check: a fresh installation, one session thread.
 type modelRun struct {
-	t      *testing.T
-	rt     *rapid.T
-	e      *env
-	m      *identitymodel.Model
-	root   string // the thread's ts
-	steps  int
-	keys   map[string]string              // API key of each creator
-	linked map[tandem.ProviderID][]string // every login ever linked, for revocations
+	t       *testing.T
+	rt      *rapid.T
+	e       *env
+	backend modelBackend
+	procs   []*faultProc // the running binaries
+	addrs   []string     // their HTTP addresses; the first is TANDEM_PUBLIC_URL's
+	m       *identitymodel.Model
+	root    string // the thread's ts
+	steps   int
+	keys    map[string]string              // API key of each creator
+	linked  map[tandem.ProviderID][]string // every login ever linked, for revocations
 	// buttons is each sender's latest Connect link offered with a re-run.
 	buttons map[string]rerunButton
 	seen    map[tandem.ProviderID]int // provider requests already checked
 	msgs    int                       // fake Slack messages already checked
+	audits  int                       // the session's audit records already checked
 }
 
 type rerunButton struct {
@@ -116,8 +161,22 @@ type rerunButton struct {
 	url string
 }
 
-func newModelRun(t *testing.T, rt *rapid.T) *modelRun {
-	e := newEnv(t)
+func newModelRun(t *testing.T, rt *rapid.T, backend modelBackend) *modelRun {
+	e := newEnvWith(t, func(o *fakeslack.Options) {
+		if backend.replicas > 1 {
+			// Envelopes, slash commands and presses reach any replica.
+			o.RandomDispatch, o.Seed = true, rapid.Uint64().Draw(rt, "dispatch")
+		}
+	})
+	e.useUnlimitedGitHub()
+	if issue := e.addFaultRepo(); issue != modelIssue {
+		t.Fatalf("the model's issue is %s, want %s", issue, modelIssue)
+	}
+	e.gl.AddProject("acme/shared")
+	e.gl.AddMergeRequest("acme/shared", "alice-gl", "Shared MR", false)
+	if key := e.jira.AddIssue(jiraSite, fakejira.Issue{Project: "OPS", Summary: "Shared task", Assignee: "alice@example.test"}); key != modelJira {
+		t.Fatalf("the model's Jira issue is %s, want %s", key, modelJira)
+	}
 	for _, u := range modelUsers {
 		if u == "UERIN" {
 			e.slack.AddUser(fakeslack.User{ID: u, Name: "erin", RealName: "erin"})
@@ -131,14 +190,46 @@ func newModelRun(t *testing.T, rt *rapid.T) *modelRun {
 			e.jira.AddUser(fakejira.User{Email: account(u, tandem.Jira, alt), Sites: []string{jiraSite}})
 			e.google.AddUser(fakegoogle.User{Email: account(u, tandem.Google, alt)})
 		}
+		for _, alt := range []bool{false, true} {
+			e.gh.AddCollaborator(faultRepo, account(u, tandem.GitHub, alt))
+			e.gl.AddMember("acme/shared", account(u, tandem.GitLab, alt))
+		}
 	}
-	e.start()
-	return &modelRun{t: t, rt: rt, e: e, m: identitymodel.New(), keys: map[string]string{},
+	r := &modelRun{t: t, rt: rt, e: e, backend: backend, m: identitymodel.New(), keys: map[string]string{},
 		linked: map[tandem.ProviderID][]string{}, buttons: map[string]rerunButton{}, seen: map[tandem.ProviderID]int{}}
+	e.vars["TANDEM_SHUTDOWN_TIMEOUT"] = "5s"
+	if backend.postgres {
+		e.vars["TANDEM_DATABASE_URL"] = pgtest.URL(t)
+		e.vars["TANDEM_LEASE_TTL"] = "2s"
+	}
+	r.addrs = []string{hostPort(e.public)}
+	for len(r.addrs) < max(1, backend.replicas) {
+		r.addrs = append(r.addrs, "127.0.0.1:"+freePort(t))
+	}
+	for _, a := range r.addrs {
+		r.procs = append(r.procs, e.startProc(a))
+	}
+	return r
 }
 
 func (r *modelRun) close() {
-	r.e.stop()
+	if r.rt.Failed() {
+		// What the binaries logged tells why; the error lines go in the
+		// test's output, everything to a file.
+		path := filepath.Join(os.TempDir(), "identity-model-failure.log")
+		logs := r.e.logs.String()
+		os.WriteFile(path, []byte(logs), 0o600)
+		for _, line := range strings.Split(logs, "\n") {
+			if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
+				r.rt.Logf("log: %s", line)
+			}
+		}
+		r.rt.Logf("the binaries' logs are in %s", path)
+	}
+	for _, p := range r.procs {
+		p.kill()
+		p.checkRaces()
+	}
 	r.e.slack.Close()
 	r.e.gh.Close()
 	r.e.gl.Close()
@@ -153,9 +244,11 @@ func (r *modelRun) run() {
 	// provider, which four equally likely providers make rare.
 	provider := rapid.OneOf(rapid.Just(tandem.GitHub), rapid.SampledFrom(tandem.Providers))
 	// The first message makes the session.
-	r.message(user.Draw(rt, "owner"), provider.Draw(rt, "provider"))
+	r.message(user.Draw(rt, "owner"), provider.Draw(rt, "provider"), false)
 	rt.Repeat(map[string]func(*rapid.T){
-		"message": func(rt *rapid.T) { r.message(r.ownerOr(rt, user), provider.Draw(rt, "provider")) },
+		"message": func(rt *rapid.T) {
+			r.message(r.ownerOr(rt, user), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "change"))
+		},
 		"connect": func(rt *rapid.T) {
 			r.connect(r.ownerOr(rt, user), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "alt"))
 		},
@@ -175,8 +268,11 @@ func (r *modelRun) run() {
 		"approveEditor": func(rt *rapid.T) { r.editorConsent(rapid.Bool().Draw(rt, "approve")) },
 		"apiKey":        func(rt *rapid.T) { r.apiTurn(user.Draw(rt, "creator"), provider.Draw(rt, "provider")) },
 		"standup":       func(rt *rapid.T) { r.standup(user.Draw(rt, "sender")) },
-		"restart":       func(*rapid.T) { r.restart() },
-		"":              func(*rapid.T) {},
+		"restart":       func(rt *rapid.T) { r.restart(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica")) },
+		"kill": func(rt *rapid.T) {
+			r.killDuringTurn(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica"), r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"))
+		},
+		"": func(*rapid.T) {},
 	})
 }
 
@@ -188,6 +284,7 @@ func (r *modelRun) step(what string) {
 		r.seen[p] = len(r.e.requests(p))
 	}
 	r.msgs = len(r.e.slack.Messages())
+	r.audits = len(r.auditRecords())
 }
 
 // checkRequests fails unless every request that reached a provider since
@@ -290,6 +387,7 @@ func (r *modelRun) expectTurn(sender string, p tandem.ProviderID, want identitym
 		r.threadPost("not on its editors list")
 		r.checkRequests(nil)
 		r.checkButtons("")
+		r.checkAudit(sender, p, want)
 		return
 	case identitymodel.OK:
 		r.threadPost("ran as <@"+want.User+">", name+": "+want.Login)
@@ -303,6 +401,7 @@ func (r *modelRun) expectTurn(sender string, p tandem.ProviderID, want identitym
 		r.checkRequests(map[tandem.ProviderID]string{p: l.Login})
 	}
 	r.checkButtons(want.User)
+	r.checkAudit(sender, p, want)
 	if want.Outcome == identitymodel.NotConfigured || want.Outcome == identitymodel.Expired {
 		if want.User == sender {
 			r.rememberButton(sender, p)
@@ -310,6 +409,61 @@ func (r *modelRun) expectTurn(sender string, p tandem.ProviderID, want identitym
 			delete(r.buttons, sender)
 		}
 	}
+}
+
+// checkAudit fails unless the audit records the step's turn added for
+// the session say what the model says: the resolutions of actor's turn
+// name the model's identity and the row (reason) of the table that gave
+// it, with an outcome that fits the model's.
+func (r *modelRun) checkAudit(actor string, p tandem.ProviderID, want identitymodel.Expect) {
+	// A turn's resolutions are recorded before its reply is posted, and
+	// an API turn's before its response.
+	recs := r.auditRecords()
+	var resolves []tandem.AuditRecord
+	for _, rec := range recs[min(r.audits, len(recs)):] {
+		if rec.Action == "resolve" && rec.Provider == p {
+			resolves = append(resolves, rec)
+		}
+	}
+	if len(resolves) == 0 {
+		r.rt.Fatalf("no audit record of the turn's resolution at %s (records since the step: %+v)", p.Name(), recs[min(r.audits, len(recs)):])
+	}
+	for _, rec := range resolves {
+		outcomes := map[identitymodel.Outcome][]tandem.Outcome{
+			identitymodel.OK:            {tandem.OutcomeOK},
+			identitymodel.NotConfigured: {tandem.OutcomeNotConfigured},
+			identitymodel.Expired:       {tandem.OutcomeExpired, tandem.OutcomeOK}, // ok when the provider's 401 came after the resolution
+			identitymodel.Refused:       {tandem.OutcomeRefused},
+		}[want.Outcome]
+		if !strings.HasPrefix(rec.Actor, actor) || rec.Effective != want.User || rec.Reason != want.Reason || !slices.Contains(outcomes, rec.Outcome) {
+			r.rt.Fatalf("audit: actor %s as %q, reason %s, outcome %s; the model says actor %s as %q, reason %s, outcome one of %v",
+				rec.Actor, rec.Effective, rec.Reason, rec.Outcome, actor, want.User, want.Reason, outcomes)
+		}
+	}
+}
+
+// auditRecords reads the session's audit trail the way an operator does,
+// with tandem audit (through the admin socket of the running binary, or
+// from PostgreSQL), and notes how many records it has seen.
+func (r *modelRun) auditRecords() []tandem.AuditRecord {
+	if r.root == "" {
+		return nil
+	}
+	var out, errs bytes.Buffer
+	key := tandem.SessionKey{Team: faultTeam, Channel: channel, ThreadTS: r.root}.String()
+	if err := run(ctxFor(r.t), []string{"audit", "--session", key, "--json"}, r.e.getenv, &out, &errs); err != nil {
+		r.rt.Fatalf("tandem audit: %v\n%s", err, errs.String())
+	}
+	var recs []tandem.AuditRecord
+	dec := json.NewDecoder(&out)
+	for dec.More() {
+		var rec tandem.AuditRecord
+		if err := dec.Decode(&rec); err != nil {
+			r.rt.Fatalf("tandem audit --json: %v", err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs
 }
 
 // rememberButton keeps the sender's private Connect link of this step.
@@ -326,11 +480,55 @@ func (r *modelRun) rememberButton(sender string, p tandem.ProviderID) {
 	r.buttons[sender] = rerunButton{p: p, url: buttonURL(r.t, m.Blocks, "/connect/"+string(p))}
 }
 
-func (r *modelRun) message(sender string, p tandem.ProviderID) {
-	r.step(fmt.Sprintf("%s: %s", sender, modelReads[p]))
+// message sends sender's read at p, or a change when change is set and p
+// has one, and checks the turn against the model.
+func (r *modelRun) message(sender string, p tandem.ProviderID, change bool) {
+	text := modelReads[p]
+	body := ""
+	if change && p != tandem.Google {
+		body = fmt.Sprintf("model-change-%d", r.steps+1)
+		text = modelChange(p, body)
+	}
+	r.step(fmt.Sprintf("%s: %s", sender, text))
 	want := r.m.Message(sender, p)
-	r.say(sender, modelReads[p])
+	r.say(sender, text)
 	r.expectTurn(sender, p, want)
+	r.checkChange(p, body, want)
+}
+
+// checkChange fails unless the change body reached p exactly once, as the
+// model's login, when the turn ran, and never otherwise.
+func (r *modelRun) checkChange(p tandem.ProviderID, body string, want identitymodel.Expect) {
+	if body == "" {
+		return
+	}
+	var authors []string
+	switch p {
+	case tandem.GitHub:
+		for _, c := range r.e.gh.Comments() {
+			if strings.TrimSpace(c.Body) == body {
+				authors = append(authors, c.AuthorLogin)
+			}
+		}
+	case tandem.GitLab:
+		for _, n := range r.e.gl.Notes() {
+			if strings.TrimSpace(n.Body) == body {
+				authors = append(authors, n.AuthorLogin)
+			}
+		}
+	case tandem.Jira:
+		for _, c := range r.e.jira.Comments() {
+			if strings.TrimSpace(c.Body) == body {
+				authors = append(authors, c.Login)
+			}
+		}
+	}
+	switch {
+	case want.Outcome == identitymodel.OK && (len(authors) != 1 || authors[0] != want.Login):
+		r.rt.Fatalf("change %s at %s made by %v, want once by %s", body, p.Name(), authors, want.Login)
+	case want.Outcome != identitymodel.OK && len(authors) > 0:
+		r.rt.Fatalf("change %s at %s made by %v, but the model refuses the turn", body, p.Name(), authors)
+	}
 }
 
 // connect links user's account at p through /connect, Sign in with Slack
@@ -648,6 +846,7 @@ func (r *modelRun) apiTurn(creator string, p tandem.ProviderID) {
 		r.checkRequests(map[tandem.ProviderID]string{p: l.Login})
 	}
 	r.checkButtons(creator)
+	r.checkAudit("apikey:", p, want)
 }
 
 // standup asks for the sender's standup, which uses every provider.
@@ -663,6 +862,7 @@ func (r *modelRun) standup(sender string) {
 		return
 	}
 	allowed := map[tandem.ProviderID]string{}
+	wants := map[tandem.ProviderID]identitymodel.Expect{}
 	missing := false
 	for _, p := range tandem.Providers {
 		l, ok := r.m.Link(user, p)
@@ -670,7 +870,7 @@ func (r *modelRun) standup(sender string) {
 			allowed[p] = l.Login
 		}
 		missing = missing || !ok || l.Dead
-		r.m.Use(user, p, reason)
+		wants[p] = r.m.Use(user, p, reason)
 	}
 	r.threadPost("ran as <@" + user + ">")
 	if missing {
@@ -687,13 +887,70 @@ func (r *modelRun) standup(sender string) {
 	}
 	r.checkRequests(allowed)
 	r.checkButtons(user)
+	for _, p := range tandem.Providers {
+		r.checkAudit(sender, p, wants[p])
+	}
 }
 
-// restart stops the binary (as SIGTERM does) and starts it again.
-func (r *modelRun) restart() {
-	r.step("restart")
-	r.e.stop()
-	r.e.start()
+// restart stops a replica with SIGTERM, as an orchestrator does, and
+// starts it again; nothing is running between steps.
+func (r *modelRun) restart(i int) {
+	r.step(fmt.Sprintf("SIGTERM replica %d and start it again", i+1))
+	if code, ok := r.procs[i].terminate(30 * time.Second); !ok || code != 0 {
+		r.rt.Fatalf("replica %d after SIGTERM: exit %d, in time %v", i+1, code, ok)
+	}
+	r.procs[i] = r.e.startProc(r.addrs[i])
+}
+
+// killDuringTurn sends sender's message at GitHub while GitHub is slow, and
+// kills replica i with SIGKILL as soon as Slack has the acknowledgement, so
+// that the kill usually lands while the turn runs. On one process the
+// restarted binary finishes the turn; with replicas, a surviving one takes
+// it over when its lease runs out, and the killed one comes back after.
+// Either way the turn must run as the model says: a read is answered, a
+// change is made at most once, as the model's login, or reported as
+// interrupted.
+func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
+	text := modelReads[tandem.GitHub]
+	body := ""
+	if change {
+		body = fmt.Sprintf("model-change-%d", r.steps+1)
+		text = modelChange(tandem.GitHub, body)
+	}
+	r.step(fmt.Sprintf("%s: %s, and replica %d killed during the turn", sender, text, i+1))
+	want := r.m.Message(sender, tandem.GitHub)
+	r.e.gh.SetLatency(300 * time.Millisecond)
+	r.say(sender, text)
+	r.procs[i].kill()
+	r.e.gh.SetLatency(0)
+	if len(r.procs) == 1 {
+		r.procs[i] = r.e.startProc(r.addrs[i])
+	}
+	interrupted := false
+	if change && want.Outcome == identitymodel.OK {
+		// A change cut off while running is not run again: the restarted
+		// binary says it may or may not have been carried out.
+		post := r.threadPost()
+		interrupted = strings.Contains(plain(post), interruptedTitle)
+	}
+	if !interrupted {
+		r.expectTurn(sender, tandem.GitHub, want)
+	} else {
+		r.checkRequests(map[tandem.ProviderID]string{tandem.GitHub: want.Login})
+	}
+	if len(r.procs) > 1 {
+		r.procs[i] = r.e.startProc(r.addrs[i])
+	}
+	if !interrupted {
+		r.checkChange(tandem.GitHub, body, want)
+		return
+	}
+	// Made once as the model's login, or not at all.
+	for _, c := range r.e.gh.Comments() {
+		if strings.TrimSpace(c.Body) == body && c.AuthorLogin != want.Login {
+			r.rt.Fatalf("interrupted change %s made as %s, want %s", body, c.AuthorLogin, want.Login)
+		}
+	}
 }
 
 // mentioned is the user id of a "<@U…>" mention.
