@@ -33,7 +33,7 @@ func (b *Bot) RequestPersistent(ctx context.Context, key tandem.SessionKey, oper
 func (b *Bot) NotifyEditor(ctx context.Context, team, user string, missing, broken []tandem.ProviderID, sessions int) error {
 	reply := tandem.Reply{
 		Title: "Your shared Tandem threads need your own accounts",
-		Text: fmt.Sprintf("Tandem now runs every message as the person who sent it. In %d shared thread(s) you take part in, your messages need: %s. Connect them once and they work everywhere.",
+		Text: fmt.Sprintf("In %d shared thread(s) you take part in, turns run with your own accounts and need: %s. Connect them once and they work everywhere.",
 			sessions, strings.Join(append(providerNames(missing), reconnectNames(broken)...), ", ")),
 	}
 	for _, p := range missing {

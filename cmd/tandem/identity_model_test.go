@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -268,6 +269,7 @@ func (r *modelRun) run() {
 		"approveEditor": func(rt *rapid.T) { r.editorConsent(rapid.Bool().Draw(rt, "approve")) },
 		"apiKey":        func(rt *rapid.T) { r.apiTurn(user.Draw(rt, "creator"), provider.Draw(rt, "provider")) },
 		"standup":       func(rt *rapid.T) { r.standup(user.Draw(rt, "sender")) },
+		"session":       func(rt *rapid.T) { r.session(user.Draw(rt, "asker")) },
 		"restart":       func(rt *rapid.T) { r.restart(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica")) },
 		"kill": func(rt *rapid.T) {
 			r.killDuringTurn(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica"), r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"))
@@ -311,6 +313,16 @@ func (r *modelRun) checkRequests(allowed map[tandem.ProviderID]string) {
 // checkButtons fails if a Connect link made in this step went to anyone but
 // who ("" allows none).
 func (r *modelRun) checkButtons(who string) {
+	var allowed []string
+	if who != "" {
+		allowed = []string{who}
+	}
+	r.checkButtonsTo(allowed)
+}
+
+// checkButtonsTo fails if a Connect link made in this step went to anyone
+// not in allowed.
+func (r *modelRun) checkButtonsTo(allowed []string) {
 	for _, m := range r.e.slack.Messages()[r.msgs:] {
 		if !strings.Contains(string(m.Blocks), "/connect/") {
 			continue
@@ -322,8 +334,8 @@ func (r *modelRun) checkButtons(who string) {
 		if m.Method == "views.publish" {
 			to = m.User
 		}
-		if to != who {
-			r.rt.Fatalf("a Connect link went to %s (%s in %s), want only %q", to, m.Method, m.Channel, who)
+		if !slices.Contains(allowed, to) {
+			r.rt.Fatalf("a Connect link went to %s (%s in %s), want only %q", to, m.Method, m.Channel, allowed)
 		}
 	}
 }
@@ -890,6 +902,29 @@ func (r *modelRun) standup(sender string) {
 	for _, p := range tandem.Providers {
 		r.checkAudit(sender, p, wants[p])
 	}
+}
+
+// session asks @tandem session: the report names the identity turns use,
+// and Connect offers go only to people whose own accounts turns use: the
+// owner in a persistent session (and only when someone who may act asks),
+// otherwise the owner and editors, each for their own.
+func (r *modelRun) session(asker string) {
+	r.step(asker + ": session")
+	r.m.Wrote(asker)
+	r.say(asker, "session")
+	owner := r.m.Owner
+	var allowed []string
+	if r.m.Mode == identitymodel.Persistent {
+		r.threadPost("Owner: <@"+owner+">", "persistent: every turn runs as <@"+owner+">")
+		if _, reason := r.m.Identity(asker); reason != tandem.ReasonRefusedNotEditor {
+			allowed = []string{owner}
+		}
+	} else {
+		r.threadPost("Owner: <@"+owner+">", "per-message: every message runs as its sender")
+		allowed = append([]string{owner}, slices.Collect(maps.Keys(r.m.Editors))...)
+	}
+	r.checkRequests(nil)
+	r.checkButtonsTo(allowed)
 }
 
 // restart stops a replica with SIGTERM, as an orchestrator does, and
