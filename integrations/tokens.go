@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -36,6 +37,14 @@ const expiryDelta = 10 * time.Second
 // still needed, and the new token saved (compare-and-swap on the old refresh
 // token) before anyone uses it, so a rotating refresh token is never sent
 // twice.
+//
+// A provider may refuse (401) a token before the expiry Tandem recorded for
+// it (clock skew, early expiry, rotation on its side). When the link has a
+// refresh token, the refused token is refreshed the same way, under the
+// same lock and lease, and the request sent once more, with a token of the
+// account the turn started with and no other; the link is marked "needs
+// reconnect" only when the refresh is refused or the renewed token is
+// refused too. Without a refresh token the first 401 marks it.
 type Tokens struct {
 	Store     TokenStore
 	Providers map[tandem.ProviderID]tandem.Provider
@@ -43,8 +52,9 @@ type Tokens struct {
 	HTTPClient *http.Client
 	Now        func() time.Time
 	Logger     *slog.Logger
-	// OnNeedsReconnect is called once when a link is found dead (refresh
-	// refused, or the provider answered 401).
+	// OnNeedsReconnect is called once when a link is found dead: a refresh
+	// refused, or a 401 to its stored token that renewing could not cure
+	// (no refresh token, or a 401 again with the renewed token).
 	OnNeedsReconnect func(ctx context.Context, l tandem.Link)
 	// OnRefresh is called after every refresh attempt with its outcome.
 	OnRefresh func(p tandem.ProviderID, err error)
@@ -236,6 +246,25 @@ func (s *source) token(ctx context.Context) (tandem.Token, error) {
 		t.markDead(ctx, stored, stored.Token, "token expired and no refresh token")
 		return tandem.Token{}, s.expired()
 	}
+	got, err := s.refreshLocked(ctx, stored)
+	if err != nil {
+		return tandem.Token{}, err
+	}
+	s.cur = got.Token
+	return s.cur, nil
+}
+
+// refreshLocked spends stored's refresh token and saves the new token
+// (compare-and-swap on the refresh token it spent) before returning it,
+// for an expired token and a refused one alike. The caller holds s.mu, the
+// link's lock and its refresh lease. It returns the link the token came
+// from: stored with the fresh token, or the link re-read when another
+// process won the refresh, which a relink may have given another account.
+// A refused refresh marks the link dead (if stored's token is still the
+// stored one) and fails with *tandem.ExpiredError; a refresh the provider
+// did not answer fails with EUNAVAILABLE.
+func (s *source) refreshLocked(ctx context.Context, stored tandem.Link) (tandem.Link, error) {
+	t := s.tokens
 	fresh, err := s.refresh(ctx, stored.Token.RefreshToken)
 	if t.OnRefresh != nil {
 		t.OnRefresh(s.link.Provider, err)
@@ -245,27 +274,106 @@ func (s *source) token(ctx context.Context) (tandem.Token, error) {
 		// Another process may have won the refresh and rotated the token.
 		again, rerr := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider)
 		if rerr == nil && !again.NeedsReconnect && again.Token.RefreshToken != stored.Token.RefreshToken && t.valid(again.Token) {
-			s.cur = again.Token
-			return s.cur, nil
+			return again, nil
 		}
 		t.markDead(ctx, stored, stored.Token, "refresh refused: "+re.ErrorCode)
-		return tandem.Token{}, s.expired()
+		return tandem.Link{}, s.expired()
 	} else if err != nil {
-		return tandem.Token{}, tandem.Errorf(tandem.EUNAVAILABLE, "%s did not answer a token refresh; try again in a moment.", s.link.Provider.Name())
+		return tandem.Link{}, tandem.Errorf(tandem.EUNAVAILABLE, "%s did not answer a token refresh; try again in a moment.", s.link.Provider.Name())
 	}
 	err = t.Store.SwapToken(ctx, s.link.Team, s.link.User, s.link.Provider, stored.Token.RefreshToken, fresh)
 	if tandem.ErrorCode(err) == tandem.ECONFLICT {
 		again, rerr := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider)
 		if rerr != nil {
-			return tandem.Token{}, s.gone(rerr)
+			return tandem.Link{}, s.gone(rerr)
 		}
-		s.cur = again.Token
-		return s.cur, nil
+		return again, nil
 	} else if err != nil {
-		return tandem.Token{}, fmt.Errorf("integrations: save refreshed token: %w", err)
+		return tandem.Link{}, fmt.Errorf("integrations: save refreshed token: %w", err)
 	}
-	s.cur = fresh
-	return s.cur, nil
+	stored.Token = fresh
+	return stored, nil
+}
+
+// sameAccount reports whether l is the provider account the turn started
+// with. A relink to another account keeps team, user and provider, so only
+// the account tells the two apart.
+func (s *source) sameAccount(l tandem.Link) bool {
+	return l.AccountID == s.link.AccountID && l.Login == s.link.Login
+}
+
+// renew finds the token to retry a request with after the provider
+// answered 401 to refused, a token Tandem's recorded expiry still counts as
+// valid. A provider may expire a token before the expiry it announced
+// (clock skew, early expiry, rotation on its side); a link with a refresh
+// token must survive that without its owner reconnecting. Under the link's
+// lock and refresh lease, as for an expired token, it re-reads the link: a
+// token stored since (another turn refreshed, or the person relinked the
+// same account) is used if valid, else the stored refresh token is spent by
+// refreshLocked, so a rotating refresh token is still spent once.
+//
+// It reports retry false when the request must not be sent again, having
+// done what a 401 always did: a link without a refresh token, or whose
+// refresh was refused, is marked dead if refused is still its token. A link
+// that now holds another account (a relink), is flagged already or is gone
+// is left alone: the turn keeps the identity it started with, so the 401
+// stands and nobody else's token goes out. It fails, retry false, when the
+// refresh could not be tried (the lease stayed taken, the store failed) or
+// the provider did not answer it.
+func (s *source) renew(ctx context.Context, refused tandem.Token) (tandem.Token, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tokens
+	lock := t.lockFor(s.link)
+	lock.Lock()
+	defer lock.Unlock()
+	// As in token: a token stored since needs no lease.
+	if _, tok, retry, done := s.renewFromStore(ctx, refused); done {
+		return tok, retry, nil
+	}
+	release, err := t.storeLock(ctx, s.link)
+	if err != nil {
+		return tandem.Token{}, false, err
+	}
+	defer release()
+	stored, tok, retry, done := s.renewFromStore(ctx, refused)
+	if done {
+		return tok, retry, nil
+	}
+	got, err := s.refreshLocked(ctx, stored)
+	var expired *tandem.ExpiredError
+	if errors.As(err, &expired) {
+		return tandem.Token{}, false, nil
+	} else if err != nil {
+		return tandem.Token{}, false, err
+	}
+	// got is a re-read link when another process won the refresh.
+	if got.NeedsReconnect || !s.sameAccount(got) || got.Token.AccessToken == refused.AccessToken {
+		return tandem.Token{}, false, nil
+	}
+	s.cur = got.Token
+	return s.cur, true, nil
+}
+
+// renewFromStore decides renew from the link stored now where it can
+// without a refresh. done is false only when stored, the link of the turn's
+// account, holds the refused token or an expired one, and a refresh token
+// to spend.
+func (s *source) renewFromStore(ctx context.Context, refused tandem.Token) (stored tandem.Link, tok tandem.Token, retry, done bool) {
+	t := s.tokens
+	stored, err := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider)
+	switch {
+	case err != nil, stored.NeedsReconnect, !s.sameAccount(stored):
+		return stored, tandem.Token{}, false, true
+	case stored.Token.RefreshToken == "":
+		// Nothing to renew with: the 401 is final.
+		t.markDead(ctx, s.link, refused, "provider answered 401")
+		return stored, tandem.Token{}, false, true
+	case stored.Token.AccessToken != refused.AccessToken && t.valid(stored.Token):
+		s.cur = stored.Token
+		return stored, s.cur, true, true
+	}
+	return stored, tandem.Token{}, false, false
 }
 
 func (s *source) refresh(ctx context.Context, refreshToken string) (tandem.Token, error) {
@@ -296,7 +404,8 @@ func FromOAuth2(t *oauth2.Token) tandem.Token {
 }
 
 // transport authorises each request with the turn's token and notices a
-// provider refusing it.
+// provider refusing it: a 401 to a token sent to the provider is renewed
+// and retried once (see source.renew), or marks the link dead.
 type transport struct {
 	src  *source
 	base http.RoundTripper
@@ -337,12 +446,56 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	} else {
 		r2.Header.Del("Authorization")
 	}
+	resp, err := tr.send(r2)
+	// A 401 from a host the token was not sent to says nothing about the
+	// token: the link stays.
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !authorised {
+		return resp, err
+	}
+	// The provider refused a token Tandem still counts as valid. With a
+	// refresh token that need not mean the grant is gone: renew it and send
+	// the request once more, as the same account. A body that cannot be
+	// read again cannot be resent, so that request fails as it always did.
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		tr.markDead(req.Context(), sent)
+		return resp, nil
+	}
+	tok, retry, err := tr.src.renew(req.Context(), sent)
+	if err != nil {
+		drain(resp)
+		return nil, err
+	}
+	if !retry {
+		return resp, nil
+	}
+	r3 := req.Clone(req.Context())
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			drain(resp)
+			return nil, fmt.Errorf("integrations: resend request body: %w", err)
+		}
+		r3.Body = body
+	}
+	r3.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	drain(resp)
+	resp, err = tr.send(r3)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		// Refused twice, the second time a token just renewed: the grant is
+		// gone (or the provider refuses it for good).
+		tr.markDead(req.Context(), tok)
+	}
+	return resp, err
+}
+
+// send makes one provider call and reports it to OnCall.
+func (tr *transport) send(r *http.Request) (*http.Response, error) {
 	base := tr.base
 	if base == nil {
 		base = http.DefaultTransport
 	}
 	started := time.Now()
-	resp, err := base.RoundTrip(r2)
+	resp, err := base.RoundTrip(r)
 	if f := tr.src.tokens.OnCall; f != nil {
 		status := 0
 		if err == nil {
@@ -350,16 +503,24 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		f(tr.src.link.Provider, status, time.Since(started))
 	}
-	// A 401 from a host the token was not sent to says nothing about the
-	// token: the link stays.
-	if err == nil && resp.StatusCode == http.StatusUnauthorized && authorised {
-		l := tr.src.link
-		lock := tr.src.tokens.lockFor(l)
-		lock.Lock()
-		tr.src.tokens.markDead(req.Context(), l, sent, "provider answered 401")
-		lock.Unlock()
-	}
 	return resp, err
+}
+
+// markDead marks the turn's link dead for a 401 to refused, under the
+// link's lock.
+func (tr *transport) markDead(ctx context.Context, refused tandem.Token) {
+	l := tr.src.link
+	lock := tr.src.tokens.lockFor(l)
+	lock.Lock()
+	defer lock.Unlock()
+	tr.src.tokens.markDead(ctx, l, refused, "provider answered 401")
+}
+
+// drain reads a little of a response that will not be returned, so its
+// connection can be reused, and closes it.
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
 }
 
 // Disconnect unlinks user's account at p and revokes the grant at the
