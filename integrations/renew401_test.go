@@ -574,3 +574,38 @@ func TestEarlyExpiryStormRefreshesOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRelinkToAnotherAccountBeforeAnExpiryRefresh: alice's turn holds her
+// GitLab credentials; her token is past its recorded expiry, and before
+// the turn's first call she relinks GitLab as bob. The refresh the call
+// needs must not hand the turn bob's token: the turn started as alice, so
+// it fails with ECONFLICT and nothing reaches GitLab as bob.
+func TestRelinkToAnotherAccountBeforeAnExpiryRefresh(t *testing.T) {
+	fake := startGitLabFake(t)
+	e := newRenewEnv(t, fake, openFlowStore(t), nil)
+	alice := e.newLink(t, "UALICE", fake.alice)
+	alice.Token.Expiry = time.Now().Add(-time.Minute)
+	e.save(t, alice)
+	creds, err := e.tokens.Credentials(t.Context(), "T1", "UALICE", fake.prov.ID(), tandem.ReasonSender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds.Identity.Login != alice.Login {
+		t.Fatalf("the turn resolved %s, want alice's %s", creds.Identity.Login, alice.Login)
+	}
+	bob := e.link(t, "UALICE", fake.bob)
+	n := len(fake.calls())
+
+	_, err = fake.prov.Identify(t.Context(), creds.Client)
+	if code := tandem.ErrorCode(err); code != tandem.ECONFLICT {
+		t.Errorf("Identify: code %q (%v), want %s", code, err, tandem.ECONFLICT)
+	}
+	for _, c := range e.callsSince(n) {
+		if c.Token == bob.Token.AccessToken || c.Login == "bob" {
+			t.Errorf("a call of alice's turn went out as bob: %+v", c)
+		}
+	}
+	if got := e.stored(t, "UALICE"); got.NeedsReconnect || got.Login != bob.Login {
+		t.Errorf("stored link: %s, needs reconnect %v; want bob's, healthy", got.Login, got.NeedsReconnect)
+	}
+}

@@ -222,7 +222,7 @@ func (s *source) token(ctx context.Context) (tandem.Token, error) {
 	defer lock.Unlock()
 	// Another turn (here or on another replica) may have refreshed already:
 	// then no lease is needed at all.
-	if cur, err := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider); err == nil && !cur.NeedsReconnect && t.valid(cur.Token) {
+	if cur, err := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider); err == nil && !cur.NeedsReconnect && s.sameAccount(cur) && t.valid(cur.Token) {
 		s.cur = cur.Token
 		return s.cur, nil
 	}
@@ -237,6 +237,11 @@ func (s *source) token(ctx context.Context) (tandem.Token, error) {
 	}
 	if stored.NeedsReconnect {
 		return tandem.Token{}, s.expired()
+	}
+	if !s.sameAccount(stored) {
+		// A relink to another account since the turn began: the turn keeps
+		// the identity it started with, so it must not go on as the new one.
+		return tandem.Token{}, tandem.Errorf(tandem.ECONFLICT, "Your %s link changed to another account while this ran; send the message again to run it as %s.", s.link.Provider.Name(), stored.Login)
 	}
 	if t.valid(stored.Token) {
 		s.cur = stored.Token
