@@ -76,16 +76,21 @@ func checkModel(t *testing.T, backend modelBackend, steps int, seed uint64) {
 			t.Fatalf("set %s: %v", name, err)
 		}
 	}
-	t.Logf("TestIdentityModel/%s: seed %d, %d checks of about %d steps (replay with TANDEM_MODEL_SEED=%d)", t.Name(), seed, checks, perCheck, seed)
+	t.Logf("%s: seed %d, %d checks of about %d steps (replay with TANDEM_MODEL_SEED=%d)", t.Name(), seed, checks, perCheck, seed)
 	start := time.Now()
 	total := 0
+	ops := map[string]int{}
 	rapid.Check(t, func(rt *rapid.T) {
-		r := newModelRun(t, rt, backend)
+		r := newModelRun(t, rt, backend, ops)
 		defer r.close()
 		r.run()
 		total += r.steps
 	})
-	t.Logf("TestIdentityModel/%s: %d steps in %s", t.Name(), total, time.Since(start).Round(time.Millisecond))
+	var mix []string
+	for _, name := range slices.Sorted(maps.Keys(ops)) {
+		mix = append(mix, fmt.Sprintf("%s %d", name, ops[name]))
+	}
+	t.Logf("%s: %d steps in %s (%s)", t.Name(), total, time.Since(start).Round(time.Millisecond), strings.Join(mix, ", "))
 }
 
 // The model's people: Slack ids. Channel admins: dave, a workspace admin,
@@ -148,6 +153,8 @@ type modelRun struct {
 	m       *identitymodel.Model
 	root    string // the thread's ts
 	steps   int
+	op      string                         // the operation being applied
+	ops     map[string]int                 // steps per operation, across checks
 	keys    map[string]string              // API key of each creator
 	linked  map[tandem.ProviderID][]string // every login ever linked, for revocations
 	// buttons is each sender's latest Connect link offered with a re-run.
@@ -162,7 +169,7 @@ type rerunButton struct {
 	url string
 }
 
-func newModelRun(t *testing.T, rt *rapid.T, backend modelBackend) *modelRun {
+func newModelRun(t *testing.T, rt *rapid.T, backend modelBackend, ops map[string]int) *modelRun {
 	e := newEnvWith(t, func(o *fakeslack.Options) {
 		if backend.replicas > 1 {
 			// Envelopes, slash commands and presses reach any replica.
@@ -196,7 +203,7 @@ func newModelRun(t *testing.T, rt *rapid.T, backend modelBackend) *modelRun {
 			e.gl.AddMember("acme/shared", account(u, tandem.GitLab, alt))
 		}
 	}
-	r := &modelRun{t: t, rt: rt, e: e, backend: backend, m: identitymodel.New(), keys: map[string]string{},
+	r := &modelRun{t: t, rt: rt, e: e, backend: backend, ops: ops, m: identitymodel.New(), keys: map[string]string{},
 		linked: map[tandem.ProviderID][]string{}, buttons: map[string]rerunButton{}, seen: map[tandem.ProviderID]int{}}
 	e.vars["TANDEM_SHUTDOWN_TIMEOUT"] = "5s"
 	if backend.postgres {
@@ -245,8 +252,9 @@ func (r *modelRun) run() {
 	// provider, which four equally likely providers make rare.
 	provider := rapid.OneOf(rapid.Just(tandem.GitHub), rapid.SampledFrom(tandem.Providers))
 	// The first message makes the session.
+	r.op = "message"
 	r.message(user.Draw(rt, "owner"), provider.Draw(rt, "provider"), false)
-	rt.Repeat(map[string]func(*rapid.T){
+	actions := map[string]func(*rapid.T){
 		"message": func(rt *rapid.T) {
 			r.message(r.ownerOr(rt, user), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "change"))
 		},
@@ -256,6 +264,9 @@ func (r *modelRun) run() {
 		"rerun":      func(rt *rapid.T) { r.rerun(user.Draw(rt, "user")) },
 		"disconnect": func(rt *rapid.T) { r.disconnect(user.Draw(rt, "user"), provider.Draw(rt, "provider")) },
 		"revoke":     func(rt *rapid.T) { r.revoke(provider.Draw(rt, "provider")) },
+		"expire": func(rt *rapid.T) {
+			r.expire(rapid.SampledFrom([]tandem.ProviderID{tandem.GitLab, tandem.Jira, tandem.Google}).Draw(rt, "provider"), rapid.Bool().Draw(rt, "refuseRefresh"))
+		},
 		"persistent": func(rt *rapid.T) { r.control(r.ownerOr(rt, user), "set KEEP_CREDENTIALS_PERSISTENT=true") },
 		"relink":     func(rt *rapid.T) { r.relink(r.ownerOr(rt, user), provider.Draw(rt, "provider")) },
 		"unset":      func(rt *rapid.T) { r.control(user.Draw(rt, "actor"), "unset KEEP_CREDENTIALS_PERSISTENT") },
@@ -274,13 +285,18 @@ func (r *modelRun) run() {
 		"kill": func(rt *rapid.T) {
 			r.killDuringTurn(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica"), r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"))
 		},
-		"": func(*rapid.T) {},
-	})
+	}
+	for name, f := range actions {
+		actions[name] = func(rt *rapid.T) { r.op = name; f(rt) }
+	}
+	actions[""] = func(*rapid.T) {}
+	rt.Repeat(actions)
 }
 
 // step starts a step: it notes what the fakes had seen so far.
 func (r *modelRun) step(what string) {
 	r.steps++
+	r.ops[r.op]++
 	r.rt.Logf("step %d: %s", r.steps, what)
 	for _, p := range tandem.Providers {
 		r.seen[p] = len(r.e.requests(p))
@@ -639,6 +655,12 @@ func (r *modelRun) revoke(p tandem.ProviderID) {
 	}
 	login := rapid.SampledFrom(r.linked[p]).Draw(r.rt, "login")
 	r.step(fmt.Sprintf("%s revokes %s's grant", p.Name(), login))
+	r.revokeAt(p, login)
+	r.m.Revoke(p, login)
+}
+
+// revokeAt revokes login's grant at the fake of p.
+func (r *modelRun) revokeAt(p tandem.ProviderID, login string) {
 	switch p {
 	case tandem.GitHub:
 		r.e.gh.RevokeGrant(login)
@@ -649,7 +671,36 @@ func (r *modelRun) revoke(p tandem.ProviderID) {
 	case tandem.Google:
 		r.e.google.RevokeGrant(login)
 	}
-	r.m.Revoke(p, login)
+}
+
+// expire makes the provider expire the access tokens of an account ever
+// linked before the expiry Tandem recorded (GitLab, Jira and Google issue
+// expiring tokens with refresh tokens; the model's GitHub app does not).
+// The next use refreshes and goes on as the same account, so the model does
+// not change; with refuseRefresh the grant is revoked too, the refresh is
+// refused, and the link needs reconnecting at its next use.
+func (r *modelRun) expire(p tandem.ProviderID, refuseRefresh bool) {
+	if len(r.linked[p]) == 0 {
+		r.rt.Skip("nothing linked at " + p.Name())
+	}
+	login := rapid.SampledFrom(r.linked[p]).Draw(r.rt, "login")
+	what := "expires"
+	if refuseRefresh {
+		what = "expires and will refuse to refresh"
+	}
+	r.step(fmt.Sprintf("%s %s %s's access tokens", p.Name(), what, login))
+	switch p {
+	case tandem.GitLab:
+		r.e.gl.ExpireAccessTokens(login)
+	case tandem.Jira:
+		r.e.jira.ExpireAccessTokens(login)
+	case tandem.Google:
+		r.e.google.ExpireAccessTokens(login)
+	}
+	if refuseRefresh {
+		r.revokeAt(p, login)
+		r.m.Revoke(p, login)
+	}
 }
 
 func isAdmin(user string) bool { return user == "UDAVE" || user == "UALICE" }
