@@ -9,6 +9,7 @@ package tandem
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -181,8 +182,21 @@ type Token struct {
 }
 
 // LogValue keeps tokens out of structured logs even if one is passed by
-// mistake.
-func (Token) LogValue() string { return "[redacted]" }
+// mistake: a Token logs as the facts that help debug a refresh (its type,
+// whether it has a refresh token, when it expires), never its values.
+func (t Token) LogValue() slog.Value {
+	attrs := []slog.Attr{
+		slog.String("type", t.TokenType),
+		slog.Bool("has_access_token", t.AccessToken != ""),
+		slog.Bool("has_refresh_token", t.RefreshToken != ""),
+	}
+	if !t.Expiry.IsZero() {
+		attrs = append(attrs, slog.Time("expiry", t.Expiry))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+var _ slog.LogValuer = Token{}
 
 // String keeps tokens out of fmt output.
 func (Token) String() string { return "[redacted]" }

@@ -1,0 +1,115 @@
+package tandem_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tandembot/tandem"
+)
+
+var _ slog.LogValuer = tandem.Token{}
+
+// Fake secrets that are easy to spot in output.
+const (
+	fakeAccess  = "gho_FAKEACCESSTOKEN0123456789"
+	fakeRefresh = "ghr_FAKEREFRESHTOKEN0123456789"
+)
+
+func fakeToken() tandem.Token {
+	return tandem.Token{
+		AccessToken:  fakeAccess,
+		RefreshToken: fakeRefresh,
+		TokenType:    "bearer",
+		Expiry:       time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
+	}
+}
+
+// TestTokenLogsNoSecret logs a Token, and a Link that carries one, the ways
+// a mistake would (by value, by pointer, nested in a group) through slog's
+// JSON and text handlers, and checks that neither token shows.
+func TestTokenLogsNoSecret(t *testing.T) {
+	tok := fakeToken()
+	link := tandem.Link{Team: "T1", User: "U1", Provider: tandem.GitHub, Login: "alice", Token: tok}
+	args := map[string][]any{
+		"token":          {"token", tok},
+		"token pointer":  {"token", &tok},
+		"token in group": {slog.Group("refresh", "token", tok)},
+		"link":           {"link", link},
+		"link pointer":   {"link", &link},
+		"links":          {"links", []tandem.Link{link}},
+	}
+	handlers := map[string]func(*bytes.Buffer) slog.Handler{
+		"json": func(buf *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(buf, nil) },
+		"text": func(buf *bytes.Buffer) slog.Handler { return slog.NewTextHandler(buf, nil) },
+	}
+	for hname, newHandler := range handlers {
+		for aname, a := range args {
+			t.Run(hname+"/"+aname, func(t *testing.T) {
+				var buf bytes.Buffer
+				slog.New(newHandler(&buf)).Info("refreshed", a...)
+				out := buf.String()
+				for _, secret := range []string{fakeAccess, fakeRefresh} {
+					if strings.Contains(out, secret) {
+						t.Errorf("log line holds a token:\n%s", out)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestTokenLogValue checks that a logged Token still says what helps debug a
+// refresh.
+func TestTokenLogValue(t *testing.T) {
+	tests := []struct {
+		name string
+		tok  tandem.Token
+		want map[string]any
+	}{
+		{
+			name: "full",
+			tok:  fakeToken(),
+			want: map[string]any{"type": "bearer", "has_access_token": true, "has_refresh_token": true, "expiry": "2030-01-02T03:04:05Z"},
+		},
+		{
+			name: "access only, no expiry",
+			tok:  tandem.Token{AccessToken: fakeAccess, TokenType: "bearer"},
+			want: map[string]any{"type": "bearer", "has_access_token": true, "has_refresh_token": false},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			slog.New(slog.NewJSONHandler(&buf, nil)).Info("refreshed", "token", tt.tok)
+			var line struct {
+				Token map[string]any `json:"token"`
+			}
+			if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+				t.Fatalf("decode %q: %v", buf.String(), err)
+			}
+			if d := cmp.Diff(line.Token, tt.want); d != "" {
+				t.Errorf("logged token (-got +want):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestTokenFormatsNoSecret covers fmt, the other way a token reaches a log.
+func TestTokenFormatsNoSecret(t *testing.T) {
+	tok := fakeToken()
+	link := tandem.Link{Login: "alice", Token: tok}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{tok, &tok, link, &link} {
+			out := fmt.Sprintf(verb, v)
+			if strings.Contains(out, fakeAccess) || strings.Contains(out, fakeRefresh) {
+				t.Errorf("fmt.Sprintf(%q, %T) holds a token: %s", verb, v, out)
+			}
+		}
+	}
+}
