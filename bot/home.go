@@ -41,7 +41,12 @@ func (b *Bot) homeAction(ctx context.Context, team, user string, a *slack.BlockA
 		if err != nil {
 			b.log.Warn("choose site", "provider", p, "user", user, "err", err)
 		} else {
-			b.cfg.Store.AppendAudit(ctx, tandem.AuditRecord{Time: b.cfg.Now(), Actor: user, Effective: user, Provider: p, Action: "choose_site", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK, Detail: l.SiteName})
+			// The site is chosen whatever happens to the audit record, so
+			// the record is written even if the request is cancelled, and a
+			// failure is logged.
+			if err := b.cfg.Store.AppendAudit(context.WithoutCancel(ctx), tandem.AuditRecord{Time: b.cfg.Now(), Actor: user, Effective: user, Provider: p, Action: "choose_site", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK, Detail: l.SiteName}); err != nil {
+				b.log.Error("append audit", "action", "choose_site", "provider", p, "user", user, "err", err)
+			}
 		}
 	case strings.HasPrefix(a.ActionID, actionConnect):
 		// The browser opened the link, which works once: publish the page

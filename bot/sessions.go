@@ -14,7 +14,9 @@ import (
 // Session leases let several replicas share one store: the replica that
 // holds a session's lease runs that session's unfinished turns, oldest
 // first, whichever replica recorded them. A replica that dies stops renewing
-// its leases (every LeaseTTL/3), and another takes over after LeaseTTL.
+// its leases (every LeaseTTL/3), and another takes over after LeaseTTL. A
+// replica whose renewal fails or finds the lease taken starts no further
+// turn of that session.
 
 // pollEvery is how often the inbox is scanned for turns no replica is
 // running (recorded elsewhere, or left by a dead replica).
@@ -49,22 +51,25 @@ func (b *Bot) runSession(t tandem.Turn) {
 		return
 	}
 	defer store.ReleaseLease(context.WithoutCancel(ctx), name, owner)
-	renew := time.NewTicker(b.cfg.LeaseTTL / 3)
-	defer renew.Stop()
-	stopRenew := make(chan struct{})
-	defer close(stopRenew)
+	// held ends when the lease can no longer be counted on; the turn
+	// running then finishes (under Run's context), but no other starts.
+	held, lost := context.WithCancel(ctx)
+	defer lost()
+	// Renewal outlives a stop's cancellation of ctx, while running turns
+	// finish, and ends before the release above, so that a renewal in
+	// flight cannot take the lease again after it.
+	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
+	renewed := make(chan struct{})
 	go func() {
-		for {
-			select {
-			case <-stopRenew:
-				return
-			case <-renew.C:
-				store.Lease(context.WithoutCancel(ctx), name, owner, b.cfg.LeaseTTL)
-			}
-		}
+		defer close(renewed)
+		b.renewLease(renewCtx, name, lost)
 	}()
-	for ctx.Err() == nil && !b.queue.stopped() {
-		rec, ok := b.oldestUnfinished(ctx, key)
+	defer func() {
+		stopRenew()
+		<-renewed
+	}()
+	for held.Err() == nil && !b.queue.stopped() {
+		rec, ok := b.oldestUnfinished(held, key)
 		if !ok {
 			return
 		}
@@ -84,6 +89,38 @@ func (b *Bot) runSession(t tandem.Turn) {
 		if again, err := store.TurnRecord(context.WithoutCancel(ctx), rec.Turn.ID); err == nil && again.State != tandem.TurnDone {
 			return // not finished (stopping); it stays for the next run
 		}
+	}
+}
+
+// renewLease renews the session lease name every LeaseTTL/3 until ctx
+// ends. When a renewal fails or finds that another replica took the lease,
+// it logs, calls lost and stops renewing: from then on another replica may
+// run the session's turns, so this one must start no further turn of it.
+// A failed renewal is treated as a lost lease rather than retried, because
+// giving up is cheap: the lease is released (or expires) and the poll
+// submits the session again within pollEvery.
+func (b *Bot) renewLease(ctx context.Context, name string, lost func()) {
+	t := time.NewTicker(b.cfg.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ok, err := b.cfg.Store.Lease(ctx, name, b.owner, b.cfg.LeaseTTL)
+		switch {
+		case ctx.Err() != nil:
+			return // the session is done; a renewal cut short means nothing
+		case err != nil:
+			b.log.Error("renew session lease; starting no further turn here", "lease", name, "err", err)
+		case !ok:
+			b.log.Warn("session lease lost to another replica; starting no further turn here", "lease", name)
+		default:
+			continue
+		}
+		lost()
+		return
 	}
 }
 

@@ -121,7 +121,11 @@ func (b *Bot) disconnect(ctx context.Context, team, user, arg string) tandem.Rep
 		b.log.Error("disconnect", "provider", p, "user", user, "err", err)
 		return tandem.Reply{Title: "Could not disconnect " + p.Name(), Text: tandem.ErrorMessage(err)}
 	}
-	b.cfg.Store.AppendAudit(ctx, tandem.AuditRecord{Time: b.cfg.Now(), Actor: user, Effective: user, Provider: p, Action: "unlink", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK, Detail: "unlinked " + l.Login})
+	// The link is gone whatever happens to the audit record, so the record
+	// is written even if the request is cancelled, and a failure is logged.
+	if err := b.cfg.Store.AppendAudit(context.WithoutCancel(ctx), tandem.AuditRecord{Time: b.cfg.Now(), Actor: user, Effective: user, Provider: p, Action: "unlink", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK, Detail: "unlinked " + l.Login}); err != nil {
+		b.log.Error("append audit", "action", "unlink", "provider", p, "user", user, "err", err)
+	}
 	b.dropHeld(tandem.SessionKey{}, user, p)
 	go b.publishHome(context.WithoutCancel(ctx), team, user)
 	return tandem.Reply{Title: p.Name() + " disconnected", Text: fmt.Sprintf("Tandem no longer acts as %s on %s for you.", escape(l.Login), p.Name())}
