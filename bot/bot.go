@@ -74,7 +74,12 @@ type Config struct {
 	// Admins are Slack users who count as channel admins everywhere
 	// (TANDEM_ADMINS).
 	Admins []string
-	// Concurrency bounds the turns running at once (default 32).
+	// Concurrency bounds the turns running at once for each provider
+	// (default 32): every provider has its own pool of that many slots, and
+	// turns without a single provider (help, session controls, commands
+	// that combine providers, unparsable text) share one more, so a backlog
+	// at one provider never holds back another's turns. A session runs one
+	// turn at a time and so takes at most one slot.
 	Concurrency int
 	// RerunWindow is how old a failed turn may be and still be re-run after
 	// its sender links the missing account (default 30 minutes).
