@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tandembot/tandem/api"
+	"github.com/tandembot/tandem/app"
 	"github.com/tandembot/tandem/bot"
 )
 
@@ -20,7 +21,7 @@ import (
 // runs inside tandem serve, the running bot (for commands that post to
 // Slack) and its team.
 type opEnv struct {
-	db   database
+	db   app.DB
 	keys *api.Keys
 	bot  *bot.Bot // nil when the command opened the database itself
 	team string
@@ -57,18 +58,19 @@ func socketPath(dbPath string) string { return dbPath + ".sock" }
 // the same OS user as tandem (allowPeer): an operator command acts with the
 // store's full power, so file permissions alone, which a umask or a parent
 // directory's mode can get wrong, are not the only guard.
-func (a *app) serveAdmin(ctx context.Context) func() {
-	path := socketPath(a.cfg.DBPath)
+func serveAdmin(ctx context.Context, a *app.App) func() {
+	log := a.Logger()
+	path := socketPath(a.Config().DBPath)
 	os.Remove(path) // a stale socket of a process that died; we hold the DB
 	ln, err := listenPrivate(path)
 	if err != nil {
-		a.log.Warn("admin socket unavailable; operator commands need the bot stopped", "path", path, "err", err)
+		log.Warn("admin socket unavailable; operator commands need the bot stopped", "path", path, "err", err)
 		return func() {}
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
-		a.log.Warn("admin socket permissions", "err", err)
+		log.Warn("admin socket permissions", "err", err)
 	}
-	a.log.Info("admin socket listening", "path", path)
+	log.Info("admin socket listening", "path", path)
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -77,16 +79,16 @@ func (a *app) serveAdmin(ctx context.Context) func() {
 			}
 			uid, known, err := peerUID(conn)
 			if err != nil {
-				a.log.Warn("admin socket: refused a connection whose peer could not be identified", "err", err)
+				log.Warn("admin socket: refused a connection whose peer could not be identified", "err", err)
 				conn.Close()
 				continue
 			}
 			if known && !allowPeer(uid) {
-				a.log.Warn("admin socket: refused a connection from another OS user", "peer_uid", uid, "uid", os.Getuid())
+				log.Warn("admin socket: refused a connection from another OS user", "peer_uid", uid, "uid", os.Getuid())
 				conn.Close()
 				continue
 			}
-			go a.adminConn(ctx, conn)
+			go adminConn(ctx, a, conn)
 		}
 	}()
 	return func() { ln.Close(); os.Remove(path) }
@@ -99,7 +101,7 @@ func allowPeer(uid uint32) bool {
 	return uid == uint32(os.Getuid())
 }
 
-func (a *app) adminConn(ctx context.Context, conn net.Conn) {
+func adminConn(ctx context.Context, a *app.App, conn net.Conn) {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(5 * time.Minute))
 	var req adminRequest
@@ -110,11 +112,11 @@ func (a *app) adminConn(ctx context.Context, conn net.Conn) {
 	resp := adminResponse{}
 	if f, ok := ops[req.Command]; !ok {
 		resp.Error = "unknown command " + req.Command
-	} else if err := f(ctx, opEnv{db: a.db, keys: a.keys, bot: a.bot, team: a.bot.Team()}, req.Args, &out); err != nil {
+	} else if err := f(ctx, opEnv{db: a.DB(), keys: a.Keys(), bot: a.Bot(), team: a.Bot().Team()}, req.Args, &out); err != nil {
 		resp.Error = err.Error()
 	}
 	resp.Stdout = out.String()
-	a.log.Info("operator command", "command", req.Command, "ok", resp.Error == "")
+	a.Logger().Info("operator command", "command", req.Command, "ok", resp.Error == "")
 	json.NewEncoder(conn).Encode(resp)
 }
 
@@ -145,6 +147,6 @@ func runOp(ctx context.Context, name string, args []string, getenv func(string) 
 		return err
 	}
 	defer db.Close()
-	fmt.Fprintf(stderr, "tandem: no tandem serve answers on %s; opened %s directly\n", sock, describeDatabase(cfg))
+	fmt.Fprintf(stderr, "tandem: no tandem serve answers on %s; opened %s directly\n", sock, app.DescribeDB(cfg))
 	return ops[name](ctx, opEnv{db: db, keys: &api.Keys{Store: db}, team: getenv("TANDEM_TEAM")}, args, stdout)
 }

@@ -39,6 +39,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/app"
 	"github.com/tandembot/tandem/integrations"
 	"github.com/tandembot/tandem/internal/fakegithub"
 	"github.com/tandembot/tandem/internal/fakegitlab"
@@ -157,7 +158,7 @@ func newBenchEnv(tb testing.TB, o benchOptions) *benchEnv {
 	e := &benchEnv{tb: tb, slack: sl, gh: gh, gl: gl, db: filepath.Join(dir, "tandem.db"), dir: dir}
 	// TANDEM_BENCH_DATABASE_URL measures the PostgreSQL store instead: each
 	// benchmark gets a fresh schema in that database.
-	var db database
+	var db app.DB
 	var err error
 	pgURL := ""
 	if base := os.Getenv("TANDEM_BENCH_DATABASE_URL"); base != "" {

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,7 +28,6 @@ const usage = `usage: tandem [command]
 
 commands:
   serve     run the bot and its HTTP server (the default)
-  console   try Tandem in a terminal chat: built-in Slack, demo accounts, no setup
   rekey     re-encrypt stored secrets under the current key
   apikey    create, list or revoke API keys (works while serve runs)
   audit     print the audit trail (works while serve runs)
@@ -35,6 +35,9 @@ commands:
   migrate   upgrade the database to this version's schema (bot stopped)
   store     copy --from <bbolt file> --to <postgres url>: move to PostgreSQL
   version   print the version
+
+To try Tandem in a terminal chat (built-in Slack, demo accounts, no setup),
+run the separate console command: go run ./cmd/tandem-console
 `
 
 // run is the whole program: main only calls it, and tests call it with their
@@ -48,7 +51,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "console":
-		return console(ctx, args, getenv, os.Stdin, stdout, stderr)
+		// The console links the fake Slack and fake providers, whose consent
+		// pages sign anyone in as anyone; this binary must not contain them.
+		return errors.New("tandem: the console is a separate command: go run ./cmd/tandem-console (or the tandem-console binary)")
 	case "apikey", "audit", "sessions":
 		return runOp(ctx, cmd, args, getenv, stdout, stderr)
 	case "store":

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/app"
 	"github.com/tandembot/tandem/store"
 	"github.com/tandembot/tandem/store/postgres"
 )
@@ -22,7 +23,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	cfg := storeConfig(getenv)
-	keys, err := openKeyring(cfg, newLogger("text", stderr))
+	keys, err := app.OpenKeyring(cfg, app.NewLogger("text", stderr))
 	if err != nil {
 		return err
 	}
@@ -32,9 +33,9 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 			return errors.New("tandem migrate: " + tandem.ErrorMessage(err))
 		}
 		if from == to {
-			fmt.Fprintf(stdout, "%s is at schema %d already; nothing to do\n", describeDatabase(cfg), to)
+			fmt.Fprintf(stdout, "%s is at schema %d already; nothing to do\n", app.DescribeDB(cfg), to)
 		} else {
-			fmt.Fprintf(stdout, "migrated %s from schema %d to %d (each step in its own transaction; take a pg_dump first for a backup)\n", describeDatabase(cfg), from, to)
+			fmt.Fprintf(stdout, "migrated %s from schema %d to %d (each step in its own transaction; take a pg_dump first for a backup)\n", app.DescribeDB(cfg), from, to)
 		}
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/app"
 )
 
 // flags parses an operator command's flags, writing usage to a buffer that
@@ -161,14 +162,9 @@ func dash(s string) string {
 
 // parseSince reads 24h, 90m or 7d.
 func parseSince(s string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		var n int
-		if _, err := fmt.Sscanf(d, "%d", &n); err == nil && n > 0 {
-			return time.Duration(n) * 24 * time.Hour, nil
-		}
+	d, err := app.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("--since %q: use a duration such as 24h or 7d", s)
 	}
-	if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return d, nil
-	}
-	return 0, fmt.Errorf("--since %q: use a duration such as 24h or 7d", s)
+	return d, nil
 }

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/tandembot/tandem/app"
 )
 
 // storeConfig reads only what opening the store needs, so operator commands
 // run without Slack tokens.
-func storeConfig(getenv func(string) string) config {
-	c := config{DBPath: strings.TrimSpace(getenv("TANDEM_DB")), DatabaseURL: strings.TrimSpace(getenv("TANDEM_DATABASE_URL")),
+func storeConfig(getenv func(string) string) app.Config {
+	c := app.Config{DBPath: strings.TrimSpace(getenv("TANDEM_DB")), DatabaseURL: strings.TrimSpace(getenv("TANDEM_DATABASE_URL")),
 		EncryptionKey: strings.TrimSpace(getenv("TANDEM_ENCRYPTION_KEY")), LogFormat: "text"}
 	if c.DBPath == "" {
 		c.DBPath = "tandem.db"
@@ -23,13 +25,13 @@ func storeConfig(getenv func(string) string) config {
 }
 
 // openStore opens the database for an operator command.
-func openStore(ctx context.Context, getenv func(string) string, stderr io.Writer) (database, error) {
+func openStore(ctx context.Context, getenv func(string) string, stderr io.Writer) (app.DB, error) {
 	cfg := storeConfig(getenv)
-	keys, err := openKeyring(cfg, newLogger("text", stderr))
+	keys, err := app.OpenKeyring(cfg, app.NewLogger("text", stderr))
 	if err != nil {
 		return nil, err
 	}
-	return openDatabase(ctx, cfg, keys)
+	return app.OpenDB(ctx, cfg, keys)
 }
 
 // rekey re-encrypts every secret still sealed under a previous key with the

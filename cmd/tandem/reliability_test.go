@@ -1125,7 +1125,7 @@ func TestSlackRateLimitSustainedKeepsTheReply(t *testing.T) {
 // held up; and once GitHub is back the next turn works without a restart.
 func TestProviderOutageFailsFastAndRecovers(t *testing.T) {
 	e := newEnv(t)
-	// The bot's bound on each provider call (config.go, default 10s).
+	// The bot's bound on each provider call (app/config.go, default 10s).
 	e.vars["TANDEM_PROVIDER_TIMEOUT"] = "2s"
 	ref := e.addFaultRepo()
 	e.start()

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/app"
 	"github.com/tandembot/tandem/store"
 	"github.com/tandembot/tandem/store/postgres"
 	"github.com/tandembot/tandem/store/storecopy"
@@ -31,7 +32,7 @@ func storeCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	cfg := storeConfig(getenv)
 	cfg.DBPath = *from
-	keys, err := openKeyring(cfg, newLogger("text", stderr))
+	keys, err := app.OpenKeyring(cfg, app.NewLogger("text", stderr))
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"errors"
@@ -12,9 +12,9 @@ import (
 	"github.com/tandembot/tandem"
 )
 
-// config is everything tandem serve reads from the environment. The names
+// Config is everything tandem serve reads from the environment. The names
 // are a contract documented in the README.
-type config struct {
+type Config struct {
 	AppToken        string
 	BotToken        string
 	SlackAPIURL     string
@@ -34,7 +34,7 @@ type config struct {
 	Concurrency     int
 	LeaseTTL        time.Duration
 	ReorderWindow   time.Duration
-	Providers       map[tandem.ProviderID]providerEnv
+	Providers       map[tandem.ProviderID]ProviderEnv
 	// Sign in with Slack: the Slack app's own OAuth client. Without it,
 	// NoSlackSignIn must be set (TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN).
 	SlackClientID     string
@@ -43,17 +43,17 @@ type config struct {
 	NoSlackSignIn     bool
 }
 
-// providerEnv is one provider's OAuth client and endpoints.
-type providerEnv struct {
+// ProviderEnv is one provider's OAuth client and endpoints.
+type ProviderEnv struct {
 	ClientID, ClientSecret    string
 	AuthURL, TokenURL, APIURL string
 	BaseURL                   string // TANDEM_GITHUB_URL / TANDEM_GITLAB_URL
 }
 
-// loadConfig reads the environment. It reports every problem at once, one
-// line each, naming the variable and what it expects, and never echoes a
-// secret's value.
-func loadConfig(getenv func(string) string) (config, error) {
+// LoadConfig reads the environment through getenv. On failure it returns an
+// error that reports every problem at once, one line each, naming the
+// variable and what it expects, and never echoes a secret's value.
+func LoadConfig(getenv func(string) string) (Config, error) {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	or := func(name, def string) string {
@@ -62,7 +62,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		return def
 	}
-	c := config{
+	c := Config{
 		AppToken:      strings.TrimSpace(getenv("SLACK_APP_TOKEN")),
 		BotToken:      strings.TrimSpace(getenv("SLACK_BOT_TOKEN")),
 		SlackAPIURL:   or("TANDEM_SLACK_API_URL", "https://slack.com/api/"),
@@ -72,7 +72,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PublicURL:     strings.TrimRight(or("TANDEM_PUBLIC_URL", "http://localhost:8080"), "/"),
 		HTTPAddr:      or("TANDEM_HTTP_ADDR", ":8080"),
 		LogFormat:     or("TANDEM_LOG_FORMAT", "text"),
-		Providers:     map[tandem.ProviderID]providerEnv{},
+		Providers:     map[tandem.ProviderID]ProviderEnv{},
 	}
 	switch {
 	case c.AppToken == "":
@@ -120,6 +120,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.ShutdownTimeout = d
 	}
+	// TANDEM_SLACK_PING_INTERVAL is for tests and networks where Slack's
+	// pings arrive late; 0 (or a value that does not parse) keeps slack-go's
+	// default.
+	c.PingInterval, _ = time.ParseDuration(getenv("TANDEM_SLACK_PING_INTERVAL"))
 	c.Replica = strings.TrimSpace(getenv("TANDEM_REPLICA_ID"))
 	if c.Replica == "" {
 		c.Replica, _ = os.Hostname()
@@ -161,7 +165,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.AuditRetention = 90 * 24 * time.Hour
 	if v := strings.TrimSpace(getenv("TANDEM_AUDIT_RETENTION")); v != "" {
-		d, err := parseSince(v)
+		d, err := ParseDuration(v)
 		if err != nil {
 			bad("TANDEM_AUDIT_RETENTION is %q: it expects a duration such as 90d or 2160h", v)
 		}
@@ -198,9 +202,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 // loadProvider reads TANDEM_<P>_*. A provider is enabled by its client id and
 // secret together.
-func loadProvider(getenv func(string) string, p tandem.ProviderID) (providerEnv, bool, []string) {
+func loadProvider(getenv func(string) string, p tandem.ProviderID) (ProviderEnv, bool, []string) {
 	prefix := "TANDEM_" + strings.ToUpper(string(p)) + "_"
-	pe := providerEnv{
+	pe := ProviderEnv{
 		ClientID:     strings.TrimSpace(getenv(prefix + "CLIENT_ID")),
 		ClientSecret: strings.TrimSpace(getenv(prefix + "CLIENT_SECRET")),
 		AuthURL:      strings.TrimSpace(getenv(prefix + "AUTH_URL")),
@@ -230,4 +234,19 @@ func loadProvider(getenv func(string) string, p tandem.ProviderID) (providerEnv,
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// ParseDuration reads a duration in Go's syntax (24h, 90m) or in days (7d).
+// It fails on anything else and on a duration that is not positive.
+func ParseDuration(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(d, "%d", &n); err == nil && n > 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("%q is not a duration such as 24h or 7d", s)
 }

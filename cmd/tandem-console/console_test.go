@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,25 @@ import (
 )
 
 func consoleNoEnv(string) string { return "" }
+
+// syncBuffer is an io.Writer safe for the console and the bot's goroutines
+// to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 // consoleExamples are the shipped example scripts; each runs as an end to
 // end test of the whole bot.
@@ -39,9 +60,9 @@ func TestConsoleExamples(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			var out syncBuffer
-			err := run(ctx, []string{"console", "--script", "../../examples/" + name + ".txt"}, consoleNoEnv, &out, &out)
+			err := run(ctx, []string{"--script", "../../examples/" + name + ".txt"}, consoleNoEnv, strings.NewReader(""), &out, &out)
 			if err != nil {
-				t.Fatalf("tandem console --script examples/%s.txt: %v\noutput:\n%s", name, err, out.String())
+				t.Fatalf("tandem-console --script examples/%s.txt: %v\noutput:\n%s", name, err, out.String())
 			}
 			if !strings.Contains(out.String(), "expectations met") {
 				t.Errorf("no success line:\n%s", out.String())
@@ -76,7 +97,7 @@ func TestConsoleFailingExpectFails(t *testing.T) {
 			defer cancel()
 			var out syncBuffer
 			logPath := filepath.Join(t.TempDir(), "tandem.log")
-			err := run(ctx, []string{"console", "--script", writeConsoleScript(t, tt.script), "--log", logPath}, consoleNoEnv, &out, &out)
+			err := run(ctx, []string{"--script", writeConsoleScript(t, tt.script), "--log", logPath}, consoleNoEnv, strings.NewReader(""), &out, &out)
 			if err == nil {
 				t.Fatalf("the script succeeded; output:\n%s", out.String())
 			}
@@ -104,8 +125,8 @@ func TestConsoleReadsAPipe(t *testing.T) {
 	defer cancel()
 	in := strings.NewReader("@tandem whoami\nlunch?\n/as carol\n/connect github\n/threads\n")
 	var out syncBuffer
-	if err := console(ctx, nil, consoleNoEnv, in, &out, &out); err != nil {
-		t.Fatalf("console: %v\n%s", err, out.String())
+	if err := run(ctx, nil, consoleNoEnv, in, &out, &out); err != nil {
+		t.Fatalf("tandem-console: %v\n%s", err, out.String())
 	}
 	got := out.String()
 	for _, want := range []string{

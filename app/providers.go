@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 
 // providerFactories builds each provider from its environment. Adding a
 // provider is one package and one line here.
-var providerFactories = map[tandem.ProviderID]func(providerEnv) (tandem.Provider, error){
+var providerFactories = map[tandem.ProviderID]func(ProviderEnv) (tandem.Provider, error){
 	tandem.GitHub: newGitHub,
 	tandem.GitLab: newGitLab,
 	tandem.Jira:   newJira,
@@ -22,13 +22,13 @@ var providerFactories = map[tandem.ProviderID]func(providerEnv) (tandem.Provider
 
 // endpoints applies TANDEM_<P>_AUTH_URL / _TOKEN_URL / _API_URL over the
 // defaults (or those derived from TANDEM_<P>_URL).
-func endpoints(e providerEnv, auth, token, api *string) {
+func endpoints(e ProviderEnv, auth, token, api *string) {
 	*auth = firstNonEmpty(e.AuthURL, *auth)
 	*token = firstNonEmpty(e.TokenURL, *token)
 	*api = firstNonEmpty(e.APIURL, *api)
 }
 
-func newGitHub(e providerEnv) (tandem.Provider, error) {
+func newGitHub(e ProviderEnv) (tandem.Provider, error) {
 	cfg, err := github.ConfigFromBase(e.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("TANDEM_GITHUB_URL: %w", err)
@@ -38,7 +38,7 @@ func newGitHub(e providerEnv) (tandem.Provider, error) {
 	return github.New(cfg), nil
 }
 
-func newGitLab(e providerEnv) (tandem.Provider, error) {
+func newGitLab(e ProviderEnv) (tandem.Provider, error) {
 	cfg, err := gitlab.ConfigFromBase(e.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("TANDEM_GITLAB_URL: %w", err)
@@ -48,7 +48,7 @@ func newGitLab(e providerEnv) (tandem.Provider, error) {
 	return gitlab.New(cfg), nil
 }
 
-func newJira(e providerEnv) (tandem.Provider, error) {
+func newJira(e ProviderEnv) (tandem.Provider, error) {
 	cfg, err := jira.ConfigFromBase(e.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("TANDEM_JIRA_URL: %w", err)
@@ -58,7 +58,7 @@ func newJira(e providerEnv) (tandem.Provider, error) {
 	return jira.New(cfg), nil
 }
 
-func newGoogle(e providerEnv) (tandem.Provider, error) {
+func newGoogle(e ProviderEnv) (tandem.Provider, error) {
 	cfg, err := google.ConfigFromBase(e.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("TANDEM_GOOGLE_URL: %w", err)

@@ -276,7 +276,7 @@ func (c *consoleState) watch(ctx context.Context, stop chan struct{}) {
 func (c *consoleState) runScript(ctx context.Context, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("tandem console: %w", err)
+		return fmt.Errorf("tandem-console: %w", err)
 	}
 	fmt.Fprintf(c.out, "Tandem console: running %s (logs: %s)\n", path, c.w.logPath)
 	steps := 0
@@ -760,7 +760,7 @@ func (c *consoleState) history() {
 func (c *consoleState) listUsers(ctx context.Context) {
 	var b strings.Builder
 	for _, p := range demoPeople {
-		links, _ := c.w.app.db.Links(ctx, c.w.app.bot.Team(), p.ID)
+		links, _ := c.w.app.DB().Links(ctx, c.w.app.Bot().Team(), p.ID)
 		var linked []string
 		for _, l := range links {
 			linked = append(linked, l.Provider.Name()+": "+l.Login)

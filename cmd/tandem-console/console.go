@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/app"
 	"github.com/tandembot/tandem/internal/fakegithub"
 	"github.com/tandembot/tandem/internal/fakegitlab"
 	"github.com/tandembot/tandem/internal/fakegoogle"
@@ -24,8 +25,8 @@ import (
 	"github.com/tandembot/tandem/internal/fakeslack"
 )
 
-// tandem console runs the real app (newApp, the same bot, handlers,
-// integrations and store as serve) against an in-process Slack
+// tandem-console runs the real app (app.New and app.Run, the same bot,
+// handlers, integrations and store as tandem serve) against an in-process Slack
 // (internal/fakeslack) and the demo providers (internal/fake*, DemoData),
 // and gives a terminal chat in front of it. It never talks to the network
 // beyond loopback.
@@ -81,7 +82,7 @@ func demoPersonByID(id string) (demoPerson, bool) {
 	return demoPerson{}, false
 }
 
-// consoleOptions are the flags of tandem console.
+// consoleOptions are the flags of tandem-console.
 type consoleOptions struct {
 	script      string
 	db          string
@@ -92,16 +93,18 @@ type consoleOptions struct {
 	tty         bool // interactive terminal: show late replies at the prompt
 }
 
-const consoleUsage = `usage: tandem console [--script FILE] [--db FILE] [--auto-consent] [--log FILE]
+const consoleUsage = `usage: tandem-console [--script FILE] [--db FILE] [--auto-consent] [--log FILE]
 
 Runs the real Tandem bot against a built-in Slack and demo GitHub, GitLab,
 Jira and Google accounts, with a terminal chat in front of it.
 
 `
 
-// console is the tandem console command. stdin is read only without --script.
-func console(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("console", flag.ContinueOnError)
+// run is the whole program: main only calls it, and tests call it with their
+// own arguments, environment and streams. stdin is read only without
+// --script.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tandem-console", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, consoleUsage)
@@ -117,7 +120,7 @@ func console(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
-		return fmt.Errorf("tandem console: unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("tandem-console: unexpected argument %q", fs.Arg(0))
 	}
 	if opts.script != "" {
 		opts.autoConsent, opts.echo = true, true
@@ -171,7 +174,7 @@ type consoleWorld struct {
 	// recognise its consent page when following a link.
 	providerHosts map[string]tandem.ProviderID
 
-	app    *app
+	app    *app.App
 	cancel context.CancelFunc
 	done   chan error
 	closed sync.Once
@@ -182,7 +185,7 @@ type consoleWorld struct {
 func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorld, err error) {
 	dir, err := os.MkdirTemp("", "tandem-console-")
 	if err != nil {
-		return nil, fmt.Errorf("tandem console: %w", err)
+		return nil, fmt.Errorf("tandem-console: %w", err)
 	}
 	w = &consoleWorld{dir: dir}
 	defer func() {
@@ -196,9 +199,9 @@ func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorl
 	}
 	w.logFile, err = os.OpenFile(w.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("tandem console: log file: %w", err)
+		return nil, fmt.Errorf("tandem-console: log file: %w", err)
 	}
-	logger := newLogger("text", w.logFile)
+	logger := app.NewLogger("text", w.logFile)
 	fakeLog := func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) }
 
 	var users []fakeslack.User
@@ -215,7 +218,7 @@ func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorl
 		OpenIDClientID: "console.slack", OpenIDClientSecret: slackSecret,
 	})
 	if err := w.slack.Start(); err != nil {
-		return nil, fmt.Errorf("tandem console: %w", err)
+		return nil, fmt.Errorf("tandem-console: %w", err)
 	}
 
 	secret := "console-" + consoleRandomHex(16)
@@ -232,7 +235,7 @@ func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorl
 		Start() error
 		URL() string
 	}{tandem.GitHub: w.gh, tandem.GitLab: w.gl, tandem.Jira: w.jira, tandem.Google: w.google}
-	envs := map[tandem.ProviderID]providerEnv{}
+	envs := map[tandem.ProviderID]app.ProviderEnv{}
 	w.providerHosts = map[string]tandem.ProviderID{}
 	for _, p := range tandem.Providers {
 		f, ok := providers[p]
@@ -240,9 +243,9 @@ func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorl
 			continue
 		}
 		if err := f.Start(); err != nil {
-			return nil, fmt.Errorf("tandem console: demo %s: %w", p.Name(), err)
+			return nil, fmt.Errorf("tandem-console: demo %s: %w", p.Name(), err)
 		}
-		envs[p] = providerEnv{ClientID: "tandem-console", ClientSecret: secret, BaseURL: f.URL()}
+		envs[p] = app.ProviderEnv{ClientID: "tandem-console", ClientSecret: secret, BaseURL: f.URL()}
 		if u, err := url.Parse(f.URL()); err == nil {
 			w.providerHosts[u.Host] = p
 		}
@@ -250,14 +253,14 @@ func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorl
 
 	port, err := consoleFreePort()
 	if err != nil {
-		return nil, fmt.Errorf("tandem console: %w", err)
+		return nil, fmt.Errorf("tandem-console: %w", err)
 	}
 	w.public = "http://127.0.0.1:" + port
 	db := opts.db
 	if db == "" {
 		db = filepath.Join(dir, "tandem.db")
 	}
-	cfg := config{
+	cfg := app.Config{
 		AppToken:        w.slack.AppToken(),
 		BotToken:        w.slack.BotToken(),
 		SlackAPIURL:     w.slack.APIURL(),
@@ -270,30 +273,30 @@ func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorl
 		SlackClientID:   "console.slack", SlackClientSecret: slackSecret,
 		SlackAuthURL: w.slack.OpenIDAuthorizeURL(),
 	}
-	a, err := newApp(cfg, logger)
+	a, err := app.New(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
 	w.app = a
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w.cancel, w.done = cancel, make(chan error, 1)
-	go func() { w.done <- a.run(runCtx) }()
+	go func() { w.done <- a.Run(runCtx) }()
 
 	deadline := time.Now().Add(20 * time.Second)
-	for !a.bot.Ready() || w.slack.Connections() == 0 {
+	for !a.Bot().Ready() || w.slack.Connections() == 0 {
 		select {
 		case err := <-w.done:
 			w.done <- err
-			return nil, fmt.Errorf("tandem console: the bot stopped at start: %v", err)
+			return nil, fmt.Errorf("tandem-console: the bot stopped at start: %v", err)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return nil, errors.New("tandem console: the bot did not connect to the built-in Slack")
+			return nil, errors.New("tandem-console: the bot did not connect to the built-in Slack")
 		}
 	}
-	logger.Info("tandem console ready", "public_url", w.public, "db", db)
+	logger.Info("tandem-console ready", "public_url", w.public, "db", db)
 	return w, nil
 }
 
@@ -310,7 +313,7 @@ func (w *consoleWorld) stop(keepLog bool) {
 			}
 		}
 		if w.app != nil {
-			w.app.close()
+			w.app.Close()
 		}
 		for _, f := range []interface{ Close() }{w.slack, w.gh, w.gl, w.jira, w.google} {
 			if f != nil && !consoleNilCloser(f) {
@@ -365,7 +368,7 @@ func (w *consoleWorld) setAutoConsent(p demoPerson) {
 
 // unfinishedTurns is how many turns the bot's inbox holds not yet done.
 func (w *consoleWorld) unfinishedTurns(ctx context.Context) int {
-	recs, err := w.app.db.UnfinishedTurns(ctx)
+	recs, err := w.app.DB().UnfinishedTurns(ctx)
 	if err != nil {
 		return 0
 	}

@@ -1,0 +1,227 @@
+// Package app builds a whole Tandem from its configuration (store,
+// providers, OAuth flow, token source, bot and HTTP server) and runs it.
+// cmd/tandem runs it against Slack (tandem serve); cmd/tandem-console runs
+// the same app against an in-process Slack and demo providers.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/api"
+	"github.com/tandembot/tandem/bot"
+	"github.com/tandembot/tandem/integrations"
+	"github.com/tandembot/tandem/integrations/slacksignin"
+	"github.com/tandembot/tandem/metrics"
+)
+
+// App is a whole Tandem: store, providers, OAuth flow, token source, bot
+// and HTTP server.
+type App struct {
+	cfg       Config
+	log       *slog.Logger
+	db        DB
+	providers map[tandem.ProviderID]tandem.Provider
+	flow      *integrations.Flow
+	tokens    *integrations.Tokens
+	bot       *bot.Bot
+	keys      *api.Keys
+	mux       *http.ServeMux
+	ln        net.Listener
+}
+
+// New builds the app from its configuration and opens its store and HTTP
+// listener; Run runs it and Close closes the store. New fails when the key
+// or the store cannot be opened, a provider's settings are wrong, or the
+// HTTP address cannot be listened on.
+func New(cfg Config, log *slog.Logger) (*App, error) {
+	keys, err := OpenKeyring(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	db, err := OpenDB(context.Background(), cfg, keys)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("store opened", "backend", DescribeDB(cfg))
+	a := &App{cfg: cfg, log: log, db: db, providers: map[tandem.ProviderID]tandem.Provider{}}
+	for id, pe := range cfg.Providers {
+		p, err := providerFactories[id](pe)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("tandem: configuration problems:\n  %w", err)
+		}
+		a.providers[id] = p
+	}
+	if len(a.providers) == 0 {
+		log.Warn("no provider is enabled: set TANDEM_GITHUB_CLIENT_ID and TANDEM_GITHUB_CLIENT_SECRET (or another provider's)")
+	}
+	// The timeout bounds every provider call, so an outage fails a turn fast
+	// instead of holding its session.
+	// Keep as many idle connections per provider host as turns may run at
+	// once, so a burst does not open (and TLS-handshake) a connection per
+	// call.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = cfg.Concurrency
+	httpClient := &http.Client{Timeout: cfg.ProviderTimeout, Transport: transport}
+	// Slack Web API calls are bounded too: a hung call must not hold a
+	// session forever.
+	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL),
+		slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+	a.flow = &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: a.providers, HTTPClient: httpClient, Logger: log}
+	if cfg.NoSlackSignIn {
+		log.Warn("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true: connect links do not check which Slack user opens them; a person who is sent someone else's link is only warned by a confirmation page naming that user. Set TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET to use Sign in with Slack.")
+	} else {
+		a.flow.SignIn = &slacksignin.Client{
+			ClientID: cfg.SlackClientID, ClientSecret: cfg.SlackClientSecret,
+			AuthorizeURL: cfg.SlackAuthURL, APIURL: cfg.SlackAPIURL,
+			HTTPClient: &http.Client{Timeout: 30 * time.Second},
+		}
+	}
+	a.tokens = &integrations.Tokens{Store: db, Providers: a.providers, HTTPClient: httpClient, Logger: log}
+	a.keys = &api.Keys{Store: db}
+	var b *bot.Bot
+	m := metrics.New(cfg.Replica, metrics.Gauges{
+		InboxDepth:   func() float64 { return float64(b.InboxDepth()) },
+		OpenSessions: func() float64 { return float64(b.OpenSessions()) },
+	})
+	a.tokens.OnRefresh, a.tokens.OnCall = m.Refresh, m.ProviderCall
+	b = bot.New(bot.Config{
+		Slack: slackAPI, Store: db, Resolver: a.tokens, Linker: a.flow, Providers: a.providers, Logger: log,
+		Keys: a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval, Metrics: m,
+		ShutdownTimeout: cfg.ShutdownTimeout, Concurrency: cfg.Concurrency, LeaseTTL: cfg.LeaseTTL,
+		ReorderWindow: cfg.ReorderWindow,
+	})
+	a.bot = b
+	a.flow.OnLinked, a.flow.OnMisused, a.flow.Directory = a.bot.OnLinked, a.bot.OnLinkMisused, a.bot
+	a.tokens.OnNeedsReconnect = a.bot.OnNeedsReconnect
+
+	var enabled []tandem.ProviderID
+	for _, p := range tandem.Providers {
+		if _, ok := a.providers[p]; ok {
+			enabled = append(enabled, p)
+		}
+	}
+	m.Init(enabled)
+	apiSrv := &api.Server{Keys: a.keys, Runner: a.bot, Links: db, Providers: enabled, Logger: log}
+	a.mux = http.NewServeMux()
+	flow := a.flow.Handler()
+	a.mux.Handle("GET /connect/{provider}", flow)
+	a.mux.Handle("POST /connect/{provider}/confirm", flow)
+	a.mux.Handle("GET /oauth/slack/callback", flow)
+	a.mux.Handle("GET /oauth/{provider}/callback", flow)
+	a.mux.Handle("/api/", apiSrv.Handler())
+	a.mux.Handle("GET /metrics", m.Handler())
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	a.mux.HandleFunc("GET /readyz", a.readyz)
+	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("tandem: TANDEM_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	return a, nil
+}
+
+// Config returns the configuration the app was built from.
+func (a *App) Config() Config { return a.cfg }
+
+// Logger returns the app's logger.
+func (a *App) Logger() *slog.Logger { return a.log }
+
+// DB returns the app's open store.
+func (a *App) DB() DB { return a.db }
+
+// Bot returns the app's bot; its Ready reports whether it is connected to
+// Slack.
+func (a *App) Bot() *bot.Bot { return a.bot }
+
+// Keys returns the app's API keys.
+func (a *App) Keys() *api.Keys { return a.keys }
+
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	if !a.bot.Ready() {
+		http.Error(w, "not connected to Slack", http.StatusServiceUnavailable)
+		return
+	}
+	if err := a.db.Ping(r.Context()); err != nil {
+		http.Error(w, "store not reachable", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// Run serves HTTP and runs the bot until ctx ends, then shuts down within
+// cfg.ShutdownTimeout (TANDEM_SHUTDOWN_TIMEOUT). It returns the bot's
+// error: nil after a clean shutdown, else why the bot stopped.
+func (a *App) Run(ctx context.Context) error {
+	// WriteTimeout runs from the end of a request's headers to the end of its
+	// answer, so it must cover reading the body (ReadTimeout) and the API's
+	// wait for a turn (api.TurnTimeout), with room to write the answer.
+	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30*time.Second + api.TurnTimeout + 30*time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	go srv.Serve(a.ln)
+	a.log.Info("http listening", "addr", a.ln.Addr().String(), "public_url", a.cfg.PublicURL)
+	if a.flow.SignIn != nil {
+		a.log.Info("sign in with slack enabled", "redirect_url", a.flow.SlackRedirectURL())
+	}
+	for _, p := range tandem.Providers {
+		if _, ok := a.providers[p]; ok {
+			a.log.Info("provider enabled", "provider", p, "callback_url", a.flow.RedirectURL(p))
+		}
+	}
+	go a.housekeeping(ctx)
+	botErr := a.bot.Run(ctx)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	srv.Shutdown(shutdownCtx)
+	a.log.Info("tandem stopped")
+	return botErr
+}
+
+// Close closes the store; it returns the store's error.
+func (a *App) Close() error { return a.db.Close() }
+
+// Housekeeping intervals: how long finished turns are kept for duplicate
+// detection (Slack redelivers for minutes; a day is generous), and how often
+// old records are pruned.
+const (
+	turnRetention   = 24 * time.Hour
+	housekeepPeriod = time.Hour
+)
+
+// housekeeping prunes audit records past TANDEM_AUDIT_RETENTION, finished
+// turns past turnRetention and expired OAuth states, hourly.
+func (a *App) housekeeping(ctx context.Context) {
+	t := time.NewTicker(housekeepPeriod)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		audit, _ := a.db.PruneAudit(now.Add(-a.cfg.AuditRetention))
+		turns, _ := a.db.PruneTurns(now.Add(-turnRetention))
+		states, _ := a.db.PruneOAuthStates(now)
+		if audit+turns+states > 0 {
+			a.log.Info("pruned old records", "audit", audit, "turns", turns, "oauth_states", states)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// NewLogger returns a logger writing to w as JSON when format is "json",
+// else as text.
+func NewLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}

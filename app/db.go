@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/secrets"
+	"github.com/tandembot/tandem/store"
+	"github.com/tandembot/tandem/store/postgres"
+)
+
+// DB is a store backend as the app and the operator commands use it: the
+// store contract plus upkeep.
+type DB interface {
+	tandem.Store
+	Ping(ctx context.Context) error
+	Rekey(ctx context.Context) (int, error)
+	PruneTurns(before time.Time) (int, error)
+	PruneAudit(before time.Time) (int, error)
+	PruneOAuthStates(now time.Time) (int, error)
+}
+
+var (
+	_ DB = (*store.DB)(nil)
+	_ DB = (*postgres.DB)(nil)
+)
+
+// OpenDB opens PostgreSQL when cfg.DatabaseURL (TANDEM_DATABASE_URL) is
+// set, else the bbolt file cfg.DBPath (TANDEM_DB). It fails with an error
+// worded for the operator when the store cannot be opened or used with keys.
+func OpenDB(ctx context.Context, cfg Config, keys *secrets.Keyring) (DB, error) {
+	if cfg.DatabaseURL != "" {
+		db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Keyring: keys})
+		if err != nil {
+			return nil, errors.New("tandem: " + tandem.ErrorMessage(err))
+		}
+		return db, nil
+	}
+	db, err := store.Open(cfg.DBPath, store.Options{Keyring: keys})
+	if err != nil {
+		return nil, errors.New("tandem: " + tandem.ErrorMessage(err))
+	}
+	return db, nil
+}
+
+// DescribeDB names the backend for logs and operators, without its password.
+func DescribeDB(cfg Config) string {
+	if cfg.DatabaseURL == "" {
+		return "bbolt " + cfg.DBPath
+	}
+	u := cfg.DatabaseURL
+	if at := strings.LastIndex(u, "@"); at > 0 {
+		if i := strings.Index(u, "://"); i > 0 && i < at {
+			u = u[:i+3] + "…" + u[at:]
+		}
+	}
+	return "postgres " + u
+}
+
+// OpenKeyring uses cfg.EncryptionKey (TANDEM_ENCRYPTION_KEY), or a key file
+// beside the database that is generated on first run, with
+// cfg.PreviousKeys for secrets sealed under older keys. It fails with an
+// error listing every problem when a key does not parse or the key file
+// cannot be read or created.
+func OpenKeyring(cfg Config, log *slog.Logger) (*secrets.Keyring, error) {
+	var problems []string
+	var prev [][]byte
+	for i, p := range cfg.PreviousKeys {
+		k, err := secrets.ParseKey(strings.TrimSpace(p))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("TANDEM_ENCRYPTION_KEY_PREVIOUS entry %d: %v", i+1, err))
+		}
+		prev = append(prev, k)
+	}
+	var key []byte
+	if cfg.EncryptionKey != "" {
+		k, err := secrets.ParseKey(cfg.EncryptionKey)
+		if err != nil {
+			problems = append(problems, "TANDEM_ENCRYPTION_KEY: "+err.Error())
+		}
+		key = k
+	} else {
+		path := keyFilePath(cfg.DBPath)
+		k, created, err := secrets.LoadOrCreateKeyFile(path)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("TANDEM_ENCRYPTION_KEY is not set and the key file %s cannot be used: %v", path, err))
+		} else if created {
+			log.Warn("generated a new encryption key file; back it up, tokens cannot be read without it", "path", path, "mode", "0600")
+		}
+		key = k
+	}
+	if len(problems) > 0 {
+		return nil, errors.New("tandem: configuration problems:\n  " + strings.Join(problems, "\n  "))
+	}
+	keys, err := secrets.NewKeyring(key, prev...)
+	if err != nil {
+		return nil, fmt.Errorf("tandem: encryption key: %w", err)
+	}
+	return keys, nil
+}
+
+func keyFilePath(dbPath string) string {
+	return filepath.Join(filepath.Dir(dbPath), filepath.Base(dbPath)+".key")
+}
