@@ -189,6 +189,9 @@ func (m *Model) Rerun(sender string, p tandem.ProviderID) (e Expect, run, ok boo
 		return Expect{}, false, false
 	}
 	delete(m.lastFailed, sender)
+	// The re-run is the sender's message again: in a per-message session
+	// it makes them an editor, as any message does.
+	m.Wrote(sender)
 	if user, reason := m.identity(sender); user != sender || reason != f.reason {
 		return Expect{}, false, true
 	}
