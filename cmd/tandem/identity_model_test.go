@@ -85,6 +85,9 @@ func checkModel(t *testing.T, backend modelBackend, steps int, seed uint64) {
 		defer r.close()
 		r.run()
 		total += r.steps
+		if testing.Verbose() {
+			t.Logf("%s: %d steps so far, %s", t.Name(), total, time.Since(start).Round(time.Second))
+		}
 	})
 	var mix []string
 	for _, name := range slices.Sorted(maps.Keys(ops)) {
