@@ -15,9 +15,6 @@ import (
 
 var keyRe = regexp.MustCompile(`tdm_[a-z2-7]+_[A-Za-z0-9_-]+`)
 
-// consoleKeyRe is keyRe under the name identity_model_test.go uses (it was
-// the console's, when the console lived in this package).
-var consoleKeyRe = keyRe
 
 // createKey makes an API key as user through /tandem apikey create.
 func (e *env) createKey(user, args string) string {

@@ -864,7 +864,7 @@ func (r *modelRun) apiTurn(creator string, p tandem.ProviderID) {
 		if err != nil {
 			r.rt.Fatalf("/tandem apikey create: %v", err)
 		}
-		key = consoleKeyRe.FindString(string(ack))
+		key = keyRe.FindString(string(ack))
 		if key == "" {
 			r.rt.Fatalf("no key in %s", ack)
 		}
