@@ -15,7 +15,6 @@ import (
 
 var keyRe = regexp.MustCompile(`tdm_[a-z2-7]+_[A-Za-z0-9_-]+`)
 
-
 // createKey makes an API key as user through /tandem apikey create.
 func (e *env) createKey(user, args string) string {
 	e.t.Helper()
