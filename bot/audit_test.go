@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/tandembot/tandem/internal/syncbuf"
 	"log/slog"
-	"sync"
 	"testing"
 
 	"github.com/slack-go/slack"
@@ -38,30 +38,13 @@ func (linkResolver) ChooseSite(ctx context.Context, team, user string, p tandem.
 }
 
 // syncBuffer is a log destination several goroutines may write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer struct{ syncbuf.Buffer }
 
 // lines returns the log lines written so far, decoded.
 func (b *syncBuffer) lines(t *testing.T) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []map[string]any
-	for _, l := range bytes.Split(bytes.TrimSpace(b.buf.Bytes()), []byte("\n")) {
+	for _, l := range bytes.Split(bytes.TrimSpace([]byte(b.String())), []byte("\n")) {
 		var m map[string]any
 		if err := json.Unmarshal(l, &m); err != nil {
 			t.Fatalf("decode log line %q: %v", l, err)

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/tandembot/tandem/internal/syncbuf"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +16,8 @@ import (
 
 func consoleNoEnv(string) string { return "" }
 
-// syncBuffer is an io.Writer safe for the console and the bot's goroutines
-// to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is an io.Writer the console and the bot's goroutines share.
+type syncBuffer = syncbuf.Buffer
 
 // consoleExamples are the shipped example scripts; each runs as an end to
 // end test of the whole bot.

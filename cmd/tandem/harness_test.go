@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tandembot/tandem/internal/syncbuf"
 	"io"
 	mathrand "math/rand/v2"
 	"net"
@@ -52,22 +53,7 @@ var people = []struct{ slack, name, login, gitlab string }{
 const jiraSite = "cloud-acme-0001"
 
 // syncBuffer collects the log lines of a run of the binary.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // env is a whole Tandem installation on loopback: a fake Slack, a fake
 // GitHub, and the real binary's run.
