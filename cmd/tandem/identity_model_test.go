@@ -1016,16 +1016,26 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 		r.procs[i] = r.e.startProc(r.addrs[i])
 	}
 	interrupted := false
-	if change && want.Outcome == identitymodel.OK {
+	if change {
 		// A change cut off while running is not run again: the restarted
-		// binary says it may or may not have been carried out.
+		// binary says it may or may not have been carried out. That holds
+		// whatever the turn would have met (it cannot know how far it got).
 		post := r.threadPost()
 		interrupted = strings.Contains(plain(post), interruptedTitle)
 	}
-	if !interrupted {
-		r.expectTurn(sender, tandem.GitHub, want)
+	if interrupted {
+		allowed := map[tandem.ProviderID]string{}
+		switch want.Outcome {
+		case identitymodel.OK:
+			allowed[tandem.GitHub] = want.Login
+		case identitymodel.Expired:
+			l, _ := r.m.Link(want.User, tandem.GitHub)
+			allowed[tandem.GitHub] = l.Login
+		}
+		r.checkRequests(allowed)
+		r.checkButtons("")
 	} else {
-		r.checkRequests(map[tandem.ProviderID]string{tandem.GitHub: want.Login})
+		r.expectTurn(sender, tandem.GitHub, want)
 	}
 	if len(r.procs) > 1 {
 		r.procs[i] = r.e.startProc(r.addrs[i])
@@ -1036,8 +1046,8 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 	}
 	// Made once as the model's login, or not at all.
 	for _, c := range r.e.gh.Comments() {
-		if strings.TrimSpace(c.Body) == body && c.AuthorLogin != want.Login {
-			r.rt.Fatalf("interrupted change %s made as %s, want %s", body, c.AuthorLogin, want.Login)
+		if strings.TrimSpace(c.Body) == body && (want.Outcome != identitymodel.OK || c.AuthorLogin != want.Login) {
+			r.rt.Fatalf("interrupted change %s made as %s; the model says %+v", body, c.AuthorLogin, want)
 		}
 	}
 }
