@@ -66,23 +66,14 @@ func Readiness(s Session, used []ProviderID, links map[string][]Link) SessionRea
 			r.Editors = append(r.Editors, e)
 			continue
 		}
-		for _, p := range used {
-			state := LinkMissing
-			for _, l := range links[user] {
-				if l.Provider == p {
-					state = LinkConnected
-					if l.NeedsReconnect {
-						state = LinkNeedsReconnect
-					}
-				}
-			}
-			switch state {
+		for _, st := range LinkStates(links[user], used) {
+			switch st.State {
 			case LinkConnected:
-				e.Connected = append(e.Connected, p)
+				e.Connected = append(e.Connected, st.Provider)
 			case LinkNeedsReconnect:
-				e.NeedsReconnect = append(e.NeedsReconnect, p)
+				e.NeedsReconnect = append(e.NeedsReconnect, st.Provider)
 			default:
-				e.Missing = append(e.Missing, p)
+				e.Missing = append(e.Missing, st.Provider)
 			}
 		}
 		r.Editors = append(r.Editors, e)

@@ -289,6 +289,31 @@ type IdentityStatus struct {
 	State     LinkState  `json:"state"`
 }
 
+// LinkStates says how each of providers stands among a person's links, in
+// the order of providers: connected with the link's login, needing a
+// reconnect (login kept) when the provider refused its token, or missing.
+// The first link to a provider counts (a store holds at most one). It
+// fills in neither SlackUser nor Reason, which only the caller knows, and
+// cannot fail.
+func LinkStates(links []Link, providers []ProviderID) []IdentityStatus {
+	var out []IdentityStatus
+	for _, p := range providers {
+		st := IdentityStatus{Provider: p, State: LinkMissing}
+		for _, l := range links {
+			if l.Provider != p {
+				continue
+			}
+			st.Login, st.State = l.Login, LinkConnected
+			if l.NeedsReconnect {
+				st.State = LinkNeedsReconnect
+			}
+			break
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
 // APIKey lets automation act as the Slack user who created it. Only a hash
 // of the secret is ever stored; Prefix is shown so people can tell keys
 // apart.

@@ -113,3 +113,40 @@ func TestTokenFormatsNoSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkStates(t *testing.T) {
+	gh := tandem.Link{Provider: tandem.GitHub, Login: "octocat"}
+	broken := tandem.Link{Provider: tandem.GitLab, Login: "tanuki", NeedsReconnect: true}
+	both := []tandem.ProviderID{tandem.GitHub, tandem.GitLab}
+	tests := []struct {
+		name      string
+		links     []tandem.Link
+		providers []tandem.ProviderID
+		want      []tandem.IdentityStatus
+	}{
+		{"no providers", []tandem.Link{gh}, nil, nil},
+		{"no links: every provider missing", nil, both, []tandem.IdentityStatus{
+			{Provider: tandem.GitHub, State: tandem.LinkMissing},
+			{Provider: tandem.GitLab, State: tandem.LinkMissing},
+		}},
+		{"connected, needs reconnect with its login kept", []tandem.Link{broken, gh}, both, []tandem.IdentityStatus{
+			{Provider: tandem.GitHub, Login: "octocat", State: tandem.LinkConnected},
+			{Provider: tandem.GitLab, Login: "tanuki", State: tandem.LinkNeedsReconnect},
+		}},
+		{"in the order of providers, links to others ignored", []tandem.Link{gh, broken}, []tandem.ProviderID{tandem.Jira, tandem.GitLab}, []tandem.IdentityStatus{
+			{Provider: tandem.Jira, State: tandem.LinkMissing},
+			{Provider: tandem.GitLab, Login: "tanuki", State: tandem.LinkNeedsReconnect},
+		}},
+		{"a link with no login is still connected", []tandem.Link{{Provider: tandem.Google}}, []tandem.ProviderID{tandem.Google}, []tandem.IdentityStatus{
+			{Provider: tandem.Google, State: tandem.LinkConnected},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tandem.LinkStates(tt.links, tt.providers)
+			if diff := cmp.Diff(got, tt.want); diff != "" {
+				t.Errorf("LinkStates (-got +want):\n%s", diff)
+			}
+		})
+	}
+}

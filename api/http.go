@@ -453,15 +453,11 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var providers []map[string]string
-	for _, p := range s.Providers {
-		entry := map[string]string{"provider": string(p), "state": string(tandem.LinkMissing)}
-		for _, l := range links {
-			if l.Provider == p {
-				entry["login"], entry["state"] = l.Login, string(tandem.LinkConnected)
-				if l.NeedsReconnect {
-					entry["state"] = string(tandem.LinkNeedsReconnect)
-				}
-			}
+	for _, st := range tandem.LinkStates(links, s.Providers) {
+		entry := map[string]string{"provider": string(st.Provider), "state": string(st.State)}
+		if st.State != tandem.LinkMissing {
+			// Only a linked account has a login to show.
+			entry["login"] = st.Login
 		}
 		providers = append(providers, entry)
 	}

@@ -75,11 +75,8 @@ func (b *Bot) publishHome(ctx context.Context, team, user string) {
 		section("Tandem acts on these accounts only for *your own* messages. In a shared thread, everyone's messages use their own accounts."),
 		slack.NewDividerBlock(),
 	}
-	for _, p := range tandem.Providers {
-		if _, ok := b.cfg.Providers[p]; !ok {
-			continue
-		}
-		blocks = append(blocks, b.homeProvider(ctx, team, user, p, linkOf(links, p))...)
+	for _, st := range tandem.LinkStates(links, b.enabled()) {
+		blocks = append(blocks, b.homeProvider(ctx, team, user, st, linkOf(links, st.Provider))...)
 	}
 	blocks = append(blocks, b.homeKeys(ctx, team, user)...)
 	view := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}
@@ -92,6 +89,7 @@ func (b *Bot) publishHome(ctx context.Context, team, user string) {
 	}
 }
 
+// linkOf returns the link to p that tandem.LinkStates reads, or nil.
 func linkOf(links []tandem.Link, p tandem.ProviderID) *tandem.Link {
 	for i := range links {
 		if links[i].Provider == p {
@@ -101,7 +99,10 @@ func linkOf(links []tandem.Link, p tandem.ProviderID) *tandem.Link {
 	return nil
 }
 
-func (b *Bot) homeProvider(ctx context.Context, team, user string, p tandem.ProviderID, l *tandem.Link) []slack.Block {
+// homeProvider renders one provider of the Integrations page as st says
+// it stands; l is its link, nil when st is missing.
+func (b *Bot) homeProvider(ctx context.Context, team, user string, st tandem.IdentityStatus, l *tandem.Link) []slack.Block {
+	p := st.Provider
 	connect := func(label string, style slack.Style) *slack.ButtonBlockElement {
 		btn := slack.NewButtonBlockElement(actionConnect+string(p), string(p), slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
 		u, err := b.cfg.Linker.ConnectURL(ctx, team, user, p, "")
@@ -114,23 +115,23 @@ func (b *Bot) homeProvider(ctx context.Context, team, user string, p tandem.Prov
 		btn.Style = style
 		return btn
 	}
-	if l == nil {
+	if st.State == tandem.LinkMissing || l == nil {
 		return []slack.Block{
 			slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("*%s*\nNot connected", p.Name()), false, false), nil,
 				slack.NewAccessory(connect("Connect "+p.Name(), slack.StylePrimary))),
 		}
 	}
 	state := ":large_green_circle: Connected"
-	if l.NeedsReconnect {
+	if st.State == tandem.LinkNeedsReconnect {
 		state = ":warning: Needs reconnect: " + p.Name() + " refused this account's token"
 	}
-	text := fmt.Sprintf("*%s*\n%s as *%s*", p.Name(), state, escape(l.Login))
+	text := fmt.Sprintf("*%s*\n%s as *%s*", p.Name(), state, escape(st.Login))
 	if l.SiteName != "" {
 		text += fmt.Sprintf(" on site *%s*", escape(l.SiteName))
 	}
 	text += fmt.Sprintf("\nLinked <!date^%d^{date_short_pretty} at {time}|%s>", l.LinkedAt.Unix(), l.LinkedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	reconnectStyle := slack.StyleDefault
-	if l.NeedsReconnect {
+	if st.State == tandem.LinkNeedsReconnect {
 		reconnectStyle = slack.StylePrimary
 	}
 	disconnect := slack.NewButtonBlockElement(actionDisconnect+string(p), string(p), slack.NewTextBlockObject(slack.PlainTextType, "Disconnect", false, false))

@@ -26,25 +26,41 @@ func UsedProviders(recs []tandem.AuditRecord) []tandem.ProviderID {
 	return out
 }
 
-// readiness computes sess's readiness from the store. A persistent
-// session's turns all run as its owner, so only the owner's links are read.
+// LinkReader reads a user's links, all that Readiness needs of the store.
+type LinkReader interface {
+	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
+}
+
+// Readiness gathers sess's readiness: the providers its turns used, from
+// recs (its audit trail), and the links, read with lr, of every user whose
+// credentials its turns run with. That is each editor's own, or the owner's
+// alone in a persistent session (tandem.EffectiveUser). Both the bot and
+// the operator's report read it here. It fails only when reading links
+// fails.
+func Readiness(ctx context.Context, sess tandem.Session, recs []tandem.AuditRecord, lr LinkReader) (tandem.SessionReadiness, error) {
+	links := map[string][]tandem.Link{}
+	for _, u := range append([]string{sess.Owner}, sess.Editors...) {
+		as, _ := tandem.EffectiveUser(sess, u)
+		if _, ok := links[as]; ok || as == "" {
+			continue
+		}
+		ls, err := lr.Links(ctx, sess.Key.Team, as)
+		if err != nil {
+			return tandem.SessionReadiness{}, fmt.Errorf("bot: readiness: %w", err)
+		}
+		links[as] = ls
+	}
+	return tandem.Readiness(sess, UsedProviders(recs), links), nil
+}
+
+// readiness gathers sess's readiness from the store.
 func (b *Bot) readiness(ctx context.Context, sess tandem.Session) (tandem.SessionReadiness, error) {
 	key := sess.Key
 	recs, err := b.cfg.Store.Audit(ctx, tandem.AuditFilter{Session: &key})
 	if err != nil {
 		return tandem.SessionReadiness{}, fmt.Errorf("bot: readiness: %w", err)
 	}
-	users := append([]string{sess.Owner}, sess.Editors...)
-	if sess.Persistent() {
-		users = users[:1]
-	}
-	links := map[string][]tandem.Link{}
-	for _, u := range users {
-		if links[u], err = b.cfg.Store.Links(ctx, key.Team, u); err != nil {
-			return tandem.SessionReadiness{}, fmt.Errorf("bot: readiness: %w", err)
-		}
-	}
-	return tandem.Readiness(sess, UsedProviders(recs), links), nil
+	return Readiness(ctx, sess, recs, b.cfg.Store)
 }
 
 // sessionReply shows the session's owner, mode and editors with what the

@@ -55,12 +55,21 @@ func (b *Bot) providerArg(arg string) (tandem.ProviderID, bool) {
 	return p, ok
 }
 
-func (b *Bot) enabledNames() string {
-	var names []string
+// enabled lists the providers configured here, in the usual provider order.
+func (b *Bot) enabled() []tandem.ProviderID {
+	var out []tandem.ProviderID
 	for _, p := range tandem.Providers {
 		if _, ok := b.cfg.Providers[p]; ok {
-			names = append(names, string(p))
+			out = append(out, p)
 		}
+	}
+	return out
+}
+
+func (b *Bot) enabledNames() string {
+	var names []string
+	for _, p := range b.enabled() {
+		names = append(names, string(p))
 	}
 	return strings.Join(names, ", ")
 }

@@ -235,21 +235,9 @@ func (b *Bot) identities(ctx context.Context, team, user string, reason tandem.R
 	if err != nil {
 		b.log.Error("read links", "err", err)
 	}
-	var out []tandem.IdentityStatus
-	for _, p := range tandem.Providers {
-		if _, ok := b.cfg.Providers[p]; !ok {
-			continue
-		}
-		st := tandem.IdentityStatus{Provider: p, SlackUser: user, Reason: reason, State: tandem.LinkMissing}
-		for _, l := range links {
-			if l.Provider == p {
-				st.Login, st.State = l.Login, tandem.LinkConnected
-				if l.NeedsReconnect {
-					st.State = tandem.LinkNeedsReconnect
-				}
-			}
-		}
-		out = append(out, st)
+	out := tandem.LinkStates(links, b.enabled())
+	for i := range out {
+		out[i].SlackUser, out[i].Reason = user, reason
 	}
 	return out
 }

@@ -16,7 +16,8 @@ import (
 )
 
 // readinessReport computes every shared session's readiness (sessions with
-// more than one editor), one pass over the sessions and the audit trail.
+// more than one editor), one pass over the sessions and the audit trail,
+// and each user's links read once.
 func readinessReport(ctx context.Context, env opEnv, channel string) ([]tandem.SessionReadiness, error) {
 	recs, err := env.db.Audit(ctx, tandem.AuditFilter{})
 	if err != nil {
@@ -26,30 +27,40 @@ func readinessReport(ctx context.Context, env opEnv, channel string) ([]tandem.S
 	for _, r := range recs {
 		bySession[r.Session] = append(bySession[r.Session], r)
 	}
-	links := map[string][]tandem.Link{}
+	links := linkCache{db: env.db, links: map[[2]string][]tandem.Link{}}
 	var out []tandem.SessionReadiness
 	err = env.db.Sessions(ctx, func(s tandem.Session) error {
 		if len(s.Editors) == 0 || (channel != "" && s.Key.Channel != channel) {
 			return nil
 		}
-		for _, u := range append([]string{s.Owner}, s.Editors...) {
-			k := s.Key.Team + "/" + u
-			if _, ok := links[k]; !ok {
-				ls, err := env.db.Links(ctx, s.Key.Team, u)
-				if err != nil {
-					return err
-				}
-				links[k] = ls
-			}
+		r, err := bot.Readiness(ctx, s, bySession[s.Key], links)
+		if err != nil {
+			return err
 		}
-		byUser := map[string][]tandem.Link{}
-		for _, u := range append([]string{s.Owner}, s.Editors...) {
-			byUser[u] = links[s.Key.Team+"/"+u]
-		}
-		out = append(out, tandem.Readiness(s, bot.UsedProviders(bySession[s.Key]), byUser))
+		out = append(out, r)
 		return nil
 	})
 	return out, err
+}
+
+// linkCache reads each user's links once, for a report over many sessions
+// that share editors.
+type linkCache struct {
+	db    bot.LinkReader
+	links map[[2]string][]tandem.Link // by team and user
+}
+
+func (c linkCache) Links(ctx context.Context, team, user string) ([]tandem.Link, error) {
+	k := [2]string{team, user}
+	if ls, ok := c.links[k]; ok {
+		return ls, nil
+	}
+	ls, err := c.db.Links(ctx, team, user)
+	if err != nil {
+		return nil, err
+	}
+	c.links[k] = ls
+	return ls, nil
 }
 
 // sessionsOp: tandem sessions report|notify|keep-owner-credentials.
