@@ -27,6 +27,7 @@ var consoleExamples = []string{
 	"03-commit-author",
 	"04-persistent-consent",
 	"05-api-key",
+	"06-editor-consent",
 }
 
 func TestConsoleExamples(t *testing.T) {
