@@ -39,6 +39,10 @@ type Store interface {
 	TurnRecord(ctx context.Context, id string) (TurnRecord, error)
 	// UnfinishedTurns returns every pending or running turn, oldest first.
 	UnfinishedTurns(ctx context.Context) ([]TurnRecord, error)
+	// NextTurn returns the pending or running turn of one session that was
+	// sent first (Turn.SentAt, then recording order), read through an index
+	// of the session's unfinished turns; ENOTFOUND when it has none.
+	NextTurn(ctx context.Context, key SessionKey) (TurnRecord, error)
 
 	// Session returns the session of key, or ENOTFOUND.
 	Session(ctx context.Context, key SessionKey) (Session, error)

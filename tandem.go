@@ -10,6 +10,7 @@ package tandem
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -120,6 +121,17 @@ type Turn struct {
 	// such a turn always acts as the key's creator (User).
 	APIKey     string `json:"api_key,omitempty"`
 	APIKeyName string `json:"api_key_name,omitempty"`
+}
+
+// SentAt returns when t's message was sent, in seconds since the epoch: its
+// Slack ts for a message, or for a turn without one (API calls, re-runs)
+// the time it was recorded. A session's turns run in this order, which is
+// the thread's order even when replicas recorded them in another.
+func (t Turn) SentAt() float64 {
+	if ts, err := strconv.ParseFloat(t.TS, 64); err == nil && !t.Rerun && t.APIKey == "" {
+		return ts
+	}
+	return float64(t.ReceivedAt.UnixMicro()) / 1e6
 }
 
 // TurnState is where a turn stands in the inbox.

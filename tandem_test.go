@@ -150,3 +150,23 @@ func TestLinkStates(t *testing.T) {
 		})
 	}
 }
+
+func TestTurnSentAt(t *testing.T) {
+	received := time.Date(2025, 3, 1, 12, 0, 0, 250000000, time.UTC) // 1740830400.25
+	tests := []struct {
+		name string
+		turn tandem.Turn
+		want float64
+	}{
+		{"a message: its ts", tandem.Turn{TS: "1740830399.000100", ReceivedAt: received}, 1740830399.000100},
+		{"a re-run: when it was recorded", tandem.Turn{TS: "1740830399.000100/rerun/github", Rerun: true, ReceivedAt: received}, 1740830400.25},
+		{"a re-run with a plain ts", tandem.Turn{TS: "1740830399.000100", Rerun: true, ReceivedAt: received}, 1740830400.25},
+		{"an API turn", tandem.Turn{TS: "api-1", APIKey: "tdm_1", ReceivedAt: received}, 1740830400.25},
+		{"no ts", tandem.Turn{ReceivedAt: received}, 1740830400.25},
+	}
+	for _, tt := range tests {
+		if got := tt.turn.SentAt(); got != tt.want {
+			t.Errorf("%s: SentAt = %f, want %f", tt.name, got, tt.want)
+		}
+	}
+}

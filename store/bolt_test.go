@@ -527,6 +527,9 @@ func markDone(tx *bolt.Tx, id string) error {
 	if err := tx.Bucket([]byte(bucketTurnsOpen)).Delete(u64(v.Seq)); err != nil {
 		return err
 	}
+	if err := tx.Bucket([]byte(bucketTurnsOpenBySession)).Delete(openKey(v.Turn, v.Seq)); err != nil {
+		return err
+	}
 	return putJSON(turns, []byte(id), v)
 }
 
@@ -665,7 +668,7 @@ func TestCounts(t *testing.T) {
 	want := map[string]int{
 		bucketTurns: 1, bucketTurnDedupe: 1, bucketTurnsOpen: 1, bucketTurnsByTime: 1,
 		bucketSessions: 1, bucketLinks: 1, bucketOAuthStates: 1, bucketAudit: 1,
-		bucketAPIKeys: 0, bucketSettings: 0, bucketLeases: 0,
+		bucketAPIKeys: 0, bucketSettings: 0, bucketLeases: 0, bucketTurnsOpenBySession: 1,
 	}
 	if d := gocmp.Diff(counts(t, db), want); d != "" {
 		t.Errorf("Counts (-got +want):\n%s", d)
@@ -753,4 +756,60 @@ func BenchmarkUnfinishedTurns(b *testing.B) {
 			b.Fatalf("UnfinishedTurns = %d, %v", len(got), err)
 		}
 	}
+}
+
+// BenchmarkPickNextTurn picks one session's next turn while 1,000 turns of
+// 100 sessions are unfinished (a backlog): NextTurn seeks the session's
+// index; the scan is how the bot picked before it, reading every
+// unfinished turn and keeping the session's earliest.
+func BenchmarkPickNextTurn(b *testing.B) {
+	db, _ := newDB(b)
+	const sessions, perSession = 100, 10
+	keys := make([]tandem.SessionKey, sessions)
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		for i := range sessions * perSession {
+			keys[i%sessions] = tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: fmt.Sprintf("1740830400.%06d", i%sessions)}
+			tr := tandem.Turn{
+				ID: fmt.Sprintf("Ev%06d", i), Session: keys[i%sessions], User: "U1", Text: "prs",
+				TS: fmt.Sprintf("1740830401.%06d", i), ReceivedAt: storetest.T0,
+			}
+			if _, err := db.recordTurn(tx, tr); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.Run("NextTurn", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := db.NextTurn(ctx, keys[i%sessions]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("UnfinishedTurns", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i++
+			recs, err := db.UnfinishedTurns(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			found := false
+			for _, r := range recs {
+				if r.Turn.Session == keys[i%sessions] {
+					found = true
+					break
+				}
+			}
+			if !found {
+				b.Fatal("no turn of the session")
+			}
+		}
+	})
 }

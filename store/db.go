@@ -27,8 +27,9 @@ import (
 // records the version it was written with; Open refuses any other one, and
 // Migrate upgrades older ones.
 //
-// History: 1, the first release; 2 adds API keys, settings and leases.
-const SchemaVersion = 2
+// History: 1, the first release; 2 adds API keys, settings and leases; 3
+// adds the index of each session's unfinished turns.
+const SchemaVersion = 3
 
 // DefaultTimeout is how long Open waits for another process to release the
 // file when Options.Timeout is zero.
@@ -48,12 +49,15 @@ const (
 	bucketAPIKeys     = "api_keys"      // hex sha256(key) -> APIKey (schema 2)
 	bucketSettings    = "settings"      // name -> value (schema 2)
 	bucketLeases      = "leases"        // name -> leaseValue (schema 2)
+	// session ++ sent-at ++ seq -> turn id, pending and running only
+	// (schema 3; see openKey)
+	bucketTurnsOpenBySession = "turns_open_by_session"
 )
 
 var dataBuckets = []string{
 	bucketTurns, bucketTurnDedupe, bucketTurnsOpen, bucketTurnsByTime,
 	bucketSessions, bucketLinks, bucketOAuthStates, bucketAudit,
-	bucketAPIKeys, bucketSettings, bucketLeases,
+	bucketAPIKeys, bucketSettings, bucketLeases, bucketTurnsOpenBySession,
 }
 
 var (
@@ -76,6 +80,22 @@ var migrations = []func(tx *bolt.Tx) error{
 			}
 		}
 		return nil
+	},
+	// 2 -> 3: the index of each session's unfinished turns, built from the
+	// index of all unfinished turns.
+	func(tx *bolt.Tx) error {
+		bySession, err := tx.CreateBucketIfNotExists([]byte(bucketTurnsOpenBySession))
+		if err != nil {
+			return err
+		}
+		turns := tx.Bucket([]byte(bucketTurns))
+		return tx.Bucket([]byte(bucketTurnsOpen)).ForEach(func(_, id []byte) error {
+			var v turnValue
+			if err := decode(turns.Get(id), &v); err != nil {
+				return fmt.Errorf("turn %s: %w", id, err)
+			}
+			return bySession.Put(openKey(v.Turn, v.Seq), id)
+		})
 	},
 }
 

@@ -229,6 +229,9 @@ func (db *DB) ImportTurns(ctx context.Context, each func(put func(r tandem.TurnR
 				if err := tx.Bucket([]byte(bucketTurnsOpen)).Put(u64(seq), id); err != nil {
 					return err
 				}
+				if err := tx.Bucket([]byte(bucketTurnsOpenBySession)).Put(openKey(t.r.Turn, seq), id); err != nil {
+					return err
+				}
 			}
 			return tx.Bucket([]byte(bucketTurnsByTime)).Put(timeKey(t.at, seq), id)
 		})

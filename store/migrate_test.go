@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/secrets"
@@ -115,5 +117,97 @@ func TestMigrateCrashLeavesTheOldDatabase(t *testing.T) {
 	migrations = saved
 	if _, _, _, err := Migrate(path, opts); err != nil {
 		t.Errorf("migrating after the failure: %v", err)
+	}
+}
+
+// TestMigrateBuildsSessionIndex: the unfinished turn of the schema 1
+// fixture is its session's next turn once migrated.
+func TestMigrateBuildsSessionIndex(t *testing.T) {
+	path, opts := fixture(t)
+	if _, _, _, err := Migrate(path, opts); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	key := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1700000000.000100"}
+	if r, err := db.NextTurn(t.Context(), key); err != nil || r.Turn.ID != "Ev2" || r.State != tandem.TurnPending {
+		t.Errorf("NextTurn after migrate = %s (%s), %v; want Ev2, pending", r.Turn.ID, r.State, err)
+	}
+	if err := db.SetTurnState(t.Context(), "Ev2", tandem.TurnDone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.NextTurn(t.Context(), key); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+		t.Errorf("NextTurn with Ev2 done: %v, want ENOTFOUND", err)
+	}
+}
+
+// TestMigrateSchema2 makes a schema 2 database (the current one without the
+// index of each session's unfinished turns) and migrates it: the index holds
+// the unfinished turns, pending and running, and none of the done ones.
+func TestMigrateSchema2(t *testing.T) {
+	db, path := newDB(t)
+	ctx := t.Context()
+	a := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}
+	b := tandem.SessionKey{Team: "T1", Channel: "C2", ThreadTS: "1.1"}
+	for i, tr := range []tandem.Turn{
+		{ID: "a-done", Session: a, TS: "1.1"},
+		{ID: "a-late", Session: a, TS: "1.5"},
+		{ID: "a-running", Session: a, TS: "1.3"},
+		{ID: "b-done", Session: b, TS: "1.2"},
+	} {
+		tr.ReceivedAt = time.Unix(int64(i), 0)
+		if _, err := db.RecordTurn(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, state := range map[string]tandem.TurnState{"a-done": tandem.TurnDone, "a-running": tandem.TurnRunning, "b-done": tandem.TurnDone} {
+		if err := db.SetTurnState(ctx, id, state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket([]byte(bucketTurnsOpenBySession)); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte(bucketMeta)).Put(keySchemaVersion, []byte("2"))
+	})
+	bdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	opts := Options{Keyring: keyring(t, testKey(1))}
+	from, to, _, err := Migrate(path, opts)
+	if err != nil || from != 2 || to != SchemaVersion {
+		t.Fatalf("Migrate = %d, %d, %v; want 2, %d", from, to, err, SchemaVersion)
+	}
+	db = openAt(t, path, opts)
+	if c := counts(t, db); c[bucketTurnsOpenBySession] != 2 {
+		t.Errorf("the index holds %d turns after migrate, want 2", c[bucketTurnsOpenBySession])
+	}
+	var got []string
+	for range 3 {
+		r, err := db.NextTurn(ctx, a)
+		if err != nil {
+			break
+		}
+		got = append(got, r.Turn.ID+" "+string(r.State))
+		if err := db.SetTurnState(ctx, r.Turn.ID, tandem.TurnDone); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"a-running running", "a-late pending"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("session a's turns after migrate: %v, want %v", got, want)
+	}
+	if _, err := db.NextTurn(ctx, b); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+		t.Errorf("NextTurn of session b, whose turn is done: %v, want ENOTFOUND", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/tandembot/tandem"
@@ -46,6 +47,36 @@ func dedupeKey(t tandem.Turn) []byte {
 		return nil
 	}
 	return []byte(t.Session.Channel + "/" + t.TS)
+}
+
+// openKey is t's key in the index of each session's unfinished turns: its
+// session, then the order the session's turns run in (when they were sent,
+// then when they were recorded), so a session's next turn is the first key
+// after the session's prefix.
+func openKey(t tandem.Turn, seq uint64) []byte {
+	k := sessionPrefix(t.Session)
+	k = binary.BigEndian.AppendUint64(k, sortableFloat(t.SentAt()))
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// sessionPrefix encodes key with the length of each part before it, so no
+// session's prefix is the start of another's, whatever the parts hold.
+func sessionPrefix(key tandem.SessionKey) []byte {
+	var b []byte
+	for _, part := range []string{key.Team, key.Channel, key.ThreadTS} {
+		b = binary.AppendUvarint(b, uint64(len(part)))
+		b = append(b, part...)
+	}
+	return b
+}
+
+// sortableFloat maps f to an integer whose big-endian bytes sort as f does.
+func sortableFloat(f float64) uint64 {
+	u := math.Float64bits(f)
+	if u>>63 == 1 {
+		return ^u
+	}
+	return u | 1<<63
 }
 
 func timeKey(at time.Time, seq uint64) []byte {
@@ -115,6 +146,9 @@ func (db *DB) recordTurn(tx *bolt.Tx, t tandem.Turn) (duplicate bool, err error)
 	if err := tx.Bucket([]byte(bucketTurnsOpen)).Put(u64(seq), id); err != nil {
 		return false, err
 	}
+	if err := tx.Bucket([]byte(bucketTurnsOpenBySession)).Put(openKey(t, seq), id); err != nil {
+		return false, err
+	}
 	return false, tx.Bucket([]byte(bucketTurnsByTime)).Put(timeKey(v.RecordedAt, seq), id)
 }
 
@@ -142,12 +176,21 @@ func (db *DB) SetTurnState(ctx context.Context, id string, state tandem.TurnStat
 			v.Attempts++
 		}
 		open := tx.Bucket([]byte(bucketTurnsOpen))
+		bySession := tx.Bucket([]byte(bucketTurnsOpenBySession))
 		if state == tandem.TurnDone {
 			if err := open.Delete(u64(v.Seq)); err != nil {
 				return err
 			}
-		} else if err := open.Put(u64(v.Seq), []byte(id)); err != nil {
-			return err
+			if err := bySession.Delete(openKey(v.Turn, v.Seq)); err != nil {
+				return err
+			}
+		} else {
+			if err := open.Put(u64(v.Seq), []byte(id)); err != nil {
+				return err
+			}
+			if err := bySession.Put(openKey(v.Turn, v.Seq), []byte(id)); err != nil {
+				return err
+			}
 		}
 		return putJSON(turns, []byte(id), v)
 	})
@@ -190,6 +233,30 @@ func (db *DB) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error) 
 		return nil, err
 	}
 	return out, nil
+}
+
+// NextTurn returns the pending or running turn of key's session that was
+// sent first (tandem.Turn.SentAt, then recording order), with one seek in
+// the index of each session's unfinished turns: neither other sessions'
+// turns nor done turns are read. It fails with ENOTFOUND when the session
+// has no unfinished turn, and when the store is closed.
+func (db *DB) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	var v turnValue
+	err := db.view(ctx, "next turn", func(tx *bolt.Tx) error {
+		prefix := sessionPrefix(key)
+		k, id := tx.Bucket([]byte(bucketTurnsOpenBySession)).Cursor().Seek(prefix)
+		if k == nil || !bytes.HasPrefix(k, prefix) {
+			return tandem.Errorf(tandem.ENOTFOUND, "no unfinished turn in session %s", key)
+		}
+		if err := decode(tx.Bucket([]byte(bucketTurns)).Get(id), &v); err != nil {
+			return fmt.Errorf("turn %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return tandem.TurnRecord{}, err
+	}
+	return v.TurnRecord, nil
 }
 
 // pruneBatch bounds the records one pruning transaction deletes, so the

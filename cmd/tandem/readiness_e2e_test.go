@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/internal/fakeslack"
+	"github.com/tandembot/tandem/store"
 )
 
 // op runs an operator command against the running env and returns stdout.
@@ -146,7 +148,7 @@ func TestMigrateCommand(t *testing.T) {
 	if err := run(ctxFor(t), []string{"migrate"}, getenv, &out, &out); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "from schema 1 to 2") || !strings.Contains(out.String(), "2 sessions, 2 links") || !strings.Contains(out.String(), ".bak") {
+	if !strings.Contains(out.String(), fmt.Sprintf("from schema 1 to %d", store.SchemaVersion)) || !strings.Contains(out.String(), "2 sessions, 2 links") || !strings.Contains(out.String(), ".bak") {
 		t.Errorf("migrate said:\n%s", out.String())
 	}
 	out.Reset()

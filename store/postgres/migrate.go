@@ -17,8 +17,9 @@ import (
 // refuses any other version, and Migrate upgrades older ones.
 //
 // History, as in the bbolt store: 1, the first release (turns, sessions,
-// links, OAuth states, audit); 2 adds API keys, settings and leases.
-const SchemaVersion = 2
+// links, OAuth states, audit); 2 adds API keys, settings and leases; 3 adds
+// the index of each session's unfinished turns.
+const SchemaVersion = 3
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS

@@ -384,7 +384,7 @@ func (db *DB) Counts(ctx context.Context) (map[string]int, error) {
 		return nil, err
 	}
 	return map[string]int{
-		"turns": turns, "turn_dedupe": dedupe, "turns_open": open, "turns_by_time": turns,
+		"turns": turns, "turn_dedupe": dedupe, "turns_open": open, "turns_by_time": turns, "turns_open_by_session": open,
 		"sessions": sessions, "links": links, "oauth_states": states, "audit": audit,
 		"api_keys": keys, "settings": settings, "leases": leases,
 	}, nil

@@ -756,7 +756,7 @@ func TestCounts(t *testing.T) {
 	want := map[string]int{
 		"turns": 1, "turn_dedupe": 1, "turns_open": 1, "turns_by_time": 1,
 		"sessions": 1, "links": 1, "oauth_states": 1, "audit": 1,
-		"api_keys": 0, "settings": 0, "leases": 0,
+		"api_keys": 0, "settings": 0, "leases": 0, "turns_open_by_session": 1,
 	}
 	if d := gocmp.Diff(got, want); d != "" {
 		t.Errorf("Counts (-got +want):\n%s", d)
@@ -947,5 +947,77 @@ func TestForeignTablesRefused(t *testing.T) {
 	}
 	if v := version(t, url); v != 0 {
 		t.Errorf("a failed Open left schema version %d, want none", v)
+	}
+}
+
+// TestMigrateSchema2SentAt migrates a schema 2 database holding unfinished
+// turns of every kind: the SQL that fills sent_at in gives each the order
+// tandem.Turn.SentAt gives it, so NextTurn runs them in the thread's order.
+func TestMigrateSchema2SentAt(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	conn := sql(t, url)
+	ctx := t.Context()
+	if _, _, err := migrate(ctx, conn, "test", migrations[:2]); err != nil {
+		t.Fatal(err)
+	}
+	key := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1740830400.000100"}
+	at := func(d time.Duration) time.Time { return storetest.T0.Add(d) }
+	turns := []tandem.Turn{ // in the order recorded
+		{ID: "late", TS: "1740830400.000900", ReceivedAt: at(0)},
+		{ID: "api", TS: "api-1", APIKey: "tdm_1", ReceivedAt: at(500 * time.Microsecond)},
+		{ID: "rerun", TS: "1740830400.000050/rerun/github", Rerun: true, ReceivedAt: at(700 * time.Microsecond)},
+		{ID: "early", TS: "1740830400.000300", ReceivedAt: at(time.Second)},
+		{ID: "no-ts", ReceivedAt: at(800 * time.Microsecond)},
+	}
+	for _, tr := range turns {
+		tr.Session = key
+		if _, err := conn.Exec(ctx, `
+			INSERT INTO turns (id, team, channel, thread_ts, user_id, text, ts, received_at, rerun, api_key, state, attempts, recorded_at)
+			VALUES ($1, $2, $3, $4, 'U1', 'prs', $5, $6, $7, $8, 'pending', 0, $6)`,
+			tr.ID, key.Team, key.Channel, key.ThreadTS, tr.TS, tr.ReceivedAt, tr.Rerun, tr.APIKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if from, to, err := Migrate(ctx, url, Options{}); err != nil || from != 2 || to != SchemaVersion {
+		t.Fatalf("Migrate = %d, %d, %v; want 2, %d", from, to, err, SchemaVersion)
+	}
+	for _, tr := range turns {
+		var got float64
+		must(t, conn.QueryRow(ctx, `SELECT sent_at FROM turns WHERE id = $1`, tr.ID).Scan(&got))
+		if want := tr.SentAt(); got != want {
+			t.Errorf("sent_at of %s = %f, want %f", tr.ID, got, want)
+		}
+	}
+	db := openAt(t, url, Options{Keyring: keyring(t, testKey(1))})
+	var order []string
+	for range len(turns) {
+		r, err := db.NextTurn(ctx, key)
+		must(t, err)
+		order = append(order, r.Turn.ID)
+		must(t, db.SetTurnState(ctx, r.Turn.ID, tandem.TurnDone))
+	}
+	if want := []string{"early", "api", "rerun", "no-ts", "late"}; fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Errorf("NextTurn order after migrate = %v, want %v", order, want)
+	}
+}
+
+// TestNextTurnUsesItsIndex: PostgreSQL answers NextTurn from the index of
+// each session's unfinished turns, reading no other session's turns.
+func TestNextTurnUsesItsIndex(t *testing.T) {
+	t.Parallel()
+	_, url := newDB(t)
+	conn := sql(t, url)
+	ctx := t.Context()
+	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := conn.Query(ctx, `EXPLAIN SELECT `+turnColumns+` FROM turns
+		WHERE team = $1 AND channel = $2 AND thread_ts = $3 AND state <> 'done'
+		ORDER BY sent_at, seq LIMIT 1`, "T1", "C1", "1.1")
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	must(t, err)
+	if !strings.Contains(strings.Join(plan, "\n"), "turns_open_by_session") {
+		t.Errorf("NextTurn's query does not use turns_open_by_session:\n%s", strings.Join(plan, "\n"))
 	}
 }

@@ -32,14 +32,14 @@ func scanTurn(row pgx.Row, extra ...any) (tandem.TurnRecord, error) {
 // not a rerun, was recorded before (the unique indexes decide, so
 // concurrent inserts from any number of replicas record one).
 const insertTurn = `
-	INSERT INTO turns (id, team, channel, thread_ts, user_id, text, ts, received_at, rerun, api_key, api_key_name, state, attempts, recorded_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	INSERT INTO turns (id, team, channel, thread_ts, user_id, text, ts, received_at, rerun, api_key, api_key_name, state, attempts, recorded_at, sent_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
 
 func turnArgs(r tandem.TurnRecord, recordedAt time.Time) []any {
 	t := r.Turn
 	return []any{
 		t.ID, t.Session.Team, t.Session.Channel, t.Session.ThreadTS, t.User, t.Text, t.TS,
-		t.ReceivedAt, t.Rerun, t.APIKey, t.APIKeyName, r.State, r.Attempts, recordedAt,
+		t.ReceivedAt, t.Rerun, t.APIKey, t.APIKeyName, r.State, r.Attempts, recordedAt, t.SentAt(),
 	}
 }
 
@@ -128,6 +128,28 @@ func (db *DB) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error) 
 		return nil, db.fail(ctx, "unfinished turns", err)
 	}
 	return out, nil
+}
+
+// NextTurn returns the pending or running turn of key's session that was
+// sent first (tandem.Turn.SentAt, then recording order), with one read of
+// the index of each session's unfinished turns (turns_open_by_session):
+// neither other sessions' turns nor done turns are read. It fails with
+// ENOTFOUND when the session has no unfinished turn, and when the store is
+// closed.
+func (db *DB) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	if err := db.ready(ctx, "next turn"); err != nil {
+		return tandem.TurnRecord{}, err
+	}
+	r, err := scanTurn(db.pool.QueryRow(ctx, `SELECT `+turnColumns+` FROM turns
+		WHERE team = $1 AND channel = $2 AND thread_ts = $3 AND state <> 'done'
+		ORDER BY sent_at, seq LIMIT 1`, key.Team, key.Channel, key.ThreadTS))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = tandem.Errorf(tandem.ENOTFOUND, "no unfinished turn in session %s", key)
+	}
+	if err != nil {
+		return tandem.TurnRecord{}, db.fail(ctx, "next turn", err)
+	}
+	return r, nil
 }
 
 // pruneBatch bounds the records one pruning statement deletes, so locks are

@@ -257,6 +257,15 @@ func sameContents(t *testing.T, src, dst tandem.Store, seed seeded) {
 	if d := gocmp.Diff(gotOpen, wantOpen, diffOpts...); d != "" || len(gotOpen) != 4 {
 		t.Errorf("unfinished turns in the copy, in recording order (-got +want):\n%s", d)
 	}
+	// Each session's next turn is the same: the copy's index holds them.
+	for _, r := range wantOpen {
+		want, err := src.NextTurn(ctx, r.Turn.Session)
+		must(t, err)
+		got, err := dst.NextTurn(ctx, r.Turn.Session)
+		if d := gocmp.Diff(got, want, diffOpts...); err != nil || d != "" {
+			t.Errorf("next turn of %s in the copy (%v) (-got +want):\n%s", r.Turn.Session, err, d)
+		}
+	}
 	// The copy still deduplicates: a redelivered message, a rerun again.
 	for _, tr := range []tandem.Turn{
 		{ID: "Ev1-redelivered", Session: sessA, TS: "1740830400.000100"},

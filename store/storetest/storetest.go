@@ -38,6 +38,7 @@ var T0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // be harmless).
 func Run(t *testing.T, open func(t *testing.T) tandem.Store) {
 	t.Run("Turns", func(t *testing.T) { testTurns(t, open) })
+	t.Run("NextTurn", func(t *testing.T) { testNextTurn(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("Links", func(t *testing.T) { testLinks(t, open) })
 	t.Run("OAuthStates", func(t *testing.T) { testOAuthStates(t, open) })
@@ -841,6 +842,7 @@ func testClosed(t *testing.T, open func(t *testing.T) tandem.Store) {
 		},
 		"TurnRecord":      func() error { _, err := s.TurnRecord(ctx, "Ev1"); return err },
 		"UnfinishedTurns": func() error { _, err := s.UnfinishedTurns(ctx); return err },
+		"NextTurn":        func() error { _, err := s.NextTurn(ctx, sessionA); return err },
 		"Session":         func() error { _, err := s.Session(ctx, sessionA); return err },
 		"EnsureSession": func() error {
 			_, _, err := s.EnsureSession(ctx, tandem.Session{Key: sessionA, Owner: "U1"})
