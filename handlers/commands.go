@@ -64,22 +64,26 @@ func init() {
 	}
 }
 
-// Run executes a parsed command. It fails with a *tandem.Error for anything
-// a person should read (codes EINVALID, EFORBIDDEN, ...), and with a wrapped
-// internal error otherwise.
+// Run executes a parsed command: the operation Parse matched, or for a
+// Command built by hand the one of its Name. It fails with a *tandem.Error
+// for anything a person should read (codes EINVALID, EFORBIDDEN, ...), and
+// with a wrapped internal error otherwise.
 func Run(ctx context.Context, r Request) (tandem.Reply, error) {
-	for _, s := range specs {
-		if s.name == r.Command.Name {
-			if s.run == nil {
-				return tandem.Reply{}, fmt.Errorf("handlers: %s is a session control the bot runs", s.name)
-			}
-			if s.provider != "" && r.Provider == nil {
-				return tandem.Reply{}, fmt.Errorf("handlers: %s ran without credentials", s.name)
-			}
-			return s.run(ctx, r)
+	s := r.Command.op
+	for i := 0; s == nil && i < len(specs); i++ {
+		if specs[i].name == r.Command.Name {
+			s = &specs[i]
 		}
 	}
-	return tandem.Reply{}, fmt.Errorf("handlers: no command %q", r.Command.Name)
+	switch {
+	case s == nil:
+		return tandem.Reply{}, fmt.Errorf("handlers: no command %q", r.Command.Name)
+	case s.run == nil:
+		return tandem.Reply{}, fmt.Errorf("handlers: %s is a session control the bot runs", s.name)
+	case s.provider != "" && r.Provider == nil:
+		return tandem.Reply{}, fmt.Errorf("handlers: %s ran without credentials", s.name)
+	}
+	return s.run(ctx, r)
 }
 
 // Help is one command's example and what it does.

@@ -27,6 +27,9 @@ type Command struct {
 	Mutating bool
 	// Control marks a session control the bot carries out itself.
 	Control bool
+
+	// op is the command Parse matched, so Run need not look it up again.
+	op *spec
 }
 
 // Parse reads text as a command. It fails with code EINVALID and a message
@@ -50,7 +53,7 @@ func Parse(text string) (Command, error) {
 		for _, p := range s.patterns {
 			res, ok := p.match(words)
 			if ok {
-				return Command{Name: s.name, Args: res.args, Provider: s.provider, Uses: s.uses, Mutating: s.mutating, Control: s.control}, nil
+				return Command{Name: s.name, Args: res.args, Provider: s.provider, Uses: s.uses, Mutating: s.mutating, Control: s.control, op: s}, nil
 			}
 			if res.badArg != "" && bad == nil {
 				bad, badSpec = &res, s
