@@ -275,7 +275,7 @@ func (s *source) refreshLocked(ctx context.Context, stored tandem.Link) (tandem.
 		t.OnRefresh(s.link.Provider, err)
 	}
 	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "bad_refresh_token") {
+	if errors.As(err, &re) && RefreshRefused(re) {
 		// Another process may have won the refresh and rotated the token.
 		again, rerr := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider)
 		if rerr == nil && !again.NeedsReconnect && again.Token.RefreshToken != stored.Token.RefreshToken && t.valid(again.Token) {

@@ -11,6 +11,7 @@ import (
 
 	gh "github.com/google/go-github/v62/github"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
 )
 
 var _ tandem.FileCommitter = (*Provider)(nil)
@@ -74,7 +75,7 @@ func (p *Provider) CommitFile(ctx context.Context, client *http.Client, fc tande
 		return tandem.CommitResult{}, tandem.Errorf(tandem.EFORBIDDEN, "%s is archived on GitHub, so nothing can be committed to it.", repo)
 	}
 	if perms := r.GetPermissions(); perms != nil && !perms["push"] {
-		return tandem.CommitResult{}, tandem.Errorf(tandem.EFORBIDDEN, "%s can see %s but cannot push to it.", account(whoami(ctx, c)), repo)
+		return tandem.CommitResult{}, tandem.Errorf(tandem.EFORBIDDEN, "%s can see %s but cannot push to it.", integrations.AccountName(tandem.GitHub, whoami(ctx, c)), repo)
 	}
 	branch := fc.Branch
 	if branch == "" {
@@ -99,7 +100,7 @@ func (p *Provider) CommitFile(ctx context.Context, client *http.Client, fc tande
 		sha = f.SHA
 	case resp != nil && resp.StatusCode == http.StatusNotFound && errors.As(err, &er) &&
 		strings.HasPrefix(er.Message, "No commit found for the ref"):
-		scrub(resp)
+		integrations.Scrub(httpResponse(resp))
 		return tandem.CommitResult{}, fmt.Errorf("github: get contents: %w: %w",
 			tandem.Errorf(tandem.ENOTFOUND, "%s has no branch %q.", repo, branch), err)
 	case resp != nil && resp.StatusCode == http.StatusNotFound:
@@ -123,7 +124,7 @@ func (p *Provider) CommitFile(ctx context.Context, client *http.Client, fc tande
 		if sha == nil && resp != nil && resp.StatusCode == http.StatusUnprocessableEntity &&
 			errors.As(err, &er) && strings.Contains(er.Message, `"sha" wasn't supplied`) {
 			// Someone created the file since step 2.
-			scrub(resp)
+			integrations.Scrub(httpResponse(resp))
 			return tandem.CommitResult{}, fmt.Errorf("github: commit file: %w: %w",
 				tandem.Errorf(tandem.ECONFLICT, "%s was created meanwhile; try again.", where), err)
 		}

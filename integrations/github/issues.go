@@ -10,6 +10,7 @@ import (
 
 	gh "github.com/google/go-github/v62/github"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
 )
 
 var (
@@ -115,6 +116,6 @@ func gone(resp *gh.Response) bool {
 
 // issuesOff is the error for a 410 from op on repo.
 func issuesOff(op, repo string, resp *gh.Response, err error) error {
-	scrub(resp)
+	integrations.Scrub(httpResponse(resp))
 	return fmt.Errorf("github: %s: %w: %w", op, tandem.Errorf(tandem.EFORBIDDEN, "%s has issues turned off on GitHub.", repo), err)
 }

@@ -9,6 +9,7 @@ import (
 
 	gh "github.com/google/go-github/v62/github"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
 	"golang.org/x/oauth2"
 )
 
@@ -43,7 +44,7 @@ func (p *Provider) Revoke(ctx context.Context, tok tandem.Token) error {
 	case resp != nil && resp.StatusCode == http.StatusNotFound:
 		return nil
 	case resp != nil && resp.StatusCode == http.StatusUnauthorized:
-		scrub(resp)
+		integrations.Scrub(resp.Response)
 		return fmt.Errorf("github: revoke: GitHub refused the app's client credentials: %w", err)
 	}
 	return mapError("revoke", "this grant", resp, err)

@@ -4,112 +4,74 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	gojira "github.com/andygrunwald/go-jira"
 	"github.com/tandembot/tandem"
-	"golang.org/x/oauth2"
+	"github.com/tandembot/tandem/integrations"
 )
 
-// mapError turns a failed Jira call into the error Tandem's edges
-// understand. op names the call for logs ("search issues"); what names its
-// object for people ("OPS-12"); who is the acting account's email, or ""
-// when unknown.
-//
-//   - 401, or a refresh Atlassian refused (403 invalid_grant): EUNAUTHORIZED,
-//     the token expired or was revoked, or its grant does not cover the
-//     site (the gateway's "scope does not match").
-//   - 429: ERATELIMITED, saying when the limit resets (Retry-After, else
-//     X-RateLimit-Reset).
-//   - 403: EFORBIDDEN; 404: ENOTFOUND ("this Jira account (email) cannot see
-//     or change OPS-12"); 400: EINVALID with Jira's own reasons; 409:
-//     ECONFLICT.
-//   - 5xx, timeouts, unreachable host: EUNAVAILABLE.
-//   - anything else: wrapped with %w, an internal error.
-//
-// The coded error joins the original one, so errors.As still finds
-// *gojira.Error or *oauth2.RetrieveError. Neither holds a token: the
-// response, whose request carried the Authorization header, is not kept.
-func mapError(op, what, who string, resp *gojira.Response, err error) error {
-	coded := func(e *tandem.Error) error { return fmt.Errorf("jira: %s: %w: %w", op, e, err) }
-	account := "This Jira account"
-	if who != "" {
-		account += " (" + who + ")"
-	}
-
-	var (
-		retrErr *oauth2.RetrieveError
-		netErr  net.Error
-		jErr    *gojira.Error
-	)
-	switch {
-	case errors.As(err, &retrErr):
-		// The token source failed to refresh before the call was made.
-		st := 0
-		if retrErr.Response != nil {
-			st = retrErr.Response.StatusCode
+// httpErrors is Jira's reading of the shared mapping (see
+// integrations.HTTPErrors.Map): its rate limit headers, its own reasons for
+// a refused request (a 400 is about what the person asked for: a required
+// field, an unknown issue type), and the gateway's 401 for a site the
+// grant does not cover.
+var httpErrors = integrations.HTTPErrors{
+	Provider: tandem.Jira,
+	Reset:    resetOf,
+	Reason:   func(f integrations.Failure) string { return messages(jiraError(f.Err)) },
+	Unauthorized: func(f integrations.Failure) *tandem.Error {
+		if strings.Contains(strings.ToLower(messages(jiraError(f.Err))), "scope does not match") {
+			return errSiteNotGranted()
 		}
-		switch {
-		case retrErr.ErrorCode == "invalid_grant" || st == http.StatusUnauthorized || st == http.StatusForbidden:
-			return coded(tandem.Errorf(tandem.EUNAUTHORIZED, "Jira refused to renew the credentials: they expired or were revoked."))
-		case st >= 500:
-			return coded(tandem.ProviderUnavailable(tandem.Jira, st))
-		}
-	case errors.Is(err, context.DeadlineExceeded):
-		return coded(tandem.Errorf(tandem.EUNAVAILABLE, "Jira did not answer in time; try again later."))
-	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("jira: %s: %w", op, err)
-	}
-	if resp != nil && resp.Response != nil {
-		errors.As(err, &jErr)
-		switch code := resp.StatusCode; {
-		case code == http.StatusUnauthorized && strings.Contains(strings.ToLower(messages(jErr)), "scope does not match"):
-			return coded(errSiteNotGranted())
-		case code == http.StatusUnauthorized:
-			return coded(tandem.Errorf(tandem.EUNAUTHORIZED, "Jira refused the credentials: they expired or were revoked."))
-		case code == http.StatusTooManyRequests:
-			return coded(tandem.ProviderRateLimited(tandem.Jira, resetOf(resp.Response)))
-		case code == http.StatusForbidden:
-			return coded(tandem.Errorf(tandem.EFORBIDDEN, "%s is not allowed to see or change %s.", account, what))
-		case code == http.StatusNotFound:
-			return coded(tandem.Errorf(tandem.ENOTFOUND, "%s cannot see %s, or it does not exist.", account, what))
-		case code == http.StatusBadRequest:
-			why := messages(jErr)
-			if why == "" {
-				why = "it gave no reason"
-			}
-			return coded(tandem.Errorf(tandem.EINVALID, "Jira refused the request for %s: %s", what, why))
-		case code == http.StatusConflict:
-			return coded(tandem.Errorf(tandem.ECONFLICT, "Jira reports a conflict on %s: it changed meanwhile; try again.", what))
-		case code >= 500:
-			return coded(tandem.ProviderUnavailable(tandem.Jira, code))
-		}
-	}
-	var (
-		opErr  *net.OpError
-		dnsErr *net.DNSError
-	)
-	if errors.As(err, &opErr) || errors.As(err, &dnsErr) || (errors.As(err, &netErr) && netErr.Timeout()) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return coded(tandem.Errorf(tandem.EUNAVAILABLE, "Tandem could not reach Jira; try again later."))
-	}
-	return fmt.Errorf("jira: %s: %w", op, err)
+		return nil
+	},
 }
 
-// resetOf reads Retry-After (seconds), or else X-RateLimit-Reset (an ISO
-// 8601 time to the minute, 2025-07-03T17:42Z); zero when neither is there.
-func resetOf(r *http.Response) time.Time {
-	if v, err := strconv.Atoi(strings.TrimSpace(r.Header.Get("Retry-After"))); err == nil && v >= 0 {
-		return time.Now().Add(time.Duration(v) * time.Second)
+// mapError turns a failed Jira call into the error Tandem's edges
+// understand, as integrations.HTTPErrors.Map says. op names the call for
+// logs ("search issues"); what names its object for people ("OPS-12");
+// who is the acting account's email, or "" when unknown. errors.As still
+// finds *gojira.Error or *oauth2.RetrieveError. Neither holds a token: the
+// response, whose request carried the Authorization header, is not kept.
+func mapError(op, what, who string, resp *gojira.Response, err error) error {
+	return httpErrors.Map(integrations.Failure{Op: op, What: what, Login: who, Response: httpResponse(resp), Err: err})
+}
+
+// fail maps a refused call on c, naming the acting account when Jira says
+// it cannot see or change what (which costs one more request, on the
+// failure path only).
+func fail(ctx context.Context, c *gojira.Client, op, what string, resp *gojira.Response, err error) error {
+	return httpErrors.Map(integrations.Failure{
+		Op: op, What: what, Response: httpResponse(resp), Err: err,
+		Whoami: func() string { return email(ctx, c) },
+	})
+}
+
+func httpResponse(resp *gojira.Response) *http.Response {
+	if resp == nil {
+		return nil
 	}
-	v := strings.TrimSpace(r.Header.Get("X-RateLimit-Reset"))
+	return resp.Response
+}
+
+func jiraError(err error) *gojira.Error {
+	var e *gojira.Error
+	errors.As(err, &e)
+	return e
+}
+
+// resetOf reads Retry-After, or else X-RateLimit-Reset (an ISO 8601 time
+// to the minute, 2025-07-03T17:42Z); zero when neither is there.
+func resetOf(h http.Header) time.Time {
+	if t := integrations.RetryAfter(h); !t.IsZero() {
+		return t
+	}
+	v := strings.TrimSpace(h.Get("X-RateLimit-Reset"))
 	for _, layout := range []string{"2006-01-02T15:04Z07:00", time.RFC3339} {
 		if t, err := time.Parse(layout, v); err == nil {
 			return t

@@ -58,7 +58,7 @@ func TestErrorMapping(t *testing.T) {
 	}{
 		{"401 unauthorized", 401, "error_401.json", nil, tandem.EUNAUTHORIZED, "expired or were revoked", true},
 		{"401 scope does not match", 401, "error_401_scope.json", nil, tandem.EUNAUTHORIZED, "connect Jira again", true},
-		{"403 forbidden", 403, "error_403.json", nil, tandem.EFORBIDDEN, "This Jira account", true},
+		{"403 forbidden", 403, "error_403.json", nil, tandem.EFORBIDDEN, "is not allowed to see or change", true},
 		{"404 not found", 404, "error_404.json", nil, tandem.ENOTFOUND, "cannot see", true},
 		{"400 bad request", 400, "error_400.json", nil, tandem.EINVALID, "components: Component/s is required.", true},
 		{"429 with Retry-After", 429, "error_429.json", map[string]string{"Retry-After": "120"}, tandem.ERATELIMITED, "resets at", true},
@@ -115,7 +115,7 @@ func TestNotFoundNamesTheAccount(t *testing.T) {
 		serveFile(t, w, http.StatusNotFound, "error_404.json")
 	})
 	_, err := p.Issue(context.Background(), client, testSite, "OPS-9")
-	if want := "This Jira account (alice@example.com) cannot see OPS-9, or it does not exist."; tandem.ErrorMessage(err) != want {
+	if want := "Jira account alice@example.com cannot see OPS-9, or it does not exist."; tandem.ErrorMessage(err) != want {
 		t.Errorf("message %q, want %q", tandem.ErrorMessage(err), want)
 	}
 }
@@ -167,37 +167,51 @@ func TestGoneIsInternal(t *testing.T) {
 	}
 }
 
-// A token source whose refresh Atlassian refuses (403 invalid_grant) makes
-// the call EUNAUTHORIZED, and the *oauth2.RetrieveError stays reachable
-// for the caller that must re-read its store.
-func TestRefusedRefreshIsUnauthorized(t *testing.T) {
-	refreshes := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/oauth/token" {
-			t.Errorf("unexpected request %s", r.URL.Path)
-			return
-		}
-		refreshes++
-		serveFile(t, w, http.StatusForbidden, "token_invalid_grant.json")
-	}))
-	defer srv.Close()
-	cfg, _ := jira.ConfigFromBase(srv.URL)
-	cfg.ClientID, cfg.ClientSecret = "testclient", "s3cret"
-	p := jira.New(cfg)
-	oc := p.OAuth2Config()
-	stale := &oauth2.Token{AccessToken: "atl-old", RefreshToken: "atlr-old", Expiry: time.Now().Add(-time.Hour)}
-	_, err := p.Identify(context.Background(), oc.Client(context.Background(), stale))
-	if tandem.ErrorCode(err) != tandem.EUNAUTHORIZED {
-		t.Fatalf("refused refresh: %v, want EUNAUTHORIZED", err)
+// A token source whose refresh Atlassian refuses as a dead grant (403
+// invalid_grant) makes the call EUNAUTHORIZED, and the
+// *oauth2.RetrieveError stays reachable for the caller that must re-read
+// its store. A refused client (401 access_denied: Tandem's client secret)
+// is Tandem's misconfiguration, which reconnecting would not fix: internal,
+// though the status is 401.
+func TestRefusedRefresh(t *testing.T) {
+	tests := []struct {
+		file, errorCode, code string
+		status                int
+	}{
+		{"token_invalid_grant.json", "invalid_grant", tandem.EUNAUTHORIZED, http.StatusForbidden},
+		{"token_access_denied.json", "access_denied", tandem.EINTERNAL, http.StatusUnauthorized},
 	}
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
-		t.Errorf("errors.As(*oauth2.RetrieveError) lost: %v", err)
-	}
-	if refreshes != 1 {
-		t.Errorf("%d refresh attempts, want 1", refreshes)
-	}
-	if strings.Contains(err.Error(), "atlr-old") || strings.Contains(err.Error(), "atl-old") {
-		t.Errorf("error shows a token: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.errorCode, func(t *testing.T) {
+			refreshes := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/oauth/token" {
+					t.Errorf("unexpected request %s", r.URL.Path)
+					return
+				}
+				refreshes++
+				serveFile(t, w, tt.status, tt.file)
+			}))
+			defer srv.Close()
+			cfg, _ := jira.ConfigFromBase(srv.URL)
+			cfg.ClientID, cfg.ClientSecret = "testclient", "s3cret"
+			p := jira.New(cfg)
+			oc := p.OAuth2Config()
+			stale := &oauth2.Token{AccessToken: "atl-old", RefreshToken: "atlr-old", Expiry: time.Now().Add(-time.Hour)}
+			_, err := p.Identify(context.Background(), oc.Client(context.Background(), stale))
+			if got := tandem.ErrorCode(err); got != tt.code {
+				t.Fatalf("refused refresh: %v, want %s", err, tt.code)
+			}
+			var re *oauth2.RetrieveError
+			if !errors.As(err, &re) || re.ErrorCode != tt.errorCode {
+				t.Errorf("errors.As(*oauth2.RetrieveError) lost: %v", err)
+			}
+			if refreshes != 1 {
+				t.Errorf("%d refresh attempts, want 1", refreshes)
+			}
+			if strings.Contains(err.Error(), "atlr-old") || strings.Contains(err.Error(), "atl-old") {
+				t.Errorf("error shows a token: %v", err)
+			}
+		})
 	}
 }

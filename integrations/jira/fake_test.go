@@ -164,7 +164,7 @@ func TestAgainstFakeJira(t *testing.T) {
 
 	fake.RestrictProject(acmeID, "OPS", "bob@example.test")
 	_, err = p.Issue(ctx, client, site, first)
-	if tandem.ErrorCode(err) != tandem.ENOTFOUND || !strings.Contains(tandem.ErrorMessage(err), "(alice@example.test) cannot see "+first) {
+	if tandem.ErrorCode(err) != tandem.ENOTFOUND || !strings.Contains(tandem.ErrorMessage(err), "Jira account alice@example.test cannot see "+first) {
 		t.Errorf("Issue of a hidden project: %v (%q)", err, tandem.ErrorMessage(err))
 	}
 	for _, r := range fake.Requests() {

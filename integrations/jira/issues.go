@@ -16,6 +16,7 @@ import (
 
 	gojira "github.com/andygrunwald/go-jira"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
 )
 
 const (
@@ -167,17 +168,6 @@ func view(ctx context.Context, c *gojira.Client, key string) (issueBean, *gojira
 	var b issueBean
 	resp, err := call(ctx, c, "GET", "rest/api/3/issue/"+key+"?"+url.Values{"fields": {viewFields}}.Encode(), nil, &b)
 	return b, resp, err
-}
-
-// fail maps a refused call on c, naming the acting account when Jira says
-// it cannot see or change what (which costs one more request, on the
-// failure path only).
-func fail(ctx context.Context, c *gojira.Client, op, what string, resp *gojira.Response, err error) error {
-	who := ""
-	if s := statusOf(resp); s == http.StatusForbidden || s == http.StatusNotFound {
-		who = email(ctx, c)
-	}
-	return mapError(op, what, who, resp, err)
 }
 
 // Issue returns issue key (OPS-12, in any case) of site, with its
@@ -398,11 +388,7 @@ func (p *Provider) unreachable(ctx context.Context, c *gojira.Client, key, statu
 	case current != "" && strings.EqualFold(current, status):
 		return tandem.Errorf(tandem.EINVALID, "%s is already %s.", key, current)
 	case len(reachable) == 0:
-		account := "This Jira account"
-		if who := email(ctx, c); who != "" {
-			account += " (" + who + ")"
-		}
-		return tandem.Errorf(tandem.EFORBIDDEN, "%s cannot move %s: Jira offers it no transition.", account, key)
+		return tandem.Errorf(tandem.EFORBIDDEN, "%s cannot move %s: Jira offers it no transition.", integrations.AccountName(tandem.Jira, email(ctx, c)), key)
 	case current != "":
 		return tandem.Errorf(tandem.EINVALID, "%s cannot move to %q from %s; it can move to: %s.", key, status, current, strings.Join(reachable, ", "))
 	}

@@ -222,7 +222,7 @@ func TestCreateIssueUnknownProject(t *testing.T) {
 	})
 	_, err := p.CreateIssue(context.Background(), client, testSite, tandem.NewIssue{Container: "SEC", Title: "x"})
 	if tandem.ErrorCode(err) != tandem.ENOTFOUND ||
-		tandem.ErrorMessage(err) != "This Jira account (alice@example.com) cannot see project SEC, or it does not exist." {
+		tandem.ErrorMessage(err) != "Jira account alice@example.com cannot see project SEC, or it does not exist." {
 		t.Errorf("unknown project: %v (%q)", err, tandem.ErrorMessage(err))
 	}
 }
@@ -300,7 +300,7 @@ func TestTransitionUnreachable(t *testing.T) {
 	}{
 		{"Done", tandem.EINVALID, `OPS-57 cannot move to "Done" from In Progress; it can move to: To Do, In Review.`, "transitions.json"},
 		{"in progress", tandem.EINVALID, "OPS-57 is already In Progress.", "transitions.json"},
-		{"Done", tandem.EFORBIDDEN, "This Jira account (alice@example.com) cannot move OPS-57: Jira offers it no transition.", ""},
+		{"Done", tandem.EFORBIDDEN, "Jira account alice@example.com cannot move OPS-57: Jira offers it no transition.", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.status+"/"+tt.offering, func(t *testing.T) {
