@@ -23,6 +23,7 @@ type Store interface {
 	SetTurnState(ctx context.Context, id string, state tandem.TurnState) error
 	TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error)
 	UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error)
+	NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error)
 	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
 	EnsureSession(ctx context.Context, s tandem.Session) (tandem.Session, bool, error)
 	AddEditor(ctx context.Context, key tandem.SessionKey, user string) error
@@ -134,6 +135,8 @@ type Bot struct {
 	inbox atomic.Int64
 	// owner names this bot in session leases.
 	owner string
+	// parsed keeps commands parsed to recognise a turn until it is picked.
+	parsed parsedTurns
 }
 
 // InboxDepth returns how many turns wait or run in this process.
@@ -160,7 +163,9 @@ func New(cfg Config) *Bot {
 		cfg.Logger = slog.Default()
 	}
 	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack, owner: newOwner()}
-	b.queue = newDispatcher(cfg.Concurrency, providerOf, b.runSession)
+	// runSession picks each turn it runs from the store and takes the slot
+	// of that turn's provider itself.
+	b.queue = newDispatcher(cfg.Concurrency, nil, b.runSession)
 	return b
 }
 
@@ -314,7 +319,7 @@ func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *s
 		go b.publishHome(context.WithoutCancel(ctx), cb.TeamID, cb.Event.User)
 		return
 	}
-	turn, ok := b.turnFor(ctx, cb)
+	turn, cmd, ok := b.turnFor(ctx, cb)
 	if !ok {
 		b.ack(client, req, nil)
 		return
@@ -331,15 +336,19 @@ func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *s
 		return
 	}
 	log.Info("turn recorded", "user", turn.User)
+	if cmd != nil {
+		b.parsed.put(turn, *cmd)
+	}
 	b.submit(turn)
 }
 
 // turnFor decides whether an event is a turn: a mention of the bot, a direct
-// message, or a message in a session's thread that is exactly a command.
-func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, bool) {
+// message, or a message in a session's thread that is exactly a command
+// (whose parsed command it returns too, so it is not parsed again).
+func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *parsed, bool) {
 	e := cb.Event
 	if (e.Type != "app_mention" && e.Type != "message") || !e.fromHuman(b.userID) || e.Channel == "" || e.TS == "" {
-		return tandem.Turn{}, false
+		return tandem.Turn{}, nil, false
 	}
 	team := cb.TeamID
 	if team == "" {
@@ -348,20 +357,26 @@ func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, bool) {
 	text, mentioned := stripMention(e.Text, b.userID)
 	key := tandem.SessionKey{Team: team, Channel: e.Channel, ThreadTS: e.threadRoot()}
 	direct := e.Type == "message" && (e.ChannelType == "im" || isDM(e.Channel))
+	var cmd *parsed
 	switch {
 	case e.Type == "app_mention", direct, mentioned:
-	case e.ThreadTS != "" && isCommand(text):
+	case e.ThreadTS != "":
+		c, err := parseText(text)
+		if err != nil {
+			return tandem.Turn{}, nil, false
+		}
 		// A plain message in a thread counts only inside a session.
 		if _, err := b.cfg.Store.Session(ctx, key); err != nil {
-			return tandem.Turn{}, false
+			return tandem.Turn{}, nil, false
 		}
+		cmd = &parsed{cmd: c}
 	default:
-		return tandem.Turn{}, false
+		return tandem.Turn{}, nil, false
 	}
 	return tandem.Turn{
 		ID: cb.EventID, Session: key, User: e.User, Text: text, TS: e.TS,
 		ReceivedAt: b.cfg.Now(),
-	}, true
+	}, cmd, true
 }
 
 func isDM(channel string) bool { return len(channel) > 0 && channel[0] == 'D' }
@@ -392,7 +407,8 @@ func (b *Bot) Rerun(ctx context.Context, turnID string, user string, p tandem.Pr
 }
 
 // submit asks for a recorded turn's session to be run; the session's
-// unfinished turns then run in the order they were recorded.
+// unfinished turns then run in the order they were sent. A session already
+// waiting to run needs no second request: that run will find t.
 func (b *Bot) submit(t tandem.Turn) {
-	b.queue.submit(t)
+	b.queue.wake(t)
 }

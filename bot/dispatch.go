@@ -6,14 +6,19 @@ import (
 	"github.com/tandembot/tandem"
 )
 
-// dispatcher runs turns of one session one at a time, in the order they were
-// submitted, and turns of different sessions concurrently up to a limit per
-// provider. A slow session holds at most one slot, and a backlog at one
+// dispatcher runs the work submitted for one session one piece at a time,
+// in the order it was submitted, and different sessions concurrently; a
+// running turn holds one of at most concurrency slots of its provider's
+// pool. A slow session holds at most one slot, and a backlog at one
 // provider never takes the slots of another's turns (a bulkhead per
 // provider).
 type dispatcher struct {
-	run   func(tandem.Turn)
-	slots func(tandem.Turn) chan struct{}
+	run    func(tandem.Turn)
+	poolOf func(tandem.Turn) string // nil: run takes its turns' slots itself
+
+	concurrency int
+	poolsMu     sync.Mutex
+	pools       map[string]chan struct{}
 
 	mu       sync.Mutex
 	queues   map[tandem.SessionKey][]tandem.Turn // a key present means a drainer runs
@@ -28,29 +33,50 @@ func (d *dispatcher) stop() {
 	d.mu.Unlock()
 }
 
-// newDispatcher runs at most concurrency turns at once for each pool that
-// poolOf names (the provider a turn needs).
+// newDispatcher runs at most concurrency turns at once for each pool. Each
+// submitted turn holds a slot of the pool that poolOf names while run runs
+// it; with poolOf nil, run takes slots itself, through slot, for the turns
+// it decides to run.
 func newDispatcher(concurrency int, poolOf func(tandem.Turn) string, run func(tandem.Turn)) *dispatcher {
-	var mu sync.Mutex
-	pools := map[string]chan struct{}{}
-	slots := func(t tandem.Turn) chan struct{} {
-		name := poolOf(t)
-		mu.Lock()
-		defer mu.Unlock()
-		p, ok := pools[name]
-		if !ok {
-			p = make(chan struct{}, concurrency)
-			pools[name] = p
-		}
-		return p
+	return &dispatcher{
+		run: run, poolOf: poolOf, concurrency: concurrency,
+		pools: map[string]chan struct{}{}, queues: map[tandem.SessionKey][]tandem.Turn{},
 	}
-	return &dispatcher{run: run, slots: slots, queues: map[tandem.SessionKey][]tandem.Turn{}}
+}
+
+// slot waits for a free slot of the named pool and returns what frees it.
+func (d *dispatcher) slot(pool string) (release func()) {
+	d.poolsMu.Lock()
+	p, ok := d.pools[pool]
+	if !ok {
+		p = make(chan struct{}, d.concurrency)
+		d.pools[pool] = p
+	}
+	d.poolsMu.Unlock()
+	p <- struct{}{}
+	return func() { <-p }
 }
 
 // submit queues t behind the earlier turns of its session.
 func (d *dispatcher) submit(t tandem.Turn) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.enqueue(t)
+}
+
+// wake queues t like submit, unless its session already has a turn queued
+// that has not started: for a run that reads what to do from the store
+// when it starts, that one stands for t as well.
+func (d *dispatcher) wake(t tandem.Turn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.queues[t.Session]) > 0 {
+		return
+	}
+	d.enqueue(t)
+}
+
+func (d *dispatcher) enqueue(t tandem.Turn) {
 	q, running := d.queues[t.Session]
 	d.queues[t.Session] = append(q, t)
 	if !running {
@@ -73,10 +99,13 @@ func (d *dispatcher) drain(key tandem.SessionKey) {
 		d.queues[key] = q[1:]
 		d.mu.Unlock()
 
-		slots := d.slots(t)
-		slots <- struct{}{}
+		if d.poolOf == nil {
+			d.run(t)
+			continue
+		}
+		release := d.slot(d.poolOf(t))
 		d.run(t)
-		<-slots
+		release()
 	}
 }
 

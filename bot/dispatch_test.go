@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -99,4 +100,59 @@ func TestDispatcherGivesEachProviderItsOwnSlots(t *testing.T) {
 	}
 	close(stuck)
 	d.wait()
+}
+
+// TestDispatcherWakeCoalesces: waking a session that already has a run
+// waiting to start adds none (that run reads the store when it starts),
+// but a session whose run has started gets one more after it.
+func TestDispatcherWakeCoalesces(t *testing.T) {
+	key := tandem.SessionKey{ThreadTS: "1.1"}
+	started := make(chan string, 10)
+	release := make(chan struct{})
+	d := newDispatcher(1, nil, func(turn tandem.Turn) {
+		started <- turn.ID
+		<-release
+	})
+	d.wake(tandem.Turn{ID: "a", Session: key})
+	if id := <-started; id != "a" {
+		t.Fatalf("first run for %s, want a", id)
+	}
+	d.wake(tandem.Turn{ID: "b", Session: key}) // a has started: b waits
+	d.wake(tandem.Turn{ID: "c", Session: key}) // b stands for c
+	d.wake(tandem.Turn{ID: "x", Session: tandem.SessionKey{ThreadTS: "2.2"}})
+	close(release)
+	d.wait()
+	close(started)
+	var got []string
+	for id := range started {
+		got = append(got, id)
+	}
+	slices.Sort(got)
+	if fmt.Sprint(got) != "[b x]" {
+		t.Errorf("runs after the first: %v, want b and x", got)
+	}
+}
+
+// TestDispatcherSlotsPerPool: with runs taking their slots themselves, a
+// pool's slots bound its turns and leave other pools' free.
+func TestDispatcherSlotsPerPool(t *testing.T) {
+	d := newDispatcher(2, nil, nil)
+	r1, r2 := d.slot("github"), d.slot("github")
+	got := make(chan func(), 1)
+	go func() { got <- d.slot("github") }()
+	gl := d.slot("gitlab") // another pool: free at once
+	select {
+	case <-got:
+		t.Fatal("a third GitHub slot was handed out with two taken")
+	case <-time.After(50 * time.Millisecond):
+	}
+	r1()
+	select {
+	case r3 := <-got:
+		r3()
+	case <-time.After(10 * time.Second):
+		t.Fatal("a freed GitHub slot was not handed out")
+	}
+	r2()
+	gl()
 }

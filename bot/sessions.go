@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/tandembot/tandem"
@@ -35,15 +34,22 @@ func newOwner() string {
 type takeoverRecorder interface{ Takeover() }
 
 // runSession runs every unfinished turn of t's session, in the order they
-// were recorded, while holding the session's lease. It returns at once when
+// were sent, while holding the session's lease. It returns at once when
 // another replica holds the lease: that replica runs them, or the poll finds
-// them once its lease expires.
+// them once its lease expires. Each turn is picked with one read of the
+// store (the session's next turn), parsed once, and run in a slot of the
+// pool of the provider it needs.
 func (b *Bot) runSession(t tandem.Turn) {
 	ctx := b.runCtx()
 	key := t.Session
 	name := "session/" + key.String()
 	store := b.cfg.Store
 	owner := b.owner
+	// When this run ends, the commands kept for the session's turns before
+	// its last look at the store (the lease it did not get, or a read that
+	// found no turn) are of turns another replica runs or that are done.
+	seen := b.parsed.mark()
+	defer func() { b.parsed.forget(key, seen) }()
 	if ok, err := store.Lease(ctx, name, owner, b.cfg.LeaseTTL); err != nil || !ok {
 		if err != nil && ctx.Err() == nil {
 			b.log.Error("take session lease", "session", key.String(), "err", err)
@@ -69,24 +75,31 @@ func (b *Bot) runSession(t tandem.Turn) {
 		<-renewed
 	}()
 	for held.Err() == nil && !b.queue.stopped() {
-		rec, ok := b.oldestUnfinished(held, key)
+		seen = b.parsed.mark()
+		j, ok := b.next(held, key)
 		if !ok {
 			return
 		}
-		if rec.State == tandem.TurnRunning {
+		if j.State == tandem.TurnRunning {
 			// Started before, by a process that stopped or died in the
 			// middle: a change may have reached the provider.
 			if tr, ok := b.cfg.Metrics.(takeoverRecorder); ok {
 				tr.Takeover()
 			}
-			if isMutating(rec.Turn.Text) {
-				b.interrupted(ctx, rec.Turn)
+			if j.mutating() {
+				b.interrupted(ctx, j.Turn)
 				continue
 			}
-			b.log.Info("running an interrupted turn again", "turn", rec.Turn.ID, "session", key.String())
+			b.log.Info("running an interrupted turn again", "turn", j.Turn.ID, "session", key.String())
 		}
-		b.runTurn(rec.Turn)
-		if again, err := store.TurnRecord(context.WithoutCancel(ctx), rec.Turn.ID); err == nil && again.State != tandem.TurnDone {
+		release := b.queue.slot(j.pool())
+		if held.Err() != nil || b.queue.stopped() {
+			release()
+			return // it stays for whoever runs the session next
+		}
+		finished := b.runTurn(j)
+		release()
+		if !finished {
 			return // not finished (stopping); it stays for the next run
 		}
 	}
@@ -124,51 +137,35 @@ func (b *Bot) renewLease(ctx context.Context, name string, lost func()) {
 	}
 }
 
-// oldestUnfinished returns the session's earliest pending or running turn,
-// by the time its message was sent (Slack's ts), which is the thread's
-// order even when replicas recorded the turns in another order. With a
+// next picks the session's next turn to run: its earliest pending or
+// running turn by the time its message was sent (Slack's ts), which is the
+// thread's order even when replicas recorded the turns in another order,
+// read from the store's index of the session's unfinished turns. With a
 // reorder window (several replicas), a turn younger than the window waits
 // for it, so a message recorded a moment later by another replica still
-// goes first.
-func (b *Bot) oldestUnfinished(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, bool) {
+// goes first. The picked turn's text is parsed here, once.
+func (b *Bot) next(ctx context.Context, key tandem.SessionKey) (job, bool) {
 	for {
-		recs, err := b.cfg.Store.UnfinishedTurns(ctx)
+		rec, err := b.cfg.Store.NextTurn(ctx, key)
+		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+			return job{}, false
+		}
 		if err != nil {
 			if ctx.Err() == nil {
-				b.log.Error("read inbox", "err", err)
+				b.log.Error("read inbox", "session", key.String(), "err", err)
 			}
-			return tandem.TurnRecord{}, false
+			return job{}, false
 		}
-		var first tandem.TurnRecord
-		found := false
-		for _, r := range recs {
-			if r.Turn.Session == key && (!found || sentAt(r.Turn) < sentAt(first.Turn)) {
-				first, found = r, true
-			}
-		}
-		if !found {
-			return tandem.TurnRecord{}, false
-		}
-		wait := b.cfg.ReorderWindow - b.cfg.Now().Sub(first.Turn.ReceivedAt)
-		if first.State != tandem.TurnPending || wait <= 0 {
-			return first, true
+		wait := b.cfg.ReorderWindow - b.cfg.Now().Sub(rec.Turn.ReceivedAt)
+		if rec.State != tandem.TurnPending || wait <= 0 {
+			return b.parse(rec), true
 		}
 		select {
 		case <-ctx.Done():
-			return tandem.TurnRecord{}, false
+			return job{}, false
 		case <-time.After(wait):
 		}
 	}
-}
-
-// sentAt orders a session's turns: a message's Slack ts (seconds since the
-// epoch), or for turns without one (API calls, re-runs) the time they were
-// recorded.
-func sentAt(t tandem.Turn) float64 {
-	if ts, err := strconv.ParseFloat(t.TS, 64); err == nil && !t.Rerun && t.APIKey == "" {
-		return ts
-	}
-	return float64(t.ReceivedAt.UnixMicro()) / 1e6
 }
 
 // poll submits every session that has unfinished turns and is not queued

@@ -50,6 +50,10 @@ func (s *leaseStore) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, 
 	return []tandem.TurnRecord{{Turn: s.turn, State: tandem.TurnPending}}, nil
 }
 
+func (s *leaseStore) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	return tandem.TurnRecord{Turn: s.turn, State: tandem.TurnPending}, nil
+}
+
 func (s *leaseStore) SetTurnState(ctx context.Context, id string, state tandem.TurnState) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

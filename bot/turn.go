@@ -14,34 +14,37 @@ import (
 	"github.com/tandembot/tandem/handlers"
 )
 
-// runTurn runs one turn to its reply. When the bot is stopping it returns
-// without finishing, leaving the turn in the inbox for the next start.
-func (b *Bot) runTurn(t tandem.Turn) {
+// runTurn runs one picked turn to its reply and reports whether it is done.
+// When the bot is stopping it returns without finishing, leaving the turn in
+// the inbox for the next start.
+func (b *Bot) runTurn(j job) bool {
 	ctx := b.runCtx()
 	if ctx.Err() != nil {
-		return
+		return false
 	}
+	t := j.Turn
 	log := b.log.With("turn", t.ID, "session", t.Session.String(), "user", t.User)
 	if err := b.cfg.Store.SetTurnState(ctx, t.ID, tandem.TurnRunning); err != nil {
 		log.Error("mark turn running", "err", err)
-		return
+		return false
 	}
 	started := time.Now()
 	stopStatus := b.showWorking(ctx, t)
-	out := b.execute(ctx, log, t)
+	out := b.execute(ctx, log, j)
 	stopStatus()
 	if ctx.Err() != nil && out.err != nil {
 		log.Info("turn interrupted by shutdown; it stays in the inbox")
-		return
+		return false
 	}
 	if err := b.postReply(ctx, t, out); err != nil {
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		log.Error("post reply", "err", err)
 	}
-	if err := b.cfg.Store.SetTurnState(context.WithoutCancel(ctx), t.ID, tandem.TurnDone); err != nil {
-		log.Error("mark turn done", "err", err)
+	marked := b.cfg.Store.SetTurnState(context.WithoutCancel(ctx), t.ID, tandem.TurnDone)
+	if marked != nil {
+		log.Error("mark turn done", "err", marked)
 	}
 	b.finish(t, out)
 	p := tandem.ProviderID("")
@@ -50,6 +53,7 @@ func (b *Bot) runTurn(t tandem.Turn) {
 	}
 	b.metrics().Turn(p, out.outcome, time.Since(started))
 	log.Info("turn done", "command", out.command, "outcome", out.outcome, "ms", time.Since(started).Milliseconds())
+	return marked == nil
 }
 
 // result is what a turn produced, ready to render.
@@ -67,7 +71,8 @@ type result struct {
 // retryBackoff is the wait before retrying a read after a provider's 5xx.
 var retryBackoff = 500 * time.Millisecond
 
-func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) result {
+func (b *Bot) execute(ctx context.Context, log *slog.Logger, j job) result {
+	t := j.Turn
 	sess, created, err := b.cfg.Store.EnsureSession(ctx, tandem.Session{Key: t.Session, Owner: t.User, CreatedAt: t.ReceivedAt})
 	if err != nil {
 		return result{err: fmt.Errorf("bot: session: %w", err), outcome: tandem.OutcomeError}
@@ -86,11 +91,11 @@ func (b *Bot) execute(ctx context.Context, log *slog.Logger, t tandem.Turn) resu
 	}
 	res := result{session: sess, outcome: tandem.OutcomeOK, viaKey: t.APIKeyName}
 
-	cmd, err := handlers.Parse(t.Text)
-	if err != nil {
-		res.err, res.outcome = err, tandem.OutcomeRefused
+	if j.err != nil {
+		res.err, res.outcome = j.err, tandem.OutcomeRefused
 		return res
 	}
+	cmd := j.cmd
 	res.command = cmd.Name
 	if cmd.Control && t.APIKey != "" {
 		res.err = tandem.Errorf(tandem.EFORBIDDEN, "Session controls are not available through API keys; use Slack.")
@@ -242,19 +247,6 @@ func (b *Bot) identities(ctx context.Context, team, user string, reason tandem.R
 	return out
 }
 
-// isMutating reports whether a turn's text is a command that changes
-// something at a provider, which must never be silently re-run.
-func isMutating(text string) bool {
-	cmd, err := handlers.Parse(text)
-	return err == nil && cmd.Mutating
-}
-
-// isCommand reports whether text is exactly a known command.
-func isCommand(text string) bool {
-	_, err := handlers.Parse(text)
-	return err == nil
-}
-
 // interrupted tells a thread that a mutating turn was cut off by a crash
 // and may or may not have reached the provider.
 func (b *Bot) interrupted(ctx context.Context, t tandem.Turn) {
@@ -366,16 +358,6 @@ func (b *Bot) HeldIdentities(key tandem.SessionKey) []tandem.Identity {
 		}
 	}
 	return out
-}
-
-// providerOf names the provider a turn needs ("" for none), to give each
-// provider its own pool of running turns.
-func providerOf(t tandem.Turn) string {
-	cmd, err := handlers.Parse(t.Text)
-	if err != nil {
-		return ""
-	}
-	return string(cmd.Provider)
 }
 
 // identityWords says whose identity a turn would use, for a refusal.

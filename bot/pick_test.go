@@ -1,0 +1,246 @@
+package bot
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"maps"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/slack-go/slack"
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/handlers"
+	"github.com/tandembot/tandem/internal/fakeslack"
+	"github.com/tandembot/tandem/secrets"
+	"github.com/tandembot/tandem/store"
+)
+
+// countingStore is a real store that counts the reads that find turns to
+// run: every unfinished turn, or one session's next.
+type countingStore struct {
+	Store
+
+	mu         sync.Mutex
+	unfinished int                       // UnfinishedTurns calls
+	next       map[tandem.SessionKey]int // NextTurn calls by session
+}
+
+func (s *countingStore) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error) {
+	s.mu.Lock()
+	s.unfinished++
+	s.mu.Unlock()
+	return s.Store.UnfinishedTurns(ctx)
+}
+
+func (s *countingStore) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	s.mu.Lock()
+	if s.next == nil {
+		s.next = map[tandem.SessionKey]int{}
+	}
+	s.next[key]++
+	s.mu.Unlock()
+	return s.Store.NextTurn(ctx, key)
+}
+
+func (s *countingStore) counts() (unfinished int, next map[tandem.SessionKey]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unfinished, maps.Clone(s.next)
+}
+
+// openStore opens a bbolt store in t's temporary directory, wrapped to
+// count its reads.
+func openStore(t *testing.T) (*countingStore, *store.DB) {
+	t.Helper()
+	key := make([]byte, secrets.KeySize)
+	keys, err := secrets.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(t.TempDir(), "tandem.db"), store.Options{Keyring: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &countingStore{Store: db}, db
+}
+
+// countParses makes parseText count the parses of each text until t ends.
+// Call it before a bot starts, so that the bot is stopped when it is undone.
+func countParses(t *testing.T) func() map[string]int {
+	t.Helper()
+	var mu sync.Mutex
+	counts := map[string]int{}
+	saved := parseText
+	parseText = func(text string) (handlers.Command, error) {
+		mu.Lock()
+		counts[text]++
+		mu.Unlock()
+		return handlers.Parse(text)
+	}
+	t.Cleanup(func() { parseText = saved })
+	return func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(counts)
+	}
+}
+
+// fakeSlack starts a fake Slack with one channel and returns it with a
+// client for the bot.
+func fakeSlack(t *testing.T) (*fakeslack.Server, *slack.Client) {
+	t.Helper()
+	sl := fakeslack.New(fakeslack.Options{
+		Users:        []fakeslack.User{{ID: "UALICE", Name: "alice"}},
+		Channels:     []fakeslack.Channel{{ID: "C1", Name: "shared"}},
+		PingInterval: 200 * time.Millisecond,
+	})
+	if err := sl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sl.Close)
+	api := slack.New(sl.BotToken(), slack.OptionAppLevelToken(sl.AppToken()), slack.OptionAPIURL(sl.APIURL()))
+	return sl, api
+}
+
+// repliesIn returns the bot's replies in a thread, in the order posted.
+func repliesIn(sl *fakeslack.Server, threadTS string) []string {
+	var out []string
+	for _, m := range sl.Messages() {
+		if m.Method == "chat.postMessage" && m.ThreadTS == threadTS {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+// TestRunSessionReadsOnlyItsSessionAndParsesEachTurnOnce: running a
+// session picks each of its turns with one read of that session's next
+// turn, never a read of every unfinished turn, runs them in the order they
+// were sent whatever order they were recorded in, leaves other sessions'
+// turns alone, and parses each turn's text once.
+func TestRunSessionReadsOnlyItsSessionAndParsesEachTurnOnce(t *testing.T) {
+	parses := countParses(t)
+	sl, api := fakeSlack(t)
+	st, db := openStore(t)
+	ctx := context.Background()
+	a := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1700000000.000100"}
+	other := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1700000000.000200"}
+	now := time.Now()
+	turns := []tandem.Turn{ // in the order recorded
+		{ID: "Ev3", Session: a, Text: "frobnicate the widgets", TS: "1700000000.000900"},
+		{ID: "Ev1", Session: a, Text: "help", TS: "1700000000.000100"},
+		{ID: "EvOther", Session: other, Text: "commands", TS: "1700000000.000200"},
+		{ID: "Ev2", Session: a, Text: "what can you do", TS: "1700000000.000500"},
+		{ID: "Ev0", Session: a, Text: "help me", TS: "1700000000.000050"},
+	}
+	for _, tr := range turns {
+		tr.User, tr.ReceivedAt = "UALICE", now
+		if _, err := db.RecordTurn(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.SetTurnState(ctx, "Ev0", tandem.TurnDone); err != nil {
+		t.Fatal(err)
+	}
+
+	b := New(Config{Slack: api, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	b.runSession(turns[0])
+
+	unfinished, next := st.counts()
+	if unfinished != 0 {
+		t.Errorf("running a session read every unfinished turn %d times, want 0", unfinished)
+	}
+	// One read per turn picked, and one that finds the session done.
+	if d := gocmp.Diff(next, map[tandem.SessionKey]int{a: 4}); d != "" {
+		t.Errorf("NextTurn calls by session (-got +want):\n%s", d)
+	}
+	if d := gocmp.Diff(parses(), map[string]int{"help": 1, "what can you do": 1, "frobnicate the widgets": 1}); d != "" {
+		t.Errorf("parses by text (-got +want):\n%s", d)
+	}
+	replies := repliesIn(sl, a.ThreadTS)
+	if len(replies) != 3 || !strings.Contains(replies[2], "didn't understand") {
+		t.Errorf("replies in the session, in order: %q; want help twice, then the unknown command's", replies)
+	}
+	for id, want := range map[string]tandem.TurnState{"Ev1": tandem.TurnDone, "Ev2": tandem.TurnDone, "Ev3": tandem.TurnDone, "EvOther": tandem.TurnPending} {
+		if r, err := db.TurnRecord(ctx, id); err != nil || r.State != want {
+			t.Errorf("turn %s: %s, %v; want %s", id, r.State, err, want)
+		}
+	}
+}
+
+// TestEventTurnsAreParsedOnce runs the bot on a fake Slack: a turn another
+// process left in the inbox, a mention, a plain command in a session's
+// thread (parsed to recognise it as a turn) and a message that is no
+// command are each parsed once, from the event to the reply.
+func TestEventTurnsAreParsedOnce(t *testing.T) {
+	parses := countParses(t)
+	sl, api := fakeSlack(t)
+	st, db := openStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	left := tandem.Turn{
+		ID: "EvLeft", Session: tandem.SessionKey{Team: "T0TANDEM", Channel: "C1", ThreadTS: "1700000000.000100"},
+		User: "UALICE", Text: "commands", TS: "1700000000.000100", ReceivedAt: time.Now(),
+	}
+	if _, err := db.RecordTurn(ctx, left); err != nil {
+		t.Fatal(err)
+	}
+	b := New(Config{Slack: api, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- b.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	waitReplies := func(threadTS string, n int) {
+		t.Helper()
+		err := sl.WaitFor(ctx, func() bool { return len(repliesIn(sl, threadTS)) >= n })
+		if err != nil {
+			t.Fatalf("waiting for %d replies in %s: %v (got %q)", n, threadTS, err, repliesIn(sl, threadTS))
+		}
+	}
+	waitReplies(left.TS, 1)
+	if err := sl.WaitFor(ctx, b.Ready); err != nil {
+		t.Fatal(err)
+	}
+	root := sl.NextTS()
+	send := func(ev map[string]any) {
+		t.Helper()
+		if _, err := sl.SendEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(fakeslack.AppMentionEvent("C1", "UALICE", "<@U0BOT> help", root, ""))
+	waitReplies(root, 1)
+	send(fakeslack.MessageEvent("C1", "UALICE", "what can you do", sl.NextTS(), root))
+	waitReplies(root, 2)
+	send(fakeslack.AppMentionEvent("C1", "UALICE", "<@U0BOT> frobnicate the widgets", sl.NextTS(), root))
+	waitReplies(root, 3)
+	// Not a command, so no turn: parsed once to find out.
+	send(fakeslack.MessageEvent("C1", "UALICE", "thanks, that helps", sl.NextTS(), root))
+
+	want := map[string]int{"commands": 1, "help": 1, "what can you do": 1, "frobnicate the widgets": 1, "thanks, that helps": 1}
+	if d := gocmp.Diff(parses(), want); d != "" {
+		t.Errorf("parses by text (-got +want):\n%s", d)
+	}
+	if n := b.parsed.size(); n != 0 {
+		t.Errorf("%d parsed commands kept after their turns ran", n)
+	}
+	_, next := st.counts()
+	for key, n := range next {
+		if key != left.Session && key.ThreadTS != root {
+			t.Errorf("NextTurn read session %s (%d times), which had no turn", key, n)
+		}
+	}
+}
