@@ -14,6 +14,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/integrations/github"
+	"github.com/tandembot/tandem/integrations/providertest"
 	"golang.org/x/oauth2"
 )
 
@@ -185,38 +186,6 @@ func TestErrorMapping(t *testing.T) {
 	}
 }
 
-func TestTimeoutIsUnavailable(t *testing.T) {
-	p, client, mux, _ := setup(t)
-	mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	_, err := p.Identify(ctx, client)
-	if tandem.ErrorCode(err) != tandem.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("timeout: %v, want EUNAVAILABLE wrapping DeadlineExceeded", err)
-	}
-}
-
-func TestUnreachableIsUnavailable(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	srv.Close()
-	p := github.New(github.Config{APIURL: srv.URL + "/api/v3/"})
-	_, err := p.Identify(context.Background(), http.DefaultClient)
-	if tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
-		t.Errorf("closed server: %v, want EUNAVAILABLE", err)
-	}
-}
-
-func TestCanceledIsNotCoded(t *testing.T) {
-	p, client, mux, _ := setup(t)
-	mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err := p.Identify(ctx, client)
-	if !errors.Is(err, context.Canceled) || tandem.ErrorCode(err) != tandem.EINTERNAL {
-		t.Errorf("canceled: %v, want a wrapped context.Canceled", err)
-	}
-}
-
 // A token source whose refresh GitHub refuses (HTTP 200, bad_refresh_token)
 // makes the call EUNAUTHORIZED, and the *oauth2.RetrieveError stays
 // reachable for the caller that must re-read its store.
@@ -250,4 +219,20 @@ func TestRefusedRefreshIsUnauthorized(t *testing.T) {
 	if strings.Contains(err.Error(), "ghr_old") || strings.Contains(err.Error(), "ghu_old") {
 		t.Errorf("error shows a token: %v", err)
 	}
+}
+
+// Failures below HTTP, for every call: the suite all providers pass.
+func TestTransportErrors(t *testing.T) {
+	providertest.RunErrors(t, func(t *testing.T, base string) map[string]providertest.Call {
+		cfg, err := github.ConfigFromBase(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := github.New(cfg)
+		out := map[string]providertest.Call{}
+		for name, do := range calls {
+			out[name] = func(ctx context.Context, c *http.Client) error { return do(p, ctx, c) }
+		}
+		return out
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/integrations/gitlab"
+	"github.com/tandembot/tandem/integrations/providertest"
 	gl "gitlab.com/gitlab-org/api/client-go"
 	"golang.org/x/oauth2"
 )
@@ -138,38 +138,6 @@ func TestRetryAfterAlone(t *testing.T) {
 	}
 }
 
-func TestTimeoutIsUnavailable(t *testing.T) {
-	p, client, mux, _ := setup(t)
-	mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	_, err := p.Identify(ctx, client)
-	if tandem.ErrorCode(err) != tandem.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("timeout: %v, want EUNAVAILABLE wrapping DeadlineExceeded", err)
-	}
-}
-
-func TestUnreachableIsUnavailable(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	srv.Close()
-	p := gitlab.New(gitlab.Config{APIURL: srv.URL + "/api/v4/"})
-	_, err := p.Identify(context.Background(), http.DefaultClient)
-	if tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
-		t.Errorf("closed server: %v, want EUNAVAILABLE", err)
-	}
-}
-
-func TestCanceledIsNotCoded(t *testing.T) {
-	p, client, mux, _ := setup(t)
-	mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err := p.Identify(ctx, client)
-	if !errors.Is(err, context.Canceled) || tandem.ErrorCode(err) != tandem.EINTERNAL {
-		t.Errorf("canceled: %v, want a wrapped context.Canceled", err)
-	}
-}
-
 // A token source whose refresh GitLab refuses (HTTP 400, invalid_grant)
 // makes the call EUNAUTHORIZED, and the *oauth2.RetrieveError stays
 // reachable for the caller that must re-read its store. A refused client
@@ -216,4 +184,20 @@ func TestRefusedRefresh(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Failures below HTTP, for every call: the suite all providers pass.
+func TestTransportErrors(t *testing.T) {
+	providertest.RunErrors(t, func(t *testing.T, base string) map[string]providertest.Call {
+		cfg, err := gitlab.ConfigFromBase(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := gitlab.New(cfg)
+		out := map[string]providertest.Call{}
+		for name, do := range calls {
+			out[name] = func(ctx context.Context, c *http.Client) error { return do(p, ctx, c) }
+		}
+		return out
+	})
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/integrations/google"
+	"github.com/tandembot/tandem/integrations/providertest"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
 )
@@ -91,43 +91,6 @@ func TestErrorMapping(t *testing.T) {
 	}
 }
 
-func TestTimeoutIsUnavailable(t *testing.T) {
-	for call, do := range calls {
-		p, client, mux, _ := setup(t)
-		hang := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
-		mux.HandleFunc("/", hang)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-		err := do(p, ctx, client)
-		cancel()
-		if tandem.ErrorCode(err) != tandem.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("%s timeout: %v, want EUNAVAILABLE wrapping DeadlineExceeded", call, err)
-		}
-	}
-}
-
-func TestUnreachableIsUnavailable(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	srv.Close()
-	p := google.New(google.Config{APIURL: srv.URL + "/"})
-	for call, do := range calls {
-		if err := do(p, context.Background(), http.DefaultClient); tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
-			t.Errorf("%s against a closed server: %v, want EUNAVAILABLE", call, err)
-		}
-	}
-}
-
-func TestCanceledIsNotCoded(t *testing.T) {
-	p, client, mux, _ := setup(t)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	for call, do := range calls {
-		if err := do(p, ctx, client); !errors.Is(err, context.Canceled) || tandem.ErrorCode(err) != tandem.EINTERNAL {
-			t.Errorf("%s canceled: %v, want a wrapped context.Canceled", call, err)
-		}
-	}
-}
-
 // A token source whose refresh Google refuses (400 invalid_grant) makes
 // the call EUNAUTHORIZED, and the *oauth2.RetrieveError stays reachable for
 // the caller that must re-read its store.
@@ -161,21 +124,6 @@ func TestRefusedRefreshIsUnauthorized(t *testing.T) {
 	}
 }
 
-// An error the token source already coded (Tandem's own token store saying
-// Google did not answer a refresh) keeps its code.
-func TestCodedTransportErrorIsKept(t *testing.T) {
-	p, _, mux, _ := setup(t)
-	noRequests(t, mux)
-	coded := tandem.Errorf(tandem.EUNAVAILABLE, "Google did not answer a token refresh; try again in a moment.")
-	client := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, coded })}
-	for call, do := range calls {
-		err := do(p, context.Background(), client)
-		if tandem.ErrorCode(err) != tandem.EUNAVAILABLE || tandem.ErrorMessage(err) != coded.Message {
-			t.Errorf("%s: %v, want the token source's error", call, err)
-		}
-	}
-}
-
 func TestBadAPIURL(t *testing.T) {
 	p := google.New(google.Config{APIURL: "not a url"})
 	for call, do := range calls {
@@ -183,4 +131,20 @@ func TestBadAPIURL(t *testing.T) {
 			t.Errorf("%s with a bad API URL: %v, want an internal error", call, err)
 		}
 	}
+}
+
+// Failures below HTTP, for every call: the suite all providers pass.
+func TestTransportErrors(t *testing.T) {
+	providertest.RunErrors(t, func(t *testing.T, base string) map[string]providertest.Call {
+		cfg, err := google.ConfigFromBase(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := google.New(cfg)
+		out := map[string]providertest.Call{}
+		for name, do := range calls {
+			out[name] = func(ctx context.Context, c *http.Client) error { return do(p, ctx, c) }
+		}
+		return out
+	})
 }

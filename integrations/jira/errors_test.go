@@ -13,6 +13,7 @@ import (
 	gojira "github.com/andygrunwald/go-jira"
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/integrations/jira"
+	"github.com/tandembot/tandem/integrations/providertest"
 	"golang.org/x/oauth2"
 )
 
@@ -120,38 +121,6 @@ func TestNotFoundNamesTheAccount(t *testing.T) {
 	}
 }
 
-func TestTimeoutIsUnavailable(t *testing.T) {
-	p, client, mux, _ := setup(t)
-	mux.HandleFunc("/oauth/token/accessible-resources", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	_, err := p.Identify(ctx, client)
-	if tandem.ErrorCode(err) != tandem.EUNAVAILABLE || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("timeout: %v, want EUNAVAILABLE wrapping DeadlineExceeded", err)
-	}
-}
-
-func TestUnreachableIsUnavailable(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	srv.Close()
-	p := jira.New(jira.Config{APIURL: srv.URL + "/"})
-	_, err := p.Identify(context.Background(), http.DefaultClient)
-	if tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
-		t.Errorf("closed server: %v, want EUNAVAILABLE", err)
-	}
-}
-
-func TestCanceledIsNotCoded(t *testing.T) {
-	p, client, mux, _ := setup(t)
-	mux.HandleFunc("/oauth/token/accessible-resources", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err := p.Identify(ctx, client)
-	if !errors.Is(err, context.Canceled) || tandem.ErrorCode(err) != tandem.EINTERNAL {
-		t.Errorf("canceled: %v, want a wrapped context.Canceled", err)
-	}
-}
-
 // The retired search (410) is Tandem's bug, not the user's: internal.
 func TestGoneIsInternal(t *testing.T) {
 	p, client, mux, _ := setup(t)
@@ -214,4 +183,20 @@ func TestRefusedRefresh(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Failures below HTTP, for every call: the suite all providers pass.
+func TestTransportErrors(t *testing.T) {
+	providertest.RunErrors(t, func(t *testing.T, base string) map[string]providertest.Call {
+		cfg, err := jira.ConfigFromBase(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := jira.New(cfg)
+		out := map[string]providertest.Call{}
+		for name, do := range calls {
+			out[name] = func(ctx context.Context, c *http.Client) error { return do(p, ctx, c) }
+		}
+		return out
+	})
 }
