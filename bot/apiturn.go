@@ -12,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/turns"
 )
 
 // waiter receives a turn's result for a caller that waits (the HTTP API).
@@ -206,7 +207,7 @@ func (b *Bot) storedResult(ctx context.Context, t tandem.Turn) (tandem.TurnResul
 // finish hands a finished turn's result to whoever waits for it: the
 // caller in this process, or, for an API turn whose caller waits on
 // another replica, that replica through the store.
-func (b *Bot) finish(t tandem.Turn, out result) {
+func (b *Bot) finish(t tandem.Turn, out turns.Result) {
 	b.mu.Lock()
 	w, ok := b.waiters[t.ID]
 	replyTS := b.replyTS[t.ID]
@@ -215,9 +216,9 @@ func (b *Bot) finish(t tandem.Turn, out result) {
 	if !ok && t.APIKey == "" {
 		return
 	}
-	res := tandem.TurnResult{Session: t.Session, ReplyTS: replyTS, Identity: out.identity, Reply: out.reply, Err: out.err}
-	if out.err != nil && !isPersonError(out.err) {
-		res.Err = errors.New(tandem.ErrorMessage(out.err))
+	res := tandem.TurnResult{Session: t.Session, ReplyTS: replyTS, Identity: out.Identity, Reply: out.Reply, Err: out.Err}
+	if out.Err != nil && !isPersonError(out.Err) {
+		res.Err = errors.New(tandem.ErrorMessage(out.Err))
 	}
 	if ok {
 		w.ch <- res

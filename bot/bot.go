@@ -1,7 +1,7 @@
 // Package bot is Tandem's Slack transport: the Socket Mode loop, durable
 // acknowledgement of events, threads as sessions, per-session ordering of
-// turns, and rendering replies as Block Kit. What commands do lives in
-// handlers; whose credentials they use is resolved here, once per turn.
+// turns, and rendering replies as Block Kit. The turn engine (package
+// turns) resolves whose credentials a turn uses and runs it.
 package bot
 
 import (
@@ -15,6 +15,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/turns"
 )
 
 // Store is what the bot needs of the store.
@@ -115,6 +116,7 @@ func (b *Bot) metrics() Recorder {
 type Bot struct {
 	cfg      Config
 	log      *slog.Logger
+	engine   *turns.Engine // runs the turns this Bot receives
 	api      *slack.Client
 	queue    *dispatcher
 	teamID   string
@@ -124,9 +126,6 @@ type Bot struct {
 	mu    sync.Mutex
 	ready bool
 	ctx   context.Context // Run's context, for turns
-	// held keeps the owner's resolved credentials of persistent sessions
-	// between turns; per-message credentials are never held.
-	held map[tandem.SessionKey]map[tandem.ProviderID]tandem.Credentials
 	// waiters are callers waiting for a turn's result, by turn id.
 	waiters map[string]*waiter
 	// replyTS is the ts of each finished API turn's reply, until finish.
@@ -163,6 +162,10 @@ func New(cfg Config) *Bot {
 		cfg.Logger = slog.Default()
 	}
 	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack, owner: newOwner()}
+	b.engine = turns.New(turns.Config{
+		Store: cfg.Store, Resolver: cfg.Resolver, Controls: controls{b}, Providers: cfg.Providers,
+		Logger: cfg.Logger, RerunWindow: cfg.RerunWindow, Now: cfg.Now,
+	})
 	// runSession picks each turn it runs from the store and takes the slot
 	// of that turn's provider itself.
 	b.queue = newDispatcher(cfg.Concurrency, nil, b.runSession)
@@ -361,8 +364,8 @@ func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *parsed, b
 	switch {
 	case e.Type == "app_mention", direct, mentioned:
 	case e.ThreadTS != "":
-		c, err := parseText(text)
-		if err != nil {
+		c := parseText(text)
+		if c.Err() != nil {
 			return tandem.Turn{}, nil, false
 		}
 		// A plain message in a thread counts only inside a session.

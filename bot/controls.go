@@ -10,7 +10,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/handlers"
+	"github.com/tandembot/tandem/turns"
 )
 
 // Consent action ids on the DMs that ask an owner to share their identity:
@@ -22,11 +22,22 @@ const (
 	actionEditorDecline = "editor_decline"
 )
 
+// controls lets the engine carry out session controls through the bot.
+type controls struct{ b *Bot }
+
+func (c controls) Control(ctx context.Context, t tandem.Turn, sess tandem.Session, cmd turns.Command) (tandem.Reply, error) {
+	return c.b.control(ctx, t, sess, cmd)
+}
+
+func (c controls) ChannelDefault(ctx context.Context, sess tandem.Session) tandem.Session {
+	return c.b.applyChannelDefault(ctx, sess)
+}
+
 // control carries out a session control. Reading (env, editors, session)
 // is open to anyone in the thread; changing needs the owner or a channel
 // admin; sharing the owner's identity needs the owner's consent.
-func (b *Bot) control(ctx context.Context, t tandem.Turn, sess tandem.Session, cmd handlers.Command) (tandem.Reply, error) {
-	switch cmd.Name {
+func (b *Bot) control(ctx context.Context, t tandem.Turn, sess tandem.Session, cmd turns.Command) (tandem.Reply, error) {
+	switch cmd.Name() {
 	case "session.env":
 		return envReply(sess), nil
 	case "session.editors":
@@ -41,18 +52,18 @@ func (b *Bot) control(ctx context.Context, t tandem.Turn, sess tandem.Session, c
 	if !allowed {
 		return tandem.Reply{}, tandem.Errorf(tandem.EFORBIDDEN, "Only %s can do that here.", b.whoMayChange(ctx, sess))
 	}
-	switch cmd.Name {
+	switch cmd.Name() {
 	case "session.set":
-		name, value, _ := strings.Cut(cmd.Args["assign"], "=")
+		name, value, _ := strings.Cut(cmd.Arg("assign"), "=")
 		return b.setVar(ctx, t, sess, name, value)
 	case "session.unset":
-		return b.setVar(ctx, t, sess, cmd.Args["var"], "false")
+		return b.setVar(ctx, t, sess, cmd.Arg("var"), "false")
 	case "session.editors_add", "session.editors_remove":
-		return b.changeEditors(ctx, t, sess, userID(cmd.Args["user"]), cmd.Name == "session.editors_add")
+		return b.changeEditors(ctx, t, sess, userID(cmd.Arg("user")), cmd.Name() == "session.editors_add")
 	case "session.audit":
 		return b.auditReply(ctx, sess)
 	}
-	return tandem.Reply{}, fmt.Errorf("bot: unknown control %s", cmd.Name)
+	return tandem.Reply{}, fmt.Errorf("bot: unknown control %s", cmd.Name())
 }
 
 var userIDRe = regexp.MustCompile(`^<@([UW][A-Z0-9]+)`)
@@ -170,7 +181,7 @@ func (b *Bot) disablePersistent(ctx context.Context, key tandem.SessionKey, by s
 	if err != nil {
 		return tandem.Reply{}, fmt.Errorf("bot: disable persistent: %w", err)
 	}
-	b.dropHeld(key, "", "")
+	b.engine.DropSession(key)
 	if !was && !pending {
 		return tandem.Reply{Title: "This session already runs every message as its sender"}, nil
 	}

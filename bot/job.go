@@ -4,50 +4,42 @@ import (
 	"sync"
 
 	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/handlers"
+	"github.com/tandembot/tandem/turns"
 )
 
 // parseText reads a turn's text as a command. It is a variable so that a
 // test can count the parses a turn costs.
-var parseText = handlers.Parse
+var parseText = turns.Parse
 
 // job is a turn picked to run, with its text parsed once: the command
 // (which carries its operation) or why the text is none goes with the turn
 // to the slot it takes, its execution and its reply.
 type job struct {
 	tandem.TurnRecord
-	cmd handlers.Command
-	err error // why the text is no command, for the sender
+	cmd turns.Command // or why the text is none (cmd.Err), for the sender
 }
 
 // pool names the pool of slots the turn runs in: the provider it needs, or
 // "" for none (help, session controls, commands that combine providers,
 // text that is no command).
-func (j job) pool() string {
-	if j.err != nil {
-		return ""
-	}
-	return string(j.cmd.Provider)
-}
+func (j job) pool() string { return string(j.cmd.Provider()) }
 
 // mutating reports whether the turn changes something at a provider, which
 // must never be silently re-run.
-func (j job) mutating() bool { return j.err == nil && j.cmd.Mutating }
+func (j job) mutating() bool { return j.cmd.Mutating() }
 
 // parse makes a picked turn a job: with the command parsed when its message
 // was recognised here, or else by parsing its text now.
 func (b *Bot) parse(rec tandem.TurnRecord) job {
 	if p, ok := b.parsed.take(rec.Turn); ok {
-		return job{TurnRecord: rec, cmd: p.cmd, err: p.err}
+		return job{TurnRecord: rec, cmd: p.cmd}
 	}
-	cmd, err := parseText(rec.Turn.Text)
-	return job{TurnRecord: rec, cmd: cmd, err: err}
+	return job{TurnRecord: rec, cmd: parseText(rec.Turn.Text)}
 }
 
 // parsed is a text already read as a command.
 type parsed struct {
-	cmd handlers.Command
-	err error
+	cmd turns.Command
 	n   uint64 // when it was kept (parsedTurns.n)
 }
 

@@ -14,10 +14,10 @@ import (
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/handlers"
 	"github.com/tandembot/tandem/internal/fakeslack"
 	"github.com/tandembot/tandem/secrets"
 	"github.com/tandembot/tandem/store"
+	"github.com/tandembot/tandem/turns"
 )
 
 // countingStore is a real store that counts the reads that find turns to
@@ -77,11 +77,11 @@ func countParses(t *testing.T) func() map[string]int {
 	var mu sync.Mutex
 	counts := map[string]int{}
 	saved := parseText
-	parseText = func(text string) (handlers.Command, error) {
+	parseText = func(text string) turns.Command {
 		mu.Lock()
 		counts[text]++
 		mu.Unlock()
-		return handlers.Parse(text)
+		return turns.Parse(text)
 	}
 	t.Cleanup(func() { parseText = saved })
 	return func() map[string]int {

@@ -131,7 +131,7 @@ func (b *Bot) sessionReply(ctx context.Context, sess tandem.Session, asker strin
 		reply.Items = append(reply.Items, tandem.Item{Text: line})
 	}
 	held := "none: each turn's credentials are dropped when it ends"
-	if ids := b.HeldIdentities(sess.Key); len(ids) > 0 {
+	if ids := b.engine.HeldIdentities(sess.Key); len(ids) > 0 {
 		var parts []string
 		for _, id := range ids {
 			parts = append(parts, fmt.Sprintf("%s as %s of <@%s>", id.Provider.Name(), escape(id.Login), id.SlackUser))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/turns"
 )
 
 // Slack's message limits (slack-platform-facts.md).
@@ -18,22 +19,22 @@ const (
 
 // attribution is the line every reply carries: whose Slack identity the
 // turn ran as and which provider account it used.
-func attribution(res result, sender string) string {
-	if res.viaKey != "" {
-		who := fmt.Sprintf("via API key %s of <@%s>", escape(res.viaKey), sender)
-		if res.identity != nil && res.identity.Provider != "" {
-			who += fmt.Sprintf(" · %s: %s", res.identity.Provider.Name(), escape(res.identity.Login))
+func attribution(res turns.Result, sender string) string {
+	if res.ViaKey != "" {
+		who := fmt.Sprintf("via API key %s of <@%s>", escape(res.ViaKey), sender)
+		if res.Identity != nil && res.Identity.Provider != "" {
+			who += fmt.Sprintf(" · %s: %s", res.Identity.Provider.Name(), escape(res.Identity.Login))
 		}
 		return who
 	}
-	if res.identity == nil {
+	if res.Identity == nil {
 		user := sender
-		if res.session.Persistent() && res.session.Owner != "" {
-			return fmt.Sprintf("ran as <@%s> (persistent session)", res.session.Owner)
+		if res.Session.Persistent() && res.Session.Owner != "" {
+			return fmt.Sprintf("ran as <@%s> (persistent session)", res.Session.Owner)
 		}
 		return fmt.Sprintf("ran as <@%s>", user)
 	}
-	id := res.identity
+	id := res.Identity
 	who := fmt.Sprintf("ran as <@%s>", id.SlackUser)
 	if id.Reason == tandem.ReasonPersistentOwner {
 		who += " (persistent session)"

@@ -8,48 +8,54 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/handlers"
+	"github.com/tandembot/tandem/turns"
 )
 
 // postReply answers a turn in its thread. Errors become words here: a
 // missing or dead link gets a private Connect button for the person whose
 // link it is, plus a short visible note; everything else a visible reply.
-func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res result) error {
+func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) error {
 	attr := attribution(res, t.User)
 	var nc *tandem.NotConnectedError
 	var ex *tandem.ExpiredError
-	var unknown *handlers.UnknownError
 	switch {
-	case res.err == nil:
+	case res.Err == nil:
 		// The title is plain text (render escapes it in the blocks) and may
 		// carry a provider's text, a PR title or a Jira summary: the
 		// notification text gets it escaped alike.
-		ts, err := b.postThreadTS(ctx, t, escape(res.reply.Title), render(res.reply, attr))
+		ts, err := b.postThreadTS(ctx, t, escape(res.Reply.Title), render(res.Reply, attr))
 		b.noteReply(t, ts)
 		if err != nil {
 			return err
 		}
-		if len(res.missing) > 0 && res.identity != nil {
-			b.offerConnect(ctx, t, res.identity.SlackUser, res.missing)
+		if len(res.Missing) > 0 && res.Identity != nil {
+			b.offerConnect(ctx, t, res.Identity.SlackUser, res.Missing)
 		}
 		return nil
-	case errors.As(res.err, &nc):
+	case errors.As(res.Err, &nc):
 		return b.needsLink(ctx, t, res, nc.User, nc.Provider, false)
-	case errors.As(res.err, &ex):
+	case errors.As(res.Err, &ex):
 		return b.needsLink(ctx, t, res, ex.User, ex.Provider, true)
-	case tandem.ErrorCode(res.err) == tandem.EUNAUTHORIZED && res.identity != nil:
-		return b.needsLink(ctx, t, res, res.identity.SlackUser, res.identity.Provider, true)
-	case errors.As(res.err, &unknown):
+	case tandem.ErrorCode(res.Err) == tandem.EUNAUTHORIZED && res.Identity != nil:
+		return b.needsLink(ctx, t, res, res.Identity.SlackUser, res.Identity.Provider, true)
+	case isUnknown(res.Err):
+		suggestions, _ := turns.Suggestions(res.Err)
 		var items []tandem.Item
-		for _, s := range unknown.Suggestions {
+		for _, s := range suggestions {
 			items = append(items, tandem.Item{Text: "`@tandem " + s + "`"})
 		}
 		reply := tandem.Reply{Title: "I didn't understand that. Did you mean:", Items: items, Text: "Say `help` for everything I can do."}
 		return b.postThread(ctx, t, reply.Title, render(reply, attr))
 	default:
-		reply := tandem.Reply{Title: errorTitle(res.err), Text: tandem.ErrorMessage(res.err)}
+		reply := tandem.Reply{Title: errorTitle(res.Err), Text: tandem.ErrorMessage(res.Err)}
 		return b.postThread(ctx, t, reply.Title+": "+reply.Text, render(reply, attr))
 	}
+}
+
+// isUnknown reports whether err says a text is no command.
+func isUnknown(err error) bool {
+	_, ok := turns.Suggestions(err)
+	return ok
 }
 
 func errorTitle(err error) string {
@@ -71,7 +77,7 @@ func errorTitle(err error) string {
 // needsLink tells user privately that p must be (re)connected, with a
 // button that links their own account and re-runs this turn, and leaves a
 // short visible note in the thread. Nothing ran with anyone else's token.
-func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res result, user string, p tandem.ProviderID, expired bool) error {
+func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res turns.Result, user string, p tandem.ProviderID, expired bool) error {
 	title := p.Name() + " credentials not configured"
 	body := fmt.Sprintf("<@%s> has not connected %s, so Tandem did not run this request; it never uses anyone else's account instead.", user, p.Name())
 	label := "Connect " + p.Name()
@@ -209,7 +215,7 @@ func (b *Bot) OnLinked(ctx context.Context, l tandem.Link, rerunTurn string) {
 
 // OnNeedsReconnect tells a user, once, that a link died.
 func (b *Bot) OnNeedsReconnect(ctx context.Context, l tandem.Link) {
-	b.dropHeld(tandem.SessionKey{}, l.User, l.Provider)
+	b.engine.DropUser(l.User, l.Provider)
 	text := fmt.Sprintf("%s credentials expired or revoked: %s refused the account %s. Reconnect it so Tandem can act as you again.", l.Provider.Name(), l.Provider.Name(), l.Login)
 	reply := tandem.Reply{Title: l.Provider.Name() + " credentials expired or revoked", Text: escape(text),
 		Buttons: b.connectButton(ctx, l.Team, l.User, l.Provider, "", tandem.Button{Text: "Reconnect " + l.Provider.Name(), Primary: true})}

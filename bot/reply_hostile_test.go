@@ -7,7 +7,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/handlers"
+	"github.com/tandembot/tandem/turns"
 )
 
 // TestRefusalRepliesDoNotPostSlackMarkupFromTheSender: a refusal that quotes
@@ -27,8 +27,7 @@ func TestRefusalRepliesDoNotPostSlackMarkupFromTheSender(t *testing.T) {
 		"<https://evil.example/reauth|Reconnect_GitHub>",
 		"comment on <!everyone> please",
 	} {
-		_, err := handlers.Parse(text)
-		refusals[text] = err
+		refusals[text] = turns.Parse(text).Err()
 	}
 	for typed, err := range refusals {
 		if tandem.ErrorCode(err) != tandem.EINVALID {

@@ -101,7 +101,7 @@ func (b *Bot) connectMenu(ctx context.Context, team, user, arg string) tandem.Re
 }
 
 func (b *Bot) statuses(ctx context.Context, team, user string) []tandem.IdentityStatus {
-	return b.identities(ctx, team, user, tandem.ReasonSender)
+	return b.engine.Identities(ctx, team, user, tandem.ReasonSender)
 }
 
 func statusLine(st tandem.IdentityStatus) string {
@@ -135,7 +135,7 @@ func (b *Bot) disconnect(ctx context.Context, team, user, arg string) tandem.Rep
 	if err := b.cfg.Store.AppendAudit(context.WithoutCancel(ctx), tandem.AuditRecord{Time: b.cfg.Now(), Actor: user, Effective: user, Provider: p, Action: "unlink", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK, Detail: "unlinked " + l.Login}); err != nil {
 		b.log.Error("append audit", "action", "unlink", "provider", p, "user", user, "err", err)
 	}
-	b.dropHeld(tandem.SessionKey{}, user, p)
+	b.engine.DropUser(user, p)
 	go b.publishHome(context.WithoutCancel(ctx), team, user)
 	return tandem.Reply{Title: p.Name() + " disconnected", Text: fmt.Sprintf("Tandem no longer acts as %s on %s for you.", escape(l.Login), p.Name())}
 }
