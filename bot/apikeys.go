@@ -43,7 +43,7 @@ func (b *Bot) tandemCommand(ctx context.Context, cmd slack.SlashCommand, team st
 	case len(f) == 3 && f[0] == "apikey" && f[1] == "revoke":
 		return b.revokeKey(ctx, team, cmd.UserID, f[2])
 	case len(f) == 3 && f[0] == "channel" && f[1] == "persistent" && (f[2] == "on" || f[2] == "off"):
-		return b.channelDefault(ctx, team, cmd.ChannelID, cmd.UserID, f[2] == "on")
+		return b.engine.SetChannelDefault(ctx, team, cmd.ChannelID, cmd.UserID, f[2] == "on")
 	}
 	return usage
 }
@@ -115,27 +115,6 @@ func (b *Bot) revokeKey(ctx context.Context, team, user, prefix string) tandem.R
 	}
 	go b.publishHome(context.WithoutCancel(ctx), team, user)
 	return tandem.Reply{Title: "API key " + k.Name + " revoked", Text: fmt.Sprintf("`%s` no longer works.", k.Prefix)}
-}
-
-// channelDefault sets whether new sessions in a channel start by asking
-// their owner to turn on persistent mode.
-func (b *Bot) channelDefault(ctx context.Context, team, channel, user string, on bool) tandem.Reply {
-	admin, err := b.isChannelAdmin(ctx, channel, user)
-	if err != nil {
-		return tandem.Reply{Title: "Could not check who administers this channel", Text: "Try again in a moment."}
-	}
-	if !admin {
-		return tandem.Reply{Title: "Only a channel admin can change this", Text: "Workspace admins and owners, the channel's creator and Tandem's admins are channel admins."}
-	}
-	value, words := "", "off: new sessions run every message as its sender"
-	if on {
-		value, words = "on", "on: each new session asks its owner to approve running every turn as them"
-	}
-	if err := b.cfg.Store.SetSetting(ctx, channelDefaultKey(team, channel), value); err != nil {
-		return tandem.Reply{Title: "Could not save the setting", Text: tandem.ErrorMessage(err)}
-	}
-	b.auditChange(ctx, tandem.SessionKey{Team: team, Channel: channel, ThreadTS: "-"}, user, "", "channel_default", "persistent "+map[bool]string{true: "on", false: "off"}[on])
-	return tandem.Reply{Title: "Channel default is " + map[bool]string{true: "persistent", false: "per-message"}[on], Text: "This channel's default is now " + words + "."}
 }
 
 // homeKeys renders the API keys section of the App Home.

@@ -163,7 +163,8 @@ func New(cfg Config) *Bot {
 	}
 	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack, owner: newOwner()}
 	b.engine = turns.New(turns.Config{
-		Store: cfg.Store, Resolver: cfg.Resolver, Controls: controls{b}, Providers: cfg.Providers,
+		Store: cfg.Store, Resolver: cfg.Resolver, Directory: people{b}, Notifier: people{b},
+		Providers: cfg.Providers, Admins: cfg.Admins,
 		Logger: cfg.Logger, RerunWindow: cfg.RerunWindow, Now: cfg.Now,
 	})
 	// runSession picks each turn it runs from the store and takes the slot

@@ -13,19 +13,7 @@ import (
 // consent rule holds: nothing changes until they approve. It fails with
 // ENOTFOUND for an unknown session.
 func (b *Bot) RequestPersistent(ctx context.Context, key tandem.SessionKey, operator string) (tandem.Session, error) {
-	sess, err := b.cfg.Store.Session(ctx, key)
-	if err != nil {
-		return tandem.Session{}, err
-	}
-	if sess.Persistent() || sess.Pending != nil {
-		return sess, nil
-	}
-	reply, err := b.requestConsent(ctx, key, "operator "+operator)
-	if err != nil {
-		return tandem.Session{}, err
-	}
-	b.announce(ctx, key, reply)
-	return b.cfg.Store.Session(ctx, key)
+	return b.engine.RequestPersistent(ctx, key, operator)
 }
 
 // NotifyEditor DMs user the providers they must connect or reconnect for

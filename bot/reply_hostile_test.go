@@ -19,7 +19,7 @@ import (
 // (a fake "Reconnect GitHub" link in Tandem's voice). Anyone who can mention
 // the bot, and any API key, reaches the Parse refusal.
 func TestRefusalRepliesDoNotPostSlackMarkupFromTheSender(t *testing.T) {
-	_, setErr := (&Bot{}).setVar(context.Background(), tandem.Turn{}, tandem.Session{}, tandem.EnvKeepCredentialsPersistent, "<!channel>")
+	_, setErr := turns.New(turns.Config{}).SetVar(context.Background(), tandem.Turn{}, tandem.Session{}, tandem.EnvKeepCredentialsPersistent, "<!channel>")
 	refusals := map[string]error{"set KEEP_CREDENTIALS_PERSISTENT=<!channel>": setErr}
 	for _, text := range []string{
 		"<!channel>",

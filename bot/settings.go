@@ -6,6 +6,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/turns"
 )
 
 // The Session settings message shortcut and its modal.
@@ -36,7 +37,7 @@ func (b *Bot) openSettings(ctx context.Context, team string, cb slack.Interactio
 			mode += fmt.Sprintf(" Persistent mode is waiting for <@%s>'s approval.", sess.Owner)
 		}
 		blocks = []slack.Block{
-			section(fmt.Sprintf("*Owner:* <@%s>\n*Mode:* %s\n*Editors:* %s", sess.Owner, mode, editorList(sess))),
+			section(fmt.Sprintf("*Owner:* <@%s>\n*Mode:* %s\n*Editors:* %s", sess.Owner, mode, turns.EditorList(sess))),
 		}
 		perMsg := slack.NewOptionBlockObject("per_message", slack.NewTextBlockObject(slack.PlainTextType, "Every message runs as its sender", false, false), nil)
 		persist := slack.NewOptionBlockObject("persistent", slack.NewTextBlockObject(slack.PlainTextType, "Every turn runs as the owner (KEEP_CREDENTIALS_PERSISTENT)", false, false), nil)
@@ -82,7 +83,7 @@ func (b *Bot) submitSettings(ctx context.Context, team string, cb slack.Interact
 	refuse := func(msg string) any {
 		return slack.NewErrorsViewSubmissionResponse(map[string]string{blockMode: msg})
 	}
-	allowed, err := b.mayChange(ctx, sess, cb.User.ID)
+	allowed, err := b.engine.MayChange(ctx, sess, cb.User.ID)
 	if err != nil {
 		return refuse("Tandem could not check who administers this channel; try again.")
 	}
@@ -96,7 +97,7 @@ func (b *Bot) submitSettings(ctx context.Context, team string, cb slack.Interact
 	t := tandem.Turn{Session: key, User: cb.User.ID}
 	go func() {
 		ctx := context.WithoutCancel(ctx)
-		reply, err := b.setVar(ctx, t, sess, tandem.EnvKeepCredentialsPersistent, value)
+		reply, err := b.engine.SetVar(ctx, t, sess, tandem.EnvKeepCredentialsPersistent, value)
 		if err != nil {
 			b.log.Warn("session settings", "err", err)
 			return

@@ -39,9 +39,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 	}
 	if created {
 		log.Info("session started", "owner", t.User)
-		if e.cfg.Controls != nil {
-			sess = e.cfg.Controls.ChannelDefault(ctx, sess)
-		}
+		sess = e.applyChannelDefault(ctx, sess)
 	} else if !sess.HasEditor(t.User) && !sess.Persistent() && sess.Pending == nil && t.APIKey == "" {
 		// In a per-message session whoever writes becomes an editor. A
 		// persistent (or pending) session's list changes only through its
@@ -65,11 +63,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		return res
 	}
 	if c.Control {
-		if e.cfg.Controls == nil {
-			res.Err, res.Outcome = fmt.Errorf("turns: no session controls"), tandem.OutcomeError
-			return res
-		}
-		reply, err := e.cfg.Controls.Control(ctx, t, sess, cmd)
+		reply, err := e.control(ctx, t, sess, cmd)
 		res.Reply, res.Err = reply, err
 		if err != nil {
 			res.Outcome = outcomeOf(err)

@@ -1,9 +1,11 @@
 // Package turns is Tandem's turn engine, and knows nothing of Slack: it
 // resolves whose identity a turn uses by the identity rule, resolves (and,
 // for a persistent session's owner, holds) the credentials, runs the
-// operation with one retry of a read, and records the audit trail. It takes
-// a turn and returns a Result (the reply or error, the identity used, the
-// outcome); the transport renders it.
+// operation with one retry of a read, and records the audit trail. It also
+// carries out session controls and the owner's consent, and says how ready
+// a session is. It takes a turn and returns a Result (the reply or error,
+// the identity used, the outcome); the transport renders it, and tells
+// people what a Notifier is asked to.
 package turns
 
 import (
@@ -17,8 +19,12 @@ import (
 
 // Store is what the engine needs of the store.
 type Store interface {
+	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
 	EnsureSession(ctx context.Context, s tandem.Session) (tandem.Session, bool, error)
 	AddEditor(ctx context.Context, key tandem.SessionKey, user string) error
+	UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error)
+	Setting(ctx context.Context, name string) (string, error)
+	SetSetting(ctx context.Context, name, value string) error
 	Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRecord, error)
 	AppendAudit(ctx context.Context, r tandem.AuditRecord) error
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
@@ -29,25 +35,48 @@ type Resolver interface {
 	Credentials(ctx context.Context, team, user string, p tandem.ProviderID, reason tandem.Reason) (tandem.Credentials, error)
 }
 
-// Controls carries out session controls (set, unset, editors, audit,
-// session), which change the session rather than act at a provider, and
-// applies a channel's default to a new session.
-type Controls interface {
-	// Control carries out cmd, a session control, for t in sess. Its
-	// error is meant for the sender.
-	Control(ctx context.Context, t tandem.Turn, sess tandem.Session, cmd Command) (tandem.Reply, error)
-	// ChannelDefault applies the default of sess's channel to sess, just
-	// created, and returns the session as it then is.
-	ChannelDefault(ctx context.Context, sess tandem.Session) tandem.Session
+// Directory says who administers what in the workspace.
+type Directory interface {
+	// IsWorkspaceAdmin reports whether user is a workspace admin or owner;
+	// it fails when that cannot be found out.
+	IsWorkspaceAdmin(ctx context.Context, user string) (bool, error)
+	// ChannelCreator returns who created channel ("" for a direct message
+	// or a channel without one); it fails when that cannot be found out.
+	ChannelCreator(ctx context.Context, channel string) (string, error)
+}
+
+// Notifier tells people what the engine cannot put in a turn's reply: it
+// asks an owner's consent privately, announces session changes in their
+// thread, and offers people Connect buttons for their own accounts. Its
+// failures are logged by the engine or by the Notifier itself; none stops a
+// turn.
+type Notifier interface {
+	// AskConsent asks sess's owner privately to approve by's request to
+	// run every turn of sess as the owner, for the owner and exactly the
+	// editors shown.
+	AskConsent(ctx context.Context, sess tandem.Session, by string, shown []string) error
+	// AskEditor asks sess's owner privately to approve by's request to
+	// add user as an editor of sess (who then acts as the owner).
+	AskEditor(ctx context.Context, sess tandem.Session, by, user string) error
+	// Announce posts r visibly in the thread of the session key.
+	Announce(ctx context.Context, key tandem.SessionKey, r tandem.Reply)
+	// OfferConnect shows user alone, in the thread of the session key, r
+	// with a button per provider in ps that links user's own account
+	// (Reconnect for those in reconnect).
+	OfferConnect(ctx context.Context, key tandem.SessionKey, user string, r tandem.Reply, ps, reconnect []tandem.ProviderID)
 }
 
 // Config wires an Engine.
 type Config struct {
 	Store     Store
 	Resolver  Resolver
-	Controls  Controls
+	Directory Directory
+	Notifier  Notifier
 	Providers map[tandem.ProviderID]tandem.Provider
-	Logger    *slog.Logger
+	// Admins are users who count as channel admins everywhere
+	// (TANDEM_ADMINS).
+	Admins []string
+	Logger *slog.Logger
 	// RerunWindow is how old a failed turn may be and still be re-run after
 	// its sender links the missing account (default 30 minutes).
 	RerunWindow time.Duration

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/bot"
+	"github.com/tandembot/tandem/turns"
 )
 
 // readinessReport computes every shared session's readiness (sessions with
@@ -33,7 +33,7 @@ func readinessReport(ctx context.Context, env opEnv, channel string) ([]tandem.S
 		if len(s.Editors) == 0 || (channel != "" && s.Key.Channel != channel) {
 			return nil
 		}
-		r, err := bot.Readiness(ctx, s, bySession[s.Key], links)
+		r, err := turns.Readiness(ctx, s, bySession[s.Key], links)
 		if err != nil {
 			return err
 		}
@@ -46,7 +46,7 @@ func readinessReport(ctx context.Context, env opEnv, channel string) ([]tandem.S
 // linkCache reads each user's links once, for a report over many sessions
 // that share editors.
 type linkCache struct {
-	db    bot.LinkReader
+	db    turns.LinkReader
 	links map[[2]string][]tandem.Link // by team and user
 }
 

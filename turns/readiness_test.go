@@ -1,4 +1,4 @@
-package bot
+package turns
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package bot
+package turns
 
 import (
 	"context"
@@ -46,7 +46,7 @@ func Readiness(ctx context.Context, sess tandem.Session, recs []tandem.AuditReco
 		}
 		ls, err := lr.Links(ctx, sess.Key.Team, as)
 		if err != nil {
-			return tandem.SessionReadiness{}, fmt.Errorf("bot: readiness: %w", err)
+			return tandem.SessionReadiness{}, fmt.Errorf("turns: readiness: %w", err)
 		}
 		links[as] = ls
 	}
@@ -54,13 +54,13 @@ func Readiness(ctx context.Context, sess tandem.Session, recs []tandem.AuditReco
 }
 
 // readiness gathers sess's readiness from the store.
-func (b *Bot) readiness(ctx context.Context, sess tandem.Session) (tandem.SessionReadiness, error) {
+func (e *Engine) readiness(ctx context.Context, sess tandem.Session) (tandem.SessionReadiness, error) {
 	key := sess.Key
-	recs, err := b.cfg.Store.Audit(ctx, tandem.AuditFilter{Session: &key})
+	recs, err := e.cfg.Store.Audit(ctx, tandem.AuditFilter{Session: &key})
 	if err != nil {
-		return tandem.SessionReadiness{}, fmt.Errorf("bot: readiness: %w", err)
+		return tandem.SessionReadiness{}, fmt.Errorf("turns: readiness: %w", err)
 	}
-	return Readiness(ctx, sess, recs, b.cfg.Store)
+	return Readiness(ctx, sess, recs, e.cfg.Store)
 }
 
 // sessionReply shows the session's owner, mode and editors with what the
@@ -69,8 +69,8 @@ func (b *Bot) readiness(ctx context.Context, sess tandem.Session) (tandem.Sessio
 // privately gets Connect buttons for their own accounts. Persistent, every
 // turn runs as the owner: only the owner's links are shown, and only the
 // owner is offered Connect buttons, when the owner or an editor asks.
-func (b *Bot) sessionReply(ctx context.Context, sess tandem.Session, asker string) (tandem.Reply, error) {
-	r, err := b.readiness(ctx, sess)
+func (e *Engine) sessionReply(ctx context.Context, sess tandem.Session, asker string) (tandem.Reply, error) {
+	r, err := e.readiness(ctx, sess)
 	if err != nil {
 		return tandem.Reply{}, err
 	}
@@ -91,38 +91,38 @@ func (b *Bot) sessionReply(ctx context.Context, sess tandem.Session, asker strin
 		reply.Text += "\nUsed so far: " + strings.Join(names, ", ")
 	}
 	ready := 0
-	for _, e := range r.Editors {
-		line := "<@" + e.User + ">"
-		if e.Owner {
+	for _, ed := range r.Editors {
+		line := "<@" + ed.User + ">"
+		if ed.Owner {
 			line += " (owner)"
 		}
-		if e.ActsAs != "" {
+		if ed.ActsAs != "" {
 			// Their own links play no part here: nothing to show or offer.
-			reply.Items = append(reply.Items, tandem.Item{Text: fmt.Sprintf(":bust_in_silhouette: %s — acts as <@%s>", line, e.ActsAs)})
+			reply.Items = append(reply.Items, tandem.Item{Text: fmt.Sprintf(":bust_in_silhouette: %s — acts as <@%s>", line, ed.ActsAs)})
 			continue
 		}
 		var parts []string
-		if len(e.Connected) > 0 {
-			parts = append(parts, "connected: "+names(e.Connected))
+		if len(ed.Connected) > 0 {
+			parts = append(parts, "connected: "+names(ed.Connected))
 		}
-		if len(e.NeedsReconnect) > 0 {
-			parts = append(parts, "needs reconnect: "+names(e.NeedsReconnect))
+		if len(ed.NeedsReconnect) > 0 {
+			parts = append(parts, "needs reconnect: "+names(ed.NeedsReconnect))
 		}
-		if len(e.Missing) > 0 {
-			parts = append(parts, "missing: "+names(e.Missing))
+		if len(ed.Missing) > 0 {
+			parts = append(parts, "missing: "+names(ed.Missing))
 		}
-		if e.Ready() {
+		if ed.Ready() {
 			ready++
 			line = ":white_check_mark: " + line
 		} else {
 			line = ":warning: " + line
 			switch {
 			case !r.Persistent:
-				b.offerReadinessConnect(ctx, sess.Key, e, "This session needs your own accounts", "Each message here runs as its sender. Connect these so yours work:")
-			case e.Owner && sess.HasEditor(asker):
+				e.offerReadinessConnect(ctx, sess.Key, ed, "This session needs your own accounts", "Each message here runs as its sender. Connect these so yours work:")
+			case ed.Owner && sess.HasEditor(asker):
 				// Only the owner's accounts matter, and only the owner can
 				// connect them; an outsider's question prompts nobody.
-				b.offerReadinessConnect(ctx, sess.Key, e, "This session needs your accounts", "Every turn in this session runs as you (persistent mode). Connect these so it works:")
+				e.offerReadinessConnect(ctx, sess.Key, ed, "This session needs your accounts", "Every turn in this session runs as you (persistent mode). Connect these so it works:")
 			}
 		}
 		if len(parts) > 0 {
@@ -131,10 +131,10 @@ func (b *Bot) sessionReply(ctx context.Context, sess tandem.Session, asker strin
 		reply.Items = append(reply.Items, tandem.Item{Text: line})
 	}
 	held := "none: each turn's credentials are dropped when it ends"
-	if ids := b.engine.HeldIdentities(sess.Key); len(ids) > 0 {
+	if ids := e.HeldIdentities(sess.Key); len(ids) > 0 {
 		var parts []string
 		for _, id := range ids {
-			parts = append(parts, fmt.Sprintf("%s as %s of <@%s>", id.Provider.Name(), escape(id.Login), id.SlackUser))
+			parts = append(parts, fmt.Sprintf("%s as %s of <@%s>", id.Provider.Name(), tandem.Escape(id.Login), id.SlackUser))
 		}
 		held = strings.Join(parts, ", ")
 	}
@@ -176,33 +176,17 @@ func names(ps []tandem.ProviderID) string {
 	return strings.Join(out, ", ")
 }
 
-// offerReadinessConnect privately gives e's user a button per provider they
-// must connect or reconnect; the links are bound to that user alone.
-func (b *Bot) offerReadinessConnect(ctx context.Context, key tandem.SessionKey, e tandem.EditorReadiness, title, text string) {
-	reply := tandem.Reply{Title: title, Text: text}
-	for _, p := range append(append([]tandem.ProviderID{}, e.Missing...), e.NeedsReconnect...) {
-		if _, ok := b.cfg.Providers[p]; !ok {
-			continue
+// offerReadinessConnect privately offers ed's user a button per enabled
+// provider they must connect or reconnect.
+func (e *Engine) offerReadinessConnect(ctx context.Context, key tandem.SessionKey, ed tandem.EditorReadiness, title, text string) {
+	var ps []tandem.ProviderID
+	for _, p := range append(append([]tandem.ProviderID{}, ed.Missing...), ed.NeedsReconnect...) {
+		if _, ok := e.cfg.Providers[p]; ok {
+			ps = append(ps, p)
 		}
-		label := "Connect " + p.Name()
-		if contains(e.NeedsReconnect, p) {
-			label = "Reconnect " + p.Name()
-		}
-		reply.Buttons = append(reply.Buttons, b.connectButton(ctx, key.Team, e.User, p, "", tandem.Button{Text: label, ActionID: "connect_" + string(p)})...)
 	}
-	if len(reply.Buttons) == 0 {
+	if len(ps) == 0 {
 		return
 	}
-	if err := b.postEphemeral(ctx, key, e.User, reply.Title, render(reply, fmt.Sprintf("only visible to <@%s>", e.User))); err != nil {
-		b.log.Warn("offer connect", "user", e.User, "err", err)
-	}
-}
-
-func contains(ps []tandem.ProviderID, p tandem.ProviderID) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
+	e.cfg.Notifier.OfferConnect(ctx, key, ed.User, tandem.Reply{Title: title, Text: text}, ps, ed.NeedsReconnect)
 }

@@ -1,0 +1,487 @@
+package turns
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tandembot/tandem"
+)
+
+// control carries out a session control. Reading (env, editors, session)
+// is open to anyone in the thread; changing needs the owner or a channel
+// admin; sharing the owner's identity needs the owner's consent.
+func (e *Engine) control(ctx context.Context, t tandem.Turn, sess tandem.Session, cmd Command) (tandem.Reply, error) {
+	switch cmd.Name() {
+	case "session.env":
+		return envReply(sess), nil
+	case "session.editors":
+		return editorsReply(sess), nil
+	case "session.show":
+		return e.sessionReply(ctx, sess, t.User)
+	}
+	allowed, err := e.MayChange(ctx, sess, t.User)
+	if err != nil {
+		return tandem.Reply{}, err
+	}
+	if !allowed {
+		return tandem.Reply{}, tandem.Errorf(tandem.EFORBIDDEN, "Only %s can do that here.", e.whoMayChange(ctx, sess))
+	}
+	switch cmd.Name() {
+	case "session.set":
+		name, value, _ := strings.Cut(cmd.Arg("assign"), "=")
+		return e.SetVar(ctx, t, sess, name, value)
+	case "session.unset":
+		return e.SetVar(ctx, t, sess, cmd.Arg("var"), "false")
+	case "session.editors_add", "session.editors_remove":
+		return e.changeEditors(ctx, t, sess, userID(cmd.Arg("user")), cmd.Name() == "session.editors_add")
+	case "session.audit":
+		return e.auditReply(ctx, sess)
+	}
+	return tandem.Reply{}, fmt.Errorf("turns: unknown control %s", cmd.Name())
+}
+
+var userIDRe = regexp.MustCompile(`^<@([UW][A-Z0-9]+)`)
+
+func userID(mention string) string {
+	if m := userIDRe.FindStringSubmatch(mention); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// MayChange reports whether user may change sess: its owner or a channel
+// admin of its channel. It fails when the directory cannot say who
+// administers the channel.
+func (e *Engine) MayChange(ctx context.Context, sess tandem.Session, user string) (bool, error) {
+	if user == sess.Owner {
+		return true, nil
+	}
+	return e.isChannelAdmin(ctx, sess.Key.Channel, user)
+}
+
+// isChannelAdmin reports whether user administers channel: a Tandem admin
+// (TANDEM_ADMINS), a workspace admin or owner, or the channel's creator
+// (a direct message has none). It fails when the directory cannot say.
+func (e *Engine) isChannelAdmin(ctx context.Context, channel, user string) (bool, error) {
+	if slices.Contains(e.cfg.Admins, user) {
+		return true, nil
+	}
+	admin, err := e.cfg.Directory.IsWorkspaceAdmin(ctx, user)
+	if err != nil {
+		return false, fmt.Errorf("turns: channel admin: %w", err)
+	}
+	if admin {
+		return true, nil
+	}
+	creator, err := e.cfg.Directory.ChannelCreator(ctx, channel)
+	if err != nil {
+		return false, fmt.Errorf("turns: channel admin: %w", err)
+	}
+	return creator != "" && creator == user, nil
+}
+
+// whoMayChange names the people who may change sess, for refusals.
+func (e *Engine) whoMayChange(ctx context.Context, sess tandem.Session) string {
+	who := fmt.Sprintf("<@%s> (who owns this session) or a channel admin: workspace admins and owners", sess.Owner)
+	if creator, err := e.cfg.Directory.ChannelCreator(ctx, sess.Key.Channel); err == nil && creator != "" {
+		who += fmt.Sprintf(", <@%s> who created this channel", creator)
+	}
+	if len(e.cfg.Admins) > 0 {
+		who += ", and Tandem's admins"
+	}
+	return who
+}
+
+// SetVar sets a session variable for t's sender, who may change sess
+// (MayChange). Only KEEP_CREDENTIALS_PERSISTENT exists:
+// an unknown name is refused rather than stored, so nobody parks secrets in
+// session variables.
+func (e *Engine) SetVar(ctx context.Context, t tandem.Turn, sess tandem.Session, name, value string) (tandem.Reply, error) {
+	if name != tandem.EnvKeepCredentialsPersistent {
+		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "Tandem knows one session variable, %s (true or false).", tandem.EnvKeepCredentialsPersistent)
+	}
+	on, ok := map[string]bool{"true": true, "1": true, "on": true, "yes": true, "false": false, "0": false, "off": false, "no": false, "": false}[strings.ToLower(value)]
+	if !ok {
+		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "%s takes true or false, not “%s”.", name, tandem.Escape(value))
+	}
+	if !on {
+		return e.disablePersistent(ctx, sess.Key, t.User)
+	}
+	if sess.Persistent() {
+		return tandem.Reply{Title: "This session is already persistent", Text: fmt.Sprintf("Every turn runs as <@%s>.", sess.Owner)}, nil
+	}
+	if t.User == sess.Owner {
+		return e.enablePersistent(ctx, sess.Key, t.User, "set by the owner")
+	}
+	return e.requestConsent(ctx, sess.Key, t.User)
+}
+
+// enablePersistent turns persistent mode on; only the owner's own action or
+// approval leads here.
+func (e *Engine) enablePersistent(ctx context.Context, key tandem.SessionKey, by, how string) (tandem.Reply, error) {
+	sess, err := e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+		if s.Env == nil {
+			s.Env = map[string]string{}
+		}
+		s.Env[tandem.EnvKeepCredentialsPersistent] = "true"
+		s.Pending = nil
+		return nil
+	})
+	if err != nil {
+		return tandem.Reply{}, fmt.Errorf("turns: enable persistent: %w", err)
+	}
+	e.auditChange(ctx, key, by, sess.Owner, "set_env", tandem.EnvKeepCredentialsPersistent+"=true ("+how+")")
+	reply := tandem.Reply{
+		Title: "Persistent session: every turn now runs as the owner",
+		Text: fmt.Sprintf("%s turned on %s (%s) at %s. From now on every turn in this thread runs with <@%s>'s accounts, for <@%s> and the editors: %s. Anyone else is refused. Turn it off with `@tandem unset %s`.",
+			Mention(by), tandem.EnvKeepCredentialsPersistent, how, slackTime(e.cfg.Now()), sess.Owner, sess.Owner, EditorList(sess), tandem.EnvKeepCredentialsPersistent),
+	}
+	return reply, nil
+}
+
+// disablePersistent turns persistent mode off at once, dropping the owner's
+// held credentials, and cancels a pending request.
+func (e *Engine) disablePersistent(ctx context.Context, key tandem.SessionKey, by string) (tandem.Reply, error) {
+	var was, pending bool
+	sess, err := e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+		was, pending = s.Persistent(), s.Pending != nil
+		delete(s.Env, tandem.EnvKeepCredentialsPersistent)
+		s.Pending = nil
+		return nil
+	})
+	if err != nil {
+		return tandem.Reply{}, fmt.Errorf("turns: disable persistent: %w", err)
+	}
+	e.DropSession(key)
+	if !was && !pending {
+		return tandem.Reply{Title: "This session already runs every message as its sender"}, nil
+	}
+	e.auditChange(ctx, key, by, sess.Owner, "unset_env", tandem.EnvKeepCredentialsPersistent)
+	return tandem.Reply{
+		Title: "Per-message credentials: every turn runs as its sender",
+		Text:  fmt.Sprintf("%s turned off %s at %s. Each message in this thread now runs with its own sender's accounts.", Mention(by), tandem.EnvKeepCredentialsPersistent, slackTime(e.cfg.Now())),
+	}, nil
+}
+
+// requestConsent records a request to share the owner's identity and asks
+// the owner by DM. Nothing changes until the owner approves.
+func (e *Engine) requestConsent(ctx context.Context, key tandem.SessionKey, by string) (tandem.Reply, error) {
+	sess, err := e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+		s.Pending = &tandem.PendingChange{Name: tandem.EnvKeepCredentialsPersistent, Value: "true", RequestedBy: by, RequestedAt: e.cfg.Now(),
+			Editors: slices.Clone(s.Editors)}
+		return nil
+	})
+	if err != nil {
+		return tandem.Reply{}, fmt.Errorf("turns: request consent: %w", err)
+	}
+	e.auditChange(ctx, key, by, sess.Owner, "request_env", tandem.EnvKeepCredentialsPersistent+"=true (pending the owner's approval)")
+	shown := sess.Editors
+	if sess.Pending != nil {
+		shown = sess.Pending.Editors
+	}
+	if err := e.cfg.Notifier.AskConsent(ctx, sess, by, shown); err != nil {
+		e.log.Warn("ask owner for consent", "session", key.String(), "err", err)
+	}
+	return tandem.Reply{
+		Title: "Waiting for the owner's approval",
+		Text:  fmt.Sprintf("%s asked to run every turn here as <@%s>. That shares <@%s>'s accounts, so nothing changes until <@%s> approves; I've asked them by direct message.", Mention(by), sess.Owner, sess.Owner, sess.Owner),
+	}, nil
+}
+
+// Consent applies the answer of presser, who must be the owner of the
+// session key, to its pending request to share the owner's identity
+// (approve or decline), and announces the change in the session's thread.
+// It returns what to tell the presser, and false when nothing was applied
+// (not the owner, an unknown session, a store failure; each logged).
+func (e *Engine) Consent(ctx context.Context, key tandem.SessionKey, presser string, approve bool) (string, bool) {
+	sess, err := e.cfg.Store.Session(ctx, key)
+	if err != nil || presser != sess.Owner {
+		e.log.Warn("consent press refused", "session", key.String(), "user", presser)
+		return "", false
+	}
+	var outcome string
+	var reply tandem.Reply
+	switch {
+	case sess.Pending == nil:
+		outcome = "There is nothing waiting for your approval in that session any more."
+	case approve:
+		// The approval shares the owner's identity with the editors the
+		// owner was shown, and nobody added since.
+		shown := sess.Pending.Editors
+		if _, err = e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+			s.Editors = slices.DeleteFunc(s.Editors, func(e string) bool { return !slices.Contains(shown, e) })
+			return nil
+		}); err != nil {
+			break
+		}
+		reply, err = e.enablePersistent(ctx, key, presser, "requested by "+Mention(sess.Pending.RequestedBy)+", approved by the owner")
+		outcome = "Approved: that session now runs every turn as you."
+	default:
+		_, err = e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error { s.Pending = nil; return nil })
+		e.auditChange(ctx, key, presser, sess.Owner, "decline_env", tandem.EnvKeepCredentialsPersistent+"=true declined by the owner")
+		reply = tandem.Reply{Title: "The owner declined", Text: fmt.Sprintf("<@%s> declined to share their identity; every message keeps running as its sender.", sess.Owner)}
+		outcome = "Declined: that session keeps running each message as its sender."
+	}
+	if err != nil {
+		e.log.Error("apply consent", "session", key.String(), "err", err)
+		return "", false
+	}
+	if reply.Title != "" {
+		e.cfg.Notifier.Announce(ctx, key, reply)
+	}
+	return outcome, true
+}
+
+func (e *Engine) changeEditors(ctx context.Context, t tandem.Turn, sess tandem.Session, user string, add bool) (tandem.Reply, error) {
+	if user == "" {
+		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "Mention the person, as in `editors add @someone`.")
+	}
+	if user == sess.Owner && !add {
+		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "The owner is always an editor of their session.")
+	}
+	if add && t.User != sess.Owner && (sess.Persistent() || sess.Pending != nil) && !sess.HasEditor(user) {
+		// An editor here acts as the owner: only the owner can share that.
+		return e.requestEditor(ctx, t, sess, user)
+	}
+	updated, err := e.cfg.Store.UpdateSession(ctx, sess.Key, func(s *tandem.Session) error {
+		s.Editors = slices.DeleteFunc(s.Editors, func(e string) bool { return e == user })
+		if add && user != s.Owner {
+			s.Editors = append(s.Editors, user)
+		}
+		return nil
+	})
+	if err != nil {
+		return tandem.Reply{}, fmt.Errorf("turns: editors: %w", err)
+	}
+	action, verb := "editors_remove", "removed"
+	if add {
+		action, verb = "editors_add", "added"
+	}
+	e.auditChange(ctx, sess.Key, t.User, sess.Owner, action, user)
+	r := editorsReply(updated)
+	// A title is plain text, where a mention would show as its code.
+	r.Title = "Editor " + verb
+	r.Text = fmt.Sprintf("%s %s <@%s>. %s", Mention(t.User), verb, user, r.Text)
+	return r, nil
+}
+
+func (e *Engine) auditChange(ctx context.Context, key tandem.SessionKey, actor, owner, action, detail string) {
+	rec := tandem.AuditRecord{Time: e.cfg.Now(), Session: key, Actor: actor, Effective: owner, Action: action, Outcome: tandem.OutcomeOK, Detail: detail}
+	if err := e.cfg.Store.AppendAudit(context.WithoutCancel(ctx), rec); err != nil {
+		e.log.Error("append audit", "err", err)
+	}
+	e.log.Info("audit", "action", action, "session", key.String(), "actor", actor, "detail", detail)
+}
+
+func envReply(sess tandem.Session) tandem.Reply {
+	r := tandem.Reply{Title: "Session variables"}
+	if len(sess.Env) == 0 {
+		r.Text = "None set: every message runs as its sender."
+	}
+	for _, k := range sortedKeys(sess.Env) {
+		r.Items = append(r.Items, tandem.Item{Text: "`" + k + "=" + sess.Env[k] + "`"})
+	}
+	if p := sess.Pending; p != nil {
+		r.Items = append(r.Items, tandem.Item{Text: fmt.Sprintf("`%s=%s` waiting for <@%s>'s approval (asked by %s)", p.Name, p.Value, sess.Owner, Mention(p.RequestedBy))})
+	}
+	return r
+}
+
+func editorsReply(sess tandem.Session) tandem.Reply {
+	r := tandem.Reply{Title: "Editors of this session", Items: []tandem.Item{{Text: fmt.Sprintf("<@%s> (owner)", sess.Owner)}}}
+	for _, e := range sess.Editors {
+		r.Items = append(r.Items, tandem.Item{Text: "<@" + e + ">"})
+	}
+	if sess.Persistent() {
+		r.Text = "This session is persistent: only these people may run turns, and they run as the owner."
+	} else {
+		r.Text = "Every message runs as its sender; the list matters once the session is persistent."
+	}
+	return r
+}
+
+// EditorList names sess's editors for a reply.
+func EditorList(sess tandem.Session) string {
+	if len(sess.Editors) == 0 {
+		return "nobody else yet"
+	}
+	var out []string
+	for _, e := range sess.Editors {
+		out = append(out, "<@"+e+">")
+	}
+	return strings.Join(out, ", ")
+}
+
+// Mention renders a user for a reply, or an operator's name as it is.
+func Mention(actor string) string {
+	if strings.HasPrefix(actor, "U") || strings.HasPrefix(actor, "W") {
+		return "<@" + actor + ">"
+	}
+	return tandem.Escape(actor)
+}
+
+func slackTime(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// auditReply shows the session's last records.
+func (e *Engine) auditReply(ctx context.Context, sess tandem.Session) (tandem.Reply, error) {
+	key := sess.Key
+	recs, err := e.cfg.Store.Audit(ctx, tandem.AuditFilter{Session: &key, Limit: 15})
+	if err != nil {
+		return tandem.Reply{}, fmt.Errorf("turns: audit: %w", err)
+	}
+	r := tandem.Reply{Title: fmt.Sprintf("Last %d audit records of this session", len(recs))}
+	for _, rec := range recs {
+		line := fmt.Sprintf("%s %s by %s", slackTime(rec.Time), rec.Action, Mention(rec.Actor))
+		if rec.Provider != "" {
+			line += fmt.Sprintf(" · %s as %s (%s)", rec.Provider.Name(), Mention(rec.Effective), rec.Reason)
+		}
+		line += " → " + string(rec.Outcome)
+		if rec.Detail != "" {
+			line += " · " + tandem.Escape(rec.Detail)
+		}
+		r.Items = append(r.Items, tandem.Item{Text: line})
+	}
+	return r, nil
+}
+
+// applyChannelDefault asks a new session's owner to consent when its channel
+// defaults to persistent sessions.
+func (e *Engine) applyChannelDefault(ctx context.Context, sess tandem.Session) tandem.Session {
+	v, err := e.cfg.Store.Setting(ctx, channelDefaultKey(sess.Key.Team, sess.Key.Channel))
+	if err != nil || v != "on" {
+		return sess
+	}
+	if _, err := e.requestConsent(ctx, sess.Key, "channel default"); err != nil {
+		e.log.Warn("channel default consent", "session", sess.Key.String(), "err", err)
+		return sess
+	}
+	if s, err := e.cfg.Store.Session(ctx, sess.Key); err == nil {
+		return s
+	}
+	return sess
+}
+
+// SetChannelDefault sets, for user, whether new sessions in a channel start
+// by asking their owner to turn on persistent mode: only a channel admin
+// may. It returns the reply for user, failures included.
+func (e *Engine) SetChannelDefault(ctx context.Context, team, channel, user string, on bool) tandem.Reply {
+	admin, err := e.isChannelAdmin(ctx, channel, user)
+	if err != nil {
+		return tandem.Reply{Title: "Could not check who administers this channel", Text: "Try again in a moment."}
+	}
+	if !admin {
+		return tandem.Reply{Title: "Only a channel admin can change this", Text: "Workspace admins and owners, the channel's creator and Tandem's admins are channel admins."}
+	}
+	value, words := "", "off: new sessions run every message as its sender"
+	if on {
+		value, words = "on", "on: each new session asks its owner to approve running every turn as them"
+	}
+	if err := e.cfg.Store.SetSetting(ctx, channelDefaultKey(team, channel), value); err != nil {
+		return tandem.Reply{Title: "Could not save the setting", Text: tandem.ErrorMessage(err)}
+	}
+	e.auditChange(ctx, tandem.SessionKey{Team: team, Channel: channel, ThreadTS: "-"}, user, "", "channel_default", "persistent "+map[bool]string{true: "on", false: "off"}[on])
+	return tandem.Reply{Title: "Channel default is " + map[bool]string{true: "persistent", false: "per-message"}[on], Text: "This channel's default is now " + words + "."}
+}
+
+// RequestPersistent asks a session's owner, on an operator's behalf, to turn
+// on KEEP_CREDENTIALS_PERSISTENT, and announces it in the thread. The owner's
+// consent rule holds: nothing changes until they approve. It fails with
+// ENOTFOUND for an unknown session.
+func (e *Engine) RequestPersistent(ctx context.Context, key tandem.SessionKey, operator string) (tandem.Session, error) {
+	sess, err := e.cfg.Store.Session(ctx, key)
+	if err != nil {
+		return tandem.Session{}, err
+	}
+	if sess.Persistent() || sess.Pending != nil {
+		return sess, nil
+	}
+	reply, err := e.requestConsent(ctx, key, "operator "+operator)
+	if err != nil {
+		return tandem.Session{}, err
+	}
+	e.cfg.Notifier.Announce(ctx, key, reply)
+	return e.cfg.Store.Session(ctx, key)
+}
+
+func channelDefaultKey(team, channel string) string {
+	return "channel-persistent/" + team + "/" + channel
+}
+
+// editorRequestKey names the setting that records a request, by a channel
+// admin, to add user as an editor of a persistent (or pending) session.
+func editorRequestKey(key tandem.SessionKey, user string) string {
+	return "editor-request/" + key.String() + "/" + user
+}
+
+// requestEditor asks the owner, by DM, to let user act as them in sess;
+// nothing changes until the owner approves.
+func (e *Engine) requestEditor(ctx context.Context, t tandem.Turn, sess tandem.Session, user string) (tandem.Reply, error) {
+	if err := e.cfg.Store.SetSetting(ctx, editorRequestKey(sess.Key, user), t.User); err != nil {
+		return tandem.Reply{}, fmt.Errorf("turns: request editor: %w", err)
+	}
+	e.auditChange(ctx, sess.Key, t.User, sess.Owner, "request_editor", user+" (pending the owner's approval)")
+	if err := e.cfg.Notifier.AskEditor(ctx, sess, t.User, user); err != nil {
+		e.log.Warn("ask owner for an editor", "session", sess.Key.String(), "err", err)
+	}
+	return tandem.Reply{
+		Title: "Editor waiting for the owner's approval",
+		Text:  fmt.Sprintf("%s asked to add <@%s>. Editors here act as <@%s>, so <@%s> waits for <@%s>'s approval; I've asked them by direct message.", Mention(t.User), user, sess.Owner, user, sess.Owner),
+	}, nil
+}
+
+// EditorConsent applies the answer of presser, who must be the owner of
+// the session key, to the open request to add user as its editor (approve
+// or decline), and announces it in the session's thread. It returns what
+// to tell the presser, and false when nothing was applied (not the owner,
+// no open request, a store failure; failures logged).
+func (e *Engine) EditorConsent(ctx context.Context, key tandem.SessionKey, user, presser string, approve bool) (string, bool) {
+	sess, err := e.cfg.Store.Session(ctx, key)
+	if err != nil || presser != sess.Owner {
+		e.log.Warn("editor consent press refused", "session", key.String(), "user", presser)
+		return "", false
+	}
+	name := editorRequestKey(key, user)
+	if _, err := e.cfg.Store.Setting(ctx, name); err != nil {
+		return "", false // answered already, or never asked
+	}
+	if err := e.cfg.Store.SetSetting(ctx, name, ""); err != nil {
+		e.log.Error("close editor request", "err", err)
+		return "", false
+	}
+	var reply tandem.Reply
+	outcome := "Declined: <@" + user + "> is not an editor of that session."
+	if approve {
+		if _, err := e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+			if !s.HasEditor(user) {
+				s.Editors = append(s.Editors, user)
+			}
+			return nil
+		}); err != nil {
+			e.log.Error("approve editor", "err", err)
+			return "", false
+		}
+		e.auditChange(ctx, key, presser, sess.Owner, "editors_add", user+" (approved by the owner)")
+		reply = tandem.Reply{Title: "Editor approved", Text: fmt.Sprintf("<@%s> approved <@%s> as an editor.", sess.Owner, user)}
+		outcome = "Approved: <@" + user + "> is an editor of that session."
+	} else {
+		e.auditChange(ctx, key, presser, sess.Owner, "decline_editor", user)
+		reply = tandem.Reply{Title: "Editor declined", Text: fmt.Sprintf("<@%s> declined <@%s> as an editor.", sess.Owner, user)}
+	}
+	e.cfg.Notifier.Announce(ctx, key, reply)
+	return outcome, true
+}
