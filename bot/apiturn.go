@@ -2,23 +2,14 @@ package bot
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/turns"
 )
-
-// waiter receives a turn's result for a caller that waits (the HTTP API).
-type waiter struct {
-	ch chan tandem.TurnResult
-}
 
 // RunAPI runs text as a turn of the API key's creator in channel, in the
 // thread threadTS or in a new thread it starts, and waits for the result.
@@ -30,69 +21,37 @@ func (b *Bot) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, 
 	b.mu.Lock()
 	botUser := b.userID
 	b.mu.Unlock()
-	if err := b.checkMember(ctx, key, channel); err != nil {
-		return tandem.TurnResult{}, err
-	}
 	text, _ = stripMention(text, botUser)
-	if threadTS == "" {
-		intro := fmt.Sprintf("Automation of <@%s> (API key *%s*) asks: %s", key.Creator, escape(key.Name), escape(text))
-		var ts string
-		err := b.withRateLimit(ctx, func() error {
-			var err error
-			_, ts, err = b.api.PostMessageContext(ctx, channel, slack.MsgOptionText(intro, false))
-			return err
-		})
-		if err != nil {
-			return tandem.TurnResult{}, slackPostError(channel, err)
-		}
-		threadTS = ts
-	}
-	id := make([]byte, 8)
-	rand.Read(id)
-	turnID := "api-" + hex.EncodeToString(id)
-	t := tandem.Turn{
-		ID: turnID, Session: tandem.SessionKey{Team: key.Team, Channel: channel, ThreadTS: threadTS},
-		User: key.Creator, Text: text, TS: turnID, ReceivedAt: b.cfg.Now(),
-		APIKey: key.Prefix, APIKeyName: key.Name,
-	}
-	w := &waiter{ch: make(chan tandem.TurnResult, 1)}
-	b.mu.Lock()
-	if b.waiters == nil {
-		b.waiters = map[string]*waiter{}
-	}
-	b.waiters[turnID] = w
-	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		delete(b.waiters, turnID)
-		b.mu.Unlock()
-	}()
-	if _, err := b.cfg.Store.RecordTurn(ctx, t); err != nil {
-		return tandem.TurnResult{}, fmt.Errorf("bot: record api turn: %w", err)
-	}
-	b.log.Info("turn recorded", "turn", t.ID, "session", t.Session.String(), "user", t.User, "api_key", key.Prefix)
-	b.submit(t)
-	// With several replicas, the one that holds the session's lease may
-	// run the turn: it leaves the result in the store for this one.
-	poll := time.NewTicker(resultPoll)
-	defer poll.Stop()
-	for {
-		select {
-		case res := <-w.ch:
-			return res, nil
-		case <-poll.C:
-			if res, ok := b.storedResult(ctx, t); ok {
-				if err := b.cfg.Store.SetSetting(context.WithoutCancel(ctx), resultSetting(turnID), ""); err != nil {
-					b.log.Warn("drop an api turn's result", "turn", turnID, "err", err)
-				}
-				return res, nil
-			}
-			continue
-		case <-ctx.Done():
-		}
-		return tandem.TurnResult{Session: t.Session}, tandem.Errorf(tandem.EUNAVAILABLE, "The turn is still running; its reply will appear in the thread.")
-	}
+	return b.engine.RunAPI(ctx, key, channel, threadTS, text)
 }
+
+// chat is where the engine runs API turns: Slack's conversations and this
+// bot's queue.
+type chat struct{ b *Bot }
+
+var _ turns.Chat = chat{}
+
+// CheckMember asks Slack whether key's creator is a member of channel.
+func (c chat) CheckMember(ctx context.Context, key tandem.APIKey, channel string) error {
+	return c.b.checkMember(ctx, key, channel)
+}
+
+// StartThread posts text in channel, waiting out Slack's rate limits.
+func (c chat) StartThread(ctx context.Context, channel, text string) (string, error) {
+	var ts string
+	err := c.b.withRateLimit(ctx, func() error {
+		var err error
+		_, ts, err = c.b.api.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false))
+		return err
+	})
+	if err != nil {
+		return "", slackPostError(channel, err)
+	}
+	return ts, nil
+}
+
+// Submit asks for t's session to be run.
+func (c chat) Submit(t tandem.Turn) { c.b.submit(t) }
 
 // membersPage is how many members one conversations.members call asks for:
 // Slack's recommended page size.
@@ -178,111 +137,13 @@ func (b *Bot) noteReply(t tandem.Turn, ts string) {
 	b.replyTS[t.ID] = ts
 }
 
-// resultPoll is how often an API caller's replica looks in the store for
-// a result another replica left.
-const resultPoll = 200 * time.Millisecond
-
-// resultSetting names the setting that carries an API turn's result from
-// the replica that ran it to the one whose caller waits.
-func resultSetting(turnID string) string { return "api-result/" + turnID }
-
-// storedResult is an API turn's result left in the store by another
-// replica, if there is one yet.
-func (b *Bot) storedResult(ctx context.Context, t tandem.Turn) (tandem.TurnResult, bool) {
-	raw, err := b.cfg.Store.Setting(ctx, resultSetting(t.ID))
-	if err != nil {
-		if tandem.ErrorCode(err) != tandem.ENOTFOUND {
-			b.log.Warn("read an api turn's result", "turn", t.ID, "err", err)
-		}
-		return tandem.TurnResult{}, false
-	}
-	var sr storedTurnResult
-	if err := json.Unmarshal([]byte(raw), &sr); err != nil {
-		b.log.Error("decode an api turn's result", "turn", t.ID, "err", err)
-		return tandem.TurnResult{}, false
-	}
-	return sr.result(t.Session), true
-}
-
-// finish hands a finished turn's result to whoever waits for it: the
-// caller in this process, or, for an API turn whose caller waits on
-// another replica, that replica through the store.
-func (b *Bot) finish(t tandem.Turn, out turns.Result) {
+// takeReplyTS returns and forgets the ts noteReply kept for a turn.
+func (b *Bot) takeReplyTS(t tandem.Turn) string {
 	b.mu.Lock()
-	w, ok := b.waiters[t.ID]
-	replyTS := b.replyTS[t.ID]
+	defer b.mu.Unlock()
+	ts := b.replyTS[t.ID]
 	delete(b.replyTS, t.ID)
-	b.mu.Unlock()
-	if !ok && t.APIKey == "" {
-		return
-	}
-	res := tandem.TurnResult{Session: t.Session, ReplyTS: replyTS, Identity: out.Identity, Reply: out.Reply, Err: out.Err}
-	if out.Err != nil && !isPersonError(out.Err) {
-		res.Err = errors.New(tandem.ErrorMessage(out.Err))
-	}
-	if ok {
-		w.ch <- res
-		return
-	}
-	raw, err := json.Marshal(storedResultOf(res))
-	if err == nil {
-		err = b.cfg.Store.SetSetting(context.WithoutCancel(b.runCtx()), resultSetting(t.ID), string(raw))
-	}
-	if err != nil {
-		b.log.Error("leave an api turn's result for its caller", "turn", t.ID, "err", err)
-	}
-}
-
-// storedTurnResult is a TurnResult as JSON: its error by kind.
-type storedTurnResult struct {
-	ReplyTS  string           `json:"reply_ts"`
-	Identity *tandem.Identity `json:"identity,omitempty"`
-	Reply    tandem.Reply     `json:"reply"`
-	// ErrKind is "not_configured", "expired", "error" (Code and Message)
-	// or "" for none; Team, User and Provider name whose link failed.
-	ErrKind  string            `json:"err_kind,omitempty"`
-	Team     string            `json:"team,omitempty"`
-	User     string            `json:"user,omitempty"`
-	Provider tandem.ProviderID `json:"provider,omitempty"`
-	Code     string            `json:"code,omitempty"`
-	Message  string            `json:"message,omitempty"`
-}
-
-func storedResultOf(res tandem.TurnResult) storedTurnResult {
-	sr := storedTurnResult{ReplyTS: res.ReplyTS, Identity: res.Identity, Reply: res.Reply}
-	var nc *tandem.NotConnectedError
-	var ex *tandem.ExpiredError
-	switch {
-	case res.Err == nil:
-	case errors.As(res.Err, &nc):
-		sr.ErrKind, sr.Team, sr.User, sr.Provider = "not_configured", nc.Team, nc.User, nc.Provider
-	case errors.As(res.Err, &ex):
-		sr.ErrKind, sr.Team, sr.User, sr.Provider = "expired", ex.Team, ex.User, ex.Provider
-	default:
-		sr.ErrKind, sr.Code, sr.Message = "error", tandem.ErrorCode(res.Err), tandem.ErrorMessage(res.Err)
-	}
-	return sr
-}
-
-func (sr storedTurnResult) result(session tandem.SessionKey) tandem.TurnResult {
-	res := tandem.TurnResult{Session: session, ReplyTS: sr.ReplyTS, Identity: sr.Identity, Reply: sr.Reply}
-	switch sr.ErrKind {
-	case "not_configured":
-		res.Err = &tandem.NotConnectedError{Team: sr.Team, User: sr.User, Provider: sr.Provider}
-	case "expired":
-		res.Err = &tandem.ExpiredError{Team: sr.Team, User: sr.User, Provider: sr.Provider}
-	case "error":
-		res.Err = &tandem.Error{Code: sr.Code, Message: sr.Message}
-	}
-	return res
-}
-
-// isPersonError reports whether err carries words meant for people.
-func isPersonError(err error) bool {
-	var nc *tandem.NotConnectedError
-	var ex *tandem.ExpiredError
-	var te *tandem.Error
-	return errors.As(err, &nc) || errors.As(err, &ex) || errors.As(err, &te)
+	return ts
 }
 
 // tellKeyCreator DMs an API key's creator that their automation stopped for

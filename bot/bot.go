@@ -126,8 +126,6 @@ type Bot struct {
 	mu    sync.Mutex
 	ready bool
 	ctx   context.Context // Run's context, for turns
-	// waiters are callers waiting for a turn's result, by turn id.
-	waiters map[string]*waiter
 	// replyTS is the ts of each finished API turn's reply, until finish.
 	replyTS map[string]string
 	// inbox counts turns recorded and not finished.
@@ -163,7 +161,7 @@ func New(cfg Config) *Bot {
 	}
 	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack, owner: newOwner()}
 	b.engine = turns.New(turns.Config{
-		Store: cfg.Store, Resolver: cfg.Resolver, Directory: people{b}, Notifier: people{b},
+		Store: cfg.Store, Resolver: cfg.Resolver, Directory: people{b}, Notifier: people{b}, Chat: chat{b},
 		Providers: cfg.Providers, Admins: cfg.Admins,
 		Logger: cfg.Logger, RerunWindow: cfg.RerunWindow, Now: cfg.Now,
 	})

@@ -43,7 +43,7 @@ func (b *Bot) runTurn(j job) bool {
 	if marked != nil {
 		log.Error("mark turn done", "err", marked)
 	}
-	b.finish(t, out)
+	b.engine.Finish(ctx, t, out, b.takeReplyTS(t))
 	p := tandem.ProviderID("")
 	if out.Identity != nil {
 		p = out.Identity.Provider

@@ -19,6 +19,7 @@ import (
 
 // Store is what the engine needs of the store.
 type Store interface {
+	RecordTurn(ctx context.Context, t tandem.Turn) (bool, error)
 	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
 	EnsureSession(ctx context.Context, s tandem.Session) (tandem.Session, bool, error)
 	AddEditor(ctx context.Context, key tandem.SessionKey, user string) error
@@ -72,6 +73,7 @@ type Config struct {
 	Resolver  Resolver
 	Directory Directory
 	Notifier  Notifier
+	Chat      Chat
 	Providers map[tandem.ProviderID]tandem.Provider
 	// Admins are users who count as channel admins everywhere
 	// (TANDEM_ADMINS).
@@ -92,6 +94,8 @@ type Engine struct {
 	// held keeps the owner's resolved credentials of persistent sessions
 	// between turns; per-message credentials are never held.
 	held map[tandem.SessionKey]map[tandem.ProviderID]tandem.Credentials
+	// waiters are callers waiting for a turn's result, by turn id.
+	waiters map[string]*waiter
 }
 
 // New returns an Engine.

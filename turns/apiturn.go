@@ -1,0 +1,203 @@
+package turns
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tandembot/tandem"
+)
+
+// Chat is where API turns run: the conversations an API key posts in, and
+// the queue that runs the turns recorded there.
+type Chat interface {
+	// CheckMember fails with ECHANNELNOTALLOWED unless key's creator is a
+	// member of channel, and with EUNAVAILABLE when that cannot be found
+	// out; either way having posted nothing.
+	CheckMember(ctx context.Context, key tandem.APIKey, channel string) error
+	// StartThread posts text in channel and returns the ts of the thread it
+	// starts. It fails with EFORBIDDEN when Tandem cannot post there.
+	StartThread(ctx context.Context, channel, text string) (string, error)
+	// Submit asks for t's session, t recorded, to be run.
+	Submit(t tandem.Turn)
+}
+
+// waiter receives a turn's result for a caller that waits (the HTTP API).
+type waiter struct {
+	ch chan tandem.TurnResult
+}
+
+// RunAPI runs text as a turn of the API key's creator in channel, in the
+// thread threadTS or in a new thread it starts, and waits for the result.
+// It fails with ECHANNELNOTALLOWED, having posted nothing, when the creator
+// is not a member of the channel; with EFORBIDDEN when Tandem cannot post in
+// the channel; and with EUNAVAILABLE when the chat cannot say who is a
+// member, or when ctx ends first (the turn still completes in the thread).
+func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string) (tandem.TurnResult, error) {
+	if err := e.cfg.Chat.CheckMember(ctx, key, channel); err != nil {
+		return tandem.TurnResult{}, err
+	}
+	if threadTS == "" {
+		intro := fmt.Sprintf("Automation of <@%s> (API key *%s*) asks: %s", key.Creator, tandem.Escape(key.Name), tandem.Escape(text))
+		ts, err := e.cfg.Chat.StartThread(ctx, channel, intro)
+		if err != nil {
+			return tandem.TurnResult{}, err
+		}
+		threadTS = ts
+	}
+	id := make([]byte, 8)
+	rand.Read(id)
+	turnID := "api-" + hex.EncodeToString(id)
+	t := tandem.Turn{
+		ID: turnID, Session: tandem.SessionKey{Team: key.Team, Channel: channel, ThreadTS: threadTS},
+		User: key.Creator, Text: text, TS: turnID, ReceivedAt: e.cfg.Now(),
+		APIKey: key.Prefix, APIKeyName: key.Name,
+	}
+	w := &waiter{ch: make(chan tandem.TurnResult, 1)}
+	e.mu.Lock()
+	if e.waiters == nil {
+		e.waiters = map[string]*waiter{}
+	}
+	e.waiters[turnID] = w
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.waiters, turnID)
+		e.mu.Unlock()
+	}()
+	if _, err := e.cfg.Store.RecordTurn(ctx, t); err != nil {
+		return tandem.TurnResult{}, fmt.Errorf("turns: record api turn: %w", err)
+	}
+	e.log.Info("turn recorded", "turn", t.ID, "session", t.Session.String(), "user", t.User, "api_key", key.Prefix)
+	e.cfg.Chat.Submit(t)
+	// With several replicas, the one that holds the session's lease may
+	// run the turn: it leaves the result in the store for this one.
+	poll := time.NewTicker(resultPoll)
+	defer poll.Stop()
+	for {
+		select {
+		case res := <-w.ch:
+			return res, nil
+		case <-poll.C:
+			if res, ok := e.storedResult(ctx, t); ok {
+				if err := e.cfg.Store.SetSetting(context.WithoutCancel(ctx), resultSetting(turnID), ""); err != nil {
+					e.log.Warn("drop an api turn's result", "turn", turnID, "err", err)
+				}
+				return res, nil
+			}
+			continue
+		case <-ctx.Done():
+		}
+		return tandem.TurnResult{Session: t.Session}, tandem.Errorf(tandem.EUNAVAILABLE, "The turn is still running; its reply will appear in the thread.")
+	}
+}
+
+// resultPoll is how often an API caller's replica looks in the store for
+// a result another replica left.
+const resultPoll = 200 * time.Millisecond
+
+// resultSetting names the setting that carries an API turn's result from
+// the replica that ran it to the one whose caller waits.
+func resultSetting(turnID string) string { return "api-result/" + turnID }
+
+// storedResult is an API turn's result left in the store by another
+// replica, if there is one yet.
+func (e *Engine) storedResult(ctx context.Context, t tandem.Turn) (tandem.TurnResult, bool) {
+	raw, err := e.cfg.Store.Setting(ctx, resultSetting(t.ID))
+	if err != nil {
+		if tandem.ErrorCode(err) != tandem.ENOTFOUND {
+			e.log.Warn("read an api turn's result", "turn", t.ID, "err", err)
+		}
+		return tandem.TurnResult{}, false
+	}
+	var sr storedTurnResult
+	if err := json.Unmarshal([]byte(raw), &sr); err != nil {
+		e.log.Error("decode an api turn's result", "turn", t.ID, "err", err)
+		return tandem.TurnResult{}, false
+	}
+	return sr.result(t.Session), true
+}
+
+// Finish hands a finished turn's result, whose reply was posted as
+// replyTS, to whoever waits for it: the caller in this process, or, for an
+// API turn whose caller waits on another replica, that replica through the
+// store. A failure to store it is logged.
+func (e *Engine) Finish(ctx context.Context, t tandem.Turn, out Result, replyTS string) {
+	e.mu.Lock()
+	w, ok := e.waiters[t.ID]
+	e.mu.Unlock()
+	if !ok && t.APIKey == "" {
+		return
+	}
+	res := tandem.TurnResult{Session: t.Session, ReplyTS: replyTS, Identity: out.Identity, Reply: out.Reply, Err: out.Err}
+	if out.Err != nil && !isPersonError(out.Err) {
+		res.Err = errors.New(tandem.ErrorMessage(out.Err))
+	}
+	if ok {
+		w.ch <- res
+		return
+	}
+	raw, err := json.Marshal(storedResultOf(res))
+	if err == nil {
+		err = e.cfg.Store.SetSetting(context.WithoutCancel(ctx), resultSetting(t.ID), string(raw))
+	}
+	if err != nil {
+		e.log.Error("leave an api turn's result for its caller", "turn", t.ID, "err", err)
+	}
+}
+
+// storedTurnResult is a TurnResult as JSON: its error by kind.
+type storedTurnResult struct {
+	ReplyTS  string           `json:"reply_ts"`
+	Identity *tandem.Identity `json:"identity,omitempty"`
+	Reply    tandem.Reply     `json:"reply"`
+	// ErrKind is "not_configured", "expired", "error" (Code and Message)
+	// or "" for none; Team, User and Provider name whose link failed.
+	ErrKind  string            `json:"err_kind,omitempty"`
+	Team     string            `json:"team,omitempty"`
+	User     string            `json:"user,omitempty"`
+	Provider tandem.ProviderID `json:"provider,omitempty"`
+	Code     string            `json:"code,omitempty"`
+	Message  string            `json:"message,omitempty"`
+}
+
+func storedResultOf(res tandem.TurnResult) storedTurnResult {
+	sr := storedTurnResult{ReplyTS: res.ReplyTS, Identity: res.Identity, Reply: res.Reply}
+	var nc *tandem.NotConnectedError
+	var ex *tandem.ExpiredError
+	switch {
+	case res.Err == nil:
+	case errors.As(res.Err, &nc):
+		sr.ErrKind, sr.Team, sr.User, sr.Provider = "not_configured", nc.Team, nc.User, nc.Provider
+	case errors.As(res.Err, &ex):
+		sr.ErrKind, sr.Team, sr.User, sr.Provider = "expired", ex.Team, ex.User, ex.Provider
+	default:
+		sr.ErrKind, sr.Code, sr.Message = "error", tandem.ErrorCode(res.Err), tandem.ErrorMessage(res.Err)
+	}
+	return sr
+}
+
+func (sr storedTurnResult) result(session tandem.SessionKey) tandem.TurnResult {
+	res := tandem.TurnResult{Session: session, ReplyTS: sr.ReplyTS, Identity: sr.Identity, Reply: sr.Reply}
+	switch sr.ErrKind {
+	case "not_configured":
+		res.Err = &tandem.NotConnectedError{Team: sr.Team, User: sr.User, Provider: sr.Provider}
+	case "expired":
+		res.Err = &tandem.ExpiredError{Team: sr.Team, User: sr.User, Provider: sr.Provider}
+	case "error":
+		res.Err = &tandem.Error{Code: sr.Code, Message: sr.Message}
+	}
+	return res
+}
+
+// isPersonError reports whether err carries words meant for people.
+func isPersonError(err error) bool {
+	var nc *tandem.NotConnectedError
+	var ex *tandem.ExpiredError
+	var te *tandem.Error
+	return errors.As(err, &nc) || errors.As(err, &ex) || errors.As(err, &te)
+}
