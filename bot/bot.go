@@ -383,31 +383,6 @@ func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *parsed, b
 
 func isDM(channel string) bool { return len(channel) > 0 && channel[0] == 'D' }
 
-// Rerun runs a turn again after its sender linked the provider it lacked,
-// if the turn is recent enough. It fails with ENOTFOUND for an unknown turn.
-func (b *Bot) Rerun(ctx context.Context, turnID string, user string, p tandem.ProviderID) error {
-	rec, err := b.cfg.Store.TurnRecord(ctx, turnID)
-	if err != nil {
-		return fmt.Errorf("bot: rerun: %w", err)
-	}
-	t := rec.Turn
-	if t.User != user || b.cfg.Now().Sub(t.ReceivedAt) > b.cfg.RerunWindow {
-		return nil
-	}
-	t.ID = turnID + "/rerun/" + string(p)
-	t.TS = rec.Turn.TS + "/rerun/" + string(p)
-	t.Rerun = true
-	t.ReceivedAt = b.cfg.Now()
-	dup, err := b.cfg.Store.RecordTurn(ctx, t)
-	if err != nil {
-		return fmt.Errorf("bot: rerun: %w", err)
-	}
-	if !dup {
-		b.submit(t)
-	}
-	return nil
-}
-
 // submit asks for a recorded turn's session to be run; the session's
 // unfinished turns then run in the order they were sent. A session already
 // waiting to run needs no second request: that run will find t.

@@ -2,17 +2,13 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
 )
-
-// SiteChooser switches the site a link acts on (Jira Cloud).
-type SiteChooser interface {
-	ChooseSite(ctx context.Context, team, user string, p tandem.ProviderID, siteID string) (tandem.Link, error)
-}
 
 // App Home action ids.
 const (
@@ -33,20 +29,12 @@ func (b *Bot) homeAction(ctx context.Context, team, user string, a *slack.BlockA
 		}
 	case strings.HasPrefix(a.ActionID, actionSite):
 		p := tandem.ProviderID(strings.TrimPrefix(a.ActionID, actionSite))
-		sc, ok := b.cfg.Resolver.(SiteChooser)
-		if !ok {
+		err := b.engine.ChooseSite(ctx, team, user, p, a.SelectedOption.Value)
+		if errors.Is(err, errors.ErrUnsupported) {
 			return
 		}
-		l, err := sc.ChooseSite(ctx, team, user, p, a.SelectedOption.Value)
 		if err != nil {
 			b.log.Warn("choose site", "provider", p, "user", user, "err", err)
-		} else {
-			// The site is chosen whatever happens to the audit record, so
-			// the record is written even if the request is cancelled, and a
-			// failure is logged.
-			if err := b.cfg.Store.AppendAudit(context.WithoutCancel(ctx), tandem.AuditRecord{Time: b.cfg.Now(), Actor: user, Effective: user, Provider: p, Action: "choose_site", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK, Detail: l.SiteName}); err != nil {
-				b.log.Error("append audit", "action", "choose_site", "provider", p, "user", user, "err", err)
-			}
 		}
 	case strings.HasPrefix(a.ActionID, actionConnect):
 		// The browser opened the link, which works once: publish the page

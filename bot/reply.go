@@ -207,7 +207,7 @@ func (b *Bot) OnLinked(ctx context.Context, l tandem.Link, rerunTurn string) {
 	}
 	go b.publishHome(ctx, l.Team, l.User)
 	if rerunTurn != "" {
-		if err := b.Rerun(ctx, rerunTurn, l.User, l.Provider); err != nil {
+		if err := b.engine.Rerun(ctx, rerunTurn, l.User, l.Provider); err != nil {
 			b.log.Warn("rerun after link", "turn", rerunTurn, "err", err)
 		}
 	}

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,12 +11,6 @@ import (
 	"github.com/slack-go/slack/socketmode"
 	"github.com/tandembot/tandem"
 )
-
-// Disconnector unlinks an account, revoking it at the provider where the
-// provider offers revocation.
-type Disconnector interface {
-	Disconnect(ctx context.Context, team, user string, p tandem.ProviderID) (tandem.Link, error)
-}
 
 // handleSlash answers /connect and /disconnect in the acknowledgement
 // itself, privately to whoever typed it.
@@ -56,15 +51,7 @@ func (b *Bot) providerArg(arg string) (tandem.ProviderID, bool) {
 }
 
 // enabled lists the providers configured here, in the usual provider order.
-func (b *Bot) enabled() []tandem.ProviderID {
-	var out []tandem.ProviderID
-	for _, p := range tandem.Providers {
-		if _, ok := b.cfg.Providers[p]; ok {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func (b *Bot) enabled() []tandem.ProviderID { return b.engine.Enabled() }
 
 func (b *Bot) enabledNames() string {
 	var names []string
@@ -119,23 +106,15 @@ func (b *Bot) disconnect(ctx context.Context, team, user, arg string) tandem.Rep
 	if !ok {
 		return tandem.Reply{Title: "Which account?", Text: "Say `/disconnect <provider>` with one of: " + b.enabledNames() + "."}
 	}
-	d, ok := b.cfg.Resolver.(Disconnector)
-	if !ok {
+	l, err := b.engine.Disconnect(ctx, team, user, p)
+	if errors.Is(err, errors.ErrUnsupported) {
 		return tandem.Reply{Title: "Disconnecting is not available here"}
-	}
-	l, err := d.Disconnect(ctx, team, user, p)
-	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+	} else if tandem.ErrorCode(err) == tandem.ENOTFOUND {
 		return tandem.Reply{Title: p.Name() + " was not connected", Text: "There was nothing to unlink."}
 	} else if err != nil {
 		b.log.Error("disconnect", "provider", p, "user", user, "err", err)
 		return tandem.Reply{Title: "Could not disconnect " + p.Name(), Text: tandem.ErrorMessage(err)}
 	}
-	// The link is gone whatever happens to the audit record, so the record
-	// is written even if the request is cancelled, and a failure is logged.
-	if err := b.cfg.Store.AppendAudit(context.WithoutCancel(ctx), tandem.AuditRecord{Time: b.cfg.Now(), Actor: user, Effective: user, Provider: p, Action: "unlink", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK, Detail: "unlinked " + l.Login}); err != nil {
-		b.log.Error("append audit", "action", "unlink", "provider", p, "user", user, "err", err)
-	}
-	b.engine.DropUser(user, p)
 	go b.publishHome(context.WithoutCancel(ctx), team, user)
 	return tandem.Reply{Title: p.Name() + " disconnected", Text: fmt.Sprintf("Tandem no longer acts as %s on %s for you.", escape(l.Login), p.Name())}
 }

@@ -20,6 +20,7 @@ import (
 // Store is what the engine needs of the store.
 type Store interface {
 	RecordTurn(ctx context.Context, t tandem.Turn) (bool, error)
+	TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error)
 	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
 	EnsureSession(ctx context.Context, s tandem.Session) (tandem.Session, bool, error)
 	AddEditor(ctx context.Context, key tandem.SessionKey, user string) error
