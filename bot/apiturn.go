@@ -8,6 +8,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot/slackview"
 	"github.com/tandembot/tandem/turns"
 )
 
@@ -159,7 +160,7 @@ func (b *Bot) tellKeyCreator(ctx context.Context, t tandem.Turn, user string, p 
 		Text:    fmt.Sprintf("Your API key *%s* (%s) acts as you, and your %s account is not usable. Connect it again, or ask someone else to create a new key.", escape(t.APIKeyName), t.APIKey, p.Name()),
 		Buttons: b.connectButton(ctx, t.Session.Team, user, p, "", tandem.Button{Text: label + p.Name(), Primary: true}),
 	}
-	if err := b.DM(ctx, user, reply.Title, render(reply, fmt.Sprintf("for <@%s>", user))); err != nil {
+	if err := b.DM(ctx, user, reply.Title, slackview.Reply(reply, fmt.Sprintf("for <@%s>", user))); err != nil {
 		b.log.Warn("dm key creator", "user", user, "err", err)
 	}
 }

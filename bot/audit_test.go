@@ -11,6 +11,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot/slackview"
 )
 
 // failingAuditStore refuses every audit record, and links too, so the App
@@ -65,7 +66,7 @@ func TestFailedAuditAppendIsLogged(t *testing.T) {
 		{"unlink", func(b *Bot) { b.disconnect(context.Background(), "T1", "U1", "github") }},
 		{"choose_site", func(b *Bot) {
 			b.homeAction(context.Background(), "T1", "U1", &slack.BlockAction{
-				ActionID:       actionSite + string(tandem.Jira),
+				ActionID:       slackview.ActionSite + string(tandem.Jira),
 				SelectedOption: slack.OptionBlockObject{Value: "cloud-1"},
 			})
 		}},

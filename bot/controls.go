@@ -8,16 +8,8 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot/slackview"
 	"github.com/tandembot/tandem/turns"
-)
-
-// Consent action ids on the DMs that ask an owner to share their identity:
-// with a persistent session, or with one more editor of one.
-const (
-	actionApprove       = "consent_approve"
-	actionDecline       = "consent_decline"
-	actionEditorApprove = "editor_approve"
-	actionEditorDecline = "editor_decline"
 )
 
 // people is the engine's view of Slack: who administers what (users.info,
@@ -58,24 +50,15 @@ func (p people) AskConsent(ctx context.Context, sess tandem.Session, by string, 
 	shown := sess
 	shown.Editors = editors
 	text := fmt.Sprintf("%s asks to turn on %s in %s. If you approve, every turn there runs with *your* accounts, for you and exactly these editors: %s.", turns.Mention(by), tandem.EnvKeepCredentialsPersistent, b.threadLink(ctx, sess.Key), turns.EditorList(shown))
-	approve := slack.NewButtonBlockElement(actionApprove, sess.Key.String(), slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false))
-	approve.Style = slack.StylePrimary
-	decline := slack.NewButtonBlockElement(actionDecline, sess.Key.String(), slack.NewTextBlockObject(slack.PlainTextType, "Decline", false, false))
-	decline.Style = slack.StyleDanger
-	blocks := []slack.Block{section(text), slack.NewActionBlock("consent", approve, decline)}
-	return b.DM(ctx, sess.Owner, "Approve sharing your identity in a Tandem session?", blocks)
+	return b.DM(ctx, sess.Owner, "Approve sharing your identity in a Tandem session?", slackview.Consent(text, sess.Key.String()))
 }
 
 // AskEditor DMs the owner Approve / Decline buttons for a new editor.
 func (p people) AskEditor(ctx context.Context, sess tandem.Session, by, user string) error {
 	b := p.b
 	value := sess.Key.String() + "/" + user
-	approve := slack.NewButtonBlockElement(actionEditorApprove, value, slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false))
-	approve.Style = slack.StylePrimary
-	decline := slack.NewButtonBlockElement(actionEditorDecline, value, slack.NewTextBlockObject(slack.PlainTextType, "Decline", false, false))
-	decline.Style = slack.StyleDanger
 	text := fmt.Sprintf("%s asks to let <@%s> act as you in %s: that session runs every turn of its editors with *your* accounts.", turns.Mention(by), user, b.threadLink(ctx, sess.Key))
-	return b.DM(ctx, sess.Owner, "Approve a new editor of your Tandem session?", []slack.Block{section(text), slack.NewActionBlock("editor_consent", approve, decline)})
+	return b.DM(ctx, sess.Owner, "Approve a new editor of your Tandem session?", slackview.EditorConsent(text, value))
 }
 
 // threadLink names a session's thread for its owner, linked when Slack
@@ -107,7 +90,7 @@ func (p people) OfferConnect(ctx context.Context, key tandem.SessionKey, user st
 	if len(reply.Buttons) == 0 {
 		return
 	}
-	if err := b.postEphemeral(ctx, key, user, reply.Title, render(reply, fmt.Sprintf("only visible to <@%s>", user))); err != nil {
+	if err := b.postEphemeral(ctx, key, user, reply.Title, slackview.Reply(reply, fmt.Sprintf("only visible to <@%s>", user))); err != nil {
 		b.log.Warn("offer connect", "user", user, "err", err)
 	}
 }
@@ -119,7 +102,7 @@ func (b *Bot) consent(ctx context.Context, cb slack.InteractionCallback, a *slac
 	if !ok {
 		return
 	}
-	outcome, ok := b.engine.Consent(ctx, key, cb.User.ID, a.ActionID == actionApprove)
+	outcome, ok := b.engine.Consent(ctx, key, cb.User.ID, a.ActionID == slackview.ActionApprove)
 	if ok {
 		b.answered(ctx, cb, outcome)
 	}
@@ -137,7 +120,7 @@ func (b *Bot) editorConsent(ctx context.Context, cb slack.InteractionCallback, a
 	if !ok || user == "" {
 		return
 	}
-	outcome, ok := b.engine.EditorConsent(ctx, key, user, cb.User.ID, a.ActionID == actionEditorApprove)
+	outcome, ok := b.engine.EditorConsent(ctx, key, user, cb.User.ID, a.ActionID == slackview.ActionEditorApprove)
 	if ok {
 		b.answered(ctx, cb, outcome)
 	}
@@ -146,14 +129,14 @@ func (b *Bot) editorConsent(ctx context.Context, cb slack.InteractionCallback, a
 // answered replaces the buttons of a consent DM with what they did.
 func (b *Bot) answered(ctx context.Context, cb slack.InteractionCallback, outcome string) {
 	if cb.Channel.ID != "" && cb.Message.Timestamp != "" {
-		b.api.UpdateMessageContext(ctx, cb.Channel.ID, cb.Message.Timestamp, slack.MsgOptionText(outcome, false), slack.MsgOptionBlocks(section(outcome)))
+		b.api.UpdateMessageContext(ctx, cb.Channel.ID, cb.Message.Timestamp, slack.MsgOptionText(outcome, false), slack.MsgOptionBlocks(slackview.Section(outcome)))
 	}
 }
 
 // announce posts a visible change notice in a session's thread.
 func (b *Bot) announce(ctx context.Context, key tandem.SessionKey, r tandem.Reply) {
 	t := tandem.Turn{Session: key}
-	if err := b.postThread(ctx, t, r.Title, render(r, "session settings")); err != nil {
+	if err := b.postThread(ctx, t, r.Title, slackview.Reply(r, "session settings")); err != nil {
 		b.log.Warn("announce", "session", key.String(), "err", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot/slackview"
 )
 
 // OnLinkMisused tells user that opener, a different Slack user, opened the
@@ -12,7 +13,7 @@ import (
 func (b *Bot) OnLinkMisused(ctx context.Context, team, user string, p tandem.ProviderID, opener string) {
 	text := fmt.Sprintf("<@%s> opened the Connect %s link Tandem made for you. Nothing was connected: a link works only for the person it was made for, and only once. To connect your own %s account, use `/connect %s`.", opener, p.Name(), p.Name(), p)
 	reply := tandem.Reply{Title: "Someone else opened your Connect " + p.Name() + " link", Text: text}
-	if err := b.DM(ctx, user, reply.Title, render(reply, fmt.Sprintf("for <@%s>", user))); err != nil {
+	if err := b.DM(ctx, user, reply.Title, slackview.Reply(reply, fmt.Sprintf("for <@%s>", user))); err != nil {
 		b.log.Warn("dm link misused", "user", user, "err", err)
 	}
 	go b.publishHome(context.WithoutCancel(ctx), team, user)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot/slackview"
 )
 
 // RequestPersistent asks a session's owner, on an operator's behalf, to turn
@@ -30,7 +31,7 @@ func (b *Bot) NotifyEditor(ctx context.Context, team, user string, missing, brok
 	for _, p := range broken {
 		reply.Buttons = append(reply.Buttons, b.connectButton(ctx, team, user, p, "", tandem.Button{Text: "Reconnect " + p.Name(), ActionID: "connect_" + string(p)})...)
 	}
-	return b.DM(ctx, user, reply.Title, render(reply, fmt.Sprintf("for <@%s>", user)))
+	return b.DM(ctx, user, reply.Title, slackview.Reply(reply, fmt.Sprintf("for <@%s>", user)))
 }
 
 func providerNames(ps []tandem.ProviderID) []string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot/slackview"
 	"github.com/tandembot/tandem/turns"
 )
 
@@ -23,7 +24,7 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) er
 		// The title is plain text (render escapes it in the blocks) and may
 		// carry a provider's text, a PR title or a Jira summary: the
 		// notification text gets it escaped alike.
-		ts, err := b.postThreadTS(ctx, t, escape(res.Reply.Title), render(res.Reply, attr))
+		ts, err := b.postThreadTS(ctx, t, escape(res.Reply.Title), slackview.Reply(res.Reply, attr))
 		b.noteReply(t, ts)
 		if err != nil {
 			return err
@@ -45,12 +46,44 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) er
 			items = append(items, tandem.Item{Text: "`@tandem " + s + "`"})
 		}
 		reply := tandem.Reply{Title: "I didn't understand that. Did you mean:", Items: items, Text: "Say `help` for everything I can do."}
-		return b.postThread(ctx, t, reply.Title, render(reply, attr))
+		return b.postThread(ctx, t, reply.Title, slackview.Reply(reply, attr))
 	default:
 		reply := tandem.Reply{Title: errorTitle(res.Err), Text: tandem.ErrorMessage(res.Err)}
-		return b.postThread(ctx, t, reply.Title+": "+reply.Text, render(reply, attr))
+		return b.postThread(ctx, t, reply.Title+": "+reply.Text, slackview.Reply(reply, attr))
 	}
 }
+
+// attribution is the line every reply carries: whose Slack identity the
+// turn ran as and which provider account it used.
+func attribution(res turns.Result, sender string) string {
+	if res.ViaKey != "" {
+		who := fmt.Sprintf("via API key %s of <@%s>", escape(res.ViaKey), sender)
+		if res.Identity != nil && res.Identity.Provider != "" {
+			who += fmt.Sprintf(" · %s: %s", res.Identity.Provider.Name(), escape(res.Identity.Login))
+		}
+		return who
+	}
+	if res.Identity == nil {
+		user := sender
+		if res.Session.Persistent() && res.Session.Owner != "" {
+			return fmt.Sprintf("ran as <@%s> (persistent session)", res.Session.Owner)
+		}
+		return fmt.Sprintf("ran as <@%s>", user)
+	}
+	id := res.Identity
+	who := fmt.Sprintf("ran as <@%s>", id.SlackUser)
+	if id.Reason == tandem.ReasonPersistentOwner {
+		who += " (persistent session)"
+	}
+	if id.Provider == "" {
+		return who
+	}
+	return fmt.Sprintf("%s · %s: %s", who, id.Provider.Name(), escape(id.Login))
+}
+
+// escape makes text safe inside Slack mrkdwn: &, < and > are the only
+// characters Slack asks to escape.
+func escape(s string) string { return tandem.Escape(s) }
 
 // isUnknown reports whether err says a text is no command.
 func isUnknown(err error) bool {
@@ -102,11 +135,11 @@ func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res turns.Result, us
 	if expired {
 		attr = fmt.Sprintf("ran as <@%s> · %s: needs reconnect", user, p.Name())
 	}
-	if err := b.postEphemeral(ctx, t.Session, user, title, render(private, attr)); err != nil {
+	if err := b.postEphemeral(ctx, t.Session, user, title, slackview.Reply(private, attr)); err != nil {
 		b.log.Warn("post ephemeral", "turn", t.ID, "err", err)
 	}
 	note := tandem.Reply{Title: title, Text: fmt.Sprintf("I've sent <@%s> a private link to connect %s.", user, p.Name())}
-	return b.postThread(ctx, t, title, render(note, attr))
+	return b.postThread(ctx, t, title, slackview.Reply(note, attr))
 }
 
 // offerConnect privately gives user, the identity a combined command ran
@@ -121,7 +154,7 @@ func (b *Bot) offerConnect(ctx context.Context, t tandem.Turn, user string, ps [
 	for _, p := range ps {
 		reply.Buttons = append(reply.Buttons, b.connectButton(ctx, t.Session.Team, user, p, "", tandem.Button{Text: "Connect " + p.Name(), ActionID: "connect_" + string(p)})...)
 	}
-	if err := b.postEphemeral(ctx, t.Session, user, reply.Title, render(reply, fmt.Sprintf("only visible to <@%s>", user))); err != nil {
+	if err := b.postEphemeral(ctx, t.Session, user, reply.Title, slackview.Reply(reply, fmt.Sprintf("only visible to <@%s>", user))); err != nil {
 		b.log.Warn("post connect buttons", "turn", t.ID, "err", err)
 	}
 }
@@ -139,7 +172,7 @@ func (b *Bot) postThreadTS(ctx context.Context, t tandem.Turn, text string, bloc
 	err := b.withRateLimit(ctx, func() error {
 		var err error
 		_, ts, err = b.api.PostMessageContext(ctx, t.Session.Channel,
-			slack.MsgOptionText(clip(text, 3000), false),
+			slack.MsgOptionText(slackview.Clip(text, 3000), false),
 			slack.MsgOptionBlocks(blocks...),
 			slack.MsgOptionTS(t.Session.ThreadTS),
 			slack.MsgOptionDisableLinkUnfurl())
@@ -152,7 +185,7 @@ func (b *Bot) postThreadTS(ctx context.Context, t tandem.Turn, text string, bloc
 func (b *Bot) postEphemeral(ctx context.Context, key tandem.SessionKey, user, text string, blocks []slack.Block) error {
 	return b.withRateLimit(ctx, func() error {
 		_, err := b.api.PostEphemeralContext(ctx, key.Channel, user,
-			slack.MsgOptionText(clip(text, 3000), false),
+			slack.MsgOptionText(slackview.Clip(text, 3000), false),
 			slack.MsgOptionBlocks(blocks...),
 			slack.MsgOptionTS(key.ThreadTS))
 		return err
@@ -201,7 +234,7 @@ func (b *Bot) withRateLimit(ctx context.Context, post func() error) error {
 func (b *Bot) OnLinked(ctx context.Context, l tandem.Link, rerunTurn string) {
 	login := escape(l.Login)
 	text := fmt.Sprintf("%s account %s is now linked to <@%s>. Tandem acts as %s on %s for your own messages only.", l.Provider.Name(), login, l.User, login, l.Provider.Name())
-	blocks := []slack.Block{section(":white_check_mark: " + text)}
+	blocks := []slack.Block{slackview.Section(":white_check_mark: " + text)}
 	if err := b.DM(ctx, l.User, text, blocks); err != nil {
 		b.log.Warn("confirm link by dm", "user", l.User, "err", err)
 	}
@@ -219,7 +252,7 @@ func (b *Bot) OnNeedsReconnect(ctx context.Context, l tandem.Link) {
 	text := fmt.Sprintf("%s credentials expired or revoked: %s refused the account %s. Reconnect it so Tandem can act as you again.", l.Provider.Name(), l.Provider.Name(), l.Login)
 	reply := tandem.Reply{Title: l.Provider.Name() + " credentials expired or revoked", Text: escape(text),
 		Buttons: b.connectButton(ctx, l.Team, l.User, l.Provider, "", tandem.Button{Text: "Reconnect " + l.Provider.Name(), Primary: true})}
-	if err := b.DM(ctx, l.User, escape(text), render(reply, fmt.Sprintf("for <@%s>", l.User))); err != nil {
+	if err := b.DM(ctx, l.User, escape(text), slackview.Reply(reply, fmt.Sprintf("for <@%s>", l.User))); err != nil {
 		b.log.Warn("dm needs reconnect", "user", l.User, "err", err)
 	}
 	go b.publishHome(context.WithoutCancel(ctx), l.Team, l.User)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot/slackview"
 	"github.com/tandembot/tandem/turns"
 )
 
@@ -36,7 +37,7 @@ func TestRefusalRepliesDoNotPostSlackMarkupFromTheSender(t *testing.T) {
 		// What postReply posts for it (bot/reply.go, default case).
 		reply := tandem.Reply{Title: errorTitle(err), Text: tandem.ErrorMessage(err)}
 		posted := []string{reply.Title + ": " + reply.Text} // the notification text
-		for _, b := range render(reply, "ran as <@U1>") {
+		for _, b := range slackview.Reply(reply, "ran as <@U1>") {
 			if s, ok := b.(*slack.SectionBlock); ok {
 				posted = append(posted, s.Text.Text)
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot/slackview"
 )
 
 // handleSlash answers /connect and /disconnect in the acknowledgement
@@ -39,7 +40,7 @@ func (b *Bot) handleSlash(ctx context.Context, client *socketmode.Client, evt so
 	b.ack(client, evt.Request, map[string]any{
 		"response_type": "ephemeral",
 		"text":          msg.Title,
-		"blocks":        render(msg, fmt.Sprintf("only visible to <@%s>", cmd.UserID)),
+		"blocks":        slackview.Reply(msg, fmt.Sprintf("only visible to <@%s>", cmd.UserID)),
 	})
 }
 
@@ -135,11 +136,11 @@ func (b *Bot) handleInteraction(ctx context.Context, client *socketmode.Client, 
 	switch cb.Type {
 	case slack.InteractionTypeMessageAction:
 		b.ack(client, evt.Request, nil)
-		if cb.CallbackID == shortcutSessionSettings {
+		if cb.CallbackID == slackview.ShortcutSessionSettings {
 			go b.openSettings(context.WithoutCancel(ctx), team, cb)
 		}
 	case slack.InteractionTypeViewSubmission:
-		if cb.View.CallbackID == callbackKeyModal {
+		if cb.View.CallbackID == slackview.CallbackKeyModal {
 			b.ack(client, evt.Request, b.submitKeyModal(ctx, team, cb))
 			return
 		}
@@ -148,13 +149,13 @@ func (b *Bot) handleInteraction(ctx context.Context, client *socketmode.Client, 
 		b.ack(client, evt.Request, nil)
 		for _, a := range cb.ActionCallback.BlockActions {
 			switch a.ActionID {
-			case actionApprove, actionDecline:
+			case slackview.ActionApprove, slackview.ActionDecline:
 				go b.consent(context.WithoutCancel(ctx), cb, a)
-			case actionEditorApprove, actionEditorDecline:
+			case slackview.ActionEditorApprove, slackview.ActionEditorDecline:
 				go b.editorConsent(context.WithoutCancel(ctx), cb, a)
-			case actionKeyCreate:
+			case slackview.ActionKeyCreate:
 				go b.openKeyModal(context.WithoutCancel(ctx), cb.TriggerID)
-			case actionKeyRevoke:
+			case slackview.ActionKeyRevoke:
 				go func(prefix string) {
 					ctx := context.WithoutCancel(ctx)
 					b.revokeKey(ctx, team, cb.User.ID, prefix)

@@ -45,7 +45,7 @@ type spec struct {
 	uses      []tandem.ProviderID // several providers, whichever are connected
 	mutating  bool
 	// control marks a session control (set, editors, audit, ...), which the
-	// bot carries out itself: it changes the session, not a provider.
+	// turns engine carries out: it changes the session, not a provider.
 	control bool
 	run     func(ctx context.Context, r Request) (tandem.Reply, error)
 }

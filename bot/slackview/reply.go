@@ -1,4 +1,8 @@
-package bot
+// Package slackview turns Tandem's replies and view models into Slack
+// Block Kit: messages within Slack's limits, the App Home, the modals and
+// the consent buttons. It builds blocks only; bot sends them and decodes
+// what comes back, through the ids declared here.
+package slackview
 
 import (
 	"fmt"
@@ -7,67 +11,39 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/turns"
 )
 
 // Slack's message limits (slack-platform-facts.md).
 const (
-	maxBlocks      = 50
-	maxSectionText = 3000
-	maxButtons     = 5
+	MaxBlocks      = 50
+	MaxSectionText = 3000
+	MaxButtons     = 5
 )
 
-// attribution is the line every reply carries: whose Slack identity the
-// turn ran as and which provider account it used.
-func attribution(res turns.Result, sender string) string {
-	if res.ViaKey != "" {
-		who := fmt.Sprintf("via API key %s of <@%s>", escape(res.ViaKey), sender)
-		if res.Identity != nil && res.Identity.Provider != "" {
-			who += fmt.Sprintf(" · %s: %s", res.Identity.Provider.Name(), escape(res.Identity.Login))
-		}
-		return who
-	}
-	if res.Identity == nil {
-		user := sender
-		if res.Session.Persistent() && res.Session.Owner != "" {
-			return fmt.Sprintf("ran as <@%s> (persistent session)", res.Session.Owner)
-		}
-		return fmt.Sprintf("ran as <@%s>", user)
-	}
-	id := res.Identity
-	who := fmt.Sprintf("ran as <@%s>", id.SlackUser)
-	if id.Reason == tandem.ReasonPersistentOwner {
-		who += " (persistent session)"
-	}
-	if id.Provider == "" {
-		return who
-	}
-	return fmt.Sprintf("%s · %s: %s", who, id.Provider.Name(), escape(id.Login))
-}
-
-// render turns a reply into Block Kit within Slack's limits, truncating a
-// long list and saying how many results exist in all.
-func render(r tandem.Reply, attr string) []slack.Block {
+// Reply turns a reply into Block Kit within Slack's limits, truncating a
+// long list and saying how many results exist in all; attr is the
+// attribution line it ends with.
+func Reply(r tandem.Reply, attr string) []slack.Block {
 	var blocks []slack.Block
 	head := "*" + escape(r.Title) + "*"
 	if r.Text != "" {
 		head += "\n" + r.Text
 	}
-	blocks = append(blocks, section(clip(head, maxSectionText)))
+	blocks = append(blocks, Section(Clip(head, MaxSectionText)))
 
 	// Room for the items: leave space for the buttons, the truncation note
 	// and the attribution line.
-	room := maxBlocks - len(blocks) - 3
+	room := MaxBlocks - len(blocks) - 3
 	var cur strings.Builder
 	shown := 0
 	for _, it := range r.Items {
 		line := "• " + itemText(it)
-		line = clip(line, maxSectionText)
-		if cur.Len()+len(line)+1 > maxSectionText {
+		line = Clip(line, MaxSectionText)
+		if cur.Len()+len(line)+1 > MaxSectionText {
 			if room == 1 {
 				break
 			}
-			blocks = append(blocks, section(cur.String()))
+			blocks = append(blocks, Section(cur.String()))
 			room--
 			cur.Reset()
 		}
@@ -78,7 +54,7 @@ func render(r tandem.Reply, attr string) []slack.Block {
 		shown++
 	}
 	if cur.Len() > 0 {
-		blocks = append(blocks, section(cur.String()))
+		blocks = append(blocks, Section(cur.String()))
 	}
 	total := max(r.Total, len(r.Items))
 	if shown < total && len(r.Items) > 0 {
@@ -102,21 +78,22 @@ func itemText(it tandem.Item) string {
 	return text
 }
 
-func section(text string) slack.Block {
+// Section returns a section block of mrkdwn text.
+func Section(text string) slack.Block {
 	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)
 }
 
 func buttons(bs []tandem.Button) slack.Block {
 	var els []slack.BlockElement
 	for i, b := range bs {
-		if i == maxButtons {
+		if i == MaxButtons {
 			break
 		}
 		id := b.ActionID
 		if id == "" {
 			id = fmt.Sprintf("link_%d", i)
 		}
-		btn := slack.NewButtonBlockElement(id, b.Value, slack.NewTextBlockObject(slack.PlainTextType, clip(b.Text, 75), false, false))
+		btn := slack.NewButtonBlockElement(id, b.Value, plain(Clip(b.Text, 75)))
 		btn.URL = b.URL
 		if b.Primary {
 			btn.Style = slack.StylePrimary
@@ -126,8 +103,13 @@ func buttons(bs []tandem.Button) slack.Block {
 	return slack.NewActionBlock("", els...)
 }
 
-// clip shortens s to at most n bytes on a rune boundary, marking the cut.
-func clip(s string, n int) string {
+// plain returns a plain-text object.
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
+
+// Clip shortens s to at most n bytes on a rune boundary, marking the cut.
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -1,0 +1,154 @@
+package slackview
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/tandembot/tandem"
+)
+
+// App Home action ids: the Integrations page's buttons and site pickers
+// (each followed by the provider id) and the API keys section's buttons.
+const (
+	ActionDisconnect = "home_disconnect_"
+	ActionConnect    = "home_connect_"
+	ActionSite       = "home_site_"
+	ActionKeyCreate  = "home_key_create"
+	ActionKeyRevoke  = "home_key_revoke"
+)
+
+// Provider is one provider of the Integrations page as it stands for a
+// user.
+type Provider struct {
+	Status tandem.IdentityStatus
+	// Link is the link Status reads, nil when Status says it is missing.
+	Link *tandem.Link
+	// ConnectURL is a fresh single-use connect link, "" when none could be
+	// made: the button then still reaches Tandem, which publishes the page
+	// again with fresh links.
+	ConnectURL string
+}
+
+// Home returns the Integrations page of a user's App Home tab: for each
+// provider its state, the linked identity and site, when it was linked,
+// and Connect / Reconnect / Disconnect; then keys, the API keys section
+// (nil for none).
+func Home(ps []Provider, keys []slack.Block) slack.HomeTabViewRequest {
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(plain("Integrations")),
+		Section("Tandem acts on these accounts only for *your own* messages. In a shared thread, everyone's messages use their own accounts."),
+		slack.NewDividerBlock(),
+	}
+	for _, p := range ps {
+		blocks = append(blocks, homeProvider(p)...)
+	}
+	blocks = append(blocks, keys...)
+	return slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: blocks}}
+}
+
+// homeProvider renders one provider of the Integrations page.
+func homeProvider(hp Provider) []slack.Block {
+	st, l := hp.Status, hp.Link
+	p := st.Provider
+	connect := func(label string, style slack.Style) *slack.ButtonBlockElement {
+		btn := slack.NewButtonBlockElement(ActionConnect+string(p), string(p), plain(label))
+		btn.URL = hp.ConnectURL
+		btn.Style = style
+		return btn
+	}
+	if st.State == tandem.LinkMissing || l == nil {
+		return []slack.Block{
+			slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("*%s*\nNot connected", p.Name()), false, false), nil,
+				slack.NewAccessory(connect("Connect "+p.Name(), slack.StylePrimary))),
+		}
+	}
+	state := ":large_green_circle: Connected"
+	if st.State == tandem.LinkNeedsReconnect {
+		state = ":warning: Needs reconnect: " + p.Name() + " refused this account's token"
+	}
+	text := fmt.Sprintf("*%s*\n%s as *%s*", p.Name(), state, escape(st.Login))
+	if l.SiteName != "" {
+		text += fmt.Sprintf(" on site *%s*", escape(l.SiteName))
+	}
+	text += fmt.Sprintf("\nLinked <!date^%d^{date_short_pretty} at {time}|%s>", l.LinkedAt.Unix(), l.LinkedAt.UTC().Format("2006-01-02 15:04 UTC"))
+	reconnectStyle := slack.StyleDefault
+	if st.State == tandem.LinkNeedsReconnect {
+		reconnectStyle = slack.StylePrimary
+	}
+	disconnect := slack.NewButtonBlockElement(ActionDisconnect+string(p), string(p), plain("Disconnect"))
+	disconnect.Style = slack.StyleDanger
+	disconnect.Confirm = slack.NewConfirmationBlockObject(
+		plain("Disconnect "+p.Name()+"?"),
+		slack.NewTextBlockObject(slack.MarkdownType, "Tandem will stop acting as "+escape(l.Login)+" and revoke its access where "+p.Name()+" allows it.", false, false),
+		plain("Disconnect"),
+		plain("Cancel"))
+	elements := []slack.BlockElement{connect("Reconnect", reconnectStyle), disconnect}
+	if len(l.Sites) > 1 {
+		var opts []*slack.OptionBlockObject
+		var chosen *slack.OptionBlockObject
+		for _, s := range l.Sites {
+			o := slack.NewOptionBlockObject(s.ID, plain(Clip(s.Name, 75)), nil)
+			opts = append(opts, o)
+			if s.ID == l.Site {
+				chosen = o
+			}
+		}
+		sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose site"), ActionSite+string(p), opts...)
+		sel.InitialOption = chosen
+		elements = append(elements, sel)
+	}
+	return []slack.Block{
+		Section(text),
+		slack.NewActionBlock("home_actions_"+string(p), elements...),
+	}
+}
+
+// HomeKeys returns the API keys section of the App Home: a Create button
+// and the first 20 of keys, each live one with a Revoke button.
+func HomeKeys(keys []tandem.APIKey, now time.Time) []slack.Block {
+	create := slack.NewButtonBlockElement(ActionKeyCreate, "create", plain("Create API key"))
+	blocks := []slack.Block{
+		slack.NewDividerBlock(),
+		slack.NewHeaderBlock(plain("API keys")),
+		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "Keys let automation act as *you*. Each is shown once.", false, false), nil, slack.NewAccessory(create)),
+	}
+	for i, k := range keys {
+		if i == 20 {
+			blocks = append(blocks, Section(fmt.Sprintf("…and %d more; `/tandem apikey list` shows all.", len(keys)-20)))
+			break
+		}
+		var acc *slack.Accessory
+		if k.Revoked.IsZero() {
+			revoke := slack.NewButtonBlockElement(ActionKeyRevoke, k.Prefix, plain("Revoke"))
+			revoke.Style = slack.StyleDanger
+			acc = slack.NewAccessory(revoke)
+		}
+		blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, KeyLine(k, now), false, false), nil, acc))
+	}
+	return blocks
+}
+
+// KeyLine describes a key without its secret.
+func KeyLine(k tandem.APIKey, now time.Time) string {
+	state := KeyExpiry(k)
+	switch {
+	case !k.Revoked.IsZero():
+		state = "revoked " + k.Revoked.UTC().Format("2006-01-02")
+	case k.Expired(now):
+		state = "expired " + k.Expires.UTC().Format("2006-01-02")
+	}
+	used := "never used"
+	if !k.LastUsed.IsZero() {
+		used = "last used " + k.LastUsed.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return fmt.Sprintf("`%s` *%s* · created %s · %s · %s", k.Prefix, escape(k.Name), k.CreatedAt.UTC().Format("2006-01-02"), state, used)
+}
+
+// KeyExpiry words when a key expires: "and never expires" or "until <date>".
+func KeyExpiry(k tandem.APIKey) string {
+	if k.Expires.IsZero() {
+		return "and never expires"
+	}
+	return "until " + k.Expires.UTC().Format("2006-01-02")
+}
