@@ -1,7 +1,8 @@
 // Package bot is Tandem's Slack transport: the Socket Mode loop, durable
-// acknowledgement of events, threads as sessions, per-session ordering of
-// turns, and rendering replies as Block Kit. The turn engine (package
-// turns) resolves whose credentials a turn uses and runs it.
+// acknowledgement of events, threads as sessions, running each session's
+// turns in order (through package queue), and posting replies as Block Kit
+// (built by package slackview). The turn engine (package turns) resolves
+// whose credentials a turn uses and runs it.
 package bot
 
 import (
@@ -15,6 +16,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot/queue"
 	"github.com/tandembot/tandem/turns"
 )
 
@@ -118,7 +120,7 @@ type Bot struct {
 	log      *slog.Logger
 	engine   *turns.Engine // runs the turns this Bot receives
 	api      *slack.Client
-	queue    *dispatcher
+	queue    *queue.Dispatcher
 	teamID   string
 	teamName string
 	userID   string // the bot's own user
@@ -140,7 +142,7 @@ type Bot struct {
 func (b *Bot) InboxDepth() int { return int(b.inbox.Load()) }
 
 // OpenSessions returns how many sessions have a turn queued or running.
-func (b *Bot) OpenSessions() int { return b.queue.sessions() }
+func (b *Bot) OpenSessions() int { return b.queue.Sessions() }
 
 // New returns a Bot; nothing connects until Run.
 func New(cfg Config) *Bot {
@@ -167,7 +169,7 @@ func New(cfg Config) *Bot {
 	})
 	// runSession picks each turn it runs from the store and takes the slot
 	// of that turn's provider itself.
-	b.queue = newDispatcher(cfg.Concurrency, nil, b.runSession)
+	b.queue = queue.New(cfg.Concurrency, nil, b.runSession)
 	return b
 }
 
@@ -253,9 +255,9 @@ func (b *Bot) Run(ctx context.Context) error {
 // ShutdownTimeout, then cancels what is left; unstarted and cancelled turns
 // stay in the inbox for the next start.
 func (b *Bot) drain(cancelTurns context.CancelFunc) {
-	b.queue.stop()
+	b.queue.Stop()
 	done := make(chan struct{})
-	go func() { b.queue.wait(); close(done) }()
+	go func() { b.queue.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(b.cfg.ShutdownTimeout):
@@ -387,5 +389,5 @@ func isDM(channel string) bool { return len(channel) > 0 && channel[0] == 'D' }
 // unfinished turns then run in the order they were sent. A session already
 // waiting to run needs no second request: that run will find t.
 func (b *Bot) submit(t tandem.Turn) {
-	b.queue.wake(t)
+	b.queue.Wake(t)
 }

@@ -74,7 +74,7 @@ func (b *Bot) runSession(t tandem.Turn) {
 		stopRenew()
 		<-renewed
 	}()
-	for held.Err() == nil && !b.queue.stopped() {
+	for held.Err() == nil && !b.queue.Stopped() {
 		seen = b.parsed.mark()
 		j, ok := b.next(held, key)
 		if !ok {
@@ -92,8 +92,8 @@ func (b *Bot) runSession(t tandem.Turn) {
 			}
 			b.log.Info("running an interrupted turn again", "turn", j.Turn.ID, "session", key.String())
 		}
-		release := b.queue.slot(j.pool())
-		if held.Err() != nil || b.queue.stopped() {
+		release := b.queue.Slot(j.pool())
+		if held.Err() != nil || b.queue.Stopped() {
 			release()
 			return // it stays for whoever runs the session next
 		}
@@ -180,7 +180,7 @@ func (b *Bot) poll(ctx context.Context) {
 			b.inbox.Store(int64(len(recs)))
 			seen := map[tandem.SessionKey]bool{}
 			for _, r := range recs {
-				if !seen[r.Turn.Session] && !b.queue.has(r.Turn.Session) {
+				if !seen[r.Turn.Session] && !b.queue.Has(r.Turn.Session) {
 					seen[r.Turn.Session] = true
 					b.submit(r.Turn)
 				}

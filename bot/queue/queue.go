@@ -1,4 +1,7 @@
-package bot
+// Package queue orders the turns of sessions: each session's one at a
+// time in the order they came, different sessions at once, within a pool
+// of slots per provider. It knows nothing of Slack or the store.
+package queue
 
 import (
 	"sync"
@@ -6,13 +9,13 @@ import (
 	"github.com/tandembot/tandem"
 )
 
-// dispatcher runs the work submitted for one session one piece at a time,
+// Dispatcher runs the work submitted for one session one piece at a time,
 // in the order it was submitted, and different sessions concurrently; a
 // running turn holds one of at most concurrency slots of its provider's
 // pool. A slow session holds at most one slot, and a backlog at one
 // provider never takes the slots of another's turns (a bulkhead per
 // provider).
-type dispatcher struct {
+type Dispatcher struct {
 	run    func(tandem.Turn)
 	poolOf func(tandem.Turn) string // nil: run takes its turns' slots itself
 
@@ -26,26 +29,26 @@ type dispatcher struct {
 	stopping bool
 }
 
-// stop makes drainers start no further turns; queued ones stay unrun.
-func (d *dispatcher) stop() {
+// Stop makes drainers start no further turns; queued ones stay unrun.
+func (d *Dispatcher) Stop() {
 	d.mu.Lock()
 	d.stopping = true
 	d.mu.Unlock()
 }
 
-// newDispatcher runs at most concurrency turns at once for each pool. Each
-// submitted turn holds a slot of the pool that poolOf names while run runs
-// it; with poolOf nil, run takes slots itself, through slot, for the turns
+// New returns a Dispatcher that runs at most concurrency turns at once for
+// each pool. Each submitted turn holds a slot of the pool that poolOf names while run runs
+// it; with poolOf nil, run takes slots itself, through Slot, for the turns
 // it decides to run.
-func newDispatcher(concurrency int, poolOf func(tandem.Turn) string, run func(tandem.Turn)) *dispatcher {
-	return &dispatcher{
+func New(concurrency int, poolOf func(tandem.Turn) string, run func(tandem.Turn)) *Dispatcher {
+	return &Dispatcher{
 		run: run, poolOf: poolOf, concurrency: concurrency,
 		pools: map[string]chan struct{}{}, queues: map[tandem.SessionKey][]tandem.Turn{},
 	}
 }
 
-// slot waits for a free slot of the named pool and returns what frees it.
-func (d *dispatcher) slot(pool string) (release func()) {
+// Slot waits for a free slot of the named pool and returns what frees it.
+func (d *Dispatcher) Slot(pool string) (release func()) {
 	d.poolsMu.Lock()
 	p, ok := d.pools[pool]
 	if !ok {
@@ -57,17 +60,17 @@ func (d *dispatcher) slot(pool string) (release func()) {
 	return func() { <-p }
 }
 
-// submit queues t behind the earlier turns of its session.
-func (d *dispatcher) submit(t tandem.Turn) {
+// Submit queues t behind the earlier turns of its session.
+func (d *Dispatcher) Submit(t tandem.Turn) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.enqueue(t)
 }
 
-// wake queues t like submit, unless its session already has a turn queued
+// Wake queues t like Submit, unless its session already has a turn queued
 // that has not started: for a run that reads what to do from the store
 // when it starts, that one stands for t as well.
-func (d *dispatcher) wake(t tandem.Turn) {
+func (d *Dispatcher) Wake(t tandem.Turn) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.queues[t.Session]) > 0 {
@@ -76,7 +79,7 @@ func (d *dispatcher) wake(t tandem.Turn) {
 	d.enqueue(t)
 }
 
-func (d *dispatcher) enqueue(t tandem.Turn) {
+func (d *Dispatcher) enqueue(t tandem.Turn) {
 	q, running := d.queues[t.Session]
 	d.queues[t.Session] = append(q, t)
 	if !running {
@@ -85,7 +88,7 @@ func (d *dispatcher) enqueue(t tandem.Turn) {
 	}
 }
 
-func (d *dispatcher) drain(key tandem.SessionKey) {
+func (d *Dispatcher) drain(key tandem.SessionKey) {
 	defer d.wg.Done()
 	for {
 		d.mu.Lock()
@@ -103,33 +106,33 @@ func (d *dispatcher) drain(key tandem.SessionKey) {
 			d.run(t)
 			continue
 		}
-		release := d.slot(d.poolOf(t))
+		release := d.Slot(d.poolOf(t))
 		d.run(t)
 		release()
 	}
 }
 
-// has reports whether key has turns queued or running here.
-func (d *dispatcher) has(key tandem.SessionKey) bool {
+// Has reports whether key has turns queued or running here.
+func (d *Dispatcher) Has(key tandem.SessionKey) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	_, ok := d.queues[key]
 	return ok
 }
 
-// stopped reports whether stop was called.
-func (d *dispatcher) stopped() bool {
+// Stopped reports whether Stop was called.
+func (d *Dispatcher) Stopped() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.stopping
 }
 
-// sessions returns how many sessions have turns queued or running.
-func (d *dispatcher) sessions() int {
+// Sessions returns how many sessions have turns queued or running.
+func (d *Dispatcher) Sessions() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return len(d.queues)
 }
 
-// wait returns when every drainer has finished.
-func (d *dispatcher) wait() { d.wg.Wait() }
+// Wait returns when every drainer has finished.
+func (d *Dispatcher) Wait() { d.wg.Wait() }

@@ -1,4 +1,4 @@
-package bot
+package queue
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ func TestDispatcherKeepsSessionOrderAndRunsSessionsConcurrently(t *testing.T) {
 	var mu sync.Mutex
 	got := map[string][]string{}
 	slow := make(chan struct{})
-	d := newDispatcher(4, func(tandem.Turn) string { return "" }, func(turn tandem.Turn) {
+	d := New(4, func(tandem.Turn) string { return "" }, func(turn tandem.Turn) {
 		if turn.Session.ThreadTS == "slow" {
 			<-slow
 		}
@@ -22,13 +22,13 @@ func TestDispatcherKeepsSessionOrderAndRunsSessionsConcurrently(t *testing.T) {
 		got[turn.Session.ThreadTS] = append(got[turn.Session.ThreadTS], turn.ID)
 		mu.Unlock()
 	})
-	d.submit(tandem.Turn{ID: "s0", Session: tandem.SessionKey{ThreadTS: "slow"}})
+	d.Submit(tandem.Turn{ID: "s0", Session: tandem.SessionKey{ThreadTS: "slow"}})
 	var want []string
 	for i := 0; i < 200; i++ {
 		id := fmt.Sprintf("t%03d", i)
 		want = append(want, id)
-		d.submit(tandem.Turn{ID: id, Session: tandem.SessionKey{ThreadTS: "fast"}})
-		d.submit(tandem.Turn{ID: id, Session: tandem.SessionKey{ThreadTS: fmt.Sprintf("other%d", i%10)}})
+		d.Submit(tandem.Turn{ID: id, Session: tandem.SessionKey{ThreadTS: "fast"}})
+		d.Submit(tandem.Turn{ID: id, Session: tandem.SessionKey{ThreadTS: fmt.Sprintf("other%d", i%10)}})
 	}
 	// Everything but the slow session finishes while it is stuck.
 	deadline := time.Now().Add(10 * time.Second)
@@ -45,19 +45,19 @@ func TestDispatcherKeepsSessionOrderAndRunsSessionsConcurrently(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	close(slow)
-	d.wait()
+	d.Wait()
 	if fmt.Sprint(got["fast"]) != fmt.Sprint(want) {
 		t.Errorf("turns of one session ran out of order: %v", got["fast"])
 	}
-	if len(got["slow"]) != 1 || d.sessions() != 0 {
-		t.Errorf("slow session ran %d turns, %d queues left", len(got["slow"]), d.sessions())
+	if len(got["slow"]) != 1 || d.Sessions() != 0 {
+		t.Errorf("slow session ran %d turns, %d queues left", len(got["slow"]), d.Sessions())
 	}
 }
 
 func TestDispatcherBoundsConcurrency(t *testing.T) {
 	var mu sync.Mutex
 	running, peak := 0, 0
-	d := newDispatcher(3, func(tandem.Turn) string { return "" }, func(tandem.Turn) {
+	d := New(3, func(tandem.Turn) string { return "" }, func(tandem.Turn) {
 		mu.Lock()
 		running++
 		peak = max(peak, running)
@@ -68,9 +68,9 @@ func TestDispatcherBoundsConcurrency(t *testing.T) {
 		mu.Unlock()
 	})
 	for i := 0; i < 50; i++ {
-		d.submit(tandem.Turn{ID: fmt.Sprint(i), Session: tandem.SessionKey{ThreadTS: fmt.Sprint(i)}})
+		d.Submit(tandem.Turn{ID: fmt.Sprint(i), Session: tandem.SessionKey{ThreadTS: fmt.Sprint(i)}})
 	}
-	d.wait()
+	d.Wait()
 	if peak != 3 {
 		t.Errorf("peak concurrency %d, want 3", peak)
 	}
@@ -79,7 +79,7 @@ func TestDispatcherBoundsConcurrency(t *testing.T) {
 func TestDispatcherGivesEachProviderItsOwnSlots(t *testing.T) {
 	stuck := make(chan struct{})
 	ran := make(chan string, 10)
-	d := newDispatcher(2, func(t tandem.Turn) string { return t.Text }, func(turn tandem.Turn) {
+	d := New(2, func(t tandem.Turn) string { return t.Text }, func(turn tandem.Turn) {
 		if turn.Text == "github" {
 			<-stuck
 		}
@@ -87,9 +87,9 @@ func TestDispatcherGivesEachProviderItsOwnSlots(t *testing.T) {
 	})
 	// GitHub's two slots are taken by stuck sessions; a GitLab turn still runs.
 	for i := 0; i < 3; i++ {
-		d.submit(tandem.Turn{ID: fmt.Sprint("gh", i), Text: "github", Session: tandem.SessionKey{ThreadTS: fmt.Sprint("g", i)}})
+		d.Submit(tandem.Turn{ID: fmt.Sprint("gh", i), Text: "github", Session: tandem.SessionKey{ThreadTS: fmt.Sprint("g", i)}})
 	}
-	d.submit(tandem.Turn{ID: "gl", Text: "gitlab", Session: tandem.SessionKey{ThreadTS: "l"}})
+	d.Submit(tandem.Turn{ID: "gl", Text: "gitlab", Session: tandem.SessionKey{ThreadTS: "l"}})
 	select {
 	case id := <-ran:
 		if id != "gl" {
@@ -99,7 +99,7 @@ func TestDispatcherGivesEachProviderItsOwnSlots(t *testing.T) {
 		t.Fatal("a GitLab turn waited behind stuck GitHub turns")
 	}
 	close(stuck)
-	d.wait()
+	d.Wait()
 }
 
 // TestDispatcherWakeCoalesces: waking a session that already has a run
@@ -109,19 +109,19 @@ func TestDispatcherWakeCoalesces(t *testing.T) {
 	key := tandem.SessionKey{ThreadTS: "1.1"}
 	started := make(chan string, 10)
 	release := make(chan struct{})
-	d := newDispatcher(1, nil, func(turn tandem.Turn) {
+	d := New(1, nil, func(turn tandem.Turn) {
 		started <- turn.ID
 		<-release
 	})
-	d.wake(tandem.Turn{ID: "a", Session: key})
+	d.Wake(tandem.Turn{ID: "a", Session: key})
 	if id := <-started; id != "a" {
 		t.Fatalf("first run for %s, want a", id)
 	}
-	d.wake(tandem.Turn{ID: "b", Session: key}) // a has started: b waits
-	d.wake(tandem.Turn{ID: "c", Session: key}) // b stands for c
-	d.wake(tandem.Turn{ID: "x", Session: tandem.SessionKey{ThreadTS: "2.2"}})
+	d.Wake(tandem.Turn{ID: "b", Session: key}) // a has started: b waits
+	d.Wake(tandem.Turn{ID: "c", Session: key}) // b stands for c
+	d.Wake(tandem.Turn{ID: "x", Session: tandem.SessionKey{ThreadTS: "2.2"}})
 	close(release)
-	d.wait()
+	d.Wait()
 	close(started)
 	var got []string
 	for id := range started {
@@ -136,11 +136,11 @@ func TestDispatcherWakeCoalesces(t *testing.T) {
 // TestDispatcherSlotsPerPool: with runs taking their slots themselves, a
 // pool's slots bound its turns and leave other pools' free.
 func TestDispatcherSlotsPerPool(t *testing.T) {
-	d := newDispatcher(2, nil, nil)
-	r1, r2 := d.slot("github"), d.slot("github")
+	d := New(2, nil, nil)
+	r1, r2 := d.Slot("github"), d.Slot("github")
 	got := make(chan func(), 1)
-	go func() { got <- d.slot("github") }()
-	gl := d.slot("gitlab") // another pool: free at once
+	go func() { got <- d.Slot("github") }()
+	gl := d.Slot("gitlab") // another pool: free at once
 	select {
 	case <-got:
 		t.Fatal("a third GitHub slot was handed out with two taken")
