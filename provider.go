@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -93,4 +94,60 @@ func ParseServerURL(raw string, p ProviderID, example string) (string, *url.URL,
 		return "", nil, Errorf(EINVALID, "The %s URL %q must look like %s.", p.Name(), base, example)
 	}
 	return base, u, nil
+}
+
+// ProviderSpec is what a provider declares about itself for people. Each
+// provider package declares one and registers it with RegisterProvider.
+type ProviderSpec struct {
+	ID ProviderID
+	// Name is the provider's name as people write it ("GitHub").
+	Name string
+	// TryMessage is a harmless message that shows which identity the
+	// provider uses, for people checking their setup ("list my open PRs").
+	TryMessage string
+}
+
+var specs sync.Map // ProviderID → ProviderSpec
+
+// RegisterProvider declares s's name and try-message for s.ID; registering
+// an id again replaces its spec. It panics on an empty id.
+func RegisterProvider(s ProviderSpec) {
+	if s.ID == "" {
+		panic("tandem: RegisterProvider with an empty id")
+	}
+	specs.Store(s.ID, s)
+}
+
+// Spec returns the spec registered for p, and false if none is.
+func (p ProviderID) Spec() (ProviderSpec, bool) {
+	s, ok := specs.Load(p)
+	if !ok {
+		return ProviderSpec{}, false
+	}
+	return s.(ProviderSpec), true
+}
+
+// Name is the provider's name as people write it ("GitHub"), from its
+// registered spec; the id itself when none is registered.
+func (p ProviderID) Name() string {
+	if s, ok := p.Spec(); ok && s.Name != "" {
+		return s.Name
+	}
+	if n, ok := unwiredNames[p]; ok {
+		return n
+	}
+	return string(p)
+}
+
+// unwiredNames are the names of Providers for code that runs without the
+// wiring that registers their specs, which only bot's unit tests do
+// (bot/attribution_test.go renders "GitHub"). Transitional: it goes once
+// those tests register the specs they render; the specs are the source.
+var unwiredNames = map[ProviderID]string{GitHub: "GitHub", GitLab: "GitLab", Jira: "Jira", Google: "Google"}
+
+// TryMessage is a harmless message that shows which identity the provider
+// uses, from its registered spec; "" when none is registered.
+func (p ProviderID) TryMessage() string {
+	s, _ := p.Spec()
+	return s.TryMessage
 }

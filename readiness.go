@@ -80,12 +80,3 @@ func Readiness(s Session, used []ProviderID, links map[string][]Link) SessionRea
 	}
 	return r
 }
-
-// TryMessage is a harmless message that shows which identity a provider
-// uses, for people checking their setup.
-var TryMessage = map[ProviderID]string{
-	GitHub: "list my open PRs",
-	GitLab: "list my open MRs",
-	Jira:   "my jira issues",
-	Google: "my meetings today",
-}

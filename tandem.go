@@ -29,21 +29,6 @@ const (
 // Providers lists every provider in the order people see them.
 var Providers = []ProviderID{GitHub, GitLab, Jira, Google}
 
-// Name is the provider's name as people write it ("GitHub").
-func (p ProviderID) Name() string {
-	switch p {
-	case GitHub:
-		return "GitHub"
-	case GitLab:
-		return "GitLab"
-	case Jira:
-		return "Jira"
-	case Google:
-		return "Google"
-	}
-	return string(p)
-}
-
 // SessionKey identifies a session: one Slack thread in one workspace.
 type SessionKey struct {
 	Team     string `json:"team"`

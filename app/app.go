@@ -52,13 +52,17 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	}
 	log.Info("store opened", "backend", DescribeDB(cfg))
 	a := &App{cfg: cfg, log: log, db: db, providers: map[tandem.ProviderID]tandem.Provider{}}
-	for id, pe := range cfg.Providers {
-		p, err := providerFactories[id](pe)
+	for _, spec := range providers {
+		pe, ok := cfg.Providers[spec.ID]
+		if !ok {
+			continue
+		}
+		p, err := spec.Build(pe)
 		if err != nil {
 			db.Close()
-			return nil, fmt.Errorf("tandem: configuration problems:\n  %w", err)
+			return nil, fmt.Errorf("tandem: configuration problems:\n  %sURL: %w", spec.EnvPrefix(), err)
 		}
-		a.providers[id] = p
+		a.providers[spec.ID] = p
 	}
 	if len(a.providers) == 0 {
 		log.Warn("no provider is enabled: set TANDEM_GITHUB_CLIENT_ID and TANDEM_GITHUB_CLIENT_SECRET (or another provider's)")

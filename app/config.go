@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
 )
 
 // Config is everything tandem serve reads from the environment. The names
@@ -43,12 +44,9 @@ type Config struct {
 	NoSlackSignIn     bool
 }
 
-// ProviderEnv is one provider's OAuth client and endpoints.
-type ProviderEnv struct {
-	ClientID, ClientSecret    string
-	AuthURL, TokenURL, APIURL string
-	BaseURL                   string // TANDEM_GITHUB_URL / TANDEM_GITLAB_URL
-}
+// ProviderEnv is one provider's OAuth client and endpoints, from its
+// TANDEM_<P>_* variables.
+type ProviderEnv = integrations.Settings
 
 // LoadConfig reads the environment through getenv. On failure it returns an
 // error that reports every problem at once, one line each, naming the
@@ -187,11 +185,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if (c.SlackClientID == "" || c.SlackClientSecret == "") && !c.NoSlackSignIn {
 		bad("TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET are not both set: they are the Slack app's Client ID and Client Secret (api.slack.com/apps → your app → Basic Information → App Credentials), used for Sign in with Slack so a connect link links only the person it was made for (or set TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true to go without it)")
 	}
-	for _, p := range tandem.Providers {
-		pe, ok, errs := loadProvider(getenv, p)
+	for _, spec := range providers {
+		pe, ok, errs := loadProvider(getenv, spec)
 		problems = append(problems, errs...)
 		if ok {
-			c.Providers[p] = pe
+			c.Providers[spec.ID] = pe
 		}
 	}
 	if len(problems) > 0 {
@@ -200,10 +198,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-// loadProvider reads TANDEM_<P>_*. A provider is enabled by its client id and
-// secret together.
-func loadProvider(getenv func(string) string, p tandem.ProviderID) (ProviderEnv, bool, []string) {
-	prefix := "TANDEM_" + strings.ToUpper(string(p)) + "_"
+// loadProvider reads spec's TANDEM_<P>_* variables. A provider is enabled
+// by its client id and secret together.
+func loadProvider(getenv func(string) string, spec integrations.Spec) (ProviderEnv, bool, []string) {
+	prefix := spec.EnvPrefix()
 	pe := ProviderEnv{
 		ClientID:     strings.TrimSpace(getenv(prefix + "CLIENT_ID")),
 		ClientSecret: strings.TrimSpace(getenv(prefix + "CLIENT_SECRET")),
@@ -218,7 +216,7 @@ func loadProvider(getenv func(string) string, p tandem.ProviderID) (ProviderEnv,
 		if pe.ClientID == "" {
 			missing = prefix + "CLIENT_ID"
 		}
-		problems = append(problems, fmt.Sprintf("%s is not set: %s needs both %sCLIENT_ID and %sCLIENT_SECRET", missing, p.Name(), prefix, prefix))
+		problems = append(problems, fmt.Sprintf("%s is not set: %s needs both %sCLIENT_ID and %sCLIENT_SECRET", missing, spec.Name, prefix, prefix))
 	}
 	for name, v := range map[string]string{"AUTH_URL": pe.AuthURL, "TOKEN_URL": pe.TokenURL, "API_URL": pe.APIURL, "URL": pe.BaseURL} {
 		if v != "" && !isHTTPURL(v) {

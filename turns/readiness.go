@@ -141,7 +141,7 @@ func (e *Engine) sessionReply(ctx context.Context, sess tandem.Session, asker st
 	reply.Text += "\nCredentials held between turns: " + held
 	var tries []string
 	for _, p := range r.Used {
-		tries = append(tries, fmt.Sprintf("`@tandem %s` (%s)", tandem.TryMessage[p], p.Name()))
+		tries = append(tries, fmt.Sprintf("`@tandem %s` (%s)", p.TryMessage(), p.Name()))
 	}
 	if len(tries) > 0 {
 		state := fmt.Sprintf("%d of %d editors ready.", ready, len(r.Editors))

@@ -14,21 +14,33 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	gh "github.com/google/go-github/v62/github"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
 	"golang.org/x/oauth2"
 )
 
-// Config holds an OAuth app's credentials and GitHub's endpoints.
-type Config struct {
-	ClientID     string
-	ClientSecret string
-	AuthURL      string // https://github.com/login/oauth/authorize
-	TokenURL     string // https://github.com/login/oauth/access_token
-	APIURL       string // https://api.github.com/, or https://HOST/api/v3/
+// Config holds an OAuth app's credentials and GitHub's endpoints:
+// AuthURL https://github.com/login/oauth/authorize, TokenURL
+// https://github.com/login/oauth/access_token, APIURL
+// https://api.github.com/ or https://HOST/api/v3/.
+type Config = integrations.Config
+
+// Spec declares GitHub to Tandem.
+var Spec = integrations.Spec{
+	ProviderSpec: tandem.ProviderSpec{ID: tandem.GitHub, Name: "GitHub", TryMessage: "list my open PRs"},
+	Build: func(s integrations.Settings) (tandem.Provider, error) {
+		cfg, err := s.Config(ConfigFromBase)
+		if err != nil {
+			return nil, err
+		}
+		return New(cfg), nil
+	},
+	Errors: &httpErrors,
 }
+
+func init() { tandem.RegisterProvider(Spec.ProviderSpec) }
 
 // Defaults returns the github.com endpoints, without credentials.
 func Defaults() Config {
@@ -45,20 +57,13 @@ func Defaults() Config {
 // GitHub follows too). "" and https://github.com give Defaults. It returns an
 // EINVALID error when base is not an absolute http(s) URL.
 func ConfigFromBase(base string) (Config, error) {
-	base, u, err := tandem.ParseServerURL(base, tandem.GitHub, "https://github.example.com")
-	if err != nil {
-		return Config{}, err
-	} else if u == nil {
-		return Defaults(), nil
-	}
-	if strings.EqualFold(u.Host, "github.com") && u.Path == "" {
-		return Defaults(), nil
-	}
-	return Config{
-		AuthURL:  base + "/login/oauth/authorize",
-		TokenURL: base + "/login/oauth/access_token",
-		APIURL:   base + "/api/v3/",
-	}, nil
+	return integrations.ConfigFromBase(base, tandem.GitHub, "https://github.example.com", "github.com", Defaults(), func(base string) Config {
+		return Config{
+			AuthURL:  base + "/login/oauth/authorize",
+			TokenURL: base + "/login/oauth/access_token",
+			APIURL:   base + "/api/v3/",
+		}
+	})
 }
 
 // Provider is GitHub as a tandem.Provider. It holds no per-user state and
@@ -78,19 +83,7 @@ var (
 // defaults. An APIURL that does not parse makes every API call fail with an
 // internal error, so check it with ConfigFromBase first.
 func New(cfg Config) *Provider {
-	d := Defaults()
-	if cfg.AuthURL == "" {
-		cfg.AuthURL = d.AuthURL
-	}
-	if cfg.TokenURL == "" {
-		cfg.TokenURL = d.TokenURL
-	}
-	if cfg.APIURL == "" {
-		cfg.APIURL = d.APIURL
-	}
-	if !strings.HasSuffix(cfg.APIURL, "/") {
-		cfg.APIURL += "/" // go-github resolves paths against it
-	}
+	cfg = cfg.WithDefaults(Defaults()) // go-github resolves paths against APIURL
 	p := &Provider{cfg: cfg}
 	p.api, _ = url.Parse(cfg.APIURL)
 	return p
@@ -108,22 +101,8 @@ func (p *Provider) ID() tandem.ProviderID { return tandem.GitHub }
 var scopes = []string{"repo", "read:user"}
 
 // OAuth2Config returns the client id, secret, endpoints and the scopes
-// "repo read:user"; the
-// caller sets RedirectURL. It cannot fail.
-func (p *Provider) OAuth2Config() oauth2.Config {
-	return oauth2.Config{
-		ClientID:     p.cfg.ClientID,
-		ClientSecret: p.cfg.ClientSecret,
-		Endpoint: oauth2.Endpoint{
-			AuthURL:  p.cfg.AuthURL,
-			TokenURL: p.cfg.TokenURL,
-			// GitHub documents the credentials as form parameters; saying
-			// so spares x/oauth2's auto-detection a failed first attempt.
-			AuthStyle: oauth2.AuthStyleInParams,
-		},
-		Scopes: append([]string(nil), scopes...),
-	}
-}
+// "repo read:user"; the caller sets RedirectURL. It cannot fail.
+func (p *Provider) OAuth2Config() oauth2.Config { return p.cfg.OAuth2Config(scopes) }
 
 // AuthCodeOptions returns nil: GitHub needs no extra authorize parameters
 // beyond state and PKCE, which the caller adds.

@@ -17,18 +17,31 @@ import (
 	"strings"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
 	gl "gitlab.com/gitlab-org/api/client-go"
 	"golang.org/x/oauth2"
 )
 
-// Config holds an OAuth application's credentials and GitLab's endpoints.
-type Config struct {
-	ClientID     string // GitLab's "Application ID"
-	ClientSecret string
-	AuthURL      string // https://gitlab.com/oauth/authorize
-	TokenURL     string // https://gitlab.com/oauth/token
-	APIURL       string // https://gitlab.com/api/v4/
+// Config holds an OAuth application's credentials (ClientID is GitLab's
+// "Application ID") and GitLab's endpoints: AuthURL
+// https://gitlab.com/oauth/authorize, TokenURL https://gitlab.com/oauth/token,
+// APIURL https://gitlab.com/api/v4/.
+type Config = integrations.Config
+
+// Spec declares GitLab to Tandem.
+var Spec = integrations.Spec{
+	ProviderSpec: tandem.ProviderSpec{ID: tandem.GitLab, Name: "GitLab", TryMessage: "list my open MRs"},
+	Build: func(s integrations.Settings) (tandem.Provider, error) {
+		cfg, err := s.Config(ConfigFromBase)
+		if err != nil {
+			return nil, err
+		}
+		return New(cfg), nil
+	},
+	Errors: &httpErrors,
 }
+
+func init() { tandem.RegisterProvider(Spec.ProviderSpec) }
 
 // Defaults returns the gitlab.com endpoints, without credentials.
 func Defaults() Config {
@@ -46,20 +59,13 @@ func Defaults() Config {
 // GitLab). "" and https://gitlab.com give Defaults. It returns an EINVALID
 // error when base is not an absolute http(s) URL.
 func ConfigFromBase(base string) (Config, error) {
-	base, u, err := tandem.ParseServerURL(base, tandem.GitLab, "https://gitlab.example.com")
-	if err != nil {
-		return Config{}, err
-	} else if u == nil {
-		return Defaults(), nil
-	}
-	if strings.EqualFold(u.Host, "gitlab.com") && u.Path == "" {
-		return Defaults(), nil
-	}
-	return Config{
-		AuthURL:  base + "/oauth/authorize",
-		TokenURL: base + "/oauth/token",
-		APIURL:   base + "/api/v4/",
-	}, nil
+	return integrations.ConfigFromBase(base, tandem.GitLab, "https://gitlab.example.com", "gitlab.com", Defaults(), func(base string) Config {
+		return Config{
+			AuthURL:  base + "/oauth/authorize",
+			TokenURL: base + "/oauth/token",
+			APIURL:   base + "/api/v4/",
+		}
+	})
 }
 
 // Provider is GitLab as a tandem.Provider. It holds no per-user state and
@@ -87,19 +93,7 @@ var (
 // API call fail with an internal error, so check it with ConfigFromBase
 // first.
 func New(cfg Config) *Provider {
-	d := Defaults()
-	if cfg.AuthURL == "" {
-		cfg.AuthURL = d.AuthURL
-	}
-	if cfg.TokenURL == "" {
-		cfg.TokenURL = d.TokenURL
-	}
-	if cfg.APIURL == "" {
-		cfg.APIURL = d.APIURL
-	}
-	if !strings.HasSuffix(cfg.APIURL, "/") {
-		cfg.APIURL += "/"
-	}
+	cfg = cfg.WithDefaults(Defaults())
 	if !strings.HasSuffix(cfg.APIURL, "/api/v4/") {
 		cfg.APIURL += "api/v4/"
 	}
@@ -126,20 +120,7 @@ var scopes = []string{"api", "read_user"}
 
 // OAuth2Config returns the client id, secret, endpoints and the scopes
 // "api read_user"; the caller sets RedirectURL. It cannot fail.
-func (p *Provider) OAuth2Config() oauth2.Config {
-	return oauth2.Config{
-		ClientID:     p.cfg.ClientID,
-		ClientSecret: p.cfg.ClientSecret,
-		Endpoint: oauth2.Endpoint{
-			AuthURL:  p.cfg.AuthURL,
-			TokenURL: p.cfg.TokenURL,
-			// GitLab documents the credentials as form parameters; saying
-			// so spares x/oauth2's auto-detection a failed first attempt.
-			AuthStyle: oauth2.AuthStyleInParams,
-		},
-		Scopes: append([]string(nil), scopes...),
-	}
-}
+func (p *Provider) OAuth2Config() oauth2.Config { return p.cfg.OAuth2Config(scopes) }
 
 // AuthCodeOptions returns nil: GitLab needs no extra authorize parameters
 // beyond state and PKCE, which the caller adds.

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
 )
@@ -30,6 +31,33 @@ type Config struct {
 	APIURL       string // https://www.googleapis.com/
 	RevokeURL    string // https://oauth2.googleapis.com/revoke
 }
+
+// shared returns the part of c every provider has.
+func (c Config) shared() integrations.Config {
+	return integrations.Config{ClientID: c.ClientID, ClientSecret: c.ClientSecret, AuthURL: c.AuthURL, TokenURL: c.TokenURL, APIURL: c.APIURL}
+}
+
+// Spec declares Google to Tandem.
+var Spec = integrations.Spec{
+	ProviderSpec: tandem.ProviderSpec{ID: tandem.Google, Name: "Google", TryMessage: "my meetings today"},
+	Build: func(s integrations.Settings) (tandem.Provider, error) {
+		cfg, err := ConfigFromBase(s.BaseURL)
+		if err != nil {
+			return nil, err
+		}
+		shared, _ := s.Config(func(string) (integrations.Config, error) { return cfg.shared(), nil })
+		cfg.ClientID, cfg.ClientSecret = shared.ClientID, shared.ClientSecret
+		cfg.AuthURL, cfg.TokenURL, cfg.APIURL = shared.AuthURL, shared.TokenURL, shared.APIURL
+		if strings.HasSuffix(s.TokenURL, "/token") {
+			// Google's revocation endpoint sits beside its token endpoint.
+			cfg.RevokeURL = strings.TrimSuffix(s.TokenURL, "/token") + "/revoke"
+		}
+		return New(cfg), nil
+	},
+	Errors: &httpErrors,
+}
+
+func init() { tandem.RegisterProvider(Spec.ProviderSpec) }
 
 // Defaults returns Google's endpoints, without credentials.
 func Defaults() Config {
@@ -48,21 +76,15 @@ func Defaults() Config {
 // real Google spreads them over several hosts. It returns an EINVALID error
 // when base is not an absolute http(s) URL.
 func ConfigFromBase(base string) (Config, error) {
-	base, u, err := tandem.ParseServerURL(base, tandem.Google, "https://google.example.com")
+	revoke := Defaults().RevokeURL
+	shared, err := integrations.ConfigFromBase(base, tandem.Google, "https://google.example.com", "accounts.google.com", Defaults().shared(), func(base string) integrations.Config {
+		revoke = base + "/revoke"
+		return integrations.Config{AuthURL: base + "/o/oauth2/auth", TokenURL: base + "/token", APIURL: base + "/"}
+	})
 	if err != nil {
 		return Config{}, err
-	} else if u == nil {
-		return Defaults(), nil
 	}
-	if strings.EqualFold(u.Host, "accounts.google.com") && u.Path == "" {
-		return Defaults(), nil
-	}
-	return Config{
-		AuthURL:   base + "/o/oauth2/auth",
-		TokenURL:  base + "/token",
-		APIURL:    base + "/",
-		RevokeURL: base + "/revoke",
-	}, nil
+	return Config{AuthURL: shared.AuthURL, TokenURL: shared.TokenURL, APIURL: shared.APIURL, RevokeURL: revoke}, nil
 }
 
 // Provider is Google as a tandem.Provider. It holds no per-user state and
@@ -84,20 +106,10 @@ var (
 // error, so check it with ConfigFromBase first.
 func New(cfg Config) *Provider {
 	d := Defaults()
-	if cfg.AuthURL == "" {
-		cfg.AuthURL = d.AuthURL
-	}
-	if cfg.TokenURL == "" {
-		cfg.TokenURL = d.TokenURL
-	}
-	if cfg.APIURL == "" {
-		cfg.APIURL = d.APIURL
-	}
+	shared := cfg.shared().WithDefaults(d.shared()) // the service paths are resolved against APIURL
+	cfg.AuthURL, cfg.TokenURL, cfg.APIURL = shared.AuthURL, shared.TokenURL, shared.APIURL
 	if cfg.RevokeURL == "" {
 		cfg.RevokeURL = d.RevokeURL
-	}
-	if !strings.HasSuffix(cfg.APIURL, "/") {
-		cfg.APIURL += "/" // the service paths are resolved against it
 	}
 	p := &Provider{cfg: cfg}
 	if u, err := url.Parse(cfg.APIURL); err != nil || u.Scheme == "" || u.Host == "" {
@@ -126,21 +138,7 @@ var scopes = []string{
 // OAuth2Config returns the client id, secret, endpoints and the scopes
 // "openid email profile calendar.readonly drive.readonly"; the caller sets
 // RedirectURL. It cannot fail.
-func (p *Provider) OAuth2Config() oauth2.Config {
-	return oauth2.Config{
-		ClientID:     p.cfg.ClientID,
-		ClientSecret: p.cfg.ClientSecret,
-		Endpoint: oauth2.Endpoint{
-			AuthURL:  p.cfg.AuthURL,
-			TokenURL: p.cfg.TokenURL,
-			// Google takes the credentials as form parameters, as
-			// x/oauth2's own google.Endpoint says; this spares the
-			// auto-detection a failed first attempt.
-			AuthStyle: oauth2.AuthStyleInParams,
-		},
-		Scopes: append([]string(nil), scopes...),
-	}
-}
+func (p *Provider) OAuth2Config() oauth2.Config { return p.cfg.shared().OAuth2Config(scopes) }
 
 // AuthCodeOptions returns access_type=offline, without which Google gives
 // no refresh token and the link dies within the hour, and prompt=consent,

@@ -26,18 +26,29 @@ import (
 
 	gojira "github.com/andygrunwald/go-jira"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
 	"golang.org/x/oauth2"
 )
 
 // Config holds an OAuth 2.0 (3LO) app's credentials and Atlassian's
-// endpoints.
-type Config struct {
-	ClientID     string
-	ClientSecret string
-	AuthURL      string // https://auth.atlassian.com/authorize
-	TokenURL     string // https://auth.atlassian.com/oauth/token
-	APIURL       string // https://api.atlassian.com/
+// endpoints: AuthURL https://auth.atlassian.com/authorize, TokenURL
+// https://auth.atlassian.com/oauth/token, APIURL https://api.atlassian.com/.
+type Config = integrations.Config
+
+// Spec declares Jira to Tandem.
+var Spec = integrations.Spec{
+	ProviderSpec: tandem.ProviderSpec{ID: tandem.Jira, Name: "Jira", TryMessage: "my jira issues"},
+	Build: func(s integrations.Settings) (tandem.Provider, error) {
+		cfg, err := s.Config(ConfigFromBase)
+		if err != nil {
+			return nil, err
+		}
+		return New(cfg), nil
+	},
+	Errors: &httpErrors,
 }
+
+func init() { tandem.RegisterProvider(Spec.ProviderSpec) }
 
 // Defaults returns Atlassian's endpoints, without credentials.
 func Defaults() Config {
@@ -55,17 +66,13 @@ func Defaults() Config {
 // gives Defaults. It returns an EINVALID error when base is not an
 // absolute http(s) URL.
 func ConfigFromBase(base string) (Config, error) {
-	base, u, err := tandem.ParseServerURL(base, tandem.Jira, "https://jira-proxy.example.com")
-	if err != nil {
-		return Config{}, err
-	} else if u == nil {
-		return Defaults(), nil
-	}
-	return Config{
-		AuthURL:  base + "/authorize",
-		TokenURL: base + "/oauth/token",
-		APIURL:   base + "/",
-	}, nil
+	return integrations.ConfigFromBase(base, tandem.Jira, "https://jira-proxy.example.com", "", Defaults(), func(base string) Config {
+		return Config{
+			AuthURL:  base + "/authorize",
+			TokenURL: base + "/oauth/token",
+			APIURL:   base + "/",
+		}
+	})
 }
 
 // Provider is Jira Cloud as a tandem.Provider. It keeps no per-user state,
@@ -91,20 +98,7 @@ var (
 
 // New returns a provider for cfg; empty endpoints take Atlassian's.
 func New(cfg Config) *Provider {
-	d := Defaults()
-	if cfg.AuthURL == "" {
-		cfg.AuthURL = d.AuthURL
-	}
-	if cfg.TokenURL == "" {
-		cfg.TokenURL = d.TokenURL
-	}
-	if cfg.APIURL == "" {
-		cfg.APIURL = d.APIURL
-	}
-	if !strings.HasSuffix(cfg.APIURL, "/") {
-		cfg.APIURL += "/" // paths resolve against it
-	}
-	return &Provider{cfg: cfg}
+	return &Provider{cfg: cfg.WithDefaults(Defaults())} // paths resolve against APIURL
 }
 
 // ID returns tandem.Jira.
@@ -122,19 +116,7 @@ var scopes = []string{"read:jira-work", "write:jira-work", "read:jira-user", "of
 // OAuth2Config returns the client id, secret, endpoints and the scopes
 // "read:jira-work write:jira-work read:jira-user offline_access"; the
 // caller sets RedirectURL. It cannot fail.
-func (p *Provider) OAuth2Config() oauth2.Config {
-	return oauth2.Config{
-		ClientID:     p.cfg.ClientID,
-		ClientSecret: p.cfg.ClientSecret,
-		Endpoint: oauth2.Endpoint{
-			AuthURL:  p.cfg.AuthURL,
-			TokenURL: p.cfg.TokenURL,
-			// Atlassian takes the client's credentials in the body.
-			AuthStyle: oauth2.AuthStyleInParams,
-		},
-		Scopes: append([]string(nil), scopes...),
-	}
-}
+func (p *Provider) OAuth2Config() oauth2.Config { return p.cfg.OAuth2Config(scopes) }
 
 // AuthCodeOptions returns audience=api.atlassian.com, without which
 // Atlassian issues no token for its API gateway, and prompt=consent, which
