@@ -108,3 +108,17 @@ func ConfigFromBase(raw string, p tandem.ProviderID, example, publicHost string,
 	}
 	return layout(base), nil
 }
+
+// Build returns a Spec's Build for a provider whose settings are just a
+// Config: newProvider of the Config settings give over the endpoints
+// fromBase derives (see Settings.Config). The Build fails with fromBase's
+// error.
+func Build[P tandem.Provider](fromBase func(base string) (Config, error), newProvider func(Config) P) func(Settings) (tandem.Provider, error) {
+	return func(s Settings) (tandem.Provider, error) {
+		cfg, err := s.Config(fromBase)
+		if err != nil {
+			return nil, err
+		}
+		return newProvider(cfg), nil
+	}
+}

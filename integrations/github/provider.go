@@ -30,14 +30,8 @@ type Config = integrations.Config
 // Spec declares GitHub to Tandem.
 var Spec = integrations.Spec{
 	ProviderSpec: tandem.ProviderSpec{ID: tandem.GitHub, Name: "GitHub", TryMessage: "list my open PRs"},
-	Build: func(s integrations.Settings) (tandem.Provider, error) {
-		cfg, err := s.Config(ConfigFromBase)
-		if err != nil {
-			return nil, err
-		}
-		return New(cfg), nil
-	},
-	Errors: &httpErrors,
+	Build:        integrations.Build(ConfigFromBase, New),
+	Errors:       &httpErrors,
 }
 
 func init() { tandem.RegisterProvider(Spec.ProviderSpec) }

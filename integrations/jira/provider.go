@@ -38,14 +38,8 @@ type Config = integrations.Config
 // Spec declares Jira to Tandem.
 var Spec = integrations.Spec{
 	ProviderSpec: tandem.ProviderSpec{ID: tandem.Jira, Name: "Jira", TryMessage: "my jira issues"},
-	Build: func(s integrations.Settings) (tandem.Provider, error) {
-		cfg, err := s.Config(ConfigFromBase)
-		if err != nil {
-			return nil, err
-		}
-		return New(cfg), nil
-	},
-	Errors: &httpErrors,
+	Build:        integrations.Build(ConfigFromBase, New),
+	Errors:       &httpErrors,
 }
 
 func init() { tandem.RegisterProvider(Spec.ProviderSpec) }
