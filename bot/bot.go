@@ -1,7 +1,7 @@
 // Package bot is Tandem's Slack transport: the Socket Mode loop, durable
 // acknowledgement of events, threads as sessions, running each session's
-// turns in order (through package queue), and posting replies as Block Kit
-// (built by package slackview). The turn engine (package turns) resolves
+// turns in order (through packages queue and inbox), and posting replies as
+// Block Kit (built by package slackview). The turn engine (package turns) resolves
 // whose credentials a turn uses and runs it.
 package bot
 
@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot/inbox"
 	"github.com/tandembot/tandem/bot/queue"
 	"github.com/tandembot/tandem/turns"
 )
@@ -130,16 +130,12 @@ type Bot struct {
 	ctx   context.Context // Run's context, for turns
 	// replyTS is the ts of each finished API turn's reply, until finish.
 	replyTS map[string]string
-	// inbox counts turns recorded and not finished.
-	inbox atomic.Int64
-	// owner names this bot in session leases.
-	owner string
-	// parsed keeps commands parsed to recognise a turn until it is picked.
-	parsed parsedTurns
+	// inbox runs the recorded turns, each session's in order.
+	inbox *inbox.Runner
 }
 
 // InboxDepth returns how many turns wait or run in this process.
-func (b *Bot) InboxDepth() int { return int(b.inbox.Load()) }
+func (b *Bot) InboxDepth() int { return b.inbox.Depth() }
 
 // OpenSessions returns how many sessions have a turn queued or running.
 func (b *Bot) OpenSessions() int { return b.queue.Sessions() }
@@ -155,21 +151,24 @@ func New(cfg Config) *Bot {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.LeaseTTL <= 0 {
-		cfg.LeaseTTL = 30 * time.Second
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack, owner: newOwner()}
+	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack}
 	b.engine = turns.New(turns.Config{
 		Store: cfg.Store, Resolver: cfg.Resolver, Directory: people{b}, Notifier: people{b}, Chat: chat{b},
 		Providers: cfg.Providers, Admins: cfg.Admins,
 		Logger: cfg.Logger, RerunWindow: cfg.RerunWindow, Now: cfg.Now,
 	})
-	// runSession picks each turn it runs from the store and takes the slot
-	// of that turn's provider itself.
-	b.queue = queue.New(cfg.Concurrency, nil, b.runSession)
+	// The inbox picks each turn a session runs from the store and takes the
+	// slot of that turn's provider itself.
+	b.queue = queue.New(cfg.Concurrency, nil, func(t tandem.Turn) { b.inbox.RunSession(t) })
+	b.inbox = inbox.New(inbox.Config{
+		Store: cfg.Store, Queue: b.queue,
+		Run: b.runTurn, Interrupted: b.interrupted, Takeover: b.takeover, Context: b.runCtx,
+		Parse:  func(text string) turns.Command { return parseText(text) },
+		Logger: cfg.Logger, LeaseTTL: cfg.LeaseTTL, ReorderWindow: cfg.ReorderWindow, Now: cfg.Now,
+	})
 	return b
 }
 
@@ -232,7 +231,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	if _, err := b.cfg.Store.UnfinishedTurns(ctx); err != nil {
 		return fmt.Errorf("bot: read inbox: %w", err)
 	}
-	go b.poll(ctx)
+	go b.inbox.Poll(ctx)
 	defer b.drain(cancelTurns)
 	for {
 		select {
@@ -341,7 +340,7 @@ func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *s
 	}
 	log.Info("turn recorded", "user", turn.User)
 	if cmd != nil {
-		b.parsed.put(turn, *cmd)
+		b.inbox.Keep(turn, *cmd)
 	}
 	b.submit(turn)
 }
@@ -349,7 +348,7 @@ func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *s
 // turnFor decides whether an event is a turn: a mention of the bot, a direct
 // message, or a message in a session's thread that is exactly a command
 // (whose parsed command it returns too, so it is not parsed again).
-func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *parsed, bool) {
+func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *turns.Command, bool) {
 	e := cb.Event
 	if (e.Type != "app_mention" && e.Type != "message") || !e.fromHuman(b.userID) || e.Channel == "" || e.TS == "" {
 		return tandem.Turn{}, nil, false
@@ -361,7 +360,7 @@ func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *parsed, b
 	text, mentioned := stripMention(e.Text, b.userID)
 	key := tandem.SessionKey{Team: team, Channel: e.Channel, ThreadTS: e.threadRoot()}
 	direct := e.Type == "message" && (e.ChannelType == "im" || isDM(e.Channel))
-	var cmd *parsed
+	var cmd *turns.Command
 	switch {
 	case e.Type == "app_mention", direct, mentioned:
 	case e.ThreadTS != "":
@@ -373,7 +372,7 @@ func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *parsed, b
 		if _, err := b.cfg.Store.Session(ctx, key); err != nil {
 			return tandem.Turn{}, nil, false
 		}
-		cmd = &parsed{cmd: c}
+		cmd = &c
 	default:
 		return tandem.Turn{}, nil, false
 	}
@@ -382,6 +381,21 @@ func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *parsed, b
 		ReceivedAt: b.cfg.Now(),
 	}, cmd, true
 }
+
+// parseText reads a turn's text as a command. It is a variable so that a
+// test can count the parses a turn costs.
+var parseText = turns.Parse
+
+// takeover counts a turn taken over from a process that stopped or died
+// while running it, when the Recorder counts takeovers.
+func (b *Bot) takeover() {
+	if tr, ok := b.cfg.Metrics.(takeoverRecorder); ok {
+		tr.Takeover()
+	}
+}
+
+// takeoverRecorder is a Recorder that counts takeovers.
+type takeoverRecorder interface{ Takeover() }
 
 func isDM(channel string) bool { return len(channel) > 0 && channel[0] == 'D' }
 

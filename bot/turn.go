@@ -8,13 +8,14 @@ import (
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/bot/inbox"
 	"github.com/tandembot/tandem/turns"
 )
 
 // runTurn runs one picked turn to its reply and reports whether it is done.
 // When the bot is stopping it returns without finishing, leaving the turn in
 // the inbox for the next start.
-func (b *Bot) runTurn(j job) bool {
+func (b *Bot) runTurn(j inbox.Job) bool {
 	ctx := b.runCtx()
 	if ctx.Err() != nil {
 		return false
@@ -27,7 +28,7 @@ func (b *Bot) runTurn(j job) bool {
 	}
 	started := time.Now()
 	stopStatus := b.showWorking(ctx, t)
-	out := b.engine.Run(ctx, t, j.cmd)
+	out := b.engine.Run(ctx, t, j.Cmd)
 	stopStatus()
 	if ctx.Err() != nil && out.Err != nil {
 		log.Info("turn interrupted by shutdown; it stays in the inbox")

@@ -1,4 +1,4 @@
-package bot
+package inbox
 
 import (
 	"sync"
@@ -7,35 +7,35 @@ import (
 	"github.com/tandembot/tandem/turns"
 )
 
-// parseText reads a turn's text as a command. It is a variable so that a
-// test can count the parses a turn costs.
-var parseText = turns.Parse
-
-// job is a turn picked to run, with its text parsed once: the command
+// Job is a turn picked to run, with its text parsed once: the command
 // (which carries its operation) or why the text is none goes with the turn
 // to the slot it takes, its execution and its reply.
-type job struct {
+type Job struct {
 	tandem.TurnRecord
-	cmd turns.Command // or why the text is none (cmd.Err), for the sender
+	Cmd turns.Command // or why the text is none (Cmd.Err), for the sender
 }
 
-// pool names the pool of slots the turn runs in: the provider it needs, or
+// Pool names the pool of slots the turn runs in: the provider it needs, or
 // "" for none (help, session controls, commands that combine providers,
 // text that is no command).
-func (j job) pool() string { return string(j.cmd.Provider()) }
+func (j Job) Pool() string { return string(j.Cmd.Provider()) }
 
-// mutating reports whether the turn changes something at a provider, which
-// must never be silently re-run.
-func (j job) mutating() bool { return j.cmd.Mutating() }
-
-// parse makes a picked turn a job: with the command parsed when its message
-// was recognised here, or else by parsing its text now.
-func (b *Bot) parse(rec tandem.TurnRecord) job {
-	if p, ok := b.parsed.take(rec.Turn); ok {
-		return job{TurnRecord: rec, cmd: p.cmd}
+// parse makes a picked turn a Job: with the command kept when its message
+// was recognised (Keep), or else by parsing its text now.
+func (r *Runner) parse(rec tandem.TurnRecord) Job {
+	if p, ok := r.parsed.take(rec.Turn); ok {
+		return Job{TurnRecord: rec, Cmd: p.cmd}
 	}
-	return job{TurnRecord: rec, cmd: parseText(rec.Turn.Text)}
+	return Job{TurnRecord: rec, Cmd: r.cfg.Parse(rec.Turn.Text)}
 }
+
+// Keep keeps cmd, parsed from recorded turn t's text to recognise it as a
+// turn, until t is picked, so that its text is not parsed again.
+func (r *Runner) Keep(t tandem.Turn, cmd turns.Command) { r.parsed.put(t, parsed{cmd: cmd}) }
+
+// Kept returns how many turns have a kept command not yet picked or
+// forgotten.
+func (r *Runner) Kept() int { return r.parsed.size() }
 
 // parsed is a text already read as a command.
 type parsed struct {
@@ -104,7 +104,7 @@ func (p *parsedTurns) forget(key tandem.SessionKey, mark uint64) {
 	}
 }
 
-// size returns how many turns have a kept command, for tests.
+// size returns how many turns have a kept command.
 func (p *parsedTurns) size() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -1,4 +1,4 @@
-package bot
+package inbox
 
 import (
 	"bytes"
@@ -14,10 +14,8 @@ import (
 )
 
 // leaseStore is a store whose session lease is granted once, and whose
-// renewals answer renew. Its inbox holds one pending turn. Methods a test
-// does not expect panic through the nil Store.
+// renewals answer renew. Its inbox holds one pending turn.
 type leaseStore struct {
-	Store
 	turn  tandem.Turn
 	renew func() (bool, error)
 
@@ -25,7 +23,6 @@ type leaseStore struct {
 	leases   int  // Lease calls, the first one included
 	released bool // ReleaseLease was called
 	late     bool // Lease was called after ReleaseLease
-	started  bool // a turn was marked running
 }
 
 func (s *leaseStore) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
@@ -54,11 +51,44 @@ func (s *leaseStore) NextTurn(ctx context.Context, key tandem.SessionKey) (tande
 	return tandem.TurnRecord{Turn: s.turn, State: tandem.TurnPending}, nil
 }
 
-func (s *leaseStore) SetTurnState(ctx context.Context, id string, state tandem.TurnState) error {
+func (s *leaseStore) counts() (leases int, released, late bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.started = true
-	return errors.New("leaseStore: no turn should start")
+	return s.leases, s.released, s.late
+}
+
+// fakeQueue is a dispatcher with slots to spare that is never stopped.
+type fakeQueue struct{}
+
+func (fakeQueue) Slot(string) func()         { return func() {} }
+func (fakeQueue) Stopped() bool              { return false }
+func (fakeQueue) Has(tandem.SessionKey) bool { return false }
+func (fakeQueue) Wake(tandem.Turn)           {}
+
+// startedTurns counts the turns a Runner hands to Config.Run and
+// Config.Interrupted.
+type startedTurns struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *startedTurns) run(Job) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	return true
+}
+
+func (s *startedTurns) interrupted(context.Context, tandem.Turn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+}
+
+func (s *startedTurns) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
 }
 
 // TestRunSessionStopsWhenLeaseRenewalFails holds a session whose only turn
@@ -79,8 +109,12 @@ func TestRunSessionStopsWhenLeaseRenewalFails(t *testing.T) {
 			turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now()}
 			store := &leaseStore{turn: turn, renew: tt.renew}
 			var logs bytes.Buffer
-			b := New(Config{
+			var started startedTurns
+			r := New(Config{
 				Store:         store,
+				Queue:         fakeQueue{},
+				Run:           started.run,
+				Interrupted:   started.interrupted,
 				Logger:        slog.New(slog.NewJSONHandler(&logs, nil)),
 				LeaseTTL:      30 * time.Millisecond,
 				ReorderWindow: time.Hour,
@@ -89,26 +123,25 @@ func TestRunSessionStopsWhenLeaseRenewalFails(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				b.runSession(turn)
+				r.RunSession(turn)
 			}()
 			select {
 			case <-done:
 			case <-time.After(10 * time.Second):
-				t.Fatal("runSession still waits on a session whose lease it lost")
+				t.Fatal("RunSession still waits on a session whose lease it lost")
 			}
 
-			store.mu.Lock()
-			defer store.mu.Unlock()
-			if store.started {
-				t.Error("a turn started after the lease was lost")
+			if n := started.count(); n != 0 {
+				t.Errorf("%d turns started after the lease was lost", n)
 			}
-			if store.leases != 2 {
-				t.Errorf("Lease called %d times, want 2 (take, one failed renewal)", store.leases)
+			leases, released, late := store.counts()
+			if leases != 2 {
+				t.Errorf("Lease called %d times, want 2 (take, one failed renewal)", leases)
 			}
-			if !store.released {
+			if !released {
 				t.Error("lease not released")
 			}
-			if store.late {
+			if late {
 				t.Error("Lease called after ReleaseLease")
 			}
 			var line struct {
@@ -125,36 +158,57 @@ func TestRunSessionStopsWhenLeaseRenewalFails(t *testing.T) {
 	}
 }
 
-// TestRenewLeaseKeepsRenewing: while renewals succeed, the lease is renewed
-// again and again and never given up.
-func TestRenewLeaseKeepsRenewing(t *testing.T) {
-	store := &leaseStore{leases: 1, renew: func() (bool, error) { return true, nil }}
-	b := New(Config{Store: store, LeaseTTL: 3 * time.Millisecond})
+// TestRunSessionKeepsRenewing: while renewals succeed, the lease of a
+// session whose turn waits out a long reorder window is renewed again and
+// again and never given up; when the session's run ends, renewal stops
+// before the lease is released.
+func TestRunSessionKeepsRenewing(t *testing.T) {
+	turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now()}
+	store := &leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }}
 	ctx, cancel := context.WithCancel(context.Background())
-	lost := make(chan struct{})
+	defer cancel()
+	var logs bytes.Buffer
+	var started startedTurns
+	r := New(Config{
+		Store:         store,
+		Queue:         fakeQueue{},
+		Run:           started.run,
+		Interrupted:   started.interrupted,
+		Context:       func() context.Context { return ctx },
+		Logger:        slog.New(slog.NewJSONHandler(&logs, nil)),
+		LeaseTTL:      3 * time.Millisecond,
+		ReorderWindow: time.Hour,
+	})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		b.renewLease(ctx, "session/T1/C1/1.1", func() { close(lost) })
+		r.RunSession(turn)
 	}()
 	deadline := time.After(10 * time.Second)
 	for renewed := 0; renewed < 5; {
 		select {
-		case <-lost:
-			t.Fatal("lease given up while renewals succeed")
+		case <-done:
+			t.Fatalf("session given up after %d renewals while renewals succeed; log: %s", renewed, logs.String())
 		case <-deadline:
 			t.Fatalf("%d renewals, want 5", renewed)
 		case <-time.After(time.Millisecond):
 		}
-		store.mu.Lock()
-		renewed = store.leases - 1
-		store.mu.Unlock()
+		leases, _, _ := store.counts()
+		renewed = leases - 1
 	}
 	cancel()
 	<-done
-	select {
-	case <-lost:
-		t.Error("lease given up when the session ended")
-	default:
+	if logs.Len() != 0 {
+		t.Errorf("lease given up while renewals succeed or when the session ended; log: %s", logs.String())
+	}
+	if n := started.count(); n != 0 {
+		t.Errorf("%d turns started inside the reorder window", n)
+	}
+	_, released, late := store.counts()
+	if !released {
+		t.Error("lease not released")
+	}
+	if late {
+		t.Error("Lease called after ReleaseLease: renewal did not stop before the release")
 	}
 }

@@ -1,0 +1,287 @@
+// Package inbox runs the durable inbox's turns: each session's unfinished
+// turns in the order they were sent, under a session lease that lets
+// several replicas share one store, picked one at a time with the store's
+// NextTurn and parsed once. It knows nothing of Slack: the caller runs each
+// picked turn, posts the interrupted notice and counts takeovers through
+// the callbacks of Config.
+//
+// Session leases: the replica that holds a session's lease runs that
+// session's unfinished turns, oldest first, whichever replica recorded
+// them. A replica that dies stops renewing its leases (every LeaseTTL/3),
+// and another takes over after LeaseTTL. A replica whose renewal fails or
+// finds the lease taken starts no further turn of that session.
+package inbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/turns"
+)
+
+// pollEvery is how often the inbox is scanned for turns no replica is
+// running (recorded elsewhere, or left by a dead replica).
+const pollEvery = time.Second
+
+// Store is what the runner needs of the store.
+type Store interface {
+	UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error)
+	NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error)
+	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
+}
+
+// Queue is what the runner needs of the dispatcher that calls
+// Runner.RunSession for each session (package queue's Dispatcher).
+type Queue interface {
+	// Slot waits for a slot of pool and returns its release.
+	Slot(pool string) (release func())
+	// Stopped reports whether no further turn may start.
+	Stopped() bool
+	// Has reports whether key's session is queued or running.
+	Has(key tandem.SessionKey) bool
+	// Wake asks for t's session to be run.
+	Wake(t tandem.Turn)
+}
+
+// Config wires a Runner.
+type Config struct {
+	Store Store
+	Queue Queue
+	// Run runs one picked turn to its reply and reports whether it is
+	// done; false (stopping) leaves it for the next run of its session.
+	Run func(Job) bool
+	// Interrupted tells the turn's sender that a mutating turn was cut off
+	// by a crash, and marks it done; it is not run again.
+	Interrupted func(ctx context.Context, t tandem.Turn)
+	// Takeover counts a turn taken over from a process that stopped or
+	// died while running it (nil: not counted).
+	Takeover func()
+	// Context returns the context turns run under (nil: Background).
+	Context func() context.Context
+	// Parse reads a turn's text as a command (nil: turns.Parse).
+	Parse  func(text string) turns.Command
+	Logger *slog.Logger
+	// LeaseTTL is how long a session lease lasts without renewal (default
+	// 30s).
+	LeaseTTL time.Duration
+	// ReorderWindow is how long a pending turn waits before it runs, so
+	// that an earlier message recorded a moment later by another replica
+	// still runs first (0 with one process).
+	ReorderWindow time.Duration
+	Now           func() time.Time
+}
+
+// Runner runs the inbox's turns, one session at a time per session.
+type Runner struct {
+	cfg   Config
+	log   *slog.Logger
+	owner string // names this runner in session leases
+	// depth counts turns recorded and not finished, as of the last poll.
+	depth atomic.Int64
+	// parsed keeps commands parsed to recognise a turn until it is picked.
+	parsed parsedTurns
+}
+
+// New returns a Runner; it runs nothing until its Queue calls RunSession or
+// Poll runs.
+func New(cfg Config) *Runner {
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Parse == nil {
+		cfg.Parse = turns.Parse
+	}
+	if cfg.Context == nil {
+		cfg.Context = context.Background
+	}
+	if cfg.Takeover == nil {
+		cfg.Takeover = func() {}
+	}
+	return &Runner{cfg: cfg, log: cfg.Logger, owner: newOwner()}
+}
+
+// Depth returns how many turns were recorded and not finished at the last
+// poll.
+func (r *Runner) Depth() int { return int(r.depth.Load()) }
+
+// newOwner names one runner in leases: unique per Runner, so two bots in
+// one process contend like two replicas.
+func newOwner() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}
+
+// RunSession runs every unfinished turn of t's session, in the order they
+// were sent, while holding the session's lease. It returns at once when
+// another replica holds the lease: that replica runs them, or the poll finds
+// them once its lease expires. Each turn is picked with one read of the
+// store (the session's next turn), parsed once, and run in a slot of the
+// pool of the provider it needs.
+func (r *Runner) RunSession(t tandem.Turn) {
+	ctx := r.cfg.Context()
+	key := t.Session
+	name := "session/" + key.String()
+	store := r.cfg.Store
+	owner := r.owner
+	// When this run ends, the commands kept for the session's turns before
+	// its last look at the store (the lease it did not get, or a read that
+	// found no turn) are of turns another replica runs or that are done.
+	seen := r.parsed.mark()
+	defer func() { r.parsed.forget(key, seen) }()
+	if ok, err := store.Lease(ctx, name, owner, r.cfg.LeaseTTL); err != nil || !ok {
+		if err != nil && ctx.Err() == nil {
+			r.log.Error("take session lease", "session", key.String(), "err", err)
+		}
+		return
+	}
+	defer store.ReleaseLease(context.WithoutCancel(ctx), name, owner)
+	// held ends when the lease can no longer be counted on; the turn
+	// running then finishes (under Run's context), but no other starts.
+	held, lost := context.WithCancel(ctx)
+	defer lost()
+	// Renewal outlives a stop's cancellation of ctx, while running turns
+	// finish, and ends before the release above, so that a renewal in
+	// flight cannot take the lease again after it.
+	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		r.renewLease(renewCtx, name, lost)
+	}()
+	defer func() {
+		stopRenew()
+		<-renewed
+	}()
+	q := r.cfg.Queue
+	for held.Err() == nil && !q.Stopped() {
+		seen = r.parsed.mark()
+		j, ok := r.next(held, key)
+		if !ok {
+			return
+		}
+		if j.State == tandem.TurnRunning {
+			// Started before, by a process that stopped or died in the
+			// middle: a change may have reached the provider.
+			r.cfg.Takeover()
+			if j.Cmd.Mutating() {
+				r.cfg.Interrupted(ctx, j.Turn)
+				continue
+			}
+			r.log.Info("running an interrupted turn again", "turn", j.Turn.ID, "session", key.String())
+		}
+		release := q.Slot(j.Pool())
+		if held.Err() != nil || q.Stopped() {
+			release()
+			return // it stays for whoever runs the session next
+		}
+		finished := r.cfg.Run(j)
+		release()
+		if !finished {
+			return // not finished (stopping); it stays for the next run
+		}
+	}
+}
+
+// renewLease renews the session lease name every LeaseTTL/3 until ctx
+// ends. When a renewal fails or finds that another replica took the lease,
+// it logs, calls lost and stops renewing: from then on another replica may
+// run the session's turns, so this one must start no further turn of it.
+// A failed renewal is treated as a lost lease rather than retried, because
+// giving up is cheap: the lease is released (or expires) and the poll
+// submits the session again within pollEvery.
+func (r *Runner) renewLease(ctx context.Context, name string, lost func()) {
+	t := time.NewTicker(r.cfg.LeaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ok, err := r.cfg.Store.Lease(ctx, name, r.owner, r.cfg.LeaseTTL)
+		switch {
+		case ctx.Err() != nil:
+			return // the session is done; a renewal cut short means nothing
+		case err != nil:
+			r.log.Error("renew session lease; starting no further turn here", "lease", name, "err", err)
+		case !ok:
+			r.log.Warn("session lease lost to another replica; starting no further turn here", "lease", name)
+		default:
+			continue
+		}
+		lost()
+		return
+	}
+}
+
+// next picks the session's next turn to run: its earliest pending or
+// running turn by the time its message was sent (Slack's ts), which is the
+// thread's order even when replicas recorded the turns in another order,
+// read from the store's index of the session's unfinished turns. With a
+// reorder window (several replicas), a turn younger than the window waits
+// for it, so a message recorded a moment later by another replica still
+// goes first. The picked turn's text is parsed here, once.
+func (r *Runner) next(ctx context.Context, key tandem.SessionKey) (Job, bool) {
+	for {
+		rec, err := r.cfg.Store.NextTurn(ctx, key)
+		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+			return Job{}, false
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Error("read inbox", "session", key.String(), "err", err)
+			}
+			return Job{}, false
+		}
+		wait := r.cfg.ReorderWindow - r.cfg.Now().Sub(rec.Turn.ReceivedAt)
+		if rec.State != tandem.TurnPending || wait <= 0 {
+			return r.parse(rec), true
+		}
+		select {
+		case <-ctx.Done():
+			return Job{}, false
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Poll submits every session that has unfinished turns and is not queued
+// here: at once (what a previous run left), and then every second (turns
+// another replica recorded, or left behind when it died), until ctx ends.
+func (r *Runner) Poll(ctx context.Context) {
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for {
+		recs, err := r.cfg.Store.UnfinishedTurns(ctx)
+		if err == nil {
+			r.depth.Store(int64(len(recs)))
+			seen := map[tandem.SessionKey]bool{}
+			for _, rec := range recs {
+				if !seen[rec.Turn.Session] && !r.cfg.Queue.Has(rec.Turn.Session) {
+					seen[rec.Turn.Session] = true
+					r.cfg.Queue.Wake(rec.Turn)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
