@@ -2,10 +2,10 @@ package bot
 
 import (
 	"context"
+	"github.com/tandembot/tandem/internal/countingstore"
 	"io"
 	"log/slog"
 	"maps"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -14,60 +14,8 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/internal/fakeslack"
-	"github.com/tandembot/tandem/secrets"
-	"github.com/tandembot/tandem/store"
 	"github.com/tandembot/tandem/turns"
 )
-
-// countingStore is a real store that counts the reads that find turns to
-// run: every unfinished turn, or one session's next.
-type countingStore struct {
-	Store
-
-	mu         sync.Mutex
-	unfinished int                       // UnfinishedTurns calls
-	next       map[tandem.SessionKey]int // NextTurn calls by session
-}
-
-func (s *countingStore) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error) {
-	s.mu.Lock()
-	s.unfinished++
-	s.mu.Unlock()
-	return s.Store.UnfinishedTurns(ctx)
-}
-
-func (s *countingStore) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
-	s.mu.Lock()
-	if s.next == nil {
-		s.next = map[tandem.SessionKey]int{}
-	}
-	s.next[key]++
-	s.mu.Unlock()
-	return s.Store.NextTurn(ctx, key)
-}
-
-func (s *countingStore) counts() (unfinished int, next map[tandem.SessionKey]int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.unfinished, maps.Clone(s.next)
-}
-
-// openStore opens a bbolt store in t's temporary directory, wrapped to
-// count its reads.
-func openStore(t *testing.T) (*countingStore, *store.DB) {
-	t.Helper()
-	key := make([]byte, secrets.KeySize)
-	keys, err := secrets.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "tandem.db"), store.Options{Keyring: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return &countingStore{Store: db}, db
-}
 
 // countParses makes parseText count the parses of each text until t ends.
 // Call it before a bot starts, so that the bot is stopped when it is undone.
@@ -125,7 +73,8 @@ func repliesIn(sl *fakeslack.Server, threadTS string) []string {
 func TestEventTurnsAreParsedOnce(t *testing.T) {
 	parses := countParses(t)
 	sl, api := fakeSlack(t)
-	st, db := openStore(t)
+	st := countingstore.Open(t)
+	db := st.DB
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -192,7 +141,7 @@ func TestEventTurnsAreParsedOnce(t *testing.T) {
 	if n := b.inbox.Kept(); n != 0 {
 		t.Errorf("%d parsed commands kept after their turns ran", n)
 	}
-	_, next := st.counts()
+	_, next := st.Counts()
 	for key, n := range next {
 		if key != left.Session && key.ThreadTS != root {
 			t.Errorf("NextTurn read session %s (%d times), which had no turn", key, n)

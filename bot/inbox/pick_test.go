@@ -2,69 +2,18 @@ package inbox
 
 import (
 	"context"
+	"github.com/tandembot/tandem/internal/countingstore"
 	"io"
 	"log/slog"
 	"maps"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/secrets"
-	"github.com/tandembot/tandem/store"
 	"github.com/tandembot/tandem/turns"
 )
-
-// countingStore is a real store that counts the reads that find turns to
-// run: every unfinished turn, or one session's next.
-type countingStore struct {
-	*store.DB
-
-	mu         sync.Mutex
-	unfinished int                       // UnfinishedTurns calls
-	next       map[tandem.SessionKey]int // NextTurn calls by session
-}
-
-func (s *countingStore) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error) {
-	s.mu.Lock()
-	s.unfinished++
-	s.mu.Unlock()
-	return s.DB.UnfinishedTurns(ctx)
-}
-
-func (s *countingStore) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
-	s.mu.Lock()
-	if s.next == nil {
-		s.next = map[tandem.SessionKey]int{}
-	}
-	s.next[key]++
-	s.mu.Unlock()
-	return s.DB.NextTurn(ctx, key)
-}
-
-func (s *countingStore) counts() (unfinished int, next map[tandem.SessionKey]int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.unfinished, maps.Clone(s.next)
-}
-
-// openStore opens a bbolt store in t's temporary directory, wrapped to
-// count its reads.
-func openStore(t *testing.T) *countingStore {
-	t.Helper()
-	keys, err := secrets.NewKeyring(make([]byte, secrets.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "tandem.db"), store.Options{Keyring: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return &countingStore{DB: db}
-}
 
 // parseCounter is a Config.Parse that counts the parses of each text.
 type parseCounter struct {
@@ -95,7 +44,7 @@ func (p *parseCounter) parses() map[string]int {
 // turns alone, and parses each turn's text once; a command kept when its
 // message was recognised is not parsed again.
 func TestRunSessionReadsOnlyItsSessionAndParsesEachTurnOnce(t *testing.T) {
-	st := openStore(t)
+	st := countingstore.Open(t)
 	ctx := context.Background()
 	a := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1700000000.000100"}
 	other := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1700000000.000200"}
@@ -142,7 +91,7 @@ func TestRunSessionReadsOnlyItsSessionAndParsesEachTurnOnce(t *testing.T) {
 	r.Keep(recorded[5], turns.Parse("help"))
 	r.RunSession(recorded[0])
 
-	unfinished, next := st.counts()
+	unfinished, next := st.Counts()
 	if unfinished != 0 {
 		t.Errorf("running a session read every unfinished turn %d times, want 0", unfinished)
 	}

@@ -1,0 +1,68 @@
+// Package countingstore is a real bbolt store, in a test's temporary
+// directory, that counts the reads which find turns to run, so that tests
+// can prove a session's next turn is picked with one read of that session
+// and never with a scan of every open turn.
+package countingstore
+
+import (
+	"context"
+	"maps"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/secrets"
+	"github.com/tandembot/tandem/store"
+)
+
+// Store is a bbolt store that counts UnfinishedTurns and NextTurn calls.
+type Store struct {
+	*store.DB
+
+	mu         sync.Mutex
+	unfinished int                       // UnfinishedTurns calls
+	next       map[tandem.SessionKey]int // NextTurn calls by session
+}
+
+// Open opens a new store in t's temporary directory, closed when t ends.
+func Open(t testing.TB) *Store {
+	t.Helper()
+	keys, err := secrets.NewKeyring(make([]byte, secrets.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(t.TempDir(), "tandem.db"), store.Options{Keyring: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &Store{DB: db}
+}
+
+// UnfinishedTurns counts the call and reads every unfinished turn.
+func (s *Store) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error) {
+	s.mu.Lock()
+	s.unfinished++
+	s.mu.Unlock()
+	return s.DB.UnfinishedTurns(ctx)
+}
+
+// NextTurn counts the call for key and reads key's next turn.
+func (s *Store) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	s.mu.Lock()
+	if s.next == nil {
+		s.next = map[tandem.SessionKey]int{}
+	}
+	s.next[key]++
+	s.mu.Unlock()
+	return s.DB.NextTurn(ctx, key)
+}
+
+// Counts returns the UnfinishedTurns calls so far and the NextTurn calls by
+// session.
+func (s *Store) Counts() (unfinished int, next map[tandem.SessionKey]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unfinished, maps.Clone(s.next)
+}
