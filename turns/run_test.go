@@ -2,9 +2,9 @@ package turns
 
 import (
 	"context"
+	"github.com/tandembot/tandem/internal/countingstore"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/secrets"
 	"github.com/tandembot/tandem/store"
 )
 
@@ -29,19 +28,8 @@ func (r *notConnected) Credentials(_ context.Context, team, user string, p tande
 	return tandem.Credentials{}, &tandem.NotConnectedError{Team: team, User: user, Provider: p}
 }
 
-func openStore(t *testing.T) *store.DB {
-	t.Helper()
-	keys, err := secrets.NewKeyring(make([]byte, secrets.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "tandem.db"), store.Options{Keyring: keys})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+// openStore opens a real bbolt store in t's temporary directory.
+func openStore(t *testing.T) *store.DB { return countingstore.Open(t).DB }
 
 // TestRunResolvesTheIdentityByTheRule: in a persistent session a message of
 // someone who is not an editor is refused without resolving anyone's
