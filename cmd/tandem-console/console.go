@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,11 +47,98 @@ type demoPerson struct {
 	Logins             map[tandem.ProviderID]string
 }
 
-func demoLogins(name string) map[tandem.ProviderID]string {
-	return map[tandem.ProviderID]string{
-		tandem.GitHub: name, tandem.GitLab: name,
-		tandem.Jira: name + "@example.test", tandem.Google: name + "@example.test",
+// demoFake is what the console uses of a demo provider's fake server
+// (internal/fake*).
+type demoFake interface {
+	Start() error
+	URL() string
+	// SetAutoConsent makes the fake approve consent as login without
+	// showing its page.
+	SetAutoConsent(login string)
+	Close()
+}
+
+// demoProvider is one demo provider of the console: its id, how a demo
+// person's login there follows from their name, and how to build its fake.
+// It is the only place the console names a provider: adding one is one
+// entry in demoProviders.
+type demoProvider struct {
+	id tandem.ProviderID
+	// login is a demo person's login at the provider, from their name.
+	login func(name string) string
+	// newFake builds the provider's fake (not started), with its demo data
+	// and demo users plus dave, whose login there is daveLogin.
+	newFake func(clientSecret, daveLogin, daveRealName string) demoFake
+}
+
+func demoLoginName(name string) string  { return name }
+func demoLoginEmail(name string) string { return name + "@example.test" }
+
+// consoleClientID is the OAuth client id of Tandem at every demo provider.
+const consoleClientID = "tandem-console"
+
+// demoProviders are the demo providers the console runs, in the order of
+// tandem.Providers.
+var demoProviders = []demoProvider{
+	{id: tandem.GitHub, login: demoLoginName, newFake: func(secret, login, realName string) demoFake {
+		return fakegithub.New(fakegithub.Options{ClientID: consoleClientID, ClientSecret: secret, DemoData: true,
+			Users: append(fakegithub.DemoUsers(), fakegithub.User{Login: login, Name: realName, Email: "dave@example.com"})})
+	}},
+	{id: tandem.GitLab, login: demoLoginName, newFake: func(secret, login, realName string) demoFake {
+		return fakegitlab.New(fakegitlab.Options{ClientID: consoleClientID, ClientSecret: secret, DemoData: true,
+			Users: append(fakegitlab.DemoUsers(), fakegitlab.User{Login: login, Name: realName, Email: "dave@example.com"})})
+	}},
+	{id: tandem.Jira, login: demoLoginEmail, newFake: func(secret, login, realName string) demoFake {
+		return fakejira.New(fakejira.Options{ClientID: consoleClientID, ClientSecret: secret, DemoData: true,
+			Users: append(fakejira.DemoUsers(), fakejira.User{Email: login, Name: realName, Sites: []string{fakejira.DemoAcme}})})
+	}},
+	{id: tandem.Google, login: demoLoginEmail, newFake: func(secret, login, realName string) demoFake {
+		return fakegoogle.New(fakegoogle.Options{ClientID: consoleClientID, ClientSecret: secret, DemoData: true,
+			Users: append(fakegoogle.DemoUsers(), fakegoogle.User{Email: login, Name: realName, TimeZone: "UTC"})})
+	}},
+}
+
+// demoProviderNames is the demo providers' names as prose ("GitHub, GitLab,
+// Jira and Google").
+func demoProviderNames() string {
+	var names []string
+	for _, dp := range demoProviders {
+		names = append(names, dp.id.Name())
 	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// demoProviderIDs is the demo providers' ids as /connect takes them
+// ("github, gitlab, jira, google").
+func demoProviderIDs() string {
+	var ids []string
+	for _, dp := range demoProviders {
+		ids = append(ids, string(dp.id))
+	}
+	return strings.Join(ids, ", ")
+}
+
+func demoLogins(name string) map[tandem.ProviderID]string {
+	logins := map[tandem.ProviderID]string{}
+	for _, dp := range demoProviders {
+		logins[dp.id] = dp.login(name)
+	}
+	return logins
+}
+
+// demoLoginList is p's distinct logins at the demo providers, in table
+// order, as the people list shows them ("alice / alice@example.test").
+func (p demoPerson) demoLoginList() string {
+	var list []string
+	for _, dp := range demoProviders {
+		if l := p.Logins[dp.id]; l != "" && !slices.Contains(list, l) {
+			list = append(list, l)
+		}
+	}
+	return strings.Join(list, " / ")
 }
 
 // demoPeople are the workspace's members. The first three are the fakes'
@@ -93,12 +181,30 @@ type consoleOptions struct {
 	tty         bool // interactive terminal: show late replies at the prompt
 }
 
-const consoleUsage = `usage: tandem-console [--script FILE] [--db FILE] [--auto-consent] [--log FILE]
+func consoleUsage() string {
+	return "usage: tandem-console [--script FILE] [--db FILE] [--auto-consent] [--log FILE]\n\n" +
+		consoleWrap("Runs the real Tandem bot against a built-in Slack and demo "+demoProviderNames()+
+			" accounts, with a terminal chat in front of it.", 78) + "\n\n"
+}
 
-Runs the real Tandem bot against a built-in Slack and demo GitHub, GitLab,
-Jira and Google accounts, with a terminal chat in front of it.
-
-`
+// consoleWrap breaks text into lines of at most width bytes, between words.
+func consoleWrap(text string, width int) string {
+	var b strings.Builder
+	n := 0
+	for _, word := range strings.Fields(text) {
+		switch {
+		case n > 0 && n+1+len(word) > width:
+			b.WriteByte('\n')
+			n = 0
+		case n > 0:
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(word)
+		n += len(word)
+	}
+	return b.String()
+}
 
 // run is the whole program: main only calls it, and tests call it with their
 // own arguments, environment and streams. stdin is read only without
@@ -107,7 +213,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs := flag.NewFlagSet("tandem-console", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, consoleUsage)
+		fmt.Fprint(stderr, consoleUsage())
 		fs.PrintDefaults()
 	}
 	var opts consoleOptions
@@ -165,11 +271,10 @@ type consoleWorld struct {
 	logKept bool
 	public  string
 
-	slack  *fakeslack.Server
-	gh     *fakegithub.Server
-	gl     *fakegitlab.Server
-	jira   *fakejira.Server
-	google *fakegoogle.Server
+	slack *fakeslack.Server
+	// fakes are the demo providers' fakes that were created, in the order
+	// of demoProviders.
+	fakes []consoleFake
 	// providerHosts maps each demo provider's host:port to its id, to
 	// recognise its consent page when following a link.
 	providerHosts map[string]tandem.ProviderID
@@ -223,31 +328,17 @@ func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorl
 
 	secret := "console-" + consoleRandomHex(16)
 	dave := demoPeople[3]
-	w.gh = fakegithub.New(fakegithub.Options{ClientID: "tandem-console", ClientSecret: secret, DemoData: true,
-		Users: append(fakegithub.DemoUsers(), fakegithub.User{Login: dave.Logins[tandem.GitHub], Name: dave.RealName, Email: "dave@example.com"})})
-	w.gl = fakegitlab.New(fakegitlab.Options{ClientID: "tandem-console", ClientSecret: secret, DemoData: true,
-		Users: append(fakegitlab.DemoUsers(), fakegitlab.User{Login: dave.Logins[tandem.GitLab], Name: dave.RealName, Email: "dave@example.com"})})
-	w.jira = fakejira.New(fakejira.Options{ClientID: "tandem-console", ClientSecret: secret, DemoData: true,
-		Users: append(fakejira.DemoUsers(), fakejira.User{Email: dave.Logins[tandem.Jira], Name: dave.RealName, Sites: []string{fakejira.DemoAcme}})})
-	w.google = fakegoogle.New(fakegoogle.Options{ClientID: "tandem-console", ClientSecret: secret, DemoData: true,
-		Users: append(fakegoogle.DemoUsers(), fakegoogle.User{Email: dave.Logins[tandem.Google], Name: dave.RealName, TimeZone: "UTC"})})
-	providers := map[tandem.ProviderID]interface {
-		Start() error
-		URL() string
-	}{tandem.GitHub: w.gh, tandem.GitLab: w.gl, tandem.Jira: w.jira, tandem.Google: w.google}
 	envs := map[tandem.ProviderID]app.ProviderEnv{}
 	w.providerHosts = map[string]tandem.ProviderID{}
-	for _, p := range tandem.Providers {
-		f, ok := providers[p]
-		if !ok {
-			continue
-		}
+	for _, dp := range demoProviders {
+		f := dp.newFake(secret, dave.Logins[dp.id], dave.RealName)
+		w.fakes = append(w.fakes, consoleFake{id: dp.id, fake: f})
 		if err := f.Start(); err != nil {
-			return nil, fmt.Errorf("tandem-console: demo %s: %w", p.Name(), err)
+			return nil, fmt.Errorf("tandem-console: demo %s: %w", dp.id.Name(), err)
 		}
-		envs[p] = app.ProviderEnv{ClientID: "tandem-console", ClientSecret: secret, BaseURL: f.URL()}
+		envs[dp.id] = app.ProviderEnv{ClientID: consoleClientID, ClientSecret: secret, BaseURL: f.URL()}
 		if u, err := url.Parse(f.URL()); err == nil {
-			w.providerHosts[u.Host] = p
+			w.providerHosts[u.Host] = dp.id
 		}
 	}
 
@@ -315,10 +406,11 @@ func (w *consoleWorld) stop(keepLog bool) {
 		if w.app != nil {
 			w.app.Close()
 		}
-		for _, f := range []interface{ Close() }{w.slack, w.gh, w.gl, w.jira, w.google} {
-			if f != nil && !consoleNilCloser(f) {
-				f.Close()
-			}
+		if w.slack != nil {
+			w.slack.Close()
+		}
+		for _, f := range w.fakes {
+			f.fake.Close()
 		}
 		if w.logFile != nil {
 			w.logFile.Close()
@@ -340,30 +432,18 @@ func (w *consoleWorld) stop(keepLog bool) {
 	})
 }
 
-// consoleNilCloser reports whether f holds a nil pointer (a fake never created).
-func consoleNilCloser(f interface{ Close() }) bool {
-	switch x := f.(type) {
-	case *fakeslack.Server:
-		return x == nil
-	case *fakegithub.Server:
-		return x == nil
-	case *fakegitlab.Server:
-		return x == nil
-	case *fakejira.Server:
-		return x == nil
-	case *fakegoogle.Server:
-		return x == nil
-	}
-	return false
+// consoleFake is a demo provider's fake the console created.
+type consoleFake struct {
+	id   tandem.ProviderID
+	fake demoFake
 }
 
 // setAutoConsent makes every demo provider approve consent as p without
 // showing its page, for links opened in a real browser.
 func (w *consoleWorld) setAutoConsent(p demoPerson) {
-	w.gh.SetAutoConsent(p.Logins[tandem.GitHub])
-	w.gl.SetAutoConsent(p.Logins[tandem.GitLab])
-	w.jira.SetAutoConsent(p.Logins[tandem.Jira])
-	w.google.SetAutoConsent(p.Logins[tandem.Google])
+	for _, f := range w.fakes {
+		f.fake.SetAutoConsent(p.Logins[f.id])
+	}
 }
 
 // unfinishedTurns is how many turns the bot's inbox holds not yet done.

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/internal/fakeslack"
 )
 
@@ -124,7 +123,7 @@ func (c *consoleState) fail(format string, args ...any) {
 func (c *consoleState) banner() {
 	var b strings.Builder
 	b.WriteString(c.style(kitBold, "Tandem console") + ": the real Tandem bot, wired to a built-in Slack workspace and demo\n")
-	b.WriteString("GitHub, GitLab, Jira and Google accounts. Nothing leaves this machine.\n\n")
+	b.WriteString(demoProviderNames() + " accounts. Nothing leaves this machine.\n\n")
 	b.WriteString("Demo users (switch with /as <name>):\n")
 	for _, p := range demoPeople {
 		fmt.Fprintf(&b, "  %-6s %-14s %s\n", p.Name, p.RealName, c.style(kitDim, p.Note))
@@ -143,7 +142,12 @@ func (c *consoleState) banner() {
 	io.WriteString(c.out, b.String())
 }
 
-const consoleHelp = `Talking
+// consoleHelp is the console's /help text.
+func consoleHelp() string {
+	return strings.Replace(consoleHelpText, "{providers}", demoProviderIDs(), 1)
+}
+
+const consoleHelpText = `Talking
   <text>                     a message in the current thread; @tandem … mentions the bot
                              (a plain line in a session thread runs only if it is exactly a command)
   /thread new                start a new thread in #demo        /threads   list threads
@@ -153,7 +157,7 @@ People
   /as <name>                 speak as alice, bob, carol or dave (dave is a workspace admin)
   /users                     who is who, and what each has connected
 Slack features
-  /connect [provider]        your integrations, or link one (github, gitlab, jira, google)
+  /connect [provider]        your integrations, or link one ({providers})
   /disconnect <provider>     unlink it
   /tandem <args>             e.g. /tandem apikey create ci, /tandem channel persistent on
   /settings                  the Session settings shortcut on this thread (a modal)
@@ -366,7 +370,7 @@ func (c *consoleState) execLine(ctx context.Context, line string) (quit bool, er
 	}
 	switch cmd {
 	case "help", "?":
-		io.WriteString(c.out, consoleHelp)
+		io.WriteString(c.out, consoleHelp())
 	case "quit", "exit", "q":
 		return true, nil
 	case "as":
@@ -774,7 +778,7 @@ func (c *consoleState) listUsers(ctx context.Context) {
 			mark = "*"
 		}
 		fmt.Fprintf(&b, "%s %-6s %-14s %s\n", mark, p.Name, p.RealName, state)
-		fmt.Fprintf(&b, "         %s\n", c.style(kitDim, p.Note+"; demo logins "+p.Logins[tandem.GitHub]+" / "+p.Logins[tandem.Jira]))
+		fmt.Fprintf(&b, "         %s\n", c.style(kitDim, p.Note+"; demo logins "+p.demoLoginList()))
 	}
 	c.emit(b.String())
 }
