@@ -72,13 +72,6 @@ type PullRequest struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// PullRequestLister is a provider that can list a user's open pull requests.
-type PullRequestLister interface {
-	// OpenPullRequests returns up to limit of the open pull requests that
-	// login authored and the total count.
-	OpenPullRequests(ctx context.Context, client *http.Client, login string, limit int) (prs []PullRequest, total int, err error)
-}
-
 // ParseServerURL reads the base URL of a provider's server (TANDEM_<P>_URL):
 // it returns the URL without trailing slashes and its parsed form, or ""
 // and nil when raw is empty. It fails with EINVALID, naming example, for
@@ -133,17 +126,8 @@ func (p ProviderID) Name() string {
 	if s, ok := p.Spec(); ok && s.Name != "" {
 		return s.Name
 	}
-	if n, ok := unwiredNames[p]; ok {
-		return n
-	}
 	return string(p)
 }
-
-// unwiredNames are the names of Providers for code that runs without the
-// wiring that registers their specs, which only bot's unit tests do
-// (bot/attribution_test.go renders "GitHub"). Transitional: it goes once
-// those tests register the specs they render; the specs are the source.
-var unwiredNames = map[ProviderID]string{GitHub: "GitHub", GitLab: "GitLab", Jira: "Jira", Google: "Google"}
 
 // TryMessage is a harmless message that shows which identity the provider
 // uses, from its registered spec; "" when none is registered.

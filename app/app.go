@@ -20,6 +20,8 @@ import (
 	"github.com/tandembot/tandem/integrations"
 	"github.com/tandembot/tandem/integrations/slacksignin"
 	"github.com/tandembot/tandem/metrics"
+	"github.com/tandembot/tandem/ops"
+	"github.com/tandembot/tandem/turns"
 )
 
 // App is a whole Tandem: store, providers, OAuth flow, token source, bot
@@ -52,6 +54,12 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	}
 	log.Info("store opened", "backend", DescribeDB(cfg))
 	a := &App{cfg: cfg, log: log, db: db, providers: map[tandem.ProviderID]tandem.Provider{}}
+	// Every provider's operations parse, enabled or not, so that asking a
+	// disabled one says it is not enabled rather than "did you mean".
+	var declared [][]ops.Spec
+	for _, spec := range providers {
+		declared = append(declared, spec.Operations)
+	}
 	for _, spec := range providers {
 		pe, ok := cfg.Providers[spec.ID]
 		if !ok {
@@ -99,7 +107,8 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	a.tokens.OnRefresh, a.tokens.OnCall = m.Refresh, m.ProviderCall
 	b = bot.New(bot.Config{
 		Slack: slackAPI, Store: db, Resolver: a.tokens, Linker: a.flow, Providers: a.providers, Logger: log,
-		Keys: a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval, Metrics: m,
+		Operations: turns.NewOperations(declared...),
+		Keys:       a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval, Metrics: m,
 		ShutdownTimeout: cfg.ShutdownTimeout, Concurrency: cfg.Concurrency, LeaseTTL: cfg.LeaseTTL,
 		ReorderWindow: cfg.ReorderWindow,
 	})

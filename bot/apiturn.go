@@ -150,16 +150,8 @@ func (b *Bot) takeReplyTS(t tandem.Turn) string {
 // tellKeyCreator DMs an API key's creator that their automation stopped for
 // want of a provider link, with a button to fix it.
 func (b *Bot) tellKeyCreator(ctx context.Context, t tandem.Turn, user string, p tandem.ProviderID, expired bool) {
-	state := "credentials not configured"
-	label := "Connect "
-	if expired {
-		state, label = "credentials expired or revoked", "Reconnect "
-	}
-	reply := tandem.Reply{
-		Title:   fmt.Sprintf("API key %s stopped working: %s %s", t.APIKeyName, p.Name(), state),
-		Text:    fmt.Sprintf("Your API key *%s* (%s) acts as you, and your %s account is not usable. Connect it again, or ask someone else to create a new key.", escape(t.APIKeyName), t.APIKey, p.Name()),
-		Buttons: b.connectButton(ctx, t.Session.Team, user, p, "", tandem.Button{Text: label + p.Name(), Primary: true}),
-	}
+	reply, label := slackview.KeyStopped(t.APIKeyName, t.APIKey, p, expired)
+	reply.Buttons = b.connectButton(ctx, t.Session.Team, user, p, "", tandem.Button{Text: label, Primary: true})
 	if err := b.DM(ctx, user, reply.Title, slackview.Reply(reply, fmt.Sprintf("for <@%s>", user))); err != nil {
 		b.log.Warn("dm key creator", "user", user, "err", err)
 	}

@@ -60,7 +60,9 @@ type Config struct {
 	Resolver  Resolver
 	Linker    Linker
 	Providers map[tandem.ProviderID]tandem.Provider
-	Logger    *slog.Logger
+	// Operations are what turns can ask for (turns.NewOperations).
+	Operations turns.Operations
+	Logger     *slog.Logger
 	// Metrics records what the bot does (nil: nothing is recorded).
 	Metrics Recorder
 	// ShutdownTimeout is how long a stop waits for running turns before
@@ -157,7 +159,7 @@ func New(cfg Config) *Bot {
 	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack}
 	b.engine = turns.New(turns.Config{
 		Store: cfg.Store, Resolver: cfg.Resolver, Directory: people{b}, Notifier: people{b}, Chat: chat{b},
-		Providers: cfg.Providers, Admins: cfg.Admins,
+		Providers: cfg.Providers, Operations: cfg.Operations, Admins: cfg.Admins,
 		Logger: cfg.Logger, RerunWindow: cfg.RerunWindow, Now: cfg.Now,
 	})
 	// The inbox picks each turn a session runs from the store and takes the
@@ -166,7 +168,7 @@ func New(cfg Config) *Bot {
 	b.inbox = inbox.New(inbox.Config{
 		Store: cfg.Store, Queue: b.queue,
 		Run: b.runTurn, Interrupted: b.interrupted, Takeover: b.takeover, Context: b.runCtx,
-		Parse:  func(text string) turns.Command { return parseText(text) },
+		Parse:  func(text string) turns.Command { return parseText(cfg.Operations, text) },
 		Logger: cfg.Logger, LeaseTTL: cfg.LeaseTTL, ReorderWindow: cfg.ReorderWindow, Now: cfg.Now,
 	})
 	return b
@@ -364,7 +366,7 @@ func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *turns.Com
 	switch {
 	case e.Type == "app_mention", direct, mentioned:
 	case e.ThreadTS != "":
-		c := parseText(text)
+		c := parseText(b.cfg.Operations, text)
 		if c.Err() != nil {
 			return tandem.Turn{}, nil, false
 		}
@@ -382,9 +384,9 @@ func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *turns.Com
 	}, cmd, true
 }
 
-// parseText reads a turn's text as a command. It is a variable so that a
-// test can count the parses a turn costs.
-var parseText = turns.Parse
+// parseText reads a turn's text as a command of ops. It is a variable so
+// that a test can count the parses a turn costs.
+var parseText = turns.Operations.Parse
 
 // takeover counts a turn taken over from a process that stopped or died
 // while running it, when the Recorder counts takeovers.

@@ -24,11 +24,11 @@ func countParses(t *testing.T) func() map[string]int {
 	var mu sync.Mutex
 	counts := map[string]int{}
 	saved := parseText
-	parseText = func(text string) turns.Command {
+	parseText = func(o turns.Operations, text string) turns.Command {
 		mu.Lock()
 		counts[text]++
 		mu.Unlock()
-		return turns.Parse(text)
+		return o.Parse(text)
 	}
 	t.Cleanup(func() { parseText = saved })
 	return func() map[string]int {

@@ -13,7 +13,7 @@ import (
 
 // TestRefusalRepliesDoNotPostSlackMarkupFromTheSender: a refusal that quotes
 // what the sender typed is posted by postReply's default case as
-// Reply{Title: errorTitle(err), Text: tandem.ErrorMessage(err)}, and render
+// Reply{Title: slackview.ErrorTitle(err), Text: tandem.ErrorMessage(err)}, and render
 // does not escape Reply.Text (other messages carry <@user> mentions on
 // purpose). So the quoted text must arrive escaped, or the bot itself posts
 // the sender's @channel/@here pings and links with a label of their choosing
@@ -28,14 +28,14 @@ func TestRefusalRepliesDoNotPostSlackMarkupFromTheSender(t *testing.T) {
 		"<https://evil.example/reauth|Reconnect_GitHub>",
 		"comment on <!everyone> please",
 	} {
-		refusals[text] = turns.Parse(text).Err()
+		refusals[text] = testOperations.Parse(text).Err()
 	}
 	for typed, err := range refusals {
 		if tandem.ErrorCode(err) != tandem.EINVALID {
 			t.Fatalf("%q: got %v, want an EINVALID refusal", typed, err)
 		}
 		// What postReply posts for it (bot/reply.go, default case).
-		reply := tandem.Reply{Title: errorTitle(err), Text: tandem.ErrorMessage(err)}
+		reply := tandem.Reply{Title: slackview.ErrorTitle(err), Text: tandem.ErrorMessage(err)}
 		posted := []string{reply.Title + ": " + reply.Text} // the notification text
 		for _, b := range slackview.Reply(reply, "ran as <@U1>") {
 			if s, ok := b.(*slack.SectionBlock); ok {

@@ -78,7 +78,7 @@ func (b *Bot) connectMenu(ctx context.Context, team, user, arg string) tandem.Re
 	}
 	reply := tandem.Reply{Title: "Your integrations", Text: "Each account acts only for your own messages."}
 	for _, st := range b.statuses(ctx, team, user) {
-		reply.Items = append(reply.Items, tandem.Item{Text: statusLine(st)})
+		reply.Items = append(reply.Items, tandem.Item{Text: slackview.StatusLine(st)})
 		label := "Connect " + st.Provider.Name()
 		if st.State != tandem.LinkMissing {
 			label = "Reconnect " + st.Provider.Name()
@@ -90,16 +90,6 @@ func (b *Bot) connectMenu(ctx context.Context, team, user, arg string) tandem.Re
 
 func (b *Bot) statuses(ctx context.Context, team, user string) []tandem.IdentityStatus {
 	return b.engine.Identities(ctx, team, user, tandem.ReasonSender)
-}
-
-func statusLine(st tandem.IdentityStatus) string {
-	switch st.State {
-	case tandem.LinkConnected:
-		return fmt.Sprintf("*%s*: connected as %s", st.Provider.Name(), escape(st.Login))
-	case tandem.LinkNeedsReconnect:
-		return fmt.Sprintf("*%s*: needs reconnect (%s)", st.Provider.Name(), escape(st.Login))
-	}
-	return fmt.Sprintf("*%s*: not connected", st.Provider.Name())
 }
 
 func (b *Bot) disconnect(ctx context.Context, team, user, arg string) tandem.Reply {
@@ -117,7 +107,7 @@ func (b *Bot) disconnect(ctx context.Context, team, user, arg string) tandem.Rep
 		return tandem.Reply{Title: "Could not disconnect " + p.Name(), Text: tandem.ErrorMessage(err)}
 	}
 	go b.publishHome(context.WithoutCancel(ctx), team, user)
-	return tandem.Reply{Title: p.Name() + " disconnected", Text: fmt.Sprintf("Tandem no longer acts as %s on %s for you.", escape(l.Login), p.Name())}
+	return slackview.Disconnected(l)
 }
 
 // handleInteraction acknowledges button presses and shortcuts, then acts

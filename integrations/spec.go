@@ -4,12 +4,13 @@ import (
 	"strings"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/ops"
 	"golang.org/x/oauth2"
 )
 
 // Spec is one provider package's descriptor: who it is for people, how to
-// build it from its settings, and how its API's failures map to Tandem's
-// codes. Each provider package exports one (github.Spec, ...); the wiring
+// build it from its settings, how its API's failures map to Tandem's codes,
+// and the operations people can ask of it. Each provider package exports one (github.Spec, ...); the wiring
 // lists them, reads each one's TANDEM_<P>_* variables and calls Build.
 type Spec struct {
 	tandem.ProviderSpec
@@ -18,6 +19,8 @@ type Spec struct {
 	Build func(settings Settings) (tandem.Provider, error)
 	// Errors is the provider's reading of the shared error mapping.
 	Errors *HTTPErrors
+	// Operations are what people can ask of the provider.
+	Operations []ops.Spec
 }
 
 // EnvPrefix returns the prefix of the provider's environment variables,

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/handlers"
+	"github.com/tandembot/tandem/ops"
 )
 
 // Result is what a turn produced, for the transport to render.
@@ -76,7 +76,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		// An API key always acts as its creator, whatever the session's mode.
 		user, reason = t.User, tandem.ReasonAPIKeyCreator
 	}
-	req := handlers.Request{Turn: t, Session: sess, Command: c}
+	req := ops.Request{Turn: t, Session: sess, Command: c}
 	if t.Rerun && (user != t.User || reason != e.originalReason(ctx, t)) {
 		// The message was sent when it ran as its sender; the session's mode
 		// has changed since, and a re-run must not act as anyone else.
@@ -120,7 +120,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		req.Identities = e.Identities(ctx, sess.Key.Team, user, reason)
 	}
 	if len(c.Uses) > 0 {
-		req.Sources = map[tandem.ProviderID]handlers.Source{}
+		req.Sources = map[tandem.ProviderID]ops.Source{}
 		for _, p := range c.Uses {
 			prov, ok := e.cfg.Providers[p]
 			if !ok {
@@ -128,14 +128,14 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 			}
 			creds, err := e.credentials(ctx, t.Session, user, p, reason)
 			e.audit(ctx, t, user, p, reason, outcomeOf(err), c.Name)
-			req.Sources[p] = handlers.Source{Creds: creds, Provider: prov, Err: err}
+			req.Sources[p] = ops.Source{Creds: creds, Provider: prov, Err: err}
 			if err != nil {
 				res.Missing = append(res.Missing, p)
 			}
 		}
 		res.Identity = &tandem.Identity{SlackUser: user, Reason: reason}
 	}
-	reply, err := handlers.Run(ctx, req)
+	reply, err := e.cfg.Operations.get().Run(ctx, req)
 	if tandem.ErrorCode(err) == tandem.EUNAVAILABLE && !c.Mutating {
 		// One retry with backoff for a provider's 5xx or timeout; a change
 		// is never retried, since it may have reached the provider.
@@ -143,7 +143,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		select {
 		case <-ctx.Done():
 		case <-time.After(retryBackoff):
-			reply, err = handlers.Run(ctx, req)
+			reply, err = e.cfg.Operations.get().Run(ctx, req)
 		}
 	}
 	if err != nil {

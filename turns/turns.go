@@ -76,6 +76,8 @@ type Config struct {
 	Notifier  Notifier
 	Chat      Chat
 	Providers map[tandem.ProviderID]tandem.Provider
+	// Operations are what turns can ask for (zero: the general ones only).
+	Operations Operations
 	// Admins are users who count as channel admins everywhere
 	// (TANDEM_ADMINS).
 	Admins []string
@@ -112,6 +114,9 @@ func New(cfg Config) *Engine {
 	}
 	return &Engine{cfg: cfg, log: cfg.Logger}
 }
+
+// Parse reads text as a command of the engine's operations.
+func (e *Engine) Parse(text string) Command { return e.cfg.Operations.Parse(text) }
 
 // Enabled lists the providers configured here, in the usual provider order.
 func (e *Engine) Enabled() []tandem.ProviderID {

@@ -65,7 +65,8 @@ type Config struct {
 	Takeover func()
 	// Context returns the context turns run under (nil: Background).
 	Context func() context.Context
-	// Parse reads a turn's text as a command (nil: turns.Parse).
+	// Parse reads a turn's text as a command (nil: the general operations
+	// only, turns.Operations{}.Parse).
 	Parse  func(text string) turns.Command
 	Logger *slog.Logger
 	// LeaseTTL is how long a session lease lasts without renewal (default
@@ -102,7 +103,7 @@ func New(cfg Config) *Runner {
 		cfg.Now = time.Now
 	}
 	if cfg.Parse == nil {
-		cfg.Parse = turns.Parse
+		cfg.Parse = turns.Operations{}.Parse
 	}
 	if cfg.Context == nil {
 		cfg.Context = context.Background

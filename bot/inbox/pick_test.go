@@ -28,7 +28,7 @@ func (p *parseCounter) parse(text string) turns.Command {
 	}
 	p.counts[text]++
 	p.mu.Unlock()
-	return turns.Parse(text)
+	return turns.Operations{}.Parse(text)
 }
 
 func (p *parseCounter) parses() map[string]int {
@@ -88,7 +88,7 @@ func TestRunSessionReadsOnlyItsSessionAndParsesEachTurnOnce(t *testing.T) {
 		Parse:       pc.parse,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	r.Keep(recorded[5], turns.Parse("help"))
+	r.Keep(recorded[5], turns.Operations{}.Parse("help"))
 	r.RunSession(recorded[0])
 
 	unfinished, next := st.Counts()

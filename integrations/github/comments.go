@@ -5,10 +5,10 @@ import (
 	"net/http"
 
 	gh "github.com/google/go-github/v62/github"
-	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/ops"
 )
 
-var _ tandem.Commenter = (*Provider)(nil)
+var _ ops.Commenter = (*Provider)(nil)
 
 // Comment posts body on the issue or pull request ref ("owner/name#N") as
 // the account client carries, and returns the comment's web URL. GitHub

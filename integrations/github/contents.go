@@ -14,8 +14,6 @@ import (
 	"github.com/tandembot/tandem/integrations"
 )
 
-var _ tandem.FileCommitter = (*Provider)(nil)
-
 // maxFileSize is the largest file CommitFile sends: the contents API
 // returns files up to 1 MB, and Slack is no place for bigger ones.
 const maxFileSize = 1 << 20

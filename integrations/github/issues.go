@@ -11,11 +11,12 @@ import (
 	gh "github.com/google/go-github/v62/github"
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/integrations"
+	"github.com/tandembot/tandem/ops"
 )
 
 var (
-	_ tandem.IssueLister  = (*Provider)(nil)
-	_ tandem.IssueCreator = (*Provider)(nil)
+	_ ops.IssueLister  = (*Provider)(nil)
+	_ ops.IssueCreator = (*Provider)(nil)
 )
 
 // OpenIssues returns up to limit (30 when limit is 0 or less) of the open

@@ -32,6 +32,7 @@ var Spec = integrations.Spec{
 	ProviderSpec: tandem.ProviderSpec{ID: tandem.GitHub, Name: "GitHub", TryMessage: "list my open PRs"},
 	Build:        integrations.Build(ConfigFromBase, New),
 	Errors:       &httpErrors,
+	Operations:   Operations,
 }
 
 func init() { tandem.RegisterProvider(Spec.ProviderSpec) }
@@ -68,9 +69,8 @@ type Provider struct {
 }
 
 var (
-	_ tandem.Provider          = (*Provider)(nil)
-	_ tandem.Revoker           = (*Provider)(nil)
-	_ tandem.PullRequestLister = (*Provider)(nil)
+	_ tandem.Provider = (*Provider)(nil)
+	_ tandem.Revoker  = (*Provider)(nil)
 )
 
 // New returns a provider for cfg; empty endpoints take the github.com

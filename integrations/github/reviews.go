@@ -7,8 +7,6 @@ import (
 	"github.com/tandembot/tandem"
 )
 
-var _ tandem.ReviewRequestLister = (*Provider)(nil)
-
 // ReviewRequests returns up to limit (30 when limit is 0 or less) of the
 // open pull requests that wait for login's review, most recently updated
 // first, with the total count. It searches "is:pr is:open

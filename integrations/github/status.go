@@ -8,8 +8,6 @@ import (
 	"github.com/tandembot/tandem"
 )
 
-var _ tandem.PullRequestStatuser = (*Provider)(nil)
-
 // PullRequestStatus shows pull request number of repo ("owner/name") as the
 // account client carries, in three calls:
 //

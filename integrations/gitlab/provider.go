@@ -18,6 +18,7 @@ import (
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/integrations"
+	"github.com/tandembot/tandem/ops"
 	gl "gitlab.com/gitlab-org/api/client-go"
 	"golang.org/x/oauth2"
 )
@@ -33,6 +34,7 @@ var Spec = integrations.Spec{
 	ProviderSpec: tandem.ProviderSpec{ID: tandem.GitLab, Name: "GitLab", TryMessage: "list my open MRs"},
 	Build:        integrations.Build(ConfigFromBase, New),
 	Errors:       &httpErrors,
+	Operations:   Operations,
 }
 
 func init() { tandem.RegisterProvider(Spec.ProviderSpec) }
@@ -72,13 +74,11 @@ type Provider struct {
 }
 
 var (
-	_ tandem.Provider            = (*Provider)(nil)
-	_ tandem.Revoker             = (*Provider)(nil)
-	_ tandem.PullRequestLister   = (*Provider)(nil)
-	_ tandem.ReviewRequestLister = (*Provider)(nil)
-	_ tandem.IssueLister         = (*Provider)(nil)
-	_ tandem.IssueCreator        = (*Provider)(nil)
-	_ tandem.Commenter           = (*Provider)(nil)
+	_ tandem.Provider  = (*Provider)(nil)
+	_ tandem.Revoker   = (*Provider)(nil)
+	_ ops.IssueLister  = (*Provider)(nil)
+	_ ops.IssueCreator = (*Provider)(nil)
+	_ ops.Commenter    = (*Provider)(nil)
 )
 
 // New returns a provider for cfg; empty endpoints take the gitlab.com

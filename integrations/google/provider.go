@@ -54,7 +54,8 @@ var Spec = integrations.Spec{
 		}
 		return New(cfg), nil
 	},
-	Errors: &httpErrors,
+	Errors:     &httpErrors,
+	Operations: Operations,
 }
 
 func init() { tandem.RegisterProvider(Spec.ProviderSpec) }
@@ -95,10 +96,8 @@ type Provider struct {
 }
 
 var (
-	_ tandem.Provider         = (*Provider)(nil)
-	_ tandem.Revoker          = (*Provider)(nil)
-	_ tandem.MeetingLister    = (*Provider)(nil)
-	_ tandem.DocumentSearcher = (*Provider)(nil)
+	_ tandem.Provider = (*Provider)(nil)
+	_ tandem.Revoker  = (*Provider)(nil)
 )
 
 // New returns a provider for cfg; empty endpoints take Google's defaults.

@@ -27,6 +27,7 @@ import (
 	gojira "github.com/andygrunwald/go-jira"
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/integrations"
+	"github.com/tandembot/tandem/ops"
 	"golang.org/x/oauth2"
 )
 
@@ -40,6 +41,7 @@ var Spec = integrations.Spec{
 	ProviderSpec: tandem.ProviderSpec{ID: tandem.Jira, Name: "Jira", TryMessage: "my jira issues"},
 	Build:        integrations.Build(ConfigFromBase, New),
 	Errors:       &httpErrors,
+	Operations:   Operations,
 }
 
 func init() { tandem.RegisterProvider(Spec.ProviderSpec) }
@@ -82,12 +84,10 @@ type Provider struct {
 }
 
 var (
-	_ tandem.Provider     = (*Provider)(nil)
-	_ tandem.IssueLister  = (*Provider)(nil)
-	_ tandem.IssueCreator = (*Provider)(nil)
-	_ tandem.Commenter    = (*Provider)(nil)
-	_ tandem.IssueViewer  = (*Provider)(nil)
-	_ tandem.Transitioner = (*Provider)(nil)
+	_ tandem.Provider  = (*Provider)(nil)
+	_ ops.IssueLister  = (*Provider)(nil)
+	_ ops.IssueCreator = (*Provider)(nil)
+	_ ops.Commenter    = (*Provider)(nil)
 )
 
 // New returns a provider for cfg; empty endpoints take Atlassian's.

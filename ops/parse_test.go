@@ -1,4 +1,4 @@
-package handlers
+package ops_test
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/ops"
 )
 
 func TestParsePhrasings(t *testing.T) {
@@ -72,9 +73,9 @@ func TestParsePhrasings(t *testing.T) {
 func TestParseRefusesGarbage(t *testing.T) {
 	for _, text := range []string{"", "   ", "list my open", "hello there", "my prs please now", "list list my open PRs"} {
 		_, err := Parse(text)
-		var unknown *UnknownError
+		var unknown *ops.UnknownError
 		if !errors.As(err, &unknown) {
-			t.Errorf("Parse(%q) error = %v, want *UnknownError", text, err)
+			t.Errorf("Parse(%q) error = %v, want *ops.UnknownError", text, err)
 			continue
 		}
 		if len(unknown.Suggestions) == 0 {
@@ -85,9 +86,9 @@ func TestParseRefusesGarbage(t *testing.T) {
 
 func TestParseSuggestsClosest(t *testing.T) {
 	_, err := Parse("list my opne prs pls")
-	var unknown *UnknownError
+	var unknown *ops.UnknownError
 	if !errors.As(err, &unknown) {
-		t.Fatalf("err = %v, want *UnknownError", err)
+		t.Fatalf("err = %v, want *ops.UnknownError", err)
 	}
 	if unknown.Suggestions[0] != "list my open PRs" {
 		t.Errorf("first suggestion = %q, want %q", unknown.Suggestions[0], "list my open PRs")
@@ -101,7 +102,7 @@ func TestParseCapturesArguments(t *testing.T) {
 	}{
 		{"create issue in acme/tools Broken build | it fails", map[string]string{"repo": "acme/tools", "text": "Broken build | it fails"}},
 		{"commit notes/a.md to acme/tools on dev Hello world", map[string]string{"path": "notes/a.md", "repo": "acme/tools", "branch": "dev", "text": "Hello world"}},
-		{"create a jira bug in OPS Login fails", map[string]string{"word": "bug", "key": "OPS", "text": "Login fails"}},
+		{"create a jira bug in OPS Login fails", map[string]string{"type": "bug", "key": "OPS", "text": "Login fails"}},
 		{"move OPS-12 to In Review", map[string]string{"issue": "OPS-12", "text": "In Review"}},
 	}
 	for _, tt := range tests {
@@ -152,7 +153,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if len(text) > MaxCommandBytes {
+		if len(text) > ops.MaxCommandBytes {
 			t.Fatalf("Parse accepted %d bytes", len(text))
 		}
 		// Whatever parses must match one of the command's phrasings again

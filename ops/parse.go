@@ -1,7 +1,4 @@
-// Package handlers holds what Tandem's commands do. It knows nothing of
-// Slack or of the store: a command receives the turn's already-resolved
-// credentials and returns a tandem.Reply that the bot renders.
-package handlers
+package ops
 
 import (
 	"sort"
@@ -16,26 +13,10 @@ import (
 // with a clear message before anything reaches a provider.
 const MaxCommandBytes = 4000
 
-// Command is a parsed request: which command, its arguments, and the
-// provider whose credentials it needs ("" for none).
-type Command struct {
-	Name     string
-	Args     map[string]string
-	Provider tandem.ProviderID
-	// Uses lists the providers of a command that combines several.
-	Uses     []tandem.ProviderID
-	Mutating bool
-	// Control marks a session control the bot carries out itself.
-	Control bool
-
-	// op is the command Parse matched, so Run need not look it up again.
-	op *spec
-}
-
 // Parse reads text as a command. It fails with code EINVALID and a message
 // that says what was expected (a bad argument), or what the closest commands
 // are (nothing matched).
-func Parse(text string) (Command, error) {
+func (c *Catalog) Parse(text string) (Command, error) {
 	if len(text) > MaxCommandBytes {
 		return Command{}, tandem.Errorf(tandem.EINVALID, "That message is %d characters long; Tandem reads commands of at most %d.", len(text), MaxCommandBytes)
 	}
@@ -47,30 +28,30 @@ func Parse(text string) (Command, error) {
 		return Command{}, &UnknownError{Suggestions: []string{"help"}}
 	}
 	var bad *matchResult
-	var badSpec *spec
-	for i := range specs {
-		s := &specs[i]
+	var badSpec *Spec
+	for i := range c.specs {
+		s := &c.specs[i]
 		for _, p := range s.patterns {
 			res, ok := p.match(words)
 			if ok {
-				return Command{Name: s.name, Args: res.args, Provider: s.provider, Uses: s.uses, Mutating: s.mutating, Control: s.control, op: s}, nil
+				return Command{Name: s.Name, Args: res.args, Provider: s.Provider, Uses: s.uses, Mutating: s.Mutating, Control: s.Control, op: s}, nil
 			}
-			if res.badArg != "" && bad == nil {
+			if res.badWord != "" && bad == nil {
 				bad, badSpec = &res, s
 			}
 		}
 	}
 	if bad != nil {
-		return Command{}, tandem.Errorf(tandem.EINVALID, "“%s” is not %s. Try: `%s`", escape(clipText(bad.badWord, 60)), argKinds[bad.badArg].expect, badSpec.example)
+		return Command{}, tandem.Errorf(tandem.EINVALID, "“%s” is not %s. Try: `%s`", Escape(ClipText(bad.badWord, 60)), bad.badKind.Expect, badSpec.Example)
 	}
-	return Command{}, &UnknownError{Suggestions: suggest(strings.Join(words, " "), 3)}
+	return Command{}, &UnknownError{Suggestions: c.suggest(strings.Join(words, " "), 3)}
 }
 
 // UnknownError says a message addressed to the bot is no command; it carries
 // the closest commands' examples.
 type UnknownError struct{ Suggestions []string }
 
-func (e *UnknownError) Error() string { return "handlers: unknown command" }
+func (e *UnknownError) Error() string { return "ops: unknown command" }
 
 // splitWords splits on white space and drops sentence punctuation at the end,
 // so "list my open PRs?" reads like "list my open PRs".
@@ -91,7 +72,7 @@ func splitWords(text string) []string {
 }
 
 // suggest returns the examples of the n commands closest to text.
-func suggest(text string, n int) []string {
+func (c *Catalog) suggest(text string, n int) []string {
 	type scored struct {
 		example string
 		d       int
@@ -104,8 +85,8 @@ func suggest(text string, n int) []string {
 		text = string(r[:128])
 	}
 	var all []scored
-	for _, s := range specs {
-		all = append(all, scored{s.example, distance(text, strings.ToLower(s.example))})
+	for _, s := range c.specs {
+		all = append(all, scored{s.Example, distance(text, strings.ToLower(s.Example))})
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].d < all[j].d })
 	var out []string

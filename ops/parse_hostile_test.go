@@ -1,4 +1,4 @@
-package handlers
+package ops_test
 
 import (
 	"errors"
@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/ops"
 )
 
 // parseRefuses fails t unless Parse(text) returns an error (a person-safe
-// EINVALID or an *UnknownError with suggestions) and no command.
+// EINVALID or an *ops.UnknownError with suggestions) and no command.
 func parseRefuses(t *testing.T, name, text string) {
 	t.Helper()
 	cmd, err := Parse(text)
@@ -20,7 +21,7 @@ func parseRefuses(t *testing.T, name, text string) {
 	if cmd.Name != "" {
 		t.Errorf("%s: Parse returned both %q and an error", name, cmd.Name)
 	}
-	var unknown *UnknownError
+	var unknown *ops.UnknownError
 	switch {
 	case errors.As(err, &unknown):
 		if len(unknown.Suggestions) == 0 {
@@ -28,7 +29,7 @@ func parseRefuses(t *testing.T, name, text string) {
 		}
 	case tandem.ErrorCode(err) == tandem.EINVALID:
 	default:
-		t.Errorf("%s: Parse failed with %v, want EINVALID or *UnknownError", name, err)
+		t.Errorf("%s: Parse failed with %v, want EINVALID or *ops.UnknownError", name, err)
 	}
 }
 
@@ -43,18 +44,18 @@ func TestParseHostileLargeInputs(t *testing.T) {
 		"1 MB of invalid UTF-8":         strings.Repeat("\xff", mb),
 		"1 MB of zero-width spaces":     strings.Repeat("\u200b", mb/3),
 		"1 MB of pattern syntax":        strings.Repeat("[(|)]{text}", mb/11),
-		"one byte over the limit":       strings.Repeat("a", MaxCommandBytes+1),
-		"a long word over the limit":    "comment on acme/tools#1 " + strings.Repeat("x", MaxCommandBytes),
+		"one byte over the limit":       strings.Repeat("a", ops.MaxCommandBytes+1),
+		"a long word over the limit":    "comment on acme/tools#1 " + strings.Repeat("x", ops.MaxCommandBytes),
 	} {
 		parseRefuses(t, name, text)
 		if _, err := Parse(text); tandem.ErrorCode(err) != tandem.EINVALID {
-			t.Errorf("%s: got %v, want EINVALID for input over %d bytes", name, err, MaxCommandBytes)
+			t.Errorf("%s: got %v, want EINVALID for input over %d bytes", name, err, ops.MaxCommandBytes)
 		}
 	}
 }
 
 func TestParseHostileThousandsOfWords(t *testing.T) {
-	// Each is under MaxCommandBytes, so the whole matcher and the
+	// Each is under ops.MaxCommandBytes, so the whole matcher and the
 	// suggestions run on it.
 	for name, text := range map[string]string{
 		"2000 one-letter words":          strings.Repeat("a ", 1999),
@@ -75,7 +76,7 @@ func TestParseHostileThousandsOfWords(t *testing.T) {
 		"kelvin signs (fold to k)":       strings.Repeat("\u212a ", 999),
 		"zero-width joiners between all": strings.Repeat("a\u200d ", 799),
 	} {
-		if len(text) > MaxCommandBytes {
+		if len(text) > ops.MaxCommandBytes {
 			t.Fatalf("%s: %d bytes, the test wants inputs under the limit", name, len(text))
 		}
 		parseRefuses(t, name, text)
@@ -113,7 +114,7 @@ func TestParseHostileInvisibleAndControlCharacters(t *testing.T) {
 }
 
 // BenchmarkParseLongUnknown measures the worst case found by FuzzParse: a
-// message near MaxCommandBytes that is no command. The time goes into
+// message near ops.MaxCommandBytes that is no command. The time goes into
 // suggest, which computes an edit distance between the whole message and
 // every command's example (see docs/fuzzing.md).
 func BenchmarkParseLongUnknown(b *testing.B) {
@@ -140,7 +141,7 @@ func TestParseRefusalEscapesAndBoundsTheEcho(t *testing.T) {
 		"comment on <!everyone> hi",
 		"create issue in <@U0BOSS> Title",
 		"status of <#C0123|general>",
-		strings.Repeat("x", MaxCommandBytes-10),
+		strings.Repeat("x", ops.MaxCommandBytes-10),
 		strings.Repeat("é", 1999),
 	} {
 		_, err := Parse(text)

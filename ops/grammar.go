@@ -1,8 +1,7 @@
-package handlers
+package ops
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -12,8 +11,8 @@ import (
 //	word         a literal word, matched case-insensitively
 //	(a|b c)      one of several word sequences
 //	[a|b c]      an optional group
-//	{name}       one argument word, checked by the kind of the same name
-//	{text}       one or more words, kept as typed
+//	{name}       the operation's argument name: one word its kind accepts,
+//	             or one or more words as typed for a kind of Words
 //
 // Patterns are compiled once; matching backtracks over the few words of a
 // message, so a phrasing never needs a chain of string checks.
@@ -24,38 +23,16 @@ type node struct {
 	alts     []pattern // group
 	optional bool      // [group]
 	capture  string    // {name}
+	kind     Kind      // the captured argument's kind
 }
 
-// argKind checks one captured argument and says what was expected.
-type argKind struct {
-	re     *regexp.Regexp
-	expect string
-}
-
-var argKinds = map[string]argKind{
-	"repo":    {regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$`), "a repository as owner/repo"},
-	"ref":     {regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}#[0-9]{1,9}$`), "an issue or pull request as owner/repo#123"},
-	"project": {regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100})+$`), "a project as group/project"},
-	"glissue": {regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100})+#[0-9]{1,9}$`), "a GitLab issue as group/project#12"},
-	"mrref":   {regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100})+![0-9]{1,9}$`), "a merge request as group/project!12"},
-	"key":     {regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,9}$`), "a Jira project key such as OPS"},
-	"issue":   {regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,9}-[0-9]{1,9}$`), "a Jira issue key such as OPS-12"},
-	"number":  {regexp.MustCompile(`^[0-9]{1,9}$`), "a number"},
-	"branch":  {regexp.MustCompile(`^[A-Za-z0-9_./-]{1,200}$`), "a branch name"},
-	"path":    {regexp.MustCompile(`^[A-Za-z0-9_./-]{1,400}$`), "a file path such as docs/notes.md"},
-	"assign":  {regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}=[^\s]{0,100}$`), "a variable as NAME=value"},
-	"var":     {regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`), "a variable name"},
-	"user":    {regexp.MustCompile(`^<@[UW][A-Z0-9]{1,20}(\|[^>]*)?>$`), "a person as @name"},
-	"word":    {regexp.MustCompile(`^\S{1,200}$`), "a word"},
-}
-
-// compile parses a phrasing; it panics on a malformed one, since phrasings
-// are constants of the program.
-func compile(s string) pattern {
+// compile parses a phrasing whose {name}s are args; it panics on a
+// malformed one, since phrasings are constants of the program.
+func compile(s string, args map[string]Kind) pattern {
 	toks := lexPattern(s)
-	p, rest := parseSeq(toks)
+	p, rest := parseSeq(toks, args)
 	if len(rest) != 0 {
-		panic(fmt.Sprintf("handlers: phrasing %q: unexpected %q", s, rest[0]))
+		panic(fmt.Sprintf("ops: phrasing %q: unexpected %q", s, rest[0]))
 	}
 	return p
 }
@@ -84,7 +61,7 @@ func lexPattern(s string) []string {
 	return toks
 }
 
-func parseSeq(toks []string) (pattern, []string) {
+func parseSeq(toks []string, args map[string]Kind) (pattern, []string) {
 	var p pattern
 	for len(toks) > 0 {
 		t := toks[0]
@@ -97,17 +74,17 @@ func parseSeq(toks []string) (pattern, []string) {
 			toks = toks[1:]
 			for {
 				var alt pattern
-				alt, toks = parseSeq(toks)
+				alt, toks = parseSeq(toks, args)
 				alts = append(alts, alt)
 				if len(toks) == 0 {
-					panic("handlers: unclosed group in phrasing")
+					panic("ops: unclosed group in phrasing")
 				}
 				if toks[0] == "|" {
 					toks = toks[1:]
 					continue
 				}
 				if toks[0] != closer {
-					panic("handlers: mismatched group in phrasing")
+					panic("ops: mismatched group in phrasing")
 				}
 				toks = toks[1:]
 				break
@@ -116,10 +93,11 @@ func parseSeq(toks []string) (pattern, []string) {
 		default:
 			if strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") {
 				name := t[1 : len(t)-1]
-				if _, ok := argKinds[name]; !ok && name != "text" {
-					panic("handlers: unknown argument kind " + name)
+				kind, ok := args[name]
+				if !ok {
+					panic("ops: phrasing names no argument " + name)
 				}
-				p = append(p, node{capture: name})
+				p = append(p, node{capture: name, kind: kind})
 			} else {
 				p = append(p, node{word: strings.ToLower(t)})
 			}
@@ -133,7 +111,7 @@ func parseSeq(toks []string) (pattern, []string) {
 // shape but not in kind (so the reply can say what was expected).
 type matchResult struct {
 	args    map[string]string
-	badArg  string
+	badKind Kind
 	badWord string
 }
 
@@ -163,9 +141,9 @@ func matchNodes(ns pattern, words []string, args map[string]string, res *matchRe
 			return false
 		}
 		return matchNodes(rest, words[1:], args, res, k)
-	case n.capture == "text":
+	case n.capture != "" && n.kind.Words:
 		for end := len(words); end >= 1; end-- {
-			a := with(args, "text", strings.Join(words[:end], " "))
+			a := with(args, n.capture, strings.Join(words[:end], " "))
 			if matchNodes(rest, words[end:], a, res, k) {
 				return true
 			}
@@ -175,12 +153,11 @@ func matchNodes(ns pattern, words []string, args map[string]string, res *matchRe
 		if len(words) == 0 {
 			return false
 		}
-		kind := argKinds[n.capture]
-		if !kind.re.MatchString(words[0]) {
+		if !n.kind.accepts(words[0]) {
 			// Remember the shape match so the reply can say what was expected,
 			// but only if the rest of the phrasing would have matched.
-			if res.badArg == "" && matchNodes(rest, words[1:], args, &matchResult{}, func(map[string]string) bool { return true }) {
-				res.badArg, res.badWord = n.capture, words[0]
+			if res.badWord == "" && matchNodes(rest, words[1:], args, &matchResult{}, func(map[string]string) bool { return true }) {
+				res.badKind, res.badWord = n.kind, words[0]
 			}
 			return false
 		}

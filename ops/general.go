@@ -1,4 +1,4 @@
-package handlers
+package ops
 
 import (
 	"context"
@@ -9,67 +9,69 @@ import (
 	"github.com/tandembot/tandem"
 )
 
-func generalSpecs() []spec {
-	return []spec{
+// general returns the operations of no one provider; help and standup read
+// c's declarations.
+func (c *Catalog) general() []Spec {
+	return []Spec{
 		{
-			name: "help", example: "help", help: "what Tandem can do",
-			phrasings: []string{"help", "(what|how) can you do", "commands"},
-			run:       help,
+			Name: "help", Example: "help", Summary: "what Tandem can do",
+			Phrasings: []string{"help", "(what|how) can you do", "commands"},
+			Run:       c.help,
 		},
 		{
-			name: "whoami", example: "whoami", help: "which identity each provider would use for you here, and why",
-			phrasings: []string{"whoami", "who am i", "(which|what) identity [will|would] you use"},
-			run:       whoami,
+			Name: "whoami", Example: "whoami", Summary: "which identity each provider would use for you here, and why",
+			Phrasings: []string{"whoami", "who am i", "(which|what) identity [will|would] you use"},
+			Run:       whoami,
 		},
 		{
-			name: "standup", example: "standup", help: "your open PRs, MRs awaiting you, Jira issues and today's meetings in one reply",
-			phrasings: []string{"standup", "[my] daily [standup|summary]", "what's on my plate"},
-			uses:      []tandem.ProviderID{tandem.GitHub, tandem.GitLab, tandem.Jira, tandem.Google},
-			run:       standup,
+			Name: "standup", Example: "standup", Summary: "", // the parts' headings, set by NewCatalog
+			Phrasings: []string{"standup", "[my] daily [standup|summary]", "what's on my plate"},
+			Run:       c.standup,
 		},
 	}
 }
 
-// standup combines what the sender has connected, naming what is missing.
-// One provider failing does not spoil the others.
-func standup(ctx context.Context, r Request) (tandem.Reply, error) {
+// standup combines what the sender has connected, naming what is missing;
+// its parts are the operations declared with a Standup heading, in the
+// catalog's order. One provider failing does not spoil the others.
+func (c *Catalog) standup(ctx context.Context, r Request) (tandem.Reply, error) {
 	reply := tandem.Reply{Title: "Your standup"}
 	var missing []string
-	part := func(p tandem.ProviderID, title string, run func(context.Context, Request) (tandem.Reply, error)) {
+	for _, s := range c.specs {
+		if s.Standup == "" {
+			continue
+		}
+		p, title := s.Provider, s.Standup
 		src, ok := r.Sources[p]
 		if !ok {
-			return
+			continue
 		}
 		head := tandem.Item{Text: "*" + title + "*"}
 		if src.Err != nil {
 			missing = append(missing, p.Name())
-			head.Text += ": " + escape(tandem.ErrorMessage(src.Err))
+			head.Text += ": " + Escape(tandem.ErrorMessage(src.Err))
 			if msg := credentialProblem(src.Err); msg != "" {
 				head.Text = "*" + title + "*: " + msg
 			}
 			reply.Items = append(reply.Items, head)
-			return
+			continue
 		}
 		sub := r
-		sub.Command = Command{Name: r.Command.Name, Provider: p, Args: map[string]string{}}
+		sub.Command = Command{Name: s.Name, Provider: p, Args: map[string]string{}}
 		sub.Creds, sub.Provider = src.Creds, src.Provider
-		got, err := run(ctx, sub)
+		got, err := s.Run(ctx, sub)
 		if err != nil {
-			head.Text += ": " + escape(tandem.ErrorMessage(err))
+			head.Text += ": " + Escape(tandem.ErrorMessage(err))
 			reply.Items = append(reply.Items, head)
-			return
+			continue
 		}
-		head.Text += " — " + got.Title + " (as " + escape(src.Creds.Identity.Login) + ")"
+		head.Text += " — " + got.Title + " (as " + Escape(src.Creds.Identity.Login) + ")"
 		reply.Items = append(reply.Items, head)
 		for _, it := range got.Items {
 			it.Text = "    " + it.Text
 			reply.Items = append(reply.Items, it)
 		}
 	}
-	part(tandem.GitHub, "GitHub pull requests", myPullRequests)
-	part(tandem.GitLab, "GitLab merge requests awaiting you", reviewRequests)
-	part(tandem.Jira, "Jira issues", listIssues)
-	part(tandem.Google, "Today's meetings", meetings(false))
 	if len(missing) > 0 {
 		reply.Text = "Not included: " + strings.Join(missing, ", ") + ". I've sent you private buttons to connect them."
 	}
@@ -89,17 +91,17 @@ func credentialProblem(err error) string {
 	return ""
 }
 
-func help(_ context.Context, _ Request) (tandem.Reply, error) {
+func (c *Catalog) help(_ context.Context, _ Request) (tandem.Reply, error) {
 	r := tandem.Reply{
 		Title: "Tandem runs every message as the person who sent it.",
 		Text:  "Mention me in a thread with one of these; use `/connect` to link your accounts.",
 	}
-	for _, c := range Commands() {
+	for _, h := range c.Commands() {
 		note := ""
-		if c.Provider != "" {
-			note = c.Provider.Name()
+		if h.Provider != "" {
+			note = h.Provider.Name()
 		}
-		r.Items = append(r.Items, tandem.Item{Text: fmt.Sprintf("`%s`: %s", c.Example, c.Summary), Note: note})
+		r.Items = append(r.Items, tandem.Item{Text: fmt.Sprintf("`%s`: %s", h.Example, h.Summary), Note: note})
 	}
 	return r, nil
 }

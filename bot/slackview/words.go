@@ -1,0 +1,140 @@
+package slackview
+
+import (
+	"fmt"
+
+	"github.com/tandembot/tandem"
+)
+
+// The words of Tandem's replies that are not an operation's own: whose
+// identity a turn used, what an error means, and what a person must link.
+
+// Attribution is the line every reply carries: whose Slack identity the
+// turn ran as and which provider account it used. viaKey is the API key's
+// name for a turn that came through one ("" otherwise); id is the identity
+// the turn used (nil when it used none), sess its session and sender who
+// sent it.
+func Attribution(viaKey string, id *tandem.Identity, sess tandem.Session, sender string) string {
+	if viaKey != "" {
+		who := fmt.Sprintf("via API key %s of <@%s>", escape(viaKey), sender)
+		if id != nil && id.Provider != "" {
+			who += fmt.Sprintf(" · %s: %s", id.Provider.Name(), escape(id.Login))
+		}
+		return who
+	}
+	if id == nil {
+		if sess.Persistent() && sess.Owner != "" {
+			return fmt.Sprintf("ran as <@%s> (persistent session)", sess.Owner)
+		}
+		return fmt.Sprintf("ran as <@%s>", sender)
+	}
+	who := fmt.Sprintf("ran as <@%s>", id.SlackUser)
+	if id.Reason == tandem.ReasonPersistentOwner {
+		who += " (persistent session)"
+	}
+	if id.Provider == "" {
+		return who
+	}
+	return fmt.Sprintf("%s · %s: %s", who, id.Provider.Name(), escape(id.Login))
+}
+
+// ErrorTitle heads the reply to a failed turn, by the error's code.
+func ErrorTitle(err error) string {
+	switch tandem.ErrorCode(err) {
+	case tandem.EINVALID:
+		return "That request needs fixing"
+	case tandem.EFORBIDDEN, tandem.ENOTFOUND:
+		return "Not allowed"
+	case tandem.ERATELIMITED:
+		return "Rate limited"
+	case tandem.EUNAVAILABLE:
+		return "The provider is not answering"
+	case tandem.EINTERNAL:
+		return "Something went wrong"
+	}
+	return "Could not do that"
+}
+
+// DidYouMean answers a message that is no command with the closest ones.
+func DidYouMean(suggestions []string) tandem.Reply {
+	var items []tandem.Item
+	for _, s := range suggestions {
+		items = append(items, tandem.Item{Text: "`@tandem " + s + "`"})
+	}
+	return tandem.Reply{Title: "I didn't understand that. Did you mean:", Items: items, Text: "Say `help` for everything I can do."}
+}
+
+// LinkNeeded is what a turn that found user's link to p missing (or dead,
+// when expired) says: private to user, with the button's label (the caller
+// adds the link), and a visible note for the thread, with the attribution
+// both carry. rerun says the message runs again once user connects.
+func LinkNeeded(user string, p tandem.ProviderID, expired, rerun bool) (private tandem.Reply, label string, note tandem.Reply, attr string) {
+	title := p.Name() + " credentials not configured"
+	body := fmt.Sprintf("<@%s> has not connected %s, so Tandem did not run this request; it never uses anyone else's account instead.", user, p.Name())
+	label = "Connect " + p.Name()
+	attr = fmt.Sprintf("ran as <@%s> · %s: not connected", user, p.Name())
+	if expired {
+		title = p.Name() + " credentials expired or revoked"
+		body = fmt.Sprintf("%s refused the account linked by <@%s>. Reconnect it to continue.", p.Name(), user)
+		label = "Reconnect " + p.Name()
+		attr = fmt.Sprintf("ran as <@%s> · %s: needs reconnect", user, p.Name())
+	}
+	if rerun {
+		body += " Once connected, your message runs again here automatically."
+	}
+	private = tandem.Reply{Title: title, Text: body}
+	note = tandem.Reply{Title: title, Text: fmt.Sprintf("I've sent <@%s> a private link to connect %s.", user, p.Name())}
+	return private, label, note, attr
+}
+
+// ConnectTheRest offers user, the identity a combined command ran as,
+// buttons for the providers it could not use; sender sent the command.
+func ConnectTheRest(user, sender string) tandem.Reply {
+	reply := tandem.Reply{Title: "Connect the rest to include them", Text: "These buttons link *your own* accounts."}
+	if user != sender {
+		reply.Text = fmt.Sprintf("<@%s>'s request here runs as you (persistent session). These buttons link *your own* accounts.", sender)
+	}
+	return reply
+}
+
+// Linked confirms a new link to its owner.
+func Linked(l tandem.Link) string {
+	login := escape(l.Login)
+	return fmt.Sprintf("%s account %s is now linked to <@%s>. Tandem acts as %s on %s for your own messages only.", l.Provider.Name(), login, l.User, login, l.Provider.Name())
+}
+
+// LinkDied tells a link's owner that the provider refused it.
+func LinkDied(l tandem.Link) tandem.Reply {
+	text := fmt.Sprintf("%s credentials expired or revoked: %s refused the account %s. Reconnect it so Tandem can act as you again.", l.Provider.Name(), l.Provider.Name(), l.Login)
+	return tandem.Reply{Title: l.Provider.Name() + " credentials expired or revoked", Text: escape(text)}
+}
+
+// StatusLine shows one provider's link state for /connect.
+func StatusLine(st tandem.IdentityStatus) string {
+	switch st.State {
+	case tandem.LinkConnected:
+		return fmt.Sprintf("*%s*: connected as %s", st.Provider.Name(), escape(st.Login))
+	case tandem.LinkNeedsReconnect:
+		return fmt.Sprintf("*%s*: needs reconnect (%s)", st.Provider.Name(), escape(st.Login))
+	}
+	return fmt.Sprintf("*%s*: not connected", st.Provider.Name())
+}
+
+// Disconnected confirms that l was unlinked.
+func Disconnected(l tandem.Link) tandem.Reply {
+	return tandem.Reply{Title: l.Provider.Name() + " disconnected", Text: fmt.Sprintf("Tandem no longer acts as %s on %s for you.", escape(l.Login), l.Provider.Name())}
+}
+
+// KeyStopped tells an API key's creator that a turn through the key named
+// name (prefix prefix) found their link to p missing, or dead when
+// expired; it returns the reply and its button's label.
+func KeyStopped(name, prefix string, p tandem.ProviderID, expired bool) (tandem.Reply, string) {
+	state, label := "credentials not configured", "Connect "
+	if expired {
+		state, label = "credentials expired or revoked", "Reconnect "
+	}
+	return tandem.Reply{
+		Title: fmt.Sprintf("API key %s stopped working: %s %s", name, p.Name(), state),
+		Text:  fmt.Sprintf("Your API key *%s* (%s) acts as you, and your %s account is not usable. Connect it again, or ask someone else to create a new key.", escape(name), prefix, p.Name()),
+	}, label + p.Name()
+}
