@@ -81,7 +81,7 @@ type Config struct {
 	// (TANDEM_ADMINS).
 	Admins []string
 	// Concurrency bounds the turns running at once for each provider
-	// (default 32): every provider has its own pool of that many slots, and
+	// (default 64, as TANDEM_CONCURRENCY): every provider has its own pool of that many slots, and
 	// turns without a single provider (help, session controls, commands
 	// that combine providers, unparsable text) share one more, so a backlog
 	// at one provider never holds back another's turns. A session runs one
@@ -145,7 +145,7 @@ func (b *Bot) OpenSessions() int { return b.queue.Sessions() }
 // New returns a Bot; nothing connects until Run.
 func New(cfg Config) *Bot {
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 32
+		cfg.Concurrency = 64
 	}
 	if cfg.RerunWindow <= 0 {
 		cfg.RerunWindow = 30 * time.Minute

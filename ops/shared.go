@@ -50,6 +50,24 @@ func PullRequestReply(prs []tandem.PullRequest, total int, one, many, sep string
 	return reply
 }
 
+// ListPullRequests returns the Run of an operation that lists pull or
+// merge requests of the sender's login with list, a method of the
+// provider P ("list pull requests" is what, for when the provider is not
+// a P); the reply is PullRequestReply's with one, many and sep.
+func ListPullRequests[P any](list func(P, context.Context, *http.Client, string, int) ([]tandem.PullRequest, int, error), what, one, many, sep string) func(context.Context, Request) (tandem.Reply, error) {
+	return func(ctx context.Context, r Request) (tandem.Reply, error) {
+		p, err := Ability[P](r, what)
+		if err != nil {
+			return tandem.Reply{}, err
+		}
+		prs, total, err := list(p, ctx, r.Creds.Client, r.Creds.Identity.Login, ListLimit)
+		if err != nil {
+			return tandem.Reply{}, fmt.Errorf("ops: %s: %w", what, err)
+		}
+		return PullRequestReply(prs, total, one, many, sep), nil
+	}
+}
+
 // ListIssues lists the sender's open issues at the command's provider.
 func ListIssues(ctx context.Context, r Request) (tandem.Reply, error) {
 	lister, err := Ability[IssueLister](r, "list issues")

@@ -26,7 +26,7 @@ var Operations = []ops.Spec{
 			"(what|which) [are] my [open] (prs|pull requests)",
 		},
 		Standup: "GitHub pull requests",
-		Run:     myPullRequests,
+		Run:     ops.ListPullRequests((*Provider).OpenPullRequests, "list pull requests", "open pull request", "open pull requests", "#"),
 	},
 	{
 		Name: "github.review_requests", Example: "PRs waiting for my review", Summary: "pull requests where your review is requested", Provider: tandem.GitHub,
@@ -35,7 +35,7 @@ var Operations = []ops.Spec{
 			"what needs my review",
 			"my review requests",
 		},
-		Run: reviewRequests,
+		Run: ops.ListPullRequests((*Provider).ReviewRequests, "list review requests", "pull request waiting for your review", "pull requests waiting for your review", "#"),
 	},
 	{
 		Name: "github.my_issues", Example: "my github issues", Summary: "open GitHub issues assigned to you", Provider: tandem.GitHub,
@@ -71,30 +71,6 @@ var Operations = []ops.Spec{
 		Args:      []ops.Arg{{Name: "ref", Kind: refKind, Description: "the pull request"}},
 		Run:       pullRequestStatus,
 	},
-}
-
-func myPullRequests(ctx context.Context, r ops.Request) (tandem.Reply, error) {
-	p, err := ops.Ability[*Provider](r, "list pull requests")
-	if err != nil {
-		return tandem.Reply{}, err
-	}
-	prs, total, err := p.OpenPullRequests(ctx, r.Creds.Client, r.Creds.Identity.Login, ops.ListLimit)
-	if err != nil {
-		return tandem.Reply{}, fmt.Errorf("github: my pull requests: %w", err)
-	}
-	return ops.PullRequestReply(prs, total, "open pull request", "open pull requests", "#"), nil
-}
-
-func reviewRequests(ctx context.Context, r ops.Request) (tandem.Reply, error) {
-	p, err := ops.Ability[*Provider](r, "list review requests")
-	if err != nil {
-		return tandem.Reply{}, err
-	}
-	prs, total, err := p.ReviewRequests(ctx, r.Creds.Client, r.Creds.Identity.Login, ops.ListLimit)
-	if err != nil {
-		return tandem.Reply{}, fmt.Errorf("github: review requests: %w", err)
-	}
-	return ops.PullRequestReply(prs, total, "pull request waiting for your review", "pull requests waiting for your review", "#"), nil
 }
 
 // maxCommitBytes bounds what a Slack message may commit.

@@ -1,9 +1,6 @@
 package gitlab
 
 import (
-	"context"
-	"fmt"
-
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/ops"
 )
@@ -20,7 +17,7 @@ var Operations = []ops.Spec{
 	{
 		Name: "gitlab.my_mrs", Example: "list my open MRs", Summary: "your open GitLab merge requests", Provider: tandem.GitLab,
 		Phrasings: []string{"[list|show|get] [me] my [open] [gitlab] (mrs|mr|merge requests)"},
-		Run:       myMergeRequests,
+		Run:       ops.ListPullRequests((*Provider).OpenPullRequests, "list merge requests", "open merge request", "open merge requests", "!"),
 	},
 	{
 		Name: "gitlab.review_mrs", Example: "MRs waiting for my review", Summary: "merge requests where you are a reviewer", Provider: tandem.GitLab,
@@ -29,7 +26,7 @@ var Operations = []ops.Spec{
 			"(mrs|merge requests) where i am [a] reviewer",
 		},
 		Standup: "GitLab merge requests awaiting you",
-		Run:     reviewMergeRequests,
+		Run:     ops.ListPullRequests((*Provider).ReviewRequests, "list review requests", "merge request waiting for your review", "merge requests waiting for your review", "!"),
 	},
 	{
 		Name: "gitlab.my_issues", Example: "my gitlab issues", Summary: "your open GitLab issues", Provider: tandem.GitLab,
@@ -54,28 +51,4 @@ var Operations = []ops.Spec{
 		Args:      []ops.Arg{{Name: "glissue", Kind: issueKind, Description: "the issue to comment on"}, ops.CommentArg},
 		Run:       ops.Comment("glissue"),
 	},
-}
-
-func myMergeRequests(ctx context.Context, r ops.Request) (tandem.Reply, error) {
-	p, err := ops.Ability[*Provider](r, "list merge requests")
-	if err != nil {
-		return tandem.Reply{}, err
-	}
-	mrs, total, err := p.OpenPullRequests(ctx, r.Creds.Client, r.Creds.Identity.Login, ops.ListLimit)
-	if err != nil {
-		return tandem.Reply{}, fmt.Errorf("gitlab: my merge requests: %w", err)
-	}
-	return ops.PullRequestReply(mrs, total, "open merge request", "open merge requests", "!"), nil
-}
-
-func reviewMergeRequests(ctx context.Context, r ops.Request) (tandem.Reply, error) {
-	p, err := ops.Ability[*Provider](r, "list review requests")
-	if err != nil {
-		return tandem.Reply{}, err
-	}
-	mrs, total, err := p.ReviewRequests(ctx, r.Creds.Client, r.Creds.Identity.Login, ops.ListLimit)
-	if err != nil {
-		return tandem.Reply{}, fmt.Errorf("gitlab: review requests: %w", err)
-	}
-	return ops.PullRequestReply(mrs, total, "merge request waiting for your review", "merge requests waiting for your review", "!"), nil
 }
