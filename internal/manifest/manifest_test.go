@@ -19,9 +19,12 @@ import (
 
 const (
 	manifestPath = "../../manifest.yaml"
-	// Slack's schema (slackapi/manifest-schema) lives beside the checkout in
-	// shared/, which a clean clone may not have.
-	schemaPath = "../../../shared/slack/manifest.schema.1.0.0.json"
+	// Slack's schema (slackapi/manifest-schema, MIT: testdata/slack/
+	// LICENSE.manifest-schema) is kept with the test, so that it runs on
+	// every clone; sharedSchemaPath is the copy the team shares beside the
+	// checkout, which the kept one must equal when it is there.
+	schemaPath       = "testdata/slack/manifest.schema.1.0.0.json"
+	sharedSchemaPath = "../../../shared/slack/manifest.schema.1.0.0.json"
 )
 
 // readManifestJSON returns manifest.yaml converted to JSON.
@@ -38,8 +41,8 @@ func readManifestJSON(t *testing.T) []byte {
 	return j
 }
 
-// compileSchema compiles Slack's manifest schema, or skips the test when the
-// schema file is not there.
+// compileSchema compiles Slack's manifest schema. A missing schema fails
+// the test: it is part of the repository, so it never skips.
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
 	abs, err := filepath.Abs(schemaPath)
@@ -47,9 +50,6 @@ func compileSchema(t *testing.T) *jsonschema.Schema {
 		t.Fatal(err)
 	}
 	f, err := os.Open(abs)
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("Slack manifest schema not found at %s (shared/ is absent); schema validation skipped", abs)
-	}
 	if err != nil {
 		t.Fatalf("open schema: %v", err)
 	}
@@ -83,6 +83,25 @@ func validate(sch *jsonschema.Schema, j []byte) error {
 		return fmt.Errorf("parse instance: %w", err)
 	}
 	return sch.Validate(inst)
+}
+
+// TestKeptSchemaIsTheSharedOne: the schema kept in testdata is the team's
+// shared copy, when a checkout has one beside it.
+func TestKeptSchemaIsTheSharedOne(t *testing.T) {
+	shared, err := os.ReadFile(sharedSchemaPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return // a clone without shared/: the kept copy is all there is
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := os.ReadFile(schemaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(kept, shared) {
+		t.Errorf("%s differs from %s: copy the shared schema into testdata", schemaPath, sharedSchemaPath)
+	}
 }
 
 func TestManifestMatchesSlackSchema(t *testing.T) {
@@ -136,12 +155,12 @@ type manifest struct {
 }
 
 // Everything below is what the bot's code relies on; the manifest may declare
-// more (mpim:history, for instance) but never less.
+// more but never less. Group DMs (mpim) are sessions like private channels.
 var (
 	wantCommands  = []string{"/connect", "/disconnect", "/tandem"}
-	wantBotEvents = []string{"app_mention", "message.channels", "message.groups", "message.im", "app_home_opened"}
+	wantBotEvents = []string{"app_mention", "message.channels", "message.groups", "message.im", "message.mpim", "app_home_opened"}
 	wantBotScopes = []string{
-		"app_mentions:read", "channels:history", "groups:history", "im:history",
+		"app_mentions:read", "channels:history", "groups:history", "im:history", "mpim:history",
 		"chat:write", "commands", "users:read", "channels:read", "groups:read",
 		"im:write", "reactions:write", "im:read", "mpim:read",
 	}
@@ -217,6 +236,18 @@ func TestManifestDeclaresWhatTheBotUses(t *testing.T) {
 	for _, want := range wantBotScopes {
 		if !slices.Contains(m.OAuthConfig.Scopes.Bot, want) {
 			t.Errorf("oauth_config.scopes.bot lacks %s", want)
+		}
+	}
+	// A history scope without its message event reads nothing, and an event
+	// without its scope is never delivered: they come in pairs.
+	for _, scope := range m.OAuthConfig.Scopes.Bot {
+		if kind, ok := strings.CutSuffix(scope, ":history"); ok && !slices.Contains(m.Settings.EventSubscriptions.BotEvents, "message."+kind) {
+			t.Errorf("oauth_config.scopes.bot has %s but bot_events lacks message.%s", scope, kind)
+		}
+	}
+	for _, event := range m.Settings.EventSubscriptions.BotEvents {
+		if kind, ok := strings.CutPrefix(event, "message."); ok && !slices.Contains(m.OAuthConfig.Scopes.Bot, kind+":history") {
+			t.Errorf("bot_events has %s but oauth_config.scopes.bot lacks %s:history", event, kind)
 		}
 	}
 	// Sign in with Slack: the openid user scope, and exactly the callback
