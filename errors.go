@@ -19,6 +19,9 @@ const (
 	// ECHANNELNOTALLOWED: the person a turn would act as (an API key's
 	// creator) is not a member of the conversation it was asked to run in.
 	ECHANNELNOTALLOWED = "channel_not_allowed"
+	// EUNKNOWNCOMMAND: a message addressed to Tandem is none of its
+	// commands; the message names the closest ones.
+	EUNKNOWNCOMMAND = "unknown_command"
 )
 
 // Error is an application error whose Message is safe to show a person.

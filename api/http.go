@@ -365,7 +365,7 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	}
 	switch tandem.ErrorCode(err) {
-	case tandem.EINVALID:
+	case tandem.EINVALID, tandem.EUNKNOWNCOMMAND:
 		return http.StatusBadRequest
 	case tandem.EFORBIDDEN, tandem.ENOTFOUND, tandem.ECHANNELNOTALLOWED:
 		return http.StatusForbidden
@@ -429,6 +429,10 @@ func turnError(key tandem.APIKey, err error) apiError {
 	}
 	code := CodeProviderProblems
 	switch tandem.ErrorCode(err) {
+	case tandem.EINTERNAL:
+		code = CodeInternal
+	case tandem.EUNKNOWNCOMMAND:
+		code = CodeUnknownCommand
 	case tandem.EINVALID:
 		code = CodeBadRequest
 	case tandem.EFORBIDDEN, tandem.ENOTFOUND:

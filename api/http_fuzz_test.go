@@ -39,7 +39,7 @@ var apiCodes = map[string]bool{
 	api.CodeInvalidKey: true, api.CodeKeyRevoked: true, api.CodeKeyExpired: true,
 	api.CodeNotConfigured: true, api.CodeExpired: true, api.CodeForbidden: true,
 	api.CodeBadRequest: true, api.CodeTooManyAttempts: true, api.CodeInternal: true,
-	api.CodeProviderProblems: true, api.CodeChannelNotAllowed: true,
+	api.CodeProviderProblems: true, api.CodeChannelNotAllowed: true, api.CodeUnknownCommand: true,
 }
 
 // checkAccepted fails t unless m, which DecodeMessage accepted from body,

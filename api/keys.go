@@ -111,6 +111,7 @@ const (
 	CodeTooManyAttempts  = "too_many_attempts"
 	CodeInternal         = "internal"
 	CodeProviderProblems = "provider_error"
+	CodeUnknownCommand   = "unknown_command"
 )
 
 // KeyError is a refused key, with its API code.

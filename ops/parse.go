@@ -48,10 +48,21 @@ func (c *Catalog) Parse(text string) (Command, error) {
 }
 
 // UnknownError says a message addressed to the bot is no command; it carries
-// the closest commands' examples.
+// the closest commands' examples. It unwraps to a *tandem.Error with code
+// EUNKNOWNCOMMAND whose message lists them, for callers that only read
+// codes (the HTTP API).
 type UnknownError struct{ Suggestions []string }
 
 func (e *UnknownError) Error() string { return "ops: unknown command" }
+
+// Unwrap returns the coded, person-safe form of e.
+func (e *UnknownError) Unwrap() error {
+	quoted := make([]string, len(e.Suggestions))
+	for i, s := range e.Suggestions {
+		quoted[i] = "`" + s + "`"
+	}
+	return tandem.Errorf(tandem.EUNKNOWNCOMMAND, "That is none of Tandem's commands. Did you mean: %s? Say `help` for everything Tandem can do.", strings.Join(quoted, ", "))
+}
 
 // splitWords splits on white space and drops sentence punctuation at the end,
 // so "list my open PRs?" reads like "list my open PRs".

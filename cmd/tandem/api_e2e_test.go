@@ -212,3 +212,20 @@ func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestAPIUnknownCommandSaysSo: a text that is no command answers 400
+// unknown_command with the closest commands, not a provider error, and
+// nothing reaches a provider.
+func TestAPIUnknownCommandSaysSo(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	key := e.createKey("UALICE", "ci-bot")
+	status, out := e.post(key, `{"channel":"`+channel+`","text":"list my opne prs pls"}`)
+	if status != 400 || out["ok"] != false || errCode(out) != "unknown_command" || !strings.Contains(errMessage(out), "`list my open PRs`") {
+		t.Errorf("unknown command: %d %v; want 400 unknown_command naming `list my open PRs`", status, out)
+	}
+	if got := e.searchLogins(); len(got) != 0 {
+		t.Errorf("GitHub was asked as %v for a text that is no command", got)
+	}
+}
