@@ -82,7 +82,9 @@ func splitWords(text string) []string {
 	return words
 }
 
-// suggest returns the examples of the n commands closest to text.
+// suggest returns the examples of the n commands closest to text, among
+// those at most half of whose letters would need changing (a typo, not
+// another question); when none is that close, it suggests help alone.
 func (c *Catalog) suggest(text string, n int) []string {
 	type scored struct {
 		example string
@@ -97,7 +99,14 @@ func (c *Catalog) suggest(text string, n int) []string {
 	}
 	var all []scored
 	for _, s := range c.specs {
-		all = append(all, scored{s.Example, distance(text, strings.ToLower(s.Example))})
+		ex := strings.ToLower(s.Example)
+		d := distance(text, ex)
+		if d <= max(utf8.RuneCountInString(text), utf8.RuneCountInString(ex))/2 {
+			all = append(all, scored{s.Example, d})
+		}
+	}
+	if len(all) == 0 {
+		return []string{"help"}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].d < all[j].d })
 	var out []string

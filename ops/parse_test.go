@@ -95,6 +95,21 @@ func TestParseSuggestsClosest(t *testing.T) {
 	}
 }
 
+// TestParseSuggestsOnlyWhatIsClose: a question that is no typo of a
+// command ("what is the weather") is offered help, not the nearest command.
+func TestParseSuggestsOnlyWhatIsClose(t *testing.T) {
+	for _, text := range []string{"what is the weather", "tell me a joke", "deploy production now"} {
+		_, err := Parse(text)
+		var unknown *ops.UnknownError
+		if !errors.As(err, &unknown) {
+			t.Fatalf("Parse(%q) err = %v, want *UnknownError", text, err)
+		}
+		if len(unknown.Suggestions) != 1 || unknown.Suggestions[0] != "help" {
+			t.Errorf("Parse(%q) suggests %q, want only help", text, unknown.Suggestions)
+		}
+	}
+}
+
 func TestParseCapturesArguments(t *testing.T) {
 	tests := []struct {
 		text string
