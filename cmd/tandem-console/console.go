@@ -161,6 +161,16 @@ func demoPersonNamed(name string) (demoPerson, bool) {
 	return demoPerson{}, false
 }
 
+// demoNames lists the demo people's names for messages: "alice, bob,
+// carol or dave".
+func demoNames() string {
+	names := make([]string, len(demoPeople))
+	for i, p := range demoPeople {
+		names[i] = p.Name
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 func demoPersonByID(id string) (demoPerson, bool) {
 	for _, p := range demoPeople {
 		if p.ID == id {

@@ -162,6 +162,7 @@ Slack features
   /tandem <args>             e.g. /tandem apikey create ci, /tandem channel persistent on
   /settings                  the Session settings shortcut on this thread (a modal)
   /submit <choice>           submit the open modal: an option number or value, or name=value …
+  /close                     close the open modal
   /home                      your App Home: integrations and API keys
   /press <n|label> [option]  press the button shown as [n: label] (or choose an option of a menu)
   /open <n|url>              follow a link here, signing in to the demo provider as you
@@ -374,6 +375,9 @@ func (c *consoleState) execLine(ctx context.Context, line string) (quit bool, er
 	case "quit", "exit", "q":
 		return true, nil
 	case "as":
+		if arg == "" {
+			return false, fmt.Errorf("/as needs a name: %s (you are %s)", demoNames(), c.user.Name)
+		}
 		return false, c.switchUser(arg)
 	case "users", "who":
 		c.listUsers(ctx)
@@ -650,7 +654,7 @@ func (c *consoleState) formatLines(where string, lines []string) string {
 func (c *consoleState) switchUser(name string) error {
 	p, ok := demoPersonNamed(name)
 	if !ok {
-		return fmt.Errorf("no demo user %q: try alice, bob, carol or dave", name)
+		return fmt.Errorf("no demo user %q: try %s", name, demoNames())
 	}
 	c.printNew() // what the previous user still had coming
 	c.user = p

@@ -330,8 +330,8 @@ func kitEmoji(s string) string {
 }
 
 // mrkdwn renders Slack's mrkdwn as text: mentions by name, links as their
-// label, dates as their fallback, *bold* and _italic_ without the marks
-// (styled on a terminal), entities unescaped.
+// label, dates as their fallback, `code`, *bold* and _italic_ without the
+// marks (styled on a terminal), entities unescaped.
 func (r *kitRenderer) mrkdwn(s string) string {
 	s = strings.ReplaceAll(s, "```", "")
 	s = kitAngleRe.ReplaceAllStringFunc(s, func(m string) string {
@@ -361,6 +361,7 @@ func (r *kitRenderer) mrkdwn(s string) string {
 		}
 		return target
 	})
+	s = r.code(s)
 	s = r.emphasis(s, '*', kitBold)
 	s = r.emphasis(s, '_', kitItalic)
 	s = kitEmojiRe.ReplaceAllStringFunc(s, kitEmoji)
@@ -372,6 +373,17 @@ func (r *kitRenderer) mrkdwn(s string) string {
 	}
 	return s
 }
+
+// code removes the backticks of Slack's inline `code` on one line, styling
+// what they held on a terminal; a lone backtick stays.
+func (r *kitRenderer) code(s string) string {
+	if !strings.Contains(s, "`") {
+		return s
+	}
+	return kitCodeRe.ReplaceAllStringFunc(s, func(m string) string { return r.style(kitCyan, m[1:len(m)-1]) })
+}
+
+var kitCodeRe = regexp.MustCompile("`([^`\n]+)`")
 
 // emphasis removes pairs of mark (Slack's *bold* and _italic_) that open
 // after a non-word character and close before one, on one line, styling

@@ -73,6 +73,7 @@ func TestConsoleFailingExpectFails(t *testing.T) {
 		{"expect-not", "say @tandem help\nexpect-not Tandem runs every message\n", `:2: did not expect "Tandem runs every message"`},
 		{"unknown", "# a comment\nfrobnicate the widgets\n", ":2: unknown command /frobnicate"},
 		{"press", "press Approve\n", `no button labelled "Approve"`},
+		{"as without a name", "as\n", ":1: /as needs a name: alice, bob, carol or dave (you are alice)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,7 +161,7 @@ func TestConsoleRendersBlockKit(t *testing.T) {
 		"3 open pull requests",
 		"For @alice & friends",
 		"• acme/widgets#1 Add retry  draft",
-		"• set `KEEP_CREDENTIALS_PERSISTENT=true`",
+		"• set KEEP_CREDENTIALS_PERSISTENT=true",
 		"────────────────────────",
 		"GitHub",
 		"● Connected as alice",
@@ -202,7 +203,8 @@ func TestConsoleRendersBlockKit(t *testing.T) {
 		t.Errorf("fallback text = %q", got)
 	}
 	for in, want := range map[string]string{
-		"Use `Authorization: Bearer <key>`":    "Use `Authorization: Bearer <key>`",
+		"Use `Authorization: Bearer <key>`":    "Use Authorization: Bearer <key>",
+		"a lone ` stays":                       "a lone ` stays",
 		"```tdm_abc_DEF```\nCopy it now":       "tdm_abc_DEF\nCopy it now",
 		"*a* and *b*, not a*b*c nor 2 * 3 * 4": "a and b, not a*b*c nor 2 * 3 * 4",
 		"KEEP_CREDENTIALS_PERSISTENT _italic_": "KEEP_CREDENTIALS_PERSISTENT italic",
@@ -280,5 +282,17 @@ func TestConsolePageText(t *testing.T) {
 	title, text := consolePageText(`<!doctype html><html><head><title>GitHub connected · Tandem</title></head><body><h1>GitHub connected as alice</h1><p>Tandem will now act as alice &amp; nobody else.</p></body></html>`)
 	if title != "GitHub connected as alice" || text != "Tandem will now act as alice & nobody else." {
 		t.Errorf("consolePageText = %q, %q", title, text)
+	}
+}
+
+// TestConsoleHelpListsEveryCommand: /help names every command the console
+// accepts (script-only ones aside).
+func TestConsoleHelpListsEveryCommand(t *testing.T) {
+	help := consoleHelp()
+	for _, cmd := range []string{"/as", "/users", "/thread", "/threads", "/dm", "/history", "/connect", "/disconnect", "/tandem",
+		"/settings", "/submit", "/close", "/home", "/press", "/open", "/api", "/wait", "/quit"} {
+		if !strings.Contains(help, cmd) {
+			t.Errorf("/help does not mention %s", cmd)
+		}
 	}
 }
