@@ -49,7 +49,11 @@ func (p people) AskConsent(ctx context.Context, sess tandem.Session, by string, 
 	b := p.b
 	shown := sess
 	shown.Editors = editors
-	text := fmt.Sprintf("%s asks to turn on %s in %s. If you approve, every turn there runs with *your* accounts, for you and exactly these editors: %s.", turns.Mention(by), tandem.EnvKeepCredentialsPersistent, b.threadLink(ctx, sess.Key), turns.EditorList(shown))
+	who := turns.Mention(by)
+	if !strings.HasPrefix(who, "<@") {
+		who = "This channel's default, set by a channel admin,"
+	}
+	text := fmt.Sprintf("%s asks to turn on %s in %s. If you approve, every turn there runs with *your* accounts, for you and exactly these editors: %s.", who, tandem.EnvKeepCredentialsPersistent, b.threadLink(ctx, sess.Key), turns.EditorList(shown))
 	return b.DM(ctx, sess.Owner, "Approve sharing your identity in a Tandem session?", slackview.Consent(text, sess.Key.String()))
 }
 

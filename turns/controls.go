@@ -347,7 +347,11 @@ func (e *Engine) auditReply(ctx context.Context, sess tandem.Session) (tandem.Re
 	r := tandem.Reply{Title: fmt.Sprintf("Last %d audit records of this session", len(recs))}
 	for _, rec := range recs {
 		line := fmt.Sprintf("%s %s by %s", slackTime(rec.Time), rec.Action, Mention(rec.Actor))
-		if rec.Provider != "" {
+		switch {
+		case rec.Provider != "" && rec.Effective == "":
+			// Refused before any identity was chosen: nobody's account.
+			line += fmt.Sprintf(" · %s as nobody (%s)", rec.Provider.Name(), rec.Reason)
+		case rec.Provider != "":
 			line += fmt.Sprintf(" · %s as %s (%s)", rec.Provider.Name(), Mention(rec.Effective), rec.Reason)
 		}
 		line += " → " + string(rec.Outcome)
