@@ -1,0 +1,897 @@
+package app
+
+// tandem doctor: the configuration checked against the world (Slack, the
+// providers, the public URL, the database and its key) without starting the
+// bot and without writing anything. Each check is one small method that
+// returns one Check; checks that need nothing from each other run at once,
+// each bounded by doctorTimeout.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/slack-go/slack"
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
+	"github.com/tandembot/tandem/secrets"
+	"github.com/tandembot/tandem/store"
+	"github.com/tandembot/tandem/store/postgres"
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/oauth2"
+)
+
+// Check is one line of tandem doctor's report. OK is false when the check
+// failed; an OK check whose Detail starts with "warning:" works but deserves
+// a look. Fix says what to do, for failures and warnings.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+const (
+	// doctorTimeout bounds each check.
+	doctorTimeout = 5 * time.Second
+	// doctorMaxSkew is how far the local clock may be from Slack's: links,
+	// OAuth states, tokens and leases expire by it.
+	doctorMaxSkew = 60 * time.Second
+	// doctorLowSpace is the free space under which the database check warns.
+	doctorLowSpace = 1 << 30
+	// doctorProbeCode is the made-up authorization code sent to token
+	// endpoints: the answer tells whether they take the client id and
+	// secret, and no code is spent.
+	doctorProbeCode = "tandem-doctor-probe"
+)
+
+// Doctor checks the configuration tandem serve would read through getenv,
+// without starting the bot and without creating or changing anything: no
+// database, no key file. It returns one Check per line, in a fixed order:
+// the other settings, the Slack bot token and the clock, the Slack app
+// token, Sign in with Slack, each provider, the public URL, the database and
+// the encryption key. It does not fail; a check that cannot be made is a
+// failed Check saying why.
+func Doctor(ctx context.Context, getenv func(string) string) []Check {
+	return (&doctor{getenv: getenv, transport: http.DefaultTransport}).run(ctx)
+}
+
+// WriteChecks writes checks to w, one line each ("✓ name: detail", or
+// "✗ name: detail — fix"), or as one JSON array when asJSON. It returns how
+// many checks failed; write errors are ignored, as for any report on a
+// terminal.
+func WriteChecks(w io.Writer, checks []Check, asJSON bool) (failed int) {
+	for _, c := range checks {
+		if !c.OK {
+			failed++
+		}
+	}
+	if asJSON {
+		if checks == nil {
+			checks = []Check{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(checks)
+		return failed
+	}
+	for _, c := range checks {
+		mark := "✓"
+		if !c.OK {
+			mark = "✗"
+		}
+		line := mark + " " + c.Name + ": " + c.Detail
+		if c.Fix != "" {
+			line += " — " + c.Fix
+		}
+		fmt.Fprintln(w, line)
+	}
+	return failed
+}
+
+// doctor holds one run's configuration. transport carries every HTTP
+// request, so that tests can route names and rewrite answers.
+type doctor struct {
+	getenv    func(string) string
+	transport http.RoundTripper
+	cfg       Config
+}
+
+func passed(name, detail string) Check { return Check{Name: name, OK: true, Detail: detail} }
+
+func warned(name, detail, fix string) Check {
+	return Check{Name: name, OK: true, Detail: "warning: " + detail, Fix: fix}
+}
+
+func failed(name, detail, fix string) Check {
+	return Check{Name: name, Detail: detail, Fix: fix}
+}
+
+func (d *doctor) run(ctx context.Context) []Check {
+	// LoadConfig's problems are reported by the configuration check; the
+	// other checks look at the values it read all the same.
+	d.cfg, _ = LoadConfig(d.getenv)
+	one := func(f func(context.Context) Check) func(context.Context) []Check {
+		return func(ctx context.Context) []Check { return []Check{f(ctx)} }
+	}
+	groups := []func(context.Context) []Check{
+		one(func(context.Context) Check { return d.configuration() }),
+		d.slackBotAndClock,
+		one(d.slackApp),
+		one(d.signIn),
+	}
+	groups = append(groups, d.providerChecks()...)
+	groups = append(groups, one(d.publicURL), d.storeAndKey)
+
+	results := make([][]Check, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = g(ctx)
+		}()
+	}
+	wg.Wait()
+	var checks []Check
+	for _, r := range results {
+		checks = append(checks, r...)
+	}
+	return checks
+}
+
+// configuration reports what LoadConfig finds wrong outside the variables
+// the other checks look at themselves, so that one mistake fails one line.
+func (d *doctor) configuration() Check {
+	const name = "configuration"
+	_, err := LoadConfig(d.othersGetenv)
+	if err == nil {
+		return passed(name, "the other variables tandem serve reads are valid")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) > 1 {
+		lines = lines[1:] // "tandem: configuration problems:"
+	}
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return failed(name, strings.Join(lines, "; "), "tandem serve refuses to start until these are fixed (README, Configuration)")
+}
+
+// othersGetenv is getenv with valid stand-ins for the variables that the
+// Slack, Sign in with Slack, provider and public URL checks judge.
+func (d *doctor) othersGetenv(name string) string {
+	switch name {
+	case "SLACK_BOT_TOKEN":
+		return "xoxb-checked-by-doctor"
+	case "SLACK_APP_TOKEN":
+		return "xapp-checked-by-doctor"
+	case "TANDEM_SLACK_CLIENT_ID", "TANDEM_SLACK_CLIENT_SECRET":
+		return "checked-by-doctor"
+	case "TANDEM_SLACK_API_URL", "TANDEM_PUBLIC_URL", "TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN":
+		return ""
+	}
+	for _, spec := range providers {
+		if name == spec.EnvPrefix()+"CLIENT_ID" || name == spec.EnvPrefix()+"CLIENT_SECRET" {
+			return ""
+		}
+	}
+	return d.getenv(name)
+}
+
+// httpClient returns a client over d's transport; it follows redirects,
+// as a browser or slack-go would.
+func (d *doctor) httpClient(rt http.RoundTripper) *http.Client {
+	if rt == nil {
+		rt = d.transport
+	}
+	return &http.Client{Transport: rt, Timeout: doctorTimeout}
+}
+
+// ---- Slack ----------------------------------------------------------------
+
+const (
+	doctorBotFix = "copy the Bot User OAuth Token (xoxb-…) from api.slack.com/apps → your app → OAuth & Permissions into SLACK_BOT_TOKEN (install the app to the workspace first if there is none)"
+	doctorAppFix = "generate an app-level token with the scope connections:write at api.slack.com/apps → your app → Basic Information → App-Level Tokens, and put it (xapp-…) in SLACK_APP_TOKEN"
+)
+
+// doctorSlackRefusals explains the answers by which Slack refuses a token.
+var doctorSlackRefusals = map[string]string{
+	"invalid_auth":           "the token is not valid (mistyped, revoked or regenerated)",
+	"not_authed":             "no token reached Slack",
+	"account_inactive":       "the token belongs to a deactivated user or an uninstalled app",
+	"token_revoked":          "the token was revoked",
+	"token_expired":          "the token expired",
+	"not_allowed_token_type": "it is the wrong kind of token",
+	"missing_scope":          "the token lacks a scope the call needs",
+}
+
+// slackAnswer is when a request to Slack went out and its answer came
+// back, with the answer's Date header ("" when nothing came back).
+type slackAnswer struct {
+	date           string
+	sent, received time.Time
+}
+
+// slackRecorder is a transport that remembers the last answer's Date.
+type slackRecorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	last slackAnswer
+}
+
+func (r *slackRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	sent := time.Now()
+	resp, err := r.next.RoundTrip(req)
+	if err == nil {
+		r.mu.Lock()
+		r.last = slackAnswer{date: resp.Header.Get("Date"), sent: sent, received: time.Now()}
+		r.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (r *slackRecorder) answer() slackAnswer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// slackAPI returns a slack-go client as the app builds it, with botToken
+// and appToken (either may be ""), over rt (d's transport when nil).
+func (d *doctor) slackAPI(botToken, appToken string, rt http.RoundTripper) *slack.Client {
+	return slack.New(botToken, slack.OptionAppLevelToken(appToken), slack.OptionAPIURL(d.cfg.SlackAPIURL),
+		slack.OptionHTTPClient(d.httpClient(rt)))
+}
+
+// slackPrecheck fails when variable v (token) cannot be sent to Slack at
+// all.
+func (d *doctor) slackPrecheck(name, v, token, prefix, fix string) (Check, bool) {
+	switch {
+	case token == "":
+		return failed(name, v+" is not set", fix), false
+	case !strings.HasPrefix(token, prefix):
+		return failed(name, v+" does not start with "+prefix+", so it is not the token Tandem needs there", fix), false
+	case !isHTTPURL(d.cfg.SlackAPIURL):
+		return failed(name, "TANDEM_SLACK_API_URL is not an http(s) URL, so Slack cannot be asked",
+			"unset TANDEM_SLACK_API_URL to use https://slack.com/api/, or set it to an http(s) URL ending in /api/"), false
+	}
+	return Check{}, true
+}
+
+func (d *doctor) slackAPIName() string {
+	if d.getenv("TANDEM_SLACK_API_URL") == "" {
+		return d.cfg.SlackAPIURL + " (the default; TANDEM_SLACK_API_URL is not set)"
+	}
+	return d.cfg.SlackAPIURL + " (TANDEM_SLACK_API_URL)"
+}
+
+// slackFailure words a failed call of method with the token in v.
+func (d *doctor) slackFailure(name, v, method string, err error, fix string) Check {
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		if why, ok := doctorSlackRefusals[se.Err]; ok {
+			return failed(name, fmt.Sprintf("Slack refused %s: %s answered %s, %s", v, method, se.Err, why), fix)
+		}
+		return failed(name, fmt.Sprintf("Slack answered %s to %s with %s", se.Err, method, v), "check "+v+" and the Slack app's settings at api.slack.com/apps")
+	}
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return failed(name, fmt.Sprintf("Slack rate-limited %s with %s", method, v), fmt.Sprintf("run tandem doctor again in %s", rl.RetryAfter))
+	}
+	var sc slack.StatusCodeError
+	if errors.As(err, &sc) {
+		return failed(name, fmt.Sprintf("Slack at %s answered HTTP %d to %s", d.slackAPIName(), sc.Code, method),
+			"check TANDEM_SLACK_API_URL (Slack's is https://slack.com/api/), or try again later")
+	}
+	return failed(name, fmt.Sprintf("cannot reach Slack at %s for %s: %s", d.slackAPIName(), method, doctorCause(err)),
+		"check TANDEM_SLACK_API_URL and this host's DNS, proxy and firewall")
+}
+
+// slackBotAndClock runs auth.test with the bot token, and compares the
+// local clock with the Date of Slack's answer.
+func (d *doctor) slackBotAndClock(ctx context.Context) []Check {
+	bot, answer := d.slackBot(ctx)
+	return []Check{bot, d.clock(answer)}
+}
+
+func (d *doctor) slackBot(ctx context.Context) (Check, slackAnswer) {
+	const name = "slack bot token"
+	if c, ok := d.slackPrecheck(name, "SLACK_BOT_TOKEN", d.cfg.BotToken, "xoxb-", doctorBotFix); !ok {
+		return c, slackAnswer{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	rec := &slackRecorder{next: d.transport}
+	res, err := d.slackAPI(d.cfg.BotToken, "", rec).AuthTestContext(ctx)
+	if err != nil {
+		return d.slackFailure(name, "SLACK_BOT_TOKEN", "auth.test", err, doctorBotFix), rec.answer()
+	}
+	return passed(name, fmt.Sprintf("SLACK_BOT_TOKEN is the bot @%s (%s) of workspace %s (%s)", res.User, res.UserID, res.Team, res.TeamID)), rec.answer()
+}
+
+// clock compares the local clock, halfway through the auth.test request,
+// with the Date Slack answered it with.
+func (d *doctor) clock(a slackAnswer) Check {
+	const name = "clock"
+	if a.date == "" {
+		return failed(name, "not compared with Slack's: auth.test got no answer with a Date header", "fix the slack bot token check, then run tandem doctor again")
+	}
+	theirs, err := http.ParseTime(a.date)
+	if err != nil {
+		return failed(name, fmt.Sprintf("not compared with Slack's: the Date header %q does not parse", a.date), "check TANDEM_SLACK_API_URL points at Slack")
+	}
+	ours := a.sent.Add(a.received.Sub(a.sent) / 2)
+	// Date is in whole seconds, cut down: Slack's time is in [theirs, theirs+1s).
+	skew := ours.Sub(theirs.Add(500 * time.Millisecond)).Round(time.Second)
+	how := "ahead of"
+	if skew < 0 {
+		skew, how = -skew, "behind"
+	}
+	if skew > doctorMaxSkew {
+		return failed(name, fmt.Sprintf("the local clock is %s %s Slack's (the Date of auth.test's answer); connect links, OAuth states, tokens and leases expire by it", skew, how),
+			"synchronise this host's clock (NTP: timedatectl set-ntp true, or chrony)")
+	}
+	return passed(name, fmt.Sprintf("the local clock is within %s of Slack's (the Date of auth.test's answer)", max(skew, time.Second)))
+}
+
+// slackApp asks apps.connections.open for a Socket Mode URL with the app
+// token, and does not dial it: a connection would be handed events that
+// nobody acknowledges.
+func (d *doctor) slackApp(ctx context.Context) Check {
+	const name = "slack app token"
+	if c, ok := d.slackPrecheck(name, "SLACK_APP_TOKEN", d.cfg.AppToken, "xapp-", doctorAppFix); !ok {
+		return c
+	}
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	_, wsURL, err := d.slackAPI("", d.cfg.AppToken, nil).StartSocketModeContext(ctx)
+	if err != nil {
+		return d.slackFailure(name, "SLACK_APP_TOKEN", "apps.connections.open", err, doctorAppFix)
+	}
+	if u, err := url.Parse(wsURL); err != nil || (u.Scheme != "wss" && u.Scheme != "ws") {
+		return failed(name, "apps.connections.open answered without a WebSocket URL", "check that Socket Mode is on at api.slack.com/apps → your app → Socket Mode")
+	}
+	return passed(name, "SLACK_APP_TOKEN opens Socket Mode: apps.connections.open offered a WebSocket URL (not dialled, so no event is delivered to doctor)")
+}
+
+// signIn checks Sign in with Slack's settings, and asks
+// openid.connect.token whether Slack takes the client id and secret, with a
+// made-up code it refuses in any case.
+func (d *doctor) signIn(ctx context.Context) Check {
+	const name = "sign in with slack"
+	const fix = "copy the Client ID and Client Secret from api.slack.com/apps → your app → Basic Information → App Credentials into TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET"
+	switch v := strings.TrimSpace(d.getenv("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN")); v {
+	case "", "true", "false":
+	default:
+		return failed(name, fmt.Sprintf("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN is %q: it expects true or false", v), "set it to true or false, or unset it")
+	}
+	if d.cfg.NoSlackSignIn {
+		return warned(name, "TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true: a connect link does not check which Slack user opens it, only a confirmation page names whom it was made for",
+			fix+", and unset TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN")
+	}
+	var missing []string
+	if d.cfg.SlackClientID == "" {
+		missing = append(missing, "TANDEM_SLACK_CLIENT_ID")
+	}
+	if d.cfg.SlackClientSecret == "" {
+		missing = append(missing, "TANDEM_SLACK_CLIENT_SECRET")
+	}
+	if len(missing) > 0 {
+		verb := " is not set"
+		if len(missing) > 1 {
+			verb = " are not set"
+		}
+		return failed(name, strings.Join(missing, " and ")+verb+": tandem serve needs the Slack app's own OAuth client for Sign in with Slack, so that a connect link links only the person it was made for",
+			fix+" (or set TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true to go without it)")
+	}
+	set := "TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET are set"
+	redirect := d.cfg.PublicURL + "/oauth/slack/callback"
+	if !isHTTPURL(d.cfg.SlackAPIURL) {
+		return warned(name, set+"; not checked with Slack, TANDEM_SLACK_API_URL is not a URL", "")
+	}
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	_, err := slack.GetOpenIDConnectTokenContext(ctx, d.httpClient(nil), d.cfg.SlackClientID, d.cfg.SlackClientSecret,
+		doctorProbeCode, redirect, slack.OAuthOptionAPIURL(d.cfg.SlackAPIURL))
+	var se slack.SlackErrorResponse
+	switch {
+	case errors.As(err, &se) && se.Err == "invalid_client_id":
+		return failed(name, "Slack does not know TANDEM_SLACK_CLIENT_ID (openid.connect.token answered invalid_client_id)", fix)
+	case errors.As(err, &se) && se.Err == "bad_client_secret":
+		return failed(name, "Slack refused TANDEM_SLACK_CLIENT_SECRET for that client id (openid.connect.token answered bad_client_secret)", fix)
+	case errors.As(err, &se):
+		return passed(name, fmt.Sprintf("%s and Slack took them (openid.connect.token refused only doctor's made-up code: %s); the app's manifest must list the redirect URL %s", set, se.Err, redirect))
+	case err != nil:
+		return warned(name, fmt.Sprintf("%s; not checked with Slack: %s", set, doctorCause(err)), "see the slack bot token check")
+	}
+	return warned(name, set+", but Slack accepted a made-up code", "check TANDEM_SLACK_API_URL points at Slack")
+}
+
+// ---- providers --------------------------------------------------------------
+
+// providerChecks returns a check for each provider whose client id or
+// secret is set, or one that warns when none is.
+func (d *doctor) providerChecks() []func(context.Context) []Check {
+	var checks []func(context.Context) []Check
+	for _, spec := range providers {
+		pe, _, _ := loadProvider(d.getenv, spec)
+		if pe.ClientID == "" && pe.ClientSecret == "" {
+			continue
+		}
+		checks = append(checks, func(ctx context.Context) []Check { return []Check{d.provider(ctx, spec, pe)} })
+	}
+	if len(checks) == 0 {
+		var names []string
+		for _, spec := range providers {
+			names = append(names, spec.Name)
+		}
+		checks = append(checks, func(context.Context) []Check {
+			return []Check{warned("providers", "no provider is enabled ("+strings.Join(names, ", ")+"), so nobody can link an account",
+				"set TANDEM_GITHUB_CLIENT_ID and TANDEM_GITHUB_CLIENT_SECRET (or another provider's)")}
+		})
+	}
+	return checks
+}
+
+// endpointVar names the variable an endpoint comes from: its own override,
+// else the provider's base URL, else none (the provider's default).
+func endpointVar(prefix, override, ownVar, base string) string {
+	switch {
+	case override != "":
+		return prefix + ownVar
+	case base != "":
+		return prefix + "URL"
+	}
+	return "the default; " + prefix + "URL and " + prefix + ownVar + " are not set"
+}
+
+// apiRecorder is a transport that remembers the first request and what
+// became of it.
+type apiRecorder struct {
+	next   http.RoundTripper
+	mu     sync.Mutex
+	url    string
+	status int
+	err    error
+}
+
+func (r *apiRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.url == "" {
+		u := *req.URL
+		u.RawQuery = ""
+		r.url, r.err = u.String(), err
+		if err == nil {
+			r.status = resp.StatusCode
+		}
+	}
+	return resp, err
+}
+
+// provider checks that the provider has both halves of its client, that
+// its token endpoint answers and takes them (asked to exchange a made-up
+// code), and that its API answers (asked, without a token, whose token it
+// is: any HTTP status will do).
+func (d *doctor) provider(ctx context.Context, spec integrations.Spec, pe ProviderEnv) Check {
+	name := "provider " + string(spec.ID)
+	prefix := spec.EnvPrefix()
+	fix := "copy the client id and secret of " + spec.Name + "'s OAuth app into " + prefix + "CLIENT_ID and " + prefix + "CLIENT_SECRET (README, Install the Slack app, step 4)"
+	switch {
+	case pe.ClientID == "":
+		return failed(name, prefix+"CLIENT_ID is not set but "+prefix+"CLIENT_SECRET is: "+spec.Name+" needs both", fix+", or unset "+prefix+"CLIENT_SECRET to leave "+spec.Name+" off")
+	case pe.ClientSecret == "":
+		return failed(name, prefix+"CLIENT_SECRET is not set but "+prefix+"CLIENT_ID is: "+spec.Name+" needs both", fix+", or unset "+prefix+"CLIENT_ID to leave "+spec.Name+" off")
+	}
+	p, err := spec.Build(pe)
+	if err != nil {
+		return failed(name, prefix+"URL: "+tandem.ErrorMessage(err), "set "+prefix+"URL to the server's base URL, or unset it")
+	}
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+
+	oc := p.OAuth2Config()
+	tokenVar := endpointVar(prefix, pe.TokenURL, "TOKEN_URL", pe.BaseURL)
+	oc.RedirectURL = d.cfg.PublicURL + "/oauth/" + string(spec.ID) + "/callback"
+	tokenRec := &apiRecorder{next: d.transport}
+	_, err = oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, d.httpClient(tokenRec)), doctorProbeCode)
+	var re *oauth2.RetrieveError
+	switch {
+	case tokenRec.url == "" || tokenRec.err != nil:
+		cause := err
+		if tokenRec.err != nil {
+			cause = tokenRec.err
+		}
+		return failed(name, fmt.Sprintf("the token endpoint %s (%s) does not answer: %s", oc.Endpoint.TokenURL, tokenVar, doctorCause(cause)),
+			"check "+tokenVar+" and this host's DNS, proxy and firewall")
+	case err == nil:
+		return failed(name, fmt.Sprintf("the token endpoint %s (%s) gave a token for a made-up code", oc.Endpoint.TokenURL, tokenVar), "check "+tokenVar+" points at "+spec.Name)
+	case errors.As(err, &re) && (re.ErrorCode == "invalid_client" || re.ErrorCode == "incorrect_client_credentials"):
+		return failed(name, fmt.Sprintf("%s refused %sCLIENT_ID or %sCLIENT_SECRET: the token endpoint %s answered %s", spec.Name, prefix, prefix, oc.Endpoint.TokenURL, re.ErrorCode), fix)
+	}
+	tokenAnswer := fmt.Sprintf("HTTP %d", tokenRec.status)
+	if re != nil && re.ErrorCode != "" {
+		tokenAnswer += " " + re.ErrorCode
+	}
+
+	apiVar := endpointVar(prefix, pe.APIURL, "API_URL", pe.BaseURL)
+	rec := &apiRecorder{next: d.transport}
+	_, idErr := p.Identify(ctx, d.httpClient(rec))
+	switch {
+	case rec.url == "":
+		return failed(name, fmt.Sprintf("%s's API was not asked: %v", spec.Name, idErr), "check "+apiVar)
+	case rec.err != nil:
+		return failed(name, fmt.Sprintf("%s's API at %s (%s) does not answer: %s", spec.Name, rec.url, apiVar, doctorCause(rec.err)),
+			"check "+apiVar+" and this host's DNS, proxy and firewall")
+	}
+	return passed(name, fmt.Sprintf("%sCLIENT_ID and %sCLIENT_SECRET are set and not refused by the token endpoint %s (it answered doctor's made-up code with %s); the API %s answered HTTP %d without a token",
+		prefix, prefix, oc.Endpoint.TokenURL, tokenAnswer, rec.url, rec.status))
+}
+
+// ---- public URL ---------------------------------------------------------------
+
+// publicURL checks that TANDEM_PUBLIC_URL reaches a running tandem serve:
+// /healthz answers "ok", and the callbacks of the enabled providers (and of
+// Sign in with Slack) are served there, not 404.
+func (d *doctor) publicURL(ctx context.Context) Check {
+	const name = "public url"
+	const fix = "start tandem serve, or check the reverse proxy (it must pass /healthz, /connect/ and /oauth/ to tandem's TANDEM_HTTP_ADDR)"
+	base := d.cfg.PublicURL
+	if !isHTTPURL(base) {
+		return failed(name, fmt.Sprintf("TANDEM_PUBLIC_URL is %q, not an http(s) URL", base), "set TANDEM_PUBLIC_URL to the base URL people's browsers reach, such as https://tandem.example.com")
+	}
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	client := d.httpClient(nil)
+	get := func(path string) (int, string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		if err != nil {
+			return 0, "", err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64))
+		return resp.StatusCode, strings.TrimSpace(string(body)), nil
+	}
+	status, body, err := get("/healthz")
+	switch {
+	case err != nil:
+		return failed(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s does not answer at /healthz: %s", base, doctorCause(err)), fix)
+	case status != http.StatusOK || body != "ok":
+		return failed(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s answered HTTP %d %q at /healthz, not tandem's 200 \"ok\"", base, status, body), fix)
+	}
+	var paths []string
+	if !d.cfg.NoSlackSignIn && d.cfg.SlackClientID != "" {
+		paths = append(paths, "/oauth/slack/callback")
+	}
+	for _, spec := range providers {
+		if _, ok, _ := loadProvider(d.getenv, spec); ok {
+			paths = append(paths, "/oauth/"+string(spec.ID)+"/callback")
+		}
+	}
+	for _, path := range paths {
+		status, _, err := get(path)
+		switch {
+		case err != nil:
+			return failed(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s does not answer at %s: %s", base, path, doctorCause(err)), fix)
+		case status == http.StatusNotFound:
+			return failed(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s answered 404 at %s: the server there does not serve that callback (another server, or a tandem serve with other settings)", base, path),
+				fix+"; a provider's callback is served only while its client id and secret are set")
+		}
+	}
+	detail := fmt.Sprintf("TANDEM_PUBLIC_URL %s answers /healthz", base)
+	if len(paths) > 0 {
+		detail += " and serves " + strings.Join(paths, ", ")
+	}
+	return passed(name, detail)
+}
+
+// ---- database and key -------------------------------------------------------
+
+// storeAndKey checks the database and then the key against it.
+func (d *doctor) storeAndKey(ctx context.Context) []Check {
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	var db Check
+	var st storeState
+	if d.cfg.DatabaseURL != "" {
+		db, st = d.postgres(ctx)
+	} else {
+		db, st = d.bolt()
+	}
+	return []Check{db, d.key(st)}
+}
+
+// storeState is what the database check learnt for the key check.
+type storeState struct {
+	// keyCheck is the value sealed under the database's key; nil when the
+	// database could not be read or has none.
+	keyCheck []byte
+	// why says why keyCheck is nil.
+	why string
+}
+
+// The key check as both stores keep it (store/db.go, store/postgres): a
+// constant sealed under the database's key. Neither store opens without
+// writing, so doctor reads it itself; TestDoctor opens databases made by
+// the store packages, so a change of layout fails it.
+const (
+	doctorMetaBucket    = "meta"
+	doctorSchemaVersion = "schema_version"
+	doctorKeyCheck      = "key_check"
+	doctorKeyCheckAD    = "tandem|meta|key_check"
+)
+
+// bolt opens TANDEM_DB read-only (a shared lock; bbolt writes nothing) and
+// reads its schema version and key check, and looks at the free space of
+// its file system.
+func (d *doctor) bolt() (Check, storeState) {
+	const name = "database"
+	path := d.cfg.DBPath
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		where := path
+		if abs := doctorAbs(path); abs != path {
+			where += " (" + abs + ")"
+		}
+		return failed(name, fmt.Sprintf("TANDEM_DB is %s: there is no database there", where),
+				"set TANDEM_DB to the file tandem serve uses (relative paths start in the working directory); serve creates it only on its first start"),
+			storeState{why: "there is no database"}
+	case err != nil:
+		return failed(name, fmt.Sprintf("TANDEM_DB is %s: %s", path, doctorCause(err)), "set TANDEM_DB to a file tandem can read and write"), storeState{why: "the database cannot be read"}
+	case fi.IsDir():
+		return failed(name, fmt.Sprintf("TANDEM_DB is %s, a folder", path), "set TANDEM_DB to the database file in it (tandem.db)"), storeState{why: "TANDEM_DB is a folder"}
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		_, space := d.lowSpace(path)
+		return warned(name, fmt.Sprintf("TANDEM_DB %s is held by another process (is tandem serve running?), so its schema and key were not checked; serve checked them when it started", path)+space, "run tandem doctor with tandem serve stopped to check them"),
+			storeState{why: "the database is in use"}
+	} else if err != nil {
+		return failed(name, fmt.Sprintf("TANDEM_DB %s cannot be opened: %s", path, doctorCause(err)), "restore it from a backup, or set TANDEM_DB to tandem's database"),
+			storeState{why: "the database cannot be opened"}
+	}
+	defer bdb.Close()
+	var version string
+	var sealed []byte
+	_ = bdb.View(func(tx *bolt.Tx) error {
+		if meta := tx.Bucket([]byte(doctorMetaBucket)); meta != nil {
+			version = string(meta.Get([]byte(doctorSchemaVersion)))
+			sealed = append([]byte(nil), meta.Get([]byte(doctorKeyCheck))...)
+		}
+		return nil
+	})
+	st := storeState{keyCheck: sealed}
+	if len(sealed) == 0 {
+		st = storeState{why: "the database holds no key check"}
+	}
+	if c, ok := schemaCheck(name, "TANDEM_DB "+path, version, store.SchemaVersion); !ok {
+		return c, st
+	}
+	detail := fmt.Sprintf("TANDEM_DB %s opens read-only, schema %s (current)", path, version)
+	low, space := d.lowSpace(path)
+	if low {
+		return warned(name, detail+space, "free space on that file system: bbolt grows the file and fails writes when it is full"), st
+	}
+	return passed(name, detail+space), st
+}
+
+// schemaCheck compares a database's schema version with this binary's.
+func schemaCheck(name, what, version string, want int) (Check, bool) {
+	var v int
+	if _, err := fmt.Sscan(version, &v); err != nil || v < 1 {
+		return failed(name, what+" is not a Tandem database (it has no schema version)", "set it to tandem's database"), false
+	}
+	switch {
+	case v < want:
+		return failed(name, fmt.Sprintf("%s has schema %d, older than this binary's %d", what, v, want), "back it up and run tandem migrate, with tandem serve stopped"), false
+	case v > want:
+		return failed(name, fmt.Sprintf("%s has schema %d, written by a newer Tandem (this binary knows %d)", what, v, want), "run the newer Tandem"), false
+	}
+	return Check{}, true
+}
+
+// lowSpace reports whether path's file system has less than
+// doctorLowSpace free for tandem, and says how much it has.
+func (d *doctor) lowSpace(path string) (bool, string) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(doctorAbs(path)), &st); err != nil {
+		return false, "; free space not known: " + doctorCause(err)
+	}
+	free := uint64(st.Bavail) * uint64(st.Bsize)
+	return free < doctorLowSpace, fmt.Sprintf("; %s free on its file system", doctorBytes(free))
+}
+
+func doctorBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// postgres connects to TANDEM_DATABASE_URL in read-only transactions, and
+// reads the schema version and key check.
+func (d *doctor) postgres(ctx context.Context) (Check, storeState) {
+	const name = "database"
+	where := strings.TrimPrefix(DescribeDB(d.cfg), "postgres ")
+	cc, err := pgx.ParseConfig(d.cfg.DatabaseURL)
+	if err != nil {
+		return failed(name, "TANDEM_DATABASE_URL is not a valid PostgreSQL URL", "set it to postgres://user:password@host:5432/dbname"),
+			storeState{why: "TANDEM_DATABASE_URL is not valid"}
+	}
+	cc.RuntimeParams["default_transaction_read_only"] = "on"
+	if cc.ConnectTimeout == 0 || cc.ConnectTimeout > doctorTimeout {
+		cc.ConnectTimeout = doctorTimeout
+	}
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return failed(name, fmt.Sprintf("cannot connect to PostgreSQL at %s (TANDEM_DATABASE_URL): %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))),
+				"start the server, or fix the host, port, user, password and database in TANDEM_DATABASE_URL"),
+			storeState{why: "the database cannot be reached"}
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil {
+		return failed(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))), "check the user's rights on the database"),
+			storeState{why: "the database cannot be read"}
+	}
+	if !exists {
+		return failed(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) has no Tandem schema", where),
+				"run tandem migrate (or start tandem serve) to create it, or fix the database or search_path in TANDEM_DATABASE_URL"),
+			storeState{why: "the database has no Tandem schema"}
+	}
+	var version int
+	var sealed []byte
+	err = conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&version)
+	if err == nil {
+		err = conn.QueryRow(ctx, `SELECT value FROM meta WHERE name = $1`, doctorKeyCheck).Scan(&sealed)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return failed(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))), "check the user's rights on the database"),
+			storeState{why: "the database cannot be read"}
+	}
+	st := storeState{keyCheck: sealed}
+	if len(sealed) == 0 {
+		st = storeState{why: "the database holds no key check"}
+	}
+	if c, ok := schemaCheck(name, "PostgreSQL at "+where+" (TANDEM_DATABASE_URL)", fmt.Sprint(version), postgres.SchemaVersion); !ok {
+		return c, st
+	}
+	return passed(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) answers, schema %d (current); its free space is the server's to watch", where, version)), st
+}
+
+// key checks that the encryption key parses and opens the database's key
+// check, and that no key file lies beside a bbolt database served beyond
+// this host: a copy of the folder would carry both the tokens and their key.
+func (d *doctor) key(st storeState) Check {
+	const name = "encryption key"
+	keyFile := keyFilePath(d.cfg.DBPath)
+	_, statErr := os.Stat(keyFile)
+	fileThere := statErr == nil
+	from := "TANDEM_ENCRYPTION_KEY"
+	if d.cfg.EncryptionKey == "" {
+		from = "the key file " + keyFile + " (TANDEM_ENCRYPTION_KEY is not set)"
+		switch {
+		case errors.Is(statErr, fs.ErrNotExist) && d.cfg.DatabaseURL != "":
+			return failed(name, "TANDEM_ENCRYPTION_KEY is not set: replicas on PostgreSQL (TANDEM_DATABASE_URL) must share one key",
+				"set TANDEM_ENCRYPTION_KEY, on every replica, to the key the database was written with")
+		case errors.Is(statErr, fs.ErrNotExist):
+			return failed(name, fmt.Sprintf("TANDEM_ENCRYPTION_KEY is not set and there is no key file %s beside TANDEM_DB", keyFile),
+				"set TANDEM_ENCRYPTION_KEY to the key the database was written with (tandem serve generates a key file only for a new database)")
+		}
+	}
+	// The key file exists, or is not used: OpenKeyring only reads.
+	keys, err := OpenKeyring(d.cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return failed(name, strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "tandem: ")), " "),
+			"set TANDEM_ENCRYPTION_KEY (and TANDEM_ENCRYPTION_KEY_PREVIOUS) to base64 of 32 bytes, or fix the key file")
+	}
+	if host, public := d.publicHost(); public && d.cfg.DatabaseURL == "" && fileThere {
+		what := "holds the key"
+		if d.cfg.EncryptionKey != "" {
+			what = "is not used (TANDEM_ENCRYPTION_KEY is set) but holds a key"
+		}
+		return failed(name, fmt.Sprintf("the key file %s lies beside TANDEM_DB and %s, while TANDEM_PUBLIC_URL's host %s is not localhost: a copy or backup of the folder carries the tokens and their key", keyFile, what, host),
+			"set TANDEM_ENCRYPTION_KEY from a secret store (to the file's content when it is the key in use), then move the key file out of the database's folder")
+	}
+	detail := fmt.Sprintf("the key from %s (key id %s)", from, keys.KeyID())
+	if st.keyCheck == nil {
+		return passed(name, detail+" parses; not compared with the database: "+st.why)
+	}
+	if _, err := keys.Open(st.keyCheck, doctorKeyCheckAD); err != nil {
+		return failed(name, fmt.Sprintf("%s does not open the database, whose secrets are sealed under key id %s", detail, secrets.SealedKeyID(st.keyCheck)),
+			"set TANDEM_ENCRYPTION_KEY to the key the database was written with (or the current one, with the old in TANDEM_ENCRYPTION_KEY_PREVIOUS)")
+	}
+	return passed(name, detail+" opens the database")
+}
+
+// publicHost returns TANDEM_PUBLIC_URL's host and whether it is reached
+// from beyond this machine (not localhost or a loopback address).
+func (d *doctor) publicHost() (string, bool) {
+	u, err := url.Parse(d.cfg.PublicURL)
+	if err != nil || u.Hostname() == "" {
+		return "", false
+	}
+	h := u.Hostname()
+	if strings.EqualFold(h, "localhost") {
+		return h, false
+	}
+	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return h, false
+	}
+	return h, true
+}
+
+// ---- words ------------------------------------------------------------------
+
+// doctorCause returns the innermost useful words of a network or file
+// error ("dial tcp 127.0.0.1:1: connect: connection refused").
+func doctorCause(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("no answer within %s", doctorTimeout)
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return dns.Error()
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op.Error()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Error()
+	}
+	return err.Error()
+}
+
+// doctorRedact removes the database URL's password from s.
+func doctorRedact(rawURL, s string) string {
+	if u, err := url.Parse(rawURL); err == nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			s = strings.ReplaceAll(s, p, "…")
+		}
+	}
+	return s
+}
+
+func doctorAbs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
