@@ -112,13 +112,13 @@ type doctor struct {
 	cfg       Config
 }
 
-func passed(name, detail string) Check { return Check{Name: name, OK: true, Detail: detail} }
+func doctorPass(name, detail string) Check { return Check{Name: name, OK: true, Detail: detail} }
 
-func warned(name, detail, fix string) Check {
+func doctorWarn(name, detail, fix string) Check {
 	return Check{Name: name, OK: true, Detail: "warning: " + detail, Fix: fix}
 }
 
-func failed(name, detail, fix string) Check {
+func doctorFail(name, detail, fix string) Check {
 	return Check{Name: name, Detail: detail, Fix: fix}
 }
 
@@ -161,7 +161,7 @@ func (d *doctor) configuration() Check {
 	const name = "configuration"
 	_, err := LoadConfig(d.othersGetenv)
 	if err == nil {
-		return passed(name, "the other variables tandem serve reads are valid")
+		return doctorPass(name, "the other variables tandem serve reads are valid")
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) > 1 {
@@ -170,7 +170,7 @@ func (d *doctor) configuration() Check {
 	for i := range lines {
 		lines[i] = strings.TrimSpace(lines[i])
 	}
-	return failed(name, strings.Join(lines, "; "), "tandem serve refuses to start until these are fixed (README, Configuration)")
+	return doctorFail(name, strings.Join(lines, "; "), "tandem serve refuses to start until these are fixed (README, Configuration)")
 }
 
 // othersGetenv is getenv with valid stand-ins for the variables that the
@@ -221,32 +221,32 @@ var doctorSlackRefusals = map[string]string{
 	"missing_scope":          "the token lacks a scope the call needs",
 }
 
-// slackAnswer is when a request to Slack went out and its answer came
+// doctorSlackAnswer is when a request to Slack went out and its answer came
 // back, with the answer's Date header ("" when nothing came back).
-type slackAnswer struct {
+type doctorSlackAnswer struct {
 	date           string
 	sent, received time.Time
 }
 
-// slackRecorder is a transport that remembers the last answer's Date.
-type slackRecorder struct {
+// doctorDateRecorder is a transport that remembers the last answer's Date.
+type doctorDateRecorder struct {
 	next http.RoundTripper
 	mu   sync.Mutex
-	last slackAnswer
+	last doctorSlackAnswer
 }
 
-func (r *slackRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+func (r *doctorDateRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	sent := time.Now()
 	resp, err := r.next.RoundTrip(req)
 	if err == nil {
 		r.mu.Lock()
-		r.last = slackAnswer{date: resp.Header.Get("Date"), sent: sent, received: time.Now()}
+		r.last = doctorSlackAnswer{date: resp.Header.Get("Date"), sent: sent, received: time.Now()}
 		r.mu.Unlock()
 	}
 	return resp, err
 }
 
-func (r *slackRecorder) answer() slackAnswer {
+func (r *doctorDateRecorder) answer() doctorSlackAnswer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.last
@@ -264,11 +264,11 @@ func (d *doctor) slackAPI(botToken, appToken string, rt http.RoundTripper) *slac
 func (d *doctor) slackPrecheck(name, v, token, prefix, fix string) (Check, bool) {
 	switch {
 	case token == "":
-		return failed(name, v+" is not set", fix), false
+		return doctorFail(name, v+" is not set", fix), false
 	case !strings.HasPrefix(token, prefix):
-		return failed(name, v+" does not start with "+prefix+", so it is not the token Tandem needs there", fix), false
+		return doctorFail(name, v+" does not start with "+prefix+", so it is not the token Tandem needs there", fix), false
 	case !isHTTPURL(d.cfg.SlackAPIURL):
-		return failed(name, "TANDEM_SLACK_API_URL is not an http(s) URL, so Slack cannot be asked",
+		return doctorFail(name, "TANDEM_SLACK_API_URL is not an http(s) URL, so Slack cannot be asked",
 			"unset TANDEM_SLACK_API_URL to use https://slack.com/api/, or set it to an http(s) URL ending in /api/"), false
 	}
 	return Check{}, true
@@ -286,20 +286,20 @@ func (d *doctor) slackFailure(name, v, method string, err error, fix string) Che
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {
 		if why, ok := doctorSlackRefusals[se.Err]; ok {
-			return failed(name, fmt.Sprintf("Slack refused %s: %s answered %s, %s", v, method, se.Err, why), fix)
+			return doctorFail(name, fmt.Sprintf("Slack refused %s: %s answered %s, %s", v, method, se.Err, why), fix)
 		}
-		return failed(name, fmt.Sprintf("Slack answered %s to %s with %s", se.Err, method, v), "check "+v+" and the Slack app's settings at api.slack.com/apps")
+		return doctorFail(name, fmt.Sprintf("Slack answered %s to %s with %s", se.Err, method, v), "check "+v+" and the Slack app's settings at api.slack.com/apps")
 	}
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) {
-		return failed(name, fmt.Sprintf("Slack rate-limited %s with %s", method, v), fmt.Sprintf("run tandem doctor again in %s", rl.RetryAfter))
+		return doctorFail(name, fmt.Sprintf("Slack rate-limited %s with %s", method, v), fmt.Sprintf("run tandem doctor again in %s", rl.RetryAfter))
 	}
 	var sc slack.StatusCodeError
 	if errors.As(err, &sc) {
-		return failed(name, fmt.Sprintf("Slack at %s answered HTTP %d to %s", d.slackAPIName(), sc.Code, method),
+		return doctorFail(name, fmt.Sprintf("Slack at %s answered HTTP %d to %s", d.slackAPIName(), sc.Code, method),
 			"check TANDEM_SLACK_API_URL (Slack's is https://slack.com/api/), or try again later")
 	}
-	return failed(name, fmt.Sprintf("cannot reach Slack at %s for %s: %s", d.slackAPIName(), method, doctorCause(err)),
+	return doctorFail(name, fmt.Sprintf("cannot reach Slack at %s for %s: %s", d.slackAPIName(), method, doctorCause(err)),
 		"check TANDEM_SLACK_API_URL and this host's DNS, proxy and firewall")
 }
 
@@ -310,31 +310,31 @@ func (d *doctor) slackBotAndClock(ctx context.Context) []Check {
 	return []Check{bot, d.clock(answer)}
 }
 
-func (d *doctor) slackBot(ctx context.Context) (Check, slackAnswer) {
+func (d *doctor) slackBot(ctx context.Context) (Check, doctorSlackAnswer) {
 	const name = "slack bot token"
 	if c, ok := d.slackPrecheck(name, "SLACK_BOT_TOKEN", d.cfg.BotToken, "xoxb-", doctorBotFix); !ok {
-		return c, slackAnswer{}
+		return c, doctorSlackAnswer{}
 	}
 	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
-	rec := &slackRecorder{next: d.transport}
+	rec := &doctorDateRecorder{next: d.transport}
 	res, err := d.slackAPI(d.cfg.BotToken, "", rec).AuthTestContext(ctx)
 	if err != nil {
 		return d.slackFailure(name, "SLACK_BOT_TOKEN", "auth.test", err, doctorBotFix), rec.answer()
 	}
-	return passed(name, fmt.Sprintf("SLACK_BOT_TOKEN is the bot @%s (%s) of workspace %s (%s)", res.User, res.UserID, res.Team, res.TeamID)), rec.answer()
+	return doctorPass(name, fmt.Sprintf("SLACK_BOT_TOKEN is the bot @%s (%s) of workspace %s (%s)", res.User, res.UserID, res.Team, res.TeamID)), rec.answer()
 }
 
 // clock compares the local clock, halfway through the auth.test request,
 // with the Date Slack answered it with.
-func (d *doctor) clock(a slackAnswer) Check {
+func (d *doctor) clock(a doctorSlackAnswer) Check {
 	const name = "clock"
 	if a.date == "" {
-		return failed(name, "not compared with Slack's: auth.test got no answer with a Date header", "fix the slack bot token check, then run tandem doctor again")
+		return doctorFail(name, "not compared with Slack's: auth.test got no answer with a Date header", "fix the slack bot token check, then run tandem doctor again")
 	}
 	theirs, err := http.ParseTime(a.date)
 	if err != nil {
-		return failed(name, fmt.Sprintf("not compared with Slack's: the Date header %q does not parse", a.date), "check TANDEM_SLACK_API_URL points at Slack")
+		return doctorFail(name, fmt.Sprintf("not compared with Slack's: the Date header %q does not parse", a.date), "check TANDEM_SLACK_API_URL points at Slack")
 	}
 	ours := a.sent.Add(a.received.Sub(a.sent) / 2)
 	// Date is in whole seconds, cut down: Slack's time is in [theirs, theirs+1s).
@@ -344,10 +344,10 @@ func (d *doctor) clock(a slackAnswer) Check {
 		skew, how = -skew, "behind"
 	}
 	if skew > doctorMaxSkew {
-		return failed(name, fmt.Sprintf("the local clock is %s %s Slack's (the Date of auth.test's answer); connect links, OAuth states, tokens and leases expire by it", skew, how),
+		return doctorFail(name, fmt.Sprintf("the local clock is %s %s Slack's (the Date of auth.test's answer); connect links, OAuth states, tokens and leases expire by it", skew, how),
 			"synchronise this host's clock (NTP: timedatectl set-ntp true, or chrony)")
 	}
-	return passed(name, fmt.Sprintf("the local clock is within %s of Slack's (the Date of auth.test's answer)", max(skew, time.Second)))
+	return doctorPass(name, fmt.Sprintf("the local clock is within %s of Slack's (the Date of auth.test's answer)", max(skew, time.Second)))
 }
 
 // slackApp asks apps.connections.open for a Socket Mode URL with the app
@@ -365,9 +365,9 @@ func (d *doctor) slackApp(ctx context.Context) Check {
 		return d.slackFailure(name, "SLACK_APP_TOKEN", "apps.connections.open", err, doctorAppFix)
 	}
 	if u, err := url.Parse(wsURL); err != nil || (u.Scheme != "wss" && u.Scheme != "ws") {
-		return failed(name, "apps.connections.open answered without a WebSocket URL", "check that Socket Mode is on at api.slack.com/apps → your app → Socket Mode")
+		return doctorFail(name, "apps.connections.open answered without a WebSocket URL", "check that Socket Mode is on at api.slack.com/apps → your app → Socket Mode")
 	}
-	return passed(name, "SLACK_APP_TOKEN opens Socket Mode: apps.connections.open offered a WebSocket URL (not dialled, so no event is delivered to doctor)")
+	return doctorPass(name, "SLACK_APP_TOKEN opens Socket Mode: apps.connections.open offered a WebSocket URL (not dialled, so no event is delivered to doctor)")
 }
 
 // signIn checks Sign in with Slack's settings, and asks
@@ -379,10 +379,10 @@ func (d *doctor) signIn(ctx context.Context) Check {
 	switch v := strings.TrimSpace(d.getenv("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN")); v {
 	case "", "true", "false":
 	default:
-		return failed(name, fmt.Sprintf("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN is %q: it expects true or false", v), "set it to true or false, or unset it")
+		return doctorFail(name, fmt.Sprintf("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN is %q: it expects true or false", v), "set it to true or false, or unset it")
 	}
 	if d.cfg.NoSlackSignIn {
-		return warned(name, "TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true: a connect link does not check which Slack user opens it, only a confirmation page names whom it was made for",
+		return doctorWarn(name, "TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true: a connect link does not check which Slack user opens it, only a confirmation page names whom it was made for",
 			fix+", and unset TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN")
 	}
 	var missing []string
@@ -397,13 +397,13 @@ func (d *doctor) signIn(ctx context.Context) Check {
 		if len(missing) > 1 {
 			verb = " are not set"
 		}
-		return failed(name, strings.Join(missing, " and ")+verb+": tandem serve needs the Slack app's own OAuth client for Sign in with Slack, so that a connect link links only the person it was made for",
+		return doctorFail(name, strings.Join(missing, " and ")+verb+": tandem serve needs the Slack app's own OAuth client for Sign in with Slack, so that a connect link links only the person it was made for",
 			fix+" (or set TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true to go without it)")
 	}
 	set := "TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET are set"
 	redirect := d.cfg.PublicURL + "/oauth/slack/callback"
 	if !isHTTPURL(d.cfg.SlackAPIURL) {
-		return warned(name, set+"; not checked with Slack, TANDEM_SLACK_API_URL is not a URL", "")
+		return doctorWarn(name, set+"; not checked with Slack, TANDEM_SLACK_API_URL is not a URL", "")
 	}
 	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
@@ -412,15 +412,15 @@ func (d *doctor) signIn(ctx context.Context) Check {
 	var se slack.SlackErrorResponse
 	switch {
 	case errors.As(err, &se) && se.Err == "invalid_client_id":
-		return failed(name, "Slack does not know TANDEM_SLACK_CLIENT_ID (openid.connect.token answered invalid_client_id)", fix)
+		return doctorFail(name, "Slack does not know TANDEM_SLACK_CLIENT_ID (openid.connect.token answered invalid_client_id)", fix)
 	case errors.As(err, &se) && se.Err == "bad_client_secret":
-		return failed(name, "Slack refused TANDEM_SLACK_CLIENT_SECRET for that client id (openid.connect.token answered bad_client_secret)", fix)
+		return doctorFail(name, "Slack refused TANDEM_SLACK_CLIENT_SECRET for that client id (openid.connect.token answered bad_client_secret)", fix)
 	case errors.As(err, &se):
-		return passed(name, fmt.Sprintf("%s and Slack took them (openid.connect.token refused only doctor's made-up code: %s); the app's manifest must list the redirect URL %s", set, se.Err, redirect))
+		return doctorPass(name, fmt.Sprintf("%s and Slack took them (openid.connect.token refused only doctor's made-up code: %s); the app's manifest must list the redirect URL %s", set, se.Err, redirect))
 	case err != nil:
-		return warned(name, fmt.Sprintf("%s; not checked with Slack: %s", set, doctorCause(err)), "see the slack bot token check")
+		return doctorWarn(name, fmt.Sprintf("%s; not checked with Slack: %s", set, doctorCause(err)), "see the slack bot token check")
 	}
-	return warned(name, set+", but Slack accepted a made-up code", "check TANDEM_SLACK_API_URL points at Slack")
+	return doctorWarn(name, set+", but Slack accepted a made-up code", "check TANDEM_SLACK_API_URL points at Slack")
 }
 
 // ---- providers --------------------------------------------------------------
@@ -442,16 +442,16 @@ func (d *doctor) providerChecks() []func(context.Context) []Check {
 			names = append(names, spec.Name)
 		}
 		checks = append(checks, func(context.Context) []Check {
-			return []Check{warned("providers", "no provider is enabled ("+strings.Join(names, ", ")+"), so nobody can link an account",
+			return []Check{doctorWarn("providers", "no provider is enabled ("+strings.Join(names, ", ")+"), so nobody can link an account",
 				"set TANDEM_GITHUB_CLIENT_ID and TANDEM_GITHUB_CLIENT_SECRET (or another provider's)")}
 		})
 	}
 	return checks
 }
 
-// endpointVar names the variable an endpoint comes from: its own override,
+// doctorEndpointVar names the variable an endpoint comes from: its own override,
 // else the provider's base URL, else none (the provider's default).
-func endpointVar(prefix, override, ownVar, base string) string {
+func doctorEndpointVar(prefix, override, ownVar, base string) string {
 	switch {
 	case override != "":
 		return prefix + ownVar
@@ -461,9 +461,9 @@ func endpointVar(prefix, override, ownVar, base string) string {
 	return "the default; " + prefix + "URL and " + prefix + ownVar + " are not set"
 }
 
-// apiRecorder is a transport that remembers the first request and what
+// doctorRecorder is a transport that remembers the first request and what
 // became of it.
-type apiRecorder struct {
+type doctorRecorder struct {
 	next   http.RoundTripper
 	mu     sync.Mutex
 	url    string
@@ -471,7 +471,7 @@ type apiRecorder struct {
 	err    error
 }
 
-func (r *apiRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+func (r *doctorRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := r.next.RoundTrip(req)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -496,21 +496,21 @@ func (d *doctor) provider(ctx context.Context, spec integrations.Spec, pe Provid
 	fix := "copy the client id and secret of " + spec.Name + "'s OAuth app into " + prefix + "CLIENT_ID and " + prefix + "CLIENT_SECRET (README, Install the Slack app, step 4)"
 	switch {
 	case pe.ClientID == "":
-		return failed(name, prefix+"CLIENT_ID is not set but "+prefix+"CLIENT_SECRET is: "+spec.Name+" needs both", fix+", or unset "+prefix+"CLIENT_SECRET to leave "+spec.Name+" off")
+		return doctorFail(name, prefix+"CLIENT_ID is not set but "+prefix+"CLIENT_SECRET is: "+spec.Name+" needs both", fix+", or unset "+prefix+"CLIENT_SECRET to leave "+spec.Name+" off")
 	case pe.ClientSecret == "":
-		return failed(name, prefix+"CLIENT_SECRET is not set but "+prefix+"CLIENT_ID is: "+spec.Name+" needs both", fix+", or unset "+prefix+"CLIENT_ID to leave "+spec.Name+" off")
+		return doctorFail(name, prefix+"CLIENT_SECRET is not set but "+prefix+"CLIENT_ID is: "+spec.Name+" needs both", fix+", or unset "+prefix+"CLIENT_ID to leave "+spec.Name+" off")
 	}
 	p, err := spec.Build(pe)
 	if err != nil {
-		return failed(name, prefix+"URL: "+tandem.ErrorMessage(err), "set "+prefix+"URL to the server's base URL, or unset it")
+		return doctorFail(name, prefix+"URL: "+tandem.ErrorMessage(err), "set "+prefix+"URL to the server's base URL, or unset it")
 	}
 	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
 
 	oc := p.OAuth2Config()
-	tokenVar := endpointVar(prefix, pe.TokenURL, "TOKEN_URL", pe.BaseURL)
+	tokenVar := doctorEndpointVar(prefix, pe.TokenURL, "TOKEN_URL", pe.BaseURL)
 	oc.RedirectURL = d.cfg.PublicURL + "/oauth/" + string(spec.ID) + "/callback"
-	tokenRec := &apiRecorder{next: d.transport}
+	tokenRec := &doctorRecorder{next: d.transport}
 	_, err = oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, d.httpClient(tokenRec)), doctorProbeCode)
 	var re *oauth2.RetrieveError
 	switch {
@@ -519,29 +519,29 @@ func (d *doctor) provider(ctx context.Context, spec integrations.Spec, pe Provid
 		if tokenRec.err != nil {
 			cause = tokenRec.err
 		}
-		return failed(name, fmt.Sprintf("the token endpoint %s (%s) does not answer: %s", oc.Endpoint.TokenURL, tokenVar, doctorCause(cause)),
+		return doctorFail(name, fmt.Sprintf("the token endpoint %s (%s) does not answer: %s", oc.Endpoint.TokenURL, tokenVar, doctorCause(cause)),
 			"check "+tokenVar+" and this host's DNS, proxy and firewall")
 	case err == nil:
-		return failed(name, fmt.Sprintf("the token endpoint %s (%s) gave a token for a made-up code", oc.Endpoint.TokenURL, tokenVar), "check "+tokenVar+" points at "+spec.Name)
+		return doctorFail(name, fmt.Sprintf("the token endpoint %s (%s) gave a token for a made-up code", oc.Endpoint.TokenURL, tokenVar), "check "+tokenVar+" points at "+spec.Name)
 	case errors.As(err, &re) && (re.ErrorCode == "invalid_client" || re.ErrorCode == "incorrect_client_credentials"):
-		return failed(name, fmt.Sprintf("%s refused %sCLIENT_ID or %sCLIENT_SECRET: the token endpoint %s answered %s", spec.Name, prefix, prefix, oc.Endpoint.TokenURL, re.ErrorCode), fix)
+		return doctorFail(name, fmt.Sprintf("%s refused %sCLIENT_ID or %sCLIENT_SECRET: the token endpoint %s answered %s", spec.Name, prefix, prefix, oc.Endpoint.TokenURL, re.ErrorCode), fix)
 	}
 	tokenAnswer := fmt.Sprintf("HTTP %d", tokenRec.status)
 	if re != nil && re.ErrorCode != "" {
 		tokenAnswer += " " + re.ErrorCode
 	}
 
-	apiVar := endpointVar(prefix, pe.APIURL, "API_URL", pe.BaseURL)
-	rec := &apiRecorder{next: d.transport}
+	apiVar := doctorEndpointVar(prefix, pe.APIURL, "API_URL", pe.BaseURL)
+	rec := &doctorRecorder{next: d.transport}
 	_, idErr := p.Identify(ctx, d.httpClient(rec))
 	switch {
 	case rec.url == "":
-		return failed(name, fmt.Sprintf("%s's API was not asked: %v", spec.Name, idErr), "check "+apiVar)
+		return doctorFail(name, fmt.Sprintf("%s's API was not asked: %v", spec.Name, idErr), "check "+apiVar)
 	case rec.err != nil:
-		return failed(name, fmt.Sprintf("%s's API at %s (%s) does not answer: %s", spec.Name, rec.url, apiVar, doctorCause(rec.err)),
+		return doctorFail(name, fmt.Sprintf("%s's API at %s (%s) does not answer: %s", spec.Name, rec.url, apiVar, doctorCause(rec.err)),
 			"check "+apiVar+" and this host's DNS, proxy and firewall")
 	}
-	return passed(name, fmt.Sprintf("%sCLIENT_ID and %sCLIENT_SECRET are set and not refused by the token endpoint %s (it answered doctor's made-up code with %s); the API %s answered HTTP %d without a token",
+	return doctorPass(name, fmt.Sprintf("%sCLIENT_ID and %sCLIENT_SECRET are set and not refused by the token endpoint %s (it answered doctor's made-up code with %s); the API %s answered HTTP %d without a token",
 		prefix, prefix, oc.Endpoint.TokenURL, tokenAnswer, rec.url, rec.status))
 }
 
@@ -555,7 +555,7 @@ func (d *doctor) publicURL(ctx context.Context) Check {
 	const fix = "start tandem serve, or check the reverse proxy (it must pass /healthz, /connect/ and /oauth/ to tandem's TANDEM_HTTP_ADDR)"
 	base := d.cfg.PublicURL
 	if !isHTTPURL(base) {
-		return failed(name, fmt.Sprintf("TANDEM_PUBLIC_URL is %q, not an http(s) URL", base), "set TANDEM_PUBLIC_URL to the base URL people's browsers reach, such as https://tandem.example.com")
+		return doctorFail(name, fmt.Sprintf("TANDEM_PUBLIC_URL is %q, not an http(s) URL", base), "set TANDEM_PUBLIC_URL to the base URL people's browsers reach, such as https://tandem.example.com")
 	}
 	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
@@ -576,9 +576,9 @@ func (d *doctor) publicURL(ctx context.Context) Check {
 	status, body, err := get("/healthz")
 	switch {
 	case err != nil:
-		return failed(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s does not answer at /healthz: %s", base, doctorCause(err)), fix)
+		return doctorFail(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s does not answer at /healthz: %s", base, doctorCause(err)), fix)
 	case status != http.StatusOK || body != "ok":
-		return failed(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s answered HTTP %d %q at /healthz, not tandem's 200 \"ok\"", base, status, body), fix)
+		return doctorFail(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s answered HTTP %d %q at /healthz, not tandem's 200 \"ok\"", base, status, body), fix)
 	}
 	var paths []string
 	if !d.cfg.NoSlackSignIn && d.cfg.SlackClientID != "" {
@@ -593,9 +593,9 @@ func (d *doctor) publicURL(ctx context.Context) Check {
 		status, _, err := get(path)
 		switch {
 		case err != nil:
-			return failed(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s does not answer at %s: %s", base, path, doctorCause(err)), fix)
+			return doctorFail(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s does not answer at %s: %s", base, path, doctorCause(err)), fix)
 		case status == http.StatusNotFound:
-			return failed(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s answered 404 at %s: the server there does not serve that callback (another server, or a tandem serve with other settings)", base, path),
+			return doctorFail(name, fmt.Sprintf("TANDEM_PUBLIC_URL %s answered 404 at %s: the server there does not serve that callback (another server, or a tandem serve with other settings)", base, path),
 				fix+"; a provider's callback is served only while its client id and secret are set")
 		}
 	}
@@ -603,7 +603,7 @@ func (d *doctor) publicURL(ctx context.Context) Check {
 	if len(paths) > 0 {
 		detail += " and serves " + strings.Join(paths, ", ")
 	}
-	return passed(name, detail)
+	return doctorPass(name, detail)
 }
 
 // ---- database and key -------------------------------------------------------
@@ -613,7 +613,7 @@ func (d *doctor) storeAndKey(ctx context.Context) []Check {
 	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
 	var db Check
-	var st storeState
+	var st doctorStore
 	if d.cfg.DatabaseURL != "" {
 		db, st = d.postgres(ctx)
 	} else {
@@ -622,8 +622,8 @@ func (d *doctor) storeAndKey(ctx context.Context) []Check {
 	return []Check{db, d.key(st)}
 }
 
-// storeState is what the database check learnt for the key check.
-type storeState struct {
+// doctorStore is what the database check learnt for the key check.
+type doctorStore struct {
 	// keyCheck is the value sealed under the database's key; nil when the
 	// database could not be read or has none.
 	keyCheck []byte
@@ -645,7 +645,7 @@ const (
 // bolt opens TANDEM_DB read-only (a shared lock; bbolt writes nothing) and
 // reads its schema version and key check, and looks at the free space of
 // its file system.
-func (d *doctor) bolt() (Check, storeState) {
+func (d *doctor) bolt() (Check, doctorStore) {
 	const name = "database"
 	path := d.cfg.DBPath
 	fi, err := os.Stat(path)
@@ -655,22 +655,22 @@ func (d *doctor) bolt() (Check, storeState) {
 		if abs := doctorAbs(path); abs != path {
 			where += " (" + abs + ")"
 		}
-		return failed(name, fmt.Sprintf("TANDEM_DB is %s: there is no database there", where),
+		return doctorFail(name, fmt.Sprintf("TANDEM_DB is %s: there is no database there", where),
 				"set TANDEM_DB to the file tandem serve uses (relative paths start in the working directory); serve creates it only on its first start"),
-			storeState{why: "there is no database"}
+			doctorStore{why: "there is no database"}
 	case err != nil:
-		return failed(name, fmt.Sprintf("TANDEM_DB is %s: %s", path, doctorCause(err)), "set TANDEM_DB to a file tandem can read and write"), storeState{why: "the database cannot be read"}
+		return doctorFail(name, fmt.Sprintf("TANDEM_DB is %s: %s", path, doctorCause(err)), "set TANDEM_DB to a file tandem can read and write"), doctorStore{why: "the database cannot be read"}
 	case fi.IsDir():
-		return failed(name, fmt.Sprintf("TANDEM_DB is %s, a folder", path), "set TANDEM_DB to the database file in it (tandem.db)"), storeState{why: "TANDEM_DB is a folder"}
+		return doctorFail(name, fmt.Sprintf("TANDEM_DB is %s, a folder", path), "set TANDEM_DB to the database file in it (tandem.db)"), doctorStore{why: "TANDEM_DB is a folder"}
 	}
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if errors.Is(err, bolt.ErrTimeout) {
 		_, space := d.lowSpace(path)
-		return warned(name, fmt.Sprintf("TANDEM_DB %s is held by another process (is tandem serve running?), so its schema and key were not checked; serve checked them when it started", path)+space, "run tandem doctor with tandem serve stopped to check them"),
-			storeState{why: "the database is in use"}
+		return doctorWarn(name, fmt.Sprintf("TANDEM_DB %s is held by another process (is tandem serve running?), so its schema and key were not checked; serve checked them when it started", path)+space, "run tandem doctor with tandem serve stopped to check them"),
+			doctorStore{why: "the database is in use"}
 	} else if err != nil {
-		return failed(name, fmt.Sprintf("TANDEM_DB %s cannot be opened: %s", path, doctorCause(err)), "restore it from a backup, or set TANDEM_DB to tandem's database"),
-			storeState{why: "the database cannot be opened"}
+		return doctorFail(name, fmt.Sprintf("TANDEM_DB %s cannot be opened: %s", path, doctorCause(err)), "restore it from a backup, or set TANDEM_DB to tandem's database"),
+			doctorStore{why: "the database cannot be opened"}
 	}
 	defer bdb.Close()
 	var version string
@@ -682,32 +682,32 @@ func (d *doctor) bolt() (Check, storeState) {
 		}
 		return nil
 	})
-	st := storeState{keyCheck: sealed}
+	st := doctorStore{keyCheck: sealed}
 	if len(sealed) == 0 {
-		st = storeState{why: "the database holds no key check"}
+		st = doctorStore{why: "the database holds no key check"}
 	}
-	if c, ok := schemaCheck(name, "TANDEM_DB "+path, version, store.SchemaVersion); !ok {
+	if c, ok := doctorSchema(name, "TANDEM_DB "+path, version, store.SchemaVersion); !ok {
 		return c, st
 	}
 	detail := fmt.Sprintf("TANDEM_DB %s opens read-only, schema %s (current)", path, version)
 	low, space := d.lowSpace(path)
 	if low {
-		return warned(name, detail+space, "free space on that file system: bbolt grows the file and fails writes when it is full"), st
+		return doctorWarn(name, detail+space, "free space on that file system: bbolt grows the file and fails writes when it is full"), st
 	}
-	return passed(name, detail+space), st
+	return doctorPass(name, detail+space), st
 }
 
-// schemaCheck compares a database's schema version with this binary's.
-func schemaCheck(name, what, version string, want int) (Check, bool) {
+// doctorSchema compares a database's schema version with this binary's.
+func doctorSchema(name, what, version string, want int) (Check, bool) {
 	var v int
 	if _, err := fmt.Sscan(version, &v); err != nil || v < 1 {
-		return failed(name, what+" is not a Tandem database (it has no schema version)", "set it to tandem's database"), false
+		return doctorFail(name, what+" is not a Tandem database (it has no schema version)", "set it to tandem's database"), false
 	}
 	switch {
 	case v < want:
-		return failed(name, fmt.Sprintf("%s has schema %d, older than this binary's %d", what, v, want), "back it up and run tandem migrate, with tandem serve stopped"), false
+		return doctorFail(name, fmt.Sprintf("%s has schema %d, older than this binary's %d", what, v, want), "back it up and run tandem migrate, with tandem serve stopped"), false
 	case v > want:
-		return failed(name, fmt.Sprintf("%s has schema %d, written by a newer Tandem (this binary knows %d)", what, v, want), "run the newer Tandem"), false
+		return doctorFail(name, fmt.Sprintf("%s has schema %d, written by a newer Tandem (this binary knows %d)", what, v, want), "run the newer Tandem"), false
 	}
 	return Check{}, true
 }
@@ -738,13 +738,13 @@ func doctorBytes(n uint64) string {
 
 // postgres connects to TANDEM_DATABASE_URL in read-only transactions, and
 // reads the schema version and key check.
-func (d *doctor) postgres(ctx context.Context) (Check, storeState) {
+func (d *doctor) postgres(ctx context.Context) (Check, doctorStore) {
 	const name = "database"
 	where := strings.TrimPrefix(DescribeDB(d.cfg), "postgres ")
 	cc, err := pgx.ParseConfig(d.cfg.DatabaseURL)
 	if err != nil {
-		return failed(name, "TANDEM_DATABASE_URL is not a valid PostgreSQL URL", "set it to postgres://user:password@host:5432/dbname"),
-			storeState{why: "TANDEM_DATABASE_URL is not valid"}
+		return doctorFail(name, "TANDEM_DATABASE_URL is not a valid PostgreSQL URL", "set it to postgres://user:password@host:5432/dbname"),
+			doctorStore{why: "TANDEM_DATABASE_URL is not valid"}
 	}
 	cc.RuntimeParams["default_transaction_read_only"] = "on"
 	if cc.ConnectTimeout == 0 || cc.ConnectTimeout > doctorTimeout {
@@ -752,20 +752,20 @@ func (d *doctor) postgres(ctx context.Context) (Check, storeState) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
-		return failed(name, fmt.Sprintf("cannot connect to PostgreSQL at %s (TANDEM_DATABASE_URL): %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))),
+		return doctorFail(name, fmt.Sprintf("cannot connect to PostgreSQL at %s (TANDEM_DATABASE_URL): %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))),
 				"start the server, or fix the host, port, user, password and database in TANDEM_DATABASE_URL"),
-			storeState{why: "the database cannot be reached"}
+			doctorStore{why: "the database cannot be reached"}
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil {
-		return failed(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))), "check the user's rights on the database"),
-			storeState{why: "the database cannot be read"}
+		return doctorFail(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))), "check the user's rights on the database"),
+			doctorStore{why: "the database cannot be read"}
 	}
 	if !exists {
-		return failed(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) has no Tandem schema", where),
+		return doctorFail(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) has no Tandem schema", where),
 				"run tandem migrate (or start tandem serve) to create it, or fix the database or search_path in TANDEM_DATABASE_URL"),
-			storeState{why: "the database has no Tandem schema"}
+			doctorStore{why: "the database has no Tandem schema"}
 	}
 	var version int
 	var sealed []byte
@@ -777,23 +777,23 @@ func (d *doctor) postgres(ctx context.Context) (Check, storeState) {
 		}
 	}
 	if err != nil {
-		return failed(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))), "check the user's rights on the database"),
-			storeState{why: "the database cannot be read"}
+		return doctorFail(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))), "check the user's rights on the database"),
+			doctorStore{why: "the database cannot be read"}
 	}
-	st := storeState{keyCheck: sealed}
+	st := doctorStore{keyCheck: sealed}
 	if len(sealed) == 0 {
-		st = storeState{why: "the database holds no key check"}
+		st = doctorStore{why: "the database holds no key check"}
 	}
-	if c, ok := schemaCheck(name, "PostgreSQL at "+where+" (TANDEM_DATABASE_URL)", fmt.Sprint(version), postgres.SchemaVersion); !ok {
+	if c, ok := doctorSchema(name, "PostgreSQL at "+where+" (TANDEM_DATABASE_URL)", fmt.Sprint(version), postgres.SchemaVersion); !ok {
 		return c, st
 	}
-	return passed(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) answers, schema %d (current); its free space is the server's to watch", where, version)), st
+	return doctorPass(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) answers, schema %d (current); its free space is the server's to watch", where, version)), st
 }
 
 // key checks that the encryption key parses and opens the database's key
 // check, and that no key file lies beside a bbolt database served beyond
 // this host: a copy of the folder would carry both the tokens and their key.
-func (d *doctor) key(st storeState) Check {
+func (d *doctor) key(st doctorStore) Check {
 	const name = "encryption key"
 	keyFile := keyFilePath(d.cfg.DBPath)
 	_, statErr := os.Stat(keyFile)
@@ -803,17 +803,17 @@ func (d *doctor) key(st storeState) Check {
 		from = "the key file " + keyFile + " (TANDEM_ENCRYPTION_KEY is not set)"
 		switch {
 		case errors.Is(statErr, fs.ErrNotExist) && d.cfg.DatabaseURL != "":
-			return failed(name, "TANDEM_ENCRYPTION_KEY is not set: replicas on PostgreSQL (TANDEM_DATABASE_URL) must share one key",
+			return doctorFail(name, "TANDEM_ENCRYPTION_KEY is not set: replicas on PostgreSQL (TANDEM_DATABASE_URL) must share one key",
 				"set TANDEM_ENCRYPTION_KEY, on every replica, to the key the database was written with")
 		case errors.Is(statErr, fs.ErrNotExist):
-			return failed(name, fmt.Sprintf("TANDEM_ENCRYPTION_KEY is not set and there is no key file %s beside TANDEM_DB", keyFile),
+			return doctorFail(name, fmt.Sprintf("TANDEM_ENCRYPTION_KEY is not set and there is no key file %s beside TANDEM_DB", keyFile),
 				"set TANDEM_ENCRYPTION_KEY to the key the database was written with (tandem serve generates a key file only for a new database)")
 		}
 	}
 	// The key file exists, or is not used: OpenKeyring only reads.
 	keys, err := OpenKeyring(d.cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return failed(name, strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "tandem: ")), " "),
+		return doctorFail(name, strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "tandem: ")), " "),
 			"set TANDEM_ENCRYPTION_KEY (and TANDEM_ENCRYPTION_KEY_PREVIOUS) to base64 of 32 bytes, or fix the key file")
 	}
 	if host, public := d.publicHost(); public && d.cfg.DatabaseURL == "" && fileThere {
@@ -821,18 +821,18 @@ func (d *doctor) key(st storeState) Check {
 		if d.cfg.EncryptionKey != "" {
 			what = "is not used (TANDEM_ENCRYPTION_KEY is set) but holds a key"
 		}
-		return failed(name, fmt.Sprintf("the key file %s lies beside TANDEM_DB and %s, while TANDEM_PUBLIC_URL's host %s is not localhost: a copy or backup of the folder carries the tokens and their key", keyFile, what, host),
+		return doctorFail(name, fmt.Sprintf("the key file %s lies beside TANDEM_DB and %s, while TANDEM_PUBLIC_URL's host %s is not localhost: a copy or backup of the folder carries the tokens and their key", keyFile, what, host),
 			"set TANDEM_ENCRYPTION_KEY from a secret store (to the file's content when it is the key in use), then move the key file out of the database's folder")
 	}
 	detail := fmt.Sprintf("the key from %s (key id %s)", from, keys.KeyID())
 	if st.keyCheck == nil {
-		return passed(name, detail+" parses; not compared with the database: "+st.why)
+		return doctorPass(name, detail+" parses; not compared with the database: "+st.why)
 	}
 	if _, err := keys.Open(st.keyCheck, doctorKeyCheckAD); err != nil {
-		return failed(name, fmt.Sprintf("%s does not open the database, whose secrets are sealed under key id %s", detail, secrets.SealedKeyID(st.keyCheck)),
+		return doctorFail(name, fmt.Sprintf("%s does not open the database, whose secrets are sealed under key id %s", detail, secrets.SealedKeyID(st.keyCheck)),
 			"set TANDEM_ENCRYPTION_KEY to the key the database was written with (or the current one, with the old in TANDEM_ENCRYPTION_KEY_PREVIOUS)")
 	}
-	return passed(name, detail+" opens the database")
+	return doctorPass(name, detail+" opens the database")
 }
 
 // publicHost returns TANDEM_PUBLIC_URL's host and whether it is reached

@@ -153,7 +153,7 @@ func (e *doctorEnv) transport() http.RoundTripper {
 		}
 		return dialer.DialContext(ctx, network, addr)
 	}
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+	return doctorRoundTrip(func(req *http.Request) (*http.Response, error) {
 		resp, err := tr.RoundTrip(req)
 		if err == nil && req.URL.Host == slackHost && e.skew != 0 {
 			resp.Header.Set("Date", time.Now().Add(e.skew).UTC().Format(http.TimeFormat))
@@ -162,26 +162,26 @@ func (e *doctorEnv) transport() http.RoundTripper {
 	})
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
+type doctorRoundTrip func(*http.Request) (*http.Response, error)
 
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (f doctorRoundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // doctor runs the checks with e's variables and transport, and fails the
 // test when they created, removed or changed any file in e's folder.
 func (e *doctorEnv) doctor() []Check {
 	e.t.Helper()
-	before := listing(e.t, e.dir)
+	before := doctorListing(e.t, e.dir)
 	vars := maps.Clone(e.vars)
 	d := &doctor{getenv: func(k string) string { return vars[k] }, transport: e.transport()}
 	checks := d.run(context.Background())
-	if after := listing(e.t, e.dir); after != before {
+	if after := doctorListing(e.t, e.dir); after != before {
 		e.t.Errorf("doctor changed the database's folder:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	return checks
 }
 
-// listing describes every file under dir: name, size, mode and time.
-func listing(t *testing.T, dir string) string {
+// doctorListing describes every file under dir: name, size, mode and time.
+func doctorListing(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
 	err := filepath.WalkDir(dir, func(path string, de fs.DirEntry, err error) error {
@@ -201,26 +201,26 @@ func listing(t *testing.T, dir string) string {
 	return b.String()
 }
 
-func report(checks []Check) string {
+func doctorReport(checks []Check) string {
 	var b bytes.Buffer
 	WriteChecks(&b, checks, false)
 	return b.String()
 }
 
-// wantAllOK fails t unless every check passed.
-func wantAllOK(t *testing.T, checks []Check) {
+// doctorWantOK fails t unless every check passed.
+func doctorWantOK(t *testing.T, checks []Check) {
 	t.Helper()
 	for _, c := range checks {
 		if !c.OK {
-			t.Errorf("check %q failed:\n%s", c.Name, report(checks))
+			t.Errorf("check %q failed:\n%s", c.Name, doctorReport(checks))
 			return
 		}
 	}
 }
 
-// wantOneFailure fails t unless exactly the check named name failed, and
+// doctorWantOneFailure fails t unless exactly the check named name failed, and
 // its line holds every one of words; it returns that line.
-func wantOneFailure(t *testing.T, checks []Check, name string, words ...string) string {
+func doctorWantOneFailure(t *testing.T, checks []Check, name string, words ...string) string {
 	t.Helper()
 	var failures []Check
 	for _, c := range checks {
@@ -229,9 +229,9 @@ func wantOneFailure(t *testing.T, checks []Check, name string, words ...string) 
 		}
 	}
 	if len(failures) != 1 || failures[0].Name != name {
-		t.Fatalf("want only %q to fail, got:\n%s", name, report(checks))
+		t.Fatalf("want only %q to fail, got:\n%s", name, doctorReport(checks))
 	}
-	line := report(failures)
+	line := doctorReport(failures)
 	for _, w := range words {
 		if !strings.Contains(line, w) {
 			t.Errorf("the failing line does not say %q:\n%s", w, line)
@@ -240,18 +240,18 @@ func wantOneFailure(t *testing.T, checks []Check, name string, words ...string) 
 	return line
 }
 
-func find(t *testing.T, checks []Check, name string) Check {
+func doctorFind(t *testing.T, checks []Check, name string) Check {
 	t.Helper()
 	for _, c := range checks {
 		if c.Name == name {
 			return c
 		}
 	}
-	t.Fatalf("no check %q in:\n%s", name, report(checks))
+	t.Fatalf("no check %q in:\n%s", name, doctorReport(checks))
 	return Check{}
 }
 
-func closedPort(t *testing.T) string {
+func doctorClosedPort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -265,7 +265,7 @@ func closedPort(t *testing.T) string {
 func TestDoctorAllGreen(t *testing.T) {
 	e := newDoctorEnv(t)
 	checks := e.doctor()
-	wantAllOK(t, checks)
+	doctorWantOK(t, checks)
 	var names []string
 	for _, c := range checks {
 		names = append(names, c.Name)
@@ -277,16 +277,16 @@ func TestDoctorAllGreen(t *testing.T) {
 	if got := strings.Join(names, ", "); got != want {
 		t.Errorf("checks are\n%s\nwant\n%s", got, want)
 	}
-	if c := find(t, checks, "database"); !strings.Contains(c.Detail, "schema 3 (current)") || !strings.Contains(c.Detail, "free on its file system") {
+	if c := doctorFind(t, checks, "database"); !strings.Contains(c.Detail, "schema 3 (current)") || !strings.Contains(c.Detail, "free on its file system") {
 		t.Errorf("database: %s", c.Detail)
 	}
-	if c := find(t, checks, "encryption key"); !strings.Contains(c.Detail, "opens the database") {
+	if c := doctorFind(t, checks, "encryption key"); !strings.Contains(c.Detail, "opens the database") {
 		t.Errorf("encryption key: %s", c.Detail)
 	}
-	if c := find(t, checks, "public url"); !strings.Contains(c.Detail, "/oauth/github/callback") || !strings.Contains(c.Detail, "/oauth/slack/callback") {
+	if c := doctorFind(t, checks, "public url"); !strings.Contains(c.Detail, "/oauth/github/callback") || !strings.Contains(c.Detail, "/oauth/slack/callback") {
 		t.Errorf("public url: %s", c.Detail)
 	}
-	t.Logf("\n%s", report(checks))
+	t.Logf("\n%s", doctorReport(checks))
 }
 
 // TestDoctorPublicFunction runs Doctor itself, over the default transport,
@@ -297,13 +297,13 @@ func TestDoctorPublicFunction(t *testing.T) {
 	if err := os.WriteFile(e.db+".key", []byte(secrets.EncodeKey(e.key)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := listing(t, e.dir)
+	before := doctorListing(t, e.dir)
 	checks := Doctor(context.Background(), func(k string) string { return e.vars[k] })
-	wantAllOK(t, checks)
-	if c := find(t, checks, "encryption key"); !strings.Contains(c.Detail, "the key file") {
+	doctorWantOK(t, checks)
+	if c := doctorFind(t, checks, "encryption key"); !strings.Contains(c.Detail, "the key file") {
 		t.Errorf("encryption key: %s", c.Detail)
 	}
-	if after := listing(t, e.dir); after != before {
+	if after := doctorListing(t, e.dir); after != before {
 		t.Errorf("Doctor changed the folder:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
@@ -334,9 +334,9 @@ func TestDoctorFailures(t *testing.T) {
 			"sign in with slack", []string{"TANDEM_SLACK_CLIENT_SECRET", "bad_client_secret"}},
 		{"sign-in flag not a bool", func(e *doctorEnv) { e.vars["TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN"] = "yes" },
 			"sign in with slack", []string{"TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN"}},
-		{"provider at a closed port", func(e *doctorEnv) { e.vars["TANDEM_GITHUB_URL"] = "http://" + closedPort(t) },
+		{"provider at a closed port", func(e *doctorEnv) { e.vars["TANDEM_GITHUB_URL"] = "http://" + doctorClosedPort(t) },
 			"provider github", []string{"TANDEM_GITHUB_URL", "does not answer", "connection refused"}},
-		{"provider API at a closed port", func(e *doctorEnv) { e.vars["TANDEM_GITLAB_API_URL"] = "http://" + closedPort(t) + "/api/v4/" },
+		{"provider API at a closed port", func(e *doctorEnv) { e.vars["TANDEM_GITLAB_API_URL"] = "http://" + doctorClosedPort(t) + "/api/v4/" },
 			"provider gitlab", []string{"TANDEM_GITLAB_API_URL", "API", "does not answer"}},
 		{"provider secret wrong", func(e *doctorEnv) { e.vars["TANDEM_GOOGLE_CLIENT_SECRET"] = "wrong" },
 			"provider google", []string{"TANDEM_GOOGLE_CLIENT_SECRET", "invalid_client"}},
@@ -344,11 +344,11 @@ func TestDoctorFailures(t *testing.T) {
 			"provider jira", []string{"TANDEM_JIRA_CLIENT_SECRET is not set"}},
 		{"public URL answers 404", func(e *doctorEnv) { e.missing404 = true },
 			"public url", []string{"TANDEM_PUBLIC_URL", "404", "start tandem serve, or check the reverse proxy"}},
-		{"public URL not served", func(e *doctorEnv) { e.vars["TANDEM_PUBLIC_URL"] = "http://" + closedPort(t) },
+		{"public URL not served", func(e *doctorEnv) { e.vars["TANDEM_PUBLIC_URL"] = "http://" + doctorClosedPort(t) },
 			"public url", []string{"TANDEM_PUBLIC_URL", "/healthz", "start tandem serve, or check the reverse proxy"}},
 		{"database missing", func(e *doctorEnv) { e.vars["TANDEM_DB"] = filepath.Join(e.dir, "missing.db") },
 			"database", []string{"TANDEM_DB", "no database"}},
-		{"database of an older schema", func(e *doctorEnv) { setSchema(t, e.db, "2") },
+		{"database of an older schema", func(e *doctorEnv) { doctorSetSchema(t, e.db, "2") },
 			"database", []string{"TANDEM_DB", "schema 2", "tandem migrate"}},
 		{"wrong key", func(e *doctorEnv) {
 			other, _ := secrets.GenerateKey()
@@ -389,9 +389,9 @@ func TestDoctorFailures(t *testing.T) {
 					}
 				}
 				if got := strings.Join(failing, ", "); got != "slack bot token, clock" {
-					t.Fatalf("failing: %s\n%s", got, report(checks))
+					t.Fatalf("failing: %s\n%s", got, doctorReport(checks))
 				}
-				line := report([]Check{find(t, checks, "slack bot token")})
+				line := doctorReport([]Check{doctorFind(t, checks, "slack bot token")})
 				for _, w := range tt.words {
 					if !strings.Contains(line, w) {
 						t.Errorf("the failing line does not say %q:\n%s", w, line)
@@ -399,15 +399,15 @@ func TestDoctorFailures(t *testing.T) {
 				}
 				return
 			}
-			line := wantOneFailure(t, checks, tt.check, tt.words...)
+			line := doctorWantOneFailure(t, checks, tt.check, tt.words...)
 			t.Log(line)
 		})
 	}
 }
 
-// setSchema writes a schema version into the database at path, as an older
+// doctorSetSchema writes a schema version into the database at path, as an older
 // Tandem would have left it.
-func setSchema(t *testing.T, path, version string) {
+func doctorSetSchema(t *testing.T, path, version string) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -429,8 +429,8 @@ func TestDoctorWarnings(t *testing.T) {
 		delete(e.vars, "TANDEM_SLACK_CLIENT_SECRET")
 		e.vars["TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN"] = "true"
 		checks := e.doctor()
-		wantAllOK(t, checks)
-		if c := find(t, checks, "sign in with slack"); !strings.HasPrefix(c.Detail, "warning: TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true") {
+		doctorWantOK(t, checks)
+		if c := doctorFind(t, checks, "sign in with slack"); !strings.HasPrefix(c.Detail, "warning: TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true") {
 			t.Errorf("sign in with slack: %s", c.Detail)
 		}
 	})
@@ -444,8 +444,8 @@ func TestDoctorWarnings(t *testing.T) {
 			}
 		}
 		checks := e.doctor()
-		wantAllOK(t, checks)
-		if c := find(t, checks, "providers"); !strings.Contains(c.Detail, "warning: no provider is enabled") {
+		doctorWantOK(t, checks)
+		if c := doctorFind(t, checks, "providers"); !strings.Contains(c.Detail, "warning: no provider is enabled") {
 			t.Errorf("providers: %s", c.Detail)
 		}
 	})
@@ -458,11 +458,11 @@ func TestDoctorWarnings(t *testing.T) {
 		}
 		defer db.Close()
 		checks := e.doctor()
-		wantAllOK(t, checks)
-		if c := find(t, checks, "database"); !strings.Contains(c.Detail, "warning:") || !strings.Contains(c.Detail, "held by another process") {
+		doctorWantOK(t, checks)
+		if c := doctorFind(t, checks, "database"); !strings.Contains(c.Detail, "warning:") || !strings.Contains(c.Detail, "held by another process") {
 			t.Errorf("database: %s", c.Detail)
 		}
-		if c := find(t, checks, "encryption key"); !strings.Contains(c.Detail, "not compared with the database: the database is in use") {
+		if c := doctorFind(t, checks, "encryption key"); !strings.Contains(c.Detail, "not compared with the database: the database is in use") {
 			t.Errorf("encryption key: %s", c.Detail)
 		}
 	})
@@ -474,7 +474,7 @@ func TestDoctorPostgres(t *testing.T) {
 	e.vars["TANDEM_DATABASE_URL"] = url
 
 	checks := e.doctor()
-	wantOneFailure(t, checks, "database", "TANDEM_DATABASE_URL", "no Tandem schema", "tandem migrate")
+	doctorWantOneFailure(t, checks, "database", "TANDEM_DATABASE_URL", "no Tandem schema", "tandem migrate")
 
 	keys, _ := secrets.NewKeyring(e.key)
 	db, err := postgres.Open(context.Background(), url, postgres.Options{Keyring: keys})
@@ -483,20 +483,20 @@ func TestDoctorPostgres(t *testing.T) {
 	}
 	db.Close()
 	checks = e.doctor()
-	wantAllOK(t, checks)
-	if c := find(t, checks, "database"); !strings.Contains(c.Detail, "schema 3 (current)") {
+	doctorWantOK(t, checks)
+	if c := doctorFind(t, checks, "database"); !strings.Contains(c.Detail, "schema 3 (current)") {
 		t.Errorf("database: %s", c.Detail)
 	}
-	if c := find(t, checks, "encryption key"); !strings.Contains(c.Detail, "opens the database") {
+	if c := doctorFind(t, checks, "encryption key"); !strings.Contains(c.Detail, "opens the database") {
 		t.Errorf("encryption key: %s", c.Detail)
 	}
 
 	other, _ := secrets.GenerateKey()
 	e.vars["TANDEM_ENCRYPTION_KEY"] = secrets.EncodeKey(other)
-	wantOneFailure(t, e.doctor(), "encryption key", "TANDEM_ENCRYPTION_KEY", "does not open the database")
+	doctorWantOneFailure(t, e.doctor(), "encryption key", "TANDEM_ENCRYPTION_KEY", "does not open the database")
 
-	e.vars["TANDEM_DATABASE_URL"] = "postgres://nobody:hunter2@" + closedPort(t) + "/x?sslmode=disable"
-	line := wantOneFailure(t, e.doctor(), "database", "TANDEM_DATABASE_URL", "cannot connect")
+	e.vars["TANDEM_DATABASE_URL"] = "postgres://nobody:hunter2@" + doctorClosedPort(t) + "/x?sslmode=disable"
+	line := doctorWantOneFailure(t, e.doctor(), "database", "TANDEM_DATABASE_URL", "cannot connect")
 	if strings.Contains(line, "hunter2") {
 		t.Errorf("the line shows the password: %s", line)
 	}
