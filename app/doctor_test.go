@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem/internal/fakegithub"
 	"github.com/tandembot/tandem/internal/fakegitlab"
 	"github.com/tandembot/tandem/internal/fakegoogle"
@@ -537,5 +538,28 @@ func TestWriteChecks(t *testing.T) {
 	b.Reset()
 	if n := WriteChecks(&b, nil, true); n != 0 || strings.TrimSpace(b.String()) != "[]" {
 		t.Errorf("no checks: %d %q", n, b.String())
+	}
+}
+
+// TestDoctorSlackRefusals covers the refusals the fake Slack does not give
+// for a token it was not configured with.
+func TestDoctorSlackRefusals(t *testing.T) {
+	d := &doctor{cfg: Config{SlackAPIURL: "https://slack.com/api/"}, getenv: func(string) string { return "" }}
+	for _, code := range []string{"invalid_auth", "not_authed", "account_inactive", "token_revoked"} {
+		c := d.slackFailure("slack bot token", "SLACK_BOT_TOKEN", "auth.test", slack.SlackErrorResponse{Err: code}, doctorBotFix)
+		line := doctorReport([]Check{c})
+		for _, w := range []string{"✗ slack bot token", "Slack refused SLACK_BOT_TOKEN", code, "OAuth & Permissions", "xoxb-"} {
+			if !strings.Contains(line, w) {
+				t.Errorf("%s: the line does not say %q: %s", code, w, line)
+			}
+		}
+	}
+	c := d.slackFailure("slack app token", "SLACK_APP_TOKEN", "apps.connections.open", slack.StatusCodeError{Code: 502, Status: "502 Bad Gateway"}, doctorAppFix)
+	if c.OK || !strings.Contains(c.Detail, "HTTP 502") || !strings.Contains(c.Detail, "the default; TANDEM_SLACK_API_URL is not set") {
+		t.Errorf("HTTP 502: %+v", c)
+	}
+	c = d.slackFailure("slack app token", "SLACK_APP_TOKEN", "apps.connections.open", &slack.RateLimitedError{RetryAfter: 30 * time.Second}, doctorAppFix)
+	if c.OK || !strings.Contains(c.Fix, "30s") {
+		t.Errorf("rate limited: %+v", c)
 	}
 }
