@@ -633,8 +633,8 @@ type doctorStore struct {
 
 // The key check as both stores keep it (store/db.go, store/postgres): a
 // constant sealed under the database's key. Neither store opens without
-// writing, so doctor reads it itself; TestDoctor opens databases made by
-// the store packages, so a change of layout fails it.
+// writing, so doctor reads it itself; its tests read databases made by
+// the store packages, so a change of layout fails them.
 const (
 	doctorMetaBucket    = "meta"
 	doctorSchemaVersion = "schema_version"
@@ -831,6 +831,10 @@ func (d *doctor) key(st doctorStore) Check {
 	if _, err := keys.Open(st.keyCheck, doctorKeyCheckAD); err != nil {
 		return doctorFail(name, fmt.Sprintf("%s does not open the database, whose secrets are sealed under key id %s", detail, secrets.SealedKeyID(st.keyCheck)),
 			"set TANDEM_ENCRYPTION_KEY to the key the database was written with (or the current one, with the old in TANDEM_ENCRYPTION_KEY_PREVIOUS)")
+	}
+	if d.cfg.DatabaseURL != "" && d.cfg.EncryptionKey == "" {
+		return doctorWarn(name, detail+" opens the database, but replicas on PostgreSQL (TANDEM_DATABASE_URL) must share one key and a key file is this host's alone",
+			"set TANDEM_ENCRYPTION_KEY, on every replica, to the key file's content")
 	}
 	return doctorPass(name, detail+" opens the database")
 }
