@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -40,17 +41,36 @@ type App struct {
 }
 
 // New builds the app from its configuration and opens its store and HTTP
-// listener; Run runs it and Close closes the store. New fails when the key
-// or the store cannot be opened, a provider's settings are wrong, or the
-// HTTP address cannot be listened on.
+// listener; Run runs it and Close closes the store. Before it creates or
+// logs anything it checks TANDEM_DB's folder and asks Slack whether it takes
+// both tokens. New fails, with a *StartupError for the start-up checks, the
+// key and the store, when Slack refuses a token or cannot be reached, the
+// key or the store cannot be opened, a provider's settings are wrong, or
+// the HTTP address cannot be listened on.
 func New(cfg Config, log *slog.Logger) (*App, error) {
-	keys, err := OpenKeyring(cfg, log)
+	if cfg.DatabaseURL == "" {
+		if err := checkDBFolder(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkSlack(cfg); err != nil {
+		return nil, err
+	}
+	keys, createdKey, err := openKeyring(cfg)
 	if err != nil {
 		return nil, err
 	}
 	db, err := OpenDB(context.Background(), cfg, keys)
 	if err != nil {
+		// A key generated for a database that did not open protects
+		// nothing; leaving it would make the next start use it.
+		if createdKey != "" {
+			os.Remove(createdKey)
+		}
 		return nil, err
+	}
+	if createdKey != "" {
+		logKeyCreated(log, createdKey)
 	}
 	log.Info("store opened", "backend", DescribeDB(cfg))
 	a := &App{cfg: cfg, log: log, db: db, providers: map[tandem.ProviderID]tandem.Provider{}}
@@ -191,6 +211,11 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	go a.housekeeping(ctx)
 	botErr := a.bot.Run(ctx)
+	if botErr != nil && ctx.Err() == nil && a.bot.Team() == "" {
+		// Slack refused the bot token (or could not be reached) at the
+		// bot's own auth.test, after checkSlack had taken it.
+		botErr = slackError(a.cfg, botTokenVar, "auth.test", botErr)
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()
 	srv.Shutdown(shutdownCtx)

@@ -44,6 +44,10 @@ type Config struct {
 	NoSlackSignIn     bool
 }
 
+// defaultSlackAPIURL is Slack's Web API, used when TANDEM_SLACK_API_URL is
+// not set.
+const defaultSlackAPIURL = "https://slack.com/api/"
+
 // ProviderEnv is one provider's OAuth client and endpoints, from its
 // TANDEM_<P>_* variables.
 type ProviderEnv = integrations.Settings
@@ -63,7 +67,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		AppToken:      strings.TrimSpace(getenv("SLACK_APP_TOKEN")),
 		BotToken:      strings.TrimSpace(getenv("SLACK_BOT_TOKEN")),
-		SlackAPIURL:   or("TANDEM_SLACK_API_URL", "https://slack.com/api/"),
+		SlackAPIURL:   or("TANDEM_SLACK_API_URL", defaultSlackAPIURL),
 		DBPath:        or("TANDEM_DB", "tandem.db"),
 		DatabaseURL:   strings.TrimSpace(getenv("TANDEM_DATABASE_URL")),
 		EncryptionKey: strings.TrimSpace(getenv("TANDEM_ENCRYPTION_KEY")),

@@ -32,19 +32,24 @@ var (
 )
 
 // OpenDB opens PostgreSQL when cfg.DatabaseURL (TANDEM_DATABASE_URL) is
-// set, else the bbolt file cfg.DBPath (TANDEM_DB). It fails with an error
-// worded for the operator when the store cannot be opened or used with keys.
+// set, else the bbolt file cfg.DBPath (TANDEM_DB), which it creates when
+// missing but never its folder. It fails with a *StartupError, one line
+// worded for the operator, when the store cannot be opened or used with
+// keys.
 func OpenDB(ctx context.Context, cfg Config, keys *secrets.Keyring) (DB, error) {
 	if cfg.DatabaseURL != "" {
 		db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Keyring: keys})
 		if err != nil {
-			return nil, errors.New("tandem: " + tandem.ErrorMessage(err))
+			return nil, dbOpenError(cfg, keys, err)
 		}
 		return db, nil
 	}
+	if err := checkDBFolder(cfg); err != nil {
+		return nil, err
+	}
 	db, err := store.Open(cfg.DBPath, store.Options{Keyring: keys})
 	if err != nil {
-		return nil, errors.New("tandem: " + tandem.ErrorMessage(err))
+		return nil, dbOpenError(cfg, keys, err)
 	}
 	return db, nil
 }
@@ -64,11 +69,25 @@ func DescribeDB(cfg Config) string {
 }
 
 // OpenKeyring uses cfg.EncryptionKey (TANDEM_ENCRYPTION_KEY), or a key file
-// beside the database that is generated on first run, with
-// cfg.PreviousKeys for secrets sealed under older keys. It fails with an
-// error listing every problem when a key does not parse or the key file
-// cannot be read or created.
+// beside the database that is generated on first run (in an existing
+// folder only), with cfg.PreviousKeys for secrets sealed under older keys.
+// It fails with an error listing every problem when a key does not parse,
+// and with a *StartupError when the key file cannot be read or created.
 func OpenKeyring(cfg Config, log *slog.Logger) (*secrets.Keyring, error) {
+	keys, created, err := openKeyring(cfg)
+	if created != "" {
+		logKeyCreated(log, created)
+	}
+	return keys, err
+}
+
+func logKeyCreated(log *slog.Logger, path string) {
+	log.Warn("generated a new encryption key file; back it up, tokens cannot be read without it", "path", path, "mode", "0600")
+}
+
+// openKeyring is OpenKeyring without the log line; it returns the path of
+// the key file when it generated one.
+func openKeyring(cfg Config) (keys *secrets.Keyring, created string, err error) {
 	var problems []string
 	var prev [][]byte
 	for i, p := range cfg.PreviousKeys {
@@ -85,24 +104,34 @@ func OpenKeyring(cfg Config, log *slog.Logger) (*secrets.Keyring, error) {
 			problems = append(problems, "TANDEM_ENCRYPTION_KEY: "+err.Error())
 		}
 		key = k
-	} else {
+	} else if len(problems) == 0 {
+		// The key file lives beside the database: a folder that does not
+		// exist is a mistyped TANDEM_DB, not a place to create.
+		if err := checkDBFolder(cfg); err != nil {
+			return nil, "", err
+		}
 		path := keyFilePath(cfg.DBPath)
-		k, created, err := secrets.LoadOrCreateKeyFile(path)
+		k, isNew, err := secrets.LoadOrCreateKeyFile(path)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("TANDEM_ENCRYPTION_KEY is not set and the key file %s cannot be used: %v", path, err))
-		} else if created {
-			log.Warn("generated a new encryption key file; back it up, tokens cannot be read without it", "path", path, "mode", "0600")
+			return nil, "", startupErr(tandem.EINVALID, []string{"TANDEM_DB", "TANDEM_ENCRYPTION_KEY"}, err,
+				"TANDEM_ENCRYPTION_KEY is not set and the key file %s beside TANDEM_DB cannot be read or created (%s); set TANDEM_DB to a file in a folder tandem can write, fix the key file, or set TANDEM_ENCRYPTION_KEY",
+				path, osError(err))
+		}
+		if isNew {
+			created = path
 		}
 		key = k
 	}
-	if len(problems) > 0 {
-		return nil, errors.New("tandem: configuration problems:\n  " + strings.Join(problems, "\n  "))
+	if len(problems) == 1 {
+		return nil, created, errors.New("tandem: " + problems[0])
+	} else if len(problems) > 0 {
+		return nil, created, errors.New("tandem: configuration problems:\n  " + strings.Join(problems, "\n  "))
 	}
-	keys, err := secrets.NewKeyring(key, prev...)
+	keys, err = secrets.NewKeyring(key, prev...)
 	if err != nil {
-		return nil, fmt.Errorf("tandem: encryption key: %w", err)
+		return nil, created, fmt.Errorf("tandem: encryption key: %w", err)
 	}
-	return keys, nil
+	return keys, created, nil
 }
 
 func keyFilePath(dbPath string) string {

@@ -210,7 +210,7 @@ func (b *Bot) setReady(v bool) {
 func (b *Bot) Run(ctx context.Context) error {
 	auth, err := b.api.AuthTestContext(ctx)
 	if err != nil {
-		return fmt.Errorf("bot: slack auth.test: %w", err)
+		return fmt.Errorf("bot: slack refused the bot token or could not be reached (auth.test): %w", err)
 	}
 	// Turns run under their own context: a stop lets them finish within
 	// ShutdownTimeout before cancelling them.

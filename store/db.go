@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -157,6 +158,11 @@ func openBolt(path string, opts Options) (*bolt.DB, error) {
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("store: open: %w", tandem.Errorf(tandem.EUNAVAILABLE,
 			"the database %s is in use by another process (is tandem serve running?)", path))
+	} else if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		// The operating system's refusal (no such folder, read-only, not
+		// permitted) is the operator's to fix.
+		return nil, fmt.Errorf("store: open %s: %w (%w)", path, tandem.Errorf(tandem.EINVALID,
+			"the database file %s cannot be opened or created: %s", path, pe.Err), err)
 	} else if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}

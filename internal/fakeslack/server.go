@@ -63,6 +63,10 @@ type Options struct {
 	// AppToken is the xapp- token apps.connections.open expects.
 	// Default "xapp-fake-tandem".
 	AppToken string
+	// TokenErrors maps a token to the error Slack answers every call made
+	// with it, such as "account_inactive" for a deactivated user's or an
+	// uninstalled app's token, "token_revoked" or "invalid_auth".
+	TokenErrors map[string]string
 	// PingInterval is how often each connection gets a WebSocket PING.
 	// Default 1s (slack-go gives up after 30s without one).
 	PingInterval time.Duration

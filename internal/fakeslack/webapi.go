@@ -214,6 +214,9 @@ func (s *Server) checkToken(kind tokenKind, tok string) string {
 	if kind == ownAuth {
 		return ""
 	}
+	if code := s.opts.TokenErrors[tok]; code != "" && tok != "" {
+		return code
+	}
 	want, other := s.opts.BotToken, s.opts.AppToken
 	if kind == appToken {
 		want, other = other, want
