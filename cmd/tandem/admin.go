@@ -10,7 +10,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tandembot/tandem/api"
 	"github.com/tandembot/tandem/app"
@@ -27,15 +31,19 @@ type opEnv struct {
 	team string
 }
 
-// op is an operator command. The same function runs inside tandem serve
-// (through the admin socket) or against the database file directly.
-type op func(ctx context.Context, env opEnv, args []string, stdout io.Writer) error
+// opRunner gives the body of an operator command its opEnv: the
+// command-line's runner sends the command to a running tandem serve through
+// the admin socket, or opens the database; the admin socket's runs the body
+// inside tandem serve. So the same command tree, with the same flags and
+// checks, runs on both sides.
+type opRunner func(cmd *cobra.Command, args []string, body func(env opEnv) error) error
 
-// ops are the operator commands that work while tandem serve runs.
-var ops = map[string]op{
-	"apikey":   apikeyOp,
-	"audit":    auditOp,
-	"sessions": sessionsOp,
+// ops are the operator commands that work while tandem serve runs, each
+// built around the runner that gives its bodies their opEnv.
+var ops = map[string]func(opRunner) *cobra.Command{
+	"apikey":   apikeyCmd,
+	"audit":    auditCmd,
+	"sessions": sessionsCmd,
 }
 
 // adminRequest and adminResponse are the admin socket's protocol: one JSON
@@ -110,9 +118,8 @@ func adminConn(ctx context.Context, a *app.App, conn net.Conn) {
 	}
 	var out bytes.Buffer
 	resp := adminResponse{}
-	if f, ok := ops[req.Command]; !ok {
-		resp.Error = "unknown command " + req.Command
-	} else if err := f(ctx, opEnv{db: a.DB(), keys: a.Keys(), bot: a.Bot(), team: a.Bot().Team()}, req.Args, &out); err != nil {
+	env := opEnv{db: a.DB(), keys: a.Keys(), bot: a.Bot(), team: a.Bot().Team()}
+	if err := runInServe(ctx, env, req.Command, req.Args, &out); err != nil {
 		resp.Error = err.Error()
 	}
 	resp.Stdout = out.String()
@@ -120,33 +127,85 @@ func adminConn(ctx context.Context, a *app.App, conn net.Conn) {
 	json.NewEncoder(conn).Encode(resp)
 }
 
-// runOp runs an operator command: inside the running tandem serve when its
-// admin socket answers, else against the database file. It says on stderr
-// which it did.
-func runOp(ctx context.Context, name string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg := storeConfig(getenv)
-	sock := socketPath(cfg.DBPath)
-	if conn, err := net.DialTimeout("unix", sock, time.Second); err == nil {
-		defer conn.Close()
-		fmt.Fprintf(stderr, "tandem: running inside the tandem serve that holds %s (admin socket %s)\n", cfg.DBPath, sock)
-		if err := json.NewEncoder(conn).Encode(adminRequest{Command: name, Args: args}); err != nil {
-			return fmt.Errorf("tandem: admin socket: %w", err)
-		}
-		var resp adminResponse
-		if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&resp); err != nil {
-			return fmt.Errorf("tandem: admin socket: %w", err)
-		}
-		io.WriteString(stdout, resp.Stdout)
-		if resp.Error != "" {
-			return errors.New(resp.Error)
-		}
-		return nil
+// runInServe runs an operator command that came through the admin socket
+// with the running serve's env, writing its output to out.
+func runInServe(ctx context.Context, env opEnv, command string, args []string, out io.Writer) error {
+	build, ok := ops[command]
+	if !ok {
+		return fmt.Errorf("unknown command %s", command)
 	}
-	db, err := openStore(ctx, getenv, stderr)
-	if err != nil {
-		return err
+	c := build(func(_ *cobra.Command, _ []string, body func(opEnv) error) error { return body(env) })
+	c.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
+	c.SetOut(out)
+	c.SetErr(io.Discard)
+	c.SilenceErrors, c.SilenceUsage = true, true
+	c.CompletionOptions.DisableDefaultCmd = true
+	_, err := c.ExecuteContextC(ctx)
+	return err
+}
+
+// cliRunner is the command line's opRunner: it runs the command inside the
+// running tandem serve when its admin socket answers, else against the
+// database, which must exist. It says on stderr which it did.
+func cliRunner(getenv func(string) string, stderr io.Writer) opRunner {
+	return func(cmd *cobra.Command, args []string, body func(opEnv) error) error {
+		ctx := cmd.Context()
+		cfg := storeConfig(getenv)
+		sock := socketPath(cfg.DBPath)
+		if conn, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			defer conn.Close()
+			fmt.Fprintf(stderr, "tandem: running inside the tandem serve that holds %s (admin socket %s)\n", cfg.DBPath, sock)
+			path := opPath(cmd)
+			return askServe(conn, adminRequest{Command: path[0], Args: forwardArgs(path[1:], cmd, args)}, cmd.OutOrStdout())
+		}
+		db, err := app.OpenExistingDB(ctx, cfg, app.NewLogger("text", stderr))
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		fmt.Fprintf(stderr, "tandem: no tandem serve answers on %s; opened %s directly\n", sock, app.DescribeDB(cfg))
+		return body(opEnv{db: db, keys: &api.Keys{Store: db}, team: strings.TrimSpace(getenv("TANDEM_TEAM"))})
 	}
-	defer db.Close()
-	fmt.Fprintf(stderr, "tandem: no tandem serve answers on %s; opened %s directly\n", sock, app.DescribeDB(cfg))
-	return ops[name](ctx, opEnv{db: db, keys: &api.Keys{Store: db}, team: getenv("TANDEM_TEAM")}, args, stdout)
+}
+
+// askServe sends req through the admin socket and copies the answer's
+// output to stdout.
+func askServe(conn net.Conn, req adminRequest, stdout io.Writer) error {
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		return fmt.Errorf("tandem: admin socket: %w", err)
+	}
+	var resp adminResponse
+	if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&resp); err != nil {
+		return fmt.Errorf("tandem: admin socket: %w", err)
+	}
+	io.WriteString(stdout, resp.Stdout)
+	if resp.Error != "" {
+		return errors.New(resp.Error)
+	}
+	return nil
+}
+
+// opPath is cmd's path below the root: the operator command and its
+// subcommands ("apikey", "create").
+func opPath(cmd *cobra.Command) []string {
+	var path []string
+	for c := cmd; c.HasParent(); c = c.Parent() {
+		path = append([]string{c.Name()}, path...)
+	}
+	return path
+}
+
+// forwardArgs spells out the command line as parsed, for the admin socket:
+// the subcommands, every flag given as --name=value, then the arguments.
+func forwardArgs(sub []string, cmd *cobra.Command, args []string) []string {
+	out := append([]string{}, sub...)
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Name != "help" {
+			out = append(out, "--"+f.Name+"="+f.Value.String())
+		}
+	})
+	if len(args) > 0 {
+		out = append(append(out, "--"), args...)
+	}
+	return out
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,18 +15,14 @@ const childEnvVar = "TANDEM_TEST_CHILD"
 
 // TestMain runs the tests, or, as a child started by the fault tests, runs
 // tandem exactly as main does: run with the process's arguments and
-// environment, SIGINT/SIGTERM cancelling its context, exit status 0 when run
-// returns nil and 1 otherwise.
+// environment, SIGINT/SIGTERM cancelling its context, and main's exit status
+// (exitCode: 0, 2 for a usage error, else 1).
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnvVar) == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 		stop()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+		os.Exit(exitCode(err, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

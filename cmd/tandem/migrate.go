@@ -3,9 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/app"
@@ -13,17 +14,34 @@ import (
 	"github.com/tandembot/tandem/store/postgres"
 )
 
+func migrateCommand(getenv func(string) string, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Upgrade the database to this version's schema (bot stopped)",
+		Long: `Migrate upgrades the database to this binary's schema. On bbolt it needs the
+bot stopped and first copies the file to <TANDEM_DB>.schemaN-TIME.bak; on
+PostgreSQL it applies the embedded migrations, one transaction each (take a
+pg_dump first), and creates the schema in an empty database. It never
+creates a bbolt file or a key file.`,
+		Example: `  tandem migrate
+  TANDEM_DATABASE_URL=postgres://tandem@db:5432/tandem tandem migrate`,
+		Args:        noArgs,
+		Annotations: map[string]string{"environment": envSection(storeEnv...)},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return migrate(cmd.Context(), getenv, cmd.OutOrStdout(), stderr)
+		},
+	}
+}
+
 // migrate upgrades the database to this binary's schema. It needs the bot
 // stopped: bbolt lets one process hold the file, and a schema change must
 // not run under a live bot.
-func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
+func migrate(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg := storeConfig(getenv)
+	if err := app.RequireDB(cfg); err != nil {
 		return err
 	}
-	cfg := storeConfig(getenv)
-	keys, err := app.OpenKeyring(cfg, app.NewLogger("text", stderr))
+	keys, err := app.OpenExistingKeyring(cfg, app.NewLogger("text", stderr))
 	if err != nil {
 		return err
 	}

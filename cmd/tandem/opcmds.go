@@ -4,94 +4,177 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/app"
 )
 
-// flags parses an operator command's flags, writing usage to a buffer that
-// becomes the error (so it travels through the admin socket too).
-func flags(name string, args []string, def func(*flag.FlagSet)) (*flag.FlagSet, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	var usage strings.Builder
-	fs.SetOutput(&usage)
-	def(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, fmt.Errorf("%v\n%s", err, usage.String())
-	}
-	return fs, nil
+// opLong is what every operator command's help says of where it runs.
+const opLong = `It runs inside the tandem serve that holds the database, through its admin
+socket <TANDEM_DB>.sock, when one answers; otherwise it opens the database
+itself (the bot stopped, or TANDEM_DATABASE_URL). It never creates a
+database or a key file: tandem serve does, on its first start.`
+
+func apikeyCmd(run opRunner) *cobra.Command {
+	c := group(&cobra.Command{
+		Use:   "apikey",
+		Short: "Create, list or revoke API keys (works while serve runs)",
+		Long: `Apikey manages the keys of Tandem's HTTP API and MCP server. A key acts as
+the Slack user it was created for.
+
+` + opLong,
+		Example: `  tandem apikey create --user U012AB3CD ci
+  tandem apikey list --user U012AB3CD
+  tandem apikey revoke tdm_3f9a`,
+		Annotations: map[string]string{"environment": envSection(slices.Concat(storeEnv, []string{"TANDEM_TEAM"})...)},
+	})
+	c.AddCommand(apikeyCreateCmd(run), apikeyListCmd(run), apikeyRevokeCmd(run))
+	return c
 }
 
-// apikeyOp: tandem apikey create|list|revoke.
-func apikeyOp(ctx context.Context, env opEnv, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: tandem apikey create --user U… --name NAME [--expires 90d|never] [--team T…] | list [--user U…] [--json] | revoke PREFIX")
-	}
+func apikeyCreateCmd(run opRunner) *cobra.Command {
 	var user, name, expires, team string
-	var asJSON bool
-	fs, err := flags("apikey "+args[0], args[1:], func(fs *flag.FlagSet) {
-		fs.StringVar(&user, "user", "", "Slack user id the key acts as")
-		fs.StringVar(&name, "name", "", "a name to recognise the key by")
-		fs.StringVar(&expires, "expires", "90d", "lifetime: 30d, 12h or never")
-		fs.StringVar(&team, "team", env.team, "Slack team id (default: the running bot's, or TANDEM_TEAM)")
-		fs.BoolVar(&asJSON, "json", false, "print JSON")
-	})
-	if err != nil {
-		return err
-	}
-	switch args[0] {
-	case "create":
-		if user == "" || name == "" {
-			return errors.New("tandem apikey create needs --user U… and --name NAME")
-		}
-		if team == "" {
-			return errors.New("tandem apikey create needs --team T… when no tandem serve is running (or set TANDEM_TEAM)")
-		}
-		key, _, err := env.keys.CreateText(ctx, team, user, name, expires, "operator")
-		if err != nil {
-			return errors.New(tandem.ErrorMessage(err))
-		}
-		fmt.Fprintln(stdout, key) // the key alone, for scripts
-		return nil
-	case "list":
-		keys, err := env.keys.List(ctx, team, user)
-		if err != nil {
-			return err
-		}
-		if asJSON {
-			return json.NewEncoder(stdout).Encode(keys)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PREFIX\tNAME\tCREATOR\tCREATED\tEXPIRES\tLAST USED\tSTATE")
-		now := time.Now()
-		for _, k := range keys {
-			state := "active"
-			if !k.Revoked.IsZero() {
-				state = "revoked"
-			} else if k.Expired(now) {
-				state = "expired"
+	c := &cobra.Command{
+		Use:   "create [NAME] --user U…",
+		Short: "Create a key that acts as a Slack user; prints the key alone on stdout",
+		Long: `Create makes an API key that acts as the Slack user --user and prints the
+key alone on stdout, for scripts. The name (--name or the argument) is how
+you recognise it in tandem apikey list.
+
+` + opLong,
+		Example: `  tandem apikey create --user U012AB3CD ci
+  tandem apikey create --user U012AB3CD --name ci --expires never
+  TANDEM_TEAM=T012AB3CD tandem apikey create --user U012AB3CD ci   # tandem serve stopped`,
+		Args:        maxArgs(1),
+		Annotations: map[string]string{"environment": envSection(slices.Concat(storeEnv, []string{"TANDEM_TEAM"})...)},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if name != "" && name != args[0] {
+					return badUsage("give the key's name once: --name %q or %q", name, args[0])
+				}
+				name = args[0]
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.Creator, day(k.CreatedAt), day(k.Expires), day(k.LastUsed), state)
-		}
-		return tw.Flush()
-	case "revoke":
-		if fs.NArg() != 1 {
-			return errors.New("usage: tandem apikey revoke PREFIX")
-		}
-		k, err := env.keys.Revoke(ctx, fs.Arg(0), "", "operator")
-		if err != nil {
-			return errors.New(tandem.ErrorMessage(err))
-		}
-		fmt.Fprintf(stdout, "revoked %s (%s) of %s\n", k.Prefix, k.Name, k.Creator)
+			if user == "" || name == "" {
+				return badUsage("tandem apikey create needs --user U… and a name (--name NAME, or NAME as the argument)")
+			}
+			if err := checkUserID(user); err != nil {
+				return err
+			}
+			return run(cmd, args, func(env opEnv) error {
+				if team == "" {
+					team = env.team
+				}
+				if team == "" {
+					return badUsage("tandem apikey create needs --team T… when no tandem serve is running (or set TANDEM_TEAM)")
+				}
+				key, _, err := env.keys.CreateText(cmd.Context(), team, user, name, expires, "operator")
+				if err != nil {
+					return errors.New(tandem.ErrorMessage(err))
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), key) // the key alone, for scripts
+				return nil
+			})
+		},
+	}
+	c.Flags().StringVar(&user, "user", "", "Slack member id (U… or W…) of the user the key acts as (required)")
+	c.Flags().StringVar(&name, "name", "", "a name to recognise the key by (or give it as the argument)")
+	c.Flags().StringVar(&expires, "expires", "90d", "lifetime: 30d, 12h or never")
+	c.Flags().StringVar(&team, "team", "", "Slack team id (T…); default: the running tandem serve's, else TANDEM_TEAM")
+	return c
+}
+
+func apikeyListCmd(run opRunner) *cobra.Command {
+	var user, team string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List API keys: prefix, name, creator, dates and state",
+		Long:  "List prints every API key, or those of one user.\n\n" + opLong,
+		Example: `  tandem apikey list
+  tandem apikey list --user U012AB3CD --json`,
+		Args:        noArgs,
+		Annotations: map[string]string{"environment": envSection(slices.Concat(storeEnv, []string{"TANDEM_TEAM"})...)},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if user != "" {
+				if err := checkUserID(user); err != nil {
+					return err
+				}
+			}
+			return run(cmd, args, func(env opEnv) error {
+				if team == "" {
+					team = env.team
+				}
+				keys, err := env.keys.List(cmd.Context(), team, user)
+				if err != nil {
+					return err
+				}
+				stdout := cmd.OutOrStdout()
+				if asJSON {
+					return json.NewEncoder(stdout).Encode(keys)
+				}
+				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "PREFIX\tNAME\tCREATOR\tCREATED\tEXPIRES\tLAST USED\tSTATE")
+				now := time.Now()
+				for _, k := range keys {
+					state := "active"
+					if !k.Revoked.IsZero() {
+						state = "revoked"
+					} else if k.Expired(now) {
+						state = "expired"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.Creator, day(k.CreatedAt), day(k.Expires), day(k.LastUsed), state)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	c.Flags().StringVar(&user, "user", "", "only the keys of this Slack member id (U… or W…)")
+	c.Flags().StringVar(&team, "team", "", "Slack team id (T…); default: the running tandem serve's, else TANDEM_TEAM")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func apikeyRevokeCmd(run opRunner) *cobra.Command {
+	return &cobra.Command{
+		Use:         "revoke PREFIX",
+		Short:       "Revoke the API key with this prefix (from tandem apikey list)",
+		Long:        "Revoke makes the key with this prefix stop working at once.\n\n" + opLong,
+		Example:     "  tandem apikey revoke tdm_3f9a",
+		Args:        exactArgs(1, "the key's PREFIX (from tandem apikey list)"),
+		Annotations: map[string]string{"environment": envSection(storeEnv...)},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd, args, func(env opEnv) error {
+				k, err := env.keys.Revoke(cmd.Context(), args[0], "", "operator")
+				if err != nil {
+					return errors.New(tandem.ErrorMessage(err))
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked %s (%s) of %s\n", k.Prefix, k.Name, k.Creator)
+				return nil
+			})
+		},
+	}
+}
+
+// slackUserID is a Slack member id: U… or W… (Enterprise Grid), uppercase
+// letters and digits.
+var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+
+// checkUserID refuses what is not a Slack member id (a name, an email, a
+// display name), saying where to find the id.
+func checkUserID(user string) error {
+	if slackUserID.MatchString(user) {
 		return nil
 	}
-	return fmt.Errorf("tandem apikey: unknown action %q (create, list, revoke)", args[0])
+	return badValue(`--user %q is not a Slack user id: it needs the person's Slack member id (U… or W…, such as U012AB3CD); in Slack, open their profile, click ⋯ (More) and choose "Copy member ID"`, user)
 }
 
 func day(t time.Time) string {
@@ -101,35 +184,58 @@ func day(t time.Time) string {
 	return t.UTC().Format("2006-01-02")
 }
 
-// auditOp: tandem audit [--session S] [--user U] [--since 24h] [--json].
-func auditOp(ctx context.Context, env opEnv, args []string, stdout io.Writer) error {
+func auditCmd(run opRunner) *cobra.Command {
 	var session, user, since string
 	var asJSON bool
 	var limit int
-	if _, err := flags("audit", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&session, "session", "", "a session as team/channel/thread_ts")
-		fs.StringVar(&user, "user", "", "records where this Slack user acted or was acted as")
-		fs.StringVar(&since, "since", "", "only records newer than this (24h, 7d)")
-		fs.IntVar(&limit, "limit", 0, "only the newest N records")
-		fs.BoolVar(&asJSON, "json", false, "print JSON, one record a line")
-	}); err != nil {
-		return err
+	c := &cobra.Command{
+		Use:   "audit",
+		Short: "Print the audit trail: who acted as whom (works while serve runs)",
+		Long:  "Audit prints the audit trail: who acted as whom, in which session, with which\nprovider, why, and the outcome.\n\n" + opLong,
+		Example: `  tandem audit --since 24h
+  tandem audit --session T012AB3CD/C024BE91L/1712345678.000100 --json
+  tandem audit --user U012AB3CD --limit 20`,
+		Args:        noArgs,
+		Annotations: map[string]string{"environment": envSection(storeEnv...)},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := tandem.AuditFilter{User: user, Limit: limit}
+			if session != "" {
+				k, err := parseSession(session)
+				if err != nil {
+					return err
+				}
+				f.Session = &k
+			}
+			if since != "" {
+				d, err := parseSince(since)
+				if err != nil {
+					return err
+				}
+				f.Since = time.Now().Add(-d)
+			}
+			return run(cmd, args, func(env opEnv) error {
+				return printAudit(cmd.Context(), env, f, asJSON, cmd.OutOrStdout())
+			})
+		},
 	}
-	f := tandem.AuditFilter{User: user, Limit: limit}
-	if session != "" {
-		parts := strings.Split(session, "/")
-		if len(parts) != 3 {
-			return errors.New("--session takes team/channel/thread_ts")
-		}
-		f.Session = &tandem.SessionKey{Team: parts[0], Channel: parts[1], ThreadTS: parts[2]}
+	c.Flags().StringVar(&session, "session", "", "a session as team/channel/thread_ts")
+	c.Flags().StringVar(&user, "user", "", "records where this Slack user acted or was acted as")
+	c.Flags().StringVar(&since, "since", "", "only records newer than this (24h, 7d)")
+	c.Flags().IntVar(&limit, "limit", 0, "only the newest N records")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON, one record a line")
+	return c
+}
+
+// parseSession reads team/channel/thread_ts.
+func parseSession(s string) (tandem.SessionKey, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return tandem.SessionKey{}, badValue("--session %q: it takes team/channel/thread_ts, such as T012AB3CD/C024BE91L/1712345678.000100", s)
 	}
-	if since != "" {
-		d, err := parseSince(since)
-		if err != nil {
-			return err
-		}
-		f.Since = time.Now().Add(-d)
-	}
+	return tandem.SessionKey{Team: parts[0], Channel: parts[1], ThreadTS: parts[2]}, nil
+}
+
+func printAudit(ctx context.Context, env opEnv, f tandem.AuditFilter, asJSON bool, stdout io.Writer) error {
 	recs, err := env.db.Audit(ctx, f)
 	if err != nil {
 		return err
@@ -164,7 +270,7 @@ func dash(s string) string {
 func parseSince(s string) (time.Duration, error) {
 	d, err := app.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("--since %q: use a duration such as 24h or 7d", s)
+		return 0, badValue("--since %q: use a duration such as 24h or 7d", s)
 	}
 	return d, nil
 }

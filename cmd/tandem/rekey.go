@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tandembot/tandem/app"
 )
@@ -24,28 +25,27 @@ func storeConfig(getenv func(string) string) app.Config {
 	return c
 }
 
-// openStore opens the database for an operator command.
-func openStore(ctx context.Context, getenv func(string) string, stderr io.Writer) (app.DB, error) {
-	cfg := storeConfig(getenv)
-	keys, err := app.OpenKeyring(cfg, app.NewLogger("text", stderr))
-	if err != nil {
-		return nil, err
+func rekeyCommand(getenv func(string) string, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rekey",
+		Short: "Re-encrypt stored secrets under the current key",
+		Long: `Rekey re-encrypts every stored secret under TANDEM_ENCRYPTION_KEY, after a
+rotation; the keys in TANDEM_ENCRYPTION_KEY_PREVIOUS must still hold the old
+ones. On bbolt it needs the bot stopped. It never creates a database or a key
+file.`,
+		Example:     `  TANDEM_ENCRYPTION_KEY=$NEW TANDEM_ENCRYPTION_KEY_PREVIOUS=$OLD tandem rekey`,
+		Args:        noArgs,
+		Annotations: map[string]string{"environment": envSection(storeEnv...)},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return rekey(cmd.Context(), getenv, cmd.OutOrStdout(), stderr)
+		},
 	}
-	return app.OpenDB(ctx, cfg, keys)
 }
 
 // rekey re-encrypts every secret still sealed under a previous key with the
 // current TANDEM_ENCRYPTION_KEY.
-func rekey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rekey", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tandem rekey\n\nRe-encrypts every stored secret under TANDEM_ENCRYPTION_KEY; keys in\nTANDEM_ENCRYPTION_KEY_PREVIOUS must still hold the old ones.")
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	db, err := openStore(ctx, getenv, stderr)
+func rekey(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	db, err := app.OpenExistingDB(ctx, storeConfig(getenv), app.NewLogger("text", stderr))
 	if err != nil {
 		return err
 	}

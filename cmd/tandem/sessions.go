@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os/user"
 	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/turns"
@@ -63,36 +64,129 @@ func (c linkCache) Links(ctx context.Context, team, user string) ([]tandem.Link,
 	return ls, nil
 }
 
-// sessionsOp: tandem sessions report|notify|keep-owner-credentials.
-func sessionsOp(ctx context.Context, env opEnv, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: tandem sessions report [--channel C] [--json] | notify [--channel C] [--send] | keep-owner-credentials (--session T/C/TS | --all-not-ready) [--operator NAME]")
+func sessionsCmd(run opRunner) *cobra.Command {
+	c := group(&cobra.Command{
+		Use:   "sessions",
+		Short: "Report, notify or keep-owner-credentials for shared sessions",
+		Long: `Sessions looks at shared sessions (threads with more than one editor) whose
+editors miss, or must reconnect, a provider the session used.
+
+` + opLong,
+		Example: `  tandem sessions report
+  tandem sessions notify --send
+  tandem sessions keep-owner-credentials --all-not-ready`,
+		Annotations: map[string]string{"environment": envSection(storeEnv...)},
+	})
+	c.AddCommand(sessionsReportCmd(run), sessionsNotifyCmd(run), sessionsKeepCmd(run))
+	return c
+}
+
+func sessionsReportCmd(run opRunner) *cobra.Command {
+	var channel string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "report",
+		Short: "List shared sessions and the editors each one is not ready for",
+		Long:  "Report lists every shared session, ready or not, and for each editor who is\nnot ready the providers to connect or reconnect.\n\n" + opLong,
+		Example: `  tandem sessions report
+  tandem sessions report --channel C024BE91L --json`,
+		Args:        noArgs,
+		Annotations: map[string]string{"environment": envSection(storeEnv...)},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd, args, func(env opEnv) error {
+				reports, err := readinessReport(cmd.Context(), env, channel)
+				if err != nil {
+					return err
+				}
+				return printReport(cmd.OutOrStdout(), reports, asJSON)
+			})
+		},
 	}
+	c.Flags().StringVar(&channel, "channel", "", "only sessions in this channel id")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func sessionsNotifyCmd(run opRunner) *cobra.Command {
+	var channel string
+	var send bool
+	c := &cobra.Command{
+		Use:   "notify",
+		Short: "DM each editor who is not ready, once per gap (a dry run without --send)",
+		Long:  "Notify lists the DMs it would send; with --send, it sends them through the running\ntandem serve, once per editor, provider and gap.\n\n" + opLong,
+		Example: `  tandem sessions notify
+  tandem sessions notify --send`,
+		Args:        noArgs,
+		Annotations: map[string]string{"environment": envSection(storeEnv...)},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd, args, func(env opEnv) error {
+				reports, err := readinessReport(cmd.Context(), env, channel)
+				if err != nil {
+					return err
+				}
+				return notify(cmd.Context(), env, reports, send, cmd.OutOrStdout())
+			})
+		},
+	}
+	c.Flags().StringVar(&channel, "channel", "", "only sessions in this channel id")
+	c.Flags().BoolVar(&send, "send", false, "send the DMs (needs tandem serve running; default: a dry run that lists them)")
+	return c
+}
+
+func sessionsKeepCmd(run opRunner) *cobra.Command {
 	var channel, session, operator string
-	var asJSON, send, allNotReady bool
-	if _, err := flags("sessions "+args[0], args[1:], func(fs *flag.FlagSet) {
-		fs.StringVar(&channel, "channel", "", "only sessions in this channel id")
-		fs.BoolVar(&asJSON, "json", false, "print JSON")
-		fs.BoolVar(&send, "send", false, "notify: send the DMs (default: a dry run that lists them)")
-		fs.StringVar(&session, "session", "", "keep-owner-credentials: one session as team/channel/thread_ts")
-		fs.BoolVar(&allNotReady, "all-not-ready", false, "keep-owner-credentials: every session that is not ready")
-		fs.StringVar(&operator, "operator", operatorName(), "your name, for the audit trail and the thread")
-	}); err != nil {
-		return err
+	var allNotReady bool
+	c := &cobra.Command{
+		Use:   "keep-owner-credentials (--session T/C/TS | --all-not-ready)",
+		Short: "Ask session owners to keep running everything as them (pending their approval)",
+		Long: `Keep-owner-credentials asks the owner of each chosen session, in its thread, to
+keep the old behaviour: everything runs as the owner. Each stays pending until
+its owner approves. It needs tandem serve running.
+
+` + opLong,
+		Example: `  tandem sessions keep-owner-credentials --session T012AB3CD/C024BE91L/1712345678.000100
+  tandem sessions keep-owner-credentials --all-not-ready --operator ops-oncall`,
+		Args:        noArgs,
+		Annotations: map[string]string{"environment": envSection(storeEnv...)},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (session == "") == !allNotReady {
+				return badUsage("tandem sessions keep-owner-credentials needs exactly one of --session T/C/TS or --all-not-ready")
+			}
+			var key tandem.SessionKey
+			if session != "" {
+				k, err := parseSession(session)
+				if err != nil {
+					return err
+				}
+				key = k
+			}
+			return run(cmd, args, func(env opEnv) error {
+				if operator == "" {
+					operator = operatorName()
+				}
+				var keys []tandem.SessionKey
+				if allNotReady {
+					reports, err := readinessReport(cmd.Context(), env, channel)
+					if err != nil {
+						return err
+					}
+					for _, r := range reports {
+						if !r.Ready() && !r.Persistent {
+							keys = append(keys, r.Session)
+						}
+					}
+				} else {
+					keys = append(keys, key)
+				}
+				return keepOwnerCredentials(cmd.Context(), env, keys, operator, cmd.OutOrStdout())
+			})
+		},
 	}
-	reports, err := readinessReport(ctx, env, channel)
-	if err != nil {
-		return err
-	}
-	switch args[0] {
-	case "report":
-		return printReport(stdout, reports, asJSON)
-	case "notify":
-		return notify(ctx, env, reports, send, stdout)
-	case "keep-owner-credentials":
-		return keepOwnerCredentials(ctx, env, reports, session, allNotReady, operator, stdout)
-	}
-	return fmt.Errorf("tandem sessions: unknown action %q (report, notify, keep-owner-credentials)", args[0])
+	c.Flags().StringVar(&session, "session", "", "one session as team/channel/thread_ts")
+	c.Flags().BoolVar(&allNotReady, "all-not-ready", false, "every session that is not ready")
+	c.Flags().StringVar(&channel, "channel", "", "with --all-not-ready: only sessions in this channel id")
+	c.Flags().StringVar(&operator, "operator", "", "your name, for the audit trail and the thread (default: your OS user name)")
+	return c
 }
 
 func operatorName() string {
@@ -238,27 +332,10 @@ func notified(ctx context.Context, env opEnv, team, user string, p tandem.Provid
 	return err == nil
 }
 
-// keepOwnerCredentials asks the owners of the chosen sessions to keep
+// keepOwnerCredentials asks the owners of the sessions keys to keep
 // running as them (the old behaviour); each stays pending until its owner
 // approves.
-func keepOwnerCredentials(ctx context.Context, env opEnv, reports []tandem.SessionReadiness, session string, allNotReady bool, operator string, w io.Writer) error {
-	var keys []tandem.SessionKey
-	switch {
-	case session != "" && !allNotReady:
-		parts := strings.Split(session, "/")
-		if len(parts) != 3 {
-			return errors.New("--session takes team/channel/thread_ts")
-		}
-		keys = append(keys, tandem.SessionKey{Team: parts[0], Channel: parts[1], ThreadTS: parts[2]})
-	case allNotReady && session == "":
-		for _, r := range reports {
-			if !r.Ready() && !r.Persistent {
-				keys = append(keys, r.Session)
-			}
-		}
-	default:
-		return errors.New("give exactly one of --session T/C/TS or --all-not-ready")
-	}
+func keepOwnerCredentials(ctx context.Context, env opEnv, keys []tandem.SessionKey, operator string, w io.Writer) error {
 	if env.bot == nil {
 		return errors.New("tandem sessions keep-owner-credentials asks each owner in Slack: run it while tandem serve is running")
 	}
