@@ -205,22 +205,6 @@ func (d *doctor) httpClient(rt http.RoundTripper) *http.Client {
 
 // ---- Slack ----------------------------------------------------------------
 
-const (
-	doctorBotFix = "copy the Bot User OAuth Token (xoxb-…) from api.slack.com/apps → your app → OAuth & Permissions into SLACK_BOT_TOKEN (install the app to the workspace first if there is none)"
-	doctorAppFix = "generate an app-level token with the scope connections:write at api.slack.com/apps → your app → Basic Information → App-Level Tokens, and put it (xapp-…) in SLACK_APP_TOKEN"
-)
-
-// doctorSlackRefusals explains the answers by which Slack refuses a token.
-var doctorSlackRefusals = map[string]string{
-	"invalid_auth":           "the token is not valid (mistyped, revoked or regenerated)",
-	"not_authed":             "no token reached Slack",
-	"account_inactive":       "the token belongs to a deactivated user or an uninstalled app",
-	"token_revoked":          "the token was revoked",
-	"token_expired":          "the token expired",
-	"not_allowed_token_type": "it is the wrong kind of token",
-	"missing_scope":          "the token lacks a scope the call needs",
-}
-
 // doctorSlackAnswer is when a request to Slack went out and its answer came
 // back, with the answer's Date header ("" when nothing came back).
 type doctorSlackAnswer struct {
@@ -269,13 +253,13 @@ func (d *doctor) slackPrecheck(name, v, token, prefix, fix string) (Check, bool)
 		return doctorFail(name, v+" does not start with "+prefix+", so it is not the token Tandem needs there", fix), false
 	case !isHTTPURL(d.cfg.SlackAPIURL):
 		return doctorFail(name, "TANDEM_SLACK_API_URL is not an http(s) URL, so Slack cannot be asked",
-			"unset TANDEM_SLACK_API_URL to use https://slack.com/api/, or set it to an http(s) URL ending in /api/"), false
+			"unset TANDEM_SLACK_API_URL to use "+defaultSlackAPIURL+", or set it to an http(s) URL ending in /api/"), false
 	}
 	return Check{}, true
 }
 
 func (d *doctor) slackAPIName() string {
-	if d.getenv("TANDEM_SLACK_API_URL") == "" {
+	if d.cfg.SlackAPIURL == defaultSlackAPIURL {
 		return d.cfg.SlackAPIURL + " (the default; TANDEM_SLACK_API_URL is not set)"
 	}
 	return d.cfg.SlackAPIURL + " (TANDEM_SLACK_API_URL)"
@@ -285,7 +269,7 @@ func (d *doctor) slackAPIName() string {
 func (d *doctor) slackFailure(name, v, method string, err error, fix string) Check {
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {
-		if why, ok := doctorSlackRefusals[se.Err]; ok {
+		if why, ok := slackRefusals[se.Err]; ok {
 			return doctorFail(name, fmt.Sprintf("Slack refused %s: %s answered %s, %s", v, method, se.Err, why), fix)
 		}
 		return doctorFail(name, fmt.Sprintf("Slack answered %s to %s with %s", se.Err, method, v), "check "+v+" and the Slack app's settings at api.slack.com/apps")
@@ -297,7 +281,7 @@ func (d *doctor) slackFailure(name, v, method string, err error, fix string) Che
 	var sc slack.StatusCodeError
 	if errors.As(err, &sc) {
 		return doctorFail(name, fmt.Sprintf("Slack at %s answered HTTP %d to %s", d.slackAPIName(), sc.Code, method),
-			"check TANDEM_SLACK_API_URL (Slack's is https://slack.com/api/), or try again later")
+			"check TANDEM_SLACK_API_URL (Slack's is "+defaultSlackAPIURL+"), or try again later")
 	}
 	return doctorFail(name, fmt.Sprintf("cannot reach Slack at %s for %s: %s", d.slackAPIName(), method, doctorCause(err)),
 		"check TANDEM_SLACK_API_URL and this host's DNS, proxy and firewall")
@@ -312,7 +296,7 @@ func (d *doctor) slackBotAndClock(ctx context.Context) []Check {
 
 func (d *doctor) slackBot(ctx context.Context) (Check, doctorSlackAnswer) {
 	const name = "slack bot token"
-	if c, ok := d.slackPrecheck(name, "SLACK_BOT_TOKEN", d.cfg.BotToken, "xoxb-", doctorBotFix); !ok {
+	if c, ok := d.slackPrecheck(name, "SLACK_BOT_TOKEN", d.cfg.BotToken, "xoxb-", slackTokenFix[botTokenVar]); !ok {
 		return c, doctorSlackAnswer{}
 	}
 	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
@@ -320,7 +304,7 @@ func (d *doctor) slackBot(ctx context.Context) (Check, doctorSlackAnswer) {
 	rec := &doctorDateRecorder{next: d.transport}
 	res, err := d.slackAPI(d.cfg.BotToken, "", rec).AuthTestContext(ctx)
 	if err != nil {
-		return d.slackFailure(name, "SLACK_BOT_TOKEN", "auth.test", err, doctorBotFix), rec.answer()
+		return d.slackFailure(name, "SLACK_BOT_TOKEN", "auth.test", err, slackTokenFix[botTokenVar]), rec.answer()
 	}
 	return doctorPass(name, fmt.Sprintf("SLACK_BOT_TOKEN is the bot @%s (%s) of workspace %s (%s)", res.User, res.UserID, res.Team, res.TeamID)), rec.answer()
 }
@@ -355,14 +339,14 @@ func (d *doctor) clock(a doctorSlackAnswer) Check {
 // nobody acknowledges.
 func (d *doctor) slackApp(ctx context.Context) Check {
 	const name = "slack app token"
-	if c, ok := d.slackPrecheck(name, "SLACK_APP_TOKEN", d.cfg.AppToken, "xapp-", doctorAppFix); !ok {
+	if c, ok := d.slackPrecheck(name, "SLACK_APP_TOKEN", d.cfg.AppToken, "xapp-", slackTokenFix[appTokenVar]); !ok {
 		return c
 	}
 	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
 	_, wsURL, err := d.slackAPI("", d.cfg.AppToken, nil).StartSocketModeContext(ctx)
 	if err != nil {
-		return d.slackFailure(name, "SLACK_APP_TOKEN", "apps.connections.open", err, doctorAppFix)
+		return d.slackFailure(name, "SLACK_APP_TOKEN", "apps.connections.open", err, slackTokenFix[appTokenVar])
 	}
 	if u, err := url.Parse(wsURL); err != nil || (u.Scheme != "wss" && u.Scheme != "ws") {
 		return doctorFail(name, "apps.connections.open answered without a WebSocket URL", "check that Socket Mode is on at api.slack.com/apps → your app → Socket Mode")
@@ -740,7 +724,7 @@ func doctorBytes(n uint64) string {
 // reads the schema version and key check.
 func (d *doctor) postgres(ctx context.Context) (Check, doctorStore) {
 	const name = "database"
-	where := strings.TrimPrefix(DescribeDB(d.cfg), "postgres ")
+	where := redactURL(d.cfg.DatabaseURL)
 	cc, err := pgx.ParseConfig(d.cfg.DatabaseURL)
 	if err != nil {
 		return doctorFail(name, "TANDEM_DATABASE_URL is not a valid PostgreSQL URL", "set it to postgres://user:password@host:5432/dbname"),
@@ -752,14 +736,14 @@ func (d *doctor) postgres(ctx context.Context) (Check, doctorStore) {
 	}
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
-		return doctorFail(name, fmt.Sprintf("cannot connect to PostgreSQL at %s (TANDEM_DATABASE_URL): %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))),
+		return doctorFail(name, fmt.Sprintf("cannot connect to PostgreSQL at %s (TANDEM_DATABASE_URL): %s", where, redactPassword(d.cfg.DatabaseURL, doctorCause(err))),
 				"start the server, or fix the host, port, user, password and database in TANDEM_DATABASE_URL"),
 			doctorStore{why: "the database cannot be reached"}
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var exists bool
 	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil {
-		return doctorFail(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))), "check the user's rights on the database"),
+		return doctorFail(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, redactPassword(d.cfg.DatabaseURL, doctorCause(err))), "check the user's rights on the database"),
 			doctorStore{why: "the database cannot be read"}
 	}
 	if !exists {
@@ -777,7 +761,7 @@ func (d *doctor) postgres(ctx context.Context) (Check, doctorStore) {
 		}
 	}
 	if err != nil {
-		return doctorFail(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, doctorRedact(d.cfg.DatabaseURL, doctorCause(err))), "check the user's rights on the database"),
+		return doctorFail(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, redactPassword(d.cfg.DatabaseURL, doctorCause(err))), "check the user's rights on the database"),
 			doctorStore{why: "the database cannot be read"}
 	}
 	st := doctorStore{keyCheck: sealed}
@@ -864,33 +848,11 @@ func doctorCause(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Sprintf("no answer within %s", doctorTimeout)
 	}
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return dns.Error()
-	}
-	var op *net.OpError
-	if errors.As(err, &op) {
-		return op.Error()
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Error()
 	}
-	return err.Error()
-}
-
-// doctorRedact removes the database URL's password from s.
-func doctorRedact(rawURL, s string) string {
-	if u, err := url.Parse(rawURL); err == nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			s = strings.ReplaceAll(s, p, "…")
-		}
-	}
-	return s
+	return networkCause(err)
 }
 
 func doctorAbs(p string) string {

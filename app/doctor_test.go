@@ -571,7 +571,7 @@ func TestWriteChecks(t *testing.T) {
 func TestDoctorSlackRefusals(t *testing.T) {
 	d := &doctor{cfg: Config{SlackAPIURL: "https://slack.com/api/"}, getenv: func(string) string { return "" }}
 	for _, code := range []string{"invalid_auth", "not_authed", "account_inactive", "token_revoked"} {
-		c := d.slackFailure("slack bot token", "SLACK_BOT_TOKEN", "auth.test", slack.SlackErrorResponse{Err: code}, doctorBotFix)
+		c := d.slackFailure("slack bot token", "SLACK_BOT_TOKEN", "auth.test", slack.SlackErrorResponse{Err: code}, slackTokenFix[botTokenVar])
 		line := doctorReport([]Check{c})
 		for _, w := range []string{"✗ slack bot token", "Slack refused SLACK_BOT_TOKEN", code, "OAuth & Permissions", "xoxb-"} {
 			if !strings.Contains(line, w) {
@@ -579,11 +579,11 @@ func TestDoctorSlackRefusals(t *testing.T) {
 			}
 		}
 	}
-	c := d.slackFailure("slack app token", "SLACK_APP_TOKEN", "apps.connections.open", slack.StatusCodeError{Code: 502, Status: "502 Bad Gateway"}, doctorAppFix)
+	c := d.slackFailure("slack app token", "SLACK_APP_TOKEN", "apps.connections.open", slack.StatusCodeError{Code: 502, Status: "502 Bad Gateway"}, slackTokenFix[appTokenVar])
 	if c.OK || !strings.Contains(c.Detail, "HTTP 502") || !strings.Contains(c.Detail, "the default; TANDEM_SLACK_API_URL is not set") {
 		t.Errorf("HTTP 502: %+v", c)
 	}
-	c = d.slackFailure("slack app token", "SLACK_APP_TOKEN", "apps.connections.open", &slack.RateLimitedError{RetryAfter: 30 * time.Second}, doctorAppFix)
+	c = d.slackFailure("slack app token", "SLACK_APP_TOKEN", "apps.connections.open", &slack.RateLimitedError{RetryAfter: 30 * time.Second}, slackTokenFix[appTokenVar])
 	if c.OK || !strings.Contains(c.Fix, "30s") {
 		t.Errorf("rate limited: %+v", c)
 	}
