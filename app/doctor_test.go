@@ -60,7 +60,10 @@ func newDoctorEnv(t *testing.T) *doctorEnv {
 	t.Helper()
 	e := &doctorEnv{t: t, dir: t.TempDir()}
 
-	e.slack = fakeslack.New(fakeslack.Options{OpenIDClientID: doctorTestSlackID, OpenIDClientSecret: doctorTestSlackSecret})
+	e.slack = fakeslack.New(fakeslack.Options{
+		OpenIDClientID: doctorTestSlackID, OpenIDClientSecret: doctorTestSlackSecret,
+		TokenErrors: map[string]string{"xoxb-deactivated": "account_inactive", "xapp-uninstalled": "account_inactive"},
+	})
 	if err := e.slack.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -319,6 +322,10 @@ func TestDoctorFailures(t *testing.T) {
 	}{
 		{"bad bot token", func(e *doctorEnv) { e.vars["SLACK_BOT_TOKEN"] = "xoxb-not-the-one" },
 			"slack bot token", []string{"SLACK_BOT_TOKEN", "invalid_auth", "OAuth & Permissions", "xoxb-"}},
+		{"bot token of an uninstalled app", func(e *doctorEnv) { e.vars["SLACK_BOT_TOKEN"] = "xoxb-deactivated" },
+			"slack bot token", []string{"SLACK_BOT_TOKEN", "account_inactive", "OAuth & Permissions"}},
+		{"app token of an uninstalled app", func(e *doctorEnv) { e.vars["SLACK_APP_TOKEN"] = "xapp-uninstalled" },
+			"slack app token", []string{"SLACK_APP_TOKEN", "account_inactive", "App-Level Tokens"}},
 		{"bot token missing", func(e *doctorEnv) { delete(e.vars, "SLACK_BOT_TOKEN") },
 			// Slack is not asked, so neither is its clock.
 			"", []string{"SLACK_BOT_TOKEN is not set"}},
