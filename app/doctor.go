@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -694,17 +693,6 @@ func doctorSchema(name, what, version string, want int) (Check, bool) {
 		return doctorFail(name, fmt.Sprintf("%s has schema %d, written by a newer Tandem (this binary knows %d)", what, v, want), "run the newer Tandem"), false
 	}
 	return Check{}, true
-}
-
-// lowSpace reports whether path's file system has less than
-// doctorLowSpace free for tandem, and says how much it has.
-func (d *doctor) lowSpace(path string) (bool, string) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(filepath.Dir(doctorAbs(path)), &st); err != nil {
-		return false, "; free space not known: " + doctorCause(err)
-	}
-	free := uint64(st.Bavail) * uint64(st.Bsize)
-	return free < doctorLowSpace, fmt.Sprintf("; %s free on its file system", doctorBytes(free))
 }
 
 func doctorBytes(n uint64) string {
