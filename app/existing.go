@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -37,11 +38,11 @@ func (e *NoKeyFileError) Error() string {
 }
 
 // NoSchemaError is RequireSchema's error: the PostgreSQL database Where
-// (as DescribeDB names it) holds no Tandem schema.
+// (its URL without the password) holds no Tandem schema.
 type NoSchemaError struct{ Where string }
 
 func (e *NoSchemaError) Error() string {
-	return fmt.Sprintf("tandem: there is no Tandem schema in %s (TANDEM_DATABASE_URL; its search_path chooses the schema); tandem serve creates it on its first start, or tandem migrate", e.Where)
+	return fmt.Sprintf("tandem: there is no Tandem schema in the PostgreSQL database %s (TANDEM_DATABASE_URL; its search_path chooses the schema); tandem serve creates it on its first start, or tandem migrate", e.Where)
 }
 
 // RequireDB fails with a *NoDatabaseError when cfg names a bbolt file (no
@@ -80,7 +81,7 @@ func RequireSchema(ctx context.Context, cfg Config) error {
 	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil || exists {
 		return nil
 	}
-	return &NoSchemaError{Where: DescribeDB(cfg)}
+	return &NoSchemaError{Where: strings.TrimPrefix(DescribeDB(cfg), "postgres ")}
 }
 
 // OpenExistingKeyring is OpenKeyring that never creates the key file: with

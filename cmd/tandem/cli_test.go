@@ -67,6 +67,7 @@ var cliCommands = []cliCommand{
 		try: []string{"--send"}, noDatabase: true},
 	{path: "sessions keep-owner-credentials", flags: []string{"--session", "--all-not-ready", "--operator", "--channel"}, not: []string{"--send", "--json"}, env: opEnvNames,
 		try: []string{"--all-not-ready"}, noDatabase: true},
+	{path: "doctor", flags: []string{"--json"}, env: []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "TANDEM_DB", "TANDEM_ENCRYPTION_KEY", "TANDEM_PUBLIC_URL"}, not: []string{"--from", "--user"}, try: []string{}},
 	{path: "migrate", env: opEnvNames, not: []string{"--from"}, try: []string{}, noDatabase: true},
 	{path: "rekey", env: opEnvNames, not: []string{"--from"}, try: []string{}, noDatabase: true},
 	{path: "store", env: []string{"TANDEM_ENCRYPTION_KEY"}, not: []string{"--from"}},
@@ -103,7 +104,7 @@ func TestCLICoversEveryCommand(t *testing.T) {
 		table = append(table, c.path)
 	}
 	for _, p := range tree {
-		if !slices.Contains(table, p) && p != "doctor" {
+		if !slices.Contains(table, p) {
 			t.Errorf("tandem %s is not in cliCommands", p)
 		}
 	}
@@ -473,5 +474,19 @@ func TestOperatorCommandsNeverCreateTheSchema(t *testing.T) {
 	}
 	if tables != 0 {
 		t.Errorf("operator commands created %d tables in an empty schema", tables)
+	}
+}
+
+// TestDoctorCommand: tandem doctor prints app.Doctor's checks and exits 1
+// when one fails (here: no Slack tokens, no database).
+func TestDoctorCommand(t *testing.T) {
+	t.Chdir(t.TempDir())
+	out, _, err := cliRun(t, map[string]string{"TANDEM_PUBLIC_URL": "http://127.0.0.1:1"}, "doctor", "--json")
+	if got := exitStatus(err); got != 1 {
+		t.Errorf("tandem doctor without tokens: exit %d (%v), want 1", got, err)
+	}
+	var checks []app.Check
+	if err := json.Unmarshal([]byte(out), &checks); err != nil || len(checks) == 0 {
+		t.Errorf("tandem doctor --json: %v\n%s", err, out)
 	}
 }
