@@ -135,7 +135,9 @@ func runInServe(ctx context.Context, env opEnv, command string, args []string, o
 		return fmt.Errorf("unknown command %s", command)
 	}
 	c := build(func(_ *cobra.Command, _ []string, body func(opEnv) error) error { return body(env) })
-	c.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
+	// longFlags also takes the -json of an older tandem's command line; its
+	// result is never nil (cobra would read os.Args).
+	c.SetArgs(longFlags(c, args))
 	c.SetOut(out)
 	c.SetErr(io.Discard)
 	c.SilenceErrors, c.SilenceUsage = true, true

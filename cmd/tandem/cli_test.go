@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/api"
 	"github.com/tandembot/tandem/app"
 	"github.com/tandembot/tandem/secrets"
 	"github.com/tandembot/tandem/store"
@@ -488,5 +489,66 @@ func TestDoctorCommand(t *testing.T) {
 	var checks []app.Check
 	if err := json.Unmarshal([]byte(out), &checks); err != nil || len(checks) == 0 {
 		t.Errorf("tandem doctor --json: %v\n%s", err, out)
+	}
+}
+
+// TestRunInServeTakesEveryCommandLine: the admin socket's side parses what
+// this binary forwards (--name=value, then the arguments after --), an
+// older binary's raw command line (-json) and no arguments at all.
+func TestRunInServeTakesEveryCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	key := testDB(t, dir)
+	cfg := storeConfig(func(k string) string {
+		return map[string]string{"TANDEM_DB": filepath.Join(dir, "tandem.db"), "TANDEM_ENCRYPTION_KEY": key}[k]
+	})
+	db, err := app.OpenExistingDB(context.Background(), cfg, app.NewLogger("text", &bytes.Buffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	env := opEnv{db: db, keys: &api.Keys{Store: db}, team: "T0TEAM"}
+	ctx := context.Background()
+	var out bytes.Buffer
+	for _, args := range [][]string{
+		{"create", "--user=U123ABC", "--expires=30d", "--", "ci"},
+		{"create", "--user", "U123ABC", "-name", "old"},
+	} {
+		if err := runInServe(ctx, env, "apikey", args, &out); err != nil {
+			t.Errorf("apikey %v: %v", args, err)
+		}
+	}
+	for _, args := range [][]string{nil, {"-json"}, {"--json=true", "--limit=5"}} {
+		if err := runInServe(ctx, env, "audit", args, &out); err != nil {
+			t.Errorf("audit %v: %v", args, err)
+		}
+	}
+	out.Reset()
+	if err := runInServe(ctx, env, "apikey", []string{"list", "--json=true"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	var keys []tandem.APIKey
+	if err := json.Unmarshal(out.Bytes(), &keys); err != nil || len(keys) != 2 {
+		t.Errorf("apikey list: %v %s", err, out.String())
+	}
+	if err := runInServe(ctx, env, "frobnicate", nil, &out); err == nil {
+		t.Error("an unknown command ran inside serve")
+	}
+}
+
+// TestForwardArgs: what the command line sends through the admin socket.
+func TestForwardArgs(t *testing.T) {
+	var got []string
+	root := &cobra.Command{Use: "tandem"}
+	root.AddCommand(ops["apikey"](func(cmd *cobra.Command, args []string, _ func(opEnv) error) error {
+		got = forwardArgs(opPath(cmd)[1:], cmd, args)
+		return nil
+	}))
+	root.SetArgs([]string{"apikey", "create", "--user", "U123ABC", "--expires", "never", "ci"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"create", "--expires=never", "--user=U123ABC", "--", "ci"}
+	if !slices.Equal(got, want) {
+		t.Errorf("forwarded %q, want %q", got, want)
 	}
 }

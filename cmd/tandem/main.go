@@ -90,8 +90,8 @@ func badValue(format string, args ...any) error {
 // on stderr.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	root := newRoot(getenv, stdout, stderr)
-	// cobra reads os.Args when SetArgs was given nil.
-	root.SetArgs(append([]string{}, longFlags(root, args)...))
+	// longFlags never returns nil, which would make cobra read os.Args.
+	root.SetArgs(longFlags(root, args))
 	cmd, err := root.ExecuteContextC(ctx)
 	var ue *usageError
 	if !errors.As(err, &ue) {
@@ -120,7 +120,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // longFlags accepts the single-dash long flags of the standard flag
 // package, which tandem's commands used before (-json, -version), by
 // rewriting each one that names a flag of some tandem command to its
-// double-dash form. Nothing after "--" changes.
+// double-dash form. Nothing after "--" changes. The result is a new slice,
+// never nil.
 func longFlags(root *cobra.Command, args []string) []string {
 	names := map[string]bool{"help": true, "version": true}
 	var walk func(*cobra.Command)
