@@ -8,8 +8,9 @@ import (
 	"github.com/tandembot/tandem/app"
 )
 
-// doctorCommand is tandem doctor: app.Doctor's checks, printed; exit status
-// 1 when one failed.
+// doctorCommand is tandem doctor: app.Doctor's checks, printed; its exit
+// status is the number of failed checks (at most 125, above which shells
+// give statuses other meanings).
 func doctorCommand(getenv func(string) string) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
@@ -18,7 +19,8 @@ func doctorCommand(getenv func(string) string) *cobra.Command {
 		Long: `Doctor checks the configuration tandem serve would read against the world:
 the Slack tokens and the clock, Sign in with Slack, each provider, the public
 URL, the database and its key. It starts nothing and writes nothing: no
-database, no key file. It exits 1 when a check fails.`,
+database, no key file. Its exit status is the number of failed checks
+(at most 125): 0 when all pass.`,
 		Example: `  tandem doctor
   tandem doctor --json | jq '.[] | select(.ok | not)'`,
 		Args:        noArgs,
@@ -26,7 +28,7 @@ database, no key file. It exits 1 when a check fails.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			checks := app.Doctor(cmd.Context(), getenv)
 			if failed := app.WriteChecks(cmd.OutOrStdout(), checks, asJSON); failed > 0 {
-				return fmt.Errorf("tandem doctor: %d of %d checks failed", failed, len(checks))
+				return &exitError{code: min(failed, 125), err: fmt.Errorf("tandem doctor: %d of %d checks failed", failed, len(checks))}
 			}
 			return nil
 		},

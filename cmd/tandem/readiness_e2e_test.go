@@ -134,8 +134,15 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "old.db")
 	os.WriteFile(path, raw, 0o600)
+	// serve asks Slack about both tokens before it opens the database.
+	slack := fakeslack.New(fakeslack.Options{BotToken: testBotToken, AppToken: testAppToken})
+	if err := slack.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer slack.Close()
 	vars := map[string]string{
-		"TANDEM_DB": path, "TANDEM_ENCRYPTION_KEY": "Zml4dHVyZS1rZXktZm9yLXNjaGVtYS0xLXRlc3RzISE=",
+		"TANDEM_SLACK_API_URL": slack.APIURL(),
+		"TANDEM_DB":            path, "TANDEM_ENCRYPTION_KEY": "Zml4dHVyZS1rZXktZm9yLXNjaGVtYS0xLXRlc3RzISE=",
 		"SLACK_APP_TOKEN": testAppToken, "SLACK_BOT_TOKEN": testBotToken, "TANDEM_HTTP_ADDR": "127.0.0.1:0",
 		"TANDEM_SLACK_CLIENT_ID": testSlackClientID, "TANDEM_SLACK_CLIENT_SECRET": testSlackSecret,
 	}
