@@ -49,17 +49,20 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) er
 }
 
 // needsLink tells user privately that p must be (re)connected, with a
-// button that links their own account and re-runs this turn, and leaves a
-// short visible note in the thread. Nothing ran with anyone else's token.
+// button that links their own account, and leaves a short visible note in
+// the thread. When the turn waits for that link (res.Awaits), the reply
+// says that connecting p by any path within the re-run window runs it
+// again, and the button carries the turn too. Nothing ran with anyone
+// else's token.
 func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res turns.Result, user string, p tandem.ProviderID, expired bool) error {
 	if t.APIKey != "" {
 		b.tellKeyCreator(ctx, t, user, p, expired)
 	}
-	rerun := ""
-	if user == t.User && t.APIKey == "" {
-		rerun = t.ID
+	rerun, window := "", time.Duration(0)
+	if res.Awaits == p && user == t.User {
+		rerun, window = t.ID, b.cfg.RerunWindow
 	}
-	private, label, note, attr := slackview.LinkNeeded(user, p, expired, rerun != "")
+	private, label, note, attr := slackview.LinkNeeded(user, p, expired, window)
 	private.Buttons = b.connectButton(ctx, t.Session.Team, user, p, rerun, tandem.Button{Text: label, ActionID: "connect_" + string(p), Primary: true})
 	if err := b.postEphemeral(ctx, t.Session, user, private.Title, slackview.Reply(private, attr)); err != nil {
 		b.log.Warn("post ephemeral", "turn", t.ID, "err", err)
@@ -151,8 +154,10 @@ func (b *Bot) withRateLimit(ctx context.Context, post func() error) error {
 	}
 }
 
-// OnLinked confirms a new link to its owner by DM and re-runs the turn that
-// failed for want of it.
+// OnLinked confirms a new link to its owner by DM and re-runs the turns
+// that wait for it: rerunTurn, whose Connect button made the link ("" for
+// none), and every other recent turn of the owner that failed for want of
+// it, whichever path the link came through.
 func (b *Bot) OnLinked(ctx context.Context, l tandem.Link, rerunTurn string) {
 	text := slackview.Linked(l)
 	blocks := []slack.Block{slackview.Section(":white_check_mark: " + text)}
@@ -160,10 +165,8 @@ func (b *Bot) OnLinked(ctx context.Context, l tandem.Link, rerunTurn string) {
 		b.log.Warn("confirm link by dm", "user", l.User, "err", err)
 	}
 	go b.publishHome(ctx, l.Team, l.User)
-	if rerunTurn != "" {
-		if err := b.engine.Rerun(ctx, rerunTurn, l.User, l.Provider); err != nil {
-			b.log.Warn("rerun after link", "turn", rerunTurn, "err", err)
-		}
+	if err := b.engine.RerunAfterLink(ctx, l, rerunTurn); err != nil {
+		b.log.Warn("rerun after link", "user", l.User, "provider", l.Provider, "turn", rerunTurn, "err", err)
 	}
 }
 

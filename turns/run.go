@@ -21,6 +21,9 @@ type Result struct {
 	Outcome  tandem.Outcome
 	Missing  []tandem.ProviderID // providers a multi-provider command lacked
 	ViaKey   string              // the API key's name, for turns from the API
+	// Awaits is the provider whose link by the sender runs this failed
+	// turn again (Engine.RerunAfterLink), "" when nothing will.
+	Awaits tandem.ProviderID
 }
 
 // retryBackoff is the wait before retrying a read after a provider's 5xx.
@@ -110,6 +113,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		e.audit(ctx, t, user, c.Provider, reason, outcomeOf(err), c.Name)
 		if err != nil {
 			res.Err, res.Outcome = err, outcomeOf(err)
+			res.Awaits = e.awaitsLink(ctx, t, user, c.Provider, reason, res.Outcome, c.Name)
 			return res
 		}
 		log.Info("credentials resolved", "provider", c.Provider, "effective_user", user, "reason", reason, "login", creds.Identity.Login)
@@ -151,10 +155,26 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		if res.Outcome == tandem.OutcomeError {
 			log.Error("command failed", "command", c.Name, "err", err)
 		}
+		// The provider refused the credentials (401): the request did
+		// nothing there, so the turn may wait for a reconnect like one
+		// whose link was missing.
+		res.Awaits = e.awaitsLink(ctx, t, user, c.Provider, reason, res.Outcome, c.Name)
 		return res
 	}
 	res.Reply = reply
 	return res
+}
+
+// awaitsLink is the provider a turn that failed with out waits for (see
+// awaitConnect), or "" when it does not wait.
+func (e *Engine) awaitsLink(ctx context.Context, t tandem.Turn, user string, p tandem.ProviderID, reason tandem.Reason, out tandem.Outcome, detail string) tandem.ProviderID {
+	if out != tandem.OutcomeNotConfigured && out != tandem.OutcomeExpired {
+		return ""
+	}
+	if !e.awaitConnect(ctx, t, user, p, reason, out, detail) {
+		return ""
+	}
+	return p
 }
 
 // outcomeOf classifies a resolution or command error for the audit trail.

@@ -2,6 +2,7 @@ package slackview
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/tandembot/tandem"
 )
@@ -67,24 +68,44 @@ func DidYouMean(suggestions []string) tandem.Reply {
 // LinkNeeded is what a turn that found user's link to p missing (or dead,
 // when expired) says: private to user, with the button's label (the caller
 // adds the link), and a visible note for the thread, with the attribution
-// both carry. rerun says the message runs again once user connects.
-func LinkNeeded(user string, p tandem.ProviderID, expired, rerun bool) (private tandem.Reply, label string, note tandem.Reply, attr string) {
+// both carry. A window above zero promises that the message runs again
+// once user connects p, by any path, within window of sending it.
+func LinkNeeded(user string, p tandem.ProviderID, expired bool, window time.Duration) (private tandem.Reply, label string, note tandem.Reply, attr string) {
 	title := p.Name() + " credentials not configured"
 	body := fmt.Sprintf("<@%s> has not connected %s, so Tandem did not run this request; it never uses anyone else's account instead.", user, p.Name())
 	label = "Connect " + p.Name()
+	verb := "connect"
 	attr = fmt.Sprintf("ran as <@%s> · %s: not connected", user, p.Name())
 	if expired {
 		title = p.Name() + " credentials expired or revoked"
 		body = fmt.Sprintf("%s refused the account linked by <@%s>. Reconnect it to continue.", p.Name(), user)
 		label = "Reconnect " + p.Name()
+		verb = "reconnect"
 		attr = fmt.Sprintf("ran as <@%s> · %s: needs reconnect", user, p.Name())
 	}
-	if rerun {
-		body += " Once connected, your message runs again here automatically."
+	if window > 0 {
+		body += fmt.Sprintf(" If you %s %s within %s of sending your message (with this button, `/connect %s` or the App Home), it runs again here.", verb, p.Name(), duration(window), p)
 	}
 	private = tandem.Reply{Title: title, Text: body}
 	note = tandem.Reply{Title: title, Text: fmt.Sprintf("I've sent <@%s> a private link to connect %s.", user, p.Name())}
 	return private, label, note, attr
+}
+
+// duration says d in words: "30 minutes", "1 hour", "90 seconds".
+func duration(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %ss", n, one)
+	}
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d >= time.Minute && d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	}
+	return unit(int64(d.Round(time.Second)/time.Second), "second")
 }
 
 // ConnectTheRest offers user, the identity a combined command ran as,

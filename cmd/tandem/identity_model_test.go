@@ -26,12 +26,15 @@ import (
 	"github.com/tandembot/tandem/internal/fakeslack"
 	"github.com/tandembot/tandem/internal/identitymodel"
 	"github.com/tandembot/tandem/store/postgres/pgtest"
+	"github.com/tandembot/tandem/turns"
 	"pgregory.net/rapid"
 )
 
 // TestIdentityModel applies random sequences of what people do (messages,
 // connects, relinks, disconnects, revocations, mode switches, approvals,
-// editors, API keys, standups, re-runs after connecting, restarts) to the
+// editors, API keys, standups, re-runs after connecting by any path:
+// the failed message's button, /connect, the App Home or the DM that says a
+// link died; restarts) to the
 // real binary's run with the fake Slack and the fake providers, and to the
 // reference model in internal/identitymodel, and checks after every step
 // that each provider request carried exactly the model's account, that
@@ -162,9 +165,14 @@ type modelRun struct {
 	linked  map[tandem.ProviderID][]string // every login ever linked, for revocations
 	// buttons is each sender's latest Connect link offered with a re-run.
 	buttons map[string]rerunButton
-	seen    map[tandem.ProviderID]int // provider requests already checked
-	msgs    int                       // fake Slack messages already checked
-	audits  int                       // the session's audit records already checked
+	// bodies are the change bodies of the model's messages (by
+	// Expect.Msg), for the change a re-run makes.
+	bodies map[int]string
+	// usedLinks are the connect links already opened (a link works once).
+	usedLinks map[string]bool
+	seen      map[tandem.ProviderID]int // provider requests already checked
+	msgs      int                       // fake Slack messages already checked
+	audits    int                       // the session's audit records already checked
 }
 
 type rerunButton struct {
@@ -207,7 +215,8 @@ func newModelRun(t *testing.T, rt *rapid.T, backend modelBackend, ops map[string
 		}
 	}
 	r := &modelRun{t: t, rt: rt, e: e, backend: backend, ops: ops, m: identitymodel.New(), keys: map[string]string{},
-		linked: map[tandem.ProviderID][]string{}, buttons: map[string]rerunButton{}, seen: map[tandem.ProviderID]int{}}
+		linked: map[tandem.ProviderID][]string{}, buttons: map[string]rerunButton{}, seen: map[tandem.ProviderID]int{},
+		bodies: map[int]string{}, usedLinks: map[string]bool{}}
 	e.vars["TANDEM_SHUTDOWN_TIMEOUT"] = "5s"
 	if backend.postgres {
 		e.vars["TANDEM_DATABASE_URL"] = pgtest.URL(t)
@@ -254,6 +263,9 @@ func (r *modelRun) run() {
 	// Half the draws are GitHub: identity bugs need several steps at one
 	// provider, which four equally likely providers make rare.
 	provider := rapid.OneOf(rapid.Just(tandem.GitHub), rapid.SampledFrom(tandem.Providers))
+	// Where a person connects from besides a failed message's button (the
+	// "rerun" action): each re-runs the messages waiting for that link.
+	connectVia := rapid.SampledFrom([]string{viaSlash, viaHome, viaDM})
 	// The first message makes the session.
 	r.op = "message"
 	r.message(user.Draw(rt, "owner"), provider.Draw(rt, "provider"), false)
@@ -262,7 +274,7 @@ func (r *modelRun) run() {
 			r.message(r.ownerOr(rt, user), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "change"))
 		},
 		"connect": func(rt *rapid.T) {
-			r.connect(r.ownerOr(rt, user), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "alt"))
+			r.connect(r.ownerOr(rt, user), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "alt"), connectVia.Draw(rt, "via"))
 		},
 		"rerun":      func(rt *rapid.T) { r.rerun(user.Draw(rt, "user")) },
 		"disconnect": func(rt *rapid.T) { r.disconnect(user.Draw(rt, "user"), provider.Draw(rt, "provider")) },
@@ -522,6 +534,7 @@ func (r *modelRun) message(sender string, p tandem.ProviderID, change bool) {
 	}
 	r.step(fmt.Sprintf("%s: %s", sender, text))
 	want := r.m.Message(sender, p)
+	r.bodies[want.Msg] = body
 	r.say(sender, text)
 	r.expectTurn(sender, p, want)
 	r.checkChange(p, body, want)
@@ -562,22 +575,176 @@ func (r *modelRun) checkChange(p tandem.ProviderID, body string, want identitymo
 	}
 }
 
-// connect links user's account at p through /connect, Sign in with Slack
-// and the provider, as a person does.
-func (r *modelRun) connect(user string, p tandem.ProviderID, alt bool) {
+// The paths a person connects through, besides a failed message's button.
+const (
+	viaSlash = "/connect"
+	viaHome  = "the App Home"
+	viaDM    = "the DM's Reconnect" // of a link that died; /connect when there is none
+)
+
+// connect links user's account at p through via, Sign in with Slack and
+// the provider, as a person does, and checks the re-runs of the messages
+// that waited for it.
+func (r *modelRun) connect(user string, p tandem.ProviderID, alt bool, via string) {
 	login := account(user, p, alt)
-	r.step(fmt.Sprintf("%s connects %s as %s", user, p.Name(), login))
-	ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/connect", Text: string(p), UserID: user, ChannelID: channel})
-	if err != nil {
-		r.rt.Fatalf("/connect: %v", err)
+	u := ""
+	if via == viaDM {
+		if u = r.dmLink(user, p); u == "" {
+			via = viaSlash
+		}
 	}
-	r.openLink(user, p, login, buttonURL(r.t, ack, "/connect/"+string(p)))
-	r.m.Connect(user, p, login)
+	r.step(fmt.Sprintf("%s connects %s as %s through %s", user, p.Name(), login, via))
+	r.ops["connect through "+via]++
+	switch via {
+	case viaSlash:
+		ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/connect", Text: string(p), UserID: user, ChannelID: channel})
+		if err != nil {
+			r.rt.Fatalf("/connect: %v", err)
+		}
+		u = buttonURL(r.t, ack, "/connect/"+string(p))
+	case viaHome:
+		u = r.homeLink(user, p)
+	}
+	reruns := r.m.Connect(user, p, login)
+	r.openLink(user, p, login, u)
 	r.noteLinked(p, login)
+	r.expectReruns(user, p, login, reruns)
+}
+
+// homeLink opens user's App Home and returns the Connect link it shows for
+// p.
+func (r *modelRun) homeLink(user string, p tandem.ProviderID) string {
+	from := len(r.e.slack.Views())
+	if _, err := r.e.slack.SendEvent(ctxFor(r.t), r.e.slack.AppHomeOpenedEvent(user)); err != nil {
+		r.rt.Fatalf("app_home_opened: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, v := range r.e.slack.Views()[from:] {
+			if v.Method == "views.publish" && v.User == user && strings.Contains(string(v.View), "/connect/"+string(p)) {
+				if u := buttonURL(r.t, v.View, "/connect/"+string(p)); !r.usedLinks[u] {
+					return u
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.rt.Fatalf("no App Home with a Connect %s link for %s", p.Name(), user)
+	return ""
+}
+
+// dmLink is the newest unused Reconnect link of p that a DM to user
+// offered when their link died, or "".
+func (r *modelRun) dmLink(user string, p tandem.ProviderID) string {
+	msgs := r.e.slack.Messages()
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		if m.Method != "chat.postMessage" || m.Channel != "D"+user || !strings.Contains(plain(m), "Reconnect "+p.Name()) {
+			continue
+		}
+		if u := buttonURL(r.t, m.Blocks, "/connect/"+string(p)); !r.usedLinks[u] {
+			return u
+		}
+	}
+	return ""
+}
+
+// expectReruns waits for the re-runs the model says user's link of login
+// at p causes, in order, and checks that each ran once, as that login, or
+// told the sender to send it again; and that nothing else ran.
+func (r *modelRun) expectReruns(user string, p tandem.ProviderID, login string, reruns []identitymodel.Rerun) {
+	var wants [][]string
+	runs := 0
+	for _, rr := range reruns {
+		r.rt.Logf("the link re-runs message %d (runs: %v)", rr.Msg, rr.Run)
+		if rr.Run {
+			r.ops["re-run ran"]++
+			runs++
+			wants = append(wants, []string{"ran as <@" + user + ">", p.Name() + ": " + rr.Expect.Login})
+		} else {
+			r.ops["re-run refused"]++
+			wants = append(wants, []string{"send it again"})
+		}
+	}
+	r.threadPostsInOrder(wants)
 	r.checkRequests(map[tandem.ProviderID]string{p: login})
+	r.checkButtons(user)
+	recs := r.auditRecords()
+	var rerunResolves []tandem.AuditRecord
+	for _, rec := range recs[min(r.audits, len(recs)):] {
+		if rec.Action == "resolve" && strings.Contains(rec.TurnID, "/rerun/") {
+			rerunResolves = append(rerunResolves, rec)
+		}
+	}
+	if len(rerunResolves) != len(reruns) {
+		r.rt.Fatalf("%d re-runs resolved an identity, the model says %d: %+v", len(rerunResolves), len(reruns), rerunResolves)
+	}
+	ran := 0
+	for _, rec := range rerunResolves {
+		if rec.Outcome == tandem.OutcomeRefused {
+			continue
+		}
+		ran++
+		if rec.Actor != user || rec.Effective != user || rec.Reason != tandem.ReasonSender || rec.Provider != p || rec.Outcome != tandem.OutcomeOK {
+			r.rt.Fatalf("audit of a re-run: actor %s as %q at %s, reason %s, outcome %s; want %s as themselves at %s, sender, ok", rec.Actor, rec.Effective, rec.Provider, rec.Reason, rec.Outcome, user, p)
+		}
+	}
+	if ran != runs {
+		r.rt.Fatalf("%d re-runs ran, the model says %d", ran, runs)
+	}
+	for _, rr := range reruns {
+		want := rr.Expect
+		if !rr.Run {
+			want = identitymodel.Expect{Outcome: identitymodel.Refused}
+		}
+		r.checkChange(p, r.bodies[rr.Msg], want)
+	}
+}
+
+// threadPostsInOrder waits for new visible posts in the thread, one per
+// element of wants, in that order, each containing every string of its
+// element.
+func (r *modelRun) threadPostsInOrder(wants [][]string) {
+	if len(wants) == 0 {
+		return
+	}
+	from := r.msgs
+	matched := 0
+	var posts []string
+	ok := func() bool {
+		matched, posts = 0, nil
+		for _, m := range r.e.slack.Messages()[from:] {
+			if m.Method != "chat.postMessage" || m.ThreadTS != r.root {
+				continue
+			}
+			text := plain(m)
+			posts = append(posts, strings.ReplaceAll(text, "\n", " | "))
+			if matched < len(wants) && containsAll(text, wants[matched]) {
+				matched++
+			}
+		}
+		return matched == len(wants)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			r.rt.Fatalf("%d of %d re-run replies in the thread, want %q; posts since the step began:\n%s", matched, len(wants), wants, strings.Join(posts, "\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func containsAll(text string, wants []string) bool {
+	for _, w := range wants {
+		if !strings.Contains(text, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *modelRun) openLink(user string, p tandem.ProviderID, login, u string) {
+	r.usedLinks[u] = true
 	status, page := open(r.t, r.e.browserAs(user, login), u)
 	if status != 200 || !strings.Contains(page, p.Name()+" account "+login+" is now linked") {
 		r.rt.Fatalf("connect %s to %s: %d %s", login, p, status, page)
@@ -605,36 +772,29 @@ func (r *modelRun) relink(user string, p tandem.ProviderID) {
 	if !ok {
 		r.rt.Skip("not linked")
 	}
-	r.connect(user, p, l.Login == account(user, p, false))
+	r.connect(user, p, l.Login == account(user, p, false), viaSlash)
 }
 
-// rerun connects from user's latest private Connect button, which re-runs
-// the message that failed, if the session still gives that message the
-// identity it was sent with.
+// rerun connects from user's latest private Connect button, offered with
+// a failed message, which re-runs that message and every other of user's
+// waiting for that provider, if the session still gives each the identity
+// it was sent with (a message re-run already, through another path, does
+// not run again).
 func (r *modelRun) rerun(user string) {
 	b, ok := r.buttons[user]
 	if !ok {
 		r.rt.Skip("no Connect button with a re-run")
 	}
 	delete(r.buttons, user)
+	if r.usedLinks[b.url] {
+		r.rt.Skip("the button's link was used")
+	}
 	login := account(user, b.p, false)
 	r.step(fmt.Sprintf("%s connects %s as %s from the button of a failed message", user, b.p.Name(), login))
-	want, run, ok := r.m.Rerun(user, b.p)
-	r.m.Connect(user, b.p, login)
-	if run {
-		want = r.m.Use(user, b.p, tandem.ReasonSender)
-	}
+	reruns := r.m.Connect(user, b.p, login)
 	r.openLink(user, b.p, login, b.url)
 	r.noteLinked(b.p, login)
-	switch {
-	case !ok:
-		r.checkRequests(map[tandem.ProviderID]string{b.p: login})
-	case run:
-		r.expectTurn(user, b.p, want)
-	default:
-		r.threadPost("send it again")
-		r.checkRequests(map[tandem.ProviderID]string{b.p: login})
-	}
+	r.expectReruns(user, b.p, login, reruns)
 }
 
 func (r *modelRun) disconnect(user string, p tandem.ProviderID) {
@@ -1008,6 +1168,7 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 	}
 	r.step(fmt.Sprintf("%s: %s, and replica %d killed during the turn", sender, text, i+1))
 	want := r.m.Message(sender, tandem.GitHub)
+	r.bodies[want.Msg] = body
 	r.e.gh.SetLatency(300 * time.Millisecond)
 	r.say(sender, text)
 	r.procs[i].kill()
@@ -1033,7 +1194,13 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 			allowed[tandem.GitHub] = l.Login
 		}
 		r.checkRequests(allowed)
-		r.checkButtons("")
+		// The kill may land after the turn offered its identity a button.
+		r.checkButtons(want.User)
+		if r.m.Waiting(sender, tandem.GitHub) && !r.recordedWait(sender) {
+			// Killed before the turn recorded that it waits for a
+			// connect: it never will, and nothing promised it would.
+			r.m.Forget(sender, want.Msg)
+		}
 	} else {
 		r.expectTurn(sender, tandem.GitHub, want)
 	}
@@ -1050,6 +1217,18 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 			r.rt.Fatalf("interrupted change %s made as %s; the model says %+v", body, c.AuthorLogin, want)
 		}
 	}
+}
+
+// recordedWait reports whether a turn of sender recorded, in this step,
+// that it waits for them to connect.
+func (r *modelRun) recordedWait(sender string) bool {
+	recs := r.auditRecords()
+	for _, rec := range recs[min(r.audits, len(recs)):] {
+		if rec.Action == turns.ActionAwaitConnect && rec.Actor == sender {
+			return true
+		}
+	}
+	return false
 }
 
 // mentioned is the user id of a "<@U…>" mention.

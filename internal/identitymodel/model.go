@@ -6,7 +6,11 @@
 // in cmd/tandem applies the same operations to the real binary and compares.
 package identitymodel
 
-import "github.com/tandembot/tandem"
+import (
+	"slices"
+
+	"github.com/tandembot/tandem"
+)
 
 // Mode is a session's credential mode.
 type Mode int
@@ -48,6 +52,9 @@ type Expect struct {
 	User    string // whose identity: the sender, the owner, the key's creator
 	Login   string // the account that must carry every request, when OK
 	Reason  tandem.Reason
+	// Msg numbers the message (1, 2, …, by Message) a turn answers, so a
+	// caller can tell which message a re-run replays.
+	Msg int
 }
 
 // Model is one session thread and everyone's links.
@@ -65,16 +72,27 @@ type Model struct {
 	// revoked are the accounts whose grant their provider no longer
 	// accepts (Jira's and Google's logins are both emails).
 	revoked map[account]bool
-	// lastFailed is each sender's latest not-configured turn in this
-	// thread, with the mode it was sent in.
-	lastFailed map[string]failedTurn
+	// waiting are each sender's messages that failed because the sender's
+	// own link was missing or dead, oldest first: the sender's next
+	// connect of that provider, by any path, runs them again, once.
+	waiting map[string][]failedTurn
+	msgs    int // messages so far
 }
 
 type failedTurn struct {
+	msg      int
 	provider tandem.ProviderID
-	mode     Mode
-	reason   tandem.Reason
-	valid    bool
+	reason   tandem.Reason // the row that gave the sender's identity
+}
+
+// Rerun is the re-run of one waiting message after its sender connected.
+type Rerun struct {
+	Msg int // the message it replays (Expect.Msg of its first run)
+	// Run is false when the session's mode no longer gives the message the
+	// identity it was sent with: nothing runs, and the sender is told to
+	// send it again.
+	Run    bool
+	Expect Expect // what the re-run meets, when Run
 }
 
 // New returns an empty world: no session yet, nobody linked.
@@ -82,7 +100,7 @@ func New() *Model {
 	return &Model{
 		Editors: map[string]bool{}, PendingEditors: map[string]bool{},
 		links: map[string]map[tandem.ProviderID]Link{}, revoked: map[account]bool{},
-		lastFailed: map[string]failedTurn{},
+		waiting: map[string][]failedTurn{},
 	}
 }
 
@@ -134,11 +152,22 @@ func (m *Model) Message(sender string, p tandem.ProviderID) Expect {
 	if reason == tandem.ReasonRefusedNotEditor {
 		return Expect{Outcome: Refused, Reason: reason}
 	}
+	m.msgs++
 	e := m.use(user, p, reason)
-	if e.Outcome == NotConfigured || e.Outcome == Expired {
-		m.lastFailed[sender] = failedTurn{provider: p, mode: m.Mode, reason: reason, valid: user == sender}
+	e.Msg = m.msgs
+	if (e.Outcome == NotConfigured || e.Outcome == Expired) && user == sender {
+		// Only the sender's own link is waited for: a persistent session's
+		// editor cannot connect the owner's account.
+		m.waiting[sender] = append(m.waiting[sender], failedTurn{msg: m.msgs, provider: p, reason: reason})
 	}
 	return e
+}
+
+// Forget drops message msg of sender from the waiting ones: the binary was
+// killed before it recorded that the message waits (a change it then
+// reported as interrupted).
+func (m *Model) Forget(sender string, msg int) {
+	m.waiting[sender] = slices.DeleteFunc(m.waiting[sender], func(f failedTurn) bool { return f.msg == msg })
 }
 
 // use is what a turn acting as user at p meets.
@@ -169,33 +198,40 @@ func (m *Model) Use(user string, p tandem.ProviderID, reason tandem.Reason) Expe
 	return m.use(user, p, reason)
 }
 
-// Connect links user's account login at p (a relink replaces the link).
-func (m *Model) Connect(user string, p tandem.ProviderID, login string) {
+// Connect links user's account login at p (a relink replaces the link),
+// by any path: a Connect button, /connect, the App Home or a DM. It returns
+// the re-runs it causes, in the order the messages were sent: every message
+// of user still waiting for p runs again, once.
+func (m *Model) Connect(user string, p tandem.ProviderID, login string) []Rerun {
 	if m.links[user] == nil {
 		m.links[user] = map[tandem.ProviderID]Link{}
 	}
 	m.links[user][p] = Link{Login: login}
 	m.revoked[account{p, login}] = false
+	var out []Rerun
+	var rest []failedTurn
+	for _, f := range m.waiting[user] {
+		if f.provider != p {
+			rest = append(rest, f)
+			continue
+		}
+		// The re-run is the sender's message again: in a per-message
+		// session it makes them an editor, as any message does.
+		m.Wrote(user)
+		r := Rerun{Msg: f.msg}
+		if u, reason := m.identity(user); u == user && reason == f.reason {
+			r.Run, r.Expect = true, m.use(user, p, tandem.ReasonSender)
+			r.Expect.Msg = f.msg
+		}
+		out = append(out, r)
+	}
+	m.waiting[user] = rest
+	return out
 }
 
-// Rerun is the re-run of sender's latest not-configured turn at p after
-// they connected from its button. ok is false when there is nothing to
-// re-run (the button belonged to another provider, or was not offered);
-// run is false when the session's mode no longer gives the sender's own
-// identity, and the sender must be told to send the message again.
-func (m *Model) Rerun(sender string, p tandem.ProviderID) (e Expect, run, ok bool) {
-	f, had := m.lastFailed[sender]
-	if !had || f.provider != p || !f.valid {
-		return Expect{}, false, false
-	}
-	delete(m.lastFailed, sender)
-	// The re-run is the sender's message again: in a per-message session
-	// it makes them an editor, as any message does.
-	m.Wrote(sender)
-	if user, reason := m.identity(sender); user != sender || reason != f.reason {
-		return Expect{}, false, true
-	}
-	return m.use(sender, p, tandem.ReasonSender), true, true
+// Waiting reports whether user has messages waiting for a connect of p.
+func (m *Model) Waiting(user string, p tandem.ProviderID) bool {
+	return slices.ContainsFunc(m.waiting[user], func(f failedTurn) bool { return f.provider == p })
 }
 
 // Disconnect removes user's link to p.
