@@ -17,6 +17,13 @@ import (
 // link it is, plus a short visible note; everything else a visible reply.
 func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) error {
 	attr := slackview.Attribution(res.ViaKey, res.Identity, res.Session, t.User)
+	switch {
+	case res.ViaKey != "" || res.Identity != nil:
+	case res.Err != nil:
+		attr = slackview.NotRun(t.User)
+	case res.Control:
+		attr = slackview.ControlBy(t.User)
+	}
 	var nc *tandem.NotConnectedError
 	var ex *tandem.ExpiredError
 	switch {

@@ -13,7 +13,10 @@ import (
 
 // Result is what a turn produced, for the transport to render.
 type Result struct {
-	Command  string
+	Command string
+	// Control marks a session control's result: it changed or showed the
+	// session and used nobody's account.
+	Control  bool
 	Reply    tandem.Reply
 	Err      error            // shown to the sender
 	Identity *tandem.Identity // whose credentials were used, if any
@@ -59,7 +62,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		return res
 	}
 	c := cmd.cmd
-	res.Command = c.Name
+	res.Command, res.Control = c.Name, c.Control
 	if c.Control && t.APIKey != "" {
 		res.Err = tandem.Errorf(tandem.EFORBIDDEN, "Session controls are not available through API keys; use Slack.")
 		res.Outcome = tandem.OutcomeRefused
@@ -95,9 +98,9 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 	}
 	if reason == tandem.ReasonRefusedNotEditor {
 		e.audit(ctx, t, "", c.Provider, reason, tandem.OutcomeRefused, c.Name)
-		res.Err = tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and you are not on its editors list. <@%s> or a channel admin can add you with `@tandem editors add @you`.", sess.Owner, sess.Owner)
+		res.Err = tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and you are not on its editors list. Ask <@%s> or a channel admin to add you: `@tandem editors add <@%s>`.", sess.Owner, sess.Owner, t.User)
 		if !sess.Persistent() {
-			res.Err = tandem.Errorf(tandem.EFORBIDDEN, "This session is about to run with <@%s>'s identity (persistent session, waiting for their approval), and you are not on its editors list. <@%s> can add you with `@tandem editors add @you`.", sess.Owner, sess.Owner)
+			res.Err = tandem.Errorf(tandem.EFORBIDDEN, "This session is about to run with <@%s>'s identity (persistent session, waiting for their approval), and you are not on its editors list. Ask <@%s> to add you: `@tandem editors add <@%s>`.", sess.Owner, sess.Owner, t.User)
 		}
 		res.Outcome = tandem.OutcomeRefused
 		return res

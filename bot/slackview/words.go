@@ -39,6 +39,14 @@ func Attribution(viaKey string, id *tandem.Identity, sess tandem.Session, sender
 	return fmt.Sprintf("%s · %s: %s", who, id.Provider.Name(), escape(id.Login))
 }
 
+// NotRun is the line of a reply to a turn that ran as nobody: refused, or
+// not a command.
+func NotRun(sender string) string { return fmt.Sprintf("not run · sent by <@%s>", sender) }
+
+// ControlBy is the line of a reply to a session control: it used nobody's
+// account.
+func ControlBy(sender string) string { return fmt.Sprintf("session control · by <@%s>", sender) }
+
 // ErrorTitle heads the reply to a failed turn, by the error's code.
 func ErrorTitle(err error) string {
 	switch tandem.ErrorCode(err) {
@@ -58,6 +66,9 @@ func ErrorTitle(err error) string {
 
 // DidYouMean answers a message that is no command with the closest ones.
 func DidYouMean(suggestions []string) tandem.Reply {
+	if len(suggestions) == 0 || (len(suggestions) == 1 && suggestions[0] == "help") {
+		return tandem.Reply{Title: "I didn't understand that.", Text: "Say `@tandem help` for everything I can do."}
+	}
 	var items []tandem.Item
 	for _, s := range suggestions {
 		items = append(items, tandem.Item{Text: "`@tandem " + s + "`"})

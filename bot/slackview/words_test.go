@@ -31,3 +31,15 @@ func TestLinkNeededPromisesTheRerunItsWindowAllows(t *testing.T) {
 		}
 	}
 }
+
+// TestDidYouMeanOffersOnlyWhatIsClose: with nothing close, the reply
+// points at help instead of listing "`@tandem help`" as a guess.
+func TestDidYouMeanOffersOnlyWhatIsClose(t *testing.T) {
+	if r := DidYouMean([]string{"help"}); r.Title != "I didn't understand that." || len(r.Items) != 0 || !strings.Contains(r.Text, "`@tandem help`") {
+		t.Errorf("DidYouMean(help) = %+v", r)
+	}
+	r := DidYouMean([]string{"list my open PRs", "list my open MRs"})
+	if r.Title != "I didn't understand that. Did you mean:" || len(r.Items) != 2 || r.Items[0].Text != "`@tandem list my open PRs`" {
+		t.Errorf("DidYouMean(two) = %+v", r)
+	}
+}
