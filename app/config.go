@@ -44,9 +44,9 @@ type Config struct {
 	NoSlackSignIn     bool
 }
 
-// defaultSlackAPIURL is Slack's Web API, used when TANDEM_SLACK_API_URL is
+// DefaultSlackAPIURL is Slack's Web API, used when TANDEM_SLACK_API_URL is
 // not set.
-const defaultSlackAPIURL = "https://slack.com/api/"
+const DefaultSlackAPIURL = "https://slack.com/api/"
 
 // ProviderEnv is one provider's OAuth client and endpoints, from its
 // TANDEM_<P>_* variables.
@@ -67,7 +67,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{
 		AppToken:      strings.TrimSpace(getenv("SLACK_APP_TOKEN")),
 		BotToken:      strings.TrimSpace(getenv("SLACK_BOT_TOKEN")),
-		SlackAPIURL:   or("TANDEM_SLACK_API_URL", defaultSlackAPIURL),
+		SlackAPIURL:   or("TANDEM_SLACK_API_URL", DefaultSlackAPIURL),
 		DBPath:        or("TANDEM_DB", "tandem.db"),
 		DatabaseURL:   strings.TrimSpace(getenv("TANDEM_DATABASE_URL")),
 		EncryptionKey: strings.TrimSpace(getenv("TANDEM_ENCRYPTION_KEY")),
@@ -91,13 +91,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if !strings.HasSuffix(c.SlackAPIURL, "/") {
 		c.SlackAPIURL += "/"
 	}
-	if !isHTTPURL(c.SlackAPIURL) {
+	if !IsHTTPURL(c.SlackAPIURL) {
 		bad("TANDEM_SLACK_API_URL is not a URL: it expects an http(s) URL such as https://slack.com/api/")
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		bad("TANDEM_DATABASE_URL does not look like a PostgreSQL URL: it expects postgres://user@host:5432/dbname")
 	}
-	if !isHTTPURL(c.PublicURL) {
+	if !IsHTTPURL(c.PublicURL) {
 		bad("TANDEM_PUBLIC_URL is not a URL: it expects the http(s) base URL people's browsers reach, such as https://tandem.example.com")
 	}
 	if v := getenv("TANDEM_ENCRYPTION_KEY_PREVIOUS"); strings.TrimSpace(v) != "" {
@@ -176,7 +176,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.SlackClientID = strings.TrimSpace(getenv("TANDEM_SLACK_CLIENT_ID"))
 	c.SlackClientSecret = strings.TrimSpace(getenv("TANDEM_SLACK_CLIENT_SECRET"))
 	c.SlackAuthURL = or("TANDEM_SLACK_AUTH_URL", "https://slack.com/openid/connect/authorize")
-	if !isHTTPURL(c.SlackAuthURL) {
+	if !IsHTTPURL(c.SlackAuthURL) {
 		bad("TANDEM_SLACK_AUTH_URL is not a URL: it expects Slack's sign-in page, https://slack.com/openid/connect/authorize")
 	}
 	switch v := strings.TrimSpace(getenv("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN")); v {
@@ -190,7 +190,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		bad("TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET are not both set: they are the Slack app's Client ID and Client Secret (api.slack.com/apps → your app → Basic Information → App Credentials), used for Sign in with Slack so a connect link links only the person it was made for (or set TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true to go without it)")
 	}
 	for _, spec := range providers {
-		pe, ok, errs := loadProvider(getenv, spec)
+		pe, ok, errs := LoadProvider(getenv, spec)
 		problems = append(problems, errs...)
 		if ok {
 			c.Providers[spec.ID] = pe
@@ -202,9 +202,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-// loadProvider reads spec's TANDEM_<P>_* variables. A provider is enabled
-// by its client id and secret together.
-func loadProvider(getenv func(string) string, spec integrations.Spec) (ProviderEnv, bool, []string) {
+// LoadProvider reads spec's TANDEM_<P>_* variables. A provider is enabled
+// by its client id and secret together: it returns the settings read,
+// whether the provider is enabled, and what is wrong with them, one line
+// each.
+func LoadProvider(getenv func(string) string, spec integrations.Spec) (ProviderEnv, bool, []string) {
 	prefix := spec.EnvPrefix()
 	pe := ProviderEnv{
 		ClientID:     strings.TrimSpace(getenv(prefix + "CLIENT_ID")),
@@ -223,7 +225,7 @@ func loadProvider(getenv func(string) string, spec integrations.Spec) (ProviderE
 		problems = append(problems, fmt.Sprintf("%s is not set: %s needs both %sCLIENT_ID and %sCLIENT_SECRET", missing, spec.Name, prefix, prefix))
 	}
 	for name, v := range map[string]string{"AUTH_URL": pe.AuthURL, "TOKEN_URL": pe.TokenURL, "API_URL": pe.APIURL, "URL": pe.BaseURL} {
-		if v != "" && !isHTTPURL(v) {
+		if v != "" && !IsHTTPURL(v) {
 			problems = append(problems, fmt.Sprintf("%s%s is not a URL: it expects an http(s) URL", prefix, name))
 		}
 	}
@@ -233,7 +235,8 @@ func loadProvider(getenv func(string) string, spec integrations.Spec) (ProviderE
 	return pe, pe.ClientID != "" && pe.ClientSecret != "", problems
 }
 
-func isHTTPURL(s string) bool {
+// IsHTTPURL reports whether s is an absolute http or https URL with a host.
+func IsHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

@@ -110,7 +110,7 @@ func openKeyring(cfg Config) (keys *secrets.Keyring, created string, err error) 
 		if err := checkDBFolder(cfg); err != nil {
 			return nil, "", err
 		}
-		path := keyFilePath(cfg.DBPath)
+		path := KeyFilePath(cfg.DBPath)
 		k, isNew, err := secrets.LoadOrCreateKeyFile(path)
 		if err != nil {
 			return nil, "", startupErr(tandem.EINVALID, []string{"TANDEM_DB", "TANDEM_ENCRYPTION_KEY"}, err,
@@ -134,6 +134,8 @@ func openKeyring(cfg Config) (keys *secrets.Keyring, created string, err error) 
 	return keys, created, nil
 }
 
-func keyFilePath(dbPath string) string {
+// KeyFilePath is where the key file of the bbolt database at dbPath lies:
+// beside it, named after it with .key appended.
+func KeyFilePath(dbPath string) string {
 	return filepath.Join(filepath.Dir(dbPath), filepath.Base(dbPath)+".key")
 }

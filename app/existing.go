@@ -89,7 +89,7 @@ func RequireSchema(ctx context.Context, cfg Config) error {
 // a *NoKeyFileError; otherwise it fails as OpenKeyring does.
 func OpenExistingKeyring(cfg Config, log *slog.Logger) (*secrets.Keyring, error) {
 	if cfg.EncryptionKey == "" {
-		path := keyFilePath(cfg.DBPath)
+		path := KeyFilePath(cfg.DBPath)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			return nil, &NoKeyFileError{Path: absPath(path)}
 		}

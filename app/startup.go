@@ -97,17 +97,17 @@ func errno(err error) string {
 func dbOpenError(cfg Config, keys *secrets.Keyring, err error) error {
 	where, v := "the database "+cfg.DBPath+" (TANDEM_DB)", "TANDEM_DB"
 	if cfg.DatabaseURL != "" {
-		where, v = "the database "+redactURL(cfg.DatabaseURL)+" (TANDEM_DATABASE_URL)", "TANDEM_DATABASE_URL"
+		where, v = "the database "+RedactURL(cfg.DatabaseURL)+" (TANDEM_DATABASE_URL)", "TANDEM_DATABASE_URL"
 	}
 	if errors.Is(err, secrets.ErrUnknownKey) || errors.Is(err, secrets.ErrDecrypt) {
 		if cfg.EncryptionKey == "" {
 			return startupErr(tandem.EINVALID, []string{"TANDEM_ENCRYPTION_KEY", v}, err,
 				"the key file %s (used because TANDEM_ENCRYPTION_KEY is not set; key id %s) does not open %s; put back the key file the database was created with, or set TANDEM_ENCRYPTION_KEY to the key the database was created with",
-				keyFilePath(cfg.DBPath), keys.KeyID(), where)
+				KeyFilePath(cfg.DBPath), keys.KeyID(), where)
 		}
 		return startupErr(tandem.EINVALID, []string{"TANDEM_ENCRYPTION_KEY", v}, err,
 			"TANDEM_ENCRYPTION_KEY (key id %s) does not open %s; set TANDEM_ENCRYPTION_KEY to the key the database was created with (the key file %s is read only when TANDEM_ENCRYPTION_KEY is not set)",
-			keys.KeyID(), where, keyFilePath(cfg.DBPath))
+			keys.KeyID(), where, KeyFilePath(cfg.DBPath))
 	}
 	if cfg.DatabaseURL != "" {
 		return postgresError(cfg, err)
@@ -132,7 +132,7 @@ func dbOpenError(cfg Config, keys *secrets.Keyring, err error) error {
 // postgresError words a failure to open TANDEM_DATABASE_URL, never with its
 // password.
 func postgresError(cfg Config, err error) error {
-	at := redactURL(cfg.DatabaseURL)
+	at := RedactURL(cfg.DatabaseURL)
 	vars := []string{"TANDEM_DATABASE_URL"}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -153,15 +153,15 @@ func postgresError(cfg Config, err error) error {
 	if errors.As(err, &ce) || tandem.ErrorCode(err) == tandem.EUNAVAILABLE {
 		return startupErr(tandem.EUNAVAILABLE, vars, err,
 			"cannot connect to PostgreSQL at %s (TANDEM_DATABASE_URL): %s; start the server, or fix the host and port in TANDEM_DATABASE_URL and check the network between them",
-			at, redactPassword(cfg.DatabaseURL, networkCause(err)))
+			at, RedactPassword(cfg.DatabaseURL, NetworkCause(err)))
 	}
 	return startupErr(tandem.EINTERNAL, vars, err,
-		"cannot open PostgreSQL at %s (TANDEM_DATABASE_URL): %s", at, redactPassword(cfg.DatabaseURL, err.Error()))
+		"cannot open PostgreSQL at %s (TANDEM_DATABASE_URL): %s", at, RedactPassword(cfg.DatabaseURL, err.Error()))
 }
 
-// networkCause returns the innermost network error's words ("dial tcp
+// NetworkCause returns the innermost network error's words ("dial tcp
 // 127.0.0.1:1: connect: connection refused"), else err's.
-func networkCause(err error) string {
+func NetworkCause(err error) string {
 	var dns *net.DNSError
 	if errors.As(err, &dns) {
 		return dns.Error()
@@ -180,14 +180,14 @@ func networkCause(err error) string {
 	return err.Error()
 }
 
-// redactURL returns a database URL without its password, as logs show it.
-func redactURL(raw string) string {
+// RedactURL returns a database URL without its password, as logs show it.
+func RedactURL(raw string) string {
 	return strings.TrimPrefix(DescribeDB(Config{DatabaseURL: raw}), "postgres ")
 }
 
-// redactPassword removes the URL's password from s, should a driver ever
+// RedactPassword removes the URL's password from s, should a driver ever
 // quote it.
-func redactPassword(rawURL, s string) string {
+func RedactPassword(rawURL, s string) string {
 	if u, err := url.Parse(rawURL); err == nil {
 		if p, ok := u.User.Password(); ok && p != "" {
 			s = strings.ReplaceAll(s, p, "…")
@@ -241,11 +241,23 @@ var slackRefusals = map[string]string{
 	"not_allowed_token_type": "it is the wrong kind of token",
 }
 
+// SlackTokenFix says where the token in variable v (SLACK_BOT_TOKEN or
+// SLACK_APP_TOKEN) comes from; "" for any other variable.
+func SlackTokenFix(v string) string { return slackTokenFix[v] }
+
+// SlackRefusal explains an error code of Slack's that means it does not
+// take a token (invalid_auth, token_revoked, ...); ok is false for any
+// other code.
+func SlackRefusal(code string) (why string, ok bool) {
+	why, ok = slackRefusals[code]
+	return why, ok
+}
+
 // slackError words a failed start-up call to Slack made with the token in
 // variable v.
 func slackError(cfg Config, v, method string, err error) error {
 	api := cfg.SlackAPIURL + " (TANDEM_SLACK_API_URL)"
-	if cfg.SlackAPIURL == defaultSlackAPIURL {
+	if cfg.SlackAPIURL == DefaultSlackAPIURL {
 		api = cfg.SlackAPIURL + " (the default; TANDEM_SLACK_API_URL is not set)"
 	}
 	var se slack.SlackErrorResponse
@@ -265,8 +277,8 @@ func slackError(cfg Config, v, method string, err error) error {
 	var sc slack.StatusCodeError
 	if errors.As(err, &sc) {
 		return startupErr(tandem.EUNAVAILABLE, []string{"TANDEM_SLACK_API_URL"}, err,
-			"Slack at %s answered HTTP %d to %s; check TANDEM_SLACK_API_URL (Slack's is %s) or try again later", api, sc.Code, method, defaultSlackAPIURL)
+			"Slack at %s answered HTTP %d to %s; check TANDEM_SLACK_API_URL (Slack's is %s) or try again later", api, sc.Code, method, DefaultSlackAPIURL)
 	}
 	return startupErr(tandem.EUNAVAILABLE, []string{"TANDEM_SLACK_API_URL"}, err,
-		"cannot reach Slack at %s for %s: %s; check TANDEM_SLACK_API_URL and this host's DNS, proxy and firewall", api, method, networkCause(err))
+		"cannot reach Slack at %s for %s: %s; check TANDEM_SLACK_API_URL and this host's DNS, proxy and firewall", api, method, NetworkCause(err))
 }

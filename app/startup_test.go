@@ -250,8 +250,8 @@ func TestStartupWrongKey(t *testing.T) {
 // With TANDEM_SLACK_API_URL unset the line names slack.com and the variable
 // that overrides it.
 func TestStartupSlackDefaultURLUnreachable(t *testing.T) {
-	cfg := Config{SlackAPIURL: defaultSlackAPIURL}
-	dns := &url.Error{Op: "Post", URL: defaultSlackAPIURL + "auth.test", Err: &net.OpError{Op: "dial", Net: "tcp",
+	cfg := Config{SlackAPIURL: DefaultSlackAPIURL}
+	dns := &url.Error{Op: "Post", URL: DefaultSlackAPIURL + "auth.test", Err: &net.OpError{Op: "dial", Net: "tcp",
 		Err: &net.DNSError{Err: "no such host", Name: "slack.com", Server: "10.0.0.53:53", IsNotFound: true}}}
 	err := slackError(cfg, botTokenVar, "auth.test", dns)
 	line := err.Error()

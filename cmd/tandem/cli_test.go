@@ -17,6 +17,7 @@ import (
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/api"
 	"github.com/tandembot/tandem/app"
+	"github.com/tandembot/tandem/app/doctor"
 	"github.com/tandembot/tandem/secrets"
 	"github.com/tandembot/tandem/store"
 	"github.com/tandembot/tandem/store/postgres/pgtest"
@@ -478,12 +479,12 @@ func TestOperatorCommandsNeverCreateTheSchema(t *testing.T) {
 	}
 }
 
-// TestDoctorCommand: tandem doctor prints app.Doctor's checks and exits
+// TestDoctorCommand: tandem doctor prints doctor.Run's checks and exits
 // with the number that failed (here: no Slack tokens, no database, ...).
 func TestDoctorCommand(t *testing.T) {
 	t.Chdir(t.TempDir())
 	out, _, err := cliRun(t, map[string]string{"TANDEM_PUBLIC_URL": "http://127.0.0.1:1"}, "doctor", "--json")
-	var checks []app.Check
+	var checks []doctor.Check
 	if err := json.Unmarshal([]byte(out), &checks); err != nil || len(checks) == 0 {
 		t.Fatalf("tandem doctor --json: %v\n%s", err, out)
 	}

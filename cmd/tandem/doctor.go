@@ -5,10 +5,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tandembot/tandem/app"
+	"github.com/tandembot/tandem/app/doctor"
 )
 
-// doctorCommand is tandem doctor: app.Doctor's checks, printed; its exit
+// doctorCommand is tandem doctor: doctor.Run's checks, printed; its exit
 // status is the number of failed checks (at most 125, above which shells
 // give statuses other meanings).
 func doctorCommand(getenv func(string) string) *cobra.Command {
@@ -26,8 +26,8 @@ database, no key file. Its exit status is the number of failed checks
 		Args:        noArgs,
 		Annotations: map[string]string{"environment": envSection(serveEnv()...)},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			checks := app.Doctor(cmd.Context(), getenv)
-			if failed := app.WriteChecks(cmd.OutOrStdout(), checks, asJSON); failed > 0 {
+			checks := doctor.Run(cmd.Context(), getenv)
+			if failed := doctor.Write(cmd.OutOrStdout(), checks, asJSON); failed > 0 {
 				return &exitError{code: min(failed, 125), err: fmt.Errorf("tandem doctor: %d of %d checks failed", failed, len(checks))}
 			}
 			return nil

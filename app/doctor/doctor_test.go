@@ -1,4 +1,4 @@
-package app
+package doctor
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"github.com/tandembot/tandem/app"
 	"github.com/tandembot/tandem/internal/fakegithub"
 	"github.com/tandembot/tandem/internal/fakegitlab"
 	"github.com/tandembot/tandem/internal/fakegoogle"
@@ -31,18 +32,18 @@ import (
 )
 
 const (
-	doctorTestSecret      = "doctor-test-client-secret"
-	doctorTestSlackID     = "1111.2222"
-	doctorTestSlackSecret = "doctor-test-slack-secret"
-	// doctorTestPublicHost is a public-looking name for the public URL
+	testSecret      = "doctor-test-client-secret"
+	testSlackID     = "1111.2222"
+	testSlackSecret = "doctor-test-slack-secret"
+	// testPublicHost is a public-looking name for the public URL
 	// server; the test transport dials it on loopback.
-	doctorTestPublicHost = "tandem.example.test"
+	testPublicHost = "tandem.example.test"
 )
 
-// doctorEnv is a whole installation on loopback: the fake Slack and
+// testEnv is a whole installation on loopback: the fake Slack and
 // providers, a public URL server that answers as tandem serve does, and a
 // bbolt database with its key in a folder of its own.
-type doctorEnv struct {
+type testEnv struct {
 	t      *testing.T
 	slack  *fakeslack.Server
 	public *httptest.Server
@@ -56,22 +57,22 @@ type doctorEnv struct {
 	skew time.Duration
 }
 
-func newDoctorEnv(t *testing.T) *doctorEnv {
+func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	e := &doctorEnv{t: t, dir: t.TempDir()}
+	e := &testEnv{t: t, dir: t.TempDir()}
 
 	e.slack = fakeslack.New(fakeslack.Options{
-		OpenIDClientID: doctorTestSlackID, OpenIDClientSecret: doctorTestSlackSecret,
+		OpenIDClientID: testSlackID, OpenIDClientSecret: testSlackSecret,
 		TokenErrors: map[string]string{"xoxb-deactivated": "account_inactive", "xapp-uninstalled": "account_inactive"},
 	})
 	if err := e.slack.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.slack.Close)
-	gh := fakegithub.New(fakegithub.Options{ClientID: "gh-client", ClientSecret: doctorTestSecret})
-	gl := fakegitlab.New(fakegitlab.Options{ClientID: "gl-client", ClientSecret: doctorTestSecret})
-	jr := fakejira.New(fakejira.Options{ClientID: "jira-client", ClientSecret: doctorTestSecret})
-	gg := fakegoogle.New(fakegoogle.Options{ClientID: "google-client", ClientSecret: doctorTestSecret})
+	gh := fakegithub.New(fakegithub.Options{ClientID: "gh-client", ClientSecret: testSecret})
+	gl := fakegitlab.New(fakegitlab.Options{ClientID: "gl-client", ClientSecret: testSecret})
+	jr := fakejira.New(fakejira.Options{ClientID: "jira-client", ClientSecret: testSecret})
+	gg := fakegoogle.New(fakegoogle.Options{ClientID: "google-client", ClientSecret: testSecret})
 	for _, f := range []interface {
 		Start() error
 		Close()
@@ -107,30 +108,30 @@ func newDoctorEnv(t *testing.T) *doctorEnv {
 		"SLACK_BOT_TOKEN":             e.slack.BotToken(),
 		"SLACK_APP_TOKEN":             e.slack.AppToken(),
 		"TANDEM_SLACK_API_URL":        e.slack.APIURL(),
-		"TANDEM_SLACK_CLIENT_ID":      doctorTestSlackID,
-		"TANDEM_SLACK_CLIENT_SECRET":  doctorTestSlackSecret,
+		"TANDEM_SLACK_CLIENT_ID":      testSlackID,
+		"TANDEM_SLACK_CLIENT_SECRET":  testSlackSecret,
 		"TANDEM_SLACK_AUTH_URL":       e.slack.OpenIDAuthorizeURL(),
 		"TANDEM_DB":                   e.db,
 		"TANDEM_ENCRYPTION_KEY":       secrets.EncodeKey(key),
 		"TANDEM_PUBLIC_URL":           e.public.URL,
 		"TANDEM_GITHUB_CLIENT_ID":     "gh-client",
-		"TANDEM_GITHUB_CLIENT_SECRET": doctorTestSecret,
+		"TANDEM_GITHUB_CLIENT_SECRET": testSecret,
 		"TANDEM_GITHUB_URL":           gh.URL(),
 		"TANDEM_GITLAB_CLIENT_ID":     "gl-client",
-		"TANDEM_GITLAB_CLIENT_SECRET": doctorTestSecret,
+		"TANDEM_GITLAB_CLIENT_SECRET": testSecret,
 		"TANDEM_GITLAB_URL":           gl.URL(),
 		"TANDEM_JIRA_CLIENT_ID":       "jira-client",
-		"TANDEM_JIRA_CLIENT_SECRET":   doctorTestSecret,
+		"TANDEM_JIRA_CLIENT_SECRET":   testSecret,
 		"TANDEM_JIRA_URL":             jr.URL(),
 		"TANDEM_GOOGLE_CLIENT_ID":     "google-client",
-		"TANDEM_GOOGLE_CLIENT_SECRET": doctorTestSecret,
+		"TANDEM_GOOGLE_CLIENT_SECRET": testSecret,
 		"TANDEM_GOOGLE_URL":           gg.URL(),
 	}
 	return e
 }
 
 // createDB makes a bbolt database the way tandem serve does, with key.
-func (e *doctorEnv) createDB(path string, key []byte) {
+func (e *testEnv) createDB(path string, key []byte) {
 	e.t.Helper()
 	keys, err := secrets.NewKeyring(key)
 	if err != nil {
@@ -145,20 +146,20 @@ func (e *doctorEnv) createDB(path string, key []byte) {
 	}
 }
 
-// transport is what the test gives the doctor: doctorTestPublicHost dials
+// transport is what the test gives the doctor: testPublicHost dials
 // the public URL server, and the fake Slack's Date header moves by e.skew.
-func (e *doctorEnv) transport() http.RoundTripper {
+func (e *testEnv) transport() http.RoundTripper {
 	publicAddr := strings.TrimPrefix(e.public.URL, "http://")
 	slackHost := strings.TrimPrefix(strings.TrimSuffix(e.slack.APIURL(), "/api/"), "http://")
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	dialer := &net.Dialer{}
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if host, _, _ := net.SplitHostPort(addr); host == doctorTestPublicHost {
+		if host, _, _ := net.SplitHostPort(addr); host == testPublicHost {
 			addr = publicAddr
 		}
 		return dialer.DialContext(ctx, network, addr)
 	}
-	return doctorRoundTrip(func(req *http.Request) (*http.Response, error) {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		resp, err := tr.RoundTrip(req)
 		if err == nil && req.URL.Host == slackHost && e.skew != 0 {
 			resp.Header.Set("Date", time.Now().Add(e.skew).UTC().Format(http.TimeFormat))
@@ -167,26 +168,26 @@ func (e *doctorEnv) transport() http.RoundTripper {
 	})
 }
 
-type doctorRoundTrip func(*http.Request) (*http.Response, error)
+type roundTripFunc func(*http.Request) (*http.Response, error)
 
-func (f doctorRoundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // doctor runs the checks with e's variables and transport, and fails the
 // test when they created, removed or changed any file in e's folder.
-func (e *doctorEnv) doctor() []Check {
+func (e *testEnv) doctor() []Check {
 	e.t.Helper()
-	before := doctorListing(e.t, e.dir)
+	before := listing(e.t, e.dir)
 	vars := maps.Clone(e.vars)
-	d := &doctor{getenv: func(k string) string { return vars[k] }, transport: e.transport()}
+	d := &checker{getenv: func(k string) string { return vars[k] }, transport: e.transport()}
 	checks := d.run(context.Background())
-	if after := doctorListing(e.t, e.dir); after != before {
+	if after := listing(e.t, e.dir); after != before {
 		e.t.Errorf("doctor changed the database's folder:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	return checks
 }
 
-// doctorListing describes every file under dir: name, size, mode and time.
-func doctorListing(t *testing.T, dir string) string {
+// listing describes every file under dir: name, size, mode and time.
+func listing(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
 	err := filepath.WalkDir(dir, func(path string, de fs.DirEntry, err error) error {
@@ -206,26 +207,26 @@ func doctorListing(t *testing.T, dir string) string {
 	return b.String()
 }
 
-func doctorReport(checks []Check) string {
+func report(checks []Check) string {
 	var b bytes.Buffer
-	WriteChecks(&b, checks, false)
+	Write(&b, checks, false)
 	return b.String()
 }
 
-// doctorWantOK fails t unless every check passed.
-func doctorWantOK(t *testing.T, checks []Check) {
+// wantOK fails t unless every check passed.
+func wantOK(t *testing.T, checks []Check) {
 	t.Helper()
 	for _, c := range checks {
 		if !c.OK {
-			t.Errorf("check %q failed:\n%s", c.Name, doctorReport(checks))
+			t.Errorf("check %q failed:\n%s", c.Name, report(checks))
 			return
 		}
 	}
 }
 
-// doctorWantOneFailure fails t unless exactly the check named name failed, and
+// wantOneFailure fails t unless exactly the check named name failed, and
 // its line holds every one of words; it returns that line.
-func doctorWantOneFailure(t *testing.T, checks []Check, name string, words ...string) string {
+func wantOneFailure(t *testing.T, checks []Check, name string, words ...string) string {
 	t.Helper()
 	var failures []Check
 	for _, c := range checks {
@@ -234,9 +235,9 @@ func doctorWantOneFailure(t *testing.T, checks []Check, name string, words ...st
 		}
 	}
 	if len(failures) != 1 || failures[0].Name != name {
-		t.Fatalf("want only %q to fail, got:\n%s", name, doctorReport(checks))
+		t.Fatalf("want only %q to fail, got:\n%s", name, report(checks))
 	}
-	line := doctorReport(failures)
+	line := report(failures)
 	for _, w := range words {
 		if !strings.Contains(line, w) {
 			t.Errorf("the failing line does not say %q:\n%s", w, line)
@@ -245,18 +246,18 @@ func doctorWantOneFailure(t *testing.T, checks []Check, name string, words ...st
 	return line
 }
 
-func doctorFind(t *testing.T, checks []Check, name string) Check {
+func find(t *testing.T, checks []Check, name string) Check {
 	t.Helper()
 	for _, c := range checks {
 		if c.Name == name {
 			return c
 		}
 	}
-	t.Fatalf("no check %q in:\n%s", name, doctorReport(checks))
+	t.Fatalf("no check %q in:\n%s", name, report(checks))
 	return Check{}
 }
 
-func doctorClosedPort(t *testing.T) string {
+func closedPort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -268,9 +269,9 @@ func doctorClosedPort(t *testing.T) string {
 }
 
 func TestDoctorAllGreen(t *testing.T) {
-	e := newDoctorEnv(t)
+	e := newTestEnv(t)
 	checks := e.doctor()
-	doctorWantOK(t, checks)
+	wantOK(t, checks)
 	var names []string
 	for _, c := range checks {
 		names = append(names, c.Name)
@@ -282,110 +283,110 @@ func TestDoctorAllGreen(t *testing.T) {
 	if got := strings.Join(names, ", "); got != want {
 		t.Errorf("checks are\n%s\nwant\n%s", got, want)
 	}
-	if c := doctorFind(t, checks, "database"); !strings.Contains(c.Detail, "schema 3 (current)") || !strings.Contains(c.Detail, "free on its file system") {
+	if c := find(t, checks, "database"); !strings.Contains(c.Detail, "schema 3 (current)") || !strings.Contains(c.Detail, "free on its file system") {
 		t.Errorf("database: %s", c.Detail)
 	}
-	if c := doctorFind(t, checks, "encryption key"); !strings.Contains(c.Detail, "opens the database") {
+	if c := find(t, checks, "encryption key"); !strings.Contains(c.Detail, "opens the database") {
 		t.Errorf("encryption key: %s", c.Detail)
 	}
-	if c := doctorFind(t, checks, "public url"); !strings.Contains(c.Detail, "/oauth/github/callback") || !strings.Contains(c.Detail, "/oauth/slack/callback") {
+	if c := find(t, checks, "public url"); !strings.Contains(c.Detail, "/oauth/github/callback") || !strings.Contains(c.Detail, "/oauth/slack/callback") {
 		t.Errorf("public url: %s", c.Detail)
 	}
-	t.Logf("\n%s", doctorReport(checks))
+	t.Logf("\n%s", report(checks))
 }
 
-// TestDoctorPublicFunction runs Doctor itself, over the default transport,
+// TestDoctorPublicFunction runs Run itself, over the default transport,
 // with a key file beside the database of a local public URL.
 func TestDoctorPublicFunction(t *testing.T) {
-	e := newDoctorEnv(t)
+	e := newTestEnv(t)
 	delete(e.vars, "TANDEM_ENCRYPTION_KEY")
 	if err := os.WriteFile(e.db+".key", []byte(secrets.EncodeKey(e.key)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := doctorListing(t, e.dir)
-	checks := Doctor(context.Background(), func(k string) string { return e.vars[k] })
-	doctorWantOK(t, checks)
-	if c := doctorFind(t, checks, "encryption key"); !strings.Contains(c.Detail, "the key file") {
+	before := listing(t, e.dir)
+	checks := Run(context.Background(), func(k string) string { return e.vars[k] })
+	wantOK(t, checks)
+	if c := find(t, checks, "encryption key"); !strings.Contains(c.Detail, "the key file") {
 		t.Errorf("encryption key: %s", c.Detail)
 	}
-	if after := doctorListing(t, e.dir); after != before {
-		t.Errorf("Doctor changed the folder:\nbefore:\n%s\nafter:\n%s", before, after)
+	if after := listing(t, e.dir); after != before {
+		t.Errorf("Run changed the folder:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
 
 func TestDoctorFailures(t *testing.T) {
 	tests := []struct {
 		name  string
-		setup func(e *doctorEnv)
+		setup func(e *testEnv)
 		check string
 		words []string
 	}{
-		{"bad bot token", func(e *doctorEnv) { e.vars["SLACK_BOT_TOKEN"] = "xoxb-not-the-one" },
+		{"bad bot token", func(e *testEnv) { e.vars["SLACK_BOT_TOKEN"] = "xoxb-not-the-one" },
 			"slack bot token", []string{"SLACK_BOT_TOKEN", "invalid_auth", "OAuth & Permissions", "xoxb-"}},
-		{"bot token of an uninstalled app", func(e *doctorEnv) { e.vars["SLACK_BOT_TOKEN"] = "xoxb-deactivated" },
+		{"bot token of an uninstalled app", func(e *testEnv) { e.vars["SLACK_BOT_TOKEN"] = "xoxb-deactivated" },
 			"slack bot token", []string{"SLACK_BOT_TOKEN", "account_inactive", "OAuth & Permissions"}},
-		{"app token of an uninstalled app", func(e *doctorEnv) { e.vars["SLACK_APP_TOKEN"] = "xapp-uninstalled" },
+		{"app token of an uninstalled app", func(e *testEnv) { e.vars["SLACK_APP_TOKEN"] = "xapp-uninstalled" },
 			"slack app token", []string{"SLACK_APP_TOKEN", "account_inactive", "App-Level Tokens"}},
-		{"bot token missing", func(e *doctorEnv) { delete(e.vars, "SLACK_BOT_TOKEN") },
+		{"bot token missing", func(e *testEnv) { delete(e.vars, "SLACK_BOT_TOKEN") },
 			// Slack is not asked, so neither is its clock.
 			"", []string{"SLACK_BOT_TOKEN is not set"}},
-		{"user token as bot token", func(e *doctorEnv) { e.vars["SLACK_BOT_TOKEN"] = "xoxp-user" },
+		{"user token as bot token", func(e *testEnv) { e.vars["SLACK_BOT_TOKEN"] = "xoxp-user" },
 			"", []string{"SLACK_BOT_TOKEN does not start with xoxb-"}},
-		{"bad app token", func(e *doctorEnv) { e.vars["SLACK_APP_TOKEN"] = "xapp-not-the-one" },
+		{"bad app token", func(e *testEnv) { e.vars["SLACK_APP_TOKEN"] = "xapp-not-the-one" },
 			"slack app token", []string{"SLACK_APP_TOKEN", "invalid_auth", "App-Level Tokens", "connections:write"}},
-		{"sign-in secret missing", func(e *doctorEnv) { delete(e.vars, "TANDEM_SLACK_CLIENT_SECRET") },
+		{"sign-in secret missing", func(e *testEnv) { delete(e.vars, "TANDEM_SLACK_CLIENT_SECRET") },
 			"sign in with slack", []string{"TANDEM_SLACK_CLIENT_SECRET", "App Credentials", "TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true"}},
-		{"sign-in settings missing", func(e *doctorEnv) {
+		{"sign-in settings missing", func(e *testEnv) {
 			delete(e.vars, "TANDEM_SLACK_CLIENT_ID")
 			delete(e.vars, "TANDEM_SLACK_CLIENT_SECRET")
 		}, "sign in with slack", []string{"TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET"}},
-		{"sign-in secret wrong", func(e *doctorEnv) { e.vars["TANDEM_SLACK_CLIENT_SECRET"] = "wrong" },
+		{"sign-in secret wrong", func(e *testEnv) { e.vars["TANDEM_SLACK_CLIENT_SECRET"] = "wrong" },
 			"sign in with slack", []string{"TANDEM_SLACK_CLIENT_SECRET", "bad_client_secret"}},
-		{"sign-in flag not a bool", func(e *doctorEnv) { e.vars["TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN"] = "yes" },
+		{"sign-in flag not a bool", func(e *testEnv) { e.vars["TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN"] = "yes" },
 			"sign in with slack", []string{"TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN"}},
-		{"provider at a closed port", func(e *doctorEnv) { e.vars["TANDEM_GITHUB_URL"] = "http://" + doctorClosedPort(t) },
+		{"provider at a closed port", func(e *testEnv) { e.vars["TANDEM_GITHUB_URL"] = "http://" + closedPort(t) },
 			"provider github", []string{"TANDEM_GITHUB_URL", "does not answer", "connection refused"}},
-		{"provider API at a closed port", func(e *doctorEnv) { e.vars["TANDEM_GITLAB_API_URL"] = "http://" + doctorClosedPort(t) + "/api/v4/" },
+		{"provider API at a closed port", func(e *testEnv) { e.vars["TANDEM_GITLAB_API_URL"] = "http://" + closedPort(t) + "/api/v4/" },
 			"provider gitlab", []string{"TANDEM_GITLAB_API_URL", "API", "does not answer"}},
-		{"provider secret wrong", func(e *doctorEnv) { e.vars["TANDEM_GOOGLE_CLIENT_SECRET"] = "wrong" },
+		{"provider secret wrong", func(e *testEnv) { e.vars["TANDEM_GOOGLE_CLIENT_SECRET"] = "wrong" },
 			"provider google", []string{"TANDEM_GOOGLE_CLIENT_SECRET", "invalid_client"}},
-		{"provider half set", func(e *doctorEnv) { delete(e.vars, "TANDEM_JIRA_CLIENT_SECRET") },
+		{"provider half set", func(e *testEnv) { delete(e.vars, "TANDEM_JIRA_CLIENT_SECRET") },
 			"provider jira", []string{"TANDEM_JIRA_CLIENT_SECRET is not set"}},
-		{"public URL answers 404", func(e *doctorEnv) { e.missing404 = true },
+		{"public URL answers 404", func(e *testEnv) { e.missing404 = true },
 			"public url", []string{"TANDEM_PUBLIC_URL", "404", "start tandem serve, or check the reverse proxy"}},
-		{"public URL not served", func(e *doctorEnv) { e.vars["TANDEM_PUBLIC_URL"] = "http://" + doctorClosedPort(t) },
+		{"public URL not served", func(e *testEnv) { e.vars["TANDEM_PUBLIC_URL"] = "http://" + closedPort(t) },
 			"public url", []string{"TANDEM_PUBLIC_URL", "/healthz", "start tandem serve, or check the reverse proxy"}},
-		{"database missing", func(e *doctorEnv) { e.vars["TANDEM_DB"] = filepath.Join(e.dir, "missing.db") },
+		{"database missing", func(e *testEnv) { e.vars["TANDEM_DB"] = filepath.Join(e.dir, "missing.db") },
 			"database", []string{"TANDEM_DB", "no database"}},
-		{"database of an older schema", func(e *doctorEnv) { doctorSetSchema(t, e.db, "2") },
+		{"database of an older schema", func(e *testEnv) { setSchema(t, e.db, "2") },
 			"database", []string{"TANDEM_DB", "schema 2", "tandem migrate"}},
-		{"wrong key", func(e *doctorEnv) {
+		{"wrong key", func(e *testEnv) {
 			other, _ := secrets.GenerateKey()
 			e.vars["TANDEM_ENCRYPTION_KEY"] = secrets.EncodeKey(other)
 		}, "encryption key", []string{"TANDEM_ENCRYPTION_KEY", "does not open the database"}},
-		{"key not base64", func(e *doctorEnv) { e.vars["TANDEM_ENCRYPTION_KEY"] = "not a key" },
+		{"key not base64", func(e *testEnv) { e.vars["TANDEM_ENCRYPTION_KEY"] = "not a key" },
 			"encryption key", []string{"TANDEM_ENCRYPTION_KEY"}},
-		{"no key at all", func(e *doctorEnv) { delete(e.vars, "TANDEM_ENCRYPTION_KEY") },
+		{"no key at all", func(e *testEnv) { delete(e.vars, "TANDEM_ENCRYPTION_KEY") },
 			"encryption key", []string{"TANDEM_ENCRYPTION_KEY is not set", "tandem.db.key"}},
-		{"key file beside the database of a public host", func(e *doctorEnv) {
+		{"key file beside the database of a public host", func(e *testEnv) {
 			delete(e.vars, "TANDEM_ENCRYPTION_KEY")
 			if err := os.WriteFile(e.db+".key", []byte(secrets.EncodeKey(e.key)+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			_, port, _ := net.SplitHostPort(strings.TrimPrefix(e.public.URL, "http://"))
-			e.vars["TANDEM_PUBLIC_URL"] = "http://" + doctorTestPublicHost + ":" + port
-		}, "encryption key", []string{"TANDEM_ENCRYPTION_KEY", "secret store", doctorTestPublicHost}},
-		{"clock ahead of Slack's", func(e *doctorEnv) { e.skew = -5 * time.Minute },
+			e.vars["TANDEM_PUBLIC_URL"] = "http://" + testPublicHost + ":" + port
+		}, "encryption key", []string{"TANDEM_ENCRYPTION_KEY", "secret store", testPublicHost}},
+		{"clock ahead of Slack's", func(e *testEnv) { e.skew = -5 * time.Minute },
 			"clock", []string{"ahead of Slack's", "NTP"}},
-		{"clock behind Slack's", func(e *doctorEnv) { e.skew = 2 * time.Minute },
+		{"clock behind Slack's", func(e *testEnv) { e.skew = 2 * time.Minute },
 			"clock", []string{"behind Slack's"}},
-		{"another variable wrong", func(e *doctorEnv) { e.vars["TANDEM_LOG_FORMAT"] = "xml" },
+		{"another variable wrong", func(e *testEnv) { e.vars["TANDEM_LOG_FORMAT"] = "xml" },
 			"configuration", []string{"TANDEM_LOG_FORMAT"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newDoctorEnv(t)
+			e := newTestEnv(t)
 			tt.setup(e)
 			checks := e.doctor()
 			if tt.check == "" {
@@ -398,9 +399,9 @@ func TestDoctorFailures(t *testing.T) {
 					}
 				}
 				if got := strings.Join(failing, ", "); got != "slack bot token, clock" {
-					t.Fatalf("failing: %s\n%s", got, doctorReport(checks))
+					t.Fatalf("failing: %s\n%s", got, report(checks))
 				}
-				line := doctorReport([]Check{doctorFind(t, checks, "slack bot token")})
+				line := report([]Check{find(t, checks, "slack bot token")})
 				for _, w := range tt.words {
 					if !strings.Contains(line, w) {
 						t.Errorf("the failing line does not say %q:\n%s", w, line)
@@ -408,19 +409,19 @@ func TestDoctorFailures(t *testing.T) {
 				}
 				return
 			}
-			line := doctorWantOneFailure(t, checks, tt.check, tt.words...)
+			line := wantOneFailure(t, checks, tt.check, tt.words...)
 			t.Log(line)
 			if e.skew != 0 {
-				doctorWantSkew(t, line, -e.skew)
+				wantSkew(t, line, -e.skew)
 			}
 		})
 	}
 }
 
-// doctorWantSkew fails t unless the clock line reports a skew within 2s
+// wantSkew fails t unless the clock line reports a skew within 2s
 // of want (positive: the local clock is ahead): the Date header has whole
 // seconds and the request takes a moment.
-func doctorWantSkew(t *testing.T, line string, want time.Duration) {
+func wantSkew(t *testing.T, line string, want time.Duration) {
 	t.Helper()
 	m := regexp.MustCompile(`the local clock is (\S+) (ahead of|behind) Slack's`).FindStringSubmatch(line)
 	if m == nil {
@@ -438,9 +439,9 @@ func doctorWantSkew(t *testing.T, line string, want time.Duration) {
 	}
 }
 
-// doctorSetSchema writes a schema version into the database at path, as an older
+// setSchema writes a schema version into the database at path, as an older
 // Tandem would have left it.
-func doctorSetSchema(t *testing.T, path, version string) {
+func setSchema(t *testing.T, path, version string) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -457,18 +458,18 @@ func doctorSetSchema(t *testing.T, path, version string) {
 
 func TestDoctorWarnings(t *testing.T) {
 	t.Run("without sign in with slack", func(t *testing.T) {
-		e := newDoctorEnv(t)
+		e := newTestEnv(t)
 		delete(e.vars, "TANDEM_SLACK_CLIENT_ID")
 		delete(e.vars, "TANDEM_SLACK_CLIENT_SECRET")
 		e.vars["TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN"] = "true"
 		checks := e.doctor()
-		doctorWantOK(t, checks)
-		if c := doctorFind(t, checks, "sign in with slack"); !strings.HasPrefix(c.Detail, "warning: TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true") {
+		wantOK(t, checks)
+		if c := find(t, checks, "sign in with slack"); !strings.HasPrefix(c.Detail, "warning: TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true") {
 			t.Errorf("sign in with slack: %s", c.Detail)
 		}
 	})
 	t.Run("no provider", func(t *testing.T) {
-		e := newDoctorEnv(t)
+		e := newTestEnv(t)
 		for k := range e.vars {
 			if strings.HasSuffix(k, "_CLIENT_ID") || strings.HasSuffix(k, "_CLIENT_SECRET") {
 				if !strings.HasPrefix(k, "TANDEM_SLACK_") {
@@ -477,13 +478,13 @@ func TestDoctorWarnings(t *testing.T) {
 			}
 		}
 		checks := e.doctor()
-		doctorWantOK(t, checks)
-		if c := doctorFind(t, checks, "providers"); !strings.Contains(c.Detail, "warning: no provider is enabled") {
+		wantOK(t, checks)
+		if c := find(t, checks, "providers"); !strings.Contains(c.Detail, "warning: no provider is enabled") {
 			t.Errorf("providers: %s", c.Detail)
 		}
 	})
 	t.Run("database held by tandem serve", func(t *testing.T) {
-		e := newDoctorEnv(t)
+		e := newTestEnv(t)
 		keys, _ := secrets.NewKeyring(e.key)
 		db, err := store.Open(e.db, store.Options{Keyring: keys})
 		if err != nil {
@@ -491,11 +492,11 @@ func TestDoctorWarnings(t *testing.T) {
 		}
 		defer db.Close()
 		checks := e.doctor()
-		doctorWantOK(t, checks)
-		if c := doctorFind(t, checks, "database"); !strings.Contains(c.Detail, "warning:") || !strings.Contains(c.Detail, "held by another process") {
+		wantOK(t, checks)
+		if c := find(t, checks, "database"); !strings.Contains(c.Detail, "warning:") || !strings.Contains(c.Detail, "held by another process") {
 			t.Errorf("database: %s", c.Detail)
 		}
-		if c := doctorFind(t, checks, "encryption key"); !strings.Contains(c.Detail, "not compared with the database: the database is in use") {
+		if c := find(t, checks, "encryption key"); !strings.Contains(c.Detail, "not compared with the database: the database is in use") {
 			t.Errorf("encryption key: %s", c.Detail)
 		}
 	})
@@ -503,11 +504,11 @@ func TestDoctorWarnings(t *testing.T) {
 
 func TestDoctorPostgres(t *testing.T) {
 	url := pgtest.URL(t)
-	e := newDoctorEnv(t)
+	e := newTestEnv(t)
 	e.vars["TANDEM_DATABASE_URL"] = url
 
 	checks := e.doctor()
-	doctorWantOneFailure(t, checks, "database", "TANDEM_DATABASE_URL", "no Tandem schema", "tandem migrate")
+	wantOneFailure(t, checks, "database", "TANDEM_DATABASE_URL", "no Tandem schema", "tandem migrate")
 
 	keys, _ := secrets.NewKeyring(e.key)
 	db, err := postgres.Open(context.Background(), url, postgres.Options{Keyring: keys})
@@ -516,33 +517,33 @@ func TestDoctorPostgres(t *testing.T) {
 	}
 	db.Close()
 	checks = e.doctor()
-	doctorWantOK(t, checks)
-	if c := doctorFind(t, checks, "database"); !strings.Contains(c.Detail, "schema 3 (current)") {
+	wantOK(t, checks)
+	if c := find(t, checks, "database"); !strings.Contains(c.Detail, "schema 3 (current)") {
 		t.Errorf("database: %s", c.Detail)
 	}
-	if c := doctorFind(t, checks, "encryption key"); !strings.Contains(c.Detail, "opens the database") {
+	if c := find(t, checks, "encryption key"); !strings.Contains(c.Detail, "opens the database") {
 		t.Errorf("encryption key: %s", c.Detail)
 	}
 
 	other, _ := secrets.GenerateKey()
 	e.vars["TANDEM_ENCRYPTION_KEY"] = secrets.EncodeKey(other)
-	doctorWantOneFailure(t, e.doctor(), "encryption key", "TANDEM_ENCRYPTION_KEY", "does not open the database")
+	wantOneFailure(t, e.doctor(), "encryption key", "TANDEM_ENCRYPTION_KEY", "does not open the database")
 
-	e.vars["TANDEM_DATABASE_URL"] = "postgres://nobody:hunter2@" + doctorClosedPort(t) + "/x?sslmode=disable"
-	line := doctorWantOneFailure(t, e.doctor(), "database", "TANDEM_DATABASE_URL", "cannot connect")
+	e.vars["TANDEM_DATABASE_URL"] = "postgres://nobody:hunter2@" + closedPort(t) + "/x?sslmode=disable"
+	line := wantOneFailure(t, e.doctor(), "database", "TANDEM_DATABASE_URL", "cannot connect")
 	if strings.Contains(line, "hunter2") {
 		t.Errorf("the line shows the password: %s", line)
 	}
 }
 
-func TestWriteChecks(t *testing.T) {
+func TestWrite(t *testing.T) {
 	checks := []Check{
 		{Name: "slack bot token", OK: true, Detail: "SLACK_BOT_TOKEN is the bot @tandem"},
 		{Name: "database", OK: true, Detail: "warning: 512.0 MiB free", Fix: "free space"},
 		{Name: "public url", Detail: "TANDEM_PUBLIC_URL answered 404", Fix: "start tandem serve, or check the reverse proxy"},
 	}
 	var b bytes.Buffer
-	if n := WriteChecks(&b, checks, false); n != 1 {
+	if n := Write(&b, checks, false); n != 1 {
 		t.Errorf("failed = %d, want 1", n)
 	}
 	want := "✓ slack bot token: SLACK_BOT_TOKEN is the bot @tandem\n" +
@@ -553,7 +554,7 @@ func TestWriteChecks(t *testing.T) {
 	}
 
 	b.Reset()
-	if n := WriteChecks(&b, checks, true); n != 1 {
+	if n := Write(&b, checks, true); n != 1 {
 		t.Errorf("failed = %d, want 1", n)
 	}
 	var got []map[string]any
@@ -568,7 +569,7 @@ func TestWriteChecks(t *testing.T) {
 	}
 
 	b.Reset()
-	if n := WriteChecks(&b, nil, true); n != 0 || strings.TrimSpace(b.String()) != "[]" {
+	if n := Write(&b, nil, true); n != 0 || strings.TrimSpace(b.String()) != "[]" {
 		t.Errorf("no checks: %d %q", n, b.String())
 	}
 }
@@ -576,21 +577,21 @@ func TestWriteChecks(t *testing.T) {
 // TestDoctorSlackRefusals covers the refusals the fake Slack does not give
 // for a token it was not configured with.
 func TestDoctorSlackRefusals(t *testing.T) {
-	d := &doctor{cfg: Config{SlackAPIURL: "https://slack.com/api/"}, getenv: func(string) string { return "" }}
+	d := &checker{cfg: app.Config{SlackAPIURL: "https://slack.com/api/"}, getenv: func(string) string { return "" }}
 	for _, code := range []string{"invalid_auth", "not_authed", "account_inactive", "token_revoked"} {
-		c := d.slackFailure("slack bot token", "SLACK_BOT_TOKEN", "auth.test", slack.SlackErrorResponse{Err: code}, slackTokenFix[botTokenVar])
-		line := doctorReport([]Check{c})
+		c := d.slackFailure("slack bot token", "SLACK_BOT_TOKEN", "auth.test", slack.SlackErrorResponse{Err: code}, app.SlackTokenFix("SLACK_BOT_TOKEN"))
+		line := report([]Check{c})
 		for _, w := range []string{"✗ slack bot token", "Slack refused SLACK_BOT_TOKEN", code, "OAuth & Permissions", "xoxb-"} {
 			if !strings.Contains(line, w) {
 				t.Errorf("%s: the line does not say %q: %s", code, w, line)
 			}
 		}
 	}
-	c := d.slackFailure("slack app token", "SLACK_APP_TOKEN", "apps.connections.open", slack.StatusCodeError{Code: 502, Status: "502 Bad Gateway"}, slackTokenFix[appTokenVar])
+	c := d.slackFailure("slack app token", "SLACK_APP_TOKEN", "apps.connections.open", slack.StatusCodeError{Code: 502, Status: "502 Bad Gateway"}, app.SlackTokenFix("SLACK_APP_TOKEN"))
 	if c.OK || !strings.Contains(c.Detail, "HTTP 502") || !strings.Contains(c.Detail, "the default; TANDEM_SLACK_API_URL is not set") {
 		t.Errorf("HTTP 502: %+v", c)
 	}
-	c = d.slackFailure("slack app token", "SLACK_APP_TOKEN", "apps.connections.open", &slack.RateLimitedError{RetryAfter: 30 * time.Second}, slackTokenFix[appTokenVar])
+	c = d.slackFailure("slack app token", "SLACK_APP_TOKEN", "apps.connections.open", &slack.RateLimitedError{RetryAfter: 30 * time.Second}, app.SlackTokenFix("SLACK_APP_TOKEN"))
 	if c.OK || !strings.Contains(c.Fix, "30s") {
 		t.Errorf("rate limited: %+v", c)
 	}

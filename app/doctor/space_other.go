@@ -1,8 +1,8 @@
 //go:build !unix
 
-package app
+package doctor
 
 // lowSpace cannot ask this system how much space is free; it never warns.
-func (d *doctor) lowSpace(string) (bool, string) {
+func (d *checker) lowSpace(string) (bool, string) {
 	return false, "; free space not known on this system"
 }
