@@ -44,14 +44,22 @@ func (db *DB) Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRe
 	err := db.view(ctx, "audit", func(tx *bolt.Tx) error {
 		c := tx.Bucket([]byte(bucketAudit)).Cursor()
 		first, next := c.First, c.Next
-		if f.Limit > 0 {
-			// Walk backwards so a small limit reads only the newest records.
+		if backwards(f) {
+			// Walk backwards so a small limit, or a recent Since, reads only
+			// the newest records.
 			first, next = c.Last, c.Prev
 		}
 		for k, raw := first(); k != nil; k, raw = next() {
 			var r tandem.AuditRecord
 			if err := decode(raw, &r); err != nil {
 				return err
+			}
+			if !f.Since.IsZero() && r.Time.Before(f.Since.Add(-auditDisorder)) {
+				// Records are appended in time order, give or take the
+				// moment between taking a record's time and appending it
+				// (PruneAudit relies on it too): everything before this
+				// one is older still.
+				break
 			}
 			if !auditMatches(f, r) {
 				continue
@@ -66,11 +74,19 @@ func (db *DB) Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRe
 	if err != nil {
 		return nil, err
 	}
-	if f.Limit > 0 {
+	if backwards(f) {
 		slices.Reverse(out)
 	}
 	return out, nil
 }
+
+// auditDisorder bounds how much older a record may be than one appended
+// before it: concurrent turns take their records' times a moment before
+// they append them.
+const auditDisorder = time.Minute
+
+// backwards reports whether Audit walks f's records newest first.
+func backwards(f tandem.AuditFilter) bool { return f.Limit > 0 || !f.Since.IsZero() }
 
 // PruneAudit deletes records older than before and returns how many it
 // deleted. It walks in append order and stops at the first record not older
