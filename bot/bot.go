@@ -147,9 +147,6 @@ func New(cfg Config) *Bot {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 64
 	}
-	if cfg.RerunWindow <= 0 {
-		cfg.RerunWindow = 30 * time.Minute
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

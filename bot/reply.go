@@ -67,7 +67,7 @@ func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res turns.Result, us
 	}
 	rerun, window := "", time.Duration(0)
 	if res.Awaits == p && user == t.User {
-		rerun, window = t.ID, b.cfg.RerunWindow
+		rerun, window = t.ID, b.engine.RerunWindow()
 	}
 	private, label, note, attr := slackview.LinkNeeded(user, p, expired, window)
 	private.Buttons = b.connectButton(ctx, t.Session.Team, user, p, rerun, tandem.Button{Text: label, ActionID: "connect_" + string(p), Primary: true})

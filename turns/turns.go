@@ -115,6 +115,10 @@ func New(cfg Config) *Engine {
 	return &Engine{cfg: cfg, log: cfg.Logger}
 }
 
+// RerunWindow is how old a failed turn may be and still run again when its
+// sender connects the provider it lacked.
+func (e *Engine) RerunWindow() time.Duration { return e.cfg.RerunWindow }
+
 // Parse reads text as a command of the engine's operations.
 func (e *Engine) Parse(text string) Command { return e.cfg.Operations.Parse(text) }
 
