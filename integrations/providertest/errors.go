@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandembot/tandem"
+	"golang.org/x/oauth2"
 )
 
 // Call is one provider call the error suite makes with client, which
@@ -78,3 +80,23 @@ var hang = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// CheckRefusedRefresh fails t unless err, from a call whose refresh the
+// provider refused, has code and still unwraps to the provider's
+// *oauth2.RetrieveError with errorCode, and shows none of tokens (the
+// stale access and refresh tokens). what names the call in messages.
+func CheckRefusedRefresh(t *testing.T, what string, err error, code, errorCode string, tokens ...string) {
+	t.Helper()
+	if got := tandem.ErrorCode(err); got != code {
+		t.Fatalf("%s with a refused refresh: %v, want %s", what, err, code)
+	}
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != errorCode {
+		t.Errorf("%s: errors.As(*oauth2.RetrieveError) lost: %v", what, err)
+	}
+	for _, tok := range tokens {
+		if strings.Contains(err.Error(), tok) {
+			t.Errorf("%s: error shows a token: %v", what, err)
+		}
+	}
+}
