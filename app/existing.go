@@ -77,8 +77,7 @@ func RequireSchema(ctx context.Context, cfg Config) error {
 		return nil
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil || exists {
+	if facts, err := postgres.Inspect(ctx, conn); err != nil || facts.Version > 0 {
 		return nil
 	}
 	return &NoSchemaError{Where: strings.TrimPrefix(DescribeDB(cfg), "postgres ")}

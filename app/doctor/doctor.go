@@ -31,7 +31,6 @@ import (
 	"github.com/tandembot/tandem/secrets"
 	"github.com/tandembot/tandem/store"
 	"github.com/tandembot/tandem/store/postgres"
-	bolt "go.etcd.io/bbolt"
 	"golang.org/x/oauth2"
 )
 
@@ -615,20 +614,11 @@ type dbFacts struct {
 	// keyCheck is the value sealed under the database's key; nil when the
 	// database could not be read or has none.
 	keyCheck []byte
+	// openedBy is the store's own check of a key against keyCheck.
+	openedBy func(*secrets.Keyring) error
 	// why says why keyCheck is nil.
 	why string
 }
-
-// The key check as both stores keep it (store/db.go, store/postgres): a
-// constant sealed under the database's key. Neither store opens without
-// writing, so doctor reads it itself; its tests read databases made by
-// the store packages, so a change of layout fails them.
-const (
-	metaBucket       = "meta"
-	schemaVersionKey = "schema_version"
-	keyCheckKey      = "key_check"
-	keyCheckAD       = "tandem|meta|key_check"
-)
 
 // bolt opens TANDEM_DB read-only (a shared lock; bbolt writes nothing) and
 // reads its schema version and key check, and looks at the free space of
@@ -651,8 +641,8 @@ func (d *checker) bolt() (Check, dbFacts) {
 	case fi.IsDir():
 		return fail(name, fmt.Sprintf("TANDEM_DB is %s, a folder", path), "set TANDEM_DB to the database file in it (tandem.db)"), dbFacts{why: "TANDEM_DB is a folder"}
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	facts, err := store.Inspect(path, time.Second)
+	if tandem.ErrorCode(err) == tandem.EUNAVAILABLE {
 		_, space := d.lowSpace(path)
 		return warn(name, fmt.Sprintf("TANDEM_DB %s is held by another process (is tandem serve running?), so its schema and key were not checked; serve checked them when it started", path)+space, "run tandem doctor with tandem serve stopped to check them"),
 			dbFacts{why: "the database is in use"}
@@ -660,24 +650,14 @@ func (d *checker) bolt() (Check, dbFacts) {
 		return fail(name, fmt.Sprintf("TANDEM_DB %s cannot be opened: %s", path, causeOf(err)), "restore it from a backup, or set TANDEM_DB to tandem's database"),
 			dbFacts{why: "the database cannot be opened"}
 	}
-	defer bdb.Close()
-	var version string
-	var sealed []byte
-	_ = bdb.View(func(tx *bolt.Tx) error {
-		if meta := tx.Bucket([]byte(metaBucket)); meta != nil {
-			version = string(meta.Get([]byte(schemaVersionKey)))
-			sealed = append([]byte(nil), meta.Get([]byte(keyCheckKey))...)
-		}
-		return nil
-	})
-	st := dbFacts{keyCheck: sealed}
-	if len(sealed) == 0 {
+	st := dbFacts{keyCheck: facts.KeyCheck, openedBy: facts.OpenedBy}
+	if len(facts.KeyCheck) == 0 {
 		st = dbFacts{why: "the database holds no key check"}
 	}
-	if c, ok := checkSchema(name, "TANDEM_DB "+path, version, store.SchemaVersion); !ok {
+	if c, ok := checkSchema(name, "TANDEM_DB "+path, facts.Version, store.SchemaVersion); !ok {
 		return c, st
 	}
-	detail := fmt.Sprintf("TANDEM_DB %s opens read-only, schema %s (current)", path, version)
+	detail := fmt.Sprintf("TANDEM_DB %s opens read-only, schema %d (current)", path, facts.Version)
 	low, space := d.lowSpace(path)
 	if low {
 		return warn(name, detail+space, "free space on that file system: bbolt grows the file and fails writes when it is full"), st
@@ -686,9 +666,8 @@ func (d *checker) bolt() (Check, dbFacts) {
 }
 
 // checkSchema compares a database's schema version with this binary's.
-func checkSchema(name, what, version string, want int) (Check, bool) {
-	var v int
-	if _, err := fmt.Sscan(version, &v); err != nil || v < 1 {
+func checkSchema(name, what string, v, want int) (Check, bool) {
+	if v < 1 {
 		return fail(name, what+" is not a Tandem database (it has no schema version)", "set it to tandem's database"), false
 	}
 	switch {
@@ -734,37 +713,24 @@ func (d *checker) postgres(ctx context.Context) (Check, dbFacts) {
 			dbFacts{why: "the database cannot be reached"}
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil {
-		return fail(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, app.RedactPassword(d.cfg.DatabaseURL, causeOf(err))), "check the user's rights on the database"),
-			dbFacts{why: "the database cannot be read"}
-	}
-	if !exists {
-		return fail(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) has no Tandem schema", where),
-				"run tandem migrate (or start tandem serve) to create it, or fix the database or search_path in TANDEM_DATABASE_URL"),
-			dbFacts{why: "the database has no Tandem schema"}
-	}
-	var version int
-	var sealed []byte
-	err = conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&version)
-	if err == nil {
-		err = conn.QueryRow(ctx, `SELECT value FROM meta WHERE name = $1`, keyCheckKey).Scan(&sealed)
-		if errors.Is(err, pgx.ErrNoRows) {
-			err = nil
-		}
-	}
+	facts, err := postgres.Inspect(ctx, conn)
 	if err != nil {
 		return fail(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) could not be read: %s", where, app.RedactPassword(d.cfg.DatabaseURL, causeOf(err))), "check the user's rights on the database"),
 			dbFacts{why: "the database cannot be read"}
 	}
-	st := dbFacts{keyCheck: sealed}
-	if len(sealed) == 0 {
+	if facts.Version == 0 {
+		return fail(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) has no Tandem schema", where),
+				"run tandem migrate (or start tandem serve) to create it, or fix the database or search_path in TANDEM_DATABASE_URL"),
+			dbFacts{why: "the database has no Tandem schema"}
+	}
+	st := dbFacts{keyCheck: facts.KeyCheck, openedBy: facts.OpenedBy}
+	if len(facts.KeyCheck) == 0 {
 		st = dbFacts{why: "the database holds no key check"}
 	}
-	if c, ok := checkSchema(name, "PostgreSQL at "+where+" (TANDEM_DATABASE_URL)", fmt.Sprint(version), postgres.SchemaVersion); !ok {
+	if c, ok := checkSchema(name, "PostgreSQL at "+where+" (TANDEM_DATABASE_URL)", facts.Version, postgres.SchemaVersion); !ok {
 		return c, st
 	}
-	return pass(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) answers, schema %d (current); its free space is the server's to watch", where, version)), st
+	return pass(name, fmt.Sprintf("PostgreSQL at %s (TANDEM_DATABASE_URL) answers, schema %d (current); its free space is the server's to watch", where, facts.Version)), st
 }
 
 // key checks that the encryption key parses and opens the database's key
@@ -805,7 +771,7 @@ func (d *checker) key(st dbFacts) Check {
 	if st.keyCheck == nil {
 		return pass(name, detail+" parses; not compared with the database: "+st.why)
 	}
-	if _, err := keys.Open(st.keyCheck, keyCheckAD); err != nil {
+	if err := st.openedBy(keys); err != nil {
 		return fail(name, fmt.Sprintf("%s does not open the database, whose secrets are sealed under key id %s", detail, secrets.SealedKeyID(st.keyCheck)),
 			"set TANDEM_ENCRYPTION_KEY to the key the database was written with (or the current one, with the old in TANDEM_ENCRYPTION_KEY_PREVIOUS)")
 	}
