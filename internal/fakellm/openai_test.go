@@ -115,11 +115,13 @@ func TestOpenAIRetries(t *testing.T) {
 		retries   int
 		wantCalls int
 		wantOK    bool
+		wantType  string
 	}{
-		{"500 twice then ok", fakellm.Fail(500, "boom", "0"), 2, 3, true},
-		{"429 twice then ok", fakellm.Fail(429, "slow down", "0"), 2, 3, true},
-		{"500 with one retry", fakellm.Fail(500, "boom", "0"), 1, 2, false},
-		{"400 never retried", fakellm.Fail(400, "bad", "0"), 2, 1, false},
+		{"500 twice then ok", fakellm.Fail(500, "boom", "0"), 2, 3, true, ""},
+		{"429 twice then ok", fakellm.Fail(429, "slow down", "0"), 2, 3, true, ""},
+		{"500 with one retry", fakellm.Fail(500, "boom", "0"), 1, 2, false, "server_error"},
+		{"429 with one retry", fakellm.Fail(429, "slow down", "0"), 1, 2, false, "requests"},
+		{"400 never retried", fakellm.Fail(400, "bad", "0"), 2, 1, false, "invalid_request_error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,8 +132,8 @@ func TestOpenAIRetries(t *testing.T) {
 				t.Errorf("err %v, want the third answer", err)
 			}
 			var apiErr *openai.Error
-			if !tt.wantOK && (!errors.As(err, &apiErr) || apiErr.StatusCode != tt.fail.Status || apiErr.Message != tt.fail.Message) {
-				t.Errorf("err %v, want *openai.Error %d %q", err, tt.fail.Status, tt.fail.Message)
+			if !tt.wantOK && (!errors.As(err, &apiErr) || apiErr.StatusCode != tt.fail.Status || apiErr.Type != tt.wantType || apiErr.Message != tt.fail.Message) {
+				t.Errorf("err %v, want *openai.Error %d %s %q", err, tt.fail.Status, tt.wantType, tt.fail.Message)
 			}
 			if n := s.Calls(); n != tt.wantCalls {
 				t.Errorf("%d requests, want %d", n, tt.wantCalls)
