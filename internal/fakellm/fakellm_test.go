@@ -74,7 +74,7 @@ func TestStrictAnthropic(t *testing.T) {
 		name, body, version, wantInMessage string
 		wantStatus                         int
 	}{
-		{"valid", `{"model":"m","max_tokens":5,"system":"sys","messages":[{"role":"user","content":"hi"},` + use + `,{"role":"user","content":[{"type":"tool_result","tool_use_id":"tu1","content":"out"}]}],"temperature":0}`, "2023-06-01", "", 200},
+		{"valid", `{"model":"m","max_tokens":5,"system":"sys","messages":[{"role":"user","content":"hi"},` + use + `,{"role":"user","content":[{"type":"tool_result","tool_use_id":"tu1","content":"out","is_error":true}]}],"temperature":0}`, "2023-06-01", "", 200},
 		{"no anthropic-version", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`, "", "anthropic-version", 400},
 		{"unknown top-level field", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"bogus":1}`, "2023-06-01", "bogus", 400},
 		{"user id is not sent", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"metadata":{"user_id":"U1"}}`, "2023-06-01", `field "metadata"`, 400},
@@ -110,7 +110,7 @@ func TestStrictAnthropic(t *testing.T) {
 	want := []fakellm.Message{
 		{Role: "user", Text: "hi"},
 		{Role: "assistant", ToolCalls: []fakellm.ToolCall{{ID: "tu1", Name: "t", Arguments: "{}"}}},
-		{Role: "tool", ToolResults: []fakellm.ToolResult{{CallID: "tu1", Content: "out"}}},
+		{Role: "tool", ToolResults: []fakellm.ToolResult{{CallID: "tu1", Content: "out", IsError: true}}},
 	}
 	if got := s.Requests()[0].Conversation; got == nil || got.System != "sys" || !cmp.Equal(got.Messages, want) {
 		t.Errorf("valid request decoded as %+v", got)
