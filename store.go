@@ -12,6 +12,27 @@ type TurnRecord struct {
 	Attempts int       `json:"attempts"` // times a worker started it
 }
 
+// TurnStep is what a turn writes in one commit: its new state with the
+// session its first turn starts, its sender added as an editor, and the
+// audit records of its identity resolutions. A turn makes at most two such
+// commits after it is recorded: one just before a change reaches a
+// provider (State TurnRunning, so that a crash cannot run the change
+// twice) and one when it is done. A read is never marked running: after a
+// crash it simply runs again.
+type TurnStep struct {
+	// State is the turn's new state; "" leaves it as it is.
+	State TurnState
+	// Session is stored unless a session with its key exists (the first
+	// owner wins); nil stores none.
+	Session *Session
+	// Editor is added to the editors of the turn's session, when it
+	// exists (or is Session), unless already there (the owner counts as
+	// there); "" adds nobody.
+	Editor string
+	// Audit is appended in order; a zero Time is stamped by the store.
+	Audit []AuditRecord
+}
+
 // AuditFilter selects audit records; zero fields match everything.
 type AuditFilter struct {
 	Session *SessionKey
@@ -35,6 +56,11 @@ type Store interface {
 	// SetTurnState moves a recorded turn to state; moving to TurnRunning
 	// counts an attempt.
 	SetTurnState(ctx context.Context, id string, state TurnState) error
+	// StepTurn writes step for the recorded turn id in one durable commit:
+	// all of it or, on error, none of it. It fails with ENOTFOUND for an
+	// unknown turn (nothing written) and EINVALID for an unknown state or a
+	// session with an empty key part.
+	StepTurn(ctx context.Context, id string, step TurnStep) error
 	// TurnRecord returns one recorded turn, or ENOTFOUND.
 	TurnRecord(ctx context.Context, id string) (TurnRecord, error)
 	// UnfinishedTurns returns every pending or running turn, oldest first.

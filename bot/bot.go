@@ -24,12 +24,11 @@ import (
 type Store interface {
 	RecordTurn(ctx context.Context, t tandem.Turn) (bool, error)
 	SetTurnState(ctx context.Context, id string, state tandem.TurnState) error
+	StepTurn(ctx context.Context, id string, step tandem.TurnStep) error
 	TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error)
 	UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error)
 	NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error)
 	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
-	EnsureSession(ctx context.Context, s tandem.Session) (tandem.Session, bool, error)
-	AddEditor(ctx context.Context, key tandem.SessionKey, user string) error
 	UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error)
 	Setting(ctx context.Context, name string) (string, error)
 	SetSetting(ctx context.Context, name, value string) error
@@ -134,6 +133,9 @@ type Bot struct {
 	replyTS map[string]string
 	// inbox runs the recorded turns, each session's in order.
 	inbox *inbox.Runner
+	// events records and acknowledges each session's events in order,
+	// different sessions' at once.
+	events ordered
 }
 
 // InboxDepth returns how many turns wait or run in this process.
@@ -232,6 +234,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	go b.inbox.Poll(ctx)
 	defer b.drain(cancelTurns)
+	// Events still being recorded when Run returns finish first (or fail
+	// with ctx, unacknowledged, for Slack to deliver again).
+	defer b.events.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -281,7 +286,7 @@ func (b *Bot) handle(ctx context.Context, client *socketmode.Client, evt socketm
 	case socketmode.EventTypeErrorBadMessage:
 		b.ackBadMessage(client, evt)
 	case socketmode.EventTypeEventsAPI:
-		b.handleEvent(ctx, client, evt.Request)
+		b.dispatchEvent(ctx, client, evt.Request)
 	case socketmode.EventTypeSlashCommand:
 		b.handleSlash(ctx, client, evt)
 	case socketmode.EventTypeInteractive:
@@ -305,17 +310,29 @@ func (b *Bot) ack(client *socketmode.Client, req *socketmode.Request, payload an
 	}
 }
 
-// handleEvent records a turn, then acknowledges. An event that cannot be
-// recorded is not acknowledged, so Slack delivers it again.
-func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *socketmode.Request) {
+// dispatchEvent decodes an event and hands it to its session's line of
+// events (Bot.events), which records it and then acknowledges it: events of
+// different sessions are recorded at once (their writes share commits), so
+// one busy session never delays another's acknowledgement.
+func (b *Bot) dispatchEvent(ctx context.Context, client *socketmode.Client, req *socketmode.Request) {
 	received := time.Now()
-	defer func() { b.metrics().Ack(time.Since(received)) }()
 	cb, err := decodeCallback(req.Payload)
 	if err != nil {
 		b.log.Warn("dropping undecodable event", "envelope", req.EnvelopeID, "err", err)
 		b.ack(client, req, nil)
+		b.metrics().Ack(time.Since(received))
 		return
 	}
+	key := cb.TeamID + "/" + cb.Event.Channel + "/" + cb.Event.threadRoot()
+	b.events.Go(key, func() {
+		defer func() { b.metrics().Ack(time.Since(received)) }()
+		b.handleEvent(ctx, client, req, cb)
+	})
+}
+
+// handleEvent records a turn, then acknowledges. An event that cannot be
+// recorded is not acknowledged, so Slack delivers it again.
+func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *socketmode.Request, cb callback) {
 	if cb.Event.Type == "app_home_opened" {
 		b.ack(client, req, nil)
 		go b.publishHome(context.WithoutCancel(ctx), cb.TeamID, cb.Event.User)

@@ -22,10 +22,9 @@ func (b *Bot) runTurn(j inbox.Job) bool {
 	}
 	t := j.Turn
 	log := b.log.With("turn", t.ID, "session", t.Session.String(), "user", t.User)
-	if err := b.cfg.Store.SetTurnState(ctx, t.ID, tandem.TurnRunning); err != nil {
-		log.Error("mark turn running", "err", err)
-		return false
-	}
+	// A turn is not marked running here: the engine marks a change running
+	// before it reaches the provider, and a read interrupted by a crash
+	// simply runs again.
 	started := time.Now()
 	stopStatus := b.showWorking(ctx, t)
 	out := b.engine.Run(ctx, t, j.Cmd)
@@ -40,7 +39,9 @@ func (b *Bot) runTurn(j inbox.Job) bool {
 		}
 		log.Error("post reply", "err", err)
 	}
-	marked := b.cfg.Store.SetTurnState(context.WithoutCancel(ctx), t.ID, tandem.TurnDone)
+	// Done after the reply: a crash in between posts the reply again
+	// rather than losing it.
+	marked := b.engine.Done(ctx, t, out)
 	if marked != nil {
 		log.Error("mark turn done", "err", marked)
 	}

@@ -16,14 +16,16 @@ func (db *DB) AppendAudit(ctx context.Context, r tandem.AuditRecord) error {
 	if r.Time.IsZero() {
 		r.Time = db.now()
 	}
-	return db.update(ctx, "append audit", func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bucketAudit))
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		return putJSON(b, u64(seq), r)
-	})
+	return db.update(ctx, "append audit", func(tx *bolt.Tx) error { return appendAudit(tx, r) })
+}
+
+func appendAudit(tx *bolt.Tx, r tandem.AuditRecord) error {
+	b := tx.Bucket([]byte(bucketAudit))
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	return putJSON(b, u64(seq), r)
 }
 
 func auditMatches(f tandem.AuditFilter, r tandem.AuditRecord) bool {

@@ -51,18 +51,24 @@ func (db *DB) EnsureSession(ctx context.Context, s tandem.Session) (stored tande
 		return tandem.Session{}, false, fmt.Errorf("store: ensure session: %w", err)
 	}
 	err = db.update(ctx, "ensure session", func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bucketSessions))
-		if raw := b.Get(k); raw != nil {
-			created = false
-			return decode(raw, &stored)
-		}
-		stored, created = s, true
-		return putJSON(b, k, s)
+		stored, created, err = ensureSession(tx, k, s)
+		return err
 	})
 	if err != nil {
 		return tandem.Session{}, false, err
 	}
 	return stored, created, nil
+}
+
+// ensureSession stores s under k unless a session is there, and returns
+// the stored one.
+func ensureSession(tx *bolt.Tx, k []byte, s tandem.Session) (tandem.Session, bool, error) {
+	b := tx.Bucket([]byte(bucketSessions))
+	if raw := b.Get(k); raw != nil {
+		var stored tandem.Session
+		return stored, false, decode(raw, &stored)
+	}
+	return s, true, putJSON(b, k, s)
 }
 
 // AddEditor appends user to the session's editors unless already there
@@ -76,22 +82,25 @@ func (db *DB) AddEditor(ctx context.Context, key tandem.SessionKey, user string)
 	if err != nil {
 		return fmt.Errorf("store: add editor: %w", err)
 	}
-	return db.update(ctx, "add editor", func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bucketSessions))
-		raw := b.Get(k)
-		if raw == nil {
-			return tandem.Errorf(tandem.ENOTFOUND, "no session %s", key)
-		}
-		var s tandem.Session
-		if err := decode(raw, &s); err != nil {
-			return err
-		}
-		if s.HasEditor(user) {
-			return nil
-		}
-		s.Editors = append(s.Editors, user)
-		return putJSON(b, k, s)
-	})
+	return db.update(ctx, "add editor", func(tx *bolt.Tx) error { return addEditor(tx, key, k, user) })
+}
+
+// addEditor appends user to the editors of the session stored under k.
+func addEditor(tx *bolt.Tx, key tandem.SessionKey, k []byte, user string) error {
+	b := tx.Bucket([]byte(bucketSessions))
+	raw := b.Get(k)
+	if raw == nil {
+		return tandem.Errorf(tandem.ENOTFOUND, "no session %s", key)
+	}
+	var s tandem.Session
+	if err := decode(raw, &s); err != nil {
+		return err
+	}
+	if s.HasEditor(user) {
+		return nil
+	}
+	s.Editors = append(s.Editors, user)
+	return putJSON(b, k, s)
 }
 
 // UpdateSession applies fn to the stored session in one write transaction

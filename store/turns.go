@@ -156,14 +156,82 @@ func (db *DB) recordTurn(tx *bolt.Tx, t tandem.Turn) (duplicate bool, err error)
 // an attempt. It fails with ENOTFOUND for an unknown turn and EINVALID for
 // an unknown state.
 func (db *DB) SetTurnState(ctx context.Context, id string, state tandem.TurnState) error {
+	if err := checkState(state); err != nil {
+		return fmt.Errorf("store: set turn state: %w", err)
+	}
+	return db.update(ctx, "set turn state", func(tx *bolt.Tx) error { return setTurnState(tx, id, state) })
+}
+
+func checkState(state tandem.TurnState) error {
 	switch state {
 	case tandem.TurnPending, tandem.TurnRunning, tandem.TurnDone:
-	default:
-		return fmt.Errorf("store: set turn state: %w", tandem.Errorf(tandem.EINVALID, "unknown turn state %q", state))
+		return nil
 	}
-	return db.update(ctx, "set turn state", func(tx *bolt.Tx) error {
-		turns := tx.Bucket([]byte(bucketTurns))
-		raw := turns.Get([]byte(id))
+	return tandem.Errorf(tandem.EINVALID, "unknown turn state %q", state)
+}
+
+// setTurnState moves turn id to state and keeps the indexes of unfinished
+// turns in step.
+func setTurnState(tx *bolt.Tx, id string, state tandem.TurnState) error {
+	turns := tx.Bucket([]byte(bucketTurns))
+	raw := turns.Get([]byte(id))
+	if raw == nil {
+		return tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
+	}
+	var v turnValue
+	if err := decode(raw, &v); err != nil {
+		return fmt.Errorf("turn %s: %w", id, err)
+	}
+	v.State = state
+	if state == tandem.TurnRunning {
+		v.Attempts++
+	}
+	open := tx.Bucket([]byte(bucketTurnsOpen))
+	bySession := tx.Bucket([]byte(bucketTurnsOpenBySession))
+	if state == tandem.TurnDone {
+		if err := open.Delete(u64(v.Seq)); err != nil {
+			return err
+		}
+		if err := bySession.Delete(openKey(v.Turn, v.Seq)); err != nil {
+			return err
+		}
+	} else {
+		if err := open.Put(u64(v.Seq), []byte(id)); err != nil {
+			return err
+		}
+		if err := bySession.Put(openKey(v.Turn, v.Seq), []byte(id)); err != nil {
+			return err
+		}
+	}
+	return putJSON(turns, []byte(id), v)
+}
+
+// StepTurn writes step for the recorded turn id in one commit (see
+// tandem.TurnStep): its state, the session it starts, its sender as an
+// editor and its audit records, all or nothing. It fails with ENOTFOUND for
+// an unknown turn and EINVALID for an unknown state or a session key with
+// an empty part.
+func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
+	if step.State != "" {
+		if err := checkState(step.State); err != nil {
+			return fmt.Errorf("store: step turn: %w", err)
+		}
+	}
+	var k []byte
+	if step.Session != nil {
+		var err error
+		if k, err = sessionKey(step.Session.Key); err != nil {
+			return fmt.Errorf("store: step turn: %w", err)
+		}
+	}
+	now := db.now()
+	for i := range step.Audit {
+		if step.Audit[i].Time.IsZero() {
+			step.Audit[i].Time = now
+		}
+	}
+	return db.update(ctx, "step turn", func(tx *bolt.Tx) error {
+		raw := tx.Bucket([]byte(bucketTurns)).Get([]byte(id))
 		if raw == nil {
 			return tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
 		}
@@ -171,28 +239,33 @@ func (db *DB) SetTurnState(ctx context.Context, id string, state tandem.TurnStat
 		if err := decode(raw, &v); err != nil {
 			return fmt.Errorf("turn %s: %w", id, err)
 		}
-		v.State = state
-		if state == tandem.TurnRunning {
-			v.Attempts++
-		}
-		open := tx.Bucket([]byte(bucketTurnsOpen))
-		bySession := tx.Bucket([]byte(bucketTurnsOpenBySession))
-		if state == tandem.TurnDone {
-			if err := open.Delete(u64(v.Seq)); err != nil {
-				return err
-			}
-			if err := bySession.Delete(openKey(v.Turn, v.Seq)); err != nil {
-				return err
-			}
-		} else {
-			if err := open.Put(u64(v.Seq), []byte(id)); err != nil {
-				return err
-			}
-			if err := bySession.Put(openKey(v.Turn, v.Seq), []byte(id)); err != nil {
+		if step.State != "" {
+			if err := setTurnState(tx, id, step.State); err != nil {
 				return err
 			}
 		}
-		return putJSON(turns, []byte(id), v)
+		if step.Session != nil {
+			if _, _, err := ensureSession(tx, k, *step.Session); err != nil {
+				return err
+			}
+		}
+		if step.Editor != "" {
+			key := v.Turn.Session
+			sk, err := sessionKey(key)
+			if err != nil {
+				return err
+			}
+			err = addEditor(tx, key, sk, step.Editor)
+			if err != nil && tandem.ErrorCode(err) != tandem.ENOTFOUND {
+				return err
+			}
+		}
+		for _, r := range step.Audit {
+			if err := appendAudit(tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -74,19 +74,15 @@ const ActionAwaitConnect = "await_connect"
 // identity it ran as) has no usable link to p, waits for them to connect p.
 // It reports whether t waits: a re-run, an API turn or a turn that ran as
 // someone else never does.
-func (e *Engine) awaitConnect(ctx context.Context, t tandem.Turn, user string, p tandem.ProviderID, reason tandem.Reason, out tandem.Outcome, detail string) bool {
+func (e *Engine) awaitConnect(step *tandem.TurnStep, t tandem.Turn, user string, p tandem.ProviderID, reason tandem.Reason, out tandem.Outcome, detail string) bool {
 	if t.Rerun || t.APIKey != "" || user != t.User || p == "" {
 		return false
 	}
-	rec := tandem.AuditRecord{
+	step.Audit = append(step.Audit, tandem.AuditRecord{
 		Time: e.cfg.Now(), Session: t.Session, TurnID: t.ID, Actor: t.User,
 		Effective: user, Provider: p, Action: ActionAwaitConnect, Reason: reason,
 		Outcome: out, Detail: detail,
-	}
-	if err := e.cfg.Store.AppendAudit(context.WithoutCancel(ctx), rec); err != nil {
-		// The Connect button in the thread still re-runs it.
-		e.log.Error("append audit", "action", ActionAwaitConnect, "turn", t.ID, "err", err)
-	}
+	})
 	return true
 }
 

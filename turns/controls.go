@@ -363,11 +363,17 @@ func (e *Engine) auditReply(ctx context.Context, sess tandem.Session) (tandem.Re
 	return r, nil
 }
 
-// applyChannelDefault asks a new session's owner to consent when its channel
-// defaults to persistent sessions.
-func (e *Engine) applyChannelDefault(ctx context.Context, sess tandem.Session) tandem.Session {
+// applyChannelDefault asks the owner of the session t starts to consent
+// when its channel defaults to persistent sessions; the session is then
+// stored at once (and taken out of step), since the request changes it.
+func (e *Engine) applyChannelDefault(ctx context.Context, t tandem.Turn, step *tandem.TurnStep) tandem.Session {
+	sess := *step.Session
 	v, err := e.cfg.Store.Setting(ctx, channelDefaultKey(sess.Key.Team, sess.Key.Channel))
 	if err != nil || v != "on" {
+		return sess
+	}
+	if err := e.write(ctx, t, step, ""); err != nil {
+		e.log.Warn("channel default consent", "session", sess.Key.String(), "err", err)
 		return sess
 	}
 	if _, err := e.requestConsent(ctx, sess.Key, "channel default"); err != nil {

@@ -27,6 +27,8 @@ type Result struct {
 	// Awaits is the provider whose link by the sender runs this failed
 	// turn again (Engine.RerunAfterLink), "" when nothing will.
 	Awaits tandem.ProviderID
+	// step is what the turn still has to write when it is done (Done).
+	step tandem.TurnStep
 }
 
 // retryBackoff is the wait before retrying a read after a provider's 5xx.
@@ -39,23 +41,30 @@ var retryBackoff = 500 * time.Millisecond
 // Outcome classifies it.
 func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 	log := e.log.With("turn", t.ID, "session", t.Session.String(), "user", t.User)
-	sess, created, err := e.cfg.Store.EnsureSession(ctx, tandem.Session{Key: t.Session, Owner: t.User, CreatedAt: t.ReceivedAt})
+	sess, err := e.cfg.Store.Session(ctx, t.Session)
+	created := tandem.ErrorCode(err) == tandem.ENOTFOUND
+	if created {
+		sess, err = tandem.Session{Key: t.Session, Owner: t.User, CreatedAt: t.ReceivedAt}, nil
+	}
 	if err != nil {
 		return Result{Err: fmt.Errorf("turns: session: %w", err), Outcome: tandem.OutcomeError}
 	}
+	res := Result{Session: sess, Outcome: tandem.OutcomeOK, ViaKey: t.APIKeyName}
+	// The session a first turn starts, and its sender as a new editor, are
+	// written with the turn's state (Engine.Done), in the same commit.
 	if created {
 		log.Info("session started", "owner", t.User)
-		sess = e.applyChannelDefault(ctx, sess)
+		stored := sess
+		res.step.Session = &stored
+		sess = e.applyChannelDefault(ctx, t, &res.step)
 	} else if !sess.HasEditor(t.User) && !sess.Persistent() && sess.Pending == nil && t.APIKey == "" {
 		// In a per-message session whoever writes becomes an editor. A
 		// persistent (or pending) session's list changes only through its
 		// owner or a channel admin, since it shares the owner's identity.
-		if err := e.cfg.Store.AddEditor(ctx, t.Session, t.User); err != nil {
-			log.Error("add editor", "err", err)
-		}
+		res.step.Editor = t.User
 		sess.Editors = append(sess.Editors, t.User)
 	}
-	res := Result{Session: sess, Outcome: tandem.OutcomeOK, ViaKey: t.APIKeyName}
+	res.Session = sess
 
 	if cmd.err != nil {
 		res.Err, res.Outcome = cmd.err, tandem.OutcomeRefused
@@ -69,6 +78,13 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		return res
 	}
 	if c.Control {
+		// A control reads and changes the stored session: what the turn
+		// has to write (the session, its sender as an editor) is written
+		// first.
+		if err := e.write(ctx, t, &res.step, ""); err != nil {
+			res.Err, res.Outcome = fmt.Errorf("turns: session: %w", err), tandem.OutcomeError
+			return res
+		}
 		reply, err := e.control(ctx, t, sess, cmd)
 		res.Reply, res.Err = reply, err
 		if err != nil {
@@ -88,7 +104,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		// has changed since, and a re-run must not act as anyone else.
 		res.Err = tandem.Errorf(tandem.EFORBIDDEN, "<@%s>, your message was not run again: this session's mode changed after you sent it (it now runs as %s), so please send it again if you still want it.", t.User, identityWords(user, reason))
 		res.Outcome = tandem.OutcomeRefused
-		e.audit(ctx, t, "", c.Provider, reason, tandem.OutcomeRefused, c.Name+" (re-run refused: the mode changed)")
+		e.audit(&res.step, t, "", c.Provider, reason, tandem.OutcomeRefused, c.Name+" (re-run refused: the mode changed)")
 		return res
 	}
 	if t.Rerun {
@@ -97,7 +113,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		reason = tandem.ReasonSender
 	}
 	if reason == tandem.ReasonRefusedNotEditor {
-		e.audit(ctx, t, "", c.Provider, reason, tandem.OutcomeRefused, c.Name)
+		e.audit(&res.step, t, "", c.Provider, reason, tandem.OutcomeRefused, c.Name)
 		res.Err = tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and you are not on its editors list. Ask <@%s> or a channel admin to add you: `@tandem editors add <@%s>`.", sess.Owner, sess.Owner, t.User)
 		if !sess.Persistent() {
 			res.Err = tandem.Errorf(tandem.EFORBIDDEN, "This session is about to run with <@%s>'s identity (persistent session, waiting for their approval), and you are not on its editors list. Ask <@%s> to add you: `@tandem editors add <@%s>`.", sess.Owner, sess.Owner, t.User)
@@ -113,10 +129,10 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 			return res
 		}
 		creds, err := e.credentials(ctx, t.Session, user, c.Provider, reason)
-		e.audit(ctx, t, user, c.Provider, reason, outcomeOf(err), c.Name)
+		e.audit(&res.step, t, user, c.Provider, reason, outcomeOf(err), c.Name)
 		if err != nil {
 			res.Err, res.Outcome = err, outcomeOf(err)
-			res.Awaits = e.awaitsLink(ctx, t, user, c.Provider, reason, res.Outcome, c.Name)
+			res.Awaits = e.awaitsLink(ctx, &res, t, user, c.Provider, reason, res.Outcome, c.Name)
 			return res
 		}
 		log.Info("credentials resolved", "provider", c.Provider, "effective_user", user, "reason", reason, "login", creds.Identity.Login)
@@ -134,13 +150,23 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 				continue
 			}
 			creds, err := e.credentials(ctx, t.Session, user, p, reason)
-			e.audit(ctx, t, user, p, reason, outcomeOf(err), c.Name)
+			e.audit(&res.step, t, user, p, reason, outcomeOf(err), c.Name)
 			req.Sources[p] = ops.Source{Creds: creds, Provider: prov, Err: err}
 			if err != nil {
 				res.Missing = append(res.Missing, p)
 			}
 		}
 		res.Identity = &tandem.Identity{SlackUser: user, Reason: reason}
+	}
+	if c.Mutating {
+		// A change may reach the provider: the turn is marked running
+		// first, with its audit records, so a crash from here on cannot
+		// make it twice (it is reported as interrupted instead).
+		if err := e.write(ctx, t, &res.step, tandem.TurnRunning); err != nil {
+			res.Err, res.Outcome = fmt.Errorf("turns: mark running: %w", err), tandem.OutcomeError
+			log.Error("mark turn running; the change was not made", "err", err)
+			return res
+		}
 	}
 	reply, err := e.cfg.Operations.get().Run(ctx, req)
 	if tandem.ErrorCode(err) == tandem.EUNAVAILABLE && !c.Mutating {
@@ -161,7 +187,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		// The provider refused the credentials (401): the request did
 		// nothing there, so the turn may wait for a reconnect like one
 		// whose link was missing.
-		res.Awaits = e.awaitsLink(ctx, t, user, c.Provider, reason, res.Outcome, c.Name)
+		res.Awaits = e.awaitsLink(ctx, &res, t, user, c.Provider, reason, res.Outcome, c.Name)
 		return res
 	}
 	res.Reply = reply
@@ -169,15 +195,47 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 }
 
 // awaitsLink is the provider a turn that failed with out waits for (see
-// awaitConnect), or "" when it does not wait.
-func (e *Engine) awaitsLink(ctx context.Context, t tandem.Turn, user string, p tandem.ProviderID, reason tandem.Reason, out tandem.Outcome, detail string) tandem.ProviderID {
+// awaitConnect), or "" when it does not wait. A turn that waits has its
+// records written before its reply offers the link, so a link made at once
+// finds it.
+func (e *Engine) awaitsLink(ctx context.Context, res *Result, t tandem.Turn, user string, p tandem.ProviderID, reason tandem.Reason, out tandem.Outcome, detail string) tandem.ProviderID {
 	if out != tandem.OutcomeNotConfigured && out != tandem.OutcomeExpired {
 		return ""
 	}
-	if !e.awaitConnect(ctx, t, user, p, reason, out, detail) {
+	if !e.awaitConnect(&res.step, t, user, p, reason, out, detail) {
 		return ""
 	}
+	if err := e.write(ctx, t, &res.step, ""); err != nil {
+		// The Connect button in the thread still re-runs it.
+		e.log.Error("record a turn that waits for a link", "turn", t.ID, "err", err)
+	}
 	return p
+}
+
+// write writes what the turn has to write so far (step), with its new
+// state ("" leaves it), in one commit, and empties step; a failure leaves
+// step for Done to write.
+func (e *Engine) write(ctx context.Context, t tandem.Turn, step *tandem.TurnStep, state tandem.TurnState) error {
+	w := *step
+	w.State = state
+	if w.State == "" && w.Session == nil && w.Editor == "" && len(w.Audit) == 0 {
+		return nil
+	}
+	if err := e.cfg.Store.StepTurn(context.WithoutCancel(ctx), t.ID, w); err != nil {
+		return err
+	}
+	*step = tandem.TurnStep{}
+	return nil
+}
+
+// Done marks t done, with what running it left to write (the session it
+// started, its sender as a new editor, its audit records), in one commit.
+// It fails when the store does: the turn then stays in the inbox and runs
+// again.
+func (e *Engine) Done(ctx context.Context, t tandem.Turn, out Result) error {
+	step := out.step
+	step.State = tandem.TurnDone
+	return e.cfg.Store.StepTurn(context.WithoutCancel(ctx), t.ID, step)
 }
 
 // outcomeOf classifies a resolution or command error for the audit trail.
@@ -197,8 +255,9 @@ func outcomeOf(err error) tandem.Outcome {
 	return tandem.OutcomeRefused
 }
 
-// audit records a credential resolution. It never holds a secret.
-func (e *Engine) audit(ctx context.Context, t tandem.Turn, effective string, p tandem.ProviderID, reason tandem.Reason, out tandem.Outcome, detail string) {
+// audit adds the record of a credential resolution to what the turn
+// writes (step), and logs it. It never holds a secret.
+func (e *Engine) audit(step *tandem.TurnStep, t tandem.Turn, effective string, p tandem.ProviderID, reason tandem.Reason, out tandem.Outcome, detail string) {
 	actor := t.User
 	if t.APIKey != "" {
 		// The key acted, not its creator at a keyboard: say which key.
@@ -209,9 +268,7 @@ func (e *Engine) audit(ctx context.Context, t tandem.Turn, effective string, p t
 		Effective: effective, Provider: p, Action: "resolve", Reason: reason,
 		Outcome: out, Detail: detail,
 	}
-	if err := e.cfg.Store.AppendAudit(context.WithoutCancel(ctx), rec); err != nil {
-		e.log.Error("append audit", "turn", t.ID, "err", err)
-	}
+	step.Audit = append(step.Audit, rec)
 	e.log.Info("audit", "action", rec.Action, "turn", t.ID, "session", t.Session.String(), "actor", actor,
 		"effective_user", effective, "provider", p, "reason", reason, "outcome", out)
 }

@@ -31,6 +31,19 @@ func (r *notConnected) Credentials(_ context.Context, team, user string, p tande
 // openStore opens a real bbolt store in t's temporary directory.
 func openStore(t *testing.T) *store.DB { return countingstore.Open(t).DB }
 
+// runToDone records t, runs it and marks it done, as the transport does.
+func runToDone(t *testing.T, db *store.DB, e *Engine, tr tandem.Turn) Result {
+	t.Helper()
+	if _, err := db.RecordTurn(t.Context(), tr); err != nil {
+		t.Fatal(err)
+	}
+	out := e.Run(t.Context(), tr, Parse(tr.Text))
+	if err := e.Done(t.Context(), tr, out); err != nil {
+		t.Fatalf("Done %s: %v", tr.ID, err)
+	}
+	return out
+}
+
 // TestRunResolvesTheIdentityByTheRule: in a persistent session a message of
 // someone who is not an editor is refused without resolving anyone's
 // credentials, and an API key acts as its creator whatever the mode; the
@@ -48,13 +61,13 @@ func TestRunResolvesTheIdentityByTheRule(t *testing.T) {
 	e := New(Config{Store: db, Resolver: r, Providers: map[tandem.ProviderID]tandem.Provider{tandem.GitHub: nil},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return now }})
 
-	out := e.Run(ctx, tandem.Turn{ID: "E1", Session: key, User: "UOUT", Text: "list my open PRs", TS: "1.1", ReceivedAt: now}, Parse("list my open PRs"))
+	out := runToDone(t, db, e, tandem.Turn{ID: "E1", Session: key, User: "UOUT", Text: "list my open PRs", TS: "1.1", ReceivedAt: now})
 	if tandem.ErrorCode(out.Err) != tandem.EFORBIDDEN || out.Outcome != tandem.OutcomeRefused || out.Identity != nil {
 		t.Errorf("outsider: err %v, outcome %s, identity %v; want a refusal as nobody", out.Err, out.Outcome, out.Identity)
 	}
 
-	out = e.Run(ctx, tandem.Turn{ID: "api-1", Session: key, User: "UCREATOR", Text: "list my open PRs", TS: "api-1", ReceivedAt: now,
-		APIKey: "tdm_abc", APIKeyName: "ci"}, Parse("list my open PRs"))
+	out = runToDone(t, db, e, tandem.Turn{ID: "api-1", Session: key, User: "UCREATOR", Text: "list my open PRs", TS: "api-1", ReceivedAt: now,
+		APIKey: "tdm_abc", APIKeyName: "ci"})
 	if out.Outcome != tandem.OutcomeNotConfigured || out.ViaKey != "ci" {
 		t.Errorf("api key: outcome %s via %q, want not configured via ci", out.Outcome, out.ViaKey)
 	}

@@ -22,8 +22,7 @@ type Store interface {
 	RecordTurn(ctx context.Context, t tandem.Turn) (bool, error)
 	TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error)
 	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
-	EnsureSession(ctx context.Context, s tandem.Session) (tandem.Session, bool, error)
-	AddEditor(ctx context.Context, key tandem.SessionKey, user string) error
+	StepTurn(ctx context.Context, id string, step tandem.TurnStep) error
 	UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error)
 	Setting(ctx context.Context, name string) (string, error)
 	SetSetting(ctx context.Context, name, value string) error

@@ -459,15 +459,16 @@ func (r *modelRun) expectTurn(sender string, p tandem.ProviderID, want identitym
 // name the model's identity and the row (reason) of the table that gave
 // it, with an outcome that fits the model's.
 func (r *modelRun) checkAudit(actor string, p tandem.ProviderID, want identitymodel.Expect) {
-	// A turn's resolutions are recorded before its reply is posted, and
-	// an API turn's before its response.
-	recs := r.auditRecords()
 	var resolves []tandem.AuditRecord
-	for _, rec := range recs[min(r.audits, len(recs)):] {
-		if rec.Action == "resolve" && rec.Provider == p {
-			resolves = append(resolves, rec)
+	recs := r.auditUntil(func(recs []tandem.AuditRecord) bool {
+		resolves = nil
+		for _, rec := range recs[min(r.audits, len(recs)):] {
+			if rec.Action == "resolve" && rec.Provider == p {
+				resolves = append(resolves, rec)
+			}
 		}
-	}
+		return len(resolves) > 0
+	})
 	if len(resolves) == 0 {
 		r.rt.Fatalf("no audit record of the turn's resolution at %s (records since the step: %+v)", p.Name(), recs[min(r.audits, len(recs)):])
 	}
@@ -482,6 +483,23 @@ func (r *modelRun) checkAudit(actor string, p tandem.ProviderID, want identitymo
 			r.rt.Fatalf("audit: actor %s as %q, reason %s, outcome %s; the model says actor %s as %q, reason %s, outcome one of %v",
 				rec.Actor, rec.Effective, rec.Reason, rec.Outcome, actor, want.User, want.Reason, outcomes)
 		}
+	}
+}
+
+// auditUntil reads the session's audit trail (auditRecords) until done
+// says it holds what the step waits for, or ten seconds pass, and returns
+// the last read. A turn's audit records are written in the commit that
+// marks it done, just after its reply is posted (its reply is not delayed
+// by the write); nothing reaches Slack at that commit, so the trail is read
+// again until it shows it.
+func (r *modelRun) auditUntil(done func([]tandem.AuditRecord) bool) []tandem.AuditRecord {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs := r.auditRecords()
+		if done(recs) || time.Now().After(deadline) {
+			return recs
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -669,13 +687,16 @@ func (r *modelRun) expectReruns(user string, p tandem.ProviderID, login string, 
 	r.threadPostsInOrder(wants)
 	r.checkRequests(map[tandem.ProviderID]string{p: login})
 	r.checkButtons(user)
-	recs := r.auditRecords()
 	var rerunResolves []tandem.AuditRecord
-	for _, rec := range recs[min(r.audits, len(recs)):] {
-		if rec.Action == "resolve" && strings.Contains(rec.TurnID, "/rerun/") {
-			rerunResolves = append(rerunResolves, rec)
+	r.auditUntil(func(recs []tandem.AuditRecord) bool {
+		rerunResolves = nil
+		for _, rec := range recs[min(r.audits, len(recs)):] {
+			if rec.Action == "resolve" && strings.Contains(rec.TurnID, "/rerun/") {
+				rerunResolves = append(rerunResolves, rec)
+			}
 		}
-	}
+		return len(rerunResolves) >= len(reruns)
+	})
 	if len(rerunResolves) != len(reruns) {
 		r.rt.Fatalf("%d re-runs resolved an identity, the model says %d: %+v", len(rerunResolves), len(reruns), rerunResolves)
 	}

@@ -183,3 +183,57 @@ func (db *DB) pruneLoop(op, sql string, arg any) (int, error) {
 		}
 	}
 }
+
+// StepTurn writes step for the recorded turn id in one transaction (see
+// tandem.TurnStep), its statements sent to the server together: the turn's
+// state, the session it starts, its sender as an editor of its session and
+// its audit records, all or nothing. It fails with ENOTFOUND for an
+// unknown turn and EINVALID for an unknown state or a session key with an
+// empty part.
+func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
+	var b pgx.Batch
+	if step.State != "" {
+		if err := checkState(step.State); err != nil {
+			return fmt.Errorf("postgres: step turn: %w", err)
+		}
+		b.Queue(`UPDATE turns SET state = $2, attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
+			WHERE id = $1`, id, string(step.State))
+	} else {
+		b.Queue(`SELECT FROM turns WHERE id = $1 FOR SHARE`, id)
+	}
+	if s := step.Session; s != nil {
+		k, err := sessionKey(s.Key)
+		if err != nil {
+			return fmt.Errorf("postgres: step turn: %w", err)
+		}
+		args, err := sessionArgs(k, *s)
+		if err != nil {
+			return fmt.Errorf("postgres: step turn: %w", err)
+		}
+		b.Queue(insertSession+` ON CONFLICT (key) DO NOTHING`, args...)
+	}
+	if step.Editor != "" {
+		b.Queue(`UPDATE sessions SET editors = array_append(editors, $2)
+			WHERE key = (SELECT team || '/' || channel || '/' || thread_ts FROM turns WHERE id = $1)
+			AND owner <> $2 AND NOT ($2 = ANY (editors))`, id, step.Editor)
+	}
+	now := db.now()
+	for _, r := range step.Audit {
+		if r.Time.IsZero() {
+			r.Time = now
+		}
+		b.Queue(insertAudit, auditArgs(r)...)
+	}
+	return db.inTx(ctx, "step turn", func(tx pgx.Tx) error {
+		res := tx.SendBatch(ctx, &b)
+		tag, err := res.Exec()
+		if err == nil && tag.RowsAffected() == 0 {
+			err = tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
+		}
+		if err != nil {
+			res.Close()
+			return err
+		}
+		return res.Close()
+	})
+}

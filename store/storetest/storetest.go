@@ -39,6 +39,7 @@ var T0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 func Run(t *testing.T, open func(t *testing.T) tandem.Store) {
 	t.Run("Turns", func(t *testing.T) { testTurns(t, open) })
 	t.Run("NextTurn", func(t *testing.T) { testNextTurn(t, open) })
+	t.Run("StepTurn", func(t *testing.T) { testStepTurn(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("Links", func(t *testing.T) { testLinks(t, open) })
 	t.Run("OAuthStates", func(t *testing.T) { testOAuthStates(t, open) })

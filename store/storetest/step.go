@@ -1,0 +1,147 @@
+package storetest
+
+import (
+	"testing"
+
+	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/tandembot/tandem"
+)
+
+// testStepTurn checks StepTurn: a turn's state, the session it starts, its
+// sender as an editor and its audit records land together, or not at all.
+func testStepTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
+	resolve := func(turnID, user string) tandem.AuditRecord {
+		return tandem.AuditRecord{Time: T0, Session: sessionA, TurnID: turnID, Actor: user, Effective: user,
+			Provider: tandem.GitHub, Action: "resolve", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK}
+	}
+	newSession := tandem.Session{Key: sessionA, Owner: "U1", CreatedAt: T0}
+
+	t.Run("DoneStartsTheSessionAndAudits", func(t *testing.T) {
+		s := open(t)
+		record(t, s, turn("Ev1", "1740830400.000100"))
+		second := resolve("Ev1", "U1")
+		second.Provider, second.Outcome = tandem.Jira, tandem.OutcomeNotConfigured
+		must(t, "StepTurn", s.StepTurn(t.Context(), "Ev1", tandem.TurnStep{
+			State: tandem.TurnDone, Session: &newSession, Audit: []tandem.AuditRecord{resolve("Ev1", "U1"), second},
+		}))
+		got, err := s.TurnRecord(t.Context(), "Ev1")
+		must(t, "TurnRecord", err)
+		if got.State != tandem.TurnDone || got.Attempts != 0 {
+			t.Errorf("turn = %s with %d attempts, want done with 0 (a read is never marked running)", got.State, got.Attempts)
+		}
+		open, err := s.UnfinishedTurns(t.Context())
+		must(t, "UnfinishedTurns", err)
+		if len(open) != 0 {
+			t.Errorf("UnfinishedTurns = %v, want none", ids(open))
+		}
+		_, err = s.NextTurn(t.Context(), sessionA)
+		wantCode(t, "NextTurn after the step", err, tandem.ENOTFOUND)
+		sess, err := s.Session(t.Context(), sessionA)
+		must(t, "Session", err)
+		if d := gocmp.Diff(sess, newSession, diffOpts...); d != "" {
+			t.Errorf("Session (-got +want):\n%s", d)
+		}
+		recs, err := s.Audit(t.Context(), tandem.AuditFilter{})
+		must(t, "Audit", err)
+		if d := gocmp.Diff(recs, []tandem.AuditRecord{resolve("Ev1", "U1"), second}, diffOpts...); d != "" {
+			t.Errorf("Audit (-got +want):\n%s", d)
+		}
+	})
+
+	t.Run("RunningThenDoneWithAnEditor", func(t *testing.T) {
+		s := open(t)
+		_, _, err := s.EnsureSession(t.Context(), newSession)
+		must(t, "EnsureSession", err)
+		tr := turn("Ev2", "1740830400.000200")
+		tr.User = "U2"
+		record(t, s, tr)
+		must(t, "StepTurn running", s.StepTurn(t.Context(), "Ev2", tandem.TurnStep{
+			State: tandem.TurnRunning, Editor: "U2", Audit: []tandem.AuditRecord{resolve("Ev2", "U2")},
+		}))
+		got, err := s.TurnRecord(t.Context(), "Ev2")
+		must(t, "TurnRecord", err)
+		if got.State != tandem.TurnRunning || got.Attempts != 1 {
+			t.Errorf("turn = %s with %d attempts, want running with 1", got.State, got.Attempts)
+		}
+		next, err := s.NextTurn(t.Context(), sessionA)
+		must(t, "NextTurn while running", err)
+		if next.Turn.ID != "Ev2" {
+			t.Errorf("NextTurn = %s, want the running Ev2", next.Turn.ID)
+		}
+		// The owner and an editor already there are not added again.
+		must(t, "StepTurn done", s.StepTurn(t.Context(), "Ev2", tandem.TurnStep{State: tandem.TurnDone, Editor: "U2"}))
+		record(t, s, turn("Ev3", "1740830400.000300"))
+		must(t, "StepTurn by the owner", s.StepTurn(t.Context(), "Ev3", tandem.TurnStep{State: tandem.TurnDone, Editor: "U1"}))
+		sess, err := s.Session(t.Context(), sessionA)
+		must(t, "Session", err)
+		if d := gocmp.Diff(sess.Editors, []string{"U2"}, diffOpts...); d != "" {
+			t.Errorf("editors (-got +want):\n%s", d)
+		}
+		recs, err := s.Audit(t.Context(), tandem.AuditFilter{})
+		must(t, "Audit", err)
+		if len(recs) != 1 {
+			t.Errorf("Audit = %d records, want the one of the running step", len(recs))
+		}
+	})
+
+	t.Run("FirstOwnerWins", func(t *testing.T) {
+		s := open(t)
+		_, _, err := s.EnsureSession(t.Context(), newSession)
+		must(t, "EnsureSession", err)
+		record(t, s, turn("Ev1", "1740830400.000100"))
+		other := newSession
+		other.Owner = "U9"
+		must(t, "StepTurn", s.StepTurn(t.Context(), "Ev1", tandem.TurnStep{State: tandem.TurnDone, Session: &other}))
+		sess, err := s.Session(t.Context(), sessionA)
+		must(t, "Session", err)
+		if sess.Owner != "U1" {
+			t.Errorf("owner = %s, want U1, the session's first owner", sess.Owner)
+		}
+	})
+
+	t.Run("NoStateLeavesItAndStampsTime", func(t *testing.T) {
+		s := open(t)
+		record(t, s, turn("Ev1", "1740830400.000100"))
+		must(t, "StepTurn", s.StepTurn(t.Context(), "Ev1", tandem.TurnStep{Audit: []tandem.AuditRecord{{Session: sessionA, TurnID: "Ev1", Actor: "U1", Action: "await_connect", Outcome: tandem.OutcomeNotConfigured}}}))
+		got, err := s.TurnRecord(t.Context(), "Ev1")
+		must(t, "TurnRecord", err)
+		if got.State != tandem.TurnPending {
+			t.Errorf("state = %s, want pending (a step without a state leaves it)", got.State)
+		}
+		recs, err := s.Audit(t.Context(), tandem.AuditFilter{})
+		must(t, "Audit", err)
+		if len(recs) != 1 || recs[0].Time.IsZero() {
+			t.Errorf("Audit = %+v, want one record with the store's time", recs)
+		}
+	})
+
+	refused := []struct {
+		name, id string
+		step     tandem.TurnStep
+		code     string
+	}{
+		{"UnknownTurn", "nope", tandem.TurnStep{State: tandem.TurnDone, Session: &newSession, Audit: []tandem.AuditRecord{resolve("nope", "U1")}}, tandem.ENOTFOUND},
+		{"UnknownTurnWithoutState", "nope", tandem.TurnStep{Session: &newSession, Audit: []tandem.AuditRecord{resolve("nope", "U1")}}, tandem.ENOTFOUND},
+		{"UnknownState", "Ev1", tandem.TurnStep{State: "paused", Session: &newSession, Audit: []tandem.AuditRecord{resolve("Ev1", "U1")}}, tandem.EINVALID},
+		{"EmptySessionPart", "Ev1", tandem.TurnStep{State: tandem.TurnDone, Session: &tandem.Session{Key: tandem.SessionKey{Team: "T1", Channel: "C1"}, Owner: "U1"}, Audit: []tandem.AuditRecord{resolve("Ev1", "U1")}}, tandem.EINVALID},
+	}
+	for _, tt := range refused {
+		t.Run("Refused"+tt.name, func(t *testing.T) {
+			s := open(t)
+			record(t, s, turn("Ev1", "1740830400.000100"))
+			wantCode(t, "StepTurn", s.StepTurn(t.Context(), tt.id, tt.step), tt.code)
+			got, err := s.TurnRecord(t.Context(), "Ev1")
+			must(t, "TurnRecord", err)
+			if got.State != tandem.TurnPending {
+				t.Errorf("state = %s after a refused step, want pending", got.State)
+			}
+			_, err = s.Session(t.Context(), sessionA)
+			wantCode(t, "Session after a refused step", err, tandem.ENOTFOUND)
+			recs, err := s.Audit(t.Context(), tandem.AuditFilter{})
+			must(t, "Audit", err)
+			if len(recs) != 0 {
+				t.Errorf("a refused step wrote %d audit records", len(recs))
+			}
+		})
+	}
+}
