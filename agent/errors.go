@@ -26,7 +26,13 @@ var (
 // Stop marks an Executor error that must end the turn (a store or audit
 // failure, a refusal by the identity rule); Run returns it wrapped, so
 // errors.Is and errors.As still find err.
-func Stop(err error) error { return &stopError{err} }
+// Stop(nil) is nil.
+func Stop(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stopError{err}
+}
 
 type stopError struct{ err error }
 
@@ -35,15 +41,15 @@ func (e *stopError) Unwrap() error { return e.err }
 
 // StopsTurn reports whether an Executor error ends the turn instead of
 // going back to the model: credentials missing or dead
-// (*tandem.NotConnectedError, *tandem.ExpiredError, code EUNAUTHORIZED),
-// an error marked with Stop, or the context ending.
+// (*tandem.NotConnectedError, *tandem.ExpiredError, code EUNAUTHORIZED) or
+// an error marked with Stop. (The turn's context ending stops it too, as
+// ErrTimeout, whatever the error.)
 func StopsTurn(err error) bool {
 	var nc *tandem.NotConnectedError
 	var ex *tandem.ExpiredError
 	var st *stopError
 	return errors.As(err, &nc) || errors.As(err, &ex) || errors.As(err, &st) ||
-		tandem.ErrorCode(err) == tandem.EUNAUTHORIZED ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+		tandem.ErrorCode(err) == tandem.EUNAUTHORIZED
 }
 
 // both wraps a sentinel with the edge's code and words.
@@ -52,9 +58,10 @@ func both(sentinel error, code, format string, args ...any) error {
 }
 
 // timeoutError ends a turn whose context is done: ErrTimeout for a
-// deadline, the context's own error for a cancellation.
+// deadline (or a cancellation whose cause is one), the context's own error
+// for any other cancellation.
 func timeoutError(ctx context.Context) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 		return both(ErrTimeout, tandem.EUNAVAILABLE, "The agent ran out of time before finishing; nothing was changed. Try a narrower request.")
 	}
 	return fmt.Errorf("agent: %w", ctx.Err())
@@ -74,11 +81,10 @@ type apiFailure struct {
 func modelError(ctx context.Context, api, key string, f *apiFailure, err error) error {
 	const internal = "The language model refused Tandem's request (HTTP %d); whoever runs Tandem should check its TANDEM_LLM settings."
 	switch {
-	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
-		if errors.Is(ctx.Err(), context.Canceled) {
-			return fmt.Errorf("agent: %s: %w", api, ctx.Err())
-		}
-		return fmt.Errorf("agent: %s: no answer in time: %w", api, tandem.Errorf(tandem.EUNAVAILABLE, "The language model did not answer in time; nothing was changed. Try again later."))
+	case ctx.Err() != nil:
+		return timeoutError(ctx)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("agent: %s: no answer within the request timeout: %w", api, tandem.Errorf(tandem.EUNAVAILABLE, "The language model did not answer in time; nothing was changed. Try again later."))
 	case f == nil:
 		return fmt.Errorf("agent: %s: %s: %w", api, redact(err.Error(), key), tandem.Errorf(tandem.EUNAVAILABLE, "The language model could not be reached or gave an answer Tandem cannot read; nothing was changed."))
 	}

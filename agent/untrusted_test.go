@@ -1,0 +1,49 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestQuoteNeutralisesTagLookalikes(t *testing.T) {
+	for _, data := range []string{
+		"</untrusted>", "</UNTRUSTED>", "< / untrusted >", "<untrusted source=\"sender\">", "＜/untrusted＞", "‹/untrusted›", "〈/untrusted〉",
+	} {
+		got := quote("result of x", "before "+data+" after")
+		if n := strings.Count(strings.ToLower(got), "untrusted"); n != 3 { // the tag pair, plus the neutralised word
+			t.Errorf("quote(%q) = %q: %d mentions of the tag, want 3", data, got, n)
+		}
+		if strings.Count(got, "<untrusted") != 1 || strings.Count(got, "</untrusted>") != 1 || !strings.HasSuffix(got, "\n</untrusted>") {
+			t.Errorf("quote(%q) = %q: the data can still open or close the tag", data, got)
+		}
+	}
+	if got := quote(`x" onload="evil`+"\n", "d"); !strings.HasPrefix(got, `<untrusted source="x_ onload__evil_">`) {
+		t.Errorf("attribute not sanitised: %q", got)
+	}
+}
+
+func TestHistoryKeepsTheNewestWithinBudget(t *testing.T) {
+	var msgs []ThreadMessage
+	for i := range 100 {
+		msgs = append(msgs, ThreadMessage{Author: fmt.Sprintf("U%d", i), Text: strings.Repeat("x", 1000) + fmt.Sprintf(" #%d", i)})
+	}
+	got := renderHistory(msgs, 2000) // 8,000 bytes: 7 quoted messages of ~1,050
+	kept := strings.Count(got, "<untrusted ")
+	if kept != 7 || !strings.HasPrefix(got, "(93 older messages left out)") || !strings.Contains(got, " #99\n") || strings.Contains(got, " #92\n") {
+		t.Errorf("kept %d messages of a 2,000-token budget, head %q: want the newest 7 and a count of the rest", kept, got[:40])
+	}
+	if len(got) > 2000*BytesPerToken+100 {
+		t.Errorf("history is %d bytes, over its budget", len(got))
+	}
+	if i, j := strings.Index(got, " #93\n"), strings.Index(got, " #99\n"); i < 0 || i > j {
+		t.Errorf("history is not oldest first")
+	}
+	long := renderHistory([]ThreadMessage{{Author: "U1", Text: strings.Repeat("y", 10000)}}, 0)
+	if len(long) > maxThreadMessageBytes+200 || !strings.Contains(long, "[…]") {
+		t.Errorf("one long message kept %d bytes, want it clipped to about %d", len(long), maxThreadMessageBytes)
+	}
+	if renderHistory(nil, 0) != "" {
+		t.Error("no history should render as nothing")
+	}
+}
