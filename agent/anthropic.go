@@ -19,9 +19,12 @@ type Anthropic struct {
 
 var _ Model = (*Anthropic)(nil)
 
-// NewAnthropic returns a Model for the Messages API at cfg.BaseURL.
+// NewAnthropic returns a Model for the Messages API at cfg.BaseURL. The
+// environment's ANTHROPIC_* settings (key, base URL, custom headers,
+// profiles) are ignored: only cfg configures it.
 func NewAnthropic(cfg Config) *Anthropic {
 	return &Anthropic{cfg: cfg, client: anthropic.NewClient(
+		option.WithoutEnvironmentDefaults(),
 		option.WithBaseURL(cfg.BaseURL),
 		option.WithAPIKey(cfg.APIKey),
 		option.WithMaxRetries(cfg.retries()),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -13,17 +14,20 @@ import (
 
 // OpenAI is a Model speaking Chat Completions through openai-go.
 type OpenAI struct {
-	cfg    Config
-	client openai.Client
+	cfg  Config
+	chat openai.ChatCompletionService
 }
 
 var _ Model = (*OpenAI)(nil)
 
-// NewOpenAI returns a Model for an OpenAI-compatible endpoint. The key is
-// always set explicitly, so OPENAI_API_KEY in the environment is never
-// sent to cfg.BaseURL.
+// NewOpenAI returns a Model for an OpenAI-compatible endpoint. It builds
+// the chat service alone rather than openai.NewClient, which would add
+// OPENAI_API_KEY, OPENAI_ORG_ID, OPENAI_PROJECT_ID and
+// OPENAI_CUSTOM_HEADERS from the environment to requests sent to
+// cfg.BaseURL: only cfg configures it.
 func NewOpenAI(cfg Config) *OpenAI {
-	return &OpenAI{cfg: cfg, client: openai.NewClient(
+	return &OpenAI{cfg: cfg, chat: openai.NewChatCompletionService(
+		option.WithHTTPClient(&http.Client{}),
 		option.WithBaseURL(cfg.BaseURL),
 		option.WithAPIKey(cfg.APIKey),
 		option.WithMaxRetries(cfg.retries()),
@@ -54,7 +58,7 @@ func (m *OpenAI) Complete(ctx context.Context, c Conversation) (Reply, error) {
 		p.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("auto")}
 		p.ParallelToolCalls = openai.Bool(false)
 	}
-	res, err := m.client.Chat.Completions.New(ctx, p)
+	res, err := m.chat.New(ctx, p)
 	if err != nil {
 		var apiErr *openai.Error
 		if errors.As(err, &apiErr) {

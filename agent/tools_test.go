@@ -137,3 +137,31 @@ func TestToolsPanicOnASharedWireName(t *testing.T) {
 	}()
 	agent.Tools([]ops.Spec{{Name: "github.x", Provider: "github", Run: run}, {Name: "github_x", Provider: "github", Run: run}})
 }
+
+// The SDKs read OPENAI_* and ANTHROPIC_* from the environment; none of it
+// may reach the configured endpoint.
+func TestEnvironmentDoesNotLeakIntoRequests(t *testing.T) {
+	for _, k := range []string{"OPENAI_CUSTOM_HEADERS", "ANTHROPIC_CUSTOM_HEADERS"} {
+		t.Setenv(k, "X-Leak: "+heldToken)
+	}
+	for _, k := range []string{"OPENAI_API_KEY", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"} {
+		t.Setenv(k, heldToken)
+	}
+	t.Setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+	t.Setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:1")
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			m, srv := fakeModel(t, api, 0, fakellm.Steps(fakellm.Text("ok")))
+			if _, err := m.Complete(t.Context(), agent.Conversation{System: "s", Messages: []agent.Message{{Role: agent.RoleUser, Text: "hi"}}}); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range srv.Requests() {
+				for _, h := range []string{"X-Leak", "Openai-Organization", "Openai-Project"} {
+					if r.Header.Get(h) != "" {
+						t.Errorf("header %s came from the environment", h)
+					}
+				}
+			}
+		})
+	}
+}
