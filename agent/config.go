@@ -20,7 +20,8 @@ type Config struct {
 	// Timeout bounds one request to the model (retries get their own).
 	Timeout time.Duration
 	// MaxRetries is how many times the SDK retries a connection error, 408,
-	// 409, 429 or 5xx; it is always set, so the SDK default never applies.
+	// 409, 429 or 5xx: 0 means DefaultMaxRetries, a negative number none.
+	// It is always passed to the SDK, so the SDK's own default never applies.
 	MaxRetries int
 	// MaxTokens bounds one answer; 0 means DefaultMaxTokens.
 	MaxTokens int64
@@ -28,8 +29,9 @@ type Config struct {
 
 // Defaults for a Config's zero fields.
 const (
-	DefaultMaxTokens = 2048
-	DefaultTimeout   = 30 * time.Second
+	DefaultMaxTokens  = 2048
+	DefaultTimeout    = 30 * time.Second
+	DefaultMaxRetries = 2
 )
 
 // NewModel returns the Model cfg names. It fails with EINVALID for an
@@ -61,4 +63,9 @@ func (c Config) timeout() time.Duration {
 	return DefaultTimeout
 }
 
-func (c Config) retries() int { return max(c.MaxRetries, 0) }
+func (c Config) retries() int {
+	if c.MaxRetries == 0 {
+		return DefaultMaxRetries
+	}
+	return max(c.MaxRetries, 0)
+}

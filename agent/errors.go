@@ -25,8 +25,7 @@ var (
 
 // Stop marks an Executor error that must end the turn (a store or audit
 // failure, a refusal by the identity rule); Run returns it wrapped, so
-// errors.Is and errors.As still find err.
-// Stop(nil) is nil.
+// errors.Is and errors.As still find err. Stop(nil) is nil.
 func Stop(err error) error {
 	if err == nil {
 		return nil

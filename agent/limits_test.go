@@ -21,7 +21,7 @@ func TestBadToolCallsGoBackBounded(t *testing.T) {
 	}
 	for _, api := range apis {
 		t.Run(api+"/recovers", func(t *testing.T) {
-			m, srv := fakeModel(t, api, 0, fakellm.Steps(bad[0], bad[2], fakellm.Text("Sorry, I cannot do that.")))
+			m, srv := fakeModel(t, api, -1, fakellm.Steps(bad[0], bad[2], fakellm.Text("Sorry, I cannot do that.")))
 			ex := newExecutor()
 			res, err := (&agent.Planner{Model: m}).Run(t.Context(), agent.Request{Text: "delete acme/w", Tools: catalogTools()}, ex)
 			if err != nil {
@@ -36,7 +36,7 @@ func TestBadToolCallsGoBackBounded(t *testing.T) {
 			}
 		})
 		t.Run(api+"/stops", func(t *testing.T) {
-			m, srv := fakeModel(t, api, 0, fakellm.Steps(append(bad, fakellm.Text("unreachable"))...))
+			m, srv := fakeModel(t, api, -1, fakellm.Steps(append(bad, fakellm.Text("unreachable"))...))
 			ex := newExecutor()
 			res, err := (&agent.Planner{Model: m}).Run(t.Context(), agent.Request{Text: "status", Tools: catalogTools()}, ex)
 			if !errors.Is(err, agent.ErrBadToolCalls) || tandem.ErrorCode(err) != tandem.EINTERNAL {
@@ -57,7 +57,7 @@ func TestLoopingPastMaxCallsStops(t *testing.T) {
 	for _, api := range apis {
 		t.Run(api, func(t *testing.T) {
 			loop := func(fakellm.Conversation) fakellm.Reply { return fakellm.Call("github_my_prs", `{}`) }
-			m, srv := fakeModel(t, api, 0, loop)
+			m, srv := fakeModel(t, api, -1, loop)
 			ex := newExecutor()
 			ex.results["github.my_prs"] = "1 open pull request"
 			res, err := (&agent.Planner{Model: m}).Run(t.Context(), agent.Request{Text: "my prs", Tools: catalogTools(), MaxCalls: 3}, ex)
@@ -72,7 +72,7 @@ func TestLoopingPastMaxCallsStops(t *testing.T) {
 }
 
 func TestDefaultMaxCallsIsEight(t *testing.T) {
-	m, _ := fakeModel(t, "openai", 0, func(fakellm.Conversation) fakellm.Reply { return fakellm.Call("github_my_prs", `{}`) })
+	m, _ := fakeModel(t, "openai", -1, func(fakellm.Conversation) fakellm.Reply { return fakellm.Call("github_my_prs", `{}`) })
 	ex := newExecutor()
 	ex.results["github.my_prs"] = "none"
 	_, err := (&agent.Planner{Model: m}).Run(t.Context(), agent.Request{Text: "my prs", Tools: catalogTools()}, ex)
@@ -93,7 +93,7 @@ func TestModelFailuresAreClear(t *testing.T) {
 		{"429 after retries", fakellm.Fail(429, "slow down", "0"), 1, tandem.EUNAVAILABLE, 2},
 		{"bad key", fakellm.Fail(401, "Incorrect API key provided: "+apiKey, ""), 2, tandem.EINTERNAL, 1},
 		{"bad request", fakellm.Fail(400, "model not found", ""), 2, tandem.EINTERNAL, 1},
-		{"unreadable answer", fakellm.Malformed(`{"choices":`), 0, tandem.EUNAVAILABLE, 1},
+		{"unreadable answer", fakellm.Malformed(`{"choices":`), -1, tandem.EUNAVAILABLE, 1},
 	}
 	for _, api := range apis {
 		for _, tc := range cases {
@@ -126,7 +126,7 @@ func TestAnthropicOverloadedIsUnavailable(t *testing.T) {
 func TestTurnDeadline(t *testing.T) {
 	for _, api := range apis {
 		t.Run(api+"/model hangs", func(t *testing.T) {
-			m, _ := fakeModel(t, api, 0, func(fakellm.Conversation) fakellm.Reply { return fakellm.Hang() })
+			m, _ := fakeModel(t, api, -1, func(fakellm.Conversation) fakellm.Reply { return fakellm.Hang() })
 			ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 			defer cancel()
 			_, err := (&agent.Planner{Model: m}).Run(ctx, agent.Request{Text: "my prs", Tools: catalogTools()}, newExecutor())
@@ -137,14 +137,14 @@ func TestTurnDeadline(t *testing.T) {
 	}
 	t.Run("request timeout", func(t *testing.T) {
 		srv := fakellm.NewOpenAI(t, fakellm.Options{Key: apiKey, Script: func(fakellm.Conversation) fakellm.Reply { return fakellm.Hang() }})
-		m, _ := agent.NewModel(agent.Config{BaseURL: srv.BaseURL(), APIKey: apiKey, Model: "fake-model", Timeout: 100 * time.Millisecond})
+		m, _ := agent.NewModel(agent.Config{BaseURL: srv.BaseURL(), APIKey: apiKey, Model: "fake-model", Timeout: 100 * time.Millisecond, MaxRetries: -1})
 		_, err := (&agent.Planner{Model: m}).Run(t.Context(), agent.Request{Text: "my prs"}, newExecutor())
 		if errors.Is(err, agent.ErrTimeout) || tandem.ErrorCode(err) != tandem.EUNAVAILABLE || srv.Calls() != 1 {
 			t.Errorf("err %v (code %s) after %d requests: want unavailable (not the turn's deadline) after 1", err, tandem.ErrorCode(err), srv.Calls())
 		}
 	})
 	t.Run("deadline passed between calls", func(t *testing.T) {
-		m, srv := fakeModel(t, "openai", 0, fakellm.Steps(fakellm.Call("github_my_prs", `{}`), fakellm.Text("unreachable")))
+		m, srv := fakeModel(t, "openai", -1, fakellm.Steps(fakellm.Call("github_my_prs", `{}`), fakellm.Text("unreachable")))
 		ctx, cancel := context.WithCancelCause(t.Context())
 		ex := &deadlineExecutor{cancel: cancel}
 		_, err := (&agent.Planner{Model: m}).Run(ctx, agent.Request{Text: "my prs", Tools: catalogTools()}, ex)
@@ -161,6 +161,30 @@ type deadlineExecutor struct{ cancel context.CancelCauseFunc }
 func (e *deadlineExecutor) Read(context.Context, string, map[string]string) (string, error) {
 	e.cancel(context.DeadlineExceeded)
 	return "1 open pull request", nil
+}
+
+func TestDefaultRetriesAreTwo(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			m, srv := fakeModel(t, api, 0, func(fakellm.Conversation) fakellm.Reply { return fakellm.Fail(503, "down", "0") })
+			_, err := (&agent.Planner{Model: m}).Run(t.Context(), agent.Request{Text: "hi"}, newExecutor())
+			if tandem.ErrorCode(err) != tandem.EUNAVAILABLE || srv.Calls() != 1+agent.DefaultMaxRetries || agent.DefaultMaxRetries != 2 {
+				t.Errorf("err %v after %d requests, want unavailable after 3", err, srv.Calls())
+			}
+		})
+	}
+}
+
+func TestNewModelChecksItsConfig(t *testing.T) {
+	for _, cfg := range []agent.Config{
+		{API: "openai", Model: "m"},
+		{API: "openai", BaseURL: "http://127.0.0.1:1/v1"},
+		{API: "gemini", BaseURL: "http://127.0.0.1:1", Model: "m"},
+	} {
+		if _, err := agent.NewModel(cfg); tandem.ErrorCode(err) != tandem.EINVALID {
+			t.Errorf("NewModel(%+v): %v, want EINVALID", cfg, err)
+		}
+	}
 }
 
 func TestRequestChecks(t *testing.T) {

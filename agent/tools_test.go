@@ -83,7 +83,7 @@ func TestEveryToolIsAcceptedByBothAPIs(t *testing.T) {
 	tools := catalogTools()
 	for _, api := range apis {
 		t.Run(api, func(t *testing.T) {
-			m, srv := fakeModel(t, api, 0, fakellm.Steps(fakellm.Text("ok")))
+			m, srv := fakeModel(t, api, -1, fakellm.Steps(fakellm.Text("ok")))
 			if _, err := m.Complete(t.Context(), agent.Conversation{System: "s", Tools: tools, Messages: []agent.Message{{Role: agent.RoleUser, Text: "hi"}}}); err != nil {
 				t.Fatalf("the fake refused the tools: %v", err)
 			}
@@ -151,7 +151,7 @@ func TestEnvironmentDoesNotLeakIntoRequests(t *testing.T) {
 	t.Setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:1")
 	for _, api := range apis {
 		t.Run(api, func(t *testing.T) {
-			m, srv := fakeModel(t, api, 0, fakellm.Steps(fakellm.Text("ok")))
+			m, srv := fakeModel(t, api, -1, fakellm.Steps(fakellm.Text("ok")))
 			if _, err := m.Complete(t.Context(), agent.Conversation{System: "s", Messages: []agent.Message{{Role: agent.RoleUser, Text: "hi"}}}); err != nil {
 				t.Fatal(err)
 			}
