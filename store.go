@@ -33,6 +33,19 @@ type TurnStep struct {
 	Audit []AuditRecord
 }
 
+// Waiting is what a replica's poll of the inbox needs: the turns it may
+// start, and how deep the inbox is.
+type Waiting struct {
+	// Next holds, for each session with an unfinished turn that no live
+	// lease holds, its first unfinished turn (Turn.SentAt order).
+	Next []TurnRecord
+	// Unfinished counts the pending and running turns of every session.
+	Unfinished int
+	// Oldest is when the oldest unfinished turn was received (zero when
+	// there is none).
+	Oldest time.Time
+}
+
 // AuditFilter selects audit records; zero fields match everything.
 type AuditFilter struct {
 	Session *SessionKey
@@ -69,6 +82,12 @@ type Store interface {
 	// sent first (Turn.SentAt, then recording order), read through an index
 	// of the session's unfinished turns; ENOTFOUND when it has none.
 	NextTurn(ctx context.Context, key SessionKey) (TurnRecord, error)
+
+	// Waiting returns the next turn of each session with unfinished turns
+	// whose lease (leasePrefix + SessionKey.String()) nobody holds, and the
+	// inbox's depth, reading one turn per session rather than every
+	// unfinished turn.
+	Waiting(ctx context.Context, leasePrefix string) (Waiting, error)
 
 	// Session returns the session of key, or ENOTFOUND.
 	Session(ctx context.Context, key SessionKey) (Session, error)

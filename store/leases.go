@@ -57,3 +57,12 @@ func (db *DB) ReleaseLease(ctx context.Context, name, owner string) error {
 	}
 	return nil
 }
+
+// leased reports whether an owner holds the named lease and it has not
+// expired.
+func (db *DB) leased(name string) bool {
+	db.leases.mu.Lock()
+	defer db.leases.mu.Unlock()
+	cur, ok := db.leases.leases[name]
+	return ok && db.now().Before(cur.Expires)
+}

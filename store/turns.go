@@ -398,3 +398,45 @@ func (db *DB) PruneTurns(before time.Time) (int, error) {
 		}
 	}
 }
+
+// Waiting returns the first unfinished turn of each session whose lease
+// (leasePrefix + the session key) nobody holds, with one seek per session in
+// the index of each session's unfinished turns, and how many turns are
+// unfinished and since when (counting keys, decoding only the oldest). It
+// fails when the store is closed.
+func (db *DB) Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, error) {
+	var w tandem.Waiting
+	err := db.view(ctx, "waiting turns", func(tx *bolt.Tx) error {
+		turns := tx.Bucket([]byte(bucketTurns))
+		open := tx.Bucket([]byte(bucketTurnsOpen)).Cursor()
+		for k, id := open.First(); k != nil; k, _ = open.Next() {
+			if w.Unfinished == 0 {
+				var v turnValue
+				if err := decode(turns.Get(id), &v); err != nil {
+					return fmt.Errorf("turn %s: %w", id, err)
+				}
+				w.Oldest = v.Turn.ReceivedAt
+			}
+			w.Unfinished++
+		}
+		c := tx.Bucket([]byte(bucketTurnsOpenBySession)).Cursor()
+		for k, id := c.First(); k != nil; {
+			var v turnValue
+			if err := decode(turns.Get(id), &v); err != nil {
+				return fmt.Errorf("turn %s: %w", id, err)
+			}
+			if !db.leased(leasePrefix + v.Turn.Session.String()) {
+				w.Next = append(w.Next, v.TurnRecord)
+			}
+			// The session's other keys differ only in their last 16 bytes
+			// (when sent, recording order): skip past all of them.
+			next := append(bytes.Clone(k[:len(k)-16]), bytes.Repeat([]byte{0xff}, 17)...)
+			k, id = c.Seek(next)
+		}
+		return nil
+	})
+	if err != nil {
+		return tandem.Waiting{}, err
+	}
+	return w, nil
+}

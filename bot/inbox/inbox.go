@@ -25,13 +25,16 @@ import (
 	"github.com/tandembot/tandem/turns"
 )
 
+// leasePrefix starts the name of each session's lease.
+const leasePrefix = "session/"
+
 // pollEvery is how often the inbox is scanned for turns no replica is
 // running (recorded elsewhere, or left by a dead replica).
 const pollEvery = time.Second
 
 // Store is what the runner needs of the store.
 type Store interface {
-	UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error)
+	Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, error)
 	NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error)
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
@@ -84,8 +87,10 @@ type Runner struct {
 	cfg   Config
 	log   *slog.Logger
 	owner string // names this runner in session leases
-	// depth counts turns recorded and not finished, as of the last poll.
-	depth atomic.Int64
+	// depth counts turns recorded and not finished, as of the last poll,
+	// and oldest is when the oldest of them was received (Unix ns; 0 for
+	// none).
+	depth, oldest atomic.Int64
 	// parsed keeps commands parsed to recognise a turn until it is picked.
 	parsed parsedTurns
 }
@@ -118,6 +123,16 @@ func New(cfg Config) *Runner {
 // poll.
 func (r *Runner) Depth() int { return int(r.depth.Load()) }
 
+// Oldest returns when the oldest turn that was unfinished at the last poll
+// was received (zero when there was none).
+func (r *Runner) Oldest() time.Time {
+	ns := r.oldest.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
 // newOwner names one runner in leases: unique per Runner, so two bots in
 // one process contend like two replicas.
 func newOwner() string {
@@ -136,7 +151,7 @@ func newOwner() string {
 func (r *Runner) RunSession(t tandem.Turn) {
 	ctx := r.cfg.Context()
 	key := t.Session
-	name := "session/" + key.String()
+	name := leasePrefix + key.String()
 	store := r.cfg.Store
 	owner := r.owner
 	// When this run ends, the commands kept for the session's turns before
@@ -261,20 +276,25 @@ func (r *Runner) next(ctx context.Context, key tandem.SessionKey) (Job, bool) {
 	}
 }
 
-// Poll submits every session that has unfinished turns and is not queued
-// here: at once (what a previous run left), and then every second (turns
-// another replica recorded, or left behind when it died), until ctx ends.
+// Poll submits every session that has unfinished turns, is not queued here
+// and whose lease nobody holds: at once (what a previous run left), and
+// then every second (turns another replica recorded, or left behind when
+// it died), until ctx ends. It reads one turn per such session, so a deep
+// inbox or the sessions other replicas are running cost it little.
 func (r *Runner) Poll(ctx context.Context) {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
 	for {
-		recs, err := r.cfg.Store.UnfinishedTurns(ctx)
+		w, err := r.cfg.Store.Waiting(ctx, leasePrefix)
 		if err == nil {
-			r.depth.Store(int64(len(recs)))
-			seen := map[tandem.SessionKey]bool{}
-			for _, rec := range recs {
-				if !seen[rec.Turn.Session] && !r.cfg.Queue.Has(rec.Turn.Session) {
-					seen[rec.Turn.Session] = true
+			r.depth.Store(int64(w.Unfinished))
+			var oldest int64
+			if !w.Oldest.IsZero() {
+				oldest = w.Oldest.UnixNano()
+			}
+			r.oldest.Store(oldest)
+			for _, rec := range w.Next {
+				if !r.cfg.Queue.Has(rec.Turn.Session) {
 					r.cfg.Queue.Wake(rec.Turn)
 				}
 			}

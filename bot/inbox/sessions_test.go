@@ -43,8 +43,8 @@ func (s *leaseStore) ReleaseLease(ctx context.Context, name, owner string) error
 	return nil
 }
 
-func (s *leaseStore) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error) {
-	return []tandem.TurnRecord{{Turn: s.turn, State: tandem.TurnPending}}, nil
+func (s *leaseStore) Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, error) {
+	return tandem.Waiting{Next: []tandem.TurnRecord{{Turn: s.turn, State: tandem.TurnPending}}, Unfinished: 1}, nil
 }
 
 func (s *leaseStore) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {

@@ -16,12 +16,13 @@ import (
 	"github.com/tandembot/tandem/store"
 )
 
-// Store is a bbolt store that counts UnfinishedTurns and NextTurn calls.
+// Store is a bbolt store that counts the reads of the whole inbox
+// (UnfinishedTurns and Waiting calls) and NextTurn calls.
 type Store struct {
 	*store.DB
 
 	mu         sync.Mutex
-	unfinished int                       // UnfinishedTurns calls
+	unfinished int                       // UnfinishedTurns and Waiting calls
 	next       map[tandem.SessionKey]int // NextTurn calls by session
 }
 
@@ -48,6 +49,15 @@ func (s *Store) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error
 	return s.DB.UnfinishedTurns(ctx)
 }
 
+// Waiting counts the call as a read of the whole inbox, and reads each
+// session's next turn.
+func (s *Store) Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, error) {
+	s.mu.Lock()
+	s.unfinished++
+	s.mu.Unlock()
+	return s.DB.Waiting(ctx, leasePrefix)
+}
+
 // NextTurn counts the call for key and reads key's next turn.
 func (s *Store) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
 	s.mu.Lock()
@@ -59,7 +69,7 @@ func (s *Store) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.Tur
 	return s.DB.NextTurn(ctx, key)
 }
 
-// Counts returns the UnfinishedTurns calls so far and the NextTurn calls by
+// Counts returns the reads of the whole inbox so far and the NextTurn calls by
 // session.
 func (s *Store) Counts() (unfinished int, next map[tandem.SessionKey]int) {
 	s.mu.Lock()

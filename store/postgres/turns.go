@@ -185,12 +185,13 @@ func (db *DB) pruneLoop(op, sql string, arg any) (int, error) {
 }
 
 // StepTurn writes step for the recorded turn id in one transaction (see
-// tandem.TurnStep), its statements sent to the server together: the turn's
-// state, the session it starts, its sender as an editor of its session and
-// its audit records, all or nothing. It fails with ENOTFOUND for an
-// unknown turn and EINVALID for an unknown state or a session key with an
-// empty part.
+// tandem.TurnStep), in one round trip: its statements are sent together and
+// run as one implicit transaction, each writing only when the turn exists,
+// so an unknown turn writes nothing. It fails with ENOTFOUND for an unknown
+// turn and EINVALID for an unknown state or a session key with an empty
+// part.
 func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
+	const turnExists = `EXISTS (SELECT FROM turns WHERE id = $1)`
 	var b pgx.Batch
 	if step.State != "" {
 		if err := checkState(step.State); err != nil {
@@ -199,7 +200,7 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		b.Queue(`UPDATE turns SET state = $2, attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
 			WHERE id = $1`, id, string(step.State))
 	} else {
-		b.Queue(`SELECT FROM turns WHERE id = $1 FOR SHARE`, id)
+		b.Queue(`SELECT FROM turns WHERE id = $1`, id)
 	}
 	if s := step.Session; s != nil {
 		k, err := sessionKey(s.Key)
@@ -210,7 +211,9 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		if err != nil {
 			return fmt.Errorf("postgres: step turn: %w", err)
 		}
-		b.Queue(insertSession+` ON CONFLICT (key) DO NOTHING`, args...)
+		b.Queue(`INSERT INTO sessions (key, `+sessionColumns+`)
+			SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE `+turnExists+` ON CONFLICT (key) DO NOTHING`,
+			append([]any{id}, args...)...)
 	}
 	if step.Editor != "" {
 		b.Queue(`UPDATE sessions SET editors = array_append(editors, $2)
@@ -222,18 +225,51 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		if r.Time.IsZero() {
 			r.Time = now
 		}
-		b.Queue(insertAudit, auditArgs(r)...)
+		b.Queue(`INSERT INTO audit (`+auditColumns+`)
+			SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE `+turnExists,
+			append([]any{id}, auditArgs(r)...)...)
 	}
-	return db.inTx(ctx, "step turn", func(tx pgx.Tx) error {
-		res := tx.SendBatch(ctx, &b)
-		tag, err := res.Exec()
-		if err == nil && tag.RowsAffected() == 0 {
-			err = tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
-		}
-		if err != nil {
-			res.Close()
-			return err
-		}
-		return res.Close()
+	if err := db.ready(ctx, "step turn"); err != nil {
+		return err
+	}
+	res := db.pool.SendBatch(ctx, &b)
+	tag, err := res.Exec()
+	if closeErr := res.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil && tag.RowsAffected() == 0 {
+		err = tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
+	}
+	return db.fail(ctx, "step turn", err)
+}
+
+// Waiting returns the first unfinished turn of each session whose lease
+// (leasePrefix + the session key) nobody holds unexpired, reading the index
+// of each session's unfinished turns once per session, and how many turns
+// are unfinished and since when. It fails when the store is closed.
+func (db *DB) Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, error) {
+	if err := db.ready(ctx, "waiting turns"); err != nil {
+		return tandem.Waiting{}, err
+	}
+	var w tandem.Waiting
+	var oldest *time.Time
+	b := &pgx.Batch{}
+	b.Queue(`SELECT count(*), min(received_at) FROM turns WHERE state <> 'done'`).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&w.Unfinished, &oldest)
 	})
+	b.Queue(`SELECT DISTINCT ON (team, channel, thread_ts) `+turnColumns+` FROM turns t
+		WHERE state <> 'done' AND NOT EXISTS (SELECT FROM leases l
+			WHERE l.name = $1 || t.team || '/' || t.channel || '/' || t.thread_ts AND l.expires > $2)
+		ORDER BY team, channel, thread_ts, sent_at, seq`, leasePrefix, db.now()).Query(func(rows pgx.Rows) error {
+		var err error
+		w.Next, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (tandem.TurnRecord, error) { return scanTurn(r) })
+		return err
+	})
+	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
+		return tandem.Waiting{}, db.fail(ctx, "waiting turns", err)
+	}
+	if oldest != nil {
+		w.Oldest = oldest.UTC()
+	}
+	return w, nil
 }
