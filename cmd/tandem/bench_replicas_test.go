@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
@@ -42,21 +43,64 @@ func (e *benchEnv) startReplica(tb testing.TB) {
 	}
 }
 
+// startReplicaProcess runs tandem serve as a child process (this test
+// binary, as main runs it) on addr, sharing the env's database and Slack
+// app, and waits until it is ready. It is killed when the benchmark ends.
+func (e *benchEnv) startReplicaProcess(tb testing.TB, addr string) {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(exe, "serve")
+	cmd.Env = childEnv(e.vars, addr)
+	cmd.Stderr = e.logs
+	opened := e.slack.ConnectionsOpened()
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	tb.Cleanup(func() { cmd.Process.Signal(os.Interrupt); <-exited })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-exited:
+			tb.Fatalf("replica process on %s ended while starting\n%s", addr, e.logTail())
+		default:
+		}
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 && e.slack.ConnectionsOpened() > opened {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("replica process on %s did not become ready\n%s", addr, e.logTail())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // BenchmarkReplicas compares ack latency and turn throughput at 200 new
 // turns/s on bbolt (one process, the only option) with one and three
 // replicas on PostgreSQL sharing one Slack app (envelopes go to any
 // connection). It needs TANDEM_BENCH_DATABASE_URL for the PostgreSQL cases;
 // without it only bbolt runs. One iteration is one window of
-// TANDEM_BENCH_ACK_DURATION (default 5s); use -benchtime=1x.
+// TANDEM_BENCH_ACK_DURATION (default 5s); use -benchtime=1x. The
+// "-processes" cases run every replica as its own tandem serve process, as
+// they would be deployed (on one machine here, so they share its cores).
 func BenchmarkReplicas(b *testing.B) {
 	window := benchEnvDuration(b, "TANDEM_BENCH_ACK_DURATION", 5*time.Second)
 	rate := benchEnvInt(b, "TANDEM_BENCH_ACK_RATE", 200)
 	pg := os.Getenv("TANDEM_BENCH_DATABASE_URL")
 	cases := []struct {
-		name     string
-		replicas int
-		pg       bool
-	}{{"bbolt-1", 1, false}, {"postgres-1", 1, true}, {"postgres-3", 3, true}}
+		name      string
+		replicas  int
+		pg        bool
+		processes bool
+	}{{"bbolt-1", 1, false, false}, {"postgres-1", 1, true, false}, {"postgres-3", 3, true, false},
+		{"postgres-1-processes", 1, true, true}, {"postgres-3-processes", 3, true, true}}
 	for _, c := range cases {
 		if c.pg && pg == "" {
 			continue
@@ -66,9 +110,17 @@ func BenchmarkReplicas(b *testing.B) {
 				b.Setenv("TANDEM_BENCH_DATABASE_URL", "")
 			}
 			e := newBenchEnv(b, benchOptions{users: 20})
-			e.start()
-			for i := 1; i < c.replicas; i++ {
-				e.startReplica(b)
+			switch {
+			case c.processes:
+				e.startReplicaProcess(b, e.vars["TANDEM_HTTP_ADDR"])
+				for i := 1; i < c.replicas; i++ {
+					e.startReplicaProcess(b, "127.0.0.1:"+benchFreePort(b))
+				}
+			default:
+				e.start()
+				for i := 1; i < c.replicas; i++ {
+					e.startReplica(b)
+				}
 			}
 			var runs []ackStats
 			turns := 0
