@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/tandembot/tandem/agent"
 	"io"
 	"log/slog"
 	"net"
@@ -125,10 +126,21 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		OpenSessions: func() float64 { return float64(b.OpenSessions()) },
 	})
 	a.tokens.OnRefresh, a.tokens.OnCall = m.Refresh, m.ProviderCall
+	operations := turns.NewOperations(declared...)
+	var agentTurns *turns.Agent
+	if cfg.AgentEnabled() {
+		model, err := agent.NewModel(cfg.LLM)
+		if err != nil {
+			return nil, err
+		}
+		agentTurns = &turns.Agent{Planner: &agent.Planner{Model: model}, Tools: agent.Tools(operations.Specs()),
+			MaxCalls: cfg.AgentMaxCalls, Timeout: cfg.AgentTimeout}
+		log.Info("agent turns on", "api", cfg.LLM.API, "model", cfg.LLM.Model, "tools", len(agentTurns.Tools))
+	}
 	b = bot.New(bot.Config{
 		Slack: slackAPI, Store: db, Resolver: a.tokens, Linker: a.flow, Providers: a.providers, Logger: log,
-		Operations: turns.NewOperations(declared...),
-		Keys:       a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval, Metrics: m,
+		Operations: operations, Agent: agentTurns,
+		Keys: a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval, Metrics: m,
 		ShutdownTimeout: cfg.ShutdownTimeout, Concurrency: cfg.Concurrency, LeaseTTL: cfg.LeaseTTL,
 		ReorderWindow: cfg.ReorderWindow,
 	})

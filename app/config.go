@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"github.com/tandembot/tandem/agent"
 	"net/url"
 	"os"
 	"strconv"
@@ -42,7 +43,15 @@ type Config struct {
 	SlackClientSecret string
 	SlackAuthURL      string
 	NoSlackSignIn     bool
+	// Agent turns (free-form requests planned by a language model): off
+	// unless TANDEM_LLM_URL and TANDEM_LLM_MODEL are set.
+	LLM           agent.Config
+	AgentMaxCalls int
+	AgentTimeout  time.Duration
 }
+
+// AgentEnabled reports whether free-form requests go to a model.
+func (c Config) AgentEnabled() bool { return c.LLM.BaseURL != "" }
 
 // DefaultSlackAPIURL is Slack's Web API, used when TANDEM_SLACK_API_URL is
 // not set.
@@ -189,6 +198,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if (c.SlackClientID == "" || c.SlackClientSecret == "") && !c.NoSlackSignIn {
 		bad("TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET are not both set: they are the Slack app's Client ID and Client Secret (api.slack.com/apps → your app → Basic Information → App Credentials), used for Sign in with Slack so a connect link links only the person it was made for (or set TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true to go without it)")
 	}
+	loadAgent(getenv, &c, bad)
 	for _, spec := range providers {
 		pe, ok, errs := LoadProvider(getenv, spec)
 		problems = append(problems, errs...)
@@ -200,6 +210,44 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, errors.New("tandem: configuration problems:\n  " + strings.Join(problems, "\n  "))
 	}
 	return c, nil
+}
+
+// loadAgent reads the agent turns' TANDEM_LLM_* and TANDEM_AGENT_*
+// variables into c, reporting problems through bad.
+func loadAgent(getenv func(string) string, c *Config, bad func(string, ...any)) {
+	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	c.LLM = agent.Config{BaseURL: get("TANDEM_LLM_URL"), APIKey: get("TANDEM_LLM_API_KEY"), Model: get("TANDEM_LLM_MODEL"), API: get("TANDEM_LLM_API")}
+	switch {
+	case c.LLM.BaseURL == "" && c.LLM.Model != "":
+		bad("TANDEM_LLM_MODEL is set without TANDEM_LLM_URL: agent turns need the model's base URL (an OpenAI-compatible one ending in /v1, or Anthropic's)")
+	case c.LLM.BaseURL != "" && !IsHTTPURL(c.LLM.BaseURL):
+		bad("TANDEM_LLM_URL is not a URL: it expects the model's base URL, such as https://api.openai.com/v1 or http://localhost:11434/v1")
+	case c.LLM.BaseURL != "" && c.LLM.Model == "":
+		bad("TANDEM_LLM_URL is set without TANDEM_LLM_MODEL: it expects the model's name, such as gpt-4.1 or llama3.1")
+	}
+	switch c.LLM.API {
+	case "":
+		c.LLM.API = "openai"
+	case "openai", "anthropic":
+	default:
+		bad("TANDEM_LLM_API is %q: it expects openai (Chat Completions, the default) or anthropic (Messages)", c.LLM.API)
+	}
+	c.AgentMaxCalls = agent.DefaultMaxCalls
+	if v := get("TANDEM_AGENT_MAX_CALLS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			bad("TANDEM_AGENT_MAX_CALLS is %q: it expects a number of tool calls from 1 to 100", v)
+		}
+		c.AgentMaxCalls = n
+	}
+	c.AgentTimeout = 60 * time.Second
+	if v := get("TANDEM_AGENT_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad("TANDEM_AGENT_TIMEOUT is %q: it expects a duration such as 60s", v)
+		}
+		c.AgentTimeout = d
+	}
 }
 
 // LoadProvider reads spec's TANDEM_<P>_* variables. A provider is enabled

@@ -62,6 +62,9 @@ type Config struct {
 	Providers map[tandem.ProviderID]tandem.Provider
 	// Operations are what turns can ask for (turns.NewOperations).
 	Operations turns.Operations
+	// Agent plans free-form requests with a language model (nil: they get
+	// "did you mean").
+	Agent *turns.Agent
 	Logger     *slog.Logger
 	// Metrics records what the bot does (nil: nothing is recorded).
 	Metrics Recorder
@@ -134,6 +137,8 @@ type Bot struct {
 	replyTS map[string]string
 	// inbox runs the recorded turns, each session's in order.
 	inbox *inbox.Runner
+	// progress holds running agent turns' progress messages.
+	progress progressLines
 	// events records and acknowledges each session's events in order,
 	// different sessions' at once.
 	events ordered
@@ -159,7 +164,7 @@ func New(cfg Config) *Bot {
 	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack}
 	b.engine = turns.New(turns.Config{
 		Store: cfg.Store, Resolver: cfg.Resolver, Directory: people{b}, Notifier: people{b}, Chat: chat{b},
-		Providers: cfg.Providers, Operations: cfg.Operations, Admins: cfg.Admins,
+		Providers: cfg.Providers, Operations: cfg.Operations, Agent: cfg.Agent, Admins: cfg.Admins,
 		Logger: cfg.Logger, RerunWindow: cfg.RerunWindow, Now: cfg.Now,
 	})
 	// The inbox picks each turn a session runs from the store and takes the

@@ -17,6 +17,9 @@ import (
 // link it is, plus a short visible note; everything else a visible reply.
 func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) error {
 	attr := slackview.Attribution(res.ViaKey, res.Identity, res.Session, t.User)
+	if res.Agent != nil && res.Identity != nil {
+		attr = slackview.AgentAttribution(attr, res.Agent.Used, res.Agent.Calls)
+	}
 	switch {
 	case res.ViaKey != "" || res.Identity != nil:
 	case res.Err != nil:

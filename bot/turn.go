@@ -29,6 +29,7 @@ func (b *Bot) runTurn(j inbox.Job) bool {
 	stopStatus := b.showWorking(ctx, t)
 	out := b.engine.Run(ctx, t, j.Cmd)
 	stopStatus()
+	b.endProgress(t)
 	if ctx.Err() != nil && out.Err != nil {
 		log.Info("turn interrupted by shutdown; it stays in the inbox")
 		return false

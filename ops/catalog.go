@@ -92,6 +92,9 @@ func (c *Catalog) lookup(cmd Command) *Spec {
 // Specs returns every operation's declaration, in help's order.
 func (c *Catalog) Specs() []Spec { return append([]Spec(nil), c.specs...) }
 
+// Spec returns the operation named name, or nil when there is none.
+func (c *Catalog) Spec(name string) *Spec { return c.lookup(Command{Name: name}) }
+
 // Commands lists every operation for help texts.
 func (c *Catalog) Commands() []Help {
 	out := make([]Help, 0, len(c.specs))

@@ -36,6 +36,10 @@ func (o Operations) get() *ops.Catalog {
 	return o.catalog
 }
 
+// Specs returns the declarations of every operation, for tools made from
+// them (agent.Tools).
+func (o Operations) Specs() []ops.Spec { return o.get().Specs() }
+
 // Parse reads text as a command; a text that is none gives a Command whose
 // Err says why (see Suggestions).
 func (o Operations) Parse(text string) Command {

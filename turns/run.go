@@ -27,6 +27,8 @@ type Result struct {
 	// Awaits is the provider whose link by the sender runs this failed
 	// turn again (Engine.RerunAfterLink), "" when nothing will.
 	Awaits tandem.ProviderID
+	// Agent is what an agent turn did (nil for any other turn).
+	Agent *AgentRun
 	// step is what the turn still has to write when it is done (Done).
 	step tandem.TurnStep
 }
@@ -67,6 +69,9 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 	res.Session = sess
 
 	if cmd.err != nil {
+		if e.cfg.Agent != nil && tandem.ErrorCode(cmd.err) == tandem.EUNKNOWNCOMMAND {
+			return e.runAgent(ctx, t, sess, res)
+		}
 		res.Err, res.Outcome = cmd.err, tandem.OutcomeRefused
 		return res
 	}
@@ -93,34 +98,12 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		return res
 	}
 
-	user, reason := tandem.EffectiveUser(sess, t.User)
-	if t.APIKey != "" {
-		// An API key always acts as its creator, whatever the session's mode.
-		user, reason = t.User, tandem.ReasonAPIKeyCreator
+	user, reason, refusal := e.identity(ctx, t, sess, &res.step, c.Name, c.Provider)
+	if refusal != nil {
+		res.Err, res.Outcome = refusal, tandem.OutcomeRefused
+		return res
 	}
 	req := ops.Request{Turn: t, Session: sess, Command: c}
-	if t.Rerun && (user != t.User || reason != e.originalReason(ctx, t)) {
-		// The message was sent when it ran as its sender; the session's mode
-		// has changed since, and a re-run must not act as anyone else.
-		res.Err = tandem.Errorf(tandem.EFORBIDDEN, "<@%s>, your message was not run again: this session's mode changed after you sent it (it now runs as %s), so please send it again if you still want it.", t.User, identityWords(user, reason))
-		res.Outcome = tandem.OutcomeRefused
-		e.audit(&res.step, t, "", c.Provider, reason, tandem.OutcomeRefused, c.Name+" (re-run refused: the mode changed)")
-		return res
-	}
-	if t.Rerun {
-		// The identity is the same as the original row's; the re-run itself
-		// is the table's own row: the user who just connected, as sender.
-		reason = tandem.ReasonSender
-	}
-	if reason == tandem.ReasonRefusedNotEditor {
-		e.audit(&res.step, t, "", c.Provider, reason, tandem.OutcomeRefused, c.Name)
-		res.Err = tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and you are not on its editors list. Ask <@%s> or a channel admin to add you: `@tandem editors add <@%s>`.", sess.Owner, sess.Owner, t.User)
-		if !sess.Persistent() {
-			res.Err = tandem.Errorf(tandem.EFORBIDDEN, "This session is about to run with <@%s>'s identity (persistent session, waiting for their approval), and you are not on its editors list. Ask <@%s> to add you: `@tandem editors add <@%s>`.", sess.Owner, sess.Owner, t.User)
-		}
-		res.Outcome = tandem.OutcomeRefused
-		return res
-	}
 	if c.Provider != "" {
 		prov, ok := e.cfg.Providers[c.Provider]
 		if !ok {
@@ -192,6 +175,36 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 	}
 	res.Reply = reply
 	return res
+}
+
+// identity applies the identity rule to t in sess: whose identity the turn
+// uses, by which row of the table, or why it may use nobody's (the refusal,
+// audited in step; detail and p name what it asked for).
+func (e *Engine) identity(ctx context.Context, t tandem.Turn, sess tandem.Session, step *tandem.TurnStep, detail string, p tandem.ProviderID) (string, tandem.Reason, error) {
+	user, reason := tandem.EffectiveUser(sess, t.User)
+	if t.APIKey != "" {
+		// An API key always acts as its creator, whatever the session's mode.
+		user, reason = t.User, tandem.ReasonAPIKeyCreator
+	}
+	if t.Rerun && (user != t.User || reason != e.originalReason(ctx, t)) {
+		// The message was sent when it ran as its sender; the session's mode
+		// has changed since, and a re-run must not act as anyone else.
+		e.audit(step, t, "", p, reason, tandem.OutcomeRefused, detail+" (re-run refused: the mode changed)")
+		return "", reason, tandem.Errorf(tandem.EFORBIDDEN, "<@%s>, your message was not run again: this session's mode changed after you sent it (it now runs as %s), so please send it again if you still want it.", t.User, identityWords(user, reason))
+	}
+	if t.Rerun {
+		// The identity is the same as the original row's; the re-run itself
+		// is the table's own row: the user who just connected, as sender.
+		reason = tandem.ReasonSender
+	}
+	if reason == tandem.ReasonRefusedNotEditor {
+		e.audit(step, t, "", p, reason, tandem.OutcomeRefused, detail)
+		if !sess.Persistent() {
+			return "", reason, tandem.Errorf(tandem.EFORBIDDEN, "This session is about to run with <@%s>'s identity (persistent session, waiting for their approval), and you are not on its editors list. Ask <@%s> to add you: `@tandem editors add <@%s>`.", sess.Owner, sess.Owner, t.User)
+		}
+		return "", reason, tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and you are not on its editors list. Ask <@%s> or a channel admin to add you: `@tandem editors add <@%s>`.", sess.Owner, sess.Owner, t.User)
+	}
+	return user, reason, nil
 }
 
 // awaitsLink is the provider a turn that failed with out waits for (see

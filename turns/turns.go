@@ -77,6 +77,8 @@ type Config struct {
 	Providers map[tandem.ProviderID]tandem.Provider
 	// Operations are what turns can ask for (zero: the general ones only).
 	Operations Operations
+	// Agent plans free-form requests (nil: they get "did you mean").
+	Agent *Agent
 	// Admins are users who count as channel admins everywhere
 	// (TANDEM_ADMINS).
 	Admins []string

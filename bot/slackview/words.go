@@ -2,6 +2,7 @@ package slackview
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tandembot/tandem"
@@ -37,6 +38,27 @@ func Attribution(viaKey string, id *tandem.Identity, sess tandem.Session, sender
 		return who
 	}
 	return fmt.Sprintf("%s · %s: %s", who, id.Provider.Name(), escape(id.Login))
+}
+
+// AgentAttribution is the line of an agent turn's reply: who it ran as
+// (Attribution's words), then each account its reads used and how many
+// tool calls it made: "ran as <@U1> · GitHub: bob-gh, Jira: bob@acme · 3
+// calls".
+func AgentAttribution(who string, used []tandem.Identity, calls int) string {
+	var accounts []string
+	for _, id := range used {
+		accounts = append(accounts, id.Provider.Name()+": "+escape(id.Login))
+	}
+	if len(accounts) > 0 {
+		who += " · " + strings.Join(accounts, ", ")
+	}
+	switch calls {
+	case 0:
+		return who + " · no calls"
+	case 1:
+		return who + " · 1 call"
+	}
+	return fmt.Sprintf("%s · %d calls", who, calls)
 }
 
 // NotRun is the line of a reply to a turn that ran as nobody: refused, or

@@ -1,0 +1,242 @@
+package turns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/agent"
+	"github.com/tandembot/tandem/ops"
+)
+
+// Agent is what free-form requests need: a planner with its model, the
+// tools made from the operations (agent.Tools), and the limits of a turn.
+type Agent struct {
+	Planner  *agent.Planner
+	Tools    []agent.Tool
+	MaxCalls int           // tool calls a turn may make (TANDEM_AGENT_MAX_CALLS)
+	Timeout  time.Duration // how long a turn may plan (TANDEM_AGENT_TIMEOUT)
+}
+
+// AgentRun is what an agent turn did, for its reply: the accounts its reads
+// used, how many tool calls it made, and the changes it proposes.
+type AgentRun struct {
+	// Used lists, per provider in the order first used, the identity a
+	// read ran with.
+	Used      []tandem.Identity
+	Calls     int
+	Proposals []agent.Proposal
+}
+
+// runAgent runs t, a free-form request, as an agent turn: the identity is
+// decided here by the rule, never by the model; each read the model asks
+// for resolves that identity's credentials at the moment of the call and
+// is audited as its own record; changes are only proposed.
+func (e *Engine) runAgent(ctx context.Context, t tandem.Turn, sess tandem.Session, res Result) Result {
+	res.Command = "agent"
+	user, reason, refusal := e.identity(ctx, t, sess, &res.step, "agent", "")
+	if refusal != nil {
+		res.Err, res.Outcome = refusal, tandem.OutcomeRefused
+		return res
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Agent.Timeout)
+	defer cancel()
+	ex := &agentExecutor{e: e, t: t, user: user, reason: reason, step: &res.step}
+	req := agent.Request{Text: t.Text, Tools: e.cfg.Agent.Tools, MaxCalls: e.cfg.Agent.MaxCalls,
+		History: e.history(ctx, t), Progress: func(c agent.Call) { e.progress(ctx, t, c) }}
+	out, err := e.cfg.Agent.Planner.Run(ctx, req, ex)
+	res.Agent = &AgentRun{Used: ex.used, Calls: len(out.Calls) + len(out.Proposals), Proposals: out.Proposals}
+	res.Identity = &tandem.Identity{SlackUser: user, Reason: reason}
+	if err != nil {
+		res.Err, res.Outcome = err, outcomeOf(err)
+		if res.Outcome == tandem.OutcomeError {
+			e.log.Error("agent turn failed", "turn", t.ID, "err", err)
+		}
+		var nc *tandem.NotConnectedError
+		var exp *tandem.ExpiredError
+		if errors.As(err, &nc) || errors.As(err, &exp) || tandem.ErrorCode(err) == tandem.EUNAUTHORIZED {
+			res.Awaits = e.awaitsLink(ctx, &res, t, user, ex.failedAt, reason, res.Outcome, "agent")
+		}
+		return res
+	}
+	// The model's words are shown as text, never as markup: no mention,
+	// link or broadcast can come from them.
+	res.Reply = tandem.Reply{Title: "Answer", Text: tandem.Escape(out.Text)}
+	if strings.TrimSpace(out.Text) == "" {
+		res.Reply.Text = "(The model gave no answer.)"
+	}
+	return res
+}
+
+// agentExecutor runs the reads of one agent turn as the turn's identity.
+type agentExecutor struct {
+	e      *Engine
+	t      tandem.Turn
+	user   string
+	reason tandem.Reason
+	step   *tandem.TurnStep
+
+	mu       sync.Mutex
+	used     []tandem.Identity
+	failedAt tandem.ProviderID // the provider whose credentials stopped the turn
+}
+
+// Read runs the read operation op with args. The identity rule is applied
+// again at the moment of the call, to the session as stored now: when it
+// no longer gives the identity the turn started with (the mode changed
+// meanwhile), the turn stops rather than act as anyone else. Missing or
+// refused credentials stop the turn too (agent.StopsTurn).
+func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]string) (string, error) {
+	e, t := x.e, x.t
+	spec := e.cfg.Operations.get().Spec(op)
+	if spec == nil || spec.Mutating || spec.Control {
+		return "", tandem.Errorf(tandem.EINVALID, "There is no read operation %q.", op)
+	}
+	sess, err := e.cfg.Store.Session(ctx, t.Session)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		sess, err = tandem.Session{Key: t.Session, Owner: t.User}, nil // the turn starts it
+	}
+	if err != nil {
+		return "", agent.Stop(fmt.Errorf("turns: session: %w", err))
+	}
+	user, reason := tandem.EffectiveUser(sess, t.User)
+	if t.APIKey != "" {
+		user, reason = t.User, tandem.ReasonAPIKeyCreator
+	}
+	if user != x.user || reason != x.reason {
+		e.audit(x.step, t, "", spec.Provider, reason, tandem.OutcomeRefused, "agent: "+op+" (the session's mode changed during the turn)")
+		return "", agent.Stop(tandem.Errorf(tandem.EFORBIDDEN, "This session's mode changed while your request ran (it now runs as %s), so it stopped. Please ask again.", identityWords(user, reason)))
+	}
+	req := ops.Request{Turn: t, Session: sess, Command: ops.Command{Name: op, Args: args, Provider: spec.Provider}}
+	providers := []tandem.ProviderID{spec.Provider}
+	if spec.Provider == "" {
+		// An operation that combines providers (standup) takes no
+		// arguments: its parsed example carries the providers it uses.
+		c, err := e.cfg.Operations.get().Parse(spec.Example)
+		if err != nil {
+			return "", tandem.Errorf(tandem.EINVALID, "There is no read operation %q.", op)
+		}
+		req.Command, providers = c, c.Uses
+		req.Sources = map[tandem.ProviderID]ops.Source{}
+	}
+	for _, p := range providers {
+		prov, ok := e.cfg.Providers[p]
+		if !ok {
+			if spec.Provider != "" {
+				return "", tandem.Errorf(tandem.EINVALID, "%s is not enabled here.", p.Name())
+			}
+			continue
+		}
+		creds, err := e.credentials(ctx, t.Session, user, p, reason)
+		e.audit(x.step, t, user, p, reason, outcomeOf(err), "agent: "+op)
+		if spec.Provider == "" {
+			req.Sources[p] = ops.Source{Creds: creds, Provider: prov, Err: err}
+			if err == nil {
+				x.note(creds.Identity)
+			}
+			continue
+		}
+		if err != nil {
+			x.mu.Lock()
+			x.failedAt = p
+			x.mu.Unlock()
+			return "", err
+		}
+		req.Creds, req.Provider = creds, prov
+		x.note(creds.Identity)
+	}
+	reply, err := e.cfg.Operations.get().Run(ctx, req)
+	if err != nil {
+		if tandem.ErrorCode(err) == tandem.EUNAUTHORIZED {
+			x.mu.Lock()
+			x.failedAt = spec.Provider
+			x.mu.Unlock()
+		}
+		return "", err
+	}
+	return plainText(reply), nil
+}
+
+// note keeps the identity a read used, once per provider.
+func (x *agentExecutor) note(id tandem.Identity) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !slices.ContainsFunc(x.used, func(u tandem.Identity) bool { return u.Provider == id.Provider }) {
+		x.used = append(x.used, id)
+	}
+}
+
+// plainText renders a reply for the model: its title, text and items, one
+// per line, with their links.
+func plainText(r tandem.Reply) string {
+	var b strings.Builder
+	for _, s := range []string{r.Title, r.Text} {
+		if s != "" {
+			b.WriteString(s + "\n")
+		}
+	}
+	for _, it := range r.Items {
+		b.WriteString("- " + it.Text)
+		if it.Note != "" {
+			b.WriteString(" (" + it.Note + ")")
+		}
+		if it.URL != "" {
+			b.WriteString(" " + it.URL)
+		}
+		b.WriteString("\n")
+	}
+	if r.Total > len(r.Items) {
+		fmt.Fprintf(&b, "(%d in all)\n", r.Total)
+	}
+	return b.String()
+}
+
+// history is the thread before t, for the model (nil when the chat cannot
+// give it: the turn then plans from its own text).
+func (e *Engine) history(ctx context.Context, t tandem.Turn) []agent.ThreadMessage {
+	h, ok := e.cfg.Chat.(Historian)
+	if !ok {
+		return nil
+	}
+	msgs, err := h.Thread(ctx, t.Session, t.TS)
+	if err != nil {
+		e.log.Warn("read the thread for an agent turn", "turn", t.ID, "err", err)
+		return nil
+	}
+	return msgs
+}
+
+// progress tells the thread what an agent turn is looking at.
+func (e *Engine) progress(ctx context.Context, t tandem.Turn, c agent.Call) {
+	p, ok := e.cfg.Notifier.(Progresser)
+	if !ok {
+		return
+	}
+	spec := e.cfg.Operations.get().Spec(c.Op)
+	what := c.Op
+	if spec != nil {
+		what = spec.Summary
+	}
+	verb := "Looking at"
+	if c.Change {
+		verb = "Preparing a change:"
+	}
+	p.Progress(ctx, t, verb+" "+what+"…")
+}
+
+// Historian is a Chat that can read a thread's messages before ts, oldest
+// first, for an agent turn.
+type Historian interface {
+	Thread(ctx context.Context, key tandem.SessionKey, before string) ([]agent.ThreadMessage, error)
+}
+
+// Progresser is a Notifier that shows an agent turn's progress in one
+// message it updates.
+type Progresser interface {
+	Progress(ctx context.Context, t tandem.Turn, line string)
+}
