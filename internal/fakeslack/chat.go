@@ -2,6 +2,7 @@ package fakeslack
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 )
 
@@ -10,6 +11,7 @@ type postedMessage struct {
 	threadTS string
 	text     string
 	blocks   json.RawMessage
+	editedTS string // when chat.update last changed it
 }
 
 // botChannelLocked finds the channel of a chat.* call and checks the bot may
@@ -55,7 +57,9 @@ func (s *Server) chatPostMessage(q *apiRequest) (map[string]any, *apiError) {
 	}
 	threadTS := q.str("thread_ts")
 	ts := s.nextTSLocked()
-	s.posted[c.ID+"/"+ts] = &postedMessage{threadTS: threadTS, text: text, blocks: blocks}
+	pm := &postedMessage{threadTS: threadTS, text: text, blocks: blocks}
+	s.posted[c.ID+"/"+ts] = pm
+	s.addHistoryLocked(c.ID, &historyMessage{ts: ts, threadTS: threadTS, bot: pm})
 	s.recordLocked(Message{Method: "chat.postMessage", Channel: c.ID, ThreadTS: threadTS, TS: ts, Text: text, Blocks: blocks})
 	return map[string]any{"channel": c.ID, "ts": ts, "message": s.messageJSON(ts, threadTS, text, blocks)}, nil
 }
@@ -101,6 +105,9 @@ func (s *Server) chatUpdate(q *apiRequest) (map[string]any, *apiError) {
 		return nil, err
 	}
 	pm.text = text
+	// The edit time; not from nextTSLocked, so message ts values stay as before.
+	now := s.opts.Clock().UnixMicro()
+	pm.editedTS = fmt.Sprintf("%d.%06d", now/1e6, now%1e6)
 	if blocks != nil {
 		pm.blocks = blocks
 	}

@@ -59,6 +59,7 @@ func (s *Server) eventCallback(eventID string, event any) (json.RawMessage, stri
 		eventID = fmt.Sprintf("Ev%03X%07X", s.rng.Uint32()&0xfff, s.nextIDLocked())
 	}
 	now := s.opts.Clock()
+	s.recordEventLocked(inner)
 	s.mu.Unlock()
 	cb := map[string]any{
 		"token":      "fakeslack-verification-token",

@@ -170,6 +170,7 @@ type Server struct {
 	messages     []Message
 	views        []Message
 	posted       map[string]*postedMessage
+	history      map[string]map[string]*historyMessage // channel -> ts -> message
 	homeViews    map[string]*homeView
 	reactions    map[string][]string
 	triggers     map[string]*trigger
@@ -240,6 +241,7 @@ func New(opts Options) *Server {
 		calls:          map[string]int{},
 		limits:         map[string]*rateLimit{},
 		posted:         map[string]*postedMessage{},
+		history:        map[string]map[string]*historyMessage{},
 		homeViews:      map[string]*homeView{},
 		reactions:      map[string][]string{},
 		triggers:       map[string]*trigger{},

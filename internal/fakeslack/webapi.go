@@ -63,6 +63,8 @@ func lookupMethod(name string) (apiMethod, bool) {
 		return apiMethod{botToken, (*Server).conversationsOpen}, true
 	case "conversations.members":
 		return apiMethod{botToken, (*Server).conversationsMembers}, true
+	case "conversations.replies":
+		return apiMethod{botToken, (*Server).conversationsReplies}, true
 	case "views.publish":
 		return apiMethod{botToken, (*Server).viewsPublish}, true
 	case "views.open":
