@@ -2,12 +2,15 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/agent"
 	"github.com/tandembot/tandem/bot/slackview"
+	"github.com/tandembot/tandem/turns"
 )
 
 // progressLines keeps, per running agent turn, the message that shows its
@@ -57,9 +60,80 @@ func (p people) Progress(ctx context.Context, t tandem.Turn, line string) {
 	b.progress.mu.Unlock()
 }
 
+// postProposal posts an agent turn's answer with its proposal card: each
+// change spelled out, and Do it and Cancel buttons that only its sender's
+// press answers.
+func (b *Bot) postProposal(ctx context.Context, t tandem.Turn, res turns.Result, attr string) error {
+	r := res.Reply
+	if r.Text != "" {
+		r.Text += "\n\n"
+	}
+	r.Text += fmt.Sprintf("*Proposed changes*, made as <@%s> only if <@%s> presses *Do it* within %d minutes:", res.Proposal.User, t.User, int(turns.ProposalTTL.Minutes()))
+	for _, c := range res.Proposal.Changes {
+		r.Items = append(r.Items, tandem.Item{Text: tandem.Escape(c.Summary)})
+	}
+	r.Buttons = []tandem.Button{
+		{Text: "Do it", ActionID: slackview.ActionProposalDo, Value: res.Proposal.ID, Primary: true},
+		{Text: "Cancel", ActionID: slackview.ActionProposalCancel, Value: res.Proposal.ID},
+	}
+	return b.postThread(ctx, t, "Proposed changes: "+tandem.Escape(res.Proposal.Changes[0].Summary), slackview.Reply(r, attr))
+}
+
+// pressProposal answers a press of a proposal card's button: the presser
+// alone is told when the press does nothing; the card shows what happened.
+func (b *Bot) pressProposal(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction) {
+	private, card := b.engine.Press(ctx, a.Value, cb.User.ID, a.ActionID == slackview.ActionProposalDo)
+	if private != "" {
+		thread := cb.Message.ThreadTimestamp
+		key := tandem.SessionKey{Channel: cb.Channel.ID, ThreadTS: thread}
+		if err := b.postEphemeral(ctx, key, cb.User.ID, private, []slack.Block{slackview.Section(private)}); err != nil {
+			b.log.Warn("answer a proposal press", "err", err)
+		}
+	}
+	if card != "" {
+		b.answered(ctx, cb, card)
+	}
+}
+
 // endProgress forgets a finished turn's progress message.
 func (b *Bot) endProgress(t tandem.Turn) {
 	b.progress.mu.Lock()
 	delete(b.progress.turns, t.ID)
 	b.progress.mu.Unlock()
+}
+
+// threadPage is how many of a thread's messages an agent turn reads: the
+// planner keeps the newest that fit its budget (agent.DefaultHistoryTokens).
+const threadPage = 200
+
+// Thread returns the messages of key's thread sent before ts, oldest first,
+// for an agent turn: who wrote each (a mention), whether it is Tandem's own,
+// and its text. It reads one page of conversations.replies (threadPage
+// messages).
+func (c chat) Thread(ctx context.Context, key tandem.SessionKey, before string) ([]agent.ThreadMessage, error) {
+	var msgs []slack.Message
+	err := c.b.withRateLimit(ctx, func() error {
+		var err error
+		msgs, _, _, err = c.b.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			ChannelID: key.Channel, Timestamp: key.ThreadTS, Latest: before, Limit: threadPage,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []agent.ThreadMessage
+	for _, m := range msgs {
+		if m.Timestamp >= before && before != "" {
+			continue
+		}
+		bot := m.BotID != "" || m.User == c.b.userID
+		author := "<@" + m.User + ">"
+		if bot {
+			author = "Tandem"
+		}
+		text, _ := stripMention(m.Text, c.b.userID)
+		out = append(out, agent.ThreadMessage{Author: author, Bot: bot, Text: text})
+	}
+	return out, nil
 }

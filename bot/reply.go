@@ -30,6 +30,8 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) er
 	var nc *tandem.NotConnectedError
 	var ex *tandem.ExpiredError
 	switch {
+	case res.Err == nil && res.Proposal != nil:
+		return b.postProposal(ctx, t, res, attr)
 	case res.Err == nil:
 		// The title is plain text (render escapes it in the blocks) and may
 		// carry a provider's text, a PR title or a Jira summary: the

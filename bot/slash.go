@@ -143,6 +143,8 @@ func (b *Bot) handleInteraction(ctx context.Context, client *socketmode.Client, 
 				go b.consent(context.WithoutCancel(ctx), cb, a)
 			case slackview.ActionEditorApprove, slackview.ActionEditorDecline:
 				go b.editorConsent(context.WithoutCancel(ctx), cb, a)
+			case slackview.ActionProposalDo, slackview.ActionProposalCancel:
+				go b.pressProposal(context.WithoutCancel(ctx), cb, a)
 			case slackview.ActionKeyCreate:
 				go b.openKeyModal(context.WithoutCancel(ctx), cb.TriggerID)
 			case slackview.ActionKeyRevoke:

@@ -70,6 +70,14 @@ func (e *Engine) runAgent(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 	if strings.TrimSpace(out.Text) == "" {
 		res.Reply.Text = "(The model gave no answer.)"
 	}
+	if len(out.Proposals) > 0 {
+		p, err := e.propose(ctx, t, user, reason, out.Proposals)
+		if err != nil {
+			res.Err, res.Outcome = err, tandem.OutcomeError
+			return res
+		}
+		res.Proposal = p
+	}
 	return res
 }
 
@@ -203,7 +211,11 @@ func (e *Engine) history(ctx context.Context, t tandem.Turn) []agent.ThreadMessa
 	if !ok {
 		return nil
 	}
-	msgs, err := h.Thread(ctx, t.Session, t.TS)
+	before := t.TS // Slack's ts of the message: later ones never enter the turn
+	if t.APIKey != "" {
+		before = "" // an API turn's message is not in the thread
+	}
+	msgs, err := h.Thread(ctx, t.Session, before)
 	if err != nil {
 		e.log.Warn("read the thread for an agent turn", "turn", t.ID, "err", err)
 		return nil

@@ -29,6 +29,9 @@ type Result struct {
 	Awaits tandem.ProviderID
 	// Agent is what an agent turn did (nil for any other turn).
 	Agent *AgentRun
+	// Proposal is the changes an agent turn proposes, for its sender to
+	// confirm (nil for none).
+	Proposal *Proposal
 	// step is what the turn still has to write when it is done (Done).
 	step tandem.TurnStep
 }
@@ -68,6 +71,9 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 	}
 	res.Session = sess
 
+	if Confirms(t) {
+		return e.runConfirmed(ctx, t, sess, res)
+	}
 	if cmd.err != nil {
 		if e.cfg.Agent != nil && tandem.ErrorCode(cmd.err) == tandem.EUNKNOWNCOMMAND {
 			return e.runAgent(ctx, t, sess, res)

@@ -194,7 +194,7 @@ func (r *Runner) RunSession(t tandem.Turn) {
 			// Started before, by a process that stopped or died in the
 			// middle: a change may have reached the provider.
 			r.cfg.Takeover()
-			if j.Cmd.Mutating() {
+			if j.Cmd.Mutating() || turns.Confirms(j.Turn) {
 				r.cfg.Interrupted(ctx, j.Turn)
 				continue
 			}

@@ -106,6 +106,10 @@ const (
 	ActionDecline       = "consent_decline"
 	ActionEditorApprove = "editor_approve"
 	ActionEditorDecline = "editor_decline"
+	// ActionProposalDo and ActionProposalCancel answer an agent turn's
+	// proposal card; the value is the proposal's id.
+	ActionProposalDo     = "proposal_do"
+	ActionProposalCancel = "proposal_cancel"
 )
 
 // Consent returns the DM that asks a session's owner, in text, to approve

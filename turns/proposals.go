@@ -1,0 +1,235 @@
+package turns
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/agent"
+	"github.com/tandembot/tandem/ops"
+)
+
+// ProposalTTL is how long a proposal card can be confirmed.
+const ProposalTTL = 10 * time.Minute
+
+// confirmPrefix starts the id of the turn a sender's Do it press records:
+// only Engine.Press makes such turns (Slack's event ids, API turns and
+// re-runs never start with it).
+const confirmPrefix = "confirm/"
+
+// Proposal is the changes an agent turn proposed, kept until its sender
+// confirms or cancels them, or ProposalTTL passes. User and Reason are the
+// identity the turn ran with: a confirmation runs only under that same
+// identity.
+type Proposal struct {
+	ID      string            `json:"id"`
+	Session tandem.SessionKey `json:"session"`
+	Sender  string            `json:"sender"`
+	User    string            `json:"user"`
+	Reason  tandem.Reason     `json:"reason"`
+	Changes []agent.Proposal  `json:"changes"`
+	Expires time.Time         `json:"expires"`
+}
+
+func proposalSetting(id string) string { return "proposal/" + id }
+
+// propose keeps what an agent turn proposed and returns it.
+func (e *Engine) propose(ctx context.Context, t tandem.Turn, user string, reason tandem.Reason, changes []agent.Proposal) (*Proposal, error) {
+	b := make([]byte, 12)
+	rand.Read(b)
+	p := &Proposal{ID: hex.EncodeToString(b), Session: t.Session, Sender: t.User, User: user, Reason: reason,
+		Changes: changes, Expires: e.cfg.Now().Add(ProposalTTL)}
+	raw, err := json.Marshal(p)
+	if err == nil {
+		err = e.cfg.Store.SetSetting(context.WithoutCancel(ctx), proposalSetting(p.ID), string(raw))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("turns: keep a proposal: %w", err)
+	}
+	return p, nil
+}
+
+// proposal reads a kept proposal; ENOTFOUND when it was used, cancelled or
+// never made.
+func (e *Engine) proposal(ctx context.Context, id string) (Proposal, error) {
+	raw, err := e.cfg.Store.Setting(ctx, proposalSetting(id))
+	if err != nil {
+		return Proposal{}, err
+	}
+	var p Proposal
+	if err := json.Unmarshal([]byte(raw), &p); err != nil {
+		return Proposal{}, fmt.Errorf("turns: proposal %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// Press answers presser's press of a proposal card's Do it (do) or Cancel.
+// Only the proposal's sender may answer it: anyone else is told so and
+// nothing changes. A Do it within ProposalTTL records a turn that makes
+// the changes (Confirms), in the session's order, once however often it is
+// pressed. It returns what to tell the presser privately ("" for nothing),
+// and what the card becomes ("" to leave it).
+func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (private, card string) {
+	p, err := e.proposal(ctx, id)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		return "This proposal is no longer open: it was confirmed, cancelled or has expired.", ""
+	}
+	if err != nil {
+		e.log.Error("read a proposal", "proposal", id, "err", err)
+		return "Could not read this proposal; try again in a moment.", ""
+	}
+	if presser != p.Sender {
+		return fmt.Sprintf("Only <@%s> can confirm or cancel this: it would run as them.", p.Sender), ""
+	}
+	list := "\n• " + strings.Join(escaped(summaries(p)), "\n• ")
+	if !do {
+		e.dropProposal(ctx, id)
+		e.auditChange(ctx, p.Session, presser, p.User, "proposal_cancel", strings.Join(summaries(p), "; "))
+		return "", fmt.Sprintf("Cancelled by <@%s>: nothing was changed.", presser) + list
+	}
+	if !e.cfg.Now().Before(p.Expires) {
+		e.dropProposal(ctx, id)
+		return "", "This proposal expired before it was confirmed: nothing was changed. Ask again if you still want it." + list
+	}
+	t := tandem.Turn{ID: confirmPrefix + id, Session: p.Session, User: presser, Text: "confirm the proposed changes",
+		ReceivedAt: e.cfg.Now()}
+	dup, err := e.cfg.Store.RecordTurn(ctx, t)
+	if err != nil {
+		e.log.Error("record a confirmation", "proposal", id, "err", err)
+		return "Could not record your confirmation; press again in a moment.", ""
+	}
+	if !dup {
+		e.cfg.Chat.Submit(t)
+	}
+	return "", fmt.Sprintf("Confirmed by <@%s>: making the changes…", presser) + list
+}
+
+func escaped(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = tandem.Escape(l)
+	}
+	return out
+}
+
+func (e *Engine) dropProposal(ctx context.Context, id string) {
+	if err := e.cfg.Store.SetSetting(context.WithoutCancel(ctx), proposalSetting(id), ""); err != nil {
+		e.log.Error("drop a proposal", "proposal", id, "err", err)
+	}
+}
+
+func summaries(p Proposal) []string {
+	var out []string
+	for _, c := range p.Changes {
+		out = append(out, c.Summary)
+	}
+	return out
+}
+
+// Confirms reports whether t is the turn of a sender's Do it press: it
+// makes changes, so after a crash in the middle it is reported, never run
+// again.
+func Confirms(t tandem.Turn) bool { return strings.HasPrefix(t.ID, confirmPrefix) }
+
+// runConfirmed makes the changes of the proposal t confirms, in order, each
+// with the credentials of the identity the rule gives now, provided that is
+// the identity the proposing turn ran with; the first failure stops the
+// rest, and the reply says which changes were made and which were not.
+func (e *Engine) runConfirmed(ctx context.Context, t tandem.Turn, sess tandem.Session, res Result) Result {
+	res.Command = "confirm"
+	id := strings.TrimPrefix(t.ID, confirmPrefix)
+	p, err := e.proposal(ctx, id)
+	switch {
+	case tandem.ErrorCode(err) == tandem.ENOTFOUND:
+		res.Err, res.Outcome = tandem.Errorf(tandem.EINVALID, "This proposal is no longer open: nothing was changed."), tandem.OutcomeRefused
+		return res
+	case err != nil:
+		res.Err, res.Outcome = err, tandem.OutcomeError
+		return res
+	case t.User != p.Sender || t.Session != p.Session:
+		res.Err, res.Outcome = tandem.Errorf(tandem.EFORBIDDEN, "Only <@%s> can confirm this.", p.Sender), tandem.OutcomeRefused
+		return res
+	}
+	// Used once: dropped whatever happens next. A second press finds the
+	// confirmation turn recorded already (its id is the proposal's).
+	defer e.dropProposal(ctx, id)
+	user, reason, refusal := e.identity(ctx, t, sess, &res.step, "confirm", "")
+	if refusal == nil && (user != p.User || reason != p.Reason) {
+		e.audit(&res.step, t, "", "", reason, tandem.OutcomeRefused, "confirm (the session's mode changed since the proposal)")
+		refusal = tandem.Errorf(tandem.EFORBIDDEN, "Nothing was changed: this session's mode changed since these changes were proposed (they would now run as %s, not <@%s>). Ask again if you still want them.", identityWords(user, reason), p.User)
+	}
+	if refusal != nil {
+		res.Err, res.Outcome = refusal, tandem.OutcomeRefused
+		return res
+	}
+	res.Identity = &tandem.Identity{SlackUser: user, Reason: reason}
+	res.Reply = tandem.Reply{Title: "Changes made"}
+	for i, c := range p.Changes {
+		reply, err := e.change(ctx, t, sess, &res, user, reason, c)
+		if err != nil {
+			res.Err, res.Outcome = err, outcomeOf(err)
+			if i == 0 {
+				return res // nothing was made: the error says why
+			}
+			// Some were made: the reply says exactly which, and which not.
+			res.Err, res.Outcome = nil, tandem.OutcomeError
+			res.Reply.Title = "Some changes were not made"
+			res.Reply.Items = append(res.Reply.Items, tandem.Item{Text: "Not made: " + tandem.Escape(c.Summary) + " (" + tandem.Escape(tandem.ErrorMessage(err)) + ")"})
+			for _, rest := range p.Changes[i+1:] {
+				res.Reply.Items = append(res.Reply.Items, tandem.Item{Text: "Not made: " + tandem.Escape(rest.Summary)})
+			}
+			return res
+		}
+		line := "Made: " + tandem.Escape(c.Summary)
+		if reply.Title != "" {
+			line += " — " + tandem.Escape(reply.Title)
+		}
+		res.Reply.Items = append(res.Reply.Items, tandem.Item{Text: line})
+	}
+	return res
+}
+
+// change makes one proposed change as user: its credentials, its audit
+// record and the turn marked running, in one commit before the request
+// leaves, then the operation.
+func (e *Engine) change(ctx context.Context, t tandem.Turn, sess tandem.Session, res *Result, user string, reason tandem.Reason, c agent.Proposal) (tandem.Reply, error) {
+	spec := e.cfg.Operations.get().Spec(c.Op)
+	if spec == nil || !spec.Mutating {
+		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "There is no change %q.", c.Op)
+	}
+	prov, ok := e.cfg.Providers[spec.Provider]
+	if !ok {
+		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "%s is not enabled here.", spec.Provider.Name())
+	}
+	creds, err := e.credentials(ctx, t.Session, user, spec.Provider, reason)
+	e.audit(&res.step, t, user, spec.Provider, reason, outcomeOf(err), "confirm: "+c.Op)
+	if err != nil {
+		return tandem.Reply{}, err
+	}
+	if res.Agent == nil {
+		res.Agent = &AgentRun{}
+	}
+	if err := e.write(ctx, t, &res.step, tandem.TurnRunning); err != nil {
+		return tandem.Reply{}, fmt.Errorf("turns: mark running: %w", err)
+	}
+	res.Agent.Calls++
+	if !containsProvider(res.Agent.Used, spec.Provider) {
+		res.Agent.Used = append(res.Agent.Used, creds.Identity)
+	}
+	return e.cfg.Operations.get().Run(ctx, ops.Request{Turn: t, Session: sess,
+		Command: ops.Command{Name: c.Op, Args: c.Args, Provider: spec.Provider, Mutating: true}, Creds: creds, Provider: prov})
+}
+
+func containsProvider(ids []tandem.Identity, p tandem.ProviderID) bool {
+	for _, id := range ids {
+		if id.Provider == p {
+			return true
+		}
+	}
+	return false
+}
