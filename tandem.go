@@ -339,4 +339,15 @@ type TurnResult struct {
 	// Err is the turn's failure, as shown in the thread (a *NotConnectedError,
 	// an *ExpiredError, an *Error, ...).
 	Err error
+	// Pending are the changes an agent turn proposed and did not make (the
+	// call did not allow changes).
+	Pending []ProposedChange
+}
+
+// ProposedChange is a change an agent turn proposed: the operation, its
+// arguments, and the change spelled out from its declaration.
+type ProposedChange struct {
+	Operation string            `json:"operation"`
+	Arguments map[string]string `json:"arguments"`
+	Summary   string            `json:"summary"`
 }

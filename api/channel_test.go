@@ -15,7 +15,7 @@ import (
 // refusingRunner refuses every turn with err.
 type refusingRunner struct{ err error }
 
-func (r refusingRunner) RunAPI(context.Context, tandem.APIKey, string, string, string) (tandem.TurnResult, error) {
+func (r refusingRunner) RunAPI(context.Context, tandem.APIKey, string, string, string, bool) (tandem.TurnResult, error) {
 	return tandem.TurnResult{}, r.err
 }
 

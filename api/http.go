@@ -21,7 +21,7 @@ import (
 
 // Runner runs a turn as an API key's creator and waits for its result.
 type Runner interface {
-	RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string) (tandem.TurnResult, error)
+	RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string, allowChanges bool) (tandem.TurnResult, error)
 }
 
 // CodeChannelNotAllowed is the stable error code (beside those in keys.go)
@@ -256,6 +256,9 @@ type MessageRequest struct {
 	Channel  string `json:"channel"`
 	ThreadTS string `json:"thread_ts,omitempty"`
 	Text     string `json:"text"`
+	// AllowChanges lets an agent turn make the changes it proposes, as the
+	// key's creator; without it they come back as pending_changes.
+	AllowChanges bool `json:"allow_changes,omitempty"`
 }
 
 var (
@@ -332,7 +335,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), TurnTimeout)
 	defer cancel()
-	res, err := s.Runner.RunAPI(ctx, key, m.Channel, m.ThreadTS, m.Text)
+	res, err := s.Runner.RunAPI(ctx, key, m.Channel, m.ThreadTS, m.Text, m.AllowChanges)
 	if err != nil {
 		status, code := http.StatusInternalServerError, CodeInternal
 		switch tandem.ErrorCode(err) {
@@ -410,6 +413,9 @@ func resultBody(key tandem.APIKey, res tandem.TurnResult) map[string]any {
 		return body
 	}
 	body["result"] = res.Reply
+	if len(res.Pending) > 0 {
+		body["pending_changes"] = res.Pending
+	}
 	return body
 }
 

@@ -166,7 +166,7 @@ type fakeRunner struct {
 	calls []apiRun
 }
 
-func (r *fakeRunner) RunAPI(_ context.Context, key tandem.APIKey, channel, threadTS, text string) (tandem.TurnResult, error) {
+func (r *fakeRunner) RunAPI(_ context.Context, key tandem.APIKey, channel, threadTS, text string, _ bool) (tandem.TurnResult, error) {
 	r.mu.Lock()
 	r.calls = append(r.calls, apiRun{key, channel, threadTS, text})
 	r.mu.Unlock()

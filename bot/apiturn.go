@@ -18,12 +18,12 @@ import (
 // is not a member of the channel; with EFORBIDDEN when Tandem cannot post in
 // the channel; and with EUNAVAILABLE when Slack cannot say who is a member,
 // or when ctx ends first (the turn still completes in Slack).
-func (b *Bot) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string) (tandem.TurnResult, error) {
+func (b *Bot) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string, allowChanges bool) (tandem.TurnResult, error) {
 	b.mu.Lock()
 	botUser := b.userID
 	b.mu.Unlock()
 	text, _ = stripMention(text, botUser)
-	return b.engine.RunAPI(ctx, key, channel, threadTS, text)
+	return b.engine.RunAPI(ctx, key, channel, threadTS, text, allowChanges)
 }
 
 // chat is where the engine runs API turns: Slack's conversations and this

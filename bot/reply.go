@@ -54,6 +54,9 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) er
 	}
 	if suggestions, ok := turns.Suggestions(res.Err); ok {
 		reply := slackview.DidYouMean(suggestions)
+		if b.cfg.Agent == nil && tandem.ErrorCode(res.Err) == tandem.EUNKNOWNCOMMAND {
+			reply.Text += "\n" + slackview.AgentOff
+		}
 		return b.postThread(ctx, t, reply.Title, slackview.Reply(reply, attr))
 	}
 	reply := tandem.Reply{Title: slackview.ErrorTitle(res.Err), Text: tandem.ErrorMessage(res.Err)}

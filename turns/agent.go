@@ -70,7 +70,20 @@ func (e *Engine) runAgent(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 	if strings.TrimSpace(out.Text) == "" {
 		res.Reply.Text = "(The model gave no answer.)"
 	}
-	if len(out.Proposals) > 0 {
+	switch {
+	case len(out.Proposals) == 0:
+	case allowsChanges(t):
+		// The API call allowed changes: they are made now, as the key's
+		// creator (the rule's row for API keys), each audited.
+		res.Reply.Title = "Answer and changes made"
+		e.makeChanges(ctx, t, sess, &res, user, reason, out.Proposals)
+	case t.APIKey != "":
+		res.Pending = out.Proposals
+		res.Reply.Text += "\n\nProposed, not made (the API call did not allow changes):"
+		for _, p := range out.Proposals {
+			res.Reply.Items = append(res.Reply.Items, tandem.Item{Text: tandem.Escape(p.Summary)})
+		}
+	default:
 		p, err := e.propose(ctx, t, user, reason, out.Proposals)
 		if err != nil {
 			res.Err, res.Outcome = err, tandem.OutcomeError

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tandembot/tandem/agent"
+	"strings"
 	"time"
 
 	"github.com/tandembot/tandem"
@@ -37,7 +39,10 @@ type waiter struct {
 // is not a member of the channel; with EFORBIDDEN when Tandem cannot post in
 // the channel; and with EUNAVAILABLE when the chat cannot say who is a
 // member, or when ctx ends first (the turn still completes in the thread).
-func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string) (tandem.TurnResult, error) {
+//
+// An agent turn's proposed changes are made, as the key's creator, only
+// when allowChanges is set; otherwise they come back as Pending, not made.
+func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string, allowChanges bool) (tandem.TurnResult, error) {
 	if err := e.cfg.Chat.CheckMember(ctx, key, channel); err != nil {
 		return tandem.TurnResult{}, err
 	}
@@ -52,6 +57,9 @@ func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadT
 	id := make([]byte, 8)
 	rand.Read(id)
 	turnID := "api-" + hex.EncodeToString(id)
+	if allowChanges {
+		turnID = apiChangesPrefix + hex.EncodeToString(id)
+	}
 	t := tandem.Turn{
 		ID: turnID, Session: tandem.SessionKey{Team: key.Team, Channel: channel, ThreadTS: threadTS},
 		User: key.Creator, Text: text, TS: turnID, ReceivedAt: e.cfg.Now(),
@@ -96,6 +104,25 @@ func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadT
 	}
 }
 
+// apiChangesPrefix starts the id of an API turn whose call allowed changes
+// (allow_changes): only RunAPI makes API turn ids, so the mark cannot come
+// from anyone else.
+const apiChangesPrefix = "api-changes-"
+
+// allowsChanges reports whether t is an API turn whose call allowed its
+// agent's proposed changes to be made at once.
+func allowsChanges(t tandem.Turn) bool {
+	return t.APIKey != "" && strings.HasPrefix(t.ID, apiChangesPrefix)
+}
+
+func pendingOf(ps []agent.Proposal) []tandem.ProposedChange {
+	var out []tandem.ProposedChange
+	for _, p := range ps {
+		out = append(out, tandem.ProposedChange{Operation: p.Op, Arguments: p.Args, Summary: p.Summary})
+	}
+	return out
+}
+
 // resultPoll is how often an API caller's replica looks in the store for
 // a result another replica left.
 const resultPoll = 200 * time.Millisecond
@@ -133,7 +160,7 @@ func (e *Engine) Finish(ctx context.Context, t tandem.Turn, out Result, replyTS 
 	if !ok && t.APIKey == "" {
 		return
 	}
-	res := tandem.TurnResult{Session: t.Session, ReplyTS: replyTS, Identity: out.Identity, Reply: out.Reply, Err: out.Err}
+	res := tandem.TurnResult{Session: t.Session, ReplyTS: replyTS, Identity: out.Identity, Reply: out.Reply, Err: out.Err, Pending: pendingOf(out.Pending)}
 	if out.Err != nil && !isPersonError(out.Err) {
 		res.Err = errors.New(tandem.ErrorMessage(out.Err))
 	}
@@ -157,16 +184,17 @@ type storedTurnResult struct {
 	Reply    tandem.Reply     `json:"reply"`
 	// ErrKind is "not_configured", "expired", "error" (Code and Message)
 	// or "" for none; Team, User and Provider name whose link failed.
-	ErrKind  string            `json:"err_kind,omitempty"`
-	Team     string            `json:"team,omitempty"`
-	User     string            `json:"user,omitempty"`
-	Provider tandem.ProviderID `json:"provider,omitempty"`
-	Code     string            `json:"code,omitempty"`
-	Message  string            `json:"message,omitempty"`
+	ErrKind  string                 `json:"err_kind,omitempty"`
+	Team     string                 `json:"team,omitempty"`
+	User     string                 `json:"user,omitempty"`
+	Provider tandem.ProviderID      `json:"provider,omitempty"`
+	Code     string                 `json:"code,omitempty"`
+	Message  string                 `json:"message,omitempty"`
+	Pending  []tandem.ProposedChange `json:"pending,omitempty"`
 }
 
 func storedResultOf(res tandem.TurnResult) storedTurnResult {
-	sr := storedTurnResult{ReplyTS: res.ReplyTS, Identity: res.Identity, Reply: res.Reply}
+	sr := storedTurnResult{ReplyTS: res.ReplyTS, Identity: res.Identity, Reply: res.Reply, Pending: res.Pending}
 	var nc *tandem.NotConnectedError
 	var ex *tandem.ExpiredError
 	switch {
@@ -182,7 +210,7 @@ func storedResultOf(res tandem.TurnResult) storedTurnResult {
 }
 
 func (sr storedTurnResult) result(session tandem.SessionKey) tandem.TurnResult {
-	res := tandem.TurnResult{Session: session, ReplyTS: sr.ReplyTS, Identity: sr.Identity, Reply: sr.Reply}
+	res := tandem.TurnResult{Session: session, ReplyTS: sr.ReplyTS, Identity: sr.Identity, Reply: sr.Reply, Pending: sr.Pending}
 	switch sr.ErrKind {
 	case "not_configured":
 		res.Err = &tandem.NotConnectedError{Team: sr.Team, User: sr.User, Provider: sr.Provider}

@@ -169,21 +169,29 @@ func (e *Engine) runConfirmed(ctx context.Context, t tandem.Turn, sess tandem.Se
 	}
 	res.Identity = &tandem.Identity{SlackUser: user, Reason: reason}
 	res.Reply = tandem.Reply{Title: "Changes made"}
-	for i, c := range p.Changes {
-		reply, err := e.change(ctx, t, sess, &res, user, reason, c)
+	e.makeChanges(ctx, t, sess, &res, user, reason, p.Changes)
+	return res
+}
+
+// makeChanges makes changes in order as user, adding a line per change to
+// res's reply. The first failure stops the rest: when nothing was made,
+// res.Err says why (a missing link gets its Connect button); when some
+// were, the reply says which were made and which not.
+func (e *Engine) makeChanges(ctx context.Context, t tandem.Turn, sess tandem.Session, res *Result, user string, reason tandem.Reason, changes []agent.Proposal) {
+	for i, c := range changes {
+		reply, err := e.change(ctx, t, sess, res, user, reason, c)
 		if err != nil {
 			res.Err, res.Outcome = err, outcomeOf(err)
 			if i == 0 {
-				return res // nothing was made: the error says why
+				return // nothing was made: the error says why
 			}
-			// Some were made: the reply says exactly which, and which not.
 			res.Err, res.Outcome = nil, tandem.OutcomeError
 			res.Reply.Title = "Some changes were not made"
 			res.Reply.Items = append(res.Reply.Items, tandem.Item{Text: "Not made: " + tandem.Escape(c.Summary) + " (" + tandem.Escape(tandem.ErrorMessage(err)) + ")"})
-			for _, rest := range p.Changes[i+1:] {
+			for _, rest := range changes[i+1:] {
 				res.Reply.Items = append(res.Reply.Items, tandem.Item{Text: "Not made: " + tandem.Escape(rest.Summary)})
 			}
-			return res
+			return
 		}
 		line := "Made: " + tandem.Escape(c.Summary)
 		if reply.Title != "" {
@@ -191,7 +199,6 @@ func (e *Engine) runConfirmed(ctx context.Context, t tandem.Turn, sess tandem.Se
 		}
 		res.Reply.Items = append(res.Reply.Items, tandem.Item{Text: line})
 	}
-	return res
 }
 
 // change makes one proposed change as user: its credentials, its audit

@@ -1,6 +1,7 @@
 package turns
 
 import (
+	"github.com/tandembot/tandem/agent"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ type Result struct {
 	// Proposal is the changes an agent turn proposes, for its sender to
 	// confirm (nil for none).
 	Proposal *Proposal
+	// Pending are the changes an API agent turn proposed and, its call not
+	// allowing changes, did not make.
+	Pending []agent.Proposal
 	// step is what the turn still has to write when it is done (Done).
 	step tandem.TurnStep
 }

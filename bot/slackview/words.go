@@ -98,6 +98,10 @@ func DidYouMean(suggestions []string) tandem.Reply {
 	return tandem.Reply{Title: "I didn't understand that. Did you mean:", Items: items, Text: "Say `help` for everything I can do."}
 }
 
+// AgentOff is the line a free-form message gets when no language model is
+// configured: how an operator turns agent turns on.
+const AgentOff = "Free-form requests are off on this Tandem: whoever runs it can turn them on with `TANDEM_LLM_URL` and `TANDEM_LLM_MODEL` (see the README)."
+
 // LinkNeeded is what a turn that found user's link to p missing (or dead,
 // when expired) says: private to user, with the button's label (the caller
 // adds the link), and a visible note for the thread, with the attribution

@@ -336,3 +336,51 @@ func TestAgentTurnSeesOnlyEarlierMessagesAsData(t *testing.T) {
 		t.Errorf("alice's second message did not run as its own turn after bob's")
 	}
 }
+
+// TestFreeFormWithoutModelSaysHowToTurnItOn: with no model configured, a
+// free-form message gets "did you mean" and how an operator enables agent
+// turns; exact commands keep working.
+func TestFreeFormWithoutModelSaysHowToTurnItOn(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UBOB", "bob-gh")
+	thread, _ := e.mention("UBOB", "what is waiting on me today?", "")
+	m := e.reply(thread, "I didn't understand that")
+	if !strings.Contains(plain(m), "TANDEM_LLM_URL") {
+		t.Errorf("the reply does not say how to turn free-form requests on:\n%s", plain(m))
+	}
+	e.mention("UBOB", "list my open PRs", thread)
+	e.reply(thread, "ran as <@UBOB>")
+}
+
+// TestAPIAgentTurnChangesOnlyWhenAllowed: through the API, an agent turn's
+// proposed change comes back as pending_changes and is not made; with
+// allow_changes it is made, as the key's creator.
+func TestAPIAgentTurnChangesOnlyWhenAllowed(t *testing.T) {
+	e := newEnv(t)
+	e.gh.AddRepo("acme/widgets")
+	pr := e.gh.AddPullRequest("acme/widgets", "alice-gh", "Fix the login test", false)
+	ref := fmt.Sprintf("acme/widgets#%d", pr)
+	e.withModel(proposeThenAnswer("github_comment", `{"ref":"`+ref+`","text":"Shipped"}`, "Commenting."))
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	e.connect("UBOB", "bob-gh")
+	key := e.createKey("UALICE", "ci")
+	status, out := e.post(key, `{"channel":"`+channel+`","text":"tell the login PR it shipped"}`)
+	pending, _ := out["pending_changes"].([]any)
+	if status != 200 || len(pending) != 1 || !strings.Contains(fmt.Sprint(pending[0]), "Shipped") {
+		t.Fatalf("without allow_changes: %d %v; want 200 with one pending change", status, out)
+	}
+	if n := len(e.gh.Comments()); n != 0 {
+		t.Fatalf("%d comments made without allow_changes", n)
+	}
+	status, out = e.post(key, `{"channel":"`+channel+`","text":"tell the login PR it shipped","allow_changes":true}`)
+	if status != 200 || out["pending_changes"] != nil || !strings.Contains(fmt.Sprint(out["result"]), "Made:") {
+		t.Fatalf("with allow_changes: %d %v; want 200 and the change made", status, out)
+	}
+	comments := e.gh.Comments()
+	if len(comments) != 1 || comments[0].AuthorLogin != "alice-gh" {
+		t.Errorf("comments at GitHub: %+v; want one, by the key's creator alice-gh", comments)
+	}
+	e.checkSecrets()
+}
