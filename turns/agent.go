@@ -46,13 +46,17 @@ func (e *Engine) runAgent(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Agent.Timeout)
 	defer cancel()
-	ex := &agentExecutor{e: e, t: t, user: user, reason: reason, step: &res.step}
+	ruleUser, ruleReason := e.rule(t, sess)
+	ex := &agentExecutor{e: e, t: t, user: user, reason: reason, ruleUser: ruleUser, ruleReason: ruleReason, step: &res.step}
 	req := agent.Request{Text: t.Text, Tools: e.cfg.Agent.Tools, MaxCalls: e.cfg.Agent.MaxCalls,
 		History: e.history(ctx, t), Progress: func(c agent.Call) { e.progress(ctx, t, c) }}
 	out, err := e.cfg.Agent.Planner.Run(ctx, req, ex)
 	res.Agent = &AgentRun{Used: ex.used, Calls: len(out.Calls) + len(out.Proposals), Proposals: out.Proposals}
 	res.Identity = &tandem.Identity{SlackUser: user, Reason: reason}
 	if err != nil {
+		// A missing or refused link names its provider, for the Connect
+		// button of the effective identity.
+		res.Identity.Provider = ex.failedAt
 		res.Err, res.Outcome = err, outcomeOf(err)
 		if res.Outcome == tandem.OutcomeError {
 			e.log.Error("agent turn failed", "turn", t.ID, "err", err)
@@ -101,6 +105,10 @@ type agentExecutor struct {
 	user   string
 	reason tandem.Reason
 	step   *tandem.TurnStep
+	// ruleUser and ruleReason are what the rule gave at the turn's start,
+	// before a re-run's own row: each call must find the same.
+	ruleUser   string
+	ruleReason tandem.Reason
 
 	mu       sync.Mutex
 	used     []tandem.Identity
@@ -125,14 +133,11 @@ func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]str
 	if err != nil {
 		return "", agent.Stop(fmt.Errorf("turns: session: %w", err))
 	}
-	user, reason := tandem.EffectiveUser(sess, t.User)
-	if t.APIKey != "" {
-		user, reason = t.User, tandem.ReasonAPIKeyCreator
-	}
-	if user != x.user || reason != x.reason {
+	if user, reason := e.rule(t, sess); user != x.ruleUser || reason != x.ruleReason {
 		e.audit(x.step, t, "", spec.Provider, reason, tandem.OutcomeRefused, "agent: "+op+" (the session's mode changed during the turn)")
 		return "", agent.Stop(tandem.Errorf(tandem.EFORBIDDEN, "This session's mode changed while your request ran (it now runs as %s), so it stopped. Please ask again.", identityWords(user, reason)))
 	}
+	user, reason := x.user, x.reason
 	req := ops.Request{Turn: t, Session: sess, Command: ops.Command{Name: op, Args: args, Provider: spec.Provider}}
 	providers := []tandem.ProviderID{spec.Provider}
 	if spec.Provider == "" {
@@ -224,7 +229,9 @@ func (e *Engine) history(ctx context.Context, t tandem.Turn) []agent.ThreadMessa
 	if !ok {
 		return nil
 	}
-	before := t.TS // Slack's ts of the message: later ones never enter the turn
+	// Slack's ts of the message: later ones never enter the turn (a
+	// re-run's is its original message's).
+	before, _, _ := strings.Cut(t.TS, "/rerun/")
 	if t.APIKey != "" {
 		before = "" // an API turn's message is not in the thread
 	}

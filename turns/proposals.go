@@ -213,6 +213,11 @@ func (e *Engine) change(ctx context.Context, t tandem.Turn, sess tandem.Session,
 	if !ok {
 		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "%s is not enabled here.", spec.Provider.Name())
 	}
+	if res.Identity != nil {
+		// A missing or refused link names its provider, for the Connect
+		// button of the effective identity.
+		res.Identity.Provider = spec.Provider
+	}
 	creds, err := e.credentials(ctx, t.Session, user, spec.Provider, reason)
 	e.audit(&res.step, t, user, spec.Provider, reason, outcomeOf(err), "confirm: "+c.Op)
 	if err != nil {

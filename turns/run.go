@@ -187,15 +187,21 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 	return res
 }
 
+// rule is the row of the identity rule t meets in sess: an API key's
+// creator, or tandem.EffectiveUser.
+func (e *Engine) rule(t tandem.Turn, sess tandem.Session) (string, tandem.Reason) {
+	if t.APIKey != "" {
+		// An API key always acts as its creator, whatever the session's mode.
+		return t.User, tandem.ReasonAPIKeyCreator
+	}
+	return tandem.EffectiveUser(sess, t.User)
+}
+
 // identity applies the identity rule to t in sess: whose identity the turn
 // uses, by which row of the table, or why it may use nobody's (the refusal,
 // audited in step; detail and p name what it asked for).
 func (e *Engine) identity(ctx context.Context, t tandem.Turn, sess tandem.Session, step *tandem.TurnStep, detail string, p tandem.ProviderID) (string, tandem.Reason, error) {
-	user, reason := tandem.EffectiveUser(sess, t.User)
-	if t.APIKey != "" {
-		// An API key always acts as its creator, whatever the session's mode.
-		user, reason = t.User, tandem.ReasonAPIKeyCreator
-	}
+	user, reason := e.rule(t, sess)
 	if t.Rerun && (user != t.User || reason != e.originalReason(ctx, t)) {
 		// The message was sent when it ran as its sender; the session's mode
 		// has changed since, and a re-run must not act as anyone else.

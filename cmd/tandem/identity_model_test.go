@@ -23,6 +23,7 @@ import (
 	"github.com/tandembot/tandem/internal/fakegitlab"
 	"github.com/tandembot/tandem/internal/fakegoogle"
 	"github.com/tandembot/tandem/internal/fakejira"
+	"github.com/tandembot/tandem/internal/fakellm"
 	"github.com/tandembot/tandem/internal/fakeslack"
 	"github.com/tandembot/tandem/internal/identitymodel"
 	"github.com/tandembot/tandem/store/postgres/pgtest"
@@ -160,6 +161,7 @@ type modelRun struct {
 	root    string // the thread's ts
 	steps   int
 	op      string                         // the operation being applied
+	agent   bool                           // the step's turn is an agent turn
 	ops     map[string]int                 // steps per operation, across checks
 	keys    map[string]string              // API key of each creator
 	linked  map[tandem.ProviderID][]string // every login ever linked, for revocations
@@ -218,6 +220,8 @@ func newModelRun(t *testing.T, rt *rapid.T, backend modelBackend, ops map[string
 		linked: map[tandem.ProviderID][]string{}, buttons: map[string]rerunButton{}, seen: map[tandem.ProviderID]int{},
 		bodies: map[int]string{}, usedLinks: map[string]bool{}}
 	e.vars["TANDEM_SHUTDOWN_TIMEOUT"] = "5s"
+	llm := fakellm.NewOpenAI(t, fakellm.Options{Key: testLLMKey, Script: modelScript})
+	e.vars["TANDEM_LLM_URL"], e.vars["TANDEM_LLM_API_KEY"], e.vars["TANDEM_LLM_MODEL"] = llm.BaseURL(), testLLMKey, "fake-model-1"
 	if backend.postgres {
 		e.vars["TANDEM_DATABASE_URL"] = pgtest.URL(t)
 		e.vars["TANDEM_LEASE_TTL"] = "2s"
@@ -297,6 +301,15 @@ func (r *modelRun) run() {
 		"standup":       func(rt *rapid.T) { r.standup(user.Draw(rt, "sender")) },
 		"session":       func(rt *rapid.T) { r.session(user.Draw(rt, "asker")) },
 		"restart":       func(rt *rapid.T) { r.restart(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica")) },
+		"agentRead":     func(rt *rapid.T) { r.agentRead(r.ownerOr(rt, user), provider.Draw(rt, "provider")) },
+		"agentChange": func(rt *rapid.T) {
+			sender := r.ownerOr(rt, user)
+			presser := sender
+			if rapid.IntRange(0, 3).Draw(rt, "pressByOther") == 0 {
+				presser = user.Draw(rt, "presser")
+			}
+			r.agentChange(sender, presser)
+		},
 		"kill": func(rt *rapid.T) {
 			r.killDuringTurn(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica"), r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"))
 		},
@@ -430,6 +443,9 @@ func (r *modelRun) expectTurn(sender string, p tandem.ProviderID, want identitym
 		r.threadPost("not on its editors list")
 		r.checkRequests(nil)
 		r.checkButtons("")
+		if r.agent {
+			p = "" // an agent turn is refused before any provider is chosen
+		}
 		r.checkAudit(sender, p, want)
 		return
 	case identitymodel.OK:
@@ -463,7 +479,10 @@ func (r *modelRun) checkAudit(actor string, p tandem.ProviderID, want identitymo
 	recs := r.auditUntil(func(recs []tandem.AuditRecord) bool {
 		resolves = nil
 		for _, rec := range recs[min(r.audits, len(recs)):] {
-			if rec.Action == "resolve" && rec.Provider == p {
+			// Another person's turn of an earlier step (a refused standup)
+			// may land its records in this step's window: only actor's
+			// count here.
+			if rec.Action == "resolve" && rec.Provider == p && (p != "" || strings.HasPrefix(rec.Actor, actor)) {
 				resolves = append(resolves, rec)
 			}
 		}

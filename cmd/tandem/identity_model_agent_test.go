@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/internal/fakellm"
+	"github.com/tandembot/tandem/internal/fakeslack"
+	"github.com/tandembot/tandem/internal/identitymodel"
+)
+
+// agentMarker starts the request of an agent turn in the model test: the
+// fake model reads what to do from the last marker of its first message
+// (earlier ones are the thread's history).
+const agentMarker = "agentop "
+
+// modelReadTools are the agent tools of the model test's reads.
+var modelReadTools = map[tandem.ProviderID]string{
+	tandem.GitHub: "github_my_prs",
+	tandem.GitLab: "gitlab_my_mrs",
+	tandem.Jira:   "jira_my_issues",
+	tandem.Google: "google_meetings_today",
+}
+
+// modelScript is the fake model of the identity model test: "agentop read
+// <provider>" asks for that provider's read, "agentop change <body>" for a
+// comment with body on the model's GitHub issue; once a tool has answered,
+// it answers with text.
+func modelScript(c fakellm.Conversation) fakellm.Reply {
+	if len(c.Messages) == 0 {
+		return fakellm.Text("nothing asked")
+	}
+	first := c.Messages[0].Text
+	i := strings.LastIndex(first, agentMarker)
+	if i < 0 {
+		return fakellm.Text("nothing asked")
+	}
+	if c.LastMessage().Role == "tool" {
+		return fakellm.Text("agent answer")
+	}
+	fields := strings.Fields(first[i+len(agentMarker):])
+	switch {
+	case len(fields) >= 2 && fields[0] == "read":
+		return fakellm.Call(modelReadTools[tandem.ProviderID(fields[1])], "{}")
+	case len(fields) >= 2 && fields[0] == "change":
+		return fakellm.Call("github_comment", `{"ref":"`+modelIssue+`","text":"`+fields[1]+`"}`)
+	}
+	return fakellm.Text("nothing asked")
+}
+
+// agentRead is sender's free-form request that the model plans as one read
+// at p: the same identity, links and re-runs as the command, by the rule.
+func (r *modelRun) agentRead(sender string, p tandem.ProviderID) {
+	text := agentMarker + "read " + string(p)
+	r.step(fmt.Sprintf("%s (agent): %s", sender, text))
+	want := r.m.Message(sender, p)
+	r.bodies[want.Msg] = ""
+	r.agent = true
+	defer func() { r.agent = false }()
+	r.say(sender, text)
+	r.expectTurn(sender, p, want)
+}
+
+// agentChange is sender's free-form request that the model plans as a
+// GitHub comment: a proposal card, which presser presses. Only the sender's
+// press makes the comment, as the identity the rule gives them; anyone
+// else's makes nothing.
+func (r *modelRun) agentChange(sender, presser string) {
+	body := fmt.Sprintf("model-agent-change-%d", r.steps+1)
+	r.step(fmt.Sprintf("%s (agent): change %s, pressed by %s", sender, body, presser))
+	r.m.Wrote(sender)
+	user, reason := r.m.Identity(sender)
+	r.agent = true
+	defer func() { r.agent = false }()
+	r.say(sender, agentMarker+"change "+body)
+	if reason == tandem.ReasonRefusedNotEditor {
+		r.threadPost("not on its editors list")
+		r.checkRequests(nil)
+		r.checkAudit(sender, "", identitymodel.Expect{Outcome: identitymodel.Refused, Reason: reason})
+		return
+	}
+	card := r.threadPost("Proposed changes", body)
+	r.checkRequests(nil) // proposing reaches no provider
+	r.checkChange(tandem.GitHub, body, identitymodel.Expect{Outcome: identitymodel.Refused})
+	payload := r.e.slack.BlockActionsPayload(fakeslack.BlockActionSpec{UserID: presser, ChannelID: card.Channel, MessageTS: card.TS,
+		ThreadTS: r.root, ActionID: "proposal_do", Value: buttonValue(r.t, card.Blocks, "proposal_do")})
+	if _, err := r.e.slack.SendInteraction(ctxFor(r.t), payload); err != nil {
+		r.rt.Fatalf("press Do it: %v", err)
+	}
+	if presser != sender {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := r.e.slack.WaitForMessage(ctx, func(m fakeslack.Message) bool {
+			return m.Method == "chat.postEphemeral" && m.User == presser && strings.Contains(plain(m), "Only <@"+sender+"> can confirm")
+		}); err != nil {
+			r.rt.Fatalf("%s's press of %s's card was not refused privately: %v", presser, sender, err)
+		}
+		r.checkRequests(nil)
+		r.checkChange(tandem.GitHub, body, identitymodel.Expect{Outcome: identitymodel.Refused})
+		return
+	}
+	want := r.m.Use(user, tandem.GitHub, reason)
+	name := tandem.GitHub.Name()
+	switch want.Outcome {
+	case identitymodel.OK:
+		r.threadPost("Changes made", body)
+		r.checkRequests(map[tandem.ProviderID]string{tandem.GitHub: want.Login})
+	case identitymodel.NotConfigured:
+		r.threadPost(name + " credentials not configured")
+		r.checkRequests(nil)
+	case identitymodel.Expired:
+		r.threadPost(name + " credentials expired or revoked")
+		l, _ := r.m.Link(want.User, tandem.GitHub)
+		r.checkRequests(map[tandem.ProviderID]string{tandem.GitHub: l.Login})
+	}
+	r.checkChange(tandem.GitHub, body, want)
+	// The confirmation's resolution is audited, as the same identity, with
+	// its completion (just after its reply).
+	var confirms []tandem.AuditRecord
+	r.auditUntil(func(recs []tandem.AuditRecord) bool {
+		confirms = nil
+		for _, rec := range recs[min(r.audits, len(recs)):] {
+			if rec.Action == "resolve" && strings.HasPrefix(rec.TurnID, "confirm/") {
+				confirms = append(confirms, rec)
+			}
+		}
+		return len(confirms) > 0
+	})
+	if len(confirms) != 1 || confirms[0].Actor != sender || confirms[0].Effective != user || confirms[0].Reason != reason || confirms[0].Provider != tandem.GitHub {
+		r.rt.Fatalf("audit of the confirmation: %+v; want one GitHub resolution by %s as %s (%s)", confirms, sender, user, reason)
+	}
+}
