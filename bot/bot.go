@@ -64,8 +64,8 @@ type Config struct {
 	Operations turns.Operations
 	// Agent plans free-form requests with a language model (nil: they get
 	// "did you mean").
-	Agent *turns.Agent
-	Logger     *slog.Logger
+	Agent  *turns.Agent
+	Logger *slog.Logger
 	// Metrics records what the bot does (nil: nothing is recorded).
 	Metrics Recorder
 	// ShutdownTimeout is how long a stop waits for running turns before

@@ -184,12 +184,12 @@ type storedTurnResult struct {
 	Reply    tandem.Reply     `json:"reply"`
 	// ErrKind is "not_configured", "expired", "error" (Code and Message)
 	// or "" for none; Team, User and Provider name whose link failed.
-	ErrKind  string                 `json:"err_kind,omitempty"`
-	Team     string                 `json:"team,omitempty"`
-	User     string                 `json:"user,omitempty"`
-	Provider tandem.ProviderID      `json:"provider,omitempty"`
-	Code     string                 `json:"code,omitempty"`
-	Message  string                 `json:"message,omitempty"`
+	ErrKind  string                  `json:"err_kind,omitempty"`
+	Team     string                  `json:"team,omitempty"`
+	User     string                  `json:"user,omitempty"`
+	Provider tandem.ProviderID       `json:"provider,omitempty"`
+	Code     string                  `json:"code,omitempty"`
+	Message  string                  `json:"message,omitempty"`
 	Pending  []tandem.ProposedChange `json:"pending,omitempty"`
 }
 

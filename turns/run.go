@@ -1,10 +1,10 @@
 package turns
 
 import (
-	"github.com/tandembot/tandem/agent"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tandembot/tandem/agent"
 	"strings"
 	"time"
 
