@@ -60,6 +60,11 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) er
 		return b.postThread(ctx, t, reply.Title, slackview.Reply(reply, attr))
 	}
 	reply := tandem.Reply{Title: slackview.ErrorTitle(res.Err), Text: tandem.ErrorMessage(res.Err)}
+	if res.Agent != nil && tandem.ErrorCode(res.Err) == tandem.EUNAVAILABLE {
+		// What stops an agent turn unavailable is its model (a provider's
+		// outage goes back to the model as a failed call).
+		reply.Title = slackview.ModelUnavailable
+	}
 	return b.postThread(ctx, t, reply.Title+": "+reply.Text, slackview.Reply(reply, attr))
 }
 

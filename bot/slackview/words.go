@@ -98,6 +98,10 @@ func DidYouMean(suggestions []string) tandem.Reply {
 	return tandem.Reply{Title: "I didn't understand that. Did you mean:", Items: items, Text: "Say `help` for everything I can do."}
 }
 
+// ModelUnavailable heads the reply to an agent turn its language model
+// could not finish (down, too slow, rate limited).
+const ModelUnavailable = "The language model is not answering"
+
 // AgentOff is the line a free-form message gets when no language model is
 // configured: how an operator turns agent turns on.
 const AgentOff = "Free-form requests are off on this Tandem: whoever runs it can turn them on with `TANDEM_LLM_URL` and `TANDEM_LLM_MODEL` (see the README)."

@@ -384,3 +384,28 @@ func TestAPIAgentTurnChangesOnlyWhenAllowed(t *testing.T) {
 	}
 	e.checkSecrets()
 }
+
+// TestAgentTurnOnAnthropic: TANDEM_LLM_API=anthropic plans the same turn
+// through the Messages API, each read as the sender.
+func TestAgentTurnOnAnthropic(t *testing.T) {
+	e := newEnv(t)
+	model := fakellm.NewAnthropic(t, fakellm.Options{Key: testLLMKey, Script: readsThenAnswer("One PR waits for your review.", "github_review_requests")})
+	e.vars["TANDEM_LLM_URL"], e.vars["TANDEM_LLM_API_KEY"], e.vars["TANDEM_LLM_MODEL"], e.vars["TANDEM_LLM_API"] = model.BaseURL(), testLLMKey, "fake-claude-1", "anthropic"
+	e.start()
+	e.connect("UBOB", "bob-gh")
+	before := len(e.requests(tandem.GitHub))
+	thread, _ := e.mention("UBOB", "anything for me to review?", "")
+	m := e.reply(thread, "One PR waits for your review.")
+	if text := plain(m); !strings.Contains(text, "GitHub: bob-gh") || !strings.Contains(text, "1 call") {
+		t.Errorf("the answer does not say whose account and how many calls:\n%s", text)
+	}
+	for _, r := range e.requests(tandem.GitHub)[before:] {
+		if r.login != "bob-gh" {
+			t.Errorf("GitHub received %s's token, want only bob-gh's", r.login)
+		}
+	}
+	if n := len(model.Requests()); n != 2 {
+		t.Errorf("the model got %d requests, want 2", n)
+	}
+	e.checkModelRequests(model)
+}
