@@ -18,7 +18,11 @@ import (
 func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) error {
 	attr := slackview.Attribution(res.ViaKey, res.Identity, res.Session, t.User)
 	if res.Agent != nil && res.Identity != nil {
-		attr = slackview.AgentAttribution(attr, res.Agent.Used, res.Agent.Calls)
+		// The accounts an agent turn used are listed after whose identity
+		// it ran with, not as one provider's.
+		who := *res.Identity
+		who.Provider, who.Login = "", ""
+		attr = slackview.AgentAttribution(slackview.Attribution(res.ViaKey, &who, res.Session, t.User), res.Agent.Used, res.Agent.Calls)
 	}
 	switch {
 	case res.ViaKey != "" || res.Identity != nil:

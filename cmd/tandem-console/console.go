@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tandembot/tandem/agent"
 	"io"
 	"net"
 	"net/url"
@@ -189,6 +190,10 @@ type consoleOptions struct {
 	color       bool
 	echo        bool // print each input line after the prompt (pipes, scripts)
 	tty         bool // interactive terminal: show late replies at the prompt
+	// llm is the model of free-form requests, from TANDEM_LLM_URL,
+	// TANDEM_LLM_MODEL, TANDEM_LLM_API_KEY and TANDEM_LLM_API (off when
+	// unset), as for tandem serve.
+	llm agent.Config
 }
 
 func consoleUsage() string {
@@ -245,6 +250,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		opts.echo = !opts.tty
 		opts.color = opts.tty && consoleIsTerminal(stdout) && getenv("NO_COLOR") == "" && getenv("TERM") != "dumb"
 	}
+	opts.llm = agent.Config{BaseURL: getenv("TANDEM_LLM_URL"), Model: getenv("TANDEM_LLM_MODEL"), APIKey: getenv("TANDEM_LLM_API_KEY"), API: getenv("TANDEM_LLM_API")}
 	w, err := startConsoleWorld(ctx, opts)
 	if err != nil {
 		return err
@@ -373,6 +379,7 @@ func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorl
 		Providers:       envs,
 		SlackClientID:   "console.slack", SlackClientSecret: slackSecret,
 		SlackAuthURL: w.slack.OpenIDAuthorizeURL(),
+		LLM:          opts.llm, AgentMaxCalls: agent.DefaultMaxCalls, AgentTimeout: time.Minute,
 	}
 	a, err := app.New(cfg, logger)
 	if err != nil {
