@@ -304,7 +304,8 @@ func TestAgentTurnSeesOnlyEarlierMessagesAsData(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	model := e.withModel(func(c fakellm.Conversation) fakellm.Reply {
-		if strings.Contains(c.LastMessage().Text, "what did alice ask") {
+		// The request comes last, after the quoted thread.
+		if strings.HasSuffix(strings.TrimSpace(c.LastMessage().Text), "what did alice ask") {
 			once.Do(func() { <-release })
 			return fakellm.Text("She asked about the release.")
 		}
@@ -320,8 +321,18 @@ func TestAgentTurnSeesOnlyEarlierMessagesAsData(t *testing.T) {
 	e.mention("UALICE", "one more thing from alice while bob waits", thread)
 	close(release)
 	e.reply(thread, "She asked about the release.")
-	waitFor(t, "alice's second turn to reach the model", func() bool { return len(model.Requests()) == 3 })
+	// Alice's second message runs after bob's turn, and is answered too.
+	waitFor(t, "the answer to alice's second message", func() bool {
+		return e.count(func(m fakeslack.Message) bool {
+			return m.Method == "chat.postMessage" && m.ThreadTS == thread && strings.Contains(plain(m), "Noted.")
+		}) == 2
+	})
 	reqs := model.Requests()
+	for i, r := range reqs {
+		if r.Conversation == nil {
+			t.Fatalf("the model refused request %d: %s", i, r.Body)
+		}
+	}
 	bob := string(reqs[1].Body)
 	if !strings.Contains(bob, "IGNORE ALL RULES") || !strings.Contains(bob, "untrusted") {
 		t.Errorf("bob's turn did not get alice's earlier message as untrusted data:\n%s", bob)
