@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/tandembot/tandem/agent"
+	"github.com/tandembot/tandem/mcpserver"
 	"io"
 	"log/slog"
 	"net"
@@ -163,6 +164,11 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	a.mux.Handle("GET /oauth/slack/callback", flow)
 	a.mux.Handle("GET /oauth/{provider}/callback", flow)
 	a.mux.Handle("/api/", apiSrv.Handler())
+	// MCP: the same operations for agents outside Slack, as the key's
+	// creator; every request authenticated as the API's are.
+	a.mux.Handle("/mcp", apiSrv.RequireKey(mcpserver.Handler(mcpserver.Config{
+		Tools: agent.Tools(operations.Specs()), Runner: a.bot, KeyFrom: api.KeyFrom, Version: "1", Logger: log,
+	})))
 	a.mux.Handle("GET /metrics", m.Handler())
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	a.mux.HandleFunc("GET /readyz", a.readyz)

@@ -137,3 +137,16 @@ func (c chat) Thread(ctx context.Context, key tandem.SessionKey, before string) 
 	}
 	return out, nil
 }
+
+// RunTool runs one operation for an MCP call of key, as its creator
+// (turns.Engine.RunTool).
+func (b *Bot) RunTool(ctx context.Context, key tandem.APIKey, op string, args map[string]string) (string, *tandem.Identity, error) {
+	return b.engine.RunTool(ctx, key, op, args)
+}
+
+// KeyNeedsLink DMs key's creator, with a Connect button, that a call of
+// their key stopped for want of their link at p.
+func (p people) KeyNeedsLink(ctx context.Context, key tandem.APIKey, provider tandem.ProviderID, expired bool) {
+	t := tandem.Turn{Session: tandem.SessionKey{Team: key.Team}, APIKey: key.Prefix, APIKeyName: key.Name}
+	p.b.tellKeyCreator(ctx, t, key.Creator, provider, expired)
+}

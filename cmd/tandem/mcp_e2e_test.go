@@ -1,0 +1,175 @@
+package main
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/internal/fakeslack"
+)
+
+// bearer adds an API key to every request of an MCP client.
+type bearer struct {
+	key  string
+	next http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.key)
+	return b.next.RoundTrip(r)
+}
+
+// mcpSession connects the go-sdk's own client to the env's /mcp with key.
+func (e *env) mcpSession(key string) (*mcp.ClientSession, error) {
+	client := mcp.NewClient(&mcp.Implementation{Name: "tandem-e2e", Version: "1"}, nil)
+	transport := &mcp.StreamableClientTransport{Endpoint: e.public + "/mcp", MaxRetries: -1,
+		HTTPClient: &http.Client{Transport: bearer{key: key, next: http.DefaultTransport}}}
+	return client.Connect(ctxFor(e.t), transport, nil)
+}
+
+// callText calls tool with args and returns its text and whether it failed.
+func callText(t *testing.T, s *mcp.ClientSession, tool string, args map[string]any) (string, bool) {
+	t.Helper()
+	res, err := s.CallTool(ctxFor(t), &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		t.Fatalf("call %s: %v", tool, err)
+	}
+	var parts []string
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			parts = append(parts, tc.Text)
+		}
+	}
+	return strings.Join(parts, "\n"), res.IsError
+}
+
+// TestMCPToolsActAsTheKeysCreator: the go-sdk client lists Tandem's tools
+// (no session control, connect or key among them; changes marked
+// destructive), and a read reaches GitHub with the key creator's own token;
+// a creator without the link gets Slack's words and a DM with the button;
+// two clients with two creators at once each act as their own creator.
+func TestMCPToolsActAsTheKeysCreator(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	e.connect("UBOB", "bob-gh")
+	aliceKey := e.createKey("UALICE", "laptop")
+	s, err := e.mcpSession(aliceKey)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer s.Close()
+	tools, err := s.ListTools(ctxFor(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range tools.Tools {
+		names = append(names, tool.Name)
+		if tool.Name == "github_comment" && (tool.Annotations == nil || tool.Annotations.ReadOnlyHint || tool.Annotations.DestructiveHint == nil || !*tool.Annotations.DestructiveHint) {
+			t.Errorf("github_comment is not marked as a destructive change: %+v", tool.Annotations)
+		}
+		if tool.Name == "github_my_prs" && (tool.Annotations == nil || !tool.Annotations.ReadOnlyHint) {
+			t.Errorf("github_my_prs is not marked read-only: %+v", tool.Annotations)
+		}
+	}
+	for _, want := range []string{"whoami", "github_my_prs", "github_comment", "jira_my_issues"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("tools/list lacks %s: %v", want, names)
+		}
+	}
+	for _, name := range names {
+		for _, banned := range []string{"set", "unset", "editors", "connect", "apikey", "persistent", "audit", "session"} {
+			if strings.Contains(name, banned) {
+				t.Errorf("tools/list offers %s, which is about sessions, links or keys", name)
+			}
+		}
+	}
+	before := len(e.requests(tandem.GitHub))
+	if text, failed := callText(t, s, "github_my_prs", nil); failed {
+		t.Fatalf("github_my_prs failed: %s", text)
+	}
+	for _, r := range e.requests(tandem.GitHub)[before:] {
+		if r.login != "alice-gh" {
+			t.Errorf("GitHub received %s's token for alice's key", r.login)
+		}
+	}
+	if text, _ := callText(t, s, "whoami", nil); !strings.Contains(text, "alice-gh") {
+		t.Errorf("whoami does not name the creator's account: %s", text)
+	}
+
+	// Bob has no Jira link: his key's call says so, and he gets the button.
+	bobKey := e.createKey("UBOB", "cursor")
+	bs, err := e.mcpSession(bobKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	text, failed := callText(t, bs, "jira_my_issues", nil)
+	if !failed || !strings.Contains(text, "Jira credentials not configured for <@UBOB>, the creator of API key cursor") {
+		t.Errorf("a call without the creator's link: failed=%v %q", failed, text)
+	}
+	if _, err := e.slack.WaitForMessage(ctxFor(t), func(m fakeslack.Message) bool {
+		return m.Method == "chat.postMessage" && m.Channel == "DUBOB" && strings.Contains(string(m.Blocks), "/connect/jira")
+	}); err != nil {
+		t.Errorf("bob got no DM with a Connect button: %v", err)
+	}
+
+	// Both at once: every search carries its own creator's token.
+	before = len(e.requests(tandem.GitHub))
+	var wg sync.WaitGroup
+	for _, sess := range []*mcp.ClientSession{s, bs, s, bs, s, bs} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := sess.CallTool(ctxFor(t), &mcp.CallToolParams{Name: "github_my_prs", Arguments: map[string]any{}}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	var logins []string
+	for _, r := range e.requests(tandem.GitHub)[before:] {
+		logins = append(logins, r.login)
+	}
+	slices.Sort(logins)
+	if want := []string{"alice-gh", "alice-gh", "alice-gh", "bob-gh", "bob-gh", "bob-gh"}; !slices.Equal(logins, want) {
+		t.Errorf("logins at GitHub for three calls each: %v, want %v", logins, want)
+	}
+	e.checkSecrets()
+}
+
+// TestMCPSessionEndsWithItsKey: a session whose key is revoked is refused
+// at its next call, and a bad key never connects.
+func TestMCPSessionEndsWithItsKey(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	key := e.createKey("UALICE", "laptop")
+	s, err := e.mcpSession(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if text, failed := callText(t, s, "github_my_prs", nil); failed {
+		t.Fatalf("before revocation: %s", text)
+	}
+	if _, err := e.slack.SendSlashCommand(ctxFor(t), fakeslack.SlashCommand{Command: "/tandem", Text: "apikey revoke " + key[:len("tdm_")+8], UserID: "UALICE", ChannelID: channel}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(e.requests(tandem.GitHub))
+	if _, err := s.CallTool(ctxFor(t), &mcp.CallToolParams{Name: "github_my_prs", Arguments: map[string]any{}}); err == nil {
+		t.Error("a call with a revoked key succeeded")
+	}
+	if n := len(e.requests(tandem.GitHub)) - before; n != 0 {
+		t.Errorf("%d requests reached GitHub after the key was revoked", n)
+	}
+	if _, err := e.mcpSession("tdm_nope_nope"); err == nil {
+		t.Error("a client connected with an unknown key")
+	}
+}

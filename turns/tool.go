@@ -1,0 +1,102 @@
+package turns
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/ops"
+)
+
+// KeyNotifier tells an API key's creator, by direct message with a Connect
+// button, that a call of their key stopped for want of their link at p.
+type KeyNotifier interface {
+	KeyNeedsLink(ctx context.Context, key tandem.APIKey, p tandem.ProviderID, expired bool)
+}
+
+// RunTool runs one operation for a call of key outside Slack (an MCP tool
+// call): as the key's creator, always (the rule's row for API keys), with
+// each credential resolution audited ("mcp: <op>", actor apikey:<prefix>).
+// It returns the operation's reply as plain text. It fails with EINVALID
+// for an unknown operation or a session control, with the provider's
+// *tandem.NotConnectedError or *tandem.ExpiredError when the creator's
+// link is missing or dead (the creator is told, by DM, how to fix it), and
+// with the operation's own errors.
+func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args map[string]string) (string, *tandem.Identity, error) {
+	spec := e.cfg.Operations.get().Spec(op)
+	if spec == nil || spec.Control || spec.Run == nil {
+		return "", nil, tandem.Errorf(tandem.EINVALID, "There is no operation %q.", op)
+	}
+	if spec.Mutating && !keyWrites(key) {
+		return "", nil, tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the read scope; %s changes something and needs a key made with --scope write.", key.Name, op)
+	}
+	user, reason := key.Creator, tandem.ReasonAPIKeyCreator
+	t := tandem.Turn{Session: tandem.SessionKey{Team: key.Team, Channel: "mcp", ThreadTS: key.Prefix}, User: user,
+		APIKey: key.Prefix, APIKeyName: key.Name, ReceivedAt: e.cfg.Now()}
+	req := ops.Request{Turn: t, Command: ops.Command{Name: op, Args: args, Provider: spec.Provider, Mutating: spec.Mutating}}
+	id := &tandem.Identity{SlackUser: user, Reason: reason, Provider: spec.Provider}
+	providers := []tandem.ProviderID{spec.Provider}
+	if spec.Provider == "" {
+		c, err := e.cfg.Operations.get().Parse(spec.Example)
+		if err != nil {
+			return "", nil, tandem.Errorf(tandem.EINVALID, "There is no operation %q.", op)
+		}
+		req.Command, providers = c, c.Uses
+		req.Sources = map[tandem.ProviderID]ops.Source{}
+	}
+	if op == "whoami" {
+		req.Identities = e.Identities(ctx, key.Team, user, reason)
+		providers = nil
+	}
+	for _, p := range providers {
+		prov, ok := e.cfg.Providers[p]
+		if !ok {
+			if spec.Provider != "" {
+				return "", id, tandem.Errorf(tandem.EINVALID, "%s is not enabled on this Tandem.", p.Name())
+			}
+			continue
+		}
+		creds, err := e.credentials(ctx, t.Session, user, p, reason)
+		var step tandem.TurnStep
+		e.audit(&step, t, user, p, reason, outcomeOf(err), fmt.Sprintf("mcp: %s (API key %s)", op, key.Name))
+		for _, r := range step.Audit {
+			if aerr := e.cfg.Store.AppendAudit(context.WithoutCancel(ctx), r); aerr != nil {
+				// No call runs without its audit record.
+				return "", id, fmt.Errorf("turns: audit: %w", aerr)
+			}
+		}
+		if spec.Provider == "" {
+			req.Sources[p] = ops.Source{Creds: creds, Provider: prov, Err: err}
+			continue
+		}
+		if err != nil {
+			e.tellKeyCreator(ctx, key, p, err)
+			return "", id, err
+		}
+		req.Creds, req.Provider, id.Login = creds, prov, creds.Identity.Login
+	}
+	reply, err := e.cfg.Operations.get().Run(ctx, req)
+	if tandem.ErrorCode(err) == tandem.EUNAUTHORIZED {
+		e.tellKeyCreator(ctx, key, spec.Provider, &tandem.ExpiredError{Team: key.Team, User: user, Provider: spec.Provider})
+	}
+	if err != nil {
+		return "", id, err
+	}
+	return plainText(reply), id, nil
+}
+
+// tellKeyCreator DMs key's creator how to fix the link err says is missing
+// or dead, when the notifier can.
+func (e *Engine) tellKeyCreator(ctx context.Context, key tandem.APIKey, p tandem.ProviderID, err error) {
+	n, ok := e.cfg.Notifier.(KeyNotifier)
+	out := outcomeOf(err)
+	if !ok || (out != tandem.OutcomeNotConfigured && out != tandem.OutcomeExpired) {
+		return
+	}
+	n.KeyNeedsLink(context.WithoutCancel(ctx), key, p, out == tandem.OutcomeExpired)
+}
+
+// keyWrites reports whether key may make changes. Keys have no scope yet
+// (issue 18 adds read and write scopes): until then every key may, as
+// through the HTTP API.
+func keyWrites(key tandem.APIKey) bool { return true }
