@@ -76,8 +76,10 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 		req.Creds, req.Provider, id.Login = creds, prov, creds.Identity.Login
 	}
 	reply, err := e.cfg.Operations.get().Run(ctx, req)
-	if tandem.ErrorCode(err) == tandem.EUNAUTHORIZED {
-		e.tellKeyCreator(ctx, key, spec.Provider, &tandem.ExpiredError{Team: key.Team, User: user, Provider: spec.Provider})
+	if tandem.ErrorCode(err) == tandem.EUNAUTHORIZED && spec.Provider != "" {
+		// The provider refused the creator's token: the same as a dead link.
+		err = &tandem.ExpiredError{Team: key.Team, User: user, Provider: spec.Provider}
+		e.tellKeyCreator(ctx, key, spec.Provider, err)
 	}
 	if err != nil {
 		return "", id, err

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/internal/fakellm"
 	"github.com/tandembot/tandem/internal/fakeslack"
@@ -131,5 +133,41 @@ func (r *modelRun) agentChange(sender, presser string) {
 	})
 	if len(confirms) != 1 || confirms[0].Actor != sender || confirms[0].Effective != user || confirms[0].Reason != reason || confirms[0].Provider != tandem.GitHub {
 		r.rt.Fatalf("audit of the confirmation: %+v; want one GitHub resolution by %s as %s (%s)", confirms, sender, user, reason)
+	}
+}
+
+// mcpCall is an MCP call by an agent with creator's API key, to replica
+// (any of them): the read at p runs as the key's creator whatever the
+// session's mode, as an API turn does.
+func (r *modelRun) mcpCall(creator string, p tandem.ProviderID, replica int) {
+	key := r.keyOf(creator)
+	r.step(fmt.Sprintf("MCP call with %s's key on replica %d: %s", creator, replica+1, modelReadTools[p]))
+	want := r.m.APITurn(creator, p)
+	client := mcp.NewClient(&mcp.Implementation{Name: "model", Version: "1"}, nil)
+	s, err := client.Connect(ctxFor(r.t), &mcp.StreamableClientTransport{Endpoint: "http://" + r.addrs[replica] + "/mcp", MaxRetries: -1,
+		HTTPClient: &http.Client{Transport: bearer{key: key, next: http.DefaultTransport}}}, nil)
+	if err != nil {
+		r.rt.Fatalf("MCP connect: %v", err)
+	}
+	defer s.Close()
+	text, failed := callText(r.t, s, modelReadTools[p], nil)
+	name := p.Name()
+	switch want.Outcome {
+	case identitymodel.OK:
+		if failed {
+			r.rt.Fatalf("MCP call of %s's key failed: %s; the model says ok as %s", creator, text, want.Login)
+		}
+		r.checkRequests(map[tandem.ProviderID]string{p: want.Login})
+	case identitymodel.NotConfigured:
+		if !failed || !strings.Contains(text, name+" credentials not configured for <@"+creator+">") {
+			r.rt.Fatalf("MCP call of %s's key: %q, want %s credentials not configured", creator, text, name)
+		}
+		r.checkRequests(nil)
+	case identitymodel.Expired:
+		if !failed || !strings.Contains(text, name+" credentials expired or revoked for <@"+creator+">") {
+			r.rt.Fatalf("MCP call of %s's key: %q, want %s credentials expired", creator, text, name)
+		}
+		l, _ := r.m.Link(creator, p)
+		r.checkRequests(map[tandem.ProviderID]string{p: l.Login})
 	}
 }

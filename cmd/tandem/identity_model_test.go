@@ -1057,7 +1057,9 @@ func (r *modelRun) pressValue(user string, dm fakeslack.Message, action, value s
 }
 
 // apiTurn runs a read through creator's API key in the thread.
-func (r *modelRun) apiTurn(creator string, p tandem.ProviderID) {
+// keyOf is creator's API key, made with /tandem apikey create the first
+// time.
+func (r *modelRun) keyOf(creator string) string {
 	key, ok := r.keys[creator]
 	if !ok {
 		ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/tandem", Text: "apikey create model", UserID: creator, ChannelID: channel})
@@ -1071,6 +1073,11 @@ func (r *modelRun) apiTurn(creator string, p tandem.ProviderID) {
 		r.e.remember(key)
 		r.keys[creator] = key
 	}
+	return key
+}
+
+func (r *modelRun) apiTurn(creator string, p tandem.ProviderID) {
+	key := r.keyOf(creator)
 	r.step(fmt.Sprintf("API key of %s: %s", creator, modelReads[p]))
 	want := r.m.APITurn(creator, p)
 	body, _ := json.Marshal(map[string]string{"channel": channel, "thread_ts": r.root, "text": modelReads[p]})
