@@ -167,28 +167,13 @@ func TestAgentReadTurnRunsEveryCallAsTheSender(t *testing.T) {
 // buttonValue returns the value of the button actionID in blocks.
 func buttonValue(t *testing.T, raw json.RawMessage, actionID string) string {
 	t.Helper()
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("blocks: %v", err)
-	}
-	found := ""
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if x["action_id"] == actionID && found == "" {
-				found, _ = x["value"].(string)
-			}
-			for _, c := range x {
-				walk(c)
-			}
-		case []any:
-			for _, c := range x {
-				walk(c)
-			}
+	found := inBlocks(t, raw, func(x map[string]any) string {
+		if x["action_id"] == actionID {
+			v, _ := x["value"].(string)
+			return v
 		}
-	}
-	walk(v)
+		return ""
+	})
 	if found == "" {
 		t.Fatalf("no button %s in %s", actionID, raw)
 	}

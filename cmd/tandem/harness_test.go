@@ -341,6 +341,22 @@ func (e *env) count(match func(fakeslack.Message) bool) int {
 // buttonURL finds the first button URL in blocks that contains part.
 func buttonURL(t *testing.T, raw json.RawMessage, part string) string {
 	t.Helper()
+	found := inBlocks(t, raw, func(x map[string]any) string {
+		if u, ok := x["url"].(string); ok && strings.Contains(u, part) {
+			return u
+		}
+		return ""
+	})
+	if found == "" {
+		t.Fatalf("no button URL containing %q in %s", part, raw)
+	}
+	return found
+}
+
+// inBlocks walks the JSON of blocks and returns the first non-empty answer
+// of pick for one of its objects.
+func inBlocks(t *testing.T, raw json.RawMessage, pick func(map[string]any) string) string {
+	t.Helper()
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		t.Fatalf("blocks: %v", err)
@@ -350,8 +366,8 @@ func buttonURL(t *testing.T, raw json.RawMessage, part string) string {
 	walk = func(v any) {
 		switch x := v.(type) {
 		case map[string]any:
-			if u, ok := x["url"].(string); ok && strings.Contains(u, part) && found == "" {
-				found = u
+			if found == "" {
+				found = pick(x)
 			}
 			for _, c := range x {
 				walk(c)
@@ -363,9 +379,6 @@ func buttonURL(t *testing.T, raw json.RawMessage, part string) string {
 		}
 	}
 	walk(v)
-	if found == "" {
-		t.Fatalf("no button URL containing %q in %s", part, raw)
-	}
 	return found
 }
 
