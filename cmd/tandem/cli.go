@@ -211,6 +211,12 @@ var envHelp = map[string]string{
 	"TANDEM_AUDIT_RETENTION":              "how long audit records are kept (default 90d)",
 	"TANDEM_REPLICA_ID":                   "this process's name in metrics (default the host name)",
 	"TANDEM_SLACK_PING_INTERVAL":          "how long to wait for Slack's WebSocket ping before reconnecting (default 30s)",
+	"TANDEM_LLM_URL":                      "the language model's base URL for free-form requests (agent turns; off when unset)",
+	"TANDEM_LLM_MODEL":                    "the language model's name (required with TANDEM_LLM_URL)",
+	"TANDEM_LLM_API_KEY":                  "the language model's API key",
+	"TANDEM_LLM_API":                      "openai (Chat Completions, the default) or anthropic (Messages)",
+	"TANDEM_AGENT_MAX_CALLS":              "tool calls an agent turn may make (default 8)",
+	"TANDEM_AGENT_TIMEOUT":                "how long an agent turn may plan (default 60s)",
 }
 
 // describeEnv returns what envHelp says of name, or for a provider's
