@@ -173,3 +173,36 @@ func TestMCPSessionEndsWithItsKey(t *testing.T) {
 		t.Error("a client connected with an unknown key")
 	}
 }
+
+// TestMCPRefusesOtherOriginsAndExpiredKeys: a request a browser page of
+// another site makes with a valid key is refused (403), as the MCP
+// specification asks of HTTP servers; a key past its expiry never connects.
+func TestMCPRefusesOtherOriginsAndExpiredKeys(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	key := e.createKey("UALICE", "laptop")
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"page","version":"1"}}}`
+	req, _ := http.NewRequest(http.MethodPost, e.public+"/mcp", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a cross-site request answered %d, want 403", resp.StatusCode)
+	}
+	short := e.createKey("UALICE", "short --expires 1s")
+	waitFor(t, "the short key to expire", func() bool {
+		s, err := e.mcpSession(short)
+		if err == nil {
+			s.Close()
+		}
+		return err != nil
+	})
+}
