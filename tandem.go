@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -324,6 +325,40 @@ type APIKey struct {
 	Expires   time.Time `json:"expires,omitzero"` // zero: never
 	LastUsed  time.Time `json:"last_used,omitzero"`
 	Revoked   time.Time `json:"revoked,omitzero"`
+	// Scope is what the key may do. A key stored before scopes existed
+	// has none and reads as ScopeWrite, what it could do then.
+	Scope Scope `json:"scope,omitempty"`
+}
+
+// EffectiveScope is what k may do: its Scope, or ScopeWrite for a record
+// without one (a key made before scopes, which could run changes).
+func (k APIKey) EffectiveScope() Scope {
+	if k.Scope == "" {
+		return ScopeWrite
+	}
+	return k.Scope
+}
+
+// Scope is what an API key may do.
+type Scope string
+
+const (
+	// ScopeRead keys run commands that only read, and free-form requests
+	// whose changes come back proposed, not made. New keys are read keys
+	// unless their creator says otherwise.
+	ScopeRead Scope = "read"
+	// ScopeWrite keys may also run commands that change something.
+	ScopeWrite Scope = "write"
+)
+
+// ParseScope reads a scope as people type it ("read" or "write", any
+// case); anything else fails with EINVALID.
+func ParseScope(s string) (Scope, error) {
+	switch sc := Scope(strings.ToLower(strings.TrimSpace(s))); sc {
+	case ScopeRead, ScopeWrite:
+		return sc, nil
+	}
+	return "", Errorf(EINVALID, "“%s” is not a key scope; use read or write.", Escape(s))
 }
 
 // Expired reports whether the key can no longer be used at now.

@@ -476,11 +476,14 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		expires = key.Expires.UTC().Format(time.RFC3339)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"ok":        true,
-		"creator":   key.Creator,
-		"team":      key.Team,
-		"reason":    tandem.ReasonAPIKeyCreator,
-		"key":       map[string]string{"prefix": key.Prefix, "name": key.Name, "expires": expires},
+		"ok":      true,
+		"creator": key.Creator,
+		"team":    key.Team,
+		"reason":  tandem.ReasonAPIKeyCreator,
+		"key":     map[string]string{"prefix": key.Prefix, "name": key.Name, "expires": expires, "scope": string(key.EffectiveScope())},
+		// What the key may do: "read" runs reads and proposes changes,
+		// "write" may also make them.
+		"scope":     key.EffectiveScope(),
 		"providers": providers,
 	})
 }

@@ -66,10 +66,15 @@ func ParseTTL(s string) (time.Duration, error) {
 	return 0, tandem.Errorf(tandem.EINVALID, "“%s” is not an expiry; use e.g. 30d, 12h or never.", tandem.Escape(s))
 }
 
-// Create makes a key for creator that expires after ttl (0: never). It
-// returns the key itself, to show once, and its record. actor is who asked
-// (the creator, or "operator").
+// Create makes a read key for creator that expires after ttl (0: never).
+// It returns the key itself, to show once, and its record. actor is who
+// asked (the creator, or "operator").
 func (k *Keys) Create(ctx context.Context, team, creator, name string, ttl time.Duration, actor string) (string, tandem.APIKey, error) {
+	return k.CreateScoped(ctx, team, creator, name, ttl, tandem.ScopeRead, actor)
+}
+
+// CreateScoped is Create with the key's scope (read when "").
+func (k *Keys) CreateScoped(ctx context.Context, team, creator, name string, ttl time.Duration, scope tandem.Scope, actor string) (string, tandem.APIKey, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 80 {
 		return "", tandem.APIKey{}, tandem.Errorf(tandem.EINVALID, "A key needs a name of 1 to 80 characters, such as `ci-deploy`.")
@@ -77,13 +82,19 @@ func (k *Keys) Create(ctx context.Context, team, creator, name string, ttl time.
 	if team == "" || creator == "" {
 		return "", tandem.APIKey{}, tandem.Errorf(tandem.EINVALID, "A key needs a team and a Slack user to act as.")
 	}
+	if scope == "" {
+		scope = tandem.ScopeRead
+	}
+	if _, err := tandem.ParseScope(string(scope)); err != nil {
+		return "", tandem.APIKey{}, err
+	}
 	idBytes := make([]byte, 5)
 	secret := make([]byte, 32)
 	rand.Read(idBytes)
 	rand.Read(secret)
 	prefix := "tdm_" + prefixEncoding.EncodeToString(idBytes)
 	full := prefix + "_" + base64.RawURLEncoding.EncodeToString(secret)
-	rec := tandem.APIKey{Prefix: prefix, Hash: hashKey(full), Name: name, Team: team, Creator: creator, CreatedAt: k.now()}
+	rec := tandem.APIKey{Prefix: prefix, Hash: hashKey(full), Name: name, Team: team, Creator: creator, CreatedAt: k.now(), Scope: scope}
 	if ttl > 0 {
 		rec.Expires = rec.CreatedAt.Add(ttl)
 	}
@@ -189,16 +200,29 @@ func (k *Keys) Revoke(ctx context.Context, prefix, creator, actor string) (tande
 func (k *Keys) audit(ctx context.Context, rec tandem.APIKey, actor, action string) {
 	k.Store.AppendAudit(ctx, tandem.AuditRecord{
 		Time: k.now(), Actor: actor, Effective: rec.Creator, Action: action,
-		Reason: tandem.ReasonAPIKeyCreator, Outcome: tandem.OutcomeOK, Detail: rec.Prefix + " " + rec.Name,
+		Reason: tandem.ReasonAPIKeyCreator, Outcome: tandem.OutcomeOK, Detail: rec.Prefix + " " + rec.Name + " (" + string(rec.Scope) + " scope)",
 	})
 }
 
 // CreateText is Create with the expiry as people type it ("90d", "12h",
-// "never", "" for the default).
+// "never", "" for the default): a read key.
 func (k *Keys) CreateText(ctx context.Context, team, creator, name, expires, actor string) (string, tandem.APIKey, error) {
+	return k.CreateTextScoped(ctx, team, creator, name, expires, "", actor)
+}
+
+// CreateTextScoped is CreateText with the scope as people type it ("read",
+// "write", "" for read). A scope or expiry it cannot read fails with
+// EINVALID, no key made.
+func (k *Keys) CreateTextScoped(ctx context.Context, team, creator, name, expires, scope, actor string) (string, tandem.APIKey, error) {
 	ttl, err := ParseTTL(expires)
 	if err != nil {
 		return "", tandem.APIKey{}, err
 	}
-	return k.Create(ctx, team, creator, name, ttl, actor)
+	sc := tandem.ScopeRead
+	if strings.TrimSpace(scope) != "" {
+		if sc, err = tandem.ParseScope(scope); err != nil {
+			return "", tandem.APIKey{}, err
+		}
+	}
+	return k.CreateScoped(ctx, team, creator, name, ttl, sc, actor)
 }

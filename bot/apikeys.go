@@ -12,7 +12,9 @@ import (
 
 // KeyManager creates, lists and revokes API keys.
 type KeyManager interface {
-	CreateText(ctx context.Context, team, creator, name, expires, actor string) (string, tandem.APIKey, error)
+	// CreateTextScoped makes a key with the expiry and scope as people
+	// type them ("" for the defaults: 90 days, read).
+	CreateTextScoped(ctx context.Context, team, creator, name, expires, scope, actor string) (string, tandem.APIKey, error)
 	List(ctx context.Context, team, creator string) ([]tandem.APIKey, error)
 	Revoke(ctx context.Context, prefix, creator, actor string) (tandem.APIKey, error)
 }
@@ -21,23 +23,31 @@ type KeyManager interface {
 func (b *Bot) tandemCommand(ctx context.Context, cmd slack.SlashCommand, team string) tandem.Reply {
 	f := strings.Fields(cmd.Text)
 	usage := tandem.Reply{Title: "Usage", Items: []tandem.Item{
-		{Text: "`/tandem apikey create <name> [--expires 90d|never]`: a key that acts as you, shown once"},
+		{Text: "`/tandem apikey create <name> [--expires 90d|never] [--scope read|write]`: a key that acts as you, shown once; a read key (the default) cannot make changes"},
 		{Text: "`/tandem apikey list`"},
 		{Text: "`/tandem apikey revoke <prefix>`"},
 		{Text: "`/tandem channel persistent on|off`: the default for new sessions here (channel admins; owners still approve)"},
 	}}
 	switch {
 	case len(f) >= 2 && f[0] == "apikey" && f[1] == "create":
-		name, expires := "", ""
+		name, expires, scope := "", "", ""
 		for i := 2; i < len(f); i++ {
-			if f[i] == "--expires" && i+1 < len(f) {
+			switch {
+			case f[i] == "--expires" && i+1 < len(f):
 				expires = f[i+1]
 				i++
-			} else {
+			case f[i] == "--scope" && i+1 < len(f):
+				scope = f[i+1]
+				i++
+			case strings.HasPrefix(f[i], "--scope="):
+				scope = strings.TrimPrefix(f[i], "--scope=")
+			case f[i] == "--scope":
+				return tandem.Reply{Title: "No key created", Text: "`--scope` needs a value: read or write."}
+			default:
 				name = strings.TrimSpace(name + " " + f[i])
 			}
 		}
-		return b.createKey(ctx, team, cmd.UserID, name, expires)
+		return b.createKey(ctx, team, cmd.UserID, name, expires, scope)
 	case len(f) == 2 && f[0] == "apikey" && f[1] == "list":
 		return b.listKeys(ctx, team, cmd.UserID)
 	case len(f) == 3 && f[0] == "apikey" && f[1] == "revoke":
@@ -48,19 +58,19 @@ func (b *Bot) tandemCommand(ctx context.Context, cmd slack.SlashCommand, team st
 	return usage
 }
 
-func (b *Bot) createKey(ctx context.Context, team, user, name, expires string) tandem.Reply {
+func (b *Bot) createKey(ctx context.Context, team, user, name, expires, scope string) tandem.Reply {
 	if b.cfg.Keys == nil {
 		return tandem.Reply{Title: "API keys are not available on this Tandem"}
 	}
-	key, rec, err := b.cfg.Keys.CreateText(ctx, team, user, name, expires, user)
+	key, rec, err := b.cfg.Keys.CreateTextScoped(ctx, team, user, name, expires, scope, user)
 	if err != nil {
 		return tandem.Reply{Title: "No key created", Text: tandem.ErrorMessage(err)}
 	}
 	go b.publishHome(context.WithoutCancel(ctx), team, user)
 	return tandem.Reply{
 		Title: "API key " + rec.Name + " created",
-		Text: fmt.Sprintf("```%s```\nCopy it now: Tandem keeps only a hash and cannot show it again. It acts as *you* (<@%s>) on every provider you have connected, whatever thread it posts in, %s. Use it as `Authorization: Bearer <key>` on `POST /api/v1/messages`.",
-			key, user, slackview.KeyExpiry(rec)),
+		Text: fmt.Sprintf("```%s```\nCopy it now: Tandem keeps only a hash and cannot show it again. It acts as *you* (<@%s>) on every provider you have connected, whatever thread it posts in, %s. %s Use it as `Authorization: Bearer <key>` on `POST /api/v1/messages`.",
+			key, user, slackview.KeyExpiry(rec), slackview.KeyScopeWords(rec)),
 	}
 }
 
@@ -118,7 +128,9 @@ func (b *Bot) submitKeyModal(ctx context.Context, team string, cb slack.Interact
 	vals := cb.View.State.Values
 	name := vals[slackview.BlockKeyName][slackview.ActionKeyNameIn].Value
 	expires := vals[slackview.BlockKeyExpiry][slackview.ActionKeyExpiryIn].SelectedOption.Value
-	r := b.createKey(ctx, team, cb.User.ID, name, expires)
+	// A modal opened before it had a scope select creates a read key.
+	scope := vals[slackview.BlockKeyScope][slackview.ActionKeyScopeIn].SelectedOption.Value
+	r := b.createKey(ctx, team, cb.User.ID, name, expires, scope)
 	view := slackview.KeyCreated(r)
 	return slack.NewUpdateViewSubmissionResponse(&view)
 }

@@ -10,11 +10,19 @@ import (
 )
 
 // SaveAPIKey stores a new key under the hash of its secret; the secret
-// itself never reaches the store. It fails with ECONFLICT when a key with the
-// same hash or prefix exists, EINVALID without hash, prefix or creator.
+// itself never reaches the store. A key without a scope is stored as a read
+// key. It fails with ECONFLICT when a key with the same hash or prefix
+// exists, EINVALID without hash, prefix or creator, or with a scope other
+// than read or write.
 func (db *DB) SaveAPIKey(ctx context.Context, k tandem.APIKey) error {
 	if k.Hash == "" || k.Prefix == "" || k.Creator == "" || k.Team == "" {
 		return fmt.Errorf("store: save api key: %w", tandem.Errorf(tandem.EINVALID, "an API key needs a hash, a prefix, a team and a creator"))
+	}
+	if k.Scope == "" {
+		k.Scope = tandem.ScopeRead
+	}
+	if err := checkScope(k.Scope); err != nil {
+		return fmt.Errorf("store: save api key: %w", err)
 	}
 	return db.update(ctx, "save api key", func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketAPIKeys))
@@ -36,12 +44,31 @@ func findKey(b *bolt.Bucket, prefix string) ([]byte, tandem.APIKey, bool) {
 		if !bytes.Contains(v, want) {
 			continue
 		}
-		var key tandem.APIKey
-		if decode(v, &key) == nil && key.Prefix == prefix {
+		key, err := decodeKey(v)
+		if err == nil && key.Prefix == prefix {
 			return append([]byte(nil), k...), key, true
 		}
 	}
 	return nil, tandem.APIKey{}, false
+}
+
+// decodeKey reads a stored key. One stored before keys had scopes has
+// none: it reads as a write key, what it could do then.
+func decodeKey(v []byte) (tandem.APIKey, error) {
+	var k tandem.APIKey
+	if err := decode(v, &k); err != nil {
+		return tandem.APIKey{}, err
+	}
+	k.Scope = k.EffectiveScope()
+	return k, nil
+}
+
+// checkScope fails with EINVALID for a scope other than read or write.
+func checkScope(s tandem.Scope) error {
+	if s != tandem.ScopeRead && s != tandem.ScopeWrite {
+		return tandem.Errorf(tandem.EINVALID, "an API key's scope is read or write, not %q", s)
+	}
+	return nil
 }
 
 // APIKeyByHash returns the key whose secret hashes to hash, or ENOTFOUND.
@@ -52,7 +79,9 @@ func (db *DB) APIKeyByHash(ctx context.Context, hash string) (tandem.APIKey, err
 		if raw == nil {
 			return tandem.Errorf(tandem.ENOTFOUND, "no such API key")
 		}
-		return decode(raw, &k)
+		var err error
+		k, err = decodeKey(raw)
+		return err
 	})
 	return k, err
 }
@@ -63,8 +92,8 @@ func (db *DB) APIKeys(ctx context.Context, team, creator string) ([]tandem.APIKe
 	var out []tandem.APIKey
 	err := db.view(ctx, "api keys", func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(bucketAPIKeys)).ForEach(func(_, v []byte) error {
-			var k tandem.APIKey
-			if err := decode(v, &k); err != nil {
+			k, err := decodeKey(v)
+			if err != nil {
 				return err
 			}
 			if (team == "" || k.Team == team) && (creator == "" || k.Creator == creator) {
@@ -78,7 +107,8 @@ func (db *DB) APIKeys(ctx context.Context, team, creator string) ([]tandem.APIKe
 
 // UpdateAPIKey applies fn to the key with prefix in one transaction. It
 // fails with ENOTFOUND when there is none, and with fn's error (nothing
-// stored) when fn fails. fn may not change the key's hash or prefix.
+// stored) when fn fails, EINVALID when fn leaves a scope other than read or
+// write. fn may not change the key's hash or prefix.
 func (db *DB) UpdateAPIKey(ctx context.Context, prefix string, fn func(*tandem.APIKey) error) (tandem.APIKey, error) {
 	var out tandem.APIKey
 	err := db.update(ctx, "update api key", func(tx *bolt.Tx) error {
@@ -88,6 +118,9 @@ func (db *DB) UpdateAPIKey(ctx context.Context, prefix string, fn func(*tandem.A
 			return tandem.Errorf(tandem.ENOTFOUND, "no API key %s", prefix)
 		}
 		if err := fn(&key); err != nil {
+			return err
+		}
+		if err := checkScope(key.Scope); err != nil {
 			return err
 		}
 		key.Prefix, key.Hash = prefix, string(k)

@@ -35,7 +35,9 @@ type waiter struct {
 
 // RunAPI runs text as a turn of the API key's creator in channel, in the
 // thread threadTS or in a new thread it starts, and waits for the result.
-// It fails with ECHANNELNOTALLOWED, having posted nothing, when the creator
+// It fails with EFORBIDDEN, having posted and recorded nothing, when a read
+// key asks for a command that changes something or allows changes; with
+// ECHANNELNOTALLOWED, having posted nothing, when the creator
 // is not a member of the channel; with EFORBIDDEN when Tandem cannot post in
 // the channel; and with EUNAVAILABLE when the chat cannot say who is a
 // member, or when ctx ends first (the turn still completes in the thread).
@@ -43,6 +45,9 @@ type waiter struct {
 // An agent turn's proposed changes are made, as the key's creator, only
 // when allowChanges is set; otherwise they come back as Pending, not made.
 func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string, allowChanges bool) (tandem.TurnResult, error) {
+	if err := e.checkScope(key, text, allowChanges); err != nil {
+		return tandem.TurnResult{}, err
+	}
 	if err := e.cfg.Chat.CheckMember(ctx, key, channel); err != nil {
 		return tandem.TurnResult{}, err
 	}
@@ -102,6 +107,27 @@ func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadT
 		}
 		return tandem.TurnResult{Session: t.Session}, tandem.Errorf(tandem.EUNAVAILABLE, "The turn is still running; its reply will appear in the thread.")
 	}
+}
+
+// checkScope refuses, with EFORBIDDEN, what key's scope does not allow: a
+// read key may run commands that only read, and free-form requests whose
+// changes come back proposed, not made; a command that changes something,
+// or allow_changes, needs a write key.
+func (e *Engine) checkScope(key tandem.APIKey, text string, allowChanges bool) error {
+	if key.EffectiveScope() == tandem.ScopeWrite {
+		return nil
+	}
+	what := ""
+	switch {
+	case e.Parse(text).Mutating():
+		what = "this command changes something"
+	case allowChanges:
+		what = "allow_changes makes changes"
+	}
+	if what != "" {
+		return tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the %s scope; %s and needs a key with --scope write.", key.Name, key.EffectiveScope(), what)
+	}
+	return nil
 }
 
 // apiChangesPrefix starts the id of an API turn whose call allowed changes

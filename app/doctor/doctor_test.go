@@ -518,7 +518,7 @@ func TestDoctorPostgres(t *testing.T) {
 	db.Close()
 	checks = e.doctor()
 	wantOK(t, checks)
-	if c := find(t, checks, "database"); !strings.Contains(c.Detail, "schema 3 (current)") {
+	if c := find(t, checks, "database"); !strings.Contains(c.Detail, fmt.Sprintf("schema %d (current)", postgres.SchemaVersion)) {
 		t.Errorf("database: %s", c.Detail)
 	}
 	if c := find(t, checks, "encryption key"); !strings.Contains(c.Detail, "opens the database") {

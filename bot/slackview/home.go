@@ -142,7 +142,16 @@ func KeyLine(k tandem.APIKey, now time.Time) string {
 	if !k.LastUsed.IsZero() {
 		used = "last used " + k.LastUsed.UTC().Format("2006-01-02 15:04 UTC")
 	}
-	return fmt.Sprintf("`%s` *%s* · created %s · %s · %s", k.Prefix, escape(k.Name), k.CreatedAt.UTC().Format("2006-01-02"), state, used)
+	return fmt.Sprintf("`%s` *%s* · %s scope · created %s · %s · %s", k.Prefix, escape(k.Name), k.EffectiveScope(), k.CreatedAt.UTC().Format("2006-01-02"), state, used)
+}
+
+// KeyScopeWords says what a key's scope lets it do, for the message that
+// shows a new key.
+func KeyScopeWords(k tandem.APIKey) string {
+	if k.EffectiveScope() == tandem.ScopeWrite {
+		return "It has the *write* scope: it can make changes."
+	}
+	return "It has the *read* scope: it runs reads, and free-form requests come back with their changes proposed, not made; a key that makes changes needs `--scope write`."
 }
 
 // KeyExpiry words when a key expires: "and never expires" or "until <date>".

@@ -20,8 +20,10 @@ const (
 	CallbackKeyModal  = "apikey_create_modal"
 	BlockKeyName      = "key_name"
 	BlockKeyExpiry    = "key_expiry"
+	BlockKeyScope     = "key_scope"
 	ActionKeyNameIn   = "key_name_input"
 	ActionKeyExpiryIn = "key_expiry_input"
+	ActionKeyScopeIn  = "key_scope_input"
 )
 
 // SessionSettings returns the Session settings modal for the thread key:
@@ -65,8 +67,8 @@ func SessionSettings(key tandem.SessionKey, sess *tandem.Session, editors string
 	return view
 }
 
-// KeyModal returns the modal that creates an API key: a name and an
-// expiry, 90 days unless changed.
+// KeyModal returns the modal that creates an API key: a name, an expiry,
+// 90 days unless changed, and a scope, read unless changed.
 func KeyModal() slack.ModalViewRequest {
 	name := slack.NewPlainTextInputBlockElement(plain("ci-deploy"), ActionKeyNameIn)
 	var opts []*slack.OptionBlockObject
@@ -75,6 +77,12 @@ func KeyModal() slack.ModalViewRequest {
 	}
 	expiry := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, nil, ActionKeyExpiryIn, opts...)
 	expiry.InitialOption = opts[1]
+	scopes := []*slack.OptionBlockObject{
+		slack.NewOptionBlockObject(string(tandem.ScopeRead), plain("read: reads, and proposes changes without making them"), nil),
+		slack.NewOptionBlockObject(string(tandem.ScopeWrite), plain("write: may also make changes"), nil),
+	}
+	scope := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, nil, ActionKeyScopeIn, scopes...)
+	scope.InitialOption = scopes[0]
 	return slack.ModalViewRequest{
 		Type:       slack.VTModal,
 		Title:      plain("New API key"),
@@ -84,6 +92,7 @@ func KeyModal() slack.ModalViewRequest {
 		Blocks: slack.Blocks{BlockSet: []slack.Block{
 			slack.NewInputBlock(BlockKeyName, plain("Name"), nil, name),
 			slack.NewInputBlock(BlockKeyExpiry, plain("Expires after"), nil, expiry),
+			slack.NewInputBlock(BlockKeyScope, plain("Scope"), nil, scope),
 		}},
 	}
 }

@@ -361,7 +361,9 @@ func TestAPIAgentTurnChangesOnlyWhenAllowed(t *testing.T) {
 	e.start()
 	e.connect("UALICE", "alice-gh")
 	e.connect("UBOB", "bob-gh")
-	key := e.createKey("UALICE", "ci")
+	// allow_changes needs a write key (TestAPIKeyScopes has a read key's
+	// refusal).
+	key := e.createKey("UALICE", "ci --scope write")
 	status, out := e.post(key, `{"channel":"`+channel+`","text":"tell the login PR it shipped"}`)
 	pending, _ := out["pending_changes"].([]any)
 	if status != 200 || len(pending) != 1 || !strings.Contains(fmt.Sprint(pending[0]), "Shipped") {

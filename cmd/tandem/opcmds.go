@@ -42,17 +42,20 @@ the Slack user it was created for.
 }
 
 func apikeyCreateCmd(run opRunner) *cobra.Command {
-	var user, name, expires, team string
+	var user, name, expires, team, scope string
 	c := &cobra.Command{
 		Use:   "create [NAME] --user U…",
 		Short: "Create a key that acts as a Slack user; prints the key alone on stdout",
 		Long: `Create makes an API key that acts as the Slack user --user and prints the
 key alone on stdout, for scripts. The name (--name or the argument) is how
-you recognise it in tandem apikey list.
+you recognise it in tandem apikey list. A key has the read scope unless
+--scope write says otherwise: a read key runs commands that only read, and
+its free-form requests come back with their changes proposed, not made.
 
 ` + opLong,
 		Example: `  tandem apikey create --user U012AB3CD ci
   tandem apikey create --user U012AB3CD --name ci --expires never
+  tandem apikey create --user U012AB3CD deploy --scope write
   TANDEM_TEAM=T012AB3CD tandem apikey create --user U012AB3CD ci   # tandem serve stopped`,
 		Args:        maxArgs(1),
 		Annotations: map[string]string{"environment": envSection(slices.Concat(storeEnv, []string{"TANDEM_TEAM"})...)},
@@ -69,6 +72,9 @@ you recognise it in tandem apikey list.
 			if err := checkUserID(user); err != nil {
 				return err
 			}
+			if _, err := tandem.ParseScope(scope); err != nil {
+				return badValue("--scope %q is not a key scope; use read or write", scope)
+			}
 			return run(cmd, args, func(env opEnv) error {
 				if team == "" {
 					team = env.team
@@ -76,7 +82,7 @@ you recognise it in tandem apikey list.
 				if team == "" {
 					return badUsage("tandem apikey create needs --team T… when no tandem serve is running (or set TANDEM_TEAM)")
 				}
-				key, _, err := env.keys.CreateText(cmd.Context(), team, user, name, expires, "operator")
+				key, _, err := env.keys.CreateTextScoped(cmd.Context(), team, user, name, expires, scope, "operator")
 				if err != nil {
 					return errors.New(tandem.ErrorMessage(err))
 				}
@@ -88,6 +94,7 @@ you recognise it in tandem apikey list.
 	c.Flags().StringVar(&user, "user", "", "Slack member id (U… or W…) of the user the key acts as (required)")
 	c.Flags().StringVar(&name, "name", "", "a name to recognise the key by (or give it as the argument)")
 	c.Flags().StringVar(&expires, "expires", "90d", "lifetime: 30d, 12h or never")
+	c.Flags().StringVar(&scope, "scope", "read", "what the key may do: read (reads; changes only proposed) or write (may also make changes)")
 	c.Flags().StringVar(&team, "team", "", "Slack team id (T…); default: the running tandem serve's, else TANDEM_TEAM")
 	return c
 }
@@ -97,7 +104,7 @@ func apikeyListCmd(run opRunner) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "list",
-		Short: "List API keys: prefix, name, creator, dates and state",
+		Short: "List API keys: prefix, name, scope, creator, dates and state",
 		Long:  "List prints every API key, or those of one user.\n\n" + opLong,
 		Example: `  tandem apikey list
   tandem apikey list --user U012AB3CD --json`,
@@ -122,7 +129,7 @@ func apikeyListCmd(run opRunner) *cobra.Command {
 					return json.NewEncoder(stdout).Encode(keys)
 				}
 				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "PREFIX\tNAME\tCREATOR\tCREATED\tEXPIRES\tLAST USED\tSTATE")
+				fmt.Fprintln(tw, "PREFIX\tNAME\tSCOPE\tCREATOR\tCREATED\tEXPIRES\tLAST USED\tSTATE")
 				now := time.Now()
 				for _, k := range keys {
 					state := "active"
@@ -131,7 +138,7 @@ func apikeyListCmd(run opRunner) *cobra.Command {
 					} else if k.Expired(now) {
 						state = "expired"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.Creator, day(k.CreatedAt), day(k.Expires), day(k.LastUsed), state)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.EffectiveScope(), k.Creator, day(k.CreatedAt), day(k.Expires), day(k.LastUsed), state)
 				}
 				return tw.Flush()
 			})

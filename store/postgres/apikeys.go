@@ -10,12 +10,12 @@ import (
 	"github.com/tandembot/tandem"
 )
 
-const apiKeyColumns = `hash, prefix, name, team, creator, created_at, expires, last_used, revoked`
+const apiKeyColumns = `hash, prefix, name, team, creator, created_at, expires, last_used, revoked, scope`
 
 func scanAPIKey(row pgx.Row) (tandem.APIKey, error) {
 	var k tandem.APIKey
 	var expires, lastUsed, revoked *time.Time
-	if err := row.Scan(&k.Hash, &k.Prefix, &k.Name, &k.Team, &k.Creator, &k.CreatedAt, &expires, &lastUsed, &revoked); err != nil {
+	if err := row.Scan(&k.Hash, &k.Prefix, &k.Name, &k.Team, &k.Creator, &k.CreatedAt, &expires, &lastUsed, &revoked, &k.Scope); err != nil {
 		return tandem.APIKey{}, err
 	}
 	k.CreatedAt = k.CreatedAt.UTC()
@@ -23,15 +23,33 @@ func scanAPIKey(row pgx.Row) (tandem.APIKey, error) {
 	return k, nil
 }
 
-const insertAPIKey = `INSERT INTO api_keys (` + apiKeyColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+const insertAPIKey = `INSERT INTO api_keys (` + apiKeyColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
+// apiKeyArgs are k's columns, in apiKeyColumns' order. A key without a
+// scope is one from before scopes (SaveAPIKey gives new keys read first):
+// it is a write key, as the bbolt store reads it.
 func apiKeyArgs(k tandem.APIKey) []any {
-	return []any{k.Hash, k.Prefix, k.Name, k.Team, k.Creator, k.CreatedAt, nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked)}
+	if k.Scope == "" {
+		k.Scope = tandem.ScopeWrite
+	}
+	return []any{k.Hash, k.Prefix, k.Name, k.Team, k.Creator, k.CreatedAt, nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), string(k.Scope)}
 }
 
 func checkAPIKey(k tandem.APIKey) error {
 	if k.Hash == "" || k.Prefix == "" || k.Creator == "" || k.Team == "" {
 		return tandem.Errorf(tandem.EINVALID, "an API key needs a hash, a prefix, a team and a creator")
+	}
+	if k.Scope == "" {
+		return nil // one from before scopes; see apiKeyArgs
+	}
+	return checkScope(k.Scope)
+}
+
+// checkScope fails with EINVALID for a scope other than read or write, as
+// the bbolt store does (the table's CHECK constraint agrees).
+func checkScope(s tandem.Scope) error {
+	if s != tandem.ScopeRead && s != tandem.ScopeWrite {
+		return tandem.Errorf(tandem.EINVALID, "an API key's scope is read or write, not %q", s)
 	}
 	return nil
 }
@@ -49,10 +67,15 @@ func apiKeyConflict(err error, k tandem.APIKey) error {
 }
 
 // SaveAPIKey stores a new key under the hash of its secret; the secret
-// itself never reaches the store. It fails with ECONFLICT when a key with the
+// itself never reaches the store. A key without a scope is stored as a read
+// key (the column's default, write, is for rows older than scopes). It fails with ECONFLICT when a key with the
 // same hash or prefix exists (unique constraints decide, across replicas
-// too), EINVALID without hash, prefix, team or creator.
+// too), EINVALID without hash, prefix, team or creator, or with a scope
+// other than read or write.
 func (db *DB) SaveAPIKey(ctx context.Context, k tandem.APIKey) error {
+	if k.Scope == "" {
+		k.Scope = tandem.ScopeRead
+	}
 	if err := checkAPIKey(k); err != nil {
 		return fmt.Errorf("postgres: save api key: %w", err)
 	}
@@ -95,7 +118,8 @@ func (db *DB) APIKeys(ctx context.Context, team, creator string) ([]tandem.APIKe
 
 // UpdateAPIKey applies fn to the key with prefix in one transaction, with
 // the row locked. It fails with ENOTFOUND when there is none, and with fn's
-// error (nothing stored) when fn fails. fn may not change the key's hash or
+// error (nothing stored) when fn fails, EINVALID when fn leaves a scope
+// other than read or write. fn may not change the key's hash or
 // prefix.
 func (db *DB) UpdateAPIKey(ctx context.Context, prefix string, fn func(*tandem.APIKey) error) (tandem.APIKey, error) {
 	var out tandem.APIKey
@@ -108,12 +132,15 @@ func (db *DB) UpdateAPIKey(ctx context.Context, prefix string, fn func(*tandem.A
 			return err
 		}
 		hash := key.Hash
-		if fnErr = fn(&key); fnErr != nil {
+		if fnErr = fn(&key); fnErr == nil {
+			fnErr = checkScope(key.Scope)
+		}
+		if fnErr != nil {
 			return fnErr
 		}
 		key.Prefix, key.Hash = prefix, hash
 		out = key
-		_, err = tx.Exec(ctx, `UPDATE api_keys SET name = $3, team = $4, creator = $5, created_at = $6, expires = $7, last_used = $8, revoked = $9
+		_, err = tx.Exec(ctx, `UPDATE api_keys SET name = $3, team = $4, creator = $5, created_at = $6, expires = $7, last_used = $8, revoked = $9, scope = $10
 			WHERE hash = $1 AND prefix = $2`, apiKeyArgs(key)...)
 		return err
 	})

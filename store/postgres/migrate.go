@@ -16,10 +16,13 @@ import (
 // records the versions applied to it in the schema_version table; Open
 // refuses any other version, and Migrate upgrades older ones.
 //
-// History, as in the bbolt store: 1, the first release (turns, sessions,
-// links, OAuth states, audit); 2 adds API keys, settings and leases; 3 adds
-// the index of each session's unfinished turns.
-const SchemaVersion = 3
+// History, as in the bbolt store up to 3: 1, the first release (turns,
+// sessions, links, OAuth states, audit); 2 adds API keys, settings and
+// leases; 3 adds the index of each session's unfinished turns; 4 adds API
+// key scopes (existing keys become write keys). The bbolt store needed no
+// version for scopes: it stores keys as JSON, and a key without a scope
+// reads as a write key.
+const SchemaVersion = 4
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS

@@ -1021,3 +1021,42 @@ func TestNextTurnUsesItsIndex(t *testing.T) {
 		t.Errorf("NextTurn's query does not use turns_open_by_session:\n%s", strings.Join(plan, "\n"))
 	}
 }
+
+// TestMigrateSchema3KeyScope migrates a schema 3 database holding an API
+// key: the key could run changes, so it becomes a write key; a new key
+// saved without a scope is a read key, and the table refuses any other
+// scope.
+func TestMigrateSchema3KeyScope(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	conn := sql(t, url)
+	ctx := t.Context()
+	if _, _, err := migrate(ctx, conn, "test", migrations[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO api_keys (hash, prefix, name, team, creator, created_at)
+		VALUES ('hash-of-FAKE-old', 'tdm_olde1111', 'old-ci', 'T1', 'U1', $1)`, storetest.T0); err != nil {
+		t.Fatal(err)
+	}
+	if from, to, err := Migrate(ctx, url, Options{}); err != nil || from != 3 || to != SchemaVersion {
+		t.Fatalf("Migrate = %d, %d, %v; want 3, %d", from, to, err, SchemaVersion)
+	}
+	var scope string
+	must(t, conn.QueryRow(ctx, `SELECT scope FROM api_keys WHERE prefix = 'tdm_olde1111'`).Scan(&scope))
+	if scope != "write" {
+		t.Errorf("scope of a key from schema 3 = %q, want write", scope)
+	}
+	db := openAt(t, url, Options{Keyring: keyring(t, testKey(1))})
+	k, err := db.APIKeyByHash(ctx, "hash-of-FAKE-old")
+	if err != nil || k.Scope != tandem.ScopeWrite {
+		t.Errorf("APIKeyByHash of the old key = %+v, %v; want scope write", k, err)
+	}
+	must(t, db.SaveAPIKey(ctx, tandem.APIKey{Prefix: "tdm_neww2222", Hash: "hash-of-FAKE-new", Name: "laptop", Team: "T1", Creator: "U1", CreatedAt: storetest.T0}))
+	must(t, conn.QueryRow(ctx, `SELECT scope FROM api_keys WHERE prefix = 'tdm_neww2222'`).Scan(&scope))
+	if scope != "read" {
+		t.Errorf("scope of a new key saved without one = %q, want read", scope)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE api_keys SET scope = 'admin' WHERE prefix = 'tdm_neww2222'`); err == nil {
+		t.Error("the table took scope admin")
+	}
+}

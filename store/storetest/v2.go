@@ -121,6 +121,67 @@ func testAPIKeys(t *testing.T, open func(t *testing.T) tandem.Store) {
 	}
 	_, err = s.UpdateAPIKey(ctx, "tdm_missing", func(*tandem.APIKey) error { return nil })
 	wantCode(t, "UpdateAPIKey unknown", err, tandem.ENOTFOUND)
+
+	t.Run("Scope", func(t *testing.T) { testAPIKeyScope(t, open) })
+}
+
+// testAPIKeyScope: a key's scope round-trips; a key saved without one is a
+// read key (new keys are); any other scope is refused.
+func testAPIKeyScope(t *testing.T, open func(t *testing.T) tandem.Store) {
+	s := open(t)
+	ctx := t.Context()
+	keys := []tandem.APIKey{
+		{Prefix: "tdm_read1111", Hash: "hash-of-FAKE-read", Name: "laptop", Team: "T1", Creator: "U1", CreatedAt: T0, Scope: tandem.ScopeRead},
+		{Prefix: "tdm_writ2222", Hash: "hash-of-FAKE-write", Name: "deploy", Team: "T1", Creator: "U1", CreatedAt: T0, Scope: tandem.ScopeWrite},
+		{Prefix: "tdm_none3333", Hash: "hash-of-FAKE-none", Name: "unsaid", Team: "T1", Creator: "U1", CreatedAt: T0},
+	}
+	want := map[string]tandem.Scope{"tdm_read1111": tandem.ScopeRead, "tdm_writ2222": tandem.ScopeWrite, "tdm_none3333": tandem.ScopeRead}
+	for _, k := range keys {
+		must(t, "SaveAPIKey "+k.Prefix, s.SaveAPIKey(ctx, k))
+		got, err := s.APIKeyByHash(ctx, k.Hash)
+		must(t, "APIKeyByHash "+k.Prefix, err)
+		if got.Scope != want[k.Prefix] {
+			t.Errorf("APIKeyByHash(%s).Scope = %q, want %q", k.Prefix, got.Scope, want[k.Prefix])
+		}
+	}
+	list, err := s.APIKeys(ctx, "T1", "U1")
+	must(t, "APIKeys", err)
+	for _, k := range list {
+		if k.Scope != want[k.Prefix] {
+			t.Errorf("APIKeys: %s has scope %q, want %q", k.Prefix, k.Scope, want[k.Prefix])
+		}
+	}
+	if len(list) != len(keys) {
+		t.Errorf("APIKeys lists %d keys, want %d", len(list), len(keys))
+	}
+	bad := tandem.APIKey{Prefix: "tdm_admn4444", Hash: "hash-of-FAKE-admin", Name: "admin", Team: "T1", Creator: "U1", CreatedAt: T0, Scope: "admin"}
+	wantCode(t, "SaveAPIKey with scope admin", s.SaveAPIKey(ctx, bad), tandem.EINVALID)
+	if _, err := s.APIKeyByHash(ctx, bad.Hash); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+		t.Errorf("a key refused for its scope was stored: %v", err)
+	}
+
+	// UpdateAPIKey sees and keeps the scope, and stores a changed one.
+	upd, err := s.UpdateAPIKey(ctx, "tdm_read1111", func(k *tandem.APIKey) error {
+		if k.Scope != tandem.ScopeRead {
+			t.Errorf("UpdateAPIKey's fn sees scope %q, want read", k.Scope)
+		}
+		k.LastUsed = T0.Add(time.Minute)
+		return nil
+	})
+	must(t, "UpdateAPIKey", err)
+	if upd.Scope != tandem.ScopeRead {
+		t.Errorf("UpdateAPIKey = scope %q, want read", upd.Scope)
+	}
+	_, err = s.UpdateAPIKey(ctx, "tdm_read1111", func(k *tandem.APIKey) error { k.Scope = tandem.ScopeWrite; return nil })
+	must(t, "UpdateAPIKey to write", err)
+	if got, _ := s.APIKeyByHash(ctx, "hash-of-FAKE-read"); got.Scope != tandem.ScopeWrite {
+		t.Errorf("scope after UpdateAPIKey = %q, want write", got.Scope)
+	}
+	_, err = s.UpdateAPIKey(ctx, "tdm_read1111", func(k *tandem.APIKey) error { k.Scope = "admin"; return nil })
+	wantCode(t, "UpdateAPIKey to scope admin", err, tandem.EINVALID)
+	if got, _ := s.APIKeyByHash(ctx, "hash-of-FAKE-read"); got.Scope != tandem.ScopeWrite {
+		t.Errorf("a refused UpdateAPIKey changed the scope to %q", got.Scope)
+	}
 }
 
 func testSettings(t *testing.T, open func(t *testing.T) tandem.Store) {
