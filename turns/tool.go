@@ -27,8 +27,8 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 	if spec == nil || spec.Control || spec.Run == nil {
 		return "", nil, tandem.Errorf(tandem.EINVALID, "There is no operation %q.", op)
 	}
-	if spec.Mutating && !keyWrites(key) {
-		return "", nil, tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the read scope; %s changes something and needs a key made with --scope write.", key.Name, op)
+	if spec.Mutating && key.EffectiveScope() != tandem.ScopeWrite {
+		return "", nil, tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the read scope; %s changes something and needs a key with --scope write.", key.Name, op)
 	}
 	user, reason := key.Creator, tandem.ReasonAPIKeyCreator
 	t := tandem.Turn{Session: tandem.SessionKey{Team: key.Team, Channel: "mcp", ThreadTS: key.Prefix}, User: user,
@@ -97,8 +97,3 @@ func (e *Engine) tellKeyCreator(ctx context.Context, key tandem.APIKey, p tandem
 	}
 	n.KeyNeedsLink(context.WithoutCancel(ctx), key, p, out == tandem.OutcomeExpired)
 }
-
-// keyWrites reports whether key may make changes. Keys have no scope yet
-// (issue 18 adds read and write scopes): until then every key may, as
-// through the HTTP API.
-func keyWrites(key tandem.APIKey) bool { return true }

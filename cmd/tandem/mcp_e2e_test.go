@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -205,4 +206,42 @@ func TestMCPRefusesOtherOriginsAndExpiredKeys(t *testing.T) {
 		}
 		return err != nil
 	})
+}
+
+// TestMCPChangeNeedsAWriteKey: a change tool called with a read key (the
+// default) is a tool error naming the scope it needs, and nothing reaches
+// GitHub; with a write key it is made, as the key's creator.
+func TestMCPChangeNeedsAWriteKey(t *testing.T) {
+	e := newEnv(t)
+	e.gh.AddRepo("acme/widgets")
+	pr := e.gh.AddPullRequest("acme/widgets", "alice-gh", "Fix the login test", false)
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	e.connect("UBOB", "bob-gh")
+	args := map[string]any{"ref": "acme/widgets#" + strconv.Itoa(pr), "text": "Shipped"}
+	read, err := e.mcpSession(e.createKey("UALICE", "laptop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer read.Close()
+	before := len(e.requests(tandem.GitHub))
+	text, failed := callText(t, read, "github_comment", args)
+	if !failed || !strings.Contains(text, "read scope") || !strings.Contains(text, "--scope write") {
+		t.Errorf("a change with a read key: failed=%v %q; want a tool error naming the scope", failed, text)
+	}
+	if n := len(e.requests(tandem.GitHub)) - before; n != 0 || len(e.gh.Comments()) != 0 {
+		t.Errorf("a read key's change reached GitHub (%d requests, %d comments)", n, len(e.gh.Comments()))
+	}
+	write, err := e.mcpSession(e.createKey("UALICE", "agent --scope write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer write.Close()
+	if text, failed := callText(t, write, "github_comment", args); failed {
+		t.Fatalf("a change with a write key failed: %s", text)
+	}
+	comments := e.gh.Comments()
+	if len(comments) != 1 || comments[0].AuthorLogin != "alice-gh" || comments[0].Body != "Shipped" {
+		t.Errorf("comments at GitHub: %+v; want one, by the key's creator alice-gh", comments)
+	}
 }
