@@ -23,7 +23,6 @@ import (
 	"github.com/tandembot/tandem/integrations"
 	"github.com/tandembot/tandem/integrations/slacksignin"
 	"github.com/tandembot/tandem/metrics"
-	"github.com/tandembot/tandem/ops"
 	"github.com/tandembot/tandem/turns"
 )
 
@@ -76,12 +75,6 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	}
 	log.Info("store opened", "backend", DescribeDB(cfg))
 	a := &App{cfg: cfg, log: log, db: db, providers: map[tandem.ProviderID]tandem.Provider{}}
-	// Every provider's operations parse, enabled or not, so that asking a
-	// disabled one says it is not enabled rather than "did you mean".
-	var declared [][]ops.Spec
-	for _, spec := range providers {
-		declared = append(declared, spec.Operations)
-	}
 	for _, spec := range providers {
 		pe, ok := cfg.Providers[spec.ID]
 		if !ok {
@@ -127,7 +120,9 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		OpenSessions: func() float64 { return float64(b.OpenSessions()) },
 	})
 	a.tokens.OnRefresh, a.tokens.OnCall = m.Refresh, m.ProviderCall
-	operations := turns.NewOperations(declared...)
+	// Every provider's operations parse, enabled or not, so that asking a
+	// disabled one says it is not enabled rather than "did you mean".
+	operations := Operations()
 	var agentTurns *turns.Agent
 	if cfg.AgentEnabled() {
 		model, err := agent.NewModel(cfg.LLM)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/agent"
+	"github.com/tandembot/tandem/app"
 	"github.com/tandembot/tandem/internal/fakeslack"
 )
 
@@ -243,5 +247,35 @@ func TestMCPChangeNeedsAWriteKey(t *testing.T) {
 	comments := e.gh.Comments()
 	if len(comments) != 1 || comments[0].AuthorLogin != "alice-gh" || comments[0].Body != "Shipped" {
 		t.Errorf("comments at GitHub: %+v; want one, by the key's creator alice-gh", comments)
+	}
+}
+
+// TestREADMEListsEveryMCPTool: the README's list of MCP tools is the list
+// the server offers, reads and changes apart, so their names stay stable
+// and documented.
+func TestREADMEListsEveryMCPTool(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	start := strings.Index(text, "reads `whoami`")
+	end := strings.Index(text, "`jira_move`.")
+	if start < 0 || end < 0 {
+		t.Fatal("the README has no list of MCP tools (from \"reads `whoami`\" to \"`jira_move`.\")")
+	}
+	list := text[start:end+len("`jira_move`.")]
+	reads, changes, _ := strings.Cut(list, "changes")
+	for _, tool := range agent.Tools(app.Operations().Specs()) {
+		part := reads
+		if tool.Change {
+			part = changes
+		}
+		if !strings.Contains(part, "`"+tool.Name+"`") {
+			t.Errorf("the README does not list %s among the MCP %s", tool.Name, map[bool]string{true: "changes", false: "reads"}[tool.Change])
+		}
+	}
+	if n := len(regexp.MustCompile("`[a-z_]+`").FindAllString(list, -1)); n != len(agent.Tools(app.Operations().Specs()))+1 {
+		t.Errorf("the README lists %d MCP tools, the server offers %d (with whoami)", n, len(agent.Tools(app.Operations().Specs()))+1)
 	}
 }
