@@ -264,7 +264,7 @@ func TestREADMEListsEveryMCPTool(t *testing.T) {
 	if start < 0 || end < 0 {
 		t.Fatal("the README has no list of MCP tools (from \"reads `whoami`\" to \"`jira_move`.\")")
 	}
-	list := text[start:end+len("`jira_move`.")]
+	list := text[start : end+len("`jira_move`.")]
 	reads, changes, _ := strings.Cut(list, "changes")
 	for _, tool := range agent.Tools(app.Operations().Specs()) {
 		part := reads
