@@ -58,7 +58,7 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 		}
 		creds, err := e.credentials(ctx, t.Session, user, p, reason)
 		var step tandem.TurnStep
-		e.audit(&step, t, user, p, reason, outcomeOf(err), fmt.Sprintf("mcp: %s (API key %s)", op, key.Name))
+		e.audit(&step, t, user, p, reason, outcomeOf(err), fmt.Sprintf("via API key %s of <@%s>, MCP: %s", key.Name, user, op))
 		for _, r := range step.Audit {
 			if aerr := e.cfg.Store.AppendAudit(context.WithoutCancel(ctx), r); aerr != nil {
 				// No call runs without its audit record.

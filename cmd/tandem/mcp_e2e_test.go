@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"os"
 	"regexp"
@@ -277,5 +279,40 @@ func TestREADMEListsEveryMCPTool(t *testing.T) {
 	}
 	if n := len(regexp.MustCompile("`[a-z_]+`").FindAllString(list, -1)); n != len(agent.Tools(app.Operations().Specs()))+1 {
 		t.Errorf("the README lists %d MCP tools, the server offers %d (with whoami)", n, len(agent.Tools(app.Operations().Specs()))+1)
+	}
+}
+
+// TestMCPCallsAreAudited: every MCP call's resolution is an audit record
+// that names the key, its creator and MCP, as tandem audit shows it.
+func TestMCPCallsAreAudited(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UBOB", "bob-gh")
+	s, err := e.mcpSession(e.createKey("UBOB", "laptop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if text, failed := callText(t, s, "github_review_requests", nil); failed {
+		t.Fatal(text)
+	}
+	var out, errs bytes.Buffer
+	if err := run(ctxFor(t), []string{"audit", "--user", "UBOB", "--json"}, e.getenv, &out, &errs); err != nil {
+		t.Fatalf("tandem audit: %v\n%s", err, errs.String())
+	}
+	found := false
+	dec := json.NewDecoder(&out)
+	for dec.More() {
+		var r tandem.AuditRecord
+		if err := dec.Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Action == "resolve" && r.Detail == "via API key laptop of <@UBOB>, MCP: github.review_requests" &&
+			strings.HasPrefix(r.Actor, "apikey:") && r.Effective == "UBOB" && r.Reason == tandem.ReasonAPIKeyCreator && r.Provider == tandem.GitHub {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no audit record of the MCP call in:\n%s", out.String())
 	}
 }
