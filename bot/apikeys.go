@@ -114,8 +114,28 @@ func (b *Bot) homeKeys(ctx context.Context, team, user string) []slack.Block {
 		b.log.Warn("list keys for home", "err", err)
 		keys = nil
 	}
-	return slackview.HomeKeys(keys, b.cfg.Now())
+	blocks := slackview.HomeKeys(keys, b.cfg.Now())
+	recs, err := b.cfg.Store.Audit(ctx, tandem.AuditFilter{User: user, Limit: keyCallsRead})
+	if err != nil {
+		b.log.Warn("read key calls for home", "err", err)
+		return blocks
+	}
+	var calls []tandem.AuditRecord
+	for i := len(recs) - 1; i >= 0 && len(calls) < keyCallsShown; i-- {
+		if strings.HasPrefix(recs[i].Actor, "apikey:") && recs[i].Effective == user && recs[i].Session.Team == team {
+			calls = append(calls, recs[i])
+		}
+	}
+	return append(blocks, slackview.KeyCalls(calls)...)
 }
+
+// The App Home shows the newest keyCallsShown calls made with a person's
+// keys (through the API or MCP), found among their newest keyCallsRead
+// audit records.
+const (
+	keyCallsShown = 5
+	keyCallsRead  = 50
+)
 
 func (b *Bot) openKeyModal(ctx context.Context, triggerID string) {
 	if _, err := b.api.OpenViewContext(ctx, triggerID, slackview.KeyModal()); err != nil {

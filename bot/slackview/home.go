@@ -2,6 +2,7 @@ package slackview
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -160,4 +161,22 @@ func KeyExpiry(k tandem.APIKey) string {
 		return "and never expires"
 	}
 	return "until " + k.Expires.UTC().Format("2006-01-02")
+}
+
+// KeyCalls is the App Home's list of the newest calls made with a person's
+// API keys (newest first), from their audit records: when, what (which
+// key, MCP or the API) and how it went.
+func KeyCalls(recs []tandem.AuditRecord) []slack.Block {
+	if len(recs) == 0 {
+		return nil
+	}
+	var lines []string
+	for _, r := range recs {
+		what := r.Detail
+		if what == "" {
+			what = string(r.Provider)
+		}
+		lines = append(lines, fmt.Sprintf("• <!date^%d^{date_short_pretty} {time}|%s> · %s · %s", r.Time.Unix(), r.Time.UTC().Format(time.RFC3339), escape(what), r.Outcome))
+	}
+	return []slack.Block{Section("*Recent calls of your API keys*\n" + strings.Join(lines, "\n"))}
 }
