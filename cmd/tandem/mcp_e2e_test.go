@@ -283,7 +283,8 @@ func TestREADMEListsEveryMCPTool(t *testing.T) {
 }
 
 // TestMCPCallsAreAudited: every MCP call's resolution is an audit record
-// that names the key, its creator and MCP, as tandem audit shows it.
+// that names the key, its creator and MCP, as tandem audit shows it, and
+// the creator's App Home lists it.
 func TestMCPCallsAreAudited(t *testing.T) {
 	e := newEnv(t)
 	e.start()
@@ -315,25 +316,9 @@ func TestMCPCallsAreAudited(t *testing.T) {
 	if !found {
 		t.Errorf("no audit record of the MCP call in:\n%s", out.String())
 	}
-}
-
-// TestAppHomeShowsKeyCalls: the creator's App Home lists the calls their
-// keys made through MCP, naming the key, MCP and the operation.
-func TestAppHomeShowsKeyCalls(t *testing.T) {
-	e := newEnv(t)
-	e.start()
-	e.connect("UBOB", "bob-gh")
-	s, err := e.mcpSession(e.createKey("UBOB", "laptop"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if text, failed := callText(t, s, "github_my_prs", nil); failed {
-		t.Fatal(text)
-	}
 	// Bob opens his App Home.
 	if _, err := e.slack.SendEvent(ctxFor(t), e.slack.AppHomeOpenedEvent("UBOB")); err != nil {
 		t.Fatal(err)
 	}
-	e.waitHome("UBOB", "via API key laptop of &lt;@UBOB&gt;, MCP: github.my_prs")
+	e.waitHome("UBOB", "via API key laptop of &lt;@UBOB&gt;, MCP: github.review_requests")
 }
