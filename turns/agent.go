@@ -11,7 +11,6 @@ import (
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/agent"
-	"github.com/tandembot/tandem/ops"
 )
 
 // Agent is what free-form requests need: a planner with its model, the
@@ -137,50 +136,17 @@ func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]str
 		e.audit(x.step, t, "", spec.Provider, reason, tandem.OutcomeRefused, "agent: "+op+" (the session's mode changed during the turn)")
 		return "", agent.Stop(tandem.Errorf(tandem.EFORBIDDEN, "This session's mode changed while your request ran (it now runs as %s), so it stopped. Please ask again.", identityWords(user, reason)))
 	}
-	user, reason := x.user, x.reason
-	req := ops.Request{Turn: t, Session: sess, Command: ops.Command{Name: op, Args: args, Provider: spec.Provider}}
-	providers := []tandem.ProviderID{spec.Provider}
-	if spec.Provider == "" {
-		// An operation that combines providers (standup) takes no
-		// arguments: its parsed example carries the providers it uses.
-		c, err := e.cfg.Operations.get().Parse(spec.Example)
-		if err != nil {
-			return "", tandem.Errorf(tandem.EINVALID, "There is no read operation %q.", op)
-		}
-		req.Command, providers = c, c.Uses
-		req.Sources = map[tandem.ProviderID]ops.Source{}
+	reply, done, err := e.runOp(ctx, t, sess, spec, args, x.user, x.reason, func(p tandem.ProviderID, err error) error {
+		e.audit(x.step, t, x.user, p, x.reason, outcomeOf(err), "agent: "+op)
+		return nil
+	})
+	for _, id := range done.used {
+		x.note(id)
 	}
-	for _, p := range providers {
-		prov, ok := e.cfg.Providers[p]
-		if !ok {
-			if spec.Provider != "" {
-				return "", tandem.Errorf(tandem.EINVALID, "%s is not enabled here.", p.Name())
-			}
-			continue
-		}
-		creds, err := e.credentials(ctx, t.Session, user, p, reason)
-		e.audit(x.step, t, user, p, reason, outcomeOf(err), "agent: "+op)
-		if spec.Provider == "" {
-			req.Sources[p] = ops.Source{Creds: creds, Provider: prov, Err: err}
-			if err == nil {
-				x.note(creds.Identity)
-			}
-			continue
-		}
-		if err != nil {
-			x.mu.Lock()
-			x.failedAt = p
-			x.mu.Unlock()
-			return "", err
-		}
-		req.Creds, req.Provider = creds, prov
-		x.note(creds.Identity)
-	}
-	reply, err := e.cfg.Operations.get().Run(ctx, req)
 	if err != nil {
-		if tandem.ErrorCode(err) == tandem.EUNAUTHORIZED {
+		if done.failedAt != "" {
 			x.mu.Lock()
-			x.failedAt = spec.Provider
+			x.failedAt = done.failedAt
 			x.mu.Unlock()
 		}
 		return "", err

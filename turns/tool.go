@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/tandembot/tandem"
-	"github.com/tandembot/tandem/ops"
 )
 
 // KeyNotifier tells an API key's creator, by direct message with a Connect
@@ -33,53 +32,28 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 	user, reason := key.Creator, tandem.ReasonAPIKeyCreator
 	t := tandem.Turn{Session: tandem.SessionKey{Team: key.Team, Channel: "mcp", ThreadTS: key.Prefix}, User: user,
 		APIKey: key.Prefix, APIKeyName: key.Name, ReceivedAt: e.cfg.Now()}
-	req := ops.Request{Turn: t, Command: ops.Command{Name: op, Args: args, Provider: spec.Provider, Mutating: spec.Mutating}}
 	id := &tandem.Identity{SlackUser: user, Reason: reason, Provider: spec.Provider}
-	providers := []tandem.ProviderID{spec.Provider}
-	if spec.Provider == "" {
-		c, err := e.cfg.Operations.get().Parse(spec.Example)
-		if err != nil {
-			return "", nil, tandem.Errorf(tandem.EINVALID, "There is no operation %q.", op)
-		}
-		req.Command, providers = c, c.Uses
-		req.Sources = map[tandem.ProviderID]ops.Source{}
-	}
-	if op == "whoami" {
-		req.Identities = e.Identities(ctx, key.Team, user, reason)
-		providers = nil
-	}
-	for _, p := range providers {
-		prov, ok := e.cfg.Providers[p]
-		if !ok {
-			if spec.Provider != "" {
-				return "", id, tandem.Errorf(tandem.EINVALID, "%s is not enabled on this Tandem.", p.Name())
-			}
-			continue
-		}
-		creds, err := e.credentials(ctx, t.Session, user, p, reason)
+	reply, done, err := e.runOp(ctx, t, tandem.Session{Key: t.Session, Owner: user}, spec, args, user, reason, func(p tandem.ProviderID, err error) error {
+		// No call runs without its audit record: there is no turn to write
+		// it with later.
 		var step tandem.TurnStep
 		e.audit(&step, t, user, p, reason, outcomeOf(err), fmt.Sprintf("via API key %s of <@%s>, MCP: %s", key.Name, user, op))
-		for _, r := range step.Audit {
-			if aerr := e.cfg.Store.AppendAudit(context.WithoutCancel(ctx), r); aerr != nil {
-				// No call runs without its audit record.
-				return "", id, fmt.Errorf("turns: audit: %w", aerr)
-			}
+		if aerr := e.cfg.Store.AppendAudit(context.WithoutCancel(ctx), step.Audit[0]); aerr != nil {
+			return fmt.Errorf("turns: audit: %w", aerr)
 		}
-		if spec.Provider == "" {
-			req.Sources[p] = ops.Source{Creds: creds, Provider: prov, Err: err}
-			continue
+		return nil
+	})
+	for _, u := range done.used {
+		if u.Provider == spec.Provider {
+			id.Login = u.Login
 		}
-		if err != nil {
-			e.tellKeyCreator(ctx, key, p, err)
-			return "", id, err
-		}
-		req.Creds, req.Provider, id.Login = creds, prov, creds.Identity.Login
 	}
-	reply, err := e.cfg.Operations.get().Run(ctx, req)
-	if tandem.ErrorCode(err) == tandem.EUNAUTHORIZED && spec.Provider != "" {
+	if done.failedAt != "" && tandem.ErrorCode(err) == tandem.EUNAUTHORIZED {
 		// The provider refused the creator's token: the same as a dead link.
-		err = &tandem.ExpiredError{Team: key.Team, User: user, Provider: spec.Provider}
-		e.tellKeyCreator(ctx, key, spec.Provider, err)
+		err = &tandem.ExpiredError{Team: key.Team, User: user, Provider: done.failedAt}
+	}
+	if done.failedAt != "" {
+		e.tellKeyCreator(ctx, key, done.failedAt, err)
 	}
 	if err != nil {
 		return "", id, err
