@@ -18,7 +18,6 @@ var ErrNoSchedule = &tandem.Error{Code: tandem.EINVALID, Message: "That message 
 var (
 	timeRE = regexp.MustCompile(`^(\d{1,2})(?::(\d{2}))?(am|pm|a\.m\.|p\.m\.)?$`)
 	dateRE = regexp.MustCompile(`^(\d{4})-(\d{1,2})-(\d{1,2})$`)
-	zoneRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)+$`)
 )
 
 const examples = "`every weekday at 9:00 standup`, `every monday and thursday at 9:30 …`, `on 2026-12-24 at 16:00 …` or `tomorrow at 8:15 …`"
@@ -33,7 +32,11 @@ const examples = "`every weekday at 9:00 standup`, `every monday and thursday at
 //	tomorrow [at] <time> [<zone>] <command>
 //
 // with <time> as 9, 9:00, 09:00, 17:30, 9am or 5:30 pm, and <zone> an IANA
-// name such as Europe/Berlin, or UTC. It returns ErrNoSchedule when text
+// name such as Europe/Berlin, or UTC (a nil defaultZone means UTC; a zone
+// without an IANA name, such as time.Local, is refused). A word with a
+// slash after the time counts as a zone when it starts with a capital or
+// an IANA area (Europe/…), so "Mars/Base" is refused as a zone while
+// "tandembot/tandem PRs" stays the command. It returns ErrNoSchedule when text
 // starts with none of the forms, and an error with code EINVALID that says
 // what is wrong for a schedule it cannot accept: an unknown day or zone, a
 // time of day that does not exist, a date in the past, a schedule more
@@ -93,16 +96,24 @@ func Parse(text string, now time.Time, defaultZone *time.Location) (When, string
 		y, m, d := now.In(loc).Date()
 		date = time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
 	}
+	w, err := oneOff(date, hour, minute, loc, now)
+	return w, rest, err
+}
+
+// oneOff places a one-off at hour:minute on date (UTC midnight standing for
+// a day) in loc. It refuses a wall-clock time that the clocks skip and a
+// time that is not after now.
+func oneOff(date time.Time, hour, minute int, loc *time.Location, now time.Time) (When, error) {
 	wall := time.Date(date.Year(), date.Month(), date.Day(), hour, minute, 0, 0, time.UTC)
 	when := wall.Format("Mon 2 Jan 2006 at 15:04") + " " + loc.String()
 	if !asUTC(time.Date(wall.Year(), wall.Month(), wall.Day(), hour, minute, 0, 0, loc)).Equal(wall) {
-		return When{}, "", tandem.Errorf(tandem.EINVALID, "%s does not exist: the clocks go forward that night. Pick another time.", when)
+		return When{}, tandem.Errorf(tandem.EINVALID, "%s does not exist: the clocks go forward that night. Pick another time.", when)
 	}
 	at := place(wall, loc)
 	if !at.After(now) {
-		return When{}, "", tandem.Errorf(tandem.EINVALID, "%s has already passed; pick a time in the future.", when)
+		return When{}, tandem.Errorf(tandem.EINVALID, "%s has already passed; pick a time in the future.", when)
 	}
-	return When{At: at.UTC(), Zone: loc.String()}, rest, nil
+	return When{At: at.UTC(), Zone: loc.String()}, nil
 }
 
 // parseDays reads "day", "weekday" or weekday names joined by commas and
@@ -207,58 +218,4 @@ func parseTime(c *cursor) (hour, minute int, err error) {
 
 func badTime(raw string) error {
 	return tandem.Errorf(tandem.EINVALID, "“%s” is not a time of day; write one as 9:00, 17:30, 9am or 5:30pm.", raw)
-}
-
-// ianaAreas are the first parts of IANA zone names; a lower-case word with
-// a slash counts as a zone only if it starts with one, so that a command
-// naming a repository (tandembot/tandem) is left alone.
-var ianaAreas = map[string]bool{
-	"africa": true, "america": true, "antarctica": true, "arctic": true, "asia": true,
-	"atlantic": true, "australia": true, "europe": true, "indian": true, "pacific": true, "etc": true,
-}
-
-// parseZone reads an optional zone after the time, or returns def (UTC when
-// def is nil).
-func parseZone(c *cursor, def *time.Location) (*time.Location, error) {
-	raw := c.raw()
-	switch {
-	case strings.EqualFold(raw, "UTC") || strings.EqualFold(raw, "GMT"):
-		c.i++
-		return time.UTC, nil
-	case zoneRE.MatchString(raw):
-		area, _, _ := strings.Cut(raw, "/")
-		if !ianaAreas[strings.ToLower(area)] && !(area[0] >= 'A' && area[0] <= 'Z') {
-			break
-		}
-		loc, err := loadZone(raw)
-		if err != nil {
-			loc, err = loadZone(canonicalZone(raw))
-		}
-		if err != nil {
-			return nil, zoneError(raw)
-		}
-		c.i++
-		return loc, nil
-	}
-	if def == nil {
-		return time.UTC, nil
-	}
-	if _, err := loadZone(def.String()); err != nil {
-		return nil, err
-	}
-	return def, nil
-}
-
-// canonicalZone capitalises each part of a zone name typed in lower case:
-// europe/berlin → Europe/Berlin, america/new_york → America/New_York.
-func canonicalZone(s string) string {
-	b := []byte(strings.ToLower(s))
-	up := true
-	for i, ch := range b {
-		if up && ch >= 'a' && ch <= 'z' {
-			b[i] = ch - 'a' + 'A'
-		}
-		up = ch == '/' || ch == '_' || ch == '-'
-	}
-	return string(b)
 }

@@ -45,6 +45,7 @@ func TestParse(t *testing.T) {
 		{"every weekdays at 09:00: standup", "UTC", now, When{Cron: "0 9 * * 1-5", Zone: "UTC"}, "standup", utc(2026, 12, 7, 9, 0)},
 		{"every weekday at 9:00 Europe/Berlin standup", "UTC", now, When{Cron: "0 9 * * 1-5", Zone: "Europe/Berlin"}, "standup", utc(2026, 12, 7, 8, 0)},
 		{"every weekday at 9:00 UTC standup", "Europe/Berlin", now, When{Cron: "0 9 * * 1-5", Zone: "UTC"}, "standup", utc(2026, 12, 7, 9, 0)},
+		{"every weekday at 9:00 UTC: standup", "Europe/Berlin", now, When{Cron: "0 9 * * 1-5", Zone: "UTC"}, "standup", utc(2026, 12, 7, 9, 0)},
 		{"every weekday at 9:00 america/new_york standup", "UTC", now, When{Cron: "0 9 * * 1-5", Zone: "America/New_York"}, "standup", utc(2026, 12, 7, 14, 0)},
 		{"every weekday at 9:00 tandembot/tandem PRs", "UTC", now, When{Cron: "0 9 * * 1-5", Zone: "UTC"}, "tandembot/tandem PRs", utc(2026, 12, 7, 9, 0)},
 		{"every day at 5:30pm wrap up", "UTC", now, When{Cron: "30 17 * * *", Zone: "UTC"}, "wrap up", utc(2026, 12, 5, 17, 30)},
@@ -135,5 +136,15 @@ func TestParseNoSchedule(t *testing.T) {
 func TestParseRefusesLocal(t *testing.T) {
 	if _, _, err := Parse("every day at 9 standup", now, time.Local); tandem.ErrorCode(err) != tandem.EINVALID {
 		t.Errorf("Parse with time.Local = %v, want EINVALID: a stored zone must be an IANA name", err)
+	}
+}
+
+func TestParseNilZoneIsUTC(t *testing.T) {
+	got, _, err := Parse("every day at 9 standup", now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Zone != "UTC" {
+		t.Errorf("Zone = %q, want UTC", got.Zone)
 	}
 }

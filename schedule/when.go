@@ -29,8 +29,11 @@ func (w When) OneOff() bool { return w.Cron == "" }
 
 // Validate checks a When read from storage or built by hand: the zone must
 // load, exactly one of Cron and At must be set, the expression must parse,
-// and no two of its next runs may be closer than MinInterval. It fails with
-// code EINVALID.
+// and no two of its next runs on the wall clock may be closer than
+// MinInterval. It fails with code EINVALID. Every expression Parse makes
+// runs at most once a day; for a hand-made one, a time in a DST gap runs
+// when the gap ends and may then come closer than MinInterval to the run
+// before it, so the runner still keeps its own minimum between runs.
 func (w When) Validate() error {
 	if _, err := loadZone(w.Zone); err != nil {
 		return err
@@ -146,23 +149,6 @@ func place(wall time.Time, loc *time.Location) time.Time {
 		}
 	}
 	return t
-}
-
-// loadZone loads an IANA zone by name; it fails with EINVALID and an example
-// for a name that is none.
-func loadZone(name string) (*time.Location, error) {
-	if name == "" || name == "Local" {
-		return nil, zoneError(name)
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, zoneError(name)
-	}
-	return loc, nil
-}
-
-func zoneError(name string) error {
-	return tandem.Errorf(tandem.EINVALID, "“%s” is not a time zone; use one such as Europe/Berlin or UTC.", name)
 }
 
 // String is w's stored form, for logs.
