@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
@@ -115,7 +116,7 @@ func (b *Bot) homeKeys(ctx context.Context, team, user string) []slack.Block {
 		keys = nil
 	}
 	blocks := slackview.HomeKeys(keys, b.cfg.Now())
-	recs, err := b.cfg.Store.Audit(ctx, tandem.AuditFilter{User: user, Limit: keyCallsRead})
+	recs, err := b.cfg.Store.Audit(ctx, tandem.AuditFilter{User: user, Limit: keyCallsRead, Since: b.cfg.Now().Add(-keyCallsSince)})
 	if err != nil {
 		b.log.Warn("read key calls for home", "err", err)
 		return blocks
@@ -131,10 +132,13 @@ func (b *Bot) homeKeys(ctx context.Context, team, user string) []slack.Block {
 
 // The App Home shows the newest keyCallsShown calls made with a person's
 // keys (through the API or MCP), found among their newest keyCallsRead
-// audit records.
+// audit records of the last keyCallsSince: the bbolt store has no index by
+// person, so the window bounds how much of the trail opening the App Home
+// reads.
 const (
 	keyCallsShown = 5
 	keyCallsRead  = 50
+	keyCallsSince = 7 * 24 * time.Hour
 )
 
 func (b *Bot) openKeyModal(ctx context.Context, triggerID string) {
