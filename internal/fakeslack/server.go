@@ -112,6 +112,10 @@ type User struct {
 	IsOwner        bool
 	IsPrimaryOwner bool
 	IsBot          bool
+	// TZ is the member's IANA time zone ("" reports Etc/UTC).
+	TZ string
+	// Deleted marks a member who left the workspace (deactivated).
+	Deleted bool
 }
 
 // Channel is a conversation as conversations.info reports it.

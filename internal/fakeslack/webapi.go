@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxRequestBody bounds what the fake reads of a request body.
@@ -295,9 +296,17 @@ func (s *Server) userJSON(u User) map[string]any {
 	if u.ID == s.opts.BotUserID {
 		profile["bot_id"] = s.opts.BotID
 	}
+	tz, label, offset := "Etc/UTC", "Coordinated Universal Time", 0
+	if u.TZ != "" {
+		// Slack reports the offset of the zone now, in seconds.
+		tz, label = u.TZ, u.TZ
+		if loc, err := time.LoadLocation(u.TZ); err == nil {
+			_, offset = time.Now().In(loc).Zone()
+		}
+	}
 	return map[string]any{
-		"id": u.ID, "team_id": s.opts.TeamID, "name": u.Name, "deleted": false,
-		"real_name": u.RealName, "tz": "Etc/UTC", "tz_label": "Coordinated Universal Time", "tz_offset": 0,
+		"id": u.ID, "team_id": s.opts.TeamID, "name": u.Name, "deleted": u.Deleted,
+		"real_name": u.RealName, "tz": tz, "tz_label": label, "tz_offset": offset,
 		"is_admin": u.IsAdmin, "is_owner": u.IsOwner, "is_primary_owner": u.IsPrimaryOwner,
 		"is_restricted": false, "is_ultra_restricted": false, "is_bot": u.IsBot,
 		"is_app_user": false, "updated": 1700000000, "profile": profile,
