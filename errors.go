@@ -22,6 +22,9 @@ const (
 	// EUNKNOWNCOMMAND: a message addressed to Tandem is none of its
 	// commands; the message names the closest ones.
 	EUNKNOWNCOMMAND = "unknown_command"
+	// ELIMIT: a per-person limit (such as TANDEM_SCHEDULES_PER_USER) is
+	// reached.
+	ELIMIT = "limit"
 )
 
 // Error is an application error whose Message is safe to show a person.

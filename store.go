@@ -137,6 +137,23 @@ type Store interface {
 	// ENOTFOUND when there is none.
 	UpdateAPIKey(ctx context.Context, prefix string, fn func(*APIKey) error) (APIKey, error)
 
+	// CreateSchedule stores a new schedule. It fails with ECONFLICT when
+	// its id exists, and with ELIMIT, storing nothing, when its creator
+	// already has max schedules in its team (max <= 0: no limit); the
+	// count and the insert are one transaction.
+	CreateSchedule(ctx context.Context, s Schedule, max int) error
+	// Schedule returns one schedule, or ENOTFOUND.
+	Schedule(ctx context.Context, id string) (Schedule, error)
+	// Schedules lists the schedules f selects, oldest first (CreatedAt,
+	// then id).
+	Schedules(ctx context.Context, f ScheduleFilter) ([]Schedule, error)
+	// UpdateSchedule applies fn to the stored schedule in one transaction
+	// and stores the result, unless fn fails (its error is returned as
+	// is). ENOTFOUND when the schedule is missing.
+	UpdateSchedule(ctx context.Context, id string, fn func(*Schedule) error) (Schedule, error)
+	// DeleteSchedule removes a schedule; ENOTFOUND when there was none.
+	DeleteSchedule(ctx context.Context, id string) error
+
 	// Setting returns a named setting, or ENOTFOUND.
 	Setting(ctx context.Context, name string) (string, error)
 	// SetSetting stores a named setting; an empty value deletes it.

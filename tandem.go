@@ -107,6 +107,9 @@ type Turn struct {
 	// such a turn always acts as the key's creator (User).
 	APIKey     string `json:"api_key,omitempty"`
 	APIKeyName string `json:"api_key_name,omitempty"`
+	// Schedule is the id of the schedule whose run this turn is; such a
+	// turn always acts as the schedule's creator (User).
+	Schedule string `json:"schedule,omitempty"`
 }
 
 // SentAt returns when t's message was sent, in seconds since the epoch: its
@@ -139,6 +142,7 @@ const (
 	ReasonPersistentOwner  Reason = "persistent_owner"
 	ReasonRefusedNotEditor Reason = "refused_not_editor"
 	ReasonAPIKeyCreator    Reason = "api_key_creator"
+	ReasonScheduleCreator  Reason = "schedule_creator"
 )
 
 // Identity is whose credentials a turn uses for one provider.

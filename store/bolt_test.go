@@ -669,6 +669,7 @@ func TestCounts(t *testing.T) {
 		bucketTurns: 1, bucketTurnDedupe: 1, bucketTurnsOpen: 1, bucketTurnsByTime: 1,
 		bucketSessions: 1, bucketLinks: 1, bucketOAuthStates: 1, bucketAudit: 1,
 		bucketAPIKeys: 0, bucketSettings: 0, bucketLeases: 0, bucketTurnsOpenBySession: 1,
+		bucketSchedules: 0,
 	}
 	if d := gocmp.Diff(counts(t, db), want); d != "" {
 		t.Errorf("Counts (-got +want):\n%s", d)

@@ -30,6 +30,11 @@ import (
 //
 // History: 1, the first release; 2 adds API keys, settings and leases; 3
 // adds the index of each session's unfinished turns.
+//
+// Schedules needed no new version: their bucket is created by Open when it
+// is missing (as every data bucket is), a binary that predates them opens
+// the file and leaves them alone, and nothing older is rewritten. (The
+// PostgreSQL store needs a version for them, its table being DDL.)
 const SchemaVersion = 3
 
 // DefaultTimeout is how long Open waits for another process to release the
@@ -50,6 +55,7 @@ const (
 	bucketAPIKeys     = "api_keys"      // hex sha256(key) -> APIKey (schema 2)
 	bucketSettings    = "settings"      // name -> value (schema 2)
 	bucketLeases      = "leases"        // name -> leaseValue (schema 2)
+	bucketSchedules   = "schedules"     // id -> Schedule (created by Open)
 	// session ++ sent-at ++ seq -> turn id, pending and running only
 	// (schema 3; see openKey)
 	bucketTurnsOpenBySession = "turns_open_by_session"
@@ -59,6 +65,7 @@ var dataBuckets = []string{
 	bucketTurns, bucketTurnDedupe, bucketTurnsOpen, bucketTurnsByTime,
 	bucketSessions, bucketLinks, bucketOAuthStates, bucketAudit,
 	bucketAPIKeys, bucketSettings, bucketLeases, bucketTurnsOpenBySession,
+	bucketSchedules,
 }
 
 var (

@@ -311,10 +311,10 @@ func (db *DB) ImportSettings(ctx context.Context, each func(put func(name, value
 }
 
 // Truncate deletes every record (turns, sessions, links, OAuth states,
-// audit, API keys, settings and leases) in one transaction, keeping the
+// audit, API keys, settings, leases and schedules) in one transaction, keeping the
 // schema and the key check. It is for replacing a store's contents with a
 // copy; nothing else calls it.
 func (db *DB) Truncate(ctx context.Context) error {
-	_, err := db.exec(ctx, "truncate", `TRUNCATE turns, sessions, links, oauth_states, audit, api_keys, settings, leases RESTART IDENTITY`)
+	_, err := db.exec(ctx, "truncate", `TRUNCATE turns, sessions, links, oauth_states, audit, api_keys, settings, leases, schedules RESTART IDENTITY`)
 	return err
 }

@@ -19,10 +19,11 @@ import (
 // History, as in the bbolt store up to 3: 1, the first release (turns,
 // sessions, links, OAuth states, audit); 2 adds API keys, settings and
 // leases; 3 adds the index of each session's unfinished turns; 4 adds API
-// key scopes (existing keys become write keys). The bbolt store needed no
-// version for scopes: it stores keys as JSON, and a key without a scope
-// reads as a write key.
-const SchemaVersion = 4
+// key scopes (existing keys become write keys); 5 adds schedules and the
+// schedule a turn runs for. The bbolt store needed no version for scopes
+// (it stores keys as JSON, and a key without a scope reads as a write key)
+// nor for schedules (Open creates a missing bucket, and turns are JSON).
+const SchemaVersion = 5
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS

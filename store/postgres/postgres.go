@@ -1,15 +1,16 @@
 // Package postgres keeps Tandem's state in PostgreSQL, so that several
 // replicas can share it: the inbox of turns, sessions, linked accounts
 // (tokens sealed), OAuth flows in progress (PKCE verifiers sealed), API keys
-// (hashes only), settings, leases and the audit trail.
+// (hashes only), settings, leases, schedules and the audit trail.
 //
 // DB implements tandem.Store with the semantics of the bbolt store (package
 // store) and passes the same conformance suite. Replicas coordinate through
 // PostgreSQL alone: unique indexes deduplicate turns, so concurrent
 // RecordTurn calls from any number of replicas record a turn once; row locks
-// (SELECT ... FOR UPDATE) make UpdateSession, UpdateAPIKey and SwapToken
-// read-modify-writes; DELETE ... RETURNING makes an OAuth state single-use;
-// and a lease is an upsert that only the holder, or anyone once it has
+// (SELECT ... FOR UPDATE) make UpdateSession, UpdateAPIKey, UpdateSchedule
+// and SwapToken read-modify-writes; an advisory lock per person makes
+// CreateSchedule's limit hold; DELETE ... RETURNING makes an OAuth state
+// single-use; and a lease is an upsert that only the holder, or anyone once it has
 // expired, gets through. Every method is one statement or one transaction,
 // durable when it returns.
 //
@@ -366,7 +367,7 @@ func fromNull(t *time.Time) time.Time {
 // operators can compare the two. It fails when the store is closed or the
 // database unreachable.
 func (db *DB) Counts(ctx context.Context) (map[string]int, error) {
-	var turns, dedupe, open, sessions, links, states, audit, keys, settings, leases int
+	var turns, dedupe, open, sessions, links, states, audit, keys, settings, leases, schedules int
 	err := db.queryRow(ctx, "counts", nil, `
 		SELECT
 			(SELECT count(*) FROM turns),
@@ -378,15 +379,16 @@ func (db *DB) Counts(ctx context.Context) (map[string]int, error) {
 			(SELECT count(*) FROM audit),
 			(SELECT count(*) FROM api_keys),
 			(SELECT count(*) FROM settings),
-			(SELECT count(*) FROM leases)`, nil,
-		&turns, &dedupe, &open, &sessions, &links, &states, &audit, &keys, &settings, &leases)
+			(SELECT count(*) FROM leases),
+			(SELECT count(*) FROM schedules)`, nil,
+		&turns, &dedupe, &open, &sessions, &links, &states, &audit, &keys, &settings, &leases, &schedules)
 	if err != nil {
 		return nil, err
 	}
 	return map[string]int{
 		"turns": turns, "turn_dedupe": dedupe, "turns_open": open, "turns_by_time": turns, "turns_open_by_session": open,
 		"sessions": sessions, "links": links, "oauth_states": states, "audit": audit,
-		"api_keys": keys, "settings": settings, "leases": leases,
+		"api_keys": keys, "settings": settings, "leases": leases, "schedules": schedules,
 	}, nil
 }
 

@@ -757,6 +757,7 @@ func TestCounts(t *testing.T) {
 		"turns": 1, "turn_dedupe": 1, "turns_open": 1, "turns_by_time": 1,
 		"sessions": 1, "links": 1, "oauth_states": 1, "audit": 1,
 		"api_keys": 0, "settings": 0, "leases": 0, "turns_open_by_session": 1,
+		"schedules": 0,
 	}
 	if d := gocmp.Diff(got, want); d != "" {
 		t.Errorf("Counts (-got +want):\n%s", d)
@@ -1058,5 +1059,66 @@ func TestMigrateSchema3KeyScope(t *testing.T) {
 	}
 	if _, err := conn.Exec(ctx, `UPDATE api_keys SET scope = 'admin' WHERE prefix = 'tdm_neww2222'`); err == nil {
 		t.Error("the table took scope admin")
+	}
+}
+
+// TestSchedulesUseTheirIndexes: the scheduler's due query reads the partial
+// index of unpaused schedules with a next run, and a person's schedules
+// are found by team and creator.
+func TestSchedulesUseTheirIndexes(t *testing.T) {
+	t.Parallel()
+	_, url := newDB(t)
+	conn := sql(t, url)
+	ctx := t.Context()
+	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		f     tandem.ScheduleFilter
+		index string
+	}{
+		{tandem.ScheduleFilter{DueBy: storetest.T0}, "schedules_due"},
+		{tandem.ScheduleFilter{Team: "T1", Creator: "U1"}, "schedules_team_creator"},
+	} {
+		query, args := schedulesQuery(tt.f)
+		rows, _ := conn.Query(ctx, `EXPLAIN `+query, args...)
+		plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		must(t, err)
+		if !strings.Contains(strings.Join(plan, "\n"), tt.index) {
+			t.Errorf("Schedules(%+v) does not use %s:\n%s", tt.f, tt.index, strings.Join(plan, "\n"))
+		}
+	}
+}
+
+// TestMigrateSchema4Schedules migrates a schema 4 database holding a turn:
+// the turn runs for no schedule, and the new schema stores schedules and
+// the schedule a turn runs for.
+func TestMigrateSchema4Schedules(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	conn := sql(t, url)
+	ctx := t.Context()
+	if _, _, err := migrate(ctx, conn, "test", migrations[:4]); err != nil {
+		t.Fatal(err)
+	}
+	key := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1740830400.000100"}
+	if _, err := conn.Exec(ctx, `
+		INSERT INTO turns (id, team, channel, thread_ts, user_id, text, ts, received_at, rerun, state, attempts, recorded_at)
+		VALUES ('old', $1, $2, $3, 'U1', 'prs', '1740830400.000100', $4, false, 'pending', 0, $4)`,
+		key.Team, key.Channel, key.ThreadTS, storetest.T0); err != nil {
+		t.Fatal(err)
+	}
+	if from, to, err := Migrate(ctx, url, Options{}); err != nil || from != 4 || to != SchemaVersion {
+		t.Fatalf("Migrate = %d, %d, %v; want 4, %d", from, to, err, SchemaVersion)
+	}
+	db := openAt(t, url, Options{Keyring: keyring(t, testKey(1))})
+	r, err := db.TurnRecord(ctx, "old")
+	if err != nil || r.Turn.Schedule != "" {
+		t.Errorf("TurnRecord of a turn from schema 4 = %+v, %v; want no schedule", r.Turn, err)
+	}
+	sc := tandem.Schedule{ID: "sch_1", Session: key, Creator: "U1", Text: "prs", Cron: "0 9 * * *", Zone: "UTC", CreatedAt: storetest.T0, Next: storetest.T0}
+	must(t, db.CreateSchedule(ctx, sc, 5))
+	if got, err := db.Schedules(ctx, tandem.ScheduleFilter{DueBy: storetest.T0}); err != nil || len(got) != 1 {
+		t.Errorf("due schedules after migrating = %v, %v; want sch_1", got, err)
 	}
 }

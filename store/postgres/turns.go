@@ -11,14 +11,14 @@ import (
 )
 
 // turnColumns are read by scanTurn, in its order.
-const turnColumns = `id, team, channel, thread_ts, user_id, text, ts, received_at, rerun, api_key, api_key_name, state, attempts`
+const turnColumns = `id, team, channel, thread_ts, user_id, text, ts, received_at, rerun, api_key, api_key_name, schedule, state, attempts`
 
 func scanTurn(row pgx.Row, extra ...any) (tandem.TurnRecord, error) {
 	var r tandem.TurnRecord
 	t := &r.Turn
 	dest := append([]any{
 		&t.ID, &t.Session.Team, &t.Session.Channel, &t.Session.ThreadTS, &t.User, &t.Text, &t.TS,
-		&t.ReceivedAt, &t.Rerun, &t.APIKey, &t.APIKeyName, &r.State, &r.Attempts,
+		&t.ReceivedAt, &t.Rerun, &t.APIKey, &t.APIKeyName, &t.Schedule, &r.State, &r.Attempts,
 	}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return tandem.TurnRecord{}, err
@@ -32,14 +32,14 @@ func scanTurn(row pgx.Row, extra ...any) (tandem.TurnRecord, error) {
 // not a rerun, was recorded before (the unique indexes decide, so
 // concurrent inserts from any number of replicas record one).
 const insertTurn = `
-	INSERT INTO turns (id, team, channel, thread_ts, user_id, text, ts, received_at, rerun, api_key, api_key_name, state, attempts, recorded_at, sent_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+	INSERT INTO turns (id, team, channel, thread_ts, user_id, text, ts, received_at, rerun, api_key, api_key_name, schedule, state, attempts, recorded_at, sent_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 
 func turnArgs(r tandem.TurnRecord, recordedAt time.Time) []any {
 	t := r.Turn
 	return []any{
 		t.ID, t.Session.Team, t.Session.Channel, t.Session.ThreadTS, t.User, t.Text, t.TS,
-		t.ReceivedAt, t.Rerun, t.APIKey, t.APIKeyName, r.State, r.Attempts, recordedAt, t.SentAt(),
+		t.ReceivedAt, t.Rerun, t.APIKey, t.APIKeyName, t.Schedule, r.State, r.Attempts, recordedAt, t.SentAt(),
 	}
 }
 

@@ -11,7 +11,7 @@
 // with the same keyring: values sealed under a previous key need that key
 // in the target's keyring too (or run tandem rekey on the source first).
 //
-// Copied: settings, API keys (hashes), sessions, links, unexpired OAuth
+// Copied: settings, API keys (hashes), schedules, sessions, links, unexpired OAuth
 // flows, turns with their states and attempts (in recording order, so the
 // inbox keeps its order), and the audit trail (in append order). Not
 // copied: expired OAuth flows, which can never complete, and leases, which
@@ -43,6 +43,8 @@ type Exporter interface {
 	Sessions(ctx context.Context, fn func(tandem.Session) error) error
 	// APIKeys lists every team's keys when team and creator are "".
 	APIKeys(ctx context.Context, team, creator string) ([]tandem.APIKey, error)
+	// Schedules lists every schedule when f is zero.
+	Schedules(ctx context.Context, f tandem.ScheduleFilter) ([]tandem.Schedule, error)
 	// ExportTurns calls fn for every turn in recording order, with the
 	// time the store recorded it.
 	ExportTurns(ctx context.Context, fn func(r tandem.TurnRecord, recordedAt time.Time) error) error
@@ -70,6 +72,8 @@ type Importer interface {
 	ImportOAuthStates(ctx context.Context, each func(put func(s tandem.OAuthState, sealedVerifier []byte) error) error) (int, error)
 	ImportAudit(ctx context.Context, each func(put func(tandem.AuditRecord) error) error) (int, error)
 	ImportAPIKeys(ctx context.Context, each func(put func(tandem.APIKey) error) error) (int, error)
+	// ImportSchedules stores schedules with no limit per creator.
+	ImportSchedules(ctx context.Context, each func(put func(tandem.Schedule) error) error) (int, error)
 	ImportSettings(ctx context.Context, each func(put func(name, value string) error) error) (int, error)
 	// Truncate deletes every record, keeping the schema and the key check.
 	Truncate(ctx context.Context) error
@@ -88,6 +92,7 @@ type Target interface {
 const (
 	KindSettings    = "settings"
 	KindAPIKeys     = "api_keys"
+	KindSchedules   = "schedules"
 	KindSessions    = "sessions"
 	KindLinks       = "links"
 	KindOAuthStates = "oauth_states"
@@ -96,7 +101,7 @@ const (
 )
 
 // Kinds lists every kind Copy copies, in order.
-var Kinds = []string{KindSettings, KindAPIKeys, KindSessions, KindLinks, KindOAuthStates, KindTurns, KindAudit}
+var Kinds = []string{KindSettings, KindAPIKeys, KindSchedules, KindSessions, KindLinks, KindOAuthStates, KindTurns, KindAudit}
 
 // Options configure Copy.
 type Options struct {
@@ -267,6 +272,20 @@ func copyKind(ctx context.Context, kind string, from Exporter, to Importer, now 
 			}
 			return nil
 		})
+	case KindSchedules:
+		c.Copied, err = to.ImportSchedules(ctx, func(put func(tandem.Schedule) error) error {
+			schedules, err := from.Schedules(ctx, tandem.ScheduleFilter{})
+			if err != nil {
+				return err
+			}
+			for _, s := range schedules {
+				c.Source++
+				if err := put(s); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	case KindSessions:
 		c.Copied, err = to.ImportSessions(ctx, func(put func(tandem.Session) error) error {
 			return from.Sessions(ctx, func(s tandem.Session) error {
@@ -326,6 +345,13 @@ func count(ctx context.Context, s Exporter) (map[string]int, error) {
 		{KindAPIKeys, func(inc func()) error {
 			keys, err := s.APIKeys(ctx, "", "")
 			for range keys {
+				inc()
+			}
+			return err
+		}},
+		{KindSchedules, func(inc func()) error {
+			schedules, err := s.Schedules(ctx, tandem.ScheduleFilter{})
+			for range schedules {
 				inc()
 			}
 			return err

@@ -121,6 +121,13 @@ func seed(t *testing.T, s tandem.Store) seeded {
 	must(t, s.SaveAPIKey(ctx, tandem.APIKey{Prefix: "tdm_bbbb2222", Hash: secrets.Hash("tdm_bbbb2222_FAKE"), Name: "old", Team: "T2", Creator: "U9",
 		CreatedAt: T0, Revoked: T0.Add(2 * time.Hour)}))
 
+	must(t, s.CreateSchedule(ctx, tandem.Schedule{ID: "sch_1", Session: sessA, Creator: "U1", Text: "prs",
+		Cron: "0 9 * * 1-5", Zone: "Europe/Berlin", ZoneFromSlack: true, CreatedAt: T0, Next: T0.Add(20 * time.Hour),
+		LastRun: T0.Add(-4 * time.Hour), Gap: tandem.GitHub}, 10))
+	must(t, s.CreateSchedule(ctx, tandem.Schedule{ID: "sch_2", Session: sessB, Creator: "U9", Text: "issues",
+		Zone: "America/New_York", At: T0.Add(time.Hour), CreatedAt: T0.Add(time.Minute),
+		Paused: true, PausedWhy: "its creator left the workspace"}, 10))
+
 	_, _, err := s.EnsureSession(ctx, tandem.Session{Key: sessA, Owner: "U1", CreatedAt: T0, Editors: []string{"U2", "U3"},
 		Env:     map[string]string{tandem.EnvKeepCredentialsPersistent: "true", "REPO": "tandembot/tandem"},
 		Pending: &tandem.PendingChange{Name: "REPO", Value: "other/repo", RequestedBy: "U2", RequestedAt: T0.Add(time.Minute)}})
@@ -154,6 +161,7 @@ func seed(t *testing.T, s tandem.Store) seeded {
 		{ID: "rerun:Ev3", Session: sessA, User: "U3", Text: "calendar", TS: "1740830402.000100", ReceivedAt: T0.Add(time.Minute), Rerun: true},
 		{ID: "home:U1:1", Session: sessB, User: "U1", Text: "whoami", ReceivedAt: T0.Add(2 * time.Minute)},
 		{ID: "api:tdm_aaaa1111:1", Session: sessB, User: "U1", Text: "prs", ReceivedAt: T0.Add(3 * time.Minute), APIKey: "tdm_aaaa1111", APIKeyName: "ci"},
+		{ID: "schedule:sch_1:1", Session: sessA, User: "U1", Text: "prs", ReceivedAt: T0.Add(4 * time.Minute), Schedule: "sch_1"},
 	}
 	for _, tr := range turns {
 		dup, err := s.RecordTurn(ctx, tr)
@@ -215,6 +223,14 @@ func sameContents(t *testing.T, src, dst tandem.Store, seed seeded) {
 		t.Errorf("API keys in the copy (-got +want):\n%s", d)
 	}
 
+	wantSchedules, err := src.Schedules(ctx, tandem.ScheduleFilter{})
+	must(t, err)
+	gotSchedules, err := dst.Schedules(ctx, tandem.ScheduleFilter{})
+	must(t, err)
+	if d := gocmp.Diff(gotSchedules, wantSchedules, diffOpts...); d != "" || len(gotSchedules) != 2 {
+		t.Errorf("schedules in the copy (-got +want):\n%s", d)
+	}
+
 	sessions := func(s tandem.Store) []tandem.Session {
 		var out []tandem.Session
 		must(t, s.Sessions(ctx, func(ss tandem.Session) error { out = append(out, ss); return nil }))
@@ -254,7 +270,7 @@ func sameContents(t *testing.T, src, dst tandem.Store, seed seeded) {
 	must(t, err)
 	gotOpen, err := dst.UnfinishedTurns(ctx)
 	must(t, err)
-	if d := gocmp.Diff(gotOpen, wantOpen, diffOpts...); d != "" || len(gotOpen) != 4 {
+	if d := gocmp.Diff(gotOpen, wantOpen, diffOpts...); d != "" || len(gotOpen) != 5 {
 		t.Errorf("unfinished turns in the copy, in recording order (-got +want):\n%s", d)
 	}
 	// Each session's next turn is the same: the copy's index holds them.
@@ -315,10 +331,11 @@ func wantReport(t *testing.T, r storecopy.Report) {
 	want := map[string]storecopy.Count{
 		storecopy.KindSettings:    {Kind: storecopy.KindSettings, Source: 2, Copied: 2, Target: 2},
 		storecopy.KindAPIKeys:     {Kind: storecopy.KindAPIKeys, Source: 2, Copied: 2, Target: 2},
+		storecopy.KindSchedules:   {Kind: storecopy.KindSchedules, Source: 2, Copied: 2, Target: 2},
 		storecopy.KindSessions:    {Kind: storecopy.KindSessions, Source: 2, Copied: 2, Target: 2},
 		storecopy.KindLinks:       {Kind: storecopy.KindLinks, Source: 3, Copied: 3, Target: 3},
 		storecopy.KindOAuthStates: {Kind: storecopy.KindOAuthStates, Source: 3, Skipped: 1, Copied: 2, Target: 2},
-		storecopy.KindTurns:       {Kind: storecopy.KindTurns, Source: 6, Copied: 6, Target: 6},
+		storecopy.KindTurns:       {Kind: storecopy.KindTurns, Source: 7, Copied: 7, Target: 7},
 		storecopy.KindAudit:       {Kind: storecopy.KindAudit, Source: 5, Copied: 5, Target: 5},
 	}
 	if len(r.Counts) != len(storecopy.Kinds) {
@@ -504,8 +521,8 @@ func TestCopyFailureNamesKind(t *testing.T) {
 	if !errors.Is(err, errBroken) || !strings.Contains(err.Error(), "copy links") {
 		t.Errorf("Copy with a failing import: %v, want the store's error naming links", err)
 	}
-	if got := len(report.Counts); got != 4 {
-		t.Errorf("the report of a copy that failed at links has %d kinds, want 4 (settings to links)", got)
+	if got := len(report.Counts); got != 5 {
+		t.Errorf("the report of a copy that failed at links has %d kinds, want 5 (settings to links)", got)
 	}
 }
 

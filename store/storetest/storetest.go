@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) tandem.Store) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("SessionUpdates", func(t *testing.T) { testSessionUpdates(t, open) })
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open) })
+	t.Run("Schedules", func(t *testing.T) { testSchedules(t, open) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, open) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open) })
@@ -863,6 +864,16 @@ func testClosed(t *testing.T, open func(t *testing.T) tandem.Store) {
 		"TakeOAuthState": func() error { _, err := s.TakeOAuthState(ctx, FakeStateID); return err },
 		"AppendAudit":    func() error { return s.AppendAudit(ctx, tandem.AuditRecord{Actor: "U1"}) },
 		"Audit":          func() error { _, err := s.Audit(ctx, tandem.AuditFilter{}); return err },
+		"CreateSchedule": func() error {
+			return s.CreateSchedule(ctx, schedule("sch_1", sessionA, "U1", 0, time.Hour), 5)
+		},
+		"Schedule":  func() error { _, err := s.Schedule(ctx, "sch_1"); return err },
+		"Schedules": func() error { _, err := s.Schedules(ctx, tandem.ScheduleFilter{}); return err },
+		"UpdateSchedule": func() error {
+			_, err := s.UpdateSchedule(ctx, "sch_1", func(*tandem.Schedule) error { return nil })
+			return err
+		},
+		"DeleteSchedule": func() error { return s.DeleteSchedule(ctx, "sch_1") },
 	}
 	for name, call := range calls {
 		if err := call(); err == nil {
