@@ -138,7 +138,8 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		Operations: operations, Agent: agentTurns,
 		Keys: a.keys, Admins: cfg.Admins, PingInterval: cfg.PingInterval, Metrics: m,
 		ShutdownTimeout: cfg.ShutdownTimeout, Concurrency: cfg.Concurrency, LeaseTTL: cfg.LeaseTTL,
-		ReorderWindow: cfg.ReorderWindow,
+		ReorderWindow:    cfg.ReorderWindow,
+		SchedulesPerUser: cfg.SchedulesPerUser, ScheduleGrace: cfg.ScheduleGrace, ScheduleTick: cfg.ScheduleTick, Now: cfg.Now,
 	})
 	a.bot = b
 	a.flow.OnLinked, a.flow.OnMisused, a.flow.Directory = a.bot.OnLinked, a.bot.OnLinkMisused, a.bot

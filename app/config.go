@@ -48,6 +48,16 @@ type Config struct {
 	LLM           agent.Config
 	AgentMaxCalls int
 	AgentTimeout  time.Duration
+	// Schedules: how many one person may have (TANDEM_SCHEDULES_PER_USER)
+	// and how late a run missed while Tandem was down may still start
+	// (TANDEM_SCHEDULE_GRACE).
+	SchedulesPerUser int
+	ScheduleGrace    time.Duration
+	// Now is the clock of turns and schedules, and ScheduleTick how often
+	// due schedules are looked for: zero for time.Now and 15 s (tests set
+	// them; no variable does).
+	Now          func() time.Time
+	ScheduleTick time.Duration
 }
 
 // AgentEnabled reports whether free-form requests go to a model.
@@ -239,6 +249,22 @@ func loadAgent(getenv func(string) string, c *Config, bad func(string, ...any)) 
 			bad("TANDEM_AGENT_MAX_CALLS is %q: it expects a number of tool calls from 1 to 100", v)
 		}
 		c.AgentMaxCalls = n
+	}
+	c.SchedulesPerUser = 20
+	if v := get("TANDEM_SCHEDULES_PER_USER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			bad("TANDEM_SCHEDULES_PER_USER is %q: it expects a number of schedules from 1 to 1000", v)
+		}
+		c.SchedulesPerUser = n
+	}
+	c.ScheduleGrace = time.Hour
+	if v := get("TANDEM_SCHEDULE_GRACE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute {
+			bad("TANDEM_SCHEDULE_GRACE is %q: it expects a duration of at least 1m, such as 1h", v)
+		}
+		c.ScheduleGrace = d
 	}
 	c.AgentTimeout = 60 * time.Second
 	if v := get("TANDEM_AGENT_TIMEOUT"); v != "" {

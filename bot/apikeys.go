@@ -28,6 +28,7 @@ func (b *Bot) tandemCommand(ctx context.Context, cmd slack.SlashCommand, team st
 		{Text: "`/tandem apikey list`"},
 		{Text: "`/tandem apikey revoke <prefix>`"},
 		{Text: "`/tandem channel persistent on|off`: the default for new sessions here (channel admins; owners still approve)"},
+		{Text: "`/tandem schedules`: your schedules everywhere, with Pause, Delete and Run now"},
 	}}
 	switch {
 	case len(f) >= 2 && f[0] == "apikey" && f[1] == "create":

@@ -69,15 +69,27 @@ func (b *Bot) checkMember(ctx context.Context, key tandem.APIKey, channel string
 	notAllowed := tandem.Errorf(tandem.ECHANNELNOTALLOWED,
 		"API key %s (%s) acts as its creator %s, who is not a member of %s. An API key can post only in conversations its creator is a member of.",
 		key.Name, key.Prefix, key.Creator, channel)
-	refused := func(err error) error {
-		var se slack.SlackErrorResponse
-		if errors.As(err, &se) {
-			b.log.Info("api key refused in channel", "api_key", key.Prefix, "channel", channel, "slack_error", se.Err)
-			return notAllowed
-		}
+	member, err := b.isMember(ctx, channel, key.Creator)
+	var se slack.SlackErrorResponse
+	switch {
+	case errors.As(err, &se):
+		b.log.Info("api key refused in channel", "api_key", key.Prefix, "channel", channel, "slack_error", se.Err)
+		return notAllowed
+	case err != nil:
 		b.log.Warn("check api key creator's membership", "api_key", key.Prefix, "channel", channel, "err", err)
 		return tandem.Errorf(tandem.EUNAVAILABLE, "Tandem could not ask Slack who is in %s; try again.", channel)
+	case !member:
+		b.log.Info("api key refused in a conversation its creator is not in", "api_key", key.Prefix, "channel", channel)
+		return notAllowed
 	}
+	return nil
+}
+
+// isMember reports whether user is in channel: for a DM, whether user is
+// the person Tandem talks with there; otherwise whether conversations.members
+// lists them. It fails with Slack's error (a slack.SlackErrorResponse when
+// Slack refused, as for an unknown channel).
+func (b *Bot) isMember(ctx context.Context, channel, user string) (bool, error) {
 	var info *slack.Channel
 	err := b.withRateLimit(ctx, func() error {
 		var err error
@@ -85,14 +97,10 @@ func (b *Bot) checkMember(ctx context.Context, key tandem.APIKey, channel string
 		return err
 	})
 	if err != nil {
-		return refused(err)
+		return false, err
 	}
 	if info.IsIM {
-		if info.User != key.Creator {
-			b.log.Info("api key refused in another person's dm", "api_key", key.Prefix, "channel", channel)
-			return notAllowed
-		}
-		return nil
+		return info.User == user, nil
 	}
 	cursor := ""
 	for {
@@ -104,14 +112,13 @@ func (b *Bot) checkMember(ctx context.Context, key tandem.APIKey, channel string
 			return err
 		})
 		if err != nil {
-			return refused(err)
+			return false, err
 		}
-		if slices.Contains(members, key.Creator) {
-			return nil
+		if slices.Contains(members, user) {
+			return true, nil
 		}
 		if cursor = next; cursor == "" {
-			b.log.Info("api key refused in a channel its creator is not in", "api_key", key.Prefix, "channel", channel)
-			return notAllowed
+			return false, nil
 		}
 	}
 }

@@ -38,6 +38,11 @@ type Store interface {
 	ReleaseLease(ctx context.Context, name, owner string) error
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
 	AppendAudit(ctx context.Context, r tandem.AuditRecord) error
+	CreateSchedule(ctx context.Context, s tandem.Schedule, max int) error
+	Schedule(ctx context.Context, id string) (tandem.Schedule, error)
+	Schedules(ctx context.Context, f tandem.ScheduleFilter) ([]tandem.Schedule, error)
+	UpdateSchedule(ctx context.Context, id string, fn func(*tandem.Schedule) error) (tandem.Schedule, error)
+	DeleteSchedule(ctx context.Context, id string) error
 }
 
 // Resolver hands out a user's credentials for a provider.
@@ -96,7 +101,15 @@ type Config struct {
 	// PingInterval is how long slack-go waits for Slack's ping before it
 	// reconnects (0: slack-go's default).
 	PingInterval time.Duration
-	Now          func() time.Time
+	// SchedulesPerUser and ScheduleGrace are the schedule limits
+	// (TANDEM_SCHEDULES_PER_USER, TANDEM_SCHEDULE_GRACE; zero: defaults).
+	SchedulesPerUser int
+	ScheduleGrace    time.Duration
+	// ScheduleTick is how often due schedules are looked for (default
+	// 15 s); schedule times are whole minutes.
+	ScheduleTick time.Duration
+	// Now is the clock of turns and schedules (default time.Now).
+	Now func() time.Time
 }
 
 // Recorder receives the bot's measurements.
@@ -166,6 +179,7 @@ func New(cfg Config) *Bot {
 		Store: cfg.Store, Resolver: cfg.Resolver, Directory: people{b}, Notifier: people{b}, Chat: chat{b},
 		Providers: cfg.Providers, Operations: cfg.Operations, Agent: cfg.Agent, Admins: cfg.Admins,
 		Logger: cfg.Logger, RerunWindow: cfg.RerunWindow, Now: cfg.Now,
+		People: people{b}, SchedulesPerUser: cfg.SchedulesPerUser, ScheduleGrace: cfg.ScheduleGrace,
 	})
 	// The inbox picks each turn a session runs from the store and takes the
 	// slot of that turn's provider itself.
@@ -239,6 +253,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		return fmt.Errorf("bot: read inbox: %w", err)
 	}
 	go b.inbox.Poll(ctx)
+	go b.runSchedules(ctx)
 	defer b.drain(cancelTurns)
 	// Events still being recorded when Run returns finish first (or fail
 	// with ctx, unacknowledged, for Slack to deliver again).

@@ -56,7 +56,7 @@ func (b *Bot) publishHome(ctx context.Context, team, user string) {
 	for _, st := range tandem.LinkStates(links, b.enabled()) {
 		ps = append(ps, slackview.Provider{Status: st, Link: linkOf(links, st.Provider), ConnectURL: b.homeConnectURL(ctx, team, user, st.Provider)})
 	}
-	view := slackview.Home(ps, b.homeKeys(ctx, team, user))
+	view := slackview.Home(ps, append(b.homeKeys(ctx, team, user), b.homeSchedules(ctx, team, user)...))
 	err = b.withRateLimit(ctx, func() error {
 		_, err := b.api.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: user, View: view})
 		return err

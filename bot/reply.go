@@ -24,8 +24,14 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) er
 		who.Provider, who.Login = "", ""
 		attr = slackview.AgentAttribution(slackview.Attribution(res.ViaKey, &who, res.Session, t.User), res.Agent.Used, res.Agent.Calls)
 	}
+	if t.Schedule != "" {
+		attr = scheduleAttribution(t, res.Identity)
+		if res.Agent != nil {
+			attr = slackview.AgentAttribution(scheduleAttribution(t, nil), res.Agent.Used, res.Agent.Calls)
+		}
+	}
 	switch {
-	case res.ViaKey != "" || res.Identity != nil:
+	case res.ViaKey != "" || res.Identity != nil || t.Schedule != "":
 	case res.Err != nil:
 		attr = slackview.NotRun(t.User)
 	case res.Control:
@@ -36,6 +42,11 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) er
 	switch {
 	case res.Err == nil && res.Proposal != nil:
 		return b.postProposal(ctx, t, res, attr)
+	case res.Err == nil && res.Command == "schedule.list":
+		return b.postThread(ctx, t, res.Reply.Title, b.scheduleList(res.Reply.Title, res.Schedules, res.Reply.Text, attr))
+	case res.Err == nil && res.Command == "schedule.create" && len(res.Schedules) == 1:
+		res.Reply.Buttons = scheduleButtons(res.Schedules[0])
+		return b.postThread(ctx, t, tandem.Escape(res.Reply.Title), slackview.Reply(res.Reply, attr))
 	case res.Err == nil:
 		// The title is plain text (render escapes it in the blocks) and may
 		// carry a provider's text, a PR title or a Jira summary: the
@@ -81,6 +92,11 @@ func (b *Bot) postReply(ctx context.Context, t tandem.Turn, res turns.Result) er
 func (b *Bot) needsLink(ctx context.Context, t tandem.Turn, res turns.Result, user string, p tandem.ProviderID, expired bool) error {
 	if t.APIKey != "" {
 		b.tellKeyCreator(ctx, t, user, p, expired)
+	}
+	if t.Schedule != "" {
+		// The creator is told by direct message, once per gap (the
+		// engine, when the turn is done); the thread gets a short note.
+		return b.postThread(ctx, t, "Scheduled run skipped", slackview.Reply(scheduleNote(t, p, expired), scheduleAttribution(t, nil)))
 	}
 	rerun, window := "", time.Duration(0)
 	if res.Awaits == p && user == t.User {

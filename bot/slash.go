@@ -33,6 +33,15 @@ func (b *Bot) handleSlash(ctx context.Context, client *socketmode.Client, evt so
 	case "/disconnect":
 		msg = b.disconnect(ctx, team, cmd.UserID, arg)
 	case "/tandem":
+		if f := strings.Fields(arg); len(f) == 1 && f[0] == "schedules" {
+			// One's own schedules everywhere, each with its buttons.
+			b.ack(client, evt.Request, map[string]any{
+				"response_type": "ephemeral",
+				"text":          "Your schedules",
+				"blocks":        b.mySchedules(ctx, team, cmd.UserID, fmt.Sprintf("only visible to <@%s>", cmd.UserID)),
+			})
+			return
+		}
 		msg = b.tandemCommand(ctx, cmd, team)
 	default:
 		msg = tandem.Reply{Title: "Unknown command " + cmd.Command}
@@ -145,6 +154,8 @@ func (b *Bot) handleInteraction(ctx context.Context, client *socketmode.Client, 
 				go b.editorConsent(context.WithoutCancel(ctx), cb, a)
 			case slackview.ActionProposalDo, slackview.ActionProposalCancel:
 				go b.pressProposal(context.WithoutCancel(ctx), cb, a)
+			case slackview.ActionSchedulePause, slackview.ActionScheduleResume, slackview.ActionScheduleDelete, slackview.ActionScheduleRun:
+				go b.pressSchedule(context.WithoutCancel(ctx), team, cb, a)
 			case slackview.ActionKeyCreate:
 				go b.openKeyModal(context.WithoutCancel(ctx), cb.TriggerID)
 			case slackview.ActionKeyRevoke:

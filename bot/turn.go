@@ -81,7 +81,8 @@ const workingReaction = "hourglass_flowing_sand"
 // showWorking reacts to the turn's message if the turn runs longer than
 // workingAfter; the returned func removes the reaction again.
 func (b *Bot) showWorking(ctx context.Context, t tandem.Turn) func() {
-	if t.Rerun {
+	if t.Rerun || t.Schedule != "" || t.APIKey != "" {
+		// No message of a person to mark.
 		return func() {}
 	}
 	item := slack.NewRefToMessage(t.Session.Channel, t.TS)

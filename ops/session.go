@@ -23,6 +23,10 @@ func sessionControls() []Spec {
 			Args: user, Phrasings: []string{"editors remove {user}", "remove editor {user}", "remove {user} from [the] editors"}},
 		{Name: "session.audit", Example: "audit", Summary: "the last identity records of this session (owner and channel admins)", Control: true,
 			Phrasings: []string{"audit", "show audit", "audit log"}},
+		{Name: "schedule.create", Example: "every weekday at 9:00 standup", Summary: "run a command by itself in this thread at the times given, always as you (in your Slack time zone unless you name one; `on 2026-12-24 at 16:00 …` runs once)", Control: true,
+			Args: []Arg{{Name: "when", Kind: Text, Description: "the days and time, then the command"}}, Phrasings: []string{"every {when}", "on {when}", "tomorrow {when}"}},
+		{Name: "schedule.list", Example: "schedules", Summary: "this thread's schedules (`/tandem schedules`: yours everywhere)", Control: true,
+			Phrasings: []string{"schedules", "list schedules", "show schedules"}},
 		{Name: "session.show", Example: "session", Summary: "who owns this session, its mode, its editors and what each has connected", Control: true,
 			Phrasings: []string{"session", "show session", "session status", "readiness"}},
 	}

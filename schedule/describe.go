@@ -12,13 +12,17 @@ import (
 // run Mon 7 Dec 09:00". The caller adds who it runs as and where the zone
 // came from. A When that does not validate is described as unreadable
 // rather than guessed at.
-func (w When) Describe(now time.Time) string {
+func (w When) Describe(now time.Time) string { return w.DescribeNoted(now, "") }
+
+// DescribeNoted is Describe with note added right after the zone's name
+// (", your time zone from Slack").
+func (w When) DescribeNoted(now time.Time, note string) string {
 	if err := w.Validate(); err != nil {
 		return fmt.Sprintf("A schedule Tandem cannot read (%s)", w)
 	}
 	loc, _ := loadZone(w.Zone)
 	if w.OneOff() {
-		s := "Once, on " + w.At.In(loc).Format("Mon 2 Jan 2006 at 15:04") + " " + w.Zone
+		s := "Once, on " + w.At.In(loc).Format("Mon 2 Jan 2006 at 15:04") + " " + w.Zone + note
 		if !w.At.After(now) {
 			s += "; that time has passed"
 		}
@@ -27,9 +31,9 @@ func (w When) Describe(now time.Time) string {
 	var s string
 	hour, minute, d, ok := readCron(w.Cron)
 	if ok {
-		s = fmt.Sprintf("Every %s at %02d:%02d %s", d.words(), hour, minute, w.Zone)
+		s = fmt.Sprintf("Every %s at %02d:%02d %s%s", d.words(), hour, minute, w.Zone, note)
 	} else {
-		s = fmt.Sprintf("On the cron schedule “%s” in %s", w.Cron, w.Zone)
+		s = fmt.Sprintf("On the cron schedule “%s” in %s%s", w.Cron, w.Zone, note)
 	}
 	next := w.Next(now)
 	if next.IsZero() {

@@ -75,7 +75,7 @@ const ActionAwaitConnect = "await_connect"
 // It reports whether t waits: a re-run, an API turn or a turn that ran as
 // someone else never does.
 func (e *Engine) awaitConnect(step *tandem.TurnStep, t tandem.Turn, user string, p tandem.ProviderID, reason tandem.Reason, out tandem.Outcome, detail string) bool {
-	if t.Rerun || t.APIKey != "" || user != t.User || p == "" {
+	if t.Rerun || t.APIKey != "" || t.Schedule != "" || user != t.User || p == "" {
 		return false
 	}
 	step.Audit = append(step.Audit, tandem.AuditRecord{

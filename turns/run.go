@@ -36,6 +36,9 @@ type Result struct {
 	// Pending are the changes an API agent turn proposed and, its call not
 	// allowing changes, did not make.
 	Pending []agent.Proposal
+	// Schedules are the schedules a turn made or listed, for the
+	// transport to offer their buttons.
+	Schedules []tandem.Schedule
 	// step is what the turn still has to write when it is done (Done).
 	step tandem.TurnStep
 }
@@ -66,7 +69,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		stored := sess
 		res.step.Session = &stored
 		sess = e.applyChannelDefault(ctx, t, &res.step)
-	} else if !sess.HasEditor(t.User) && !sess.Persistent() && sess.Pending == nil && t.APIKey == "" {
+	} else if !sess.HasEditor(t.User) && !sess.Persistent() && sess.Pending == nil && t.APIKey == "" && t.Schedule == "" {
 		// In a per-message session whoever writes becomes an editor. A
 		// persistent (or pending) session's list changes only through its
 		// owner or a channel admin, since it shares the owner's identity.
@@ -75,6 +78,14 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 	}
 	res.Session = sess
 
+	if t.Schedule != "" {
+		// A scheduled run acts as its creator only while its schedule
+		// still stands as it was claimed.
+		if _, err := e.scheduleOf(ctx, t); err != nil {
+			res.Err, res.Outcome = err, outcomeOf(err)
+			return res
+		}
+	}
 	if Confirms(t) {
 		return e.runConfirmed(ctx, t, sess, res)
 	}
@@ -91,6 +102,9 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		res.Err = tandem.Errorf(tandem.EFORBIDDEN, "Session controls are not available through API keys; use Slack.")
 		res.Outcome = tandem.OutcomeRefused
 		return res
+	}
+	if c.Control && strings.HasPrefix(c.Name, "schedule.") {
+		return e.runScheduleControl(ctx, t, sess, c.Name, res)
 	}
 	if c.Control {
 		// A control reads and changes the stored session: what the turn
@@ -194,6 +208,10 @@ func (e *Engine) rule(t tandem.Turn, sess tandem.Session) (string, tandem.Reason
 		// An API key always acts as its creator, whatever the session's mode.
 		return t.User, tandem.ReasonAPIKeyCreator
 	}
+	if t.Schedule != "" {
+		// So does a schedule (Run checked that User is its creator).
+		return t.User, tandem.ReasonScheduleCreator
+	}
 	return tandem.EffectiveUser(sess, t.User)
 }
 
@@ -264,6 +282,9 @@ func (e *Engine) write(ctx context.Context, t tandem.Turn, step *tandem.TurnStep
 func (e *Engine) Done(ctx context.Context, t tandem.Turn, out Result) error {
 	step := out.step
 	step.State = tandem.TurnDone
+	if t.Schedule != "" {
+		e.afterScheduledRun(ctx, t, out)
+	}
 	return e.cfg.Store.StepTurn(context.WithoutCancel(ctx), t.ID, step)
 }
 
@@ -291,6 +312,9 @@ func (e *Engine) audit(step *tandem.TurnStep, t tandem.Turn, effective string, p
 	if t.APIKey != "" {
 		// The key acted, not its creator at a keyboard: say which key.
 		actor = "apikey:" + t.APIKey
+	}
+	if t.Schedule != "" {
+		actor = "schedule:" + t.Schedule
 	}
 	rec := tandem.AuditRecord{
 		Time: e.cfg.Now(), Session: t.Session, TurnID: t.ID, Actor: actor,

@@ -29,6 +29,11 @@ type Store interface {
 	Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRecord, error)
 	AppendAudit(ctx context.Context, r tandem.AuditRecord) error
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
+	CreateSchedule(ctx context.Context, s tandem.Schedule, max int) error
+	Schedule(ctx context.Context, id string) (tandem.Schedule, error)
+	Schedules(ctx context.Context, f tandem.ScheduleFilter) ([]tandem.Schedule, error)
+	UpdateSchedule(ctx context.Context, id string, fn func(*tandem.Schedule) error) (tandem.Schedule, error)
+	DeleteSchedule(ctx context.Context, id string) error
 }
 
 // Resolver hands out a user's credentials for a provider.
@@ -74,6 +79,9 @@ type Config struct {
 	Directory Directory
 	Notifier  Notifier
 	Chat      Chat
+	// People says people's time zones and whether they are still here,
+	// for schedules (nil: UTC, and nobody ever leaves).
+	People    People
 	Providers map[tandem.ProviderID]tandem.Provider
 	// Operations are what turns can ask for (zero: the general ones only).
 	Operations Operations
@@ -86,7 +94,13 @@ type Config struct {
 	// RerunWindow is how old a failed turn may be and still be re-run after
 	// its sender links the missing account (default 30 minutes).
 	RerunWindow time.Duration
-	Now         func() time.Time
+	// SchedulesPerUser is how many schedules one person may have
+	// (TANDEM_SCHEDULES_PER_USER, default 20).
+	SchedulesPerUser int
+	// ScheduleGrace is how late a due run may still start after Tandem was
+	// down (TANDEM_SCHEDULE_GRACE, default 1h); a later one is skipped.
+	ScheduleGrace time.Duration
+	Now           func() time.Time
 }
 
 // Engine runs turns.

@@ -217,6 +217,8 @@ var envHelp = map[string]string{
 	"TANDEM_LLM_API":                      "openai (Chat Completions, the default) or anthropic (Messages)",
 	"TANDEM_AGENT_MAX_CALLS":              "tool calls an agent turn may make (default 8)",
 	"TANDEM_AGENT_TIMEOUT":                "how long an agent turn may plan (default 60s)",
+	"TANDEM_SCHEDULES_PER_USER":           "schedules one person may have (default 20)",
+	"TANDEM_SCHEDULE_GRACE":               "how late a run missed while Tandem was down still runs; later ones are skipped (default 1h)",
 }
 
 // describeEnv returns what envHelp says of name, or for a provider's

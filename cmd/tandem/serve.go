@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/tandembot/tandem/app"
 )
@@ -13,6 +14,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	cfg.Now, cfg.ScheduleTick = clock.now, clock.tick
 	a, err := app.New(cfg, app.NewLogger(cfg.LogFormat, stderr))
 	if err != nil {
 		return err
@@ -21,4 +23,12 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	stopAdmin := serveAdmin(ctx, a)
 	defer stopAdmin()
 	return a.Run(ctx)
+}
+
+// clock is what tests change of tandem serve's time: the clock of turns and
+// schedules, and how often due schedules are looked for. Unset, as in the
+// production binary, it is the wall clock and every 15 seconds.
+var clock struct {
+	now  func() time.Time
+	tick time.Duration
 }

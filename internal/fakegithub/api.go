@@ -28,7 +28,7 @@ func (s *Server) apiMux() *http.ServeMux {
 	m.HandleFunc("GET "+repo, s.authed(core, s.getRepo))
 	m.HandleFunc("POST "+repo+"/issues", s.authed(core, s.createIssue))
 	m.HandleFunc("GET "+repo+"/issues/{number}", s.authed(core, s.getIssue))
-	m.HandleFunc("POST "+repo+"/issues/{number}/comments", s.authed(core, s.createComment))
+	m.HandleFunc("POST "+repo+"/issues/{number}/comments", s.held(s.authed(core, s.createComment)))
 	m.HandleFunc("GET "+repo+"/pulls/{number}", s.authed(core, s.getPull))
 	m.HandleFunc("GET "+repo+"/pulls/{number}/reviews", s.authed(core, s.listReviews))
 	m.HandleFunc("GET "+repo+"/commits/{rest...}", s.authed(core, s.commitsRoute))

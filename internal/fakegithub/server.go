@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tandembot/tandem/internal/fakeoauth"
@@ -99,6 +100,9 @@ type Comment struct {
 
 // Server is a fake GitHub. Create it with New, then Start it.
 type Server struct {
+	// hold, when set, is called after a comment's handler ran and before
+	// its response leaves (HoldComments).
+	hold            atomic.Pointer[func()]
 	opts            Options
 	now             func() time.Time
 	*fakeoauth.Base // Start, Close, URL, SetOutage, SetLatency
