@@ -53,9 +53,9 @@ type Config struct {
 	// (TANDEM_SCHEDULE_GRACE).
 	SchedulesPerUser int
 	ScheduleGrace    time.Duration
-	// Now is the clock of turns and schedules, and ScheduleTick how often
-	// due schedules are looked for: zero for time.Now and 15 s (tests set
-	// them; no variable does).
+	// Now is the clock of the store, turns and schedules, and ScheduleTick
+	// how often due schedules are looked for: zero for time.Now and 15 s
+	// (tests set them; no variable does).
 	Now          func() time.Time
 	ScheduleTick time.Duration
 }

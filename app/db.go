@@ -38,7 +38,7 @@ var (
 // keys.
 func OpenDB(ctx context.Context, cfg Config, keys *secrets.Keyring) (DB, error) {
 	if cfg.DatabaseURL != "" {
-		db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Keyring: keys})
+		db, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Keyring: keys, Now: cfg.Now})
 		if err != nil {
 			return nil, dbOpenError(cfg, keys, err)
 		}
@@ -47,7 +47,7 @@ func OpenDB(ctx context.Context, cfg Config, keys *secrets.Keyring) (DB, error) 
 	if err := checkDBFolder(cfg); err != nil {
 		return nil, err
 	}
-	db, err := store.Open(cfg.DBPath, store.Options{Keyring: keys})
+	db, err := store.Open(cfg.DBPath, store.Options{Keyring: keys, Now: cfg.Now})
 	if err != nil {
 		return nil, dbOpenError(cfg, keys, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // childEnvVar, set to 1, makes the test binary run as the tandem binary
@@ -19,6 +20,9 @@ const childEnvVar = "TANDEM_TEST_CHILD"
 // (exitCode: 0, 2 for a usage error, else 1).
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnvVar) == "1" {
+		if f := os.Getenv(clockFileVar); f != "" {
+			clock.now, clock.tick = fileClock(f), 20*time.Millisecond
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 		stop()
