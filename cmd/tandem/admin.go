@@ -41,9 +41,10 @@ type opRunner func(cmd *cobra.Command, args []string, body func(env opEnv) error
 // ops are the operator commands that work while tandem serve runs, each
 // built around the runner that gives its bodies their opEnv.
 var ops = map[string]func(opRunner) *cobra.Command{
-	"apikey":   apikeyCmd,
-	"audit":    auditCmd,
-	"sessions": sessionsCmd,
+	"apikey":    apikeyCmd,
+	"audit":     auditCmd,
+	"sessions":  sessionsCmd,
+	"schedules": schedulesCmd,
 }
 
 // adminRequest and adminResponse are the admin socket's protocol: one JSON
