@@ -102,7 +102,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	// session forever.
 	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL),
 		slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second}))
-	a.flow = &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: a.providers, HTTPClient: httpClient, Logger: log}
+	a.flow = &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: a.providers, HTTPClient: httpClient, Logger: log, Now: cfg.Now}
 	if cfg.NoSlackSignIn {
 		log.Warn("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true: connect links do not check which Slack user opens them; a person who is sent someone else's link is only warned by a confirmation page naming that user. Set TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET to use Sign in with Slack.")
 	} else {
@@ -113,7 +113,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		}
 	}
 	a.tokens = &integrations.Tokens{Store: db, Providers: a.providers, HTTPClient: httpClient, Logger: log}
-	a.keys = &api.Keys{Store: db}
+	a.keys = &api.Keys{Store: db, Now: cfg.Now}
 	var b *bot.Bot
 	m := metrics.New(cfg.Replica, metrics.Gauges{
 		InboxDepth:   func() float64 { return float64(b.InboxDepth()) },

@@ -143,6 +143,7 @@ func (b *Bot) pressSchedule(ctx context.Context, team string, cb slack.Interacti
 	}
 	if err == nil && s.ID != "" {
 		key = s.Session
+		b.refreshCard(ctx, cb, s, scheduleActions[a.ActionID])
 	}
 	if perr := b.postEphemeral(ctx, key, user, words, []slack.Block{slackview.Section(words)}); perr != nil {
 		b.log.Warn("answer a schedule press", "err", perr)
@@ -160,7 +161,7 @@ func (b *Bot) ActOnSchedule(ctx context.Context, team, id, by string, action tur
 	}
 	if action != turns.ScheduleRunNow {
 		who := "An operator"
-		if by != turns.Operator {
+		if !turns.IsOperator(by) {
 			who = fmt.Sprintf("<@%s>", by)
 		}
 		b.announce(ctx, s.Session, tandem.Reply{Title: fmt.Sprintf("Schedule %sd", action),
@@ -238,3 +239,21 @@ func (b *Bot) homeSchedules(ctx context.Context, team, user string) []slack.Bloc
 
 // homeScheduleMax bounds the App Home's list (a view holds 100 blocks).
 const homeScheduleMax = 10
+
+// refreshCard shows a schedule's card (the reply that made it) as it now
+// stands: paused with a Resume button, running with Pause, or deleted
+// without buttons. A list of several schedules is left as it is.
+func (b *Bot) refreshCard(ctx context.Context, cb slack.InteractionCallback, s tandem.Schedule, action turns.ScheduleAction) {
+	if action == turns.ScheduleRunNow || !strings.HasPrefix(cb.Message.Text, "Scheduled: ") || cb.Channel.ID == "" {
+		return
+	}
+	reply := tandem.Reply{Title: "Scheduled: " + s.Text, Text: turns.DescribeSchedule(s, b.now()) + ".", Buttons: scheduleButtons(s)}
+	if action == turns.ScheduleDelete {
+		reply = tandem.Reply{Title: "Deleted schedule: " + s.Text, Text: "It will not run again."}
+	}
+	_, _, _, err := b.api.UpdateMessageContext(ctx, cb.Channel.ID, cb.Message.Timestamp, slack.MsgOptionText(tandem.Escape(reply.Title), false),
+		slack.MsgOptionBlocks(slackview.Reply(reply, fmt.Sprintf("schedule of <@%s>", s.Creator))...))
+	if err != nil {
+		b.log.Warn("update a schedule's card", "schedule", s.ID, "err", err)
+	}
+}

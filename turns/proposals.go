@@ -158,7 +158,13 @@ func (e *Engine) runConfirmed(ctx context.Context, t tandem.Turn, sess tandem.Se
 	// Used once: dropped whatever happens next. A second press finds the
 	// confirmation turn recorded already (its id is the proposal's).
 	defer e.dropProposal(ctx, id)
-	user, reason, refusal := e.identity(ctx, t, sess, &res.step, "confirm", "")
+	user, reason, refusal := t.User, p.Reason, error(nil)
+	if p.Reason != tandem.ReasonScheduleCreator {
+		// A scheduled run's proposal acts as the schedule's creator, who
+		// alone may press (checked above), whatever the mode; any other
+		// proposal goes by the session's rule now.
+		user, reason, refusal = e.identity(ctx, t, sess, &res.step, "confirm", "")
+	}
 	if refusal == nil && (user != p.User || reason != p.Reason) {
 		e.audit(&res.step, t, "", "", reason, tandem.OutcomeRefused, "confirm (the session's mode changed since the proposal)")
 		refusal = tandem.Errorf(tandem.EFORBIDDEN, "Nothing was changed: this session's mode changed since these changes were proposed (they would now run as %s, not <@%s>). Ask again if you still want them.", identityWords(user, reason), p.User)

@@ -103,6 +103,12 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		res.Outcome = tandem.OutcomeRefused
 		return res
 	}
+	if c.Control && t.Schedule != "" {
+		// A schedule runs what its creator wrote, never a control (its
+		// creation refuses them; this holds whatever the store says).
+		res.Err, res.Outcome = tandem.Errorf(tandem.EFORBIDDEN, "A scheduled run cannot change the session or its schedules."), tandem.OutcomeRefused
+		return res
+	}
 	if c.Control && strings.HasPrefix(c.Name, "schedule.") {
 		return e.runScheduleControl(ctx, t, sess, c.Name, res)
 	}

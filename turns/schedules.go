@@ -50,8 +50,12 @@ const (
 )
 
 // Operator is the "by" of a schedule action taken by whoever runs Tandem
-// (tandem schedules …), who may take every action.
+// (tandem schedules …), who may take every action; "operator <name>"
+// names them in the audit trail.
 const Operator = "operator"
+
+// IsOperator reports whether by is Operator, named or not.
+func IsOperator(by string) bool { return by == Operator || strings.HasPrefix(by, Operator+" ") }
 
 // Audit actions of schedules.
 const (
@@ -239,7 +243,7 @@ func (e *Engine) ActOnSchedule(ctx context.Context, team, id, by string, action 
 		return s, "", err
 	}
 	who := "an operator"
-	if by != Operator {
+	if !IsOperator(by) {
 		who = fmt.Sprintf("<@%s>", by)
 	}
 	now := e.cfg.Now()
@@ -281,7 +285,7 @@ func (e *Engine) ActOnSchedule(ctx context.Context, team, id, by string, action 
 // it: pausing and deleting stop a schedule, so a channel admin may too;
 // resuming and running make it act as its creator, so only they may.
 func (e *Engine) mayActOn(ctx context.Context, s tandem.Schedule, by string, action ScheduleAction) error {
-	if by == Operator || by == s.Creator {
+	if IsOperator(by) || by == s.Creator {
 		return nil
 	}
 	if action == SchedulePause || action == ScheduleDelete {
@@ -302,6 +306,12 @@ func (e *Engine) mayActOn(ctx context.Context, s tandem.Schedule, by string, act
 func (e *Engine) runNow(ctx context.Context, s tandem.Schedule, by string, now time.Time) (tandem.Schedule, string, error) {
 	if s.Paused {
 		return s, "", tandem.Errorf(tandem.EINVALID, "This schedule is paused; resume it first.")
+	}
+	if why := e.creatorGone(ctx, s); why != "" {
+		if err := e.pauseGone(ctx, s, why); err != nil {
+			return s, "", err
+		}
+		return s, "", tandem.Errorf(tandem.EINVALID, "This schedule did not run and is now paused: %s.", why)
 	}
 	s, err := e.cfg.Store.UpdateSchedule(ctx, s.ID, func(s *tandem.Schedule) error {
 		if !s.LastRun.IsZero() && now.Sub(s.LastRun) < schedule.MinInterval {
@@ -366,15 +376,30 @@ func (e *Engine) RunDue(ctx context.Context, now time.Time) error {
 }
 
 // runDue handles one due schedule: it skips, pauses or claims its due run,
-// then moves Next past now. A crash between the claim and the move claims
-// the same id again next time, which the store refuses as a duplicate.
+// then moves Next past now. After an outage, the runs missed by more than
+// the grace are skipped (one audit record says how many) and the latest
+// one still within it, if any, runs. A crash between the claim and the
+// move claims the same id again next time, which the store refuses as a
+// duplicate.
 func (e *Engine) runDue(ctx context.Context, s tandem.Schedule, now time.Time) error {
-	due := s.Next
-	late := now.Sub(due)
-	switch {
-	case late > e.scheduleGrace():
+	stored := s.Next
+	due, missed := stored, 0
+	for n := nextAfter(s, due); !n.IsZero() && !n.After(now) && missed < maxMissed; n = nextAfter(s, n) {
+		due, missed = n, missed+1
+	}
+	if missed > 0 || now.Sub(due) > e.scheduleGrace() {
+		last := due
+		if now.Sub(due) <= e.scheduleGrace() {
+			last = nextBefore(s, due, stored)
+		} else {
+			missed++
+		}
 		e.auditSchedule(ctx, s, s.Creator, ActionScheduleSkip, tandem.OutcomeRefused,
-			fmt.Sprintf("missed the run due %s by %s (more than the grace of %s)", due.UTC().Format(time.RFC3339), late.Round(time.Second), e.scheduleGrace()))
+			fmt.Sprintf("missed %d run(s) due from %s to %s by more than the grace of %s", missed, stored.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339), e.scheduleGrace()))
+	}
+	claimed := false
+	switch {
+	case now.Sub(due) > e.scheduleGrace():
 	case !s.LastRun.IsZero() && due.Sub(s.LastRun) < schedule.MinInterval:
 		e.auditSchedule(ctx, s, s.Creator, ActionScheduleSkip, tandem.OutcomeRefused,
 			fmt.Sprintf("the run due %s came less than %s after the last", due.UTC().Format(time.RFC3339), schedule.MinInterval))
@@ -386,12 +411,13 @@ func (e *Engine) runDue(ctx context.Context, s tandem.Schedule, now time.Time) e
 		if err := e.claimRun(ctx, s, id, now, "due "+due.UTC().Format(time.RFC3339)); err != nil {
 			return err
 		}
+		claimed = true
 	}
 	_, err := e.cfg.Store.UpdateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
-		if !cur.Next.Equal(due) {
+		if !cur.Next.Equal(stored) {
 			return nil // another replica moved it
 		}
-		if late <= e.scheduleGrace() {
+		if claimed && due.After(cur.LastRun) {
 			cur.LastRun = due
 		}
 		cur.Next = nextAfter(*cur, now)
@@ -401,6 +427,20 @@ func (e *Engine) runDue(ctx context.Context, s tandem.Schedule, now time.Time) e
 		return nil // deleted meanwhile
 	}
 	return err
+}
+
+// maxMissed bounds how many missed due times runDue walks past after an
+// outage (a daily schedule: over ten years).
+const maxMissed = 4000
+
+// nextBefore is the due time of s just before due, from first on (first
+// itself when none is between).
+func nextBefore(s tandem.Schedule, due, first time.Time) time.Time {
+	prev := first
+	for n := nextAfter(s, first); !n.IsZero() && n.Before(due); n = nextAfter(s, n) {
+		prev = n
+	}
+	return prev
 }
 
 // creatorGone says why s may no longer run as its creator ("" when it
@@ -513,9 +553,6 @@ var errUnchanged = errors.New("unchanged")
 // auditSchedule appends the record of something done to or by s; a
 // failure is logged.
 func (e *Engine) auditSchedule(ctx context.Context, s tandem.Schedule, actor, action string, out tandem.Outcome, detail string) {
-	if actor == Operator {
-		actor = "operator"
-	}
 	rec := tandem.AuditRecord{
 		Time: e.cfg.Now(), Session: s.Session, Actor: actor, Effective: s.Creator,
 		Action: action, Reason: tandem.ReasonScheduleCreator, Outcome: out, Detail: s.ID + ": " + detail,

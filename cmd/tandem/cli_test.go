@@ -83,6 +83,15 @@ var cliCommands = []cliCommand{
 	{path: "completion zsh", flags: []string{"--no-descriptions"}, try: []string{}},
 	{path: "completion fish", flags: []string{"--no-descriptions"}, try: []string{}},
 	{path: "completion powershell", flags: []string{"--no-descriptions"}, try: []string{}},
+	{path: "schedules", env: append(slices.Clone(opEnvNames), "TANDEM_TEAM"), not: []string{"--user", "--json", "--operator"}},
+	{path: "schedules list", flags: []string{"--user", "--channel", "--team", "--json"}, not: []string{"--operator"}, env: append(slices.Clone(opEnvNames), "TANDEM_TEAM"),
+		try: []string{}, noDatabase: true},
+	{path: "schedules pause", flags: []string{"--operator"}, not: []string{"--json", "--user"}, env: opEnvNames,
+		try: []string{"sch_000000000000"}, noDatabase: true},
+	{path: "schedules resume", flags: []string{"--operator"}, not: []string{"--json", "--user"}, env: opEnvNames,
+		try: []string{"sch_000000000000"}, noDatabase: true},
+	{path: "schedules delete", flags: []string{"--operator"}, not: []string{"--json", "--user"}, env: opEnvNames,
+		try: []string{"sch_000000000000"}, noDatabase: true},
 }
 
 // TestCLICoversEveryCommand: the table below names every command of the

@@ -158,7 +158,7 @@ ID is a schedule's id, from tandem schedules list.
 				if operator == "" {
 					operator = operatorName()
 				}
-				_, words, err := env.bot.ActOnSchedule(cmd.Context(), env.team, args[0], turns.Operator, action)
+				_, words, err := env.bot.ActOnSchedule(cmd.Context(), env.team, args[0], turns.Operator+" "+operator, action)
 				if err != nil {
 					return errors.New(tandem.ErrorMessage(err))
 				}
@@ -167,6 +167,6 @@ ID is a schedule's id, from tandem schedules list.
 			})
 		},
 	}
-	c.Flags().StringVar(&operator, "operator", "", "your name, for the output (default: your OS user name)")
+	c.Flags().StringVar(&operator, "operator", "", "your name, for the audit trail and the output (default: your OS user name)")
 	return c
 }

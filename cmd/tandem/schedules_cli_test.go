@@ -10,57 +10,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/store"
 )
-
-// schedulesInTree reports whether newRoot already lists tandem schedules.
-func schedulesInTree() bool {
-	root := newRoot(func(string) string { return "" }, io.Discard, io.Discard)
-	return slices.ContainsFunc(root.Commands(), func(c *cobra.Command) bool { return c.Name() == "schedules" })
-}
-
-// The help tests' table covers tandem schedules once newRoot lists it.
-func init() {
-	if !schedulesInTree() {
-		return
-	}
-	env := append(slices.Clone(opEnvNames), "TANDEM_TEAM")
-	cliCommands = append(cliCommands,
-		cliCommand{path: "schedules", env: env, not: []string{"--user", "--json", "--operator"}},
-		cliCommand{path: "schedules list", flags: []string{"--user", "--channel", "--team", "--json"}, not: []string{"--operator"}, env: env,
-			try: []string{}, noDatabase: true},
-		cliCommand{path: "schedules pause", flags: []string{"--operator"}, not: []string{"--json", "--user"}, env: opEnvNames,
-			try: []string{"sch_000000000000"}, noDatabase: true},
-		cliCommand{path: "schedules resume", flags: []string{"--operator"}, not: []string{"--json", "--user"}, env: opEnvNames,
-			try: []string{"sch_000000000000"}, noDatabase: true},
-		cliCommand{path: "schedules delete", flags: []string{"--operator"}, not: []string{"--json", "--user"}, env: opEnvNames,
-			try: []string{"sch_000000000000"}, noDatabase: true},
-	)
-}
-
-// schedulesRun runs tandem with args as run does. While newRoot does not
-// list tandem schedules yet (cli.go adds each operator command by name), it
-// adds the command itself, with the command line's runner.
-func schedulesRun(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if schedulesInTree() {
-		return run(ctx, args, getenv, stdout, stderr)
-	}
-	root := newRoot(getenv, stdout, stderr)
-	root.AddCommand(ops["schedules"](cliRunner(getenv, stderr)))
-	root.SetArgs(longFlags(root, args))
-	_, err := root.ExecuteContextC(ctx)
-	return err
-}
 
 // schedulesOp runs an operator command and returns its stdout, stderr and
 // error.
 func (e *env) schedulesOp(args ...string) (string, string, error) {
 	e.t.Helper()
 	var stdout, stderr bytes.Buffer
-	err := schedulesRun(ctxFor(e.t), args, e.getenv, &stdout, &stderr)
+	err := run(ctxFor(e.t), args, e.getenv, &stdout, &stderr)
 	return stdout.String(), stderr.String(), err
 }
 
@@ -168,7 +128,7 @@ func TestSchedulesCommands(t *testing.T) {
 	e.schedulesOK("schedules", "pause", b.ID)
 	e.reply(bob, "An operator paused the schedule")
 	audit := e.schedulesOK("audit", "--session", "T0TANDEM/"+channel+"/"+alice)
-	for _, want := range []string{"schedule.pause", "schedule.resume", "schedule.delete"} {
+	for _, want := range []string{"schedule.pause", "schedule.resume", "schedule.delete", "operator ops-oncall"} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("the audit trail lacks %s:\n%s", want, audit)
 		}
@@ -213,7 +173,7 @@ func TestSchedulesHelp(t *testing.T) {
 		{"schedules delete", []string{"--operator"}, []string{"TANDEM_DB", "TANDEM_DATABASE_URL"}},
 	} {
 		var stdout, stderr bytes.Buffer
-		if err := schedulesRun(context.Background(), append(strings.Fields(c.path), "--help"), func(string) string { return "" }, &stdout, &stderr); err != nil {
+		if err := run(context.Background(), append(strings.Fields(c.path), "--help"), func(string) string { return "" }, &stdout, &stderr); err != nil {
 			t.Fatalf("tandem %s --help: %v\n%s", c.path, err, stderr.String())
 		}
 		help := stdout.String()
@@ -234,7 +194,7 @@ func TestSchedulesHelp(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{{"schedules"}, {"schedules", "pause"}, {"schedules", "delete", "a", "b"}, {"schedules", "list", "--user", "alice"}} {
-		err := schedulesRun(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
+		err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
 		var ue *usageError
 		if !errors.As(err, &ue) {
 			t.Errorf("tandem %s: %v, want a usage error", strings.Join(args, " "), err)
