@@ -110,6 +110,7 @@ var reasonWords = map[tandem.Reason]string{
 	tandem.ReasonSender:           "you sent this message",
 	tandem.ReasonPersistentOwner:  "this session keeps its owner's credentials (persistent session)",
 	tandem.ReasonAPIKeyCreator:    "the API key acts as its creator",
+	tandem.ReasonScheduleCreator:  "the schedule acts as its creator",
 	tandem.ReasonRefusedNotEditor: "you are not on this persistent session's editors list",
 }
 
