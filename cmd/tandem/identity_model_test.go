@@ -33,7 +33,8 @@ import (
 
 // TestIdentityModel applies random sequences of what people do (messages,
 // connects, relinks, disconnects, revocations, mode switches, approvals,
-// editors, API keys, standups, re-runs after connecting by any path:
+// editors, API keys, standups, schedules and their due runs, re-runs after
+// connecting by any path:
 // the failed message's button, /connect, the App Home or the DM that says a
 // link died; restarts) to the
 // real binary's run with the fake Slack and the fake providers, and to the
@@ -175,6 +176,12 @@ type modelRun struct {
 	seen      map[tandem.ProviderID]int // provider requests already checked
 	msgs      int                       // fake Slack messages already checked
 	audits    int                       // the session's audit records already checked
+	// clk is every replica's clock; schedules are the check's schedules.
+	clk       *testClock
+	schedules []*modelSchedule
+	// dayStart is the fake Slack's first message since the last day
+	// passed: links offered before it have expired.
+	dayStart int
 }
 
 type rerunButton struct {
@@ -220,6 +227,10 @@ func newModelRun(t *testing.T, rt *rapid.T, backend modelBackend, ops map[string
 		linked: map[tandem.ProviderID][]string{}, buttons: map[string]rerunButton{}, seen: map[tandem.ProviderID]int{},
 		bodies: map[int]string{}, usedLinks: map[string]bool{}}
 	e.vars["TANDEM_SHUTDOWN_TIMEOUT"] = "5s"
+	// A day passes at once for schedules; a run a day late still runs.
+	r.clk = useTestClock(t)
+	r.clk.shareWith(e)
+	e.vars["TANDEM_SCHEDULE_GRACE"] = "25h"
 	llm := fakellm.NewOpenAI(t, fakellm.Options{Key: testLLMKey, Script: modelScript})
 	e.vars["TANDEM_LLM_URL"], e.vars["TANDEM_LLM_API_KEY"], e.vars["TANDEM_LLM_MODEL"] = llm.BaseURL(), testLLMKey, "fake-model-1"
 	if backend.postgres {
@@ -310,6 +321,10 @@ func (r *modelRun) run() {
 			}
 			r.agentChange(sender, presser)
 		},
+		"scheduleCreate": func(rt *rapid.T) {
+			r.scheduleCreate(user.Draw(rt, "creator"), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "change"))
+		},
+		"scheduleDue": func(rt *rapid.T) { r.scheduleDue() },
 		"kill": func(rt *rapid.T) {
 			r.killDuringTurn(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica"), r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"))
 		},
@@ -671,10 +686,11 @@ func (r *modelRun) homeLink(user string, p tandem.ProviderID) string {
 }
 
 // dmLink is the newest unused Reconnect link of p that a DM to user
-// offered when their link died, or "".
+// offered when their link died, or "". A link from before a day passed
+// (scheduleDue) has expired and counts as none.
 func (r *modelRun) dmLink(user string, p tandem.ProviderID) string {
 	msgs := r.e.slack.Messages()
-	for i := len(msgs) - 1; i >= 0; i-- {
+	for i := len(msgs) - 1; i >= r.dayStart; i-- {
 		m := msgs[i]
 		if m.Method != "chat.postMessage" || m.Channel != "D"+user || !strings.Contains(plain(m), "Reconnect "+p.Name()) {
 			continue

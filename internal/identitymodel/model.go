@@ -192,6 +192,16 @@ func (m *Model) APITurn(creator string, p tandem.ProviderID) Expect {
 	return m.use(creator, p, tandem.ReasonAPIKeyCreator)
 }
 
+// ScheduledRun is a due run of a schedule created by creator: the
+// schedule's creator, whatever the mode.
+func (m *Model) ScheduledRun(creator string, p tandem.ProviderID) Expect {
+	return m.use(creator, p, tandem.ReasonScheduleCreator)
+}
+
+// TimePassed says that more than the re-run window went by: no message
+// waits for a link any more.
+func (m *Model) TimePassed() { clear(m.waiting) }
+
 // Use is what a turn acting as user for reason meets at p (for commands
 // that use several providers at once).
 func (m *Model) Use(user string, p tandem.ProviderID, reason tandem.Reason) Expect {
