@@ -230,7 +230,7 @@ func (b *Bot) homeSchedules(ctx context.Context, team, user string) []slack.Bloc
 		more = fmt.Sprintf("…and %d more; `/tandem schedules` shows all.", len(list)-homeScheduleMax)
 		list = list[:homeScheduleMax]
 	}
-	blocks := append([]slack.Block{slack.NewDividerBlock()}, b.scheduleList("Schedules", list, "None yet. Mention me in a thread with, say, `@tandem every weekday at 9:00 standup`; each run acts as you.", "")...)
+	blocks := append(slackview.HomeSchedules(), b.scheduleList("", list, "You have none.", "")...)
 	if more != "" {
 		blocks = append(blocks, slackview.Section(more))
 	}

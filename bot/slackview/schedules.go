@@ -50,10 +50,13 @@ func ThreadRef(key tandem.SessionKey) string {
 
 // List is a titled list of entries, each a reply of its own (title, text
 // and buttons), with one attribution line at the end; empty is shown when
-// there is no entry. Slack takes at most 50 blocks: past that the rest are
+// there is no entry; an empty title shows none. Slack takes at most 50 blocks: past that the rest are
 // counted, not shown.
 func List(title string, entries []tandem.Reply, empty, attr string) []slack.Block {
-	blocks := []slack.Block{Section("*" + escape(title) + "*")}
+	var blocks []slack.Block
+	if title != "" {
+		blocks = append(blocks, Section("*"+escape(title)+"*"))
+	}
 	if len(entries) == 0 {
 		blocks = append(blocks, Section(empty))
 	}
@@ -71,4 +74,13 @@ func List(title string, entries []tandem.Reply, empty, attr string) []slack.Bloc
 		blocks = append(blocks, slack.NewContextBlock("attribution", slack.NewTextBlockObject(slack.MarkdownType, attr, false, false)))
 	}
 	return blocks
+}
+
+// HomeSchedules heads the App Home's Schedules section.
+func HomeSchedules() []slack.Block {
+	return []slack.Block{
+		slack.NewDividerBlock(),
+		slack.NewHeaderBlock(plain("Schedules")),
+		Section("Commands that run by themselves in a thread, each time as *you*. Make one in a thread: `@tandem every weekday at 9:00 standup`."),
+	}
 }

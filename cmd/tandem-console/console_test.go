@@ -28,6 +28,7 @@ var consoleExamples = []string{
 	"04-persistent-consent",
 	"05-api-key",
 	"06-editor-consent",
+	"07-schedules",
 }
 
 func TestConsoleExamples(t *testing.T) {
