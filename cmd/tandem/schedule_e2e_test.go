@@ -106,8 +106,9 @@ func berlin(t *testing.T) *time.Location {
 	return loc
 }
 
-// A weekday standup made by Bob in Alice's persistent session runs as Bob,
-// at 09:00 in Bob's Slack time zone, on every replica's clock.
+// A weekday standup made by Bob in Alice's persistent session runs as Bob
+// (his GitHub, not Alice's, and his own missing GitLab), at 09:00 in Bob's
+// Slack time zone.
 func TestScheduleRunsAsCreatorInAnOwnersPersistentSession(t *testing.T) {
 	clk := useTestClock(t)
 	e := newEnvWith(t, func(o *fakeslack.Options) {
@@ -128,7 +129,7 @@ func TestScheduleRunsAsCreatorInAnOwnersPersistentSession(t *testing.T) {
 
 	now := clk.now()
 	due := nextAt(now, berlin(t), 9, 0, weekday)
-	made := e.ask("UBOB", "every weekday at 9:00 list my open PRs", root, "Scheduled: list my open PRs")
+	made := e.ask("UBOB", "every weekday at 9:00 standup", root, "Scheduled: standup")
 	for _, want := range []string{
 		"Every Monday to Friday at 09:00 Europe/Berlin, <@UBOB>'s time zone from Slack",
 		"next run " + due.Format("Mon 2 Jan 15:04"),
@@ -141,7 +142,12 @@ func TestScheduleRunsAsCreatorInAnOwnersPersistentSession(t *testing.T) {
 
 	before := len(e.searchLogins())
 	clk.jumpTo(due.Add(time.Second))
-	e.reply(root, "scheduled by <@UBOB> · ran as <@UBOB> · GitHub: bob-gh")
+	run := e.reply(root, "Your standup")
+	for _, want := range []string{"scheduled by <@UBOB> · ran as <@UBOB>", "(as bob-gh)", "GitLab credentials not configured"} {
+		if !strings.Contains(plain(run), want) {
+			t.Errorf("the scheduled standup lacks %q:\n%s", want, plain(run))
+		}
+	}
 	logins := e.searchLogins()[before:]
 	if strings.Join(logins, ",") != "bob-gh" {
 		t.Fatalf("the scheduled run searched GitHub as %v; it must be Bob's own account, once", logins)
