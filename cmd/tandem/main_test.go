@@ -19,6 +19,9 @@ const childEnvVar = "TANDEM_TEST_CHILD"
 // environment, SIGINT/SIGTERM cancelling its context, and main's exit status
 // (exitCode: 0, 2 for a usage error, else 1).
 func TestMain(m *testing.M) {
+	if os.Getenv(benchPeerEnvVar) == "1" {
+		os.Exit(runBenchPeer()) // BenchmarkOverload's durable peer
+	}
 	if os.Getenv(childEnvVar) == "1" {
 		if f := os.Getenv(clockFileVar); f != "" {
 			clock.now, clock.tick = fileClock(f), 20*time.Millisecond

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkOverload (issue 20) measures Socket Mode acknowledgement latency
+// above what Tandem can serve, with tandem serve as its own process(es),
+// against a durable peer in the same run: a minimal slack-go Socket Mode
+// app (bench_peer_test.go), also its own process, that fsyncs each event to
+// a file before acknowledging it, connected to a second fake Slack (its own
+// app).
+//
+// Load: new threads "@tandem list my open PRs" (a GitHub search and a reply
+// each, the fake GitHub without a search rate limit), open loop at
+// TANDEM_BENCH_OVERLOAD_RATE events/s (default 600) for
+// TANDEM_BENCH_OVERLOAD_DURATION (default 30s). The peer gets the same rate
+// from its own sender, each of its events half an interval after one of
+// Tandem's, so neither sender waits behind the other's socket.
+//
+//	bbolt       one tandem serve process on a bbolt file
+//	postgres-1  one process on PostgreSQL (TANDEM_BENCH_DATABASE_URL)
+//	postgres-3  three processes sharing the database and the Slack app
+//
+// One iteration is one window, then the wait for every ack and every
+// reply; use -benchtime=1x (or 3x). Acks are timed by the fake Slack from
+// writing the envelope to reading its ack (Delivery.AckAfter), so a sender
+// blocked on a full socket counts against the app being written to. An
+// envelope is lost when it was never acked and its connection was dropped
+// (ackAll); it is then redelivered with retry_attempt 1 so its turn still
+// runs, and is not timed. Slack's own redelivery after 3 s is off: late
+// acks are counted instead, so the load stays the one chosen.
+func BenchmarkOverload(b *testing.B) {
+	window := benchEnvDuration(b, "TANDEM_BENCH_OVERLOAD_DURATION", 30*time.Second)
+	rate := benchEnvInt(b, "TANDEM_BENCH_OVERLOAD_RATE", 600)
+	pg := os.Getenv("TANDEM_BENCH_DATABASE_URL")
+	cases := []struct {
+		name      string
+		processes int
+		pg        bool
+	}{{"bbolt", 1, false}, {"postgres-1", 1, true}, {"postgres-3", 3, true}}
+	for _, c := range cases {
+		if c.pg && pg == "" {
+			continue
+		}
+		b.Run(c.name, func(b *testing.B) {
+			if !c.pg {
+				b.Setenv("TANDEM_BENCH_DATABASE_URL", "")
+			}
+			e := newBenchEnv(b, benchOptions{users: 20})
+			var pids []int
+			for i := range c.processes {
+				addr := e.vars["TANDEM_HTTP_ADDR"]
+				if i > 0 {
+					addr = "127.0.0.1:" + benchFreePort(b)
+				}
+				before := benchServeChildren(b)
+				e.startReplicaProcess(b, addr)
+				for _, pid := range benchServeChildren(b) {
+					if !slices.Contains(before, pid) {
+						pids = append(pids, pid)
+					}
+				}
+			}
+			if len(pids) != c.processes {
+				b.Fatalf("found %d tandem serve processes (%v), want %d", len(pids), pids, c.processes)
+			}
+			peer := startBenchPeer(b, e.users)
+			var runs []overloadRun
+			for b.Loop() {
+				runs = append(runs, e.overloadWindow(b, peer, pids, rate, window))
+			}
+			reportOverload(b, runs)
+		})
+	}
+}
+
+// overloadRun is what one window measured.
+type overloadRun struct {
+	tandem, peer           ackStats
+	tandemSent, peerSent   int
+	sending                time.Duration // the senders' time: window, or more if they fell behind
+	turns                  int           // threads that got their reply
+	oneReply               int           // threads with exactly one reply, their author's
+	drain                  time.Duration // window end -> the last thread's reply
+	rssPeakSum, rssPeakMax float64       // MiB, tandem processes, sampled every 100 ms in the window and drain
+	rssAfterSum            float64       // MiB, tandem processes, 5 s after the drain
+	peerRSSPeak            float64       // MiB
+}
+
+// overloadWindow sends rate events/s to Tandem and to the peer for window,
+// waits for every ack and every reply, and checks that each thread got
+// exactly one reply, to its own author's request.
+func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rate int, window time.Duration) overloadRun {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), window+15*time.Minute)
+	defer cancel()
+	total := int(window.Seconds() * float64(rate))
+	interval := time.Second / time.Duration(rate)
+
+	var run overloadRun
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sum, most := 0.0, 0.0
+			for _, pid := range pids {
+				r := benchRSS(pid)
+				sum += r
+				most = max(most, r)
+			}
+			run.rssPeakSum, run.rssPeakMax = max(run.rssPeakSum, sum), max(run.rssPeakMax, most)
+			run.peerRSSPeak = max(run.peerRSSPeak, benchRSS(peer.pid))
+			select {
+			case <-t.C:
+			case <-sampleCtx.Done():
+				return
+			}
+		}
+	}()
+
+	threads := make(map[string]bool, total)
+	userOf := make(map[string]benchUser, total)
+	envs := make([]string, 0, total)
+	eventOf := make(map[string]string, total)
+	peerEnvs := make([]string, 0, total)
+	peerEventOf := make(map[string]string, total)
+	opened, peerOpened := e.slack.ConnectionsOpened(), peer.slack.ConnectionsOpened()
+	var tandemErr, peerErr error
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := range total {
+			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+				time.Sleep(d)
+			}
+			u := e.users[i%len(e.users)]
+			ev, ts := e.mentionEvent(u.slack, benchPRCommand)
+			envID, eventID, err := e.slack.DeliverEvent(ev)
+			if err != nil {
+				tandemErr = err
+				return
+			}
+			threads[ts], userOf[ts] = true, u
+			envs = append(envs, envID)
+			eventOf[envID] = eventID
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := range total {
+			if d := time.Until(start.Add(time.Duration(i)*interval + interval/2)); d > 0 {
+				time.Sleep(d)
+			}
+			envID, eventID, err := peer.slack.DeliverEvent(peer.mentionEvent(e.users[i%len(e.users)].slack))
+			if err != nil {
+				peerErr = err
+				return
+			}
+			peerEnvs = append(peerEnvs, envID)
+			peerEventOf[envID] = eventID
+		}
+	}()
+	wg.Wait()
+	windowEnd := time.Now()
+	run.sending = windowEnd.Sub(start)
+	if tandemErr != nil || peerErr != nil {
+		b.Fatalf("sending: tandem %v, peer %v", tandemErr, peerErr)
+	}
+	run.tandemSent, run.peerSent = len(envs), len(peerEnvs)
+
+	// Replies that came during the window are stamped when this starts,
+	// which only matters if the last one came before the window ended.
+	type replies struct {
+		seen map[string]time.Time
+		err  error
+	}
+	replied := make(chan replies, 1)
+	go func() {
+		seen, err := e.waitReplies(ctx, threads)
+		replied <- replies{seen, err}
+	}()
+	run.tandem = e.ackAll(b, envs, eventOf, opened)
+	run.peer = peer.env.ackAll(b, peerEnvs, peerEventOf, peerOpened)
+	r := <-replied
+	stopSampling()
+	<-sampled
+	if r.err != nil {
+		b.Fatalf("%d of %d threads got a reply: %v\n%s", len(r.seen), len(threads), r.err, e.logTail())
+	}
+	run.turns = len(r.seen)
+	last := windowEnd
+	for _, t := range r.seen {
+		if t.After(last) {
+			last = t
+		}
+	}
+	run.drain = last.Sub(windowEnd)
+
+	// 5 s of quiet: the memory the processes keep, and time for a doubled
+	// reply (a redelivered or re-claimed turn run twice) to show.
+	time.Sleep(5 * time.Second)
+	for _, pid := range pids {
+		run.rssAfterSum += benchRSS(pid)
+	}
+	run.oneReply = e.checkOneReplyEach(b, threads, userOf)
+	if n := peer.events(b); n < run.peerSent {
+		b.Fatalf("the peer acknowledged %d events but wrote %d", run.peerSent, n)
+	}
+	return run
+}
+
+// checkOneReplyEach fails unless each thread has exactly one reply in it,
+// and that reply ran its author's request ("ran as <@author>", their PR);
+// it returns how many threads passed, which is all of them.
+func (e *benchEnv) checkOneReplyEach(b *testing.B, threads map[string]bool, userOf map[string]benchUser) int {
+	b.Helper()
+	count := make(map[string]int, len(threads))
+	var wrong []string
+	for _, m := range e.slack.Messages() {
+		if m.Method != "chat.postMessage" || !threads[m.ThreadTS] {
+			continue
+		}
+		count[m.ThreadTS]++
+		u := userOf[m.ThreadTS]
+		if text := plain(m); !strings.Contains(text, "ran as <@"+u.slack+">") || !strings.Contains(text, "Fix the thing "+u.gh) {
+			wrong = append(wrong, m.ThreadTS+": "+text)
+		}
+	}
+	var missing, doubled []string
+	for ts := range threads {
+		switch n := count[ts]; {
+		case n == 0:
+			missing = append(missing, ts)
+		case n > 1:
+			doubled = append(doubled, fmt.Sprintf("%s (%d)", ts, n))
+		}
+	}
+	if len(missing)+len(doubled)+len(wrong) > 0 {
+		slices.Sort(missing)
+		slices.Sort(doubled)
+		b.Fatalf("of %d threads, %d have no reply %v, %d more than one %v, %d replies are not their author's %q\n%s",
+			len(threads), len(missing), head(missing), len(doubled), head(doubled), len(wrong), head(wrong), e.logTail())
+	}
+	return len(threads)
+}
+
+func head(s []string) []string { return s[:min(len(s), 5)] }
+
+func reportOverload(b *testing.B, runs []overloadRun) {
+	var tandem, peer []ackStats
+	var drain []time.Duration
+	var rssPeakSum, rssPeakMax, peerRSS float64
+	var rssAfter []float64
+	turns, oneReply, sent, peerSent := 0, 0, 0, 0
+	var sending time.Duration
+	for _, r := range runs {
+		tandem, peer = append(tandem, r.tandem), append(peer, r.peer)
+		drain = append(drain, r.drain)
+		rssPeakSum, rssPeakMax, peerRSS = max(rssPeakSum, r.rssPeakSum), max(rssPeakMax, r.rssPeakMax), max(peerRSS, r.peerRSSPeak)
+		rssAfter = append(rssAfter, r.rssAfterSum)
+		turns += r.turns
+		oneReply += r.oneReply
+		sent += r.tandemSent
+		peerSent += r.peerSent
+		sending += r.sending
+	}
+	n := float64(len(runs))
+	pool := func(runs []ackStats) (lat []time.Duration, over, lost, reconn int) {
+		for _, r := range runs {
+			lat = append(lat, r.lat...)
+			over += r.over3s
+			lost += r.lost
+			reconn += r.reconnects
+		}
+		return
+	}
+	lat, over, lost, reconn := pool(tandem)
+	plat, pover, plost, preconn := pool(peer)
+	b.ReportMetric(benchPct(lat, 50), "tandem-ack-p50-ms")
+	b.ReportMetric(benchPct(lat, 99), "tandem-ack-p99-ms")
+	b.ReportMetric(benchPct(lat, 100), "tandem-ack-max-ms")
+	b.ReportMetric(float64(over)/n, "tandem-acked-after-3s/run")
+	b.ReportMetric(float64(lost)/n, "tandem-lost/run")
+	b.ReportMetric(float64(reconn)/n, "tandem-reconnects/run")
+	b.ReportMetric(benchPct(plat, 50), "peer-ack-p50-ms")
+	b.ReportMetric(benchPct(plat, 99), "peer-ack-p99-ms")
+	b.ReportMetric(benchPct(plat, 100), "peer-ack-max-ms")
+	b.ReportMetric(float64(pover)/n, "peer-acked-after-3s/run")
+	b.ReportMetric(float64(plost+preconn)/n, "peer-lost+reconnects/run")
+	b.ReportMetric(benchPct(lat, 50)/max(benchPct(plat, 50), 1e-3), "ratio-ack-p50-tandem/peer")
+	b.ReportMetric(float64(sent)/sending.Seconds(), "tandem-sent/s")
+	b.ReportMetric(float64(peerSent)/sending.Seconds(), "peer-sent/s")
+	b.ReportMetric(float64(turns)/n, "turns/run")
+	b.ReportMetric(float64(oneReply)/n, "threads-one-reply/run") // a missing, doubled or wrong reply fails the run
+	b.ReportMetric(benchPct(drain, 50)/1000, "drain-s")
+	b.ReportMetric(rssPeakSum, "tandem-rss-peak-sum-MiB")
+	b.ReportMetric(rssPeakMax, "tandem-rss-peak-max-MiB")
+	slices.Sort(rssAfter)
+	b.ReportMetric(rssAfter[len(rssAfter)/2], "tandem-rss-5s-after-sum-MiB")
+	b.ReportMetric(peerRSS, "peer-rss-peak-MiB")
+}
+
+// benchRSS is VmRSS of process pid in MiB, 0 if it cannot be read.
+func benchRSS(pid int) float64 {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseFloat(f[0], 64)
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}
+
+// benchServeChildren lists the pids of this process's children running
+// "<this binary> serve", as startReplicaProcess starts them (Linux /proc).
+func benchServeChildren(tb testing.TB) []int {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var pids []int
+	for _, d := range dirs {
+		stat, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(stat), ')')
+		f := strings.Fields(string(stat[i+1:]))
+		if i < 0 || len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(d + "/cmdline")
+		if args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"); len(args) == 2 && args[0] == exe && args[1] == "serve" {
+			pid, _ := strconv.Atoi(filepath.Base(d))
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
