@@ -33,6 +33,13 @@ type TurnStep struct {
 	Audit []AuditRecord
 }
 
+// Recorded is what recording an appended turn in the inbox found
+// (Store.AppendTurn).
+type Recorded struct {
+	Duplicate bool
+	Err       error
+}
+
 // Waiting is what a replica's poll of the inbox needs: the turns it may
 // start, and how deep the inbox is.
 type Waiting struct {
@@ -66,6 +73,12 @@ type Store interface {
 	// same channel and message ts was recorded before. Reruns (Rerun set) and
 	// turns without a TS are deduplicated by ID only.
 	RecordTurn(ctx context.Context, t Turn) (duplicate bool, err error)
+	// AppendTurn makes t durable as RecordTurn does, but may return
+	// before t is in the inbox: the channel receives, once it is, what
+	// RecordTurn would have returned. A crash in between loses nothing
+	// (the turn is recorded when the store is next opened). It is the
+	// acknowledgement's path: it never waits behind other writes.
+	AppendTurn(ctx context.Context, t Turn) (<-chan Recorded, error)
 	// SetTurnState moves a recorded turn to state; moving to TurnRunning
 	// counts an attempt.
 	SetTurnState(ctx context.Context, id string, state TurnState) error

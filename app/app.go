@@ -118,6 +118,8 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	m := metrics.New(cfg.Replica, metrics.Gauges{
 		InboxDepth:   func() float64 { return float64(b.InboxDepth()) },
 		OpenSessions: func() float64 { return float64(b.OpenSessions()) },
+		OldestWait:   func() float64 { return b.OldestWait().Seconds() },
+		TurnLimit:    func() float64 { return float64(b.TurnLimit()) },
 	})
 	a.tokens.OnRefresh, a.tokens.OnCall = m.Refresh, m.ProviderCall
 	// Every provider's operations parse, enabled or not, so that asking a

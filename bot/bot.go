@@ -23,6 +23,7 @@ import (
 // Store is what the bot needs of the store.
 type Store interface {
 	RecordTurn(ctx context.Context, t tandem.Turn) (bool, error)
+	AppendTurn(ctx context.Context, t tandem.Turn) (<-chan tandem.Recorded, error)
 	SetTurnState(ctx context.Context, id string, state tandem.TurnState) error
 	StepTurn(ctx context.Context, id string, step tandem.TurnStep) error
 	TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error)
@@ -163,6 +164,20 @@ func (b *Bot) InboxDepth() int { return b.inbox.Depth() }
 // OpenSessions returns how many sessions have a turn queued or running.
 func (b *Bot) OpenSessions() int { return b.queue.Sessions() }
 
+// OldestWait returns how long the oldest unfinished turn has waited since
+// it was received, as of the last poll (0 when none waits).
+func (b *Bot) OldestWait() time.Duration {
+	o := b.inbox.Oldest()
+	if o.IsZero() {
+		return 0
+	}
+	return b.now().Sub(o)
+}
+
+// TurnLimit returns how many turns may run at once now: fewer than the
+// configured concurrency while acknowledgements are slow.
+func (b *Bot) TurnLimit() int { return b.queue.Gate.Limit() }
+
 // New returns a Bot; nothing connects until Run.
 func New(cfg Config) *Bot {
 	if cfg.Concurrency <= 0 {
@@ -184,11 +199,18 @@ func New(cfg Config) *Bot {
 	// The inbox picks each turn a session runs from the store and takes the
 	// slot of that turn's provider itself.
 	b.queue = queue.New(cfg.Concurrency, nil, func(t tandem.Turn) { b.inbox.RunSession(t) })
+	// Acknowledgements first: fewer turns start while Slack's
+	// acknowledgements take over 10 ms here, and a backlog beyond what may
+	// run at once waits in the store, not in memory.
+	b.queue.Gate = &queue.Gate{Max: 4 * cfg.Concurrency, Now: cfg.Now}
+	b.queue.MaxSessions = 2 * b.queue.Gate.Max
+	b.queue.OnFree = func() { b.inbox.Kick() }
 	b.inbox = inbox.New(inbox.Config{
 		Store: cfg.Store, Queue: b.queue,
 		Run: b.runTurn, Interrupted: b.interrupted, Takeover: b.takeover, Context: b.runCtx,
 		Parse:  func(text string) turns.Command { return parseText(cfg.Operations, text) },
 		Logger: cfg.Logger, LeaseTTL: cfg.LeaseTTL, ReorderWindow: cfg.ReorderWindow, Now: cfg.Now,
+		Busy: b.tellQueued,
 	})
 	return b
 }
@@ -346,36 +368,55 @@ func (b *Bot) dispatchEvent(ctx context.Context, client *socketmode.Client, req 
 	}
 	key := cb.TeamID + "/" + cb.Event.Channel + "/" + cb.Event.threadRoot()
 	b.events.Go(key, func() {
-		defer func() { b.metrics().Ack(time.Since(received)) }()
-		b.handleEvent(ctx, client, req, cb)
+		b.handleEvent(ctx, client, req, cb, func() {
+			d := time.Since(received)
+			b.metrics().Ack(d)
+			b.queue.Gate.Observe(d)
+		})
 	})
 }
 
-// handleEvent records a turn, then acknowledges. An event that cannot be
-// recorded is not acknowledged, so Slack delivers it again.
-func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *socketmode.Request, cb callback) {
-	if cb.Event.Type == "app_home_opened" {
+// handleEvent makes a turn durable (Store.AppendTurn, which never waits
+// behind the running turns' writes), acknowledges, and then waits for the
+// turn to be in the inbox before the session's next event. An event that
+// cannot be made durable is not acknowledged, so Slack delivers it again.
+// acked is called right after the acknowledgement.
+func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *socketmode.Request, cb callback, acked func()) {
+	ack := func() {
 		b.ack(client, req, nil)
+		acked()
+	}
+	if cb.Event.Type == "app_home_opened" {
+		ack()
 		go b.publishHome(context.WithoutCancel(ctx), cb.TeamID, cb.Event.User)
 		return
 	}
 	turn, cmd, ok := b.turnFor(ctx, cb)
 	if !ok {
-		b.ack(client, req, nil)
+		ack()
 		return
 	}
-	dup, err := b.cfg.Store.RecordTurn(ctx, turn)
+	recorded, err := b.cfg.Store.AppendTurn(ctx, turn)
 	if err != nil {
 		b.log.Error("record turn; leaving the event unacknowledged for redelivery", "event", cb.EventID, "err", err)
 		return
 	}
-	b.ack(client, req, nil)
+	ack()
+	r := <-recorded
 	log := b.log.With("turn", turn.ID, "session", turn.Session.String())
+	if r.Err != nil {
+		// Durable, and acknowledged: it is in the inbox when the store is
+		// next opened.
+		log.Error("record an appended turn in the inbox; it runs after the next start", "err", r.Err)
+		return
+	}
+	dup := r.Duplicate
 	if dup {
 		log.Info("duplicate delivery ignored", "retry_attempt", req.RetryAttempt)
 		return
 	}
 	log.Info("turn recorded", "user", turn.User)
+	b.inbox.Note(turn)
 	if cmd != nil {
 		b.inbox.Keep(turn, *cmd)
 	}

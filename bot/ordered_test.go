@@ -34,9 +34,9 @@ func TestOrderedRunsEachKeyInOrder(t *testing.T) {
 	}
 }
 
-// holdingStore is a real bbolt store whose RecordTurn waits, for the turns
+// holdingStore is a real bbolt store whose AppendTurn waits, for the turns
 // of one thread, until release is closed, and which notes the order turns
-// were recorded in.
+// were made durable in.
 type holdingStore struct {
 	*store.DB
 	thread  string
@@ -45,15 +45,15 @@ type holdingStore struct {
 	order   []string
 }
 
-func (h *holdingStore) RecordTurn(ctx context.Context, t tandem.Turn) (bool, error) {
+func (h *holdingStore) AppendTurn(ctx context.Context, t tandem.Turn) (<-chan tandem.Recorded, error) {
 	if t.Session.ThreadTS == h.thread {
 		<-h.release
 	}
-	dup, err := h.DB.RecordTurn(ctx, t)
+	recorded, err := h.DB.AppendTurn(ctx, t)
 	h.mu.Lock()
 	h.order = append(h.order, t.Text)
 	h.mu.Unlock()
-	return dup, err
+	return recorded, err
 }
 
 // TestSlowRecordingDelaysNoOtherSession: while the recording of one

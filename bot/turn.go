@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/bot/inbox"
+	"github.com/tandembot/tandem/bot/slackview"
 	"github.com/tandembot/tandem/turns"
 )
 
@@ -106,5 +107,16 @@ func (b *Bot) showWorking(ctx context.Context, t tandem.Turn) func() {
 		if added {
 			b.api.RemoveReactionContext(context.WithoutCancel(ctx), workingReaction, item)
 		}
+	}
+}
+
+// tellQueued tells a turn's sender, in its thread, that Tandem is busy and
+// the turn waits with ahead sessions' turns before it; it still runs, in
+// order.
+func (b *Bot) tellQueued(t tandem.Turn, ahead int) {
+	ctx := b.runCtx()
+	reply := slackview.Queued(t.User, ahead)
+	if err := b.postThread(ctx, t, reply.Title, slackview.Reply(reply, fmt.Sprintf("for <@%s>", t.User))); err != nil {
+		b.log.Warn("post a busy notice", "turn", t.ID, "err", err)
 	}
 }

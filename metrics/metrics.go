@@ -32,6 +32,10 @@ type Metrics struct {
 type Gauges struct {
 	InboxDepth   func() float64
 	OpenSessions func() float64
+	// OldestWait is the age in seconds of the oldest unfinished turn, and
+	// TurnLimit how many turns may run at once now.
+	OldestWait func() float64
+	TurnLimit  func() float64
 }
 
 // New registers Tandem's metrics with a fresh registry. replica names this
@@ -60,6 +64,12 @@ func New(replica string, g Gauges) *Metrics {
 	reg.MustRegister(m.turns, m.ackLatency, m.turnLatency, m.providerCall, m.refreshes, m.rateWaits, m.rateWaitSecs, m.takeovers)
 	if g.InboxDepth != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tandem_inbox_depth", Help: "Turns recorded and not yet finished.", ConstLabels: labels}, g.InboxDepth))
+	}
+	if g.OldestWait != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tandem_inbox_oldest_wait_seconds", Help: "How long the oldest unfinished turn has waited since it was received.", ConstLabels: labels}, g.OldestWait))
+	}
+	if g.TurnLimit != nil {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tandem_turn_limit", Help: "Turns that may run at once now; below the configured concurrency while acknowledgements are slow.", ConstLabels: labels}, g.TurnLimit))
 	}
 	if g.OpenSessions != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tandem_open_sessions", Help: "Sessions with a turn queued or running.", ConstLabels: labels}, g.OpenSessions))

@@ -126,6 +126,8 @@ type DB struct {
 	keys   *secrets.Keyring
 	now    func() time.Time
 	path   string
+	// journal makes appended turns durable before they are in the inbox.
+	journal *journal
 }
 
 var _ tandem.Store = (*DB)(nil)
@@ -150,6 +152,16 @@ func Open(path string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// What a crash left in the journal goes into the inbox before anything
+	// else reads it.
+	if err := db.replayJournal(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := db.openJournal(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
 	return db, nil
 }
 
@@ -161,6 +173,10 @@ func openBolt(path string, opts Options) (*bolt.DB, error) {
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      timeout,
 		FreelistType: bolt.FreelistMapType,
+		// Address space, not memory: with the file mapped this large from
+		// the start, a growing file is not remapped (which stops every
+		// reader and writer) until it passes 1 GiB.
+		InitialMmapSize: 1 << 30,
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("store: open: %w", tandem.Errorf(tandem.EUNAVAILABLE,
@@ -332,6 +348,7 @@ func (db *DB) Path() string { return db.path }
 // Close releases the file, waiting for transactions in flight; later calls
 // of other methods fail with EUNAVAILABLE. Closing twice returns nil.
 func (db *DB) Close() error {
+	db.closeJournal()
 	if err := db.bolt.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}

@@ -18,6 +18,8 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"os"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,8 +51,9 @@ type Queue interface {
 	Stopped() bool
 	// Has reports whether key's session is queued or running.
 	Has(key tandem.SessionKey) bool
-	// Wake asks for t's session to be run.
-	Wake(t tandem.Turn)
+	// Wake asks for t's session to be run; false when it cannot take one
+	// more session now (t stays in the store for a later poll).
+	Wake(t tandem.Turn) bool
 }
 
 // Config wires a Runner.
@@ -80,6 +83,11 @@ type Config struct {
 	// still runs first (0 with one process).
 	ReorderWindow time.Duration
 	Now           func() time.Time
+	// Busy, when set, tells the sender of a turn recorded by this process
+	// (Noted) that has waited BusyAfter without starting that it is
+	// queued, with how many turns were waiting before it; once per turn.
+	Busy      func(t tandem.Turn, ahead int)
+	BusyAfter time.Duration
 }
 
 // Runner runs the inbox's turns, one session at a time per session.
@@ -93,6 +101,12 @@ type Runner struct {
 	depth, oldest atomic.Int64
 	// parsed keeps commands parsed to recognise a turn until it is picked.
 	parsed parsedTurns
+	// kick asks Poll to look at the store now.
+	kick chan struct{}
+	// noted are turns recorded here and not yet told they wait (Busy),
+	// by id.
+	notedMu sync.Mutex
+	noted   map[string]bool
 }
 
 // New returns a Runner; it runs nothing until its Queue calls RunSession or
@@ -116,8 +130,40 @@ func New(cfg Config) *Runner {
 	if cfg.Takeover == nil {
 		cfg.Takeover = func() {}
 	}
-	return &Runner{cfg: cfg, log: cfg.Logger, owner: newOwner()}
+	if cfg.BusyAfter <= 0 {
+		cfg.BusyAfter = 5 * time.Second
+	}
+	return &Runner{cfg: cfg, log: cfg.Logger, owner: newOwner(), kick: make(chan struct{}, 1), noted: map[string]bool{}}
 }
+
+// maxNoted bounds the turns kept for a busy notice; past it, a turn is
+// not told it waits (it still runs in order).
+const maxNoted = 100_000
+
+// Note marks t as recorded by this process, so that Poll tells its sender
+// when it waits long (Config.Busy).
+func (r *Runner) Note(t tandem.Turn) {
+	if r.cfg.Busy == nil {
+		return
+	}
+	r.notedMu.Lock()
+	defer r.notedMu.Unlock()
+	if len(r.noted) < maxNoted {
+		r.noted[t.ID] = true
+	}
+}
+
+// Kick makes Poll look at the store now rather than at its next tick (at
+// most every minPoll).
+func (r *Runner) Kick() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// minPoll is the shortest time between two polls Kick asks for.
+const minPoll = 100 * time.Millisecond
 
 // Depth returns how many turns were recorded and not finished at the last
 // poll.
@@ -205,6 +251,7 @@ func (r *Runner) RunSession(t tandem.Turn) {
 			release()
 			return // it stays for whoever runs the session next
 		}
+		r.started(j.Turn)
 		finished := r.cfg.Run(j)
 		release()
 		if !finished {
@@ -293,16 +340,53 @@ func (r *Runner) Poll(ctx context.Context) {
 				oldest = w.Oldest.UnixNano()
 			}
 			r.oldest.Store(oldest)
-			for _, rec := range w.Next {
-				if !r.cfg.Queue.Has(rec.Turn.Session) {
-					r.cfg.Queue.Wake(rec.Turn)
+			// Oldest first: when the queue can take only some sessions,
+			// those that waited longest go first.
+			slices.SortFunc(w.Next, func(a, b tandem.TurnRecord) int { return a.Turn.ReceivedAt.Compare(b.Turn.ReceivedAt) })
+			full := false
+			for i, rec := range w.Next {
+				if !full && !r.cfg.Queue.Has(rec.Turn.Session) {
+					full = !r.cfg.Queue.Wake(rec.Turn)
 				}
+				r.tellBusy(rec, i)
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-r.kick:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(minPoll):
+			}
 		}
 	}
+}
+
+// tellBusy tells the sender of rec, the first unfinished turn of a session
+// with ahead sessions' turns before it, that it waits, once, if it was
+// recorded here and has waited BusyAfter without starting.
+func (r *Runner) tellBusy(rec tandem.TurnRecord, ahead int) {
+	if r.cfg.Busy == nil || rec.State != tandem.TurnPending || r.cfg.Now().Sub(rec.Turn.ReceivedAt) < r.cfg.BusyAfter {
+		return
+	}
+	r.notedMu.Lock()
+	noted := r.noted[rec.Turn.ID]
+	delete(r.noted, rec.Turn.ID)
+	r.notedMu.Unlock()
+	if noted {
+		r.cfg.Busy(rec.Turn, ahead)
+	}
+}
+
+// started forgets t for busy notices: it runs now.
+func (r *Runner) started(t tandem.Turn) {
+	if r.cfg.Busy == nil {
+		return
+	}
+	r.notedMu.Lock()
+	delete(r.noted, t.ID)
+	r.notedMu.Unlock()
 }

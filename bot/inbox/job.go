@@ -52,10 +52,18 @@ type parsedTurns struct {
 	m  map[tandem.SessionKey]map[string]parsed // by session, then turn id
 }
 
+// maxParsed bounds the sessions whose parsed turns are kept: with a deeper
+// backlog, a turn is parsed again when it is picked, rather than kept in
+// memory.
+const maxParsed = 4096
+
 // put keeps v for t, which is recorded.
 func (p *parsedTurns) put(t tandem.Turn, v parsed) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.m[t.Session] == nil && len(p.m) >= maxParsed {
+		return
+	}
 	if p.m == nil {
 		p.m = map[tandem.SessionKey]map[string]parsed{}
 	}

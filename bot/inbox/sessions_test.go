@@ -63,7 +63,7 @@ type fakeQueue struct{}
 func (fakeQueue) Slot(string) func()         { return func() {} }
 func (fakeQueue) Stopped() bool              { return false }
 func (fakeQueue) Has(tandem.SessionKey) bool { return false }
-func (fakeQueue) Wake(tandem.Turn)           {}
+func (fakeQueue) Wake(tandem.Turn) bool      { return true }
 
 // startedTurns counts the turns a Runner hands to Config.Run and
 // Config.Interrupted.

@@ -16,6 +16,17 @@ import (
 // provider never takes the slots of another's turns (a bulkhead per
 // provider).
 type Dispatcher struct {
+	// Gate, when set, admits each turn after its pool's slot, so that
+	// Slack's acknowledgements keep up when the machine is overloaded.
+	Gate *Gate
+	// MaxSessions bounds the sessions queued or running here (0: no
+	// bound): past it, Wake leaves a session's turns in the store, for
+	// the inbox's poll, so a backlog costs the store and not memory.
+	MaxSessions int
+	// OnFree, when set, is called when a session's last turn here ends
+	// while Wake was turning sessions away, so the poll can fetch more.
+	OnFree func()
+
 	run    func(tandem.Turn)
 	poolOf func(tandem.Turn) string // nil: run takes its turns' slots itself
 
@@ -27,6 +38,7 @@ type Dispatcher struct {
 	queues   map[tandem.SessionKey][]tandem.Turn // a key present means a drainer runs
 	wg       sync.WaitGroup
 	stopping bool
+	refused  bool // Wake turned a session away since the last OnFree
 }
 
 // Stop makes drainers start no further turns; queued ones stay unrun.
@@ -57,7 +69,16 @@ func (d *Dispatcher) Slot(pool string) (release func()) {
 	}
 	d.poolsMu.Unlock()
 	p <- struct{}{}
-	return func() { <-p }
+	if d.Gate == nil {
+		return func() { <-p }
+	}
+	// The pool's slot first: a turn waiting at the gate holds only its
+	// own provider's slot, never another provider's turn's.
+	leave := d.Gate.Enter()
+	return func() {
+		leave()
+		<-p
+	}
 }
 
 // Submit queues t behind the earlier turns of its session.
@@ -69,14 +90,28 @@ func (d *Dispatcher) Submit(t tandem.Turn) {
 
 // Wake queues t like Submit, unless its session already has a turn queued
 // that has not started: for a run that reads what to do from the store
-// when it starts, that one stands for t as well.
-func (d *Dispatcher) Wake(t tandem.Turn) {
+// when it starts, that one stands for t as well. With MaxSessions sessions
+// here already, it queues nothing and reports false: t waits in the store.
+func (d *Dispatcher) Wake(t tandem.Turn) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.queues[t.Session]) > 0 {
-		return
+	q, here := d.queues[t.Session]
+	if len(q) > 0 {
+		return true
+	}
+	if !here && d.MaxSessions > 0 && len(d.queues) >= d.MaxSessions {
+		d.refused = true
+		return false
 	}
 	d.enqueue(t)
+	return true
+}
+
+// Full reports whether Wake would turn a new session away.
+func (d *Dispatcher) Full() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.MaxSessions > 0 && len(d.queues) >= d.MaxSessions
 }
 
 func (d *Dispatcher) enqueue(t tandem.Turn) {
@@ -95,7 +130,14 @@ func (d *Dispatcher) drain(key tandem.SessionKey) {
 		q := d.queues[key]
 		if len(q) == 0 || d.stopping {
 			delete(d.queues, key)
+			free := d.refused && d.OnFree != nil && !d.stopping
+			if free {
+				d.refused = false
+			}
 			d.mu.Unlock()
+			if free {
+				d.OnFree()
+			}
 			return
 		}
 		t := q[0]

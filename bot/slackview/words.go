@@ -200,3 +200,12 @@ func KeyStopped(name, prefix string, p tandem.ProviderID, expired bool) (tandem.
 		Text:  fmt.Sprintf("Your API key *%s* (%s) acts as you, and your %s account is not usable. Connect it again, or ask someone else to create a new key.", escape(name), prefix, p.Name()),
 	}, label + p.Name()
 }
+
+// Queued is the notice for a turn that waits behind others while Tandem is
+// busy.
+func Queued(user string, ahead int) tandem.Reply {
+	return tandem.Reply{
+		Title: fmt.Sprintf("Busy: your request is queued (%d ahead)", ahead),
+		Text:  fmt.Sprintf("<@%s>, Tandem has more requests than it can run at once right now. Yours is kept and runs in order; the reply will appear here.", user),
+	}
+}

@@ -232,7 +232,7 @@ func (e *benchEnv) checkOneReplyEach(b *testing.B, threads map[string]bool, user
 	count := make(map[string]int, len(threads))
 	var wrong []string
 	for _, m := range e.slack.Messages() {
-		if m.Method != "chat.postMessage" || !threads[m.ThreadTS] {
+		if m.Method != "chat.postMessage" || !threads[m.ThreadTS] || busyNotice(m) {
 			continue
 		}
 		count[m.ThreadTS]++

@@ -78,7 +78,10 @@ type Options struct {
 // DB is the PostgreSQL implementation of tandem.Store. It is safe for
 // concurrent use, by any number of processes sharing the database.
 type DB struct {
-	pool   *pgxpool.Pool
+	pool *pgxpool.Pool
+	// appends is a pool of its own for AppendTurn, so that recording an
+	// event never waits for a connection the running turns hold.
+	appends *pgxpool.Pool
 	keys   *secrets.Keyring
 	now    func() time.Time
 	where  string // the database, for messages; never the password
@@ -109,12 +112,20 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
-	db := &DB{pool: pool, keys: opts.Keyring, now: opts.Now, where: where}
+	acfg := cfg.Copy()
+	acfg.MaxConns, acfg.MinConns = appendConns, 1
+	appends, err := pgxpool.NewWithConfig(ctx, acfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
+	}
+	db := &DB{pool: pool, appends: appends, keys: opts.Keyring, now: opts.Now, where: where}
 	if db.now == nil {
 		db.now = time.Now
 	}
 	if err := db.initialize(ctx); err != nil {
 		pool.Close()
+		appends.Close()
 		return nil, db.fail(ctx, "open "+where, err)
 	}
 	return db, nil
@@ -228,8 +239,13 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.pool.Close()
+	db.appends.Close()
 	return nil
 }
+
+// appendConns is the size of the pool AppendTurn has to itself; the
+// server's group commit shares one WAL flush among its concurrent inserts.
+const appendConns = 4
 
 var errClosed = tandem.Errorf(tandem.EUNAVAILABLE, "the store is closed")
 

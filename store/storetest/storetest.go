@@ -38,6 +38,7 @@ var T0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // be harmless).
 func Run(t *testing.T, open func(t *testing.T) tandem.Store) {
 	t.Run("Turns", func(t *testing.T) { testTurns(t, open) })
+	t.Run("AppendTurn", func(t *testing.T) { testAppendTurn(t, open) })
 	t.Run("NextTurn", func(t *testing.T) { testNextTurn(t, open) })
 	t.Run("StepTurn", func(t *testing.T) { testStepTurn(t, open) })
 	t.Run("Waiting", func(t *testing.T) { testWaiting(t, open) })

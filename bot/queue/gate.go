@@ -1,0 +1,125 @@
+package queue
+
+import (
+	"sync"
+	"time"
+)
+
+// Gate admits turns to start while Slack's acknowledgements keep up. The
+// acknowledgement of an event and the turns already running share the
+// machine's cores and the store's writer; when more than a tenth of the
+// acknowledgements of a Window take longer than Target, the gate lets a
+// fifth fewer turns run at once (down to Min), and otherwise a tenth more
+// (up to Max): a multiplicative decrease and increase, as a congestion
+// window does. A turn that waits at the gate waits in the inbox's order;
+// it is never dropped.
+type Gate struct {
+	// Target is the acknowledgement time the gate keeps (default 10 ms).
+	Target time.Duration
+	// Window is how often the gate adjusts (default 100 ms).
+	Window time.Duration
+	// Min and Max bound how many turns may run at once (defaults 8 and
+	// 256).
+	Min, Max int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+
+	once    sync.Once
+	mu      sync.Mutex
+	cond    *sync.Cond
+	limit   float64
+	running int
+	// The window being counted: when it began, its acknowledgements and
+	// how many of them were slow.
+	began      time.Time
+	acks, slow int
+}
+
+func (g *Gate) init() {
+	g.once.Do(func() {
+		if g.Target <= 0 {
+			g.Target = 10 * time.Millisecond
+		}
+		if g.Window <= 0 {
+			g.Window = 100 * time.Millisecond
+		}
+		if g.Min <= 0 {
+			g.Min = 8
+		}
+		if g.Max <= 0 {
+			g.Max = 256
+		}
+		g.Max = max(g.Max, g.Min)
+		if g.Now == nil {
+			g.Now = time.Now
+		}
+		g.cond = sync.NewCond(&g.mu)
+		g.limit = float64(g.Max)
+	})
+}
+
+// Enter waits until one more turn may run, and returns what lets the next
+// one in when this one ends.
+func (g *Gate) Enter() (leave func()) {
+	g.init()
+	g.mu.Lock()
+	for g.running >= int(g.limit) {
+		g.cond.Wait()
+	}
+	g.running++
+	g.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			g.running--
+			g.mu.Unlock()
+			g.cond.Signal()
+		})
+	}
+}
+
+// Observe tells the gate how long one acknowledgement took; at the end of
+// each Window it adjusts the limit by the window's share of slow ones.
+func (g *Gate) Observe(ack time.Duration) {
+	g.init()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.Now()
+	if g.began.IsZero() {
+		g.began = now
+	}
+	g.acks++
+	if ack > g.Target {
+		g.slow++
+	}
+	if now.Sub(g.began) < g.Window {
+		return
+	}
+	before := int(g.limit)
+	if g.slow*10 > g.acks {
+		g.limit = max(float64(g.Min), g.limit*0.8)
+	} else {
+		g.limit = min(float64(g.Max), g.limit*1.1+1)
+	}
+	g.began, g.acks, g.slow = now, 0, 0
+	if int(g.limit) > before {
+		g.cond.Broadcast()
+	}
+}
+
+// Limit returns how many turns may run at once now.
+func (g *Gate) Limit() int {
+	g.init()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return int(g.limit)
+}
+
+// Running returns how many turns are running.
+func (g *Gate) Running() int {
+	g.init()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.running
+}

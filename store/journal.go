@@ -1,0 +1,311 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/tandembot/tandem"
+	bolt "go.etcd.io/bbolt"
+)
+
+// The journal is where AppendTurn makes a turn durable before it is in the
+// inbox: a file of its own beside the database, appended to and fsynced
+// once for every appends that came meanwhile (group commit), so that
+// acknowledging a Slack event never waits for the database's writer, which
+// the running turns share. A mover records each batch of appended turns
+// in the inbox in one transaction, and Open records whatever a crash left
+// in the journal before anything else. Once every appended turn is in the
+// inbox, the journal is emptied.
+//
+// Each record is a 4-byte big-endian length, the CRC-32 (Castagnoli) of the
+// payload, and the payload: the turn as JSON. A torn last record (a crash
+// in the middle of a write, before its fsync, so never acknowledged) is
+// ignored.
+type journal struct {
+	f    *os.File
+	path string
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	pending []*appendReq
+	closed  bool
+	// size is the file's length; unmoved counts the appended turns not
+	// yet recorded in the inbox. Both belong to the writer and mover.
+	size    int64
+	unmoved int
+
+	moves chan []*appendReq
+	done  sync.WaitGroup
+}
+
+// appendReq is one AppendTurn waiting for its record to be durable
+// (written) and then recorded in the inbox (recorded).
+type appendReq struct {
+	t        tandem.Turn
+	payload  []byte
+	written  chan error
+	recorded chan tandem.Recorded
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// journalPath is the journal of the database at path.
+func journalPath(path string) string { return path + ".journal" }
+
+// replayJournal records in the inbox every turn the journal of db holds
+// (duplicates are ignored), then empties it. It runs at Open, before
+// anything else uses the database.
+func (db *DB) replayJournal() error {
+	path := journalPath(db.path)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: open journal: %w", err)
+	}
+	var turns []tandem.Turn
+	r := bufio.NewReader(f)
+	for {
+		t, err := readRecord(r)
+		if err != nil {
+			break // the end, or a torn last record that was never acknowledged
+		}
+		turns = append(turns, t)
+	}
+	f.Close()
+	if len(turns) > 0 {
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			for _, t := range turns {
+				if _, err := db.recordTurn(tx, t); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: record the journal's %d turns: %w", len(turns), err)
+		}
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		return fmt.Errorf("store: empty journal: %w", err)
+	}
+	return nil
+}
+
+func readRecord(r io.Reader) (tandem.Turn, error) {
+	var head [8]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return tandem.Turn{}, err
+	}
+	n := binary.BigEndian.Uint32(head[:4])
+	if n > 1<<20 {
+		return tandem.Turn{}, errors.New("record too long")
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return tandem.Turn{}, err
+	}
+	if crc32.Checksum(payload, castagnoli) != binary.BigEndian.Uint32(head[4:]) {
+		return tandem.Turn{}, errors.New("bad checksum")
+	}
+	var t tandem.Turn
+	if err := json.Unmarshal(payload, &t); err != nil {
+		return tandem.Turn{}, err
+	}
+	return t, nil
+}
+
+// openJournal opens db's journal for appending (after replayJournal) and
+// starts its writer and mover.
+func (db *DB) openJournal() error {
+	f, err := os.OpenFile(journalPath(db.path), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: open journal: %w", err)
+	}
+	j := &journal{f: f, path: journalPath(db.path), moves: make(chan []*appendReq, 1024)}
+	j.cond = sync.NewCond(&j.mu)
+	db.journal = j
+	j.done.Add(2)
+	go func() { defer j.done.Done(); j.write() }()
+	go func() { defer j.done.Done(); db.move() }()
+	return nil
+}
+
+// AppendTurn makes t durable and returns once it is: a crash from then on
+// still records it in the inbox when the database is next opened. It is
+// recorded in the inbox (RecordTurn's rules, duplicates ignored) soon
+// after; the returned channel then receives what that found. Appends that
+// arrive together share one fsync, and none waits for the database's
+// writer. It fails, having made nothing durable, when the journal cannot
+// be written or the store is closed.
+func (db *DB) AppendTurn(ctx context.Context, t tandem.Turn) (<-chan tandem.Recorded, error) {
+	if err := checkTurn(t); err != nil {
+		return nil, fmt.Errorf("store: append turn: %w", err)
+	}
+	payload, err := json.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("store: append turn: %w", err)
+	}
+	req := &appendReq{t: t, payload: payload, written: make(chan error, 1), recorded: make(chan tandem.Recorded, 1)}
+	j := db.journal
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil, fmt.Errorf("store: append turn: %w", errClosed)
+	}
+	j.pending = append(j.pending, req)
+	j.mu.Unlock()
+	j.cond.Signal()
+	select {
+	case err := <-req.written:
+		if err != nil {
+			return nil, fmt.Errorf("store: append turn: %w", err)
+		}
+		return req.recorded, nil
+	case <-ctx.Done():
+		// It may still become durable and be recorded; the caller does
+		// not acknowledge it, so Slack delivers it again (a duplicate).
+		return nil, fmt.Errorf("store: append turn: %w", ctx.Err())
+	}
+}
+
+// write is the journal's writer: it writes every pending append in one
+// write and one fsync, tells each that it is durable, and hands them to
+// the mover; between batches, when every appended turn is in the inbox,
+// it empties the file.
+func (j *journal) write() {
+	var buf []byte
+	for {
+		j.mu.Lock()
+		for len(j.pending) == 0 && !j.closed {
+			j.cond.Wait()
+		}
+		if j.closed && len(j.pending) == 0 {
+			j.mu.Unlock()
+			close(j.moves)
+			return
+		}
+		batch := j.pending
+		j.pending = nil
+		emptied := j.unmoved == 0 && j.size > journalMax
+		j.unmoved += len(batch)
+		j.mu.Unlock()
+
+		var err error
+		if emptied {
+			err = j.empty()
+		}
+		buf = buf[:0]
+		for _, r := range batch {
+			var head [8]byte
+			binary.BigEndian.PutUint32(head[:4], uint32(len(r.payload)))
+			binary.BigEndian.PutUint32(head[4:], crc32.Checksum(r.payload, castagnoli))
+			buf = append(append(buf, head[:]...), r.payload...)
+		}
+		if err == nil {
+			_, err = j.f.Write(buf)
+		}
+		if err == nil {
+			err = j.f.Sync()
+		}
+		j.mu.Lock()
+		if err == nil {
+			j.size += int64(len(buf))
+		} else {
+			j.unmoved -= len(batch)
+		}
+		j.mu.Unlock()
+		for _, r := range batch {
+			r.written <- err
+		}
+		if err == nil {
+			j.moves <- batch
+		}
+	}
+}
+
+// journalMax is how long the journal grows before the writer empties it,
+// once every turn in it is in the inbox.
+const journalMax = 1 << 20
+
+// empty truncates the journal; only the writer calls it, when the mover
+// has recorded every appended turn.
+func (j *journal) empty() error {
+	if err := j.f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := j.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	j.mu.Lock()
+	j.size = 0
+	j.mu.Unlock()
+	return nil
+}
+
+// move records each durable batch in the inbox, in one transaction per
+// batch (more at once when it falls behind), and tells each append what it
+// found. A batch that cannot be recorded stays in the journal, which is
+// then not emptied, and is recorded at the next Open.
+func (db *DB) move() {
+	j := db.journal
+	for batch := range j.moves {
+		// Take whatever else is waiting: one commit for all of it.
+	more:
+		for {
+			select {
+			case b, ok := <-j.moves:
+				if !ok {
+					break more
+				}
+				batch = append(batch, b...)
+			default:
+				break more
+			}
+		}
+		dups := make([]bool, len(batch))
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			for i, r := range batch {
+				d, err := db.recordTurn(tx, r.t)
+				if err != nil {
+					return err
+				}
+				dups[i] = d
+			}
+			return nil
+		})
+		if err != nil {
+			err = fmt.Errorf("store: record appended turns: %w", err)
+		} else {
+			j.mu.Lock()
+			j.unmoved -= len(batch)
+			j.mu.Unlock()
+		}
+		for i, r := range batch {
+			r.recorded <- tandem.Recorded{Duplicate: dups[i], Err: err}
+		}
+	}
+}
+
+// closeJournal stops the journal after its pending appends and moves.
+func (db *DB) closeJournal() {
+	j := db.journal
+	if j == nil {
+		return
+	}
+	j.mu.Lock()
+	j.closed = true
+	j.mu.Unlock()
+	j.cond.Broadcast()
+	j.done.Wait()
+	j.f.Close()
+}
