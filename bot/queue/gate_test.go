@@ -1,0 +1,134 @@
+package queue
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tandembot/tandem"
+)
+
+// gateClock is a clock the test moves.
+type gateClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *gateClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *gateClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// window feeds the gate one window of acks, slow of n of them slower than
+// its target, and returns the limit after it.
+func window(g *Gate, c *gateClock, n, slow int) int {
+	for i := range n {
+		ack := time.Millisecond
+		if i < slow {
+			ack = 50 * time.Millisecond
+		}
+		if i == n-1 {
+			c.add(g.Window)
+		}
+		g.Observe(ack)
+	}
+	return g.Limit()
+}
+
+// TestGateCutsWhenAcksAreSlowAndGrowsBack: a window with more than a tenth
+// of its acks slow cuts the limit (never below Min); windows of fast acks
+// raise it again (never above Max); a tenth slow or fewer counts as fast.
+func TestGateCutsWhenAcksAreSlowAndGrowsBack(t *testing.T) {
+	c := &gateClock{now: time.Unix(1_700_000_000, 0)}
+	g := &Gate{Min: 4, Max: 100, Now: c.Now}
+	if g.Limit() != 100 {
+		t.Fatalf("a new gate admits %d, want Max", g.Limit())
+	}
+	if got := window(g, c, 100, 20); got != 80 {
+		t.Errorf("after a window with a fifth slow: limit %d, want 80", got)
+	}
+	for range 30 {
+		window(g, c, 100, 50)
+	}
+	if got := g.Limit(); got != 4 {
+		t.Errorf("after many slow windows: limit %d, want Min 4", got)
+	}
+	if got := window(g, c, 100, 10); got <= 4 {
+		t.Errorf("a window with a tenth slow raised nothing: %d", got)
+	}
+	for range 60 {
+		window(g, c, 100, 0)
+	}
+	if got := g.Limit(); got != 100 {
+		t.Errorf("after many fast windows: limit %d, want Max 100", got)
+	}
+}
+
+// TestGateHoldsTurnsPastItsLimit: with the limit cut to Min, a turn past
+// it waits at Enter until one leaves, then enters.
+func TestGateHoldsTurnsPastItsLimit(t *testing.T) {
+	c := &gateClock{now: time.Unix(1_700_000_000, 0)}
+	g := &Gate{Min: 2, Max: 2, Now: c.Now}
+	a, b := g.Enter(), g.Enter()
+	entered := make(chan struct{})
+	go func() {
+		leave := g.Enter()
+		close(entered)
+		leave()
+	}()
+	select {
+	case <-entered:
+		t.Fatal("a third turn entered a gate of 2")
+	case <-time.After(50 * time.Millisecond):
+	}
+	a()
+	a() // leaving twice frees one place only
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting turn never entered after one left")
+	}
+	b()
+	if n := g.Running(); n != 0 {
+		t.Errorf("%d running after every turn left", n)
+	}
+}
+
+// TestDispatcherLeavesSessionsInTheStorePastMaxSessions: past MaxSessions
+// sessions, Wake queues nothing and says so; when a session ends after
+// that, OnFree asks for more.
+func TestDispatcherLeavesSessionsInTheStorePastMaxSessions(t *testing.T) {
+	release := make(chan struct{})
+	d := New(8, func(tandem.Turn) string { return "" }, func(tandem.Turn) { <-release })
+	d.MaxSessions = 2
+	freed := make(chan struct{}, 4)
+	d.OnFree = func() { freed <- struct{}{} }
+	key := func(s string) tandem.Turn { return tandem.Turn{ID: s, Session: tandem.SessionKey{ThreadTS: s}} }
+	if !d.Wake(key("a")) || !d.Wake(key("b")) {
+		t.Fatal("the first two sessions were turned away")
+	}
+	if d.Wake(key("c")) || !d.Full() {
+		t.Fatal("a third session was queued past MaxSessions 2")
+	}
+	if !d.Wake(key("a")) {
+		t.Error("a session already here was turned away")
+	}
+	close(release)
+	select {
+	case <-freed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnFree was not called when room freed")
+	}
+	d.Wait()
+	if d.Full() || !d.Wake(key("c")) {
+		t.Error("the third session is still turned away once the others ended")
+	}
+	d.Wait()
+}
