@@ -173,10 +173,6 @@ func openBolt(path string, opts Options) (*bolt.DB, error) {
 	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      timeout,
 		FreelistType: bolt.FreelistMapType,
-		// Address space, not memory: with the file mapped this large from
-		// the start, a growing file is not remapped (which stops every
-		// reader and writer) until it passes 1 GiB.
-		InitialMmapSize: 1 << 30,
 	})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("store: open: %w", tandem.Errorf(tandem.EUNAVAILABLE,
