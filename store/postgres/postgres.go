@@ -82,10 +82,10 @@ type DB struct {
 	// appends is a pool of its own for AppendTurn, so that recording an
 	// event never waits for a connection the running turns hold.
 	appends *pgxpool.Pool
-	keys   *secrets.Keyring
-	now    func() time.Time
-	where  string // the database, for messages; never the password
-	closed atomic.Bool
+	keys    *secrets.Keyring
+	now     func() time.Time
+	where   string // the database, for messages; never the password
+	closed  atomic.Bool
 }
 
 var _ tandem.Store = (*DB)(nil)
