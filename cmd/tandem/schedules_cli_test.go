@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/store"
 )
