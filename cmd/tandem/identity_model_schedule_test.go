@@ -141,10 +141,21 @@ func (r *modelRun) scheduleDue() {
 		s.gap = want.Outcome != identitymodel.OK
 	}
 	r.checkRequestsAmong(allowed)
-	for user, n := range dms {
-		if got := r.countSince(func(m fakeslack.Message) bool {
-			return m.Channel == "D"+user && strings.Contains(plain(m), "Your schedule did not run")
-		}); got != n {
+	// A scheduled change writes its audit records before it reaches the
+	// provider, so its DM may still be on its way: wait for it, then check
+	// that no other came.
+	for _, user := range modelUsers {
+		n := dms[user]
+		count := func() int {
+			return r.countSince(func(m fakeslack.Message) bool {
+				return m.Channel == "D"+user && strings.Contains(plain(m), "Your schedule did not run")
+			})
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for count() < n && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := count(); got != n {
 			r.rt.Fatalf("%s got %d DMs about schedules that did not run; want %d (one per schedule per gap)", user, got, n)
 		}
 	}
