@@ -99,8 +99,10 @@ type Store interface {
 	// Waiting returns the next turn of each session with unfinished turns
 	// whose lease (leasePrefix + SessionKey.String()) nobody holds, and the
 	// inbox's depth, reading one turn per session rather than every
-	// unfinished turn.
-	Waiting(ctx context.Context, leasePrefix string) (Waiting, error)
+	// unfinished turn. With max > 0 it returns at most max sessions, those
+	// whose unfinished turns were recorded first, so a deep backlog costs
+	// the caller no more than what it can take.
+	Waiting(ctx context.Context, leasePrefix string, max int) (Waiting, error)
 
 	// Session returns the session of key, or ENOTFOUND.
 	Session(ctx context.Context, key SessionKey) (Session, error)

@@ -28,7 +28,7 @@ type Store interface {
 	StepTurn(ctx context.Context, id string, step tandem.TurnStep) error
 	TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error)
 	UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error)
-	Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, error)
+	Waiting(ctx context.Context, leasePrefix string, max int) (tandem.Waiting, error)
 	NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error)
 	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
 	UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error)

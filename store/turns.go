@@ -336,6 +336,39 @@ func (db *DB) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnR
 // writer lock is never held for long while the bot records turns.
 const pruneBatch = 1000
 
+// firstWaiting adds to w the next turns of at most max unleased sessions,
+// those whose unfinished turns were recorded first: it walks the inbox in
+// recording order and stops once it has max sessions.
+func (db *DB) firstWaiting(tx *bolt.Tx, leasePrefix string, max int, w *tandem.Waiting) error {
+	turns := tx.Bucket([]byte(bucketTurns))
+	bySession := tx.Bucket([]byte(bucketTurnsOpenBySession)).Cursor()
+	seen := map[tandem.SessionKey]bool{}
+	open := tx.Bucket([]byte(bucketTurnsOpen)).Cursor()
+	for k, id := open.First(); k != nil && len(w.Next) < max; k, id = open.Next() {
+		var v turnValue
+		if err := decode(turns.Get(id), &v); err != nil {
+			return fmt.Errorf("turn %s: %w", id, err)
+		}
+		key := v.Turn.Session
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if db.leased(leasePrefix + key.String()) {
+			continue
+		}
+		prefix := sessionPrefix(key)
+		if fk, fid := bySession.Seek(prefix); fk != nil && bytes.HasPrefix(fk, prefix) && !bytes.Equal(fid, id) {
+			v = turnValue{}
+			if err := decode(turns.Get(fid), &v); err != nil {
+				return fmt.Errorf("turn %s: %w", fid, err)
+			}
+		}
+		w.Next = append(w.Next, v.TurnRecord)
+	}
+	return nil
+}
+
 // PruneTurns deletes done turns recorded before before, with their dedupe
 // entries (a redelivery of a pruned message would be recorded again), and
 // returns how many it deleted. Pending and running turns stay. It works in
@@ -404,7 +437,7 @@ func (db *DB) PruneTurns(before time.Time) (int, error) {
 // the index of each session's unfinished turns, and how many turns are
 // unfinished and since when (counting keys, decoding only the oldest). It
 // fails when the store is closed.
-func (db *DB) Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, error) {
+func (db *DB) Waiting(ctx context.Context, leasePrefix string, max int) (tandem.Waiting, error) {
 	var w tandem.Waiting
 	err := db.view(ctx, "waiting turns", func(tx *bolt.Tx) error {
 		turns := tx.Bucket([]byte(bucketTurns))
@@ -418,6 +451,9 @@ func (db *DB) Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, 
 				w.Oldest = v.Turn.ReceivedAt
 			}
 			w.Unfinished++
+		}
+		if max > 0 {
+			return db.firstWaiting(tx, leasePrefix, max, &w)
 		}
 		c := tx.Bucket([]byte(bucketTurnsOpenBySession)).Cursor()
 		for k, id := c.First(); k != nil; {

@@ -36,7 +36,7 @@ const pollEvery = time.Second
 
 // Store is what the runner needs of the store.
 type Store interface {
-	Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, error)
+	Waiting(ctx context.Context, leasePrefix string, max int) (tandem.Waiting, error)
 	NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error)
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
@@ -54,6 +54,9 @@ type Queue interface {
 	// Wake asks for t's session to be run; false when it cannot take one
 	// more session now (t stays in the store for a later poll).
 	Wake(t tandem.Turn) bool
+	// Room is how many more sessions Wake would take now; 0 or less for no
+	// bound.
+	Room() int
 }
 
 // Config wires a Runner.
@@ -104,9 +107,21 @@ type Runner struct {
 	// kick asks Poll to look at the store now.
 	kick chan struct{}
 	// noted are turns recorded here and not yet told they wait (Busy),
-	// by id.
+	// by id, with how many were ahead of them when they came.
 	notedMu sync.Mutex
-	noted   map[string]bool
+	noted   map[string]notedTurn
+	// live estimates the inbox's depth between polls: the last poll's
+	// depth, plus the turns recorded here since, minus those finished
+	// here since (counted in recorded and finished).
+	recorded, finished atomic.Int64
+	base               struct{ depth, recorded, finished int64 }
+}
+
+// notedTurn is a turn recorded here that may be told it waits.
+type notedTurn struct {
+	t        tandem.Turn
+	ahead    int64 // turns unfinished when it came
+	finished int64 // turns finished here when it came
 }
 
 // New returns a Runner; it runs nothing until its Queue calls RunSession or
@@ -133,24 +148,28 @@ func New(cfg Config) *Runner {
 	if cfg.BusyAfter <= 0 {
 		cfg.BusyAfter = 5 * time.Second
 	}
-	return &Runner{cfg: cfg, log: cfg.Logger, owner: newOwner(), kick: make(chan struct{}, 1), noted: map[string]bool{}}
+	return &Runner{cfg: cfg, log: cfg.Logger, owner: newOwner(), kick: make(chan struct{}, 1), noted: map[string]notedTurn{}}
 }
 
 // maxNoted bounds the turns kept for a busy notice; past it, a turn is
 // not told it waits (it still runs in order).
-const maxNoted = 100_000
+const maxNoted = 20_000
 
 // Note marks t as recorded by this process, so that Poll tells its sender
-// when it waits long (Config.Busy).
+// when it waits long (Config.Busy), with how many turns were ahead of it.
 func (r *Runner) Note(t tandem.Turn) {
+	n := r.recorded.Add(1)
 	if r.cfg.Busy == nil {
 		return
 	}
 	r.notedMu.Lock()
 	defer r.notedMu.Unlock()
-	if len(r.noted) < maxNoted {
-		r.noted[t.ID] = true
+	if len(r.noted) >= maxNoted {
+		return
 	}
+	fin := r.finished.Load()
+	ahead := max(0, r.base.depth+(n-1-r.base.recorded)-(fin-r.base.finished))
+	r.noted[t.ID] = notedTurn{t: t, ahead: ahead, finished: fin}
 }
 
 // Kick makes Poll look at the store now rather than at its next tick (at
@@ -253,6 +272,9 @@ func (r *Runner) RunSession(t tandem.Turn) {
 		}
 		r.started(j.Turn)
 		finished := r.cfg.Run(j)
+		if finished {
+			r.finished.Add(1)
+		}
 		release()
 		if !finished {
 			return // not finished (stopping); it stays for the next run
@@ -332,8 +354,21 @@ func (r *Runner) Poll(ctx context.Context) {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
 	for {
-		w, err := r.cfg.Store.Waiting(ctx, leasePrefix)
+		// Only as many sessions as the queue can take: a deep backlog
+		// stays in the store and costs this poll nothing more.
+		recorded, finished := r.recorded.Load(), r.finished.Load()
+		limit := r.cfg.Queue.Room()
+		switch {
+		case limit < 0:
+			limit = 0 // no bound: every session
+		case limit == 0:
+			limit = 1 // full: only the depth is of use
+		}
+		w, err := r.cfg.Store.Waiting(ctx, leasePrefix, limit)
 		if err == nil {
+			r.notedMu.Lock()
+			r.base.depth, r.base.recorded, r.base.finished = int64(w.Unfinished), recorded, finished
+			r.notedMu.Unlock()
 			r.depth.Store(int64(w.Unfinished))
 			var oldest int64
 			if !w.Oldest.IsZero() {
@@ -343,13 +378,12 @@ func (r *Runner) Poll(ctx context.Context) {
 			// Oldest first: when the queue can take only some sessions,
 			// those that waited longest go first.
 			slices.SortFunc(w.Next, func(a, b tandem.TurnRecord) int { return a.Turn.ReceivedAt.Compare(b.Turn.ReceivedAt) })
-			full := false
-			for i, rec := range w.Next {
-				if !full && !r.cfg.Queue.Has(rec.Turn.Session) {
-					full = !r.cfg.Queue.Wake(rec.Turn)
+			for _, rec := range w.Next {
+				if !r.cfg.Queue.Has(rec.Turn.Session) && !r.cfg.Queue.Wake(rec.Turn) {
+					break
 				}
-				r.tellBusy(rec, i)
 			}
+			r.tellBusy()
 		}
 		select {
 		case <-ctx.Done():
@@ -365,19 +399,27 @@ func (r *Runner) Poll(ctx context.Context) {
 	}
 }
 
-// tellBusy tells the sender of rec, the first unfinished turn of a session
-// with ahead sessions' turns before it, that it waits, once, if it was
-// recorded here and has waited BusyAfter without starting.
-func (r *Runner) tellBusy(rec tandem.TurnRecord, ahead int) {
-	if r.cfg.Busy == nil || rec.State != tandem.TurnPending || r.cfg.Now().Sub(rec.Turn.ReceivedAt) < r.cfg.BusyAfter {
+// tellBusy tells the sender of each turn recorded here that has waited
+// BusyAfter without starting that it is queued, once, with the turns
+// still ahead of it (those ahead when it came, less those finished here
+// since).
+func (r *Runner) tellBusy() {
+	if r.cfg.Busy == nil {
 		return
 	}
+	now, fin := r.cfg.Now(), r.finished.Load()
+	var due []notedTurn
 	r.notedMu.Lock()
-	noted := r.noted[rec.Turn.ID]
-	delete(r.noted, rec.Turn.ID)
+	for id, n := range r.noted {
+		if now.Sub(n.t.ReceivedAt) >= r.cfg.BusyAfter {
+			due = append(due, n)
+			delete(r.noted, id)
+		}
+	}
 	r.notedMu.Unlock()
-	if noted {
-		r.cfg.Busy(rec.Turn, ahead)
+	slices.SortFunc(due, func(a, b notedTurn) int { return a.t.ReceivedAt.Compare(b.t.ReceivedAt) })
+	for _, n := range due {
+		r.cfg.Busy(n.t, int(max(1, n.ahead-(fin-n.finished))))
 	}
 }
 

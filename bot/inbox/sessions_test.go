@@ -43,7 +43,7 @@ func (s *leaseStore) ReleaseLease(ctx context.Context, name, owner string) error
 	return nil
 }
 
-func (s *leaseStore) Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, error) {
+func (s *leaseStore) Waiting(ctx context.Context, leasePrefix string, max int) (tandem.Waiting, error) {
 	return tandem.Waiting{Next: []tandem.TurnRecord{{Turn: s.turn, State: tandem.TurnPending}}, Unfinished: 1}, nil
 }
 
@@ -64,6 +64,7 @@ func (fakeQueue) Slot(string) func()         { return func() {} }
 func (fakeQueue) Stopped() bool              { return false }
 func (fakeQueue) Has(tandem.SessionKey) bool { return false }
 func (fakeQueue) Wake(tandem.Turn) bool      { return true }
+func (fakeQueue) Room() int                  { return -1 }
 
 // startedTurns counts the turns a Runner hands to Config.Run and
 // Config.Interrupted.

@@ -24,7 +24,8 @@ type Dispatcher struct {
 	// the inbox's poll, so a backlog costs the store and not memory.
 	MaxSessions int
 	// OnFree, when set, is called when a session's last turn here ends
-	// while Wake was turning sessions away, so the poll can fetch more.
+	// and at most half of MaxSessions are left, so that the poll fetches
+	// more from the store (at its own pace).
 	OnFree func()
 
 	run    func(tandem.Turn)
@@ -38,7 +39,6 @@ type Dispatcher struct {
 	queues   map[tandem.SessionKey][]tandem.Turn // a key present means a drainer runs
 	wg       sync.WaitGroup
 	stopping bool
-	refused  bool // Wake turned a session away since the last OnFree
 }
 
 // Stop makes drainers start no further turns; queued ones stay unrun.
@@ -100,11 +100,21 @@ func (d *Dispatcher) Wake(t tandem.Turn) bool {
 		return true
 	}
 	if !here && d.MaxSessions > 0 && len(d.queues) >= d.MaxSessions {
-		d.refused = true
 		return false
 	}
 	d.enqueue(t)
 	return true
+}
+
+// Room is how many more sessions Wake would take now, at least 1 with
+// room or 0 when full; -1 without MaxSessions.
+func (d *Dispatcher) Room() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.MaxSessions <= 0 {
+		return -1
+	}
+	return max(0, d.MaxSessions-len(d.queues))
 }
 
 // Full reports whether Wake would turn a new session away.
@@ -130,10 +140,7 @@ func (d *Dispatcher) drain(key tandem.SessionKey) {
 		q := d.queues[key]
 		if len(q) == 0 || d.stopping {
 			delete(d.queues, key)
-			free := d.refused && d.OnFree != nil && !d.stopping
-			if free {
-				d.refused = false
-			}
+			free := d.OnFree != nil && !d.stopping && d.MaxSessions > 0 && len(d.queues) <= d.MaxSessions/2
 			d.mu.Unlock()
 			if free {
 				d.OnFree()

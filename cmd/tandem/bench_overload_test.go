@@ -94,7 +94,10 @@ type overloadRun struct {
 	drain                  time.Duration // window end -> the last thread's reply
 	rssPeakSum, rssPeakMax float64       // MiB, tandem processes, sampled every 100 ms in the window and drain
 	rssAfterSum            float64       // MiB, tandem processes, 5 s after the drain
-	peerRSSPeak            float64       // MiB
+	// anonPeakSum and anonAfterSum are the same for RssAnon: memory that
+	// is not the mapped database file.
+	anonPeakSum, anonAfterSum float64
+	peerRSSPeak               float64 // MiB
 }
 
 // overloadWindow sends rate events/s to Tandem and to the peer for window,
@@ -115,13 +118,15 @@ func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rat
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
-			sum, most := 0.0, 0.0
+			sum, most, anon := 0.0, 0.0, 0.0
 			for _, pid := range pids {
 				r := benchRSS(pid)
 				sum += r
 				most = max(most, r)
+				anon += benchAnon(pid)
 			}
 			run.rssPeakSum, run.rssPeakMax = max(run.rssPeakSum, sum), max(run.rssPeakMax, most)
+			run.anonPeakSum = max(run.anonPeakSum, anon)
 			run.peerRSSPeak = max(run.peerRSSPeak, benchRSS(peer.pid))
 			select {
 			case <-t.C:
@@ -216,6 +221,7 @@ func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rat
 	time.Sleep(5 * time.Second)
 	for _, pid := range pids {
 		run.rssAfterSum += benchRSS(pid)
+		run.anonAfterSum += benchAnon(pid)
 	}
 	run.oneReply = e.checkOneReplyEach(b, threads, userOf)
 	if n := peer.events(b); n < run.peerSent {
@@ -264,8 +270,8 @@ func head(s []string) []string { return s[:min(len(s), 5)] }
 func reportOverload(b *testing.B, runs []overloadRun) {
 	var tandem, peer []ackStats
 	var drain []time.Duration
-	var rssPeakSum, rssPeakMax, peerRSS float64
-	var rssAfter []float64
+	var rssPeakSum, rssPeakMax, peerRSS, anonPeak float64
+	var rssAfter, anonAfter []float64
 	turns, oneReply, sent, peerSent := 0, 0, 0, 0
 	var sending time.Duration
 	for _, r := range runs {
@@ -273,6 +279,8 @@ func reportOverload(b *testing.B, runs []overloadRun) {
 		drain = append(drain, r.drain)
 		rssPeakSum, rssPeakMax, peerRSS = max(rssPeakSum, r.rssPeakSum), max(rssPeakMax, r.rssPeakMax), max(peerRSS, r.peerRSSPeak)
 		rssAfter = append(rssAfter, r.rssAfterSum)
+		anonPeak = max(anonPeak, r.anonPeakSum)
+		anonAfter = append(anonAfter, r.anonAfterSum)
 		turns += r.turns
 		oneReply += r.oneReply
 		sent += r.tandemSent
@@ -313,16 +321,26 @@ func reportOverload(b *testing.B, runs []overloadRun) {
 	slices.Sort(rssAfter)
 	b.ReportMetric(rssAfter[len(rssAfter)/2], "tandem-rss-5s-after-sum-MiB")
 	b.ReportMetric(peerRSS, "peer-rss-peak-MiB")
+	slices.Sort(anonAfter)
+	b.ReportMetric(anonPeak, "tandem-anon-peak-sum-MiB")
+	b.ReportMetric(anonAfter[len(anonAfter)/2], "tandem-anon-5s-after-sum-MiB")
 }
 
 // benchRSS is VmRSS of process pid in MiB, 0 if it cannot be read.
-func benchRSS(pid int) float64 {
+func benchRSS(pid int) float64 { return benchStatus(pid, "VmRSS:") }
+
+// benchAnon is RssAnon of process pid in MiB: its resident memory without
+// mapped files (bbolt's file is mapped, and its pages count in VmRSS).
+func benchAnon(pid int) float64 { return benchStatus(pid, "RssAnon:") }
+
+// benchStatus is the field of /proc/<pid>/status in MiB (0 if unread).
+func benchStatus(pid int, field string) float64 {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(rest)
 			if len(f) > 0 {
 				kb, _ := strconv.ParseFloat(f[0], 64)

@@ -51,11 +51,11 @@ func (s *Store) UnfinishedTurns(ctx context.Context) ([]tandem.TurnRecord, error
 
 // Waiting counts the call as a read of the whole inbox, and reads each
 // session's next turn.
-func (s *Store) Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, error) {
+func (s *Store) Waiting(ctx context.Context, leasePrefix string, max int) (tandem.Waiting, error) {
 	s.mu.Lock()
 	s.unfinished++
 	s.mu.Unlock()
-	return s.DB.Waiting(ctx, leasePrefix)
+	return s.DB.Waiting(ctx, leasePrefix, max)
 }
 
 // NextTurn counts the call for key and reads key's next turn.

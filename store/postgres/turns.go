@@ -269,7 +269,7 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 // (leasePrefix + the session key) nobody holds unexpired, reading the index
 // of each session's unfinished turns once per session, and how many turns
 // are unfinished and since when. It fails when the store is closed.
-func (db *DB) Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, error) {
+func (db *DB) Waiting(ctx context.Context, leasePrefix string, max int) (tandem.Waiting, error) {
 	if err := db.ready(ctx, "waiting turns"); err != nil {
 		return tandem.Waiting{}, err
 	}
@@ -279,10 +279,16 @@ func (db *DB) Waiting(ctx context.Context, leasePrefix string) (tandem.Waiting, 
 	b.Queue(`SELECT count(*), min(received_at) FROM turns WHERE state <> 'done'`).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&w.Unfinished, &oldest)
 	})
-	b.Queue(`SELECT DISTINCT ON (team, channel, thread_ts) `+turnColumns+` FROM turns t
+	// With max, the sessions whose next turns were received first, at most
+	// max of them.
+	limit := ""
+	if max > 0 {
+		limit = fmt.Sprintf(` ORDER BY received_at LIMIT %d`, max)
+	}
+	b.Queue(`SELECT * FROM (SELECT DISTINCT ON (team, channel, thread_ts) `+turnColumns+` FROM turns t
 		WHERE state <> 'done' AND NOT EXISTS (SELECT FROM leases l
 			WHERE l.name = $1 || t.team || '/' || t.channel || '/' || t.thread_ts AND l.expires > $2)
-		ORDER BY team, channel, thread_ts, sent_at, seq`, leasePrefix, db.now()).Query(func(rows pgx.Rows) error {
+		ORDER BY team, channel, thread_ts, sent_at, seq) w`+limit, leasePrefix, db.now()).Query(func(rows pgx.Rows) error {
 		var err error
 		w.Next, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (tandem.TurnRecord, error) { return scanTurn(r) })
 		return err

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) tandem.Store) {
 	t.Run("NextTurn", func(t *testing.T) { testNextTurn(t, open) })
 	t.Run("StepTurn", func(t *testing.T) { testStepTurn(t, open) })
 	t.Run("Waiting", func(t *testing.T) { testWaiting(t, open) })
+	t.Run("WaitingAtMost", func(t *testing.T) { testWaitingAtMost(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("Links", func(t *testing.T) { testLinks(t, open) })
 	t.Run("OAuthStates", func(t *testing.T) { testOAuthStates(t, open) })
