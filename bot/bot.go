@@ -210,7 +210,7 @@ func New(cfg Config) *Bot {
 		Run: b.runTurn, Interrupted: b.interrupted, Takeover: b.takeover, Context: b.runCtx,
 		Parse:  func(text string) turns.Command { return parseText(cfg.Operations, text) },
 		Logger: cfg.Logger, LeaseTTL: cfg.LeaseTTL, ReorderWindow: cfg.ReorderWindow, Now: cfg.Now,
-		Busy: b.tellQueued,
+		Busy: b.tellQueued, Capacity: func() int { return b.queue.Gate.Limit() },
 	})
 	return b
 }
@@ -401,9 +401,15 @@ func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *s
 		b.log.Error("record turn; leaving the event unacknowledged for redelivery", "event", cb.EventID, "err", err)
 		return
 	}
+	// Noted before it can be picked from the inbox, so that its start
+	// always finds it noted.
+	b.inbox.Note(turn)
 	ack()
 	r := <-recorded
 	log := b.log.With("turn", turn.ID, "session", turn.Session.String())
+	if r.Err != nil || r.Duplicate {
+		b.inbox.Unnote(turn)
+	}
 	if r.Err != nil {
 		// Durable, and acknowledged: it is in the inbox when the store is
 		// next opened.
@@ -416,7 +422,6 @@ func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *s
 		return
 	}
 	log.Info("turn recorded", "user", turn.User)
-	b.inbox.Note(turn)
 	if cmd != nil {
 		b.inbox.Keep(turn, *cmd)
 	}

@@ -16,6 +16,16 @@ type depthStore struct {
 	polls chan struct{} // one send per Waiting call
 }
 
+// TurnRecord says "elsewhere" was run (by another replica); the others
+// are pending.
+func (s *depthStore) TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error) {
+	state := tandem.TurnPending
+	if id == "elsewhere" {
+		state = tandem.TurnDone
+	}
+	return tandem.TurnRecord{Turn: tandem.Turn{ID: id}, State: state}, nil
+}
+
 func (s *depthStore) Waiting(ctx context.Context, leasePrefix string, max int) (tandem.Waiting, error) {
 	s.polls <- struct{}{}
 	return tandem.Waiting{Unfinished: s.depth}, nil
@@ -31,7 +41,8 @@ func (fullQueue) Room() int             { return 0 }
 // process that has waited BusyAfter without starting is told once that it
 // is queued, with the turns ahead of it when it came (the inbox's depth,
 // then each turn recorded before it); a turn that has not waited that long
-// is not told yet.
+// is not told yet, and one another replica ran is never told.
+// (The inbox's 3 turns are more than the 2 that may run at once: busy.)
 func TestPollTellsATurnRecordedHereThatWaitsLong(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	st := &depthStore{depth: 3, polls: make(chan struct{})}
@@ -41,7 +52,7 @@ func TestPollTellsATurnRecordedHereThatWaitsLong(t *testing.T) {
 	}
 	got := make(chan told, 10)
 	r := New(Config{Store: st, Queue: fullQueue{}, Now: func() time.Time { return now }, BusyAfter: 5 * time.Second,
-		Busy: func(t tandem.Turn, ahead int) { got <- told{t.ID, ahead} }})
+		Busy: func(t tandem.Turn, ahead int) { got <- told{t.ID, ahead} }, Capacity: func() int { return 2 }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Poll(ctx); close(done) }()
@@ -51,7 +62,7 @@ func TestPollTellsATurnRecordedHereThatWaitsLong(t *testing.T) {
 	for _, n := range []struct {
 		id  string
 		age time.Duration
-	}{{"old", 10 * time.Second}, {"mine", 8 * time.Second}, {"young", time.Second}} {
+	}{{"old", 10 * time.Second}, {"elsewhere", 9 * time.Second}, {"mine", 8 * time.Second}, {"young", time.Second}} {
 		r.Note(tandem.Turn{ID: n.id, ReceivedAt: now.Add(-n.age)})
 	}
 	// Two more polls begin, so one has ended after the notes; the next
@@ -69,7 +80,32 @@ func TestPollTellsATurnRecordedHereThatWaitsLong(t *testing.T) {
 	for tl := range got {
 		seen = append(seen, tl)
 	}
-	if want := []told{{"old", 3}, {"mine", 4}}; len(seen) != 2 || seen[0] != want[0] || seen[1] != want[1] {
+	if want := []told{{"old", 3}, {"mine", 5}}; len(seen) != 2 || seen[0] != want[0] || seen[1] != want[1] {
 		t.Errorf("told %v, want %v", seen, want)
+	}
+}
+
+// TestPollTellsNobodyWhenNotBusy: a turn that waits long while the inbox
+// holds no more turns than may run at once waits behind its own thread's
+// earlier turn, not because Tandem is busy: it is not told.
+func TestPollTellsNobodyWhenNotBusy(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	st := &depthStore{depth: 3, polls: make(chan struct{})}
+	told := make(chan string, 10)
+	r := New(Config{Store: st, Queue: fullQueue{}, Now: func() time.Time { return now }, BusyAfter: 5 * time.Second,
+		Busy: func(t tandem.Turn, _ int) { told <- t.ID }, Capacity: func() int { return 64 }})
+	r.Note(tandem.Turn{ID: "old", ReceivedAt: now.Add(-time.Minute)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Poll(ctx); close(done) }()
+	for range 3 {
+		r.Kick()
+		<-st.polls
+	}
+	cancel()
+	<-done
+	close(told)
+	for id := range told {
+		t.Errorf("%s was told it waits while Tandem was not busy", id)
 	}
 }

@@ -37,6 +37,7 @@ const pollEvery = time.Second
 // Store is what the runner needs of the store.
 type Store interface {
 	Waiting(ctx context.Context, leasePrefix string, max int) (tandem.Waiting, error)
+	TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error)
 	NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error)
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
@@ -91,6 +92,10 @@ type Config struct {
 	// queued, with how many turns were waiting before it; once per turn.
 	Busy      func(t tandem.Turn, ahead int)
 	BusyAfter time.Duration
+	// Capacity is how many turns may run at once now (nil: no bound): a
+	// turn is told it waits only while the inbox holds more than that,
+	// not when it merely waits behind its own thread's earlier turn.
+	Capacity func() int
 }
 
 // Runner runs the inbox's turns, one session at a time per session.
@@ -170,6 +175,14 @@ func (r *Runner) Note(t tandem.Turn) {
 	fin := r.finished.Load()
 	ahead := max(0, r.base.depth+(n-1-r.base.recorded)-(fin-r.base.finished))
 	r.noted[t.ID] = notedTurn{t: t, ahead: ahead, finished: fin}
+}
+
+// Unnote forgets t for busy notices: it was a duplicate, or not recorded.
+func (r *Runner) Unnote(t tandem.Turn) {
+	r.recorded.Add(-1)
+	r.notedMu.Lock()
+	delete(r.noted, t.ID)
+	r.notedMu.Unlock()
 }
 
 // Kick makes Poll look at the store now rather than at its next tick (at
@@ -383,7 +396,7 @@ func (r *Runner) Poll(ctx context.Context) {
 					break
 				}
 			}
-			r.tellBusy()
+			r.tellBusy(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -400,10 +413,10 @@ func (r *Runner) Poll(ctx context.Context) {
 }
 
 // tellBusy tells the sender of each turn recorded here that has waited
-// BusyAfter without starting that it is queued, once, with the turns
-// still ahead of it (those ahead when it came, less those finished here
-// since).
-func (r *Runner) tellBusy() {
+// BusyAfter without starting (here or on another replica: the store says
+// it is still pending) that it is queued, once, with the turns still
+// ahead of it (those ahead when it came, less those finished here since).
+func (r *Runner) tellBusy(ctx context.Context) {
 	if r.cfg.Busy == nil {
 		return
 	}
@@ -417,8 +430,15 @@ func (r *Runner) tellBusy() {
 		}
 	}
 	r.notedMu.Unlock()
+	if r.cfg.Capacity != nil && r.depth.Load() <= int64(r.cfg.Capacity()) {
+		return // not busy: they wait behind their own threads
+	}
 	slices.SortFunc(due, func(a, b notedTurn) int { return a.t.ReceivedAt.Compare(b.t.ReceivedAt) })
 	for _, n := range due {
+		rec, err := r.cfg.Store.TurnRecord(ctx, n.t.ID)
+		if err != nil || rec.State != tandem.TurnPending {
+			continue
+		}
 		r.cfg.Busy(n.t, int(max(1, n.ahead-(fin-n.finished))))
 	}
 }
