@@ -451,9 +451,13 @@ func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *turns.Com
 		if c.Err() != nil {
 			return tandem.Turn{}, nil, false
 		}
-		// A plain message in a thread counts only inside a session.
+		// A plain message in a thread counts only inside a session: one
+		// that is stored, or whose first turn has replied and is being
+		// marked done with the session it starts.
 		if _, err := b.cfg.Store.Session(ctx, key); err != nil {
-			return tandem.Turn{}, nil, false
+			if _, err := b.cfg.Store.NextTurn(ctx, key); err != nil {
+				return tandem.Turn{}, nil, false
+			}
 		}
 		cmd = &c
 	default:
