@@ -70,7 +70,9 @@ func (b *Bot) interrupted(ctx context.Context, t tandem.Turn) {
 	}
 	if err := b.cfg.Store.SetTurnState(ctx, t.ID, tandem.TurnDone); err != nil {
 		b.log.Error("mark turn done", "turn", t.ID, "err", err)
+		return
 	}
+	b.log.Info("turn interrupted", "turn", t.ID, "session", t.Session.String(), "user", t.User)
 }
 
 // workingAfter is how long a turn runs before the bot shows it is working.

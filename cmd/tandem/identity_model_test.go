@@ -1230,6 +1230,7 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 		text = modelChange(tandem.GitHub, body)
 	}
 	r.step(fmt.Sprintf("%s: %s, and replica %d killed during the turn", sender, text, i+1))
+	r.settle()
 	want := r.m.Message(sender, tandem.GitHub)
 	r.bodies[want.Msg] = body
 	r.e.gh.SetLatency(300 * time.Millisecond)
@@ -1279,6 +1280,34 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 		if strings.TrimSpace(c.Body) == body && (want.Outcome != identitymodel.OK || c.AuthorLogin != want.Login) {
 			r.rt.Fatalf("interrupted change %s made as %s; the model says %+v", body, c.AuthorLogin, want)
 		}
+	}
+}
+
+// settle waits until every turn the binaries logged as recorded is logged
+// as done or interrupted: a turn is marked done just after its reply, and
+// a kill in between would run a read of an earlier step again (by design:
+// a crash re-posts a reply rather than lose it), which the kill step's
+// checks would count as its own. After ten seconds it goes on regardless.
+func (r *modelRun) settle() {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		open := map[string]bool{}
+		for _, line := range strings.Split(r.e.logs.String(), "\n") {
+			var l struct{ Msg, Turn string }
+			if json.Unmarshal([]byte(line), &l) != nil || l.Turn == "" {
+				continue
+			}
+			switch l.Msg {
+			case "turn recorded":
+				open[l.Turn] = true
+			case "turn done", "turn interrupted":
+				delete(open, l.Turn)
+			}
+		}
+		if len(open) == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
