@@ -168,6 +168,21 @@ func (db *DB) initialize(ctx context.Context) error {
 			return fmt.Errorf("create schema: %w", err)
 		}
 	}
+	// Another replica may be migrating a new database a step at a time:
+	// while its version still moves, wait for it rather than call it old.
+	for last, still := version, 0; version > 0 && version < SchemaVersion && still < 3; still++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if version, err = readVersion(ctx, db.pool); err != nil {
+			return err
+		}
+		if version != last {
+			last, still = version, -1
+		}
+	}
 	if err := checkVersion(version, db.where); err != nil {
 		return err
 	}
