@@ -10,9 +10,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tandembot/tandem/internal/testclock"
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/tandembot/tandem"
@@ -59,24 +60,6 @@ func TestConformance(t *testing.T) {
 		db, _ := newDB(t)
 		return db
 	})
-}
-
-// clock is a settable Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 func TestOpenHeldFileFailsFast(t *testing.T) {
@@ -563,7 +546,7 @@ func TestUnfinishedIndexExcludesDone(t *testing.T) {
 }
 
 func TestPruneTurns(t *testing.T) {
-	clk := &clock{t: storetest.T0}
+	clk := testclock.New(storetest.T0)
 	path := filepath.Join(t.TempDir(), "tandem.db")
 	db := openAt(t, path, Options{Keyring: keyring(t, testKey(1)), Now: clk.Now})
 	ctx := t.Context()

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandembot/tandem/internal/testclock"
+
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/agent"
 	"github.com/tandembot/tandem/ops"
@@ -50,23 +52,6 @@ func (c *propChat) take() []tandem.Turn {
 	return out
 }
 
-// propClock is a fake clock the test moves.
-type propClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *propClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-func (c *propClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // propFixture is an Engine on a real bbolt store whose only operations are
 // acme.read and acme.change; changes counts (and records the login of)
 // each run of acme.change.
@@ -74,7 +59,7 @@ type propFixture struct {
 	db      *store.DB
 	e       *Engine
 	chat    *propChat
-	clock   *propClock
+	clock   *testclock.Clock
 	key     tandem.SessionKey
 	changes atomic.Int32
 	mu      sync.Mutex
@@ -84,7 +69,7 @@ type propFixture struct {
 
 func newPropFixture(t *testing.T) *propFixture {
 	f := &propFixture{db: openStore(t), chat: &propChat{}, key: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.0"},
-		clock: &propClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+		clock: testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
 	specs := []ops.Spec{
 		{Name: "acme.read", Example: "acme read", Summary: "reads acme", Provider: "acme", Phrasings: []string{"acme read"},
 			Run: func(ctx context.Context, r ops.Request) (tandem.Reply, error) {
@@ -156,7 +141,7 @@ func TestProposalPresses(t *testing.T) {
 	t.Run("expired", func(t *testing.T) {
 		f := newPropFixture(t)
 		p := f.propose(t, "UBOB")
-		f.clock.advance(ProposalTTL)
+		f.clock.Advance(ProposalTTL)
 		private, card := f.e.Press(t.Context(), p.ID, "UBOB", true)
 		if private != "" || !strings.Contains(card, "expired") || !strings.Contains(card, "nothing was changed") {
 			t.Errorf("press after %s: private %q, card %q; want the card to say it expired", ProposalTTL, private, card)
@@ -176,7 +161,7 @@ func TestProposalPresses(t *testing.T) {
 	t.Run("just before expiry", func(t *testing.T) {
 		f := newPropFixture(t)
 		p := f.propose(t, "UBOB")
-		f.clock.advance(ProposalTTL - time.Second)
+		f.clock.Advance(ProposalTTL - time.Second)
 		if _, card := f.e.Press(t.Context(), p.ID, "UBOB", true); !strings.Contains(card, "Confirmed by <@UBOB>") {
 			t.Errorf("press a second before the expiry: card %q", card)
 		}

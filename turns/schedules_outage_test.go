@@ -35,7 +35,7 @@ func TestSkippedRunIsNotALastRun(t *testing.T) {
 	s := f.create(t, schCreator, "every weekday at 9:00 whoami")
 	due := at(berlin, 2026, 1, 2, 9, 0)
 	pressed := due.Add(-2 * time.Minute)
-	f.clock.set(pressed)
+	f.clock.Set(pressed)
 	if _, _, err := f.e.ActOnSchedule(ctx, schKey.Team, s.ID, schCreator, ScheduleRunNow); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestSkippedRunIsNotALastRun(t *testing.T) {
 	if got := f.schedule(t, s.ID); !got.LastRun.Equal(pressed) {
 		t.Errorf("last run %s after a skipped due run; want %s, the Run now", got.LastRun, pressed)
 	}
-	f.clock.set(pressed.Add(5*time.Minute + 30*time.Second))
+	f.clock.Set(pressed.Add(5*time.Minute + 30*time.Second))
 	if _, _, err := f.e.ActOnSchedule(ctx, schKey.Team, s.ID, schCreator, ScheduleRunNow); tandem.ErrorCode(err) == tandem.ELIMIT {
 		t.Errorf("Run now 5m30s after the last real run: %v; want it allowed", err)
 	}

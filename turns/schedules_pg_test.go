@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/internal/testclock"
 	"github.com/tandembot/tandem/secrets"
 	"github.com/tandembot/tandem/store/postgres"
 	"github.com/tandembot/tandem/store/postgres/pgtest"
@@ -31,7 +32,7 @@ func TestRunDueAcrossReplicasOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &schClock{now: schFriday}
+	clock := testclock.New(schFriday)
 	var dbs []*postgres.DB
 	var engines []*Engine
 	var chats []*schChat
@@ -59,7 +60,7 @@ func TestRunDueAcrossReplicasOnPostgres(t *testing.T) {
 
 	for i := range steps {
 		now := start.Add(time.Duration(i) * 5 * time.Minute)
-		clock.set(now)
+		clock.Set(now)
 		var wg sync.WaitGroup
 		errs := make([]error, replicas)
 		for r, e := range engines {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandembot/tandem/internal/testclock"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/ops"
@@ -40,24 +42,6 @@ func mustZone(name string) *time.Location {
 		panic(err)
 	}
 	return loc
-}
-
-// schClock is the tests' clock: it says what the test set.
-type schClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *schClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *schClock) set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
 }
 
 // schPeople is Slack's view of people: everyone is in Berlin, in every
@@ -208,7 +192,7 @@ var schOperations = NewOperations([]ops.Spec{
 type schFixture struct {
 	db     *store.DB
 	e      *Engine
-	clock  *schClock
+	clock  *testclock.Clock
 	people *schPeople
 	note   *schNotifier
 	res    *schResolver
@@ -218,7 +202,7 @@ type schFixture struct {
 
 func newSchFixture(t *testing.T, tune func(*Config)) *schFixture {
 	t.Helper()
-	f := &schFixture{db: openStore(t), clock: &schClock{now: schFriday}, people: &schPeople{},
+	f := &schFixture{db: openStore(t), clock: testclock.New(schFriday), people: &schPeople{},
 		note: &schNotifier{}, res: &schResolver{}, chat: &schChat{}}
 	cfg := Config{Store: f.db, Resolver: f.res, Directory: schDirectory{}, Notifier: f.note, Chat: f.chat, People: f.people,
 		Providers: map[tandem.ProviderID]tandem.Provider{"acme": acmeProvider{}}, Operations: schOperations,
@@ -279,7 +263,7 @@ func (f *schFixture) schedule(t *testing.T, id string) tandem.Schedule {
 // runDue calls RunDue at now, with the clock at now.
 func (f *schFixture) runDue(t *testing.T, now time.Time) {
 	t.Helper()
-	f.clock.set(now)
+	f.clock.Set(now)
 	if err := f.e.RunDue(t.Context(), now); err != nil {
 		t.Fatalf("RunDue at %s: %v", now, err)
 	}
@@ -555,7 +539,7 @@ func TestScheduleActions(t *testing.T) {
 		f := newSchFixture(t, nil)
 		s := f.create(t, schCreator, "every weekday at 9:00 whoami")
 		now := schFriday.Add(10 * time.Minute)
-		f.clock.set(now)
+		f.clock.Set(now)
 		if _, _, err := f.e.ActOnSchedule(ctx, schKey.Team, s.ID, schCreator, ScheduleRunNow); err != nil {
 			t.Fatalf("run now: %v", err)
 		}
@@ -563,7 +547,7 @@ func TestScheduleActions(t *testing.T) {
 		if len(got) != 1 || !strings.HasPrefix(got[0].ID, "schedule/"+s.ID+"/now/") || got[0].User != schCreator || got[0].Schedule != s.ID {
 			t.Fatalf("run now submitted %+v; want one run as %s", got, schCreator)
 		}
-		f.clock.set(now.Add(4*time.Minute + 59*time.Second))
+		f.clock.Set(now.Add(4*time.Minute + 59*time.Second))
 		if _, _, err := f.e.ActOnSchedule(ctx, schKey.Team, s.ID, schCreator, ScheduleRunNow); tandem.ErrorCode(err) != tandem.ELIMIT {
 			t.Errorf("run now again within five minutes: %v, want ELIMIT", err)
 		}
@@ -573,7 +557,7 @@ func TestScheduleActions(t *testing.T) {
 		if got := f.chat.take(); len(got) != 0 {
 			t.Errorf("refused runs submitted %+v", got)
 		}
-		f.clock.set(now.Add(5 * time.Minute))
+		f.clock.Set(now.Add(5 * time.Minute))
 		if _, _, err := f.e.ActOnSchedule(ctx, schKey.Team, s.ID, schCreator, ScheduleRunNow); err != nil {
 			t.Errorf("run now five minutes later: %v", err)
 		}

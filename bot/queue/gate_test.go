@@ -1,41 +1,24 @@
 package queue
 
 import (
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tandembot/tandem/internal/testclock"
 
 	"github.com/tandembot/tandem"
 )
 
-// gateClock is a clock the test moves.
-type gateClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *gateClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *gateClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // window feeds the gate one window of acks, slow of n of them slower than
 // its target, and returns the limit after it.
-func window(g *Gate, c *gateClock, n, slow int) int {
+func window(g *Gate, c *testclock.Clock, n, slow int) int {
 	for i := range n {
 		ack := time.Millisecond
 		if i < slow {
 			ack = 50 * time.Millisecond
 		}
 		if i == n-1 {
-			c.add(g.Window)
+			c.Advance(g.Window)
 		}
 		g.Observe(ack)
 	}
@@ -46,7 +29,7 @@ func window(g *Gate, c *gateClock, n, slow int) int {
 // of its acks slow cuts the limit (never below Min); windows of fast acks
 // raise it again (never above Max); a tenth slow or fewer counts as fast.
 func TestGateCutsWhenAcksAreSlowAndGrowsBack(t *testing.T) {
-	c := &gateClock{now: time.Unix(1_700_000_000, 0)}
+	c := testclock.New(time.Unix(1_700_000_000, 0))
 	g := &Gate{Min: 4, Max: 100, Now: c.Now}
 	if g.Limit() != 100 {
 		t.Fatalf("a new gate admits %d, want Max", g.Limit())
@@ -74,7 +57,7 @@ func TestGateCutsWhenAcksAreSlowAndGrowsBack(t *testing.T) {
 // TestGateHoldsTurnsPastItsLimit: with the limit cut to Min, a turn past
 // it waits at Enter until one leaves, then enters.
 func TestGateHoldsTurnsPastItsLimit(t *testing.T) {
-	c := &gateClock{now: time.Unix(1_700_000_000, 0)}
+	c := testclock.New(time.Unix(1_700_000_000, 0))
 	g := &Gate{Min: 2, Max: 2, Now: c.Now}
 	a, b := g.Enter(), g.Enter()
 	entered := make(chan struct{})

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandembot/tandem/internal/testclock"
+
 	"github.com/slack-go/slack"
 
 	"github.com/tandembot/tandem/internal/fakeslack"
@@ -290,25 +292,8 @@ func TestViewsPublish(t *testing.T) {
 	}
 }
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestTriggerAndResponseURLExpiry(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1700000000, 0)}
+	clock := testclock.New(time.Unix(1700000000, 0))
 	srv := startServer(t, fakeslack.Options{Users: testUsers, Channels: testChannels, Clock: clock.Now})
 	api := apiFor(srv)
 	modal := slack.ModalViewRequest{Type: slack.VTModal, Title: slack.NewTextBlockObject("plain_text", "T", false, false)}

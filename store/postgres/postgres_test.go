@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandembot/tandem/internal/testclock"
+
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 	"github.com/tandembot/tandem"
@@ -79,24 +81,6 @@ func TestConformance(t *testing.T) {
 		db, _ := newDB(t)
 		return db
 	})
-}
-
-// clock is a settable Options.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
 }
 
 func TestMigrationFiles(t *testing.T) {
@@ -649,7 +633,7 @@ func mustHex(t *testing.T, s string) []byte {
 
 func TestPruneTurns(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: storetest.T0}
+	clk := testclock.New(storetest.T0)
 	url := pgtest.URL(t)
 	db := openAt(t, url, Options{Keyring: keyring(t, testKey(1)), Now: clk.Now})
 	ctx := t.Context()
@@ -847,7 +831,7 @@ func TestReplicasRecordTurnOnce(t *testing.T) {
 
 func TestReplicasLeaseOneWinner(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: storetest.T0}
+	clk := testclock.New(storetest.T0)
 	url := pgtest.URL(t)
 	var dbs []*DB
 	for range 3 {
