@@ -1283,8 +1283,8 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 	}
 }
 
-// settle waits until every turn the binaries logged as recorded is logged
-// as done or interrupted: a turn is marked done just after its reply, and
+// settle waits until every turn the binaries logged as recorded (or, for
+// a schedule's run, claimed) is logged as done or interrupted: a turn is marked done just after its reply, and
 // a kill in between would run a read of an earlier step again (by design:
 // a crash re-posts a reply rather than lose it), which the kill step's
 // checks would count as its own. After ten seconds it goes on regardless.
@@ -1298,7 +1298,7 @@ func (r *modelRun) settle() {
 				continue
 			}
 			switch l.Msg {
-			case "turn recorded":
+			case "turn recorded", "scheduled run claimed":
 				open[l.Turn] = true
 			case "turn done", "turn interrupted":
 				delete(open, l.Turn)
