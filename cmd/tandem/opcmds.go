@@ -100,8 +100,7 @@ its free-form requests come back with their changes proposed, not made.
 }
 
 func apikeyListCmd(run opRunner) *cobra.Command {
-	var user, team string
-	var asJSON bool
+	var f listFlags
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List API keys: prefix, name, scope, creator, dates and state",
@@ -110,44 +109,64 @@ func apikeyListCmd(run opRunner) *cobra.Command {
   tandem apikey list --user U012AB3CD --json`,
 		Args:        noArgs,
 		Annotations: map[string]string{"environment": envSection(slices.Concat(storeEnv, []string{"TANDEM_TEAM"})...)},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if user != "" {
-				if err := checkUserID(user); err != nil {
-					return err
-				}
+		RunE: f.runE(run, func(cmd *cobra.Command, env opEnv) error {
+			keys, err := env.keys.List(cmd.Context(), f.team, f.user)
+			if err != nil {
+				return err
 			}
-			return run(cmd, args, func(env opEnv) error {
-				if team == "" {
-					team = env.team
+			stdout := cmd.OutOrStdout()
+			if f.json {
+				return json.NewEncoder(stdout).Encode(keys)
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "PREFIX\tNAME\tSCOPE\tCREATOR\tCREATED\tEXPIRES\tLAST USED\tSTATE")
+			now := time.Now()
+			for _, k := range keys {
+				state := "active"
+				if !k.Revoked.IsZero() {
+					state = "revoked"
+				} else if k.Expired(now) {
+					state = "expired"
 				}
-				keys, err := env.keys.List(cmd.Context(), team, user)
-				if err != nil {
-					return err
-				}
-				stdout := cmd.OutOrStdout()
-				if asJSON {
-					return json.NewEncoder(stdout).Encode(keys)
-				}
-				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "PREFIX\tNAME\tSCOPE\tCREATOR\tCREATED\tEXPIRES\tLAST USED\tSTATE")
-				now := time.Now()
-				for _, k := range keys {
-					state := "active"
-					if !k.Revoked.IsZero() {
-						state = "revoked"
-					} else if k.Expired(now) {
-						state = "expired"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.EffectiveScope(), k.Creator, day(k.CreatedAt), day(k.Expires), day(k.LastUsed), state)
-				}
-				return tw.Flush()
-			})
-		},
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.EffectiveScope(), k.Creator, day(k.CreatedAt), day(k.Expires), day(k.LastUsed), state)
+			}
+			return tw.Flush()
+		}),
 	}
-	c.Flags().StringVar(&user, "user", "", "only the keys of this Slack member id (U… or W…)")
-	c.Flags().StringVar(&team, "team", "", "Slack team id (T…); default: the running tandem serve's, else TANDEM_TEAM")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	f.add(c, "only the keys of this Slack member id (U… or W…)")
 	return c
+}
+
+// listFlags are the flags of an operator's list command: one member's
+// rows (--user), one team's (--team) and JSON (--json).
+type listFlags struct {
+	user, team string
+	json       bool
+}
+
+func (f *listFlags) add(c *cobra.Command, userHelp string) {
+	c.Flags().StringVar(&f.user, "user", "", userHelp)
+	c.Flags().StringVar(&f.team, "team", "", "Slack team id (T…); default: the running tandem serve's, else TANDEM_TEAM")
+	c.Flags().BoolVar(&f.json, "json", false, "print JSON")
+}
+
+// runE runs list through the operator's environment, once --user is a
+// member id, with --team defaulted to the running tandem serve's team (or
+// TANDEM_TEAM). It fails with a usage error on a malformed --user.
+func (f *listFlags) runE(run opRunner, list func(*cobra.Command, opEnv) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if f.user != "" {
+			if err := checkUserID(f.user); err != nil {
+				return err
+			}
+		}
+		return run(cmd, args, func(env opEnv) error {
+			if f.team == "" {
+				f.team = env.team
+			}
+			return list(cmd, env)
+		})
+	}
 }
 
 func apikeyRevokeCmd(run opRunner) *cobra.Command {

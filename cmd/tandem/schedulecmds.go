@@ -50,8 +50,8 @@ type scheduleRow struct {
 }
 
 func schedulesListCmd(run opRunner) *cobra.Command {
-	var user, channel, team string
-	var asJSON bool
+	var f listFlags
+	var channel string
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List schedules: id, creator, thread, command, times and state",
@@ -67,35 +67,23 @@ team's.
   TANDEM_TEAM=T012AB3CD tandem schedules list --channel C024BE91L   # tandem serve stopped`,
 		Args:        noArgs,
 		Annotations: map[string]string{"environment": envSection(slices.Concat(storeEnv, []string{"TANDEM_TEAM"})...)},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if user != "" {
-				if err := checkUserID(user); err != nil {
-					return err
+		RunE: f.runE(run, func(cmd *cobra.Command, env opEnv) error {
+			list, err := env.db.Schedules(cmd.Context(), tandem.ScheduleFilter{Team: f.team, Creator: f.user})
+			if err != nil {
+				return err
+			}
+			rows := []scheduleRow{}
+			now := time.Now()
+			for _, s := range list {
+				if channel == "" || s.Session.Channel == channel {
+					rows = append(rows, scheduleRow{s, turns.DescribeSchedule(s, now)})
 				}
 			}
-			return run(cmd, args, func(env opEnv) error {
-				if team == "" {
-					team = env.team
-				}
-				list, err := env.db.Schedules(cmd.Context(), tandem.ScheduleFilter{Team: team, Creator: user})
-				if err != nil {
-					return err
-				}
-				rows := []scheduleRow{}
-				now := time.Now()
-				for _, s := range list {
-					if channel == "" || s.Session.Channel == channel {
-						rows = append(rows, scheduleRow{s, turns.DescribeSchedule(s, now)})
-					}
-				}
-				return printSchedules(cmd.OutOrStdout(), rows, asJSON)
-			})
-		},
+			return printSchedules(cmd.OutOrStdout(), rows, f.json)
+		}),
 	}
-	c.Flags().StringVar(&user, "user", "", "only the schedules this Slack member id (U… or W…) made")
+	f.add(c, "only the schedules this Slack member id (U… or W…) made")
 	c.Flags().StringVar(&channel, "channel", "", "only the schedules of threads in this channel id")
-	c.Flags().StringVar(&team, "team", "", "Slack team id (T…); default: the running tandem serve's, else TANDEM_TEAM")
-	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }
 
