@@ -73,6 +73,7 @@ func (r *modelRun) scheduleDue() {
 	allowed := map[tandem.ProviderID][]string{}
 	var creators []string
 	for _, s := range r.schedules {
+		before, _ := r.m.Link(s.creator, s.p)
 		want := r.m.ScheduledRun(s.creator, s.p)
 		wants[s] = want
 		name := s.p.Name()
@@ -89,6 +90,12 @@ func (r *modelRun) scheduleDue() {
 		}
 		if want.Outcome != identitymodel.OK && !s.gap {
 			dms[s.creator]++
+			creators = append(creators, s.creator)
+		}
+		if want.Outcome == identitymodel.Expired && !before.Dead {
+			// This run finds the link revoked: its owner gets the DM
+			// with Reconnect that anyone's first use of a dead link
+			// brings, whether or not the schedule's gap is new.
 			creators = append(creators, s.creator)
 		}
 	}
