@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/tandembot/tandem"
 	bolt "go.etcd.io/bbolt"
@@ -22,8 +23,10 @@ import (
 // acknowledging a Slack event never waits for the database's writer, which
 // the running turns share. A mover records each batch of appended turns
 // in the inbox in one transaction, and Open records whatever a crash left
-// in the journal before anything else. Once every appended turn is in the
-// inbox, the journal is emptied.
+// in the journal before anything else. Each time the mover finds every
+// appended turn in the inbox, it empties the journal, and Close empties it
+// for good: a turn already in the inbox, which may be done and pruned by
+// the time the database is next opened, must not be there to replay.
 //
 // Each record is a 4-byte big-endian length, the CRC-32 (Castagnoli) of the
 // payload, and the payload: the turn as JSON. A torn last record (a crash
@@ -41,6 +44,9 @@ type journal struct {
 	// yet recorded in the inbox. Both belong to the writer and mover.
 	size    int64
 	unmoved int
+
+	// fmu serializes the writer's writes and the mover's emptying of f.
+	fmu sync.Mutex
 
 	moves chan []*appendReq
 	done  sync.WaitGroup
@@ -180,8 +186,8 @@ func (db *DB) AppendTurn(ctx context.Context, t tandem.Turn) (<-chan tandem.Reco
 
 // write is the journal's writer: it writes every pending append in one
 // write and one fsync, tells each that it is durable, and hands them to
-// the mover; between batches, when every appended turn is in the inbox,
-// it empties the file.
+// the mover. A failed write is cut off the file, so that the records
+// appended after it can be read back.
 func (j *journal) write() {
 	var buf []byte
 	for {
@@ -196,14 +202,9 @@ func (j *journal) write() {
 		}
 		batch := j.pending
 		j.pending = nil
-		emptied := j.unmoved == 0 && j.size > journalMax
 		j.unmoved += len(batch)
 		j.mu.Unlock()
 
-		var err error
-		if emptied {
-			err = j.empty()
-		}
 		buf = buf[:0]
 		for _, r := range batch {
 			var head [8]byte
@@ -211,9 +212,8 @@ func (j *journal) write() {
 			binary.BigEndian.PutUint32(head[4:], crc32.Checksum(r.payload, castagnoli))
 			buf = append(append(buf, head[:]...), r.payload...)
 		}
-		if err == nil {
-			_, err = j.f.Write(buf)
-		}
+		j.fmu.Lock()
+		_, err := j.f.Write(buf)
 		if err == nil {
 			err = j.f.Sync()
 		}
@@ -222,8 +222,10 @@ func (j *journal) write() {
 			j.size += int64(len(buf))
 		} else {
 			j.unmoved -= len(batch)
+			j.cut(j.size)
 		}
 		j.mu.Unlock()
+		j.fmu.Unlock()
 		for _, r := range batch {
 			r.written <- err
 		}
@@ -233,29 +235,36 @@ func (j *journal) write() {
 	}
 }
 
-// journalMax is how long the journal grows before the writer empties it,
-// once every turn in it is in the inbox.
-const journalMax = 1 << 20
+// cut truncates the file to size and writes on from there; the caller
+// holds fmu and mu. A failure is left for the next write to meet.
+func (j *journal) cut(size int64) {
+	if err := j.f.Truncate(size); err != nil {
+		return
+	}
+	if _, err := j.f.Seek(size, io.SeekStart); err == nil {
+		j.size = size
+	}
+}
 
-// empty truncates the journal; only the writer calls it, when the mover
-// has recorded every appended turn.
-func (j *journal) empty() error {
-	if err := j.f.Truncate(0); err != nil {
-		return err
-	}
-	if _, err := j.f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
+// emptyIfMoved empties the journal when every turn appended to it is in
+// the inbox. Not fsynced: the next write's fsync, or Close's, makes it
+// durable, and until then the turns it drops are still deduplicated by the
+// inbox at a replay.
+func (j *journal) emptyIfMoved() {
+	j.fmu.Lock()
+	defer j.fmu.Unlock()
 	j.mu.Lock()
-	j.size = 0
-	j.mu.Unlock()
-	return nil
+	defer j.mu.Unlock()
+	if j.unmoved == 0 && j.size > 0 {
+		j.cut(0)
+	}
 }
 
 // move records each durable batch in the inbox, in one transaction per
-// batch (more at once when it falls behind), and tells each append what it
-// found. A batch that cannot be recorded stays in the journal, which is
-// then not emptied, and is recorded at the next Open.
+// batch (more at once when it falls behind), tells each append what it
+// found, and empties the journal when nothing in it is left to record. A
+// batch that cannot be recorded is tried again, less and less often, until
+// it is recorded or the store closes; it is then recorded at the next Open.
 func (db *DB) move() {
 	j := db.journal
 	for batch := range j.moves {
@@ -273,27 +282,41 @@ func (db *DB) move() {
 			}
 		}
 		dups := make([]bool, len(batch))
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
-			for i, r := range batch {
-				d, err := db.recordTurn(tx, r.t)
-				if err != nil {
-					return err
+		record := func() error {
+			return db.bolt.Update(func(tx *bolt.Tx) error {
+				for i, r := range batch {
+					d, err := db.recordTurn(tx, r.t)
+					if err != nil {
+						return err
+					}
+					dups[i] = d
 				}
-				dups[i] = d
-			}
-			return nil
-		})
+				return nil
+			})
+		}
+		err := record()
+		for wait := 50 * time.Millisecond; err != nil && !j.isClosed(); wait = min(2*wait, 5*time.Second) {
+			time.Sleep(wait)
+			err = record()
+		}
 		if err != nil {
 			err = fmt.Errorf("store: record appended turns: %w", err)
 		} else {
 			j.mu.Lock()
 			j.unmoved -= len(batch)
 			j.mu.Unlock()
+			j.emptyIfMoved()
 		}
 		for i, r := range batch {
 			r.recorded <- tandem.Recorded{Duplicate: dups[i], Err: err}
 		}
 	}
+}
+
+func (j *journal) isClosed() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.closed
 }
 
 // closeJournal stops the journal after its pending appends and moves.
@@ -307,5 +330,8 @@ func (db *DB) closeJournal() {
 	j.mu.Unlock()
 	j.cond.Broadcast()
 	j.done.Wait()
+	if j.unmoved == 0 && j.f.Truncate(0) == nil {
+		j.f.Sync()
+	}
 	j.f.Close()
 }

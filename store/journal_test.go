@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandembot/tandem"
 )
@@ -74,16 +75,15 @@ func TestJournalLeftByACrashIsRecordedAtOpen(t *testing.T) {
 	}
 }
 
-// TestJournalEmptiesOnceEverythingIsInTheInbox: past journalMax, the
-// writer empties the journal before its next batch, since every turn in it
-// is in the inbox; it never grows much past journalMax.
-func TestJournalEmptiesOnceEverythingIsInTheInbox(t *testing.T) {
+// TestJournalHoldsOnlyTurnsNotYetInTheInbox: by the time an append hears
+// that its turn is in the inbox, the journal is empty again (nothing else
+// was appended meanwhile), so it never grows with turns that are recorded.
+func TestJournalHoldsOnlyTurnsNotYetInTheInbox(t *testing.T) {
 	ctx := context.Background()
 	db, path := newDB(t)
 	key := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1740830400.000100"}
 	text := strings.Repeat("x", 4096)
-	var last int64
-	for i := 0; i < 4*journalMax/4096; i++ {
+	for i := range 300 {
 		ch, err := db.AppendTurn(ctx, tandem.Turn{ID: fmt.Sprintf("EvBIG%04d", i), Session: key, User: "U1", Text: text})
 		if err != nil {
 			t.Fatal(err)
@@ -95,13 +95,41 @@ func TestJournalEmptiesOnceEverythingIsInTheInbox(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fi.Size() < last {
-			if last < journalMax {
-				t.Fatalf("the journal was emptied at %d bytes, before it reached %d", last, journalMax)
-			}
-			return
+		if fi.Size() != 0 {
+			t.Fatalf("after append %d was recorded in the inbox, the journal holds %d bytes; want 0", i, fi.Size())
 		}
-		last = fi.Size()
 	}
-	t.Fatalf("the journal grew to %d bytes and was never emptied", last)
+}
+
+// TestJournalNeverBringsBackAPrunedTurn: a turn appended, run, marked done
+// and then pruned (a day later, by housekeeping) is not in the inbox again
+// when the database is next opened, so it never runs twice.
+func TestJournalNeverBringsBackAPrunedTurn(t *testing.T) {
+	ctx := context.Background()
+	db, path := newDB(t)
+	key := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1740830400.000100"}
+	tu := tandem.Turn{ID: "EvDONE", Session: key, User: "U1", Text: "comment on acme/tools#1 hello", TS: "1740830400.000100", ReceivedAt: time.Now()}
+	ch, err := db.AppendTurn(ctx, tu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := <-ch; r.Err != nil || r.Duplicate {
+		t.Fatalf("recorded: %+v", r)
+	}
+	if err := db.StepTurn(ctx, tu.ID, tandem.TurnStep{State: tandem.TurnDone}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.PruneTurns(time.Now().Add(48 * time.Hour)); err != nil || n != 1 {
+		t.Fatalf("pruned %d turns (%v); want 1", n, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path, Options{Keyring: keyring(t, testKey(1))})
+	if rec, err := db.TurnRecord(ctx, tu.ID); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+		t.Errorf("the pruned turn after a restart: %+v, %v; want it gone, never to run again", rec, err)
+	}
+	if unfinished, err := db.UnfinishedTurns(ctx); err != nil || len(unfinished) != 0 {
+		t.Errorf("unfinished after a restart: %v, %v; want none", unfinished, err)
+	}
 }
