@@ -29,13 +29,12 @@ import (
 // Migrate upgrades older ones.
 //
 // History: 1, the first release; 2 adds API keys, settings and leases; 3
-// adds the index of each session's unfinished turns.
-//
-// Schedules needed no new version: their bucket is created by Open when it
-// is missing (as every data bucket is), a binary that predates them opens
-// the file and leaves them alone, and nothing older is rewritten. (The
-// PostgreSQL store needs a version for them, its table being DDL.)
-const SchemaVersion = 3
+// adds the index of each session's unfinished turns; 4 adds schedules and
+// the journal beside the file. Version 4 changes no older bucket, but a
+// binary that predates it must not open the file: it would run a pending
+// scheduled run as an ordinary message of its creator (in a persistent
+// session, as the owner), and ignore the journal a crash left.
+const SchemaVersion = 4
 
 // DefaultTimeout is how long Open waits for another process to release the
 // file when Options.Timeout is zero.
@@ -104,6 +103,11 @@ var migrations = []func(tx *bolt.Tx) error{
 			}
 			return bySession.Put(openKey(v.Turn, v.Seq), id)
 		})
+	},
+	// 3 -> 4: schedules (the bucket; the journal is a file of its own).
+	func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists([]byte(bucketSchedules))
+		return err
 	},
 }
 
