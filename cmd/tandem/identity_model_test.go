@@ -1283,12 +1283,17 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 	}
 }
 
-// settle waits until every turn the binaries logged as recorded (or, for
-// a schedule's run, claimed) is logged as done or interrupted: a turn is marked done just after its reply, and
-// a kill in between would run a read of an earlier step again (by design:
-// a crash re-posts a reply rather than lose it), which the kill step's
-// checks would count as its own. After ten seconds it goes on regardless.
+// settle waits until every turn the binaries logged as begun is logged as
+// done or interrupted. A turn begins with the line that records it (or
+// claims a schedule's run, or re-runs it after a link), or, for one a
+// restarted binary found in its journal or inbox, with its first audit or
+// credentials line. A turn is marked done just after its reply, and a kill
+// in between would run a read of an earlier step again (by design: a crash
+// re-posts a reply rather than lose it), which the kill step's checks
+// would count as its own. After ten seconds it goes on regardless.
 func (r *modelRun) settle() {
+	begins := []string{"turn recorded", "scheduled run claimed", "turn re-run after a link",
+		"running an interrupted turn again", "audit", "credentials resolved"}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		open := map[string]bool{}
@@ -1297,10 +1302,10 @@ func (r *modelRun) settle() {
 			if json.Unmarshal([]byte(line), &l) != nil || l.Turn == "" {
 				continue
 			}
-			switch l.Msg {
-			case "turn recorded", "scheduled run claimed":
+			switch {
+			case slices.Contains(begins, l.Msg):
 				open[l.Turn] = true
-			case "turn done", "turn interrupted":
+			case l.Msg == "turn done" || l.Msg == "turn interrupted":
 				delete(open, l.Turn)
 			}
 		}
