@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,12 +61,13 @@ func (p people) Person(ctx context.Context, user string) (string, bool, error) {
 	return u.TZ, u.Deleted, nil
 }
 
-// IsMember asks Slack whether user is in channel; a channel Slack refuses
-// to show Tandem counts as one user is not in.
+// IsMember asks Slack whether user is in channel. A channel that is gone
+// for Tandem (not found, Tandem not in it, archived) counts as one user is
+// not in; any other failure is returned, and the run goes ahead.
 func (p people) IsMember(ctx context.Context, channel, user string) (bool, error) {
 	member, err := p.b.isMember(ctx, channel, user)
 	var se slack.SlackErrorResponse
-	if errors.As(err, &se) {
+	if errors.As(err, &se) && slices.Contains([]string{"channel_not_found", "not_in_channel", "is_archived"}, se.Err) {
 		return false, nil
 	}
 	return member, err
@@ -194,7 +196,7 @@ func scheduleNote(t tandem.Turn, p tandem.ProviderID, expired bool) tandem.Reply
 	}
 	return tandem.Reply{
 		Title: "Scheduled run skipped",
-		Text:  fmt.Sprintf("%s credentials %s for <@%s>, whom this schedule runs as. They have a link in a direct message; the schedule runs again at its next time once they connect.", p.Name(), state, t.User),
+		Text:  fmt.Sprintf("%s credentials %s for <@%s>, who made this schedule (`%s`) and whom it runs as. They have a link in a direct message; the schedule runs again at its next time once they connect.", p.Name(), state, t.User, t.Schedule),
 	}
 }
 

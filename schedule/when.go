@@ -101,7 +101,7 @@ func (w When) Next(after time.Time) time.Time {
 		return time.Time{}
 	}
 	wall := asUTC(after.In(loc))
-	// Two rounds suffice: a wall-clock time whose first occurrence is
+	// Three rounds suffice: a wall-clock time whose first occurrence is
 	// before after (the second pass of a repeated hour) moves on to the
 	// next match, which lies a day or more later.
 	for range 3 {

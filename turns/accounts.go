@@ -131,7 +131,7 @@ func (e *Engine) Rerun(ctx context.Context, turnID string, user string, p tandem
 		return fmt.Errorf("turns: rerun: %w", err)
 	}
 	t := rec.Turn
-	if t.User != user || t.Rerun || t.APIKey != "" || e.cfg.Now().Sub(t.ReceivedAt) > e.cfg.RerunWindow {
+	if t.User != user || t.Rerun || t.APIKey != "" || t.Schedule != "" || e.cfg.Now().Sub(t.ReceivedAt) > e.cfg.RerunWindow {
 		return nil
 	}
 	t.ID = turnID + "/rerun/" + string(p)

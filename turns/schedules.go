@@ -40,8 +40,9 @@ type ScheduleNotifier interface {
 type ScheduleAction string
 
 // The schedule actions: Pause and Delete by its creator, a channel admin
-// or an operator; Resume and RunNow by its creator or an operator, since
-// they make it act as its creator.
+// or an operator; Resume by its creator or an operator (it then runs at its
+// times, as its creator made it); RunNow by its creator alone, since it
+// makes it act as them at a time they did not choose.
 const (
 	SchedulePause  ScheduleAction = "pause"
 	ScheduleResume ScheduleAction = "resume"
@@ -283,9 +284,10 @@ func (e *Engine) ActOnSchedule(ctx context.Context, team, id, by string, action 
 
 // mayActOn refuses, with EFORBIDDEN, an action by someone who may not take
 // it: pausing and deleting stop a schedule, so a channel admin may too;
-// resuming and running make it act as its creator, so only they may.
+// resuming and running make it act as its creator, so only they may (and
+// an operator may resume it, not run it).
 func (e *Engine) mayActOn(ctx context.Context, s tandem.Schedule, by string, action ScheduleAction) error {
-	if IsOperator(by) || by == s.Creator {
+	if by == s.Creator || (IsOperator(by) && action != ScheduleRunNow) {
 		return nil
 	}
 	if action == SchedulePause || action == ScheduleDelete {
@@ -378,15 +380,19 @@ func (e *Engine) RunDue(ctx context.Context, now time.Time) error {
 // runDue handles one due schedule: it skips, pauses or claims its due run,
 // then moves Next past now. After an outage, the runs missed by more than
 // the grace are skipped (one audit record says how many) and the latest
-// one still within it, if any, runs. A crash between the claim and the
-// move claims the same id again next time, which the store refuses as a
-// duplicate.
+// one still within it, if any, runs. Whatever it decides is taken once
+// across replicas: the run is reserved in the stored schedule (its LastRun,
+// which also keeps the five-minute minimum against a Run now press) before
+// it is claimed, and only the replica that moves Next audits a skip. A
+// crash between the claim and the move claims the same id again next time,
+// which the store refuses as a duplicate.
 func (e *Engine) runDue(ctx context.Context, s tandem.Schedule, now time.Time) error {
 	stored := s.Next
 	due, missed := stored, 0
 	for n := nextAfter(s, due); !n.IsZero() && !n.After(now) && missed < maxMissed; n = nextAfter(s, n) {
 		due, missed = n, missed+1
 	}
+	var skips []string
 	if missed > 0 || now.Sub(due) > e.scheduleGrace() {
 		last := due
 		if now.Sub(due) <= e.scheduleGrace() {
@@ -394,39 +400,62 @@ func (e *Engine) runDue(ctx context.Context, s tandem.Schedule, now time.Time) e
 		} else {
 			missed++
 		}
-		e.auditSchedule(ctx, s, s.Creator, ActionScheduleSkip, tandem.OutcomeRefused,
-			fmt.Sprintf("missed %d run(s) due from %s to %s by more than the grace of %s", missed, stored.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339), e.scheduleGrace()))
+		skips = append(skips, fmt.Sprintf("missed %d run(s) due from %s to %s by more than the grace of %s", missed, stored.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339), e.scheduleGrace()))
 	}
-	claimed := false
-	switch {
-	case now.Sub(due) > e.scheduleGrace():
-	case !s.LastRun.IsZero() && due.Sub(s.LastRun) < schedule.MinInterval:
-		e.auditSchedule(ctx, s, s.Creator, ActionScheduleSkip, tandem.OutcomeRefused,
-			fmt.Sprintf("the run due %s came less than %s after the last", due.UTC().Format(time.RFC3339), schedule.MinInterval))
-	default:
+	if now.Sub(due) <= e.scheduleGrace() {
 		if why := e.creatorGone(ctx, s); why != "" {
 			return e.pauseGone(ctx, s, why)
 		}
-		id := fmt.Sprintf("%s%s/%d", scheduleTurnPrefix, s.ID, due.Unix())
-		if err := e.claimRun(ctx, s, id, now, "due "+due.UTC().Format(time.RFC3339)); err != nil {
-			return err
+		// Reserve the run: the schedule as stored now, not as listed,
+		// says whether it ran (or was run by hand) too recently.
+		reserved := false
+		_, err := e.cfg.Store.UpdateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
+			switch {
+			case !cur.Next.Equal(stored) || cur.Paused:
+				return errUnchanged // another replica moved it, or it was paused
+			case cur.LastRun.Equal(due):
+				reserved = true // reserved before a crash: claim it again
+				return errUnchanged
+			case !cur.LastRun.IsZero() && due.Sub(cur.LastRun) < schedule.MinInterval:
+				skips = append(skips, fmt.Sprintf("the run due %s came less than %s after the last", due.UTC().Format(time.RFC3339), schedule.MinInterval))
+				return errUnchanged
+			}
+			cur.LastRun, reserved = due, true
+			return nil
+		})
+		switch {
+		case tandem.ErrorCode(err) == tandem.ENOTFOUND:
+			return nil // deleted meanwhile
+		case err != nil && !errors.Is(err, errUnchanged):
+			return fmt.Errorf("turns: reserve a scheduled run: %w", err)
 		}
-		claimed = true
+		if reserved {
+			id := fmt.Sprintf("%s%s/%d", scheduleTurnPrefix, s.ID, due.Unix())
+			if err := e.claimRun(ctx, s, id, now, "due "+due.UTC().Format(time.RFC3339)); err != nil {
+				return err
+			}
+		}
 	}
+	moved := false
 	_, err := e.cfg.Store.UpdateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
 		if !cur.Next.Equal(stored) {
-			return nil // another replica moved it
+			return errUnchanged // another replica moved it
 		}
-		if claimed && due.After(cur.LastRun) {
-			cur.LastRun = due
-		}
-		cur.Next = nextAfter(*cur, now)
+		cur.Next, moved = nextAfter(*cur, now), true
 		return nil
 	})
-	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+	switch {
+	case tandem.ErrorCode(err) == tandem.ENOTFOUND:
 		return nil // deleted meanwhile
+	case err != nil && !errors.Is(err, errUnchanged):
+		return fmt.Errorf("turns: move a schedule's next run: %w", err)
 	}
-	return err
+	if moved {
+		for _, why := range skips {
+			e.auditSchedule(ctx, s, s.Creator, ActionScheduleSkip, tandem.OutcomeRefused, why)
+		}
+	}
+	return nil
 }
 
 // maxMissed bounds how many missed due times runDue walks past after an
@@ -469,14 +498,19 @@ func (e *Engine) creatorGone(ctx context.Context, s tandem.Schedule) string {
 	return ""
 }
 
-// pauseGone pauses s for why, audits it and tells the channel's admins.
+// pauseGone pauses s for why, audits it and tells the channel's admins;
+// a schedule already paused is left as it is, so that the replicas that
+// all found its creator gone tell the admins once.
 func (e *Engine) pauseGone(ctx context.Context, s tandem.Schedule, why string) error {
 	paused, err := e.cfg.Store.UpdateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
+		if cur.Paused {
+			return errUnchanged // paused already, by someone or by another replica
+		}
 		cur.Paused, cur.PausedWhy = true, why
 		return nil
 	})
 	if err != nil {
-		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		if tandem.ErrorCode(err) == tandem.ENOTFOUND || errors.Is(err, errUnchanged) {
 			return nil
 		}
 		return fmt.Errorf("turns: pause schedule: %w", err)

@@ -34,7 +34,7 @@ func ScheduleStopped(s tandem.Schedule, p tandem.ProviderID, expired bool, threa
 func SchedulePaused(s tandem.Schedule) tandem.Reply {
 	return tandem.Reply{
 		Title: "Schedule paused",
-		Text: fmt.Sprintf("The schedule `%s` (%s) is paused: %s. It ran as <@%s> and never runs as anyone else; a channel admin can delete it with `/tandem schedules`, or an operator with `tandem schedules delete %s`.",
+		Text: fmt.Sprintf("The schedule `%s` (%s) is paused: %s. It ran as <@%s> and never runs as anyone else; a channel admin can delete it from `@tandem schedules` in its thread, or an operator with `tandem schedules delete %s`.",
 			escape(s.Text), s.ID, s.PausedWhy, s.Creator, s.ID),
 	}
 }
