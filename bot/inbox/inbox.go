@@ -115,6 +115,8 @@ type Runner struct {
 	// by id, with how many were ahead of them when they came.
 	notedMu sync.Mutex
 	noted   map[string]notedTurn
+	// telling is set while busy notices are being posted.
+	telling atomic.Bool
 	// live estimates the inbox's depth between polls: the last poll's
 	// depth, plus the turns recorded here since, minus those finished
 	// here since (counted in recorded and finished).
@@ -396,7 +398,14 @@ func (r *Runner) Poll(ctx context.Context) {
 					break
 				}
 			}
-			r.tellBusy(ctx)
+			// Busy notices are posts to Slack, which may wait out its
+			// rate limits: never in the way of the next poll.
+			if r.telling.CompareAndSwap(false, true) {
+				go func() {
+					defer r.telling.Store(false)
+					r.tellBusy(ctx)
+				}()
+			}
 		}
 		select {
 		case <-ctx.Done():
