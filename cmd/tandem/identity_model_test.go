@@ -1295,8 +1295,8 @@ func (r *modelRun) settle() {
 	begins := []string{"turn recorded", "scheduled run claimed", "turn re-run after a link",
 		"running an interrupted turn again", "audit", "credentials resolved"}
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		open := map[string]bool{}
+	for {
+		open := map[string]string{}
 		for _, line := range strings.Split(r.e.logs.String(), "\n") {
 			var l struct{ Msg, Turn string }
 			if json.Unmarshal([]byte(line), &l) != nil || l.Turn == "" {
@@ -1304,12 +1304,16 @@ func (r *modelRun) settle() {
 			}
 			switch {
 			case slices.Contains(begins, l.Msg):
-				open[l.Turn] = true
+				open[l.Turn] = l.Msg
 			case l.Msg == "turn done" || l.Msg == "turn interrupted":
 				delete(open, l.Turn)
 			}
 		}
 		if len(open) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Logf("step %d: going on with turns logged as begun and not done: %v", r.steps, open)
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
