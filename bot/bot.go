@@ -205,6 +205,7 @@ func New(cfg Config) *Bot {
 	b.queue.Gate = &queue.Gate{Max: 4 * cfg.Concurrency, Now: cfg.Now}
 	b.queue.MaxSessions = 2 * b.queue.Gate.Max
 	b.queue.OnFree = func() { b.inbox.Kick() }
+	b.queue.PoolOf = func(t tandem.Turn) string { return b.inbox.PoolOf(t) }
 	b.inbox = inbox.New(inbox.Config{
 		Store: cfg.Store, Queue: b.queue,
 		Run: b.runTurn, Interrupted: b.interrupted, Takeover: b.takeover, Context: b.runCtx,

@@ -33,6 +33,18 @@ func (r *Runner) parse(rec tandem.TurnRecord) Job {
 // turn, until t is picked, so that its text is not parsed again.
 func (r *Runner) Keep(t tandem.Turn, cmd turns.Command) { r.parsed.put(t, parsed{cmd: cmd}) }
 
+// PoolOf names the provider pool t's turn will run in, t being recorded:
+// from its kept command, or else from its text, which it then keeps for
+// the pick (so it is parsed once either way).
+func (r *Runner) PoolOf(t tandem.Turn) string {
+	if p, ok := r.parsed.peek(t); ok {
+		return string(p.cmd.Provider())
+	}
+	cmd := r.cfg.Parse(t.Text)
+	r.Keep(t, cmd)
+	return string(cmd.Provider())
+}
+
 // Kept returns how many turns have a kept command not yet picked or
 // forgotten.
 func (r *Runner) Kept() int { return r.parsed.size() }
@@ -73,6 +85,14 @@ func (p *parsedTurns) put(t tandem.Turn, v parsed) {
 	p.n++
 	v.n = p.n
 	p.m[t.Session][t.ID] = v
+}
+
+// peek returns what was kept for t, keeping it.
+func (p *parsedTurns) peek(t tandem.Turn) (parsed, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.m[t.Session][t.ID]
+	return v, ok
 }
 
 // take returns and forgets what was kept for t.

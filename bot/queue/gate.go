@@ -12,7 +12,9 @@ import (
 // fifth fewer turns run at once (down to Min), and otherwise a tenth more
 // (up to Max): a multiplicative decrease and increase, as a congestion
 // window does. A turn that waits at the gate waits in the inbox's order;
-// it is never dropped.
+// it is never dropped. A pool with no turn running is always let one in,
+// so that a backlog at one provider never holds another's turns at the
+// gate (the limit is then exceeded by at most one turn per pool).
 type Gate struct {
 	// Target is the acknowledgement time the gate keeps (default 10 ms).
 	Target time.Duration
@@ -29,6 +31,7 @@ type Gate struct {
 	cond    *sync.Cond
 	limit   float64
 	running int
+	byPool  map[string]int // running turns of each pool
 	// The window being counted: when it began, its acknowledgements and
 	// how many of them were slow.
 	began      time.Time
@@ -54,27 +57,31 @@ func (g *Gate) init() {
 			g.Now = time.Now
 		}
 		g.cond = sync.NewCond(&g.mu)
+		g.byPool = map[string]int{}
 		g.limit = float64(g.Max)
 	})
 }
 
-// Enter waits until one more turn may run, and returns what lets the next
-// one in when this one ends.
-func (g *Gate) Enter() (leave func()) {
+// Enter waits until one more turn of pool may run, and returns what lets
+// the next one in when this one ends.
+func (g *Gate) Enter(pool string) (leave func()) {
 	g.init()
 	g.mu.Lock()
-	for g.running >= int(g.limit) {
+	for g.running >= int(g.limit) && g.byPool[pool] > 0 {
 		g.cond.Wait()
 	}
 	g.running++
+	g.byPool[pool]++
 	g.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			g.mu.Lock()
 			g.running--
+			g.byPool[pool]--
 			g.mu.Unlock()
-			g.cond.Signal()
+			// Waiters of different pools wait for different things.
+			g.cond.Broadcast()
 		})
 	}
 }

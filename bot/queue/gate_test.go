@@ -59,10 +59,10 @@ func TestGateCutsWhenAcksAreSlowAndGrowsBack(t *testing.T) {
 func TestGateHoldsTurnsPastItsLimit(t *testing.T) {
 	c := testclock.New(time.Unix(1_700_000_000, 0))
 	g := &Gate{Min: 2, Max: 2, Now: c.Now}
-	a, b := g.Enter(), g.Enter()
+	a, b := g.Enter("github"), g.Enter("github")
 	entered := make(chan struct{})
 	go func() {
-		leave := g.Enter()
+		leave := g.Enter("github")
 		close(entered)
 		leave()
 	}()
@@ -114,4 +114,39 @@ func TestDispatcherLeavesSessionsInTheStorePastMaxSessions(t *testing.T) {
 		t.Error("the third session is still turned away once the others ended")
 	}
 	d.Wait()
+}
+
+// TestGateLetsAnIdlePoolIn: with the gate full of one provider's turns, a
+// turn of a provider with none running enters at once, and a second one
+// of that provider waits like any other.
+func TestGateLetsAnIdlePoolIn(t *testing.T) {
+	c := testclock.New(time.Unix(1_700_000_000, 0))
+	g := &Gate{Min: 2, Max: 2, Now: c.Now}
+	a, b := g.Enter("github"), g.Enter("github")
+	done := make(chan func())
+	go func() { done <- g.Enter("gitlab") }()
+	var gl func()
+	select {
+	case gl = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a GitLab turn waited behind a gate full of GitHub turns")
+	}
+	go func() { done <- g.Enter("gitlab") }()
+	select {
+	case <-done:
+		t.Fatal("a second GitLab turn entered a full gate")
+	case <-time.After(50 * time.Millisecond):
+	}
+	gl()
+	select {
+	case leave := <-done:
+		leave()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second GitLab turn never entered after the first left")
+	}
+	a()
+	b()
+	if n := g.Running(); n != 0 {
+		t.Errorf("%d running after every turn left", n)
+	}
 }

@@ -23,6 +23,12 @@ type Dispatcher struct {
 	// bound): past it, Wake leaves a session's turns in the store, for
 	// the inbox's poll, so a backlog costs the store and not memory.
 	MaxSessions int
+	// PoolOf, when set, names the pool of the turn that wakes a session:
+	// past MaxSessions, Wake still takes a session whose pool has fewer
+	// than concurrency sessions here, so that a backlog at one provider
+	// never keeps another's turns out (the bound grows by concurrency
+	// per pool at most).
+	PoolOf func(tandem.Turn) string
 	// OnFree, when set, is called when a session's last turn here ends
 	// and at most half of MaxSessions are left, so that the poll fetches
 	// more from the store (at its own pace).
@@ -37,6 +43,8 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	queues   map[tandem.SessionKey][]tandem.Turn // a key present means a drainer runs
+	poolOfQ  map[tandem.SessionKey]string        // the pool each session here was taken for
+	byPool   map[string]int                      // sessions here by that pool
 	wg       sync.WaitGroup
 	stopping bool
 }
@@ -56,6 +64,7 @@ func New(concurrency int, poolOf func(tandem.Turn) string, run func(tandem.Turn)
 	return &Dispatcher{
 		run: run, poolOf: poolOf, concurrency: concurrency,
 		pools: map[string]chan struct{}{}, queues: map[tandem.SessionKey][]tandem.Turn{},
+		poolOfQ: map[tandem.SessionKey]string{}, byPool: map[string]int{},
 	}
 }
 
@@ -74,7 +83,7 @@ func (d *Dispatcher) Slot(pool string) (release func()) {
 	}
 	// The pool's slot first: a turn waiting at the gate holds only its
 	// own provider's slot, never another provider's turn's.
-	leave := d.Gate.Enter()
+	leave := d.Gate.Enter(pool)
 	return func() {
 		leave()
 		<-p
@@ -91,16 +100,25 @@ func (d *Dispatcher) Submit(t tandem.Turn) {
 // Wake queues t like Submit, unless its session already has a turn queued
 // that has not started: for a run that reads what to do from the store
 // when it starts, that one stands for t as well. With MaxSessions sessions
-// here already, it queues nothing and reports false: t waits in the store.
+// here already (and concurrency of t's pool, with PoolOf), it queues
+// nothing and reports false: t waits in the store.
 func (d *Dispatcher) Wake(t tandem.Turn) bool {
+	pool := ""
+	if d.PoolOf != nil {
+		pool = d.PoolOf(t)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	q, here := d.queues[t.Session]
 	if len(q) > 0 {
 		return true
 	}
-	if !here && d.MaxSessions > 0 && len(d.queues) >= d.MaxSessions {
+	if !here && d.MaxSessions > 0 && len(d.queues) >= d.MaxSessions && (d.PoolOf == nil || d.byPool[pool] >= d.concurrency) {
 		return false
+	}
+	if !here {
+		d.poolOfQ[t.Session] = pool
+		d.byPool[pool]++
 	}
 	d.enqueue(t)
 	return true
@@ -140,6 +158,10 @@ func (d *Dispatcher) drain(key tandem.SessionKey) {
 		q := d.queues[key]
 		if len(q) == 0 || d.stopping {
 			delete(d.queues, key)
+			if pool, ok := d.poolOfQ[key]; ok {
+				delete(d.poolOfQ, key)
+				d.byPool[pool]--
+			}
 			free := d.OnFree != nil && !d.stopping && d.MaxSessions > 0 && len(d.queues) <= d.MaxSessions/2
 			d.mu.Unlock()
 			if free {

@@ -156,3 +156,34 @@ func TestDispatcherSlotsPerPool(t *testing.T) {
 	r2()
 	gl()
 }
+
+// TestDispatcherTakesAnotherProvidersSessionPastMaxSessions: with
+// MaxSessions sessions of one provider here, a session whose turn needs
+// another provider is still taken (up to concurrency of them), so a
+// backlog at one provider never keeps another's turns in the store.
+func TestDispatcherTakesAnotherProvidersSessionPastMaxSessions(t *testing.T) {
+	release := make(chan struct{})
+	d := New(1, nil, func(tandem.Turn) { <-release })
+	d.MaxSessions = 2
+	d.PoolOf = func(t tandem.Turn) string { return t.Text }
+	turn := func(id, pool string) tandem.Turn {
+		return tandem.Turn{ID: id, Text: pool, Session: tandem.SessionKey{ThreadTS: id}}
+	}
+	if !d.Wake(turn("gh1", "github")) || !d.Wake(turn("gh2", "github")) {
+		t.Fatal("the first two sessions were turned away")
+	}
+	if d.Wake(turn("gh3", "github")) {
+		t.Error("a third GitHub session was taken past MaxSessions")
+	}
+	if !d.Wake(turn("gl1", "gitlab")) {
+		t.Error("a GitLab session was kept out by the GitHub sessions")
+	}
+	if d.Wake(turn("gl2", "gitlab")) {
+		t.Error("a second GitLab session was taken past MaxSessions and its pool's share")
+	}
+	close(release)
+	d.Wait()
+	if n := d.Sessions(); n != 0 {
+		t.Errorf("%d sessions left after every turn ran", n)
+	}
+}
