@@ -86,6 +86,8 @@ type DB struct {
 	now     func() time.Time
 	where   string // the database, for messages; never the password
 	closed  atomic.Bool
+	// batch gathers AppendTurn's inserts.
+	batch appendBatch
 }
 
 var _ tandem.Store = (*DB)(nil)
@@ -253,13 +255,14 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	db.batch.closeAppends()
 	db.pool.Close()
 	db.appends.Close()
 	return nil
 }
 
-// appendConns is the size of the pool AppendTurn has to itself; the
-// server's group commit shares one WAL flush among its concurrent inserts.
+// appendConns is the size of the pool AppendTurn has to itself, and how
+// many of its batches are written at once.
 const appendConns = 4
 
 var errClosed = tandem.Errorf(tandem.EUNAVAILABLE, "the store is closed")

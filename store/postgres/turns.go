@@ -60,28 +60,6 @@ func (db *DB) RecordTurn(ctx context.Context, t tandem.Turn) (duplicate bool, er
 	return tag.RowsAffected() == 0, nil
 }
 
-// AppendTurn records t as RecordTurn does, on a pool of connections of its
-// own, and returns the result already on the channel: PostgreSQL's commit
-// is the durable append (its group commit shares the WAL flush of
-// concurrent ones), and the running turns' queries never hold the
-// connection it needs.
-func (db *DB) AppendTurn(ctx context.Context, t tandem.Turn) (<-chan tandem.Recorded, error) {
-	if err := checkTurn(t); err != nil {
-		return nil, fmt.Errorf("postgres: append turn: %w", err)
-	}
-	if err := db.ready(ctx, "append turn"); err != nil {
-		return nil, err
-	}
-	tag, err := db.appends.Exec(ctx, insertTurn+` ON CONFLICT DO NOTHING`,
-		turnArgs(tandem.TurnRecord{Turn: t, State: tandem.TurnPending}, db.now())...)
-	if err != nil {
-		return nil, db.fail(ctx, "append turn", err)
-	}
-	ch := make(chan tandem.Recorded, 1)
-	ch <- tandem.Recorded{Duplicate: tag.RowsAffected() == 0}
-	return ch, nil
-}
-
 func checkTurn(t tandem.Turn) error {
 	if t.ID == "" {
 		return tandem.Errorf(tandem.EINVALID, "the turn has no id")

@@ -1,0 +1,134 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tandembot/tandem"
+)
+
+// appendBatch gathers the AppendTurn calls that arrive while earlier ones
+// are being written, so that many events share one round trip and one
+// commit (one WAL flush): a batch is one pipeline of inserts that
+// PostgreSQL runs as one implicit transaction. At most appendConns batches
+// are in flight, one per connection of the appends pool.
+type appendBatch struct {
+	mu      sync.Mutex
+	pending []*pgAppend
+	writers int
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// pgAppend is one AppendTurn waiting for its batch.
+type pgAppend struct {
+	args []any
+	done chan tandem.Recorded
+}
+
+// maxAppendBatch bounds the inserts of one batch.
+const maxAppendBatch = 256
+
+// AppendTurn records t as RecordTurn does, in a batch with the appends
+// that came meanwhile, on a pool of connections of its own, and returns
+// once the batch is committed, with its result already on the channel: the
+// running turns' queries never hold the connection it needs. It fails,
+// having recorded nothing, when ctx ends first, the store is closed, or
+// the batch's transaction fails (then every append of that batch fails, and
+// Slack delivers each again).
+func (db *DB) AppendTurn(ctx context.Context, t tandem.Turn) (<-chan tandem.Recorded, error) {
+	if err := checkTurn(t); err != nil {
+		return nil, fmt.Errorf("postgres: append turn: %w", err)
+	}
+	if err := db.ready(ctx, "append turn"); err != nil {
+		return nil, err
+	}
+	req := &pgAppend{args: turnArgs(tandem.TurnRecord{Turn: t, State: tandem.TurnPending}, db.now()), done: make(chan tandem.Recorded, 1)}
+	b := &db.batch
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil, fmt.Errorf("postgres: append turn: %w", errClosed)
+	}
+	b.pending = append(b.pending, req)
+	start := b.writers < appendConns
+	if start {
+		b.writers++
+		b.wg.Add(1)
+	}
+	b.mu.Unlock()
+	if start {
+		go db.writeAppends()
+	}
+	select {
+	case r := <-req.done:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		ch := make(chan tandem.Recorded, 1)
+		ch <- r
+		return ch, nil
+	case <-ctx.Done():
+		// It may still be committed; unacknowledged, Slack delivers it
+		// again, and the second insert finds it.
+		return nil, fmt.Errorf("postgres: append turn: %w", ctx.Err())
+	}
+}
+
+// closeAppends refuses further appends and waits for the batches being
+// written.
+func (b *appendBatch) closeAppends() {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// writeAppends writes batches of pending appends until none is left.
+func (db *DB) writeAppends() {
+	b := &db.batch
+	defer b.wg.Done()
+	for {
+		b.mu.Lock()
+		n := min(len(b.pending), maxAppendBatch)
+		if n == 0 {
+			b.writers--
+			b.mu.Unlock()
+			return
+		}
+		reqs := b.pending[:n:n]
+		b.pending = b.pending[n:]
+		b.mu.Unlock()
+		db.writeBatch(reqs)
+	}
+}
+
+// writeBatch inserts reqs in one pipeline and tells each what it found.
+func (db *DB) writeBatch(reqs []*pgAppend) {
+	ctx := context.Background()
+	var pb pgx.Batch
+	for _, r := range reqs {
+		pb.Queue(insertTurn+` ON CONFLICT DO NOTHING`, r.args...)
+	}
+	res := db.appends.SendBatch(ctx, &pb)
+	dups := make([]bool, len(reqs))
+	var err error
+	for i := range reqs {
+		tag, e := res.Exec()
+		if e != nil {
+			err = e
+			break
+		}
+		dups[i] = tag.RowsAffected() == 0
+	}
+	if e := res.Close(); err == nil {
+		err = e
+	}
+	err = db.fail(ctx, "append turn", err)
+	for i, r := range reqs {
+		r.done <- tandem.Recorded{Duplicate: dups[i] && err == nil, Err: err}
+	}
+}
