@@ -409,7 +409,7 @@ func (e *Engine) runDue(ctx context.Context, s tandem.Schedule, now time.Time) e
 		// Reserve the run: the schedule as stored now, not as listed,
 		// says whether it ran (or was run by hand) too recently.
 		reserved := false
-		_, err := e.cfg.Store.UpdateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
+		_, _, err := e.updateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
 			switch {
 			case !cur.Next.Equal(stored) || cur.Paused:
 				return errUnchanged // another replica moved it, or it was paused
@@ -423,10 +423,7 @@ func (e *Engine) runDue(ctx context.Context, s tandem.Schedule, now time.Time) e
 			cur.LastRun, reserved = due, true
 			return nil
 		})
-		switch {
-		case tandem.ErrorCode(err) == tandem.ENOTFOUND:
-			return nil // deleted meanwhile
-		case err != nil && !errors.Is(err, errUnchanged):
+		if err != nil {
 			return fmt.Errorf("turns: reserve a scheduled run: %w", err)
 		}
 		if reserved {
@@ -436,18 +433,14 @@ func (e *Engine) runDue(ctx context.Context, s tandem.Schedule, now time.Time) e
 			}
 		}
 	}
-	moved := false
-	_, err := e.cfg.Store.UpdateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
+	_, moved, err := e.updateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
 		if !cur.Next.Equal(stored) {
 			return errUnchanged // another replica moved it
 		}
-		cur.Next, moved = nextAfter(*cur, now), true
+		cur.Next = nextAfter(*cur, now)
 		return nil
 	})
-	switch {
-	case tandem.ErrorCode(err) == tandem.ENOTFOUND:
-		return nil // deleted meanwhile
-	case err != nil && !errors.Is(err, errUnchanged):
+	if err != nil {
 		return fmt.Errorf("turns: move a schedule's next run: %w", err)
 	}
 	if moved {
@@ -502,7 +495,7 @@ func (e *Engine) creatorGone(ctx context.Context, s tandem.Schedule) string {
 // a schedule already paused is left as it is, so that the replicas that
 // all found its creator gone tell the admins once.
 func (e *Engine) pauseGone(ctx context.Context, s tandem.Schedule, why string) error {
-	paused, err := e.cfg.Store.UpdateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
+	paused, changed, err := e.updateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
 		if cur.Paused {
 			return errUnchanged // paused already, by someone or by another replica
 		}
@@ -510,10 +503,10 @@ func (e *Engine) pauseGone(ctx context.Context, s tandem.Schedule, why string) e
 		return nil
 	})
 	if err != nil {
-		if tandem.ErrorCode(err) == tandem.ENOTFOUND || errors.Is(err, errUnchanged) {
-			return nil
-		}
 		return fmt.Errorf("turns: pause schedule: %w", err)
+	}
+	if !changed {
+		return nil
 	}
 	e.auditSchedule(ctx, paused, s.Creator, ActionSchedulePause, tandem.OutcomeRefused, "paused: "+why)
 	n, ok := e.cfg.Notifier.(ScheduleNotifier)
@@ -562,27 +555,40 @@ func (e *Engine) afterScheduledRun(ctx context.Context, t tandem.Turn, out Resul
 	case tandem.ErrorCode(out.Err) == tandem.EUNAUTHORIZED && out.Identity != nil:
 		gap, expired = out.Identity.Provider, true
 	}
-	tell := false
-	s, err := e.cfg.Store.UpdateSchedule(context.WithoutCancel(ctx), t.Schedule, func(s *tandem.Schedule) error {
+	s, changed, err := e.updateSchedule(context.WithoutCancel(ctx), t.Schedule, func(s *tandem.Schedule) error {
 		if s.Gap == gap {
 			return errUnchanged
 		}
-		tell = gap != ""
 		s.Gap = gap
 		return nil
 	})
 	if err != nil {
-		if !errors.Is(err, errUnchanged) && tandem.ErrorCode(err) != tandem.ENOTFOUND {
-			e.log.Error("record a schedule's link gap", "schedule", t.Schedule, "err", err)
-		}
+		e.log.Error("record a schedule's link gap", "schedule", t.Schedule, "err", err)
 		return
 	}
-	if n, ok := e.cfg.Notifier.(ScheduleNotifier); ok && tell {
+	if n, ok := e.cfg.Notifier.(ScheduleNotifier); ok && changed && gap != "" {
 		n.ScheduleNeedsLink(context.WithoutCancel(ctx), s, gap, expired)
 	}
 }
 
+// errUnchanged is what an update function returns to leave the schedule
+// as it is (see updateSchedule).
 var errUnchanged = errors.New("unchanged")
+
+// updateSchedule applies fn to the stored schedule id in one transaction
+// and reports whether it changed it: fn returning errUnchanged, or the
+// schedule deleted meanwhile, changes nothing and is no error. It fails
+// with the store's errors and fn's others.
+func (e *Engine) updateSchedule(ctx context.Context, id string, fn func(*tandem.Schedule) error) (tandem.Schedule, bool, error) {
+	s, err := e.cfg.Store.UpdateSchedule(ctx, id, fn)
+	switch {
+	case err == nil:
+		return s, true, nil
+	case errors.Is(err, errUnchanged), tandem.ErrorCode(err) == tandem.ENOTFOUND:
+		return s, false, nil
+	}
+	return s, false, err
+}
 
 // auditSchedule appends the record of something done to or by s; a
 // failure is logged.
