@@ -1296,17 +1296,22 @@ func (r *modelRun) settle() {
 		"running an interrupted turn again", "audit", "credentials resolved"}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		open := map[string]string{}
+		open, done := map[string]string{}, map[string]bool{}
 		for _, line := range strings.Split(r.e.logs.String(), "\n") {
 			var l struct{ Msg, Turn string }
 			if json.Unmarshal([]byte(line), &l) != nil || l.Turn == "" {
 				continue
 			}
 			switch {
+			case l.Msg == "scheduled run claimed" && done[l.Turn]:
+				// The inbox's poll may pick a claimed run up and finish
+				// it before the claiming replica writes this line; a
+				// run's id is claimed once.
 			case slices.Contains(begins, l.Msg):
 				open[l.Turn] = l.Msg
 			case l.Msg == "turn done" || l.Msg == "turn interrupted":
 				delete(open, l.Turn)
+				done[l.Turn] = true
 			}
 		}
 		if len(open) == 0 {
@@ -1314,6 +1319,13 @@ func (r *modelRun) settle() {
 		}
 		if time.Now().After(deadline) {
 			r.t.Logf("step %d: going on with turns logged as begun and not done: %v", r.steps, open)
+			for _, line := range strings.Split(r.e.logs.String(), "\n") {
+				for id := range open {
+					if strings.Contains(line, id) {
+						r.t.Logf("  %s", line)
+					}
+				}
+			}
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
