@@ -28,10 +28,10 @@ type Gate struct {
 
 	once    sync.Once
 	mu      sync.Mutex
-	cond    *sync.Cond
 	limit   float64
 	running int
 	byPool  map[string]int // running turns of each pool
+	waiting []waiter       // turns waiting to enter, oldest first
 	// The window being counted: when it began, its acknowledgements and
 	// how many of them were slow.
 	began      time.Time
@@ -56,34 +56,70 @@ func (g *Gate) init() {
 		if g.Now == nil {
 			g.Now = time.Now
 		}
-		g.cond = sync.NewCond(&g.mu)
 		g.byPool = map[string]int{}
 		g.limit = float64(g.Max)
 	})
 }
 
+// waiter is a turn waiting at the gate: ready is closed once it is let in.
+type waiter struct {
+	pool  string
+	ready chan struct{}
+}
+
 // Enter waits until one more turn of pool may run, and returns what lets
-// the next one in when this one ends.
+// the next one in when this one ends. Turns waiting are let in oldest
+// first among those that may run, each by the leave or adjustment that
+// makes room for it: one leaving turn wakes at most one waiting turn.
 func (g *Gate) Enter(pool string) (leave func()) {
 	g.init()
 	g.mu.Lock()
-	for g.running >= int(g.limit) && g.byPool[pool] > 0 {
-		g.cond.Wait()
+	if g.mayEnter(pool) {
+		g.admit(pool)
+		g.mu.Unlock()
+	} else {
+		w := waiter{pool: pool, ready: make(chan struct{})}
+		g.waiting = append(g.waiting, w)
+		g.mu.Unlock()
+		<-w.ready // admitted on our behalf by letIn
 	}
-	g.running++
-	g.byPool[pool]++
-	g.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			g.mu.Lock()
+			defer g.mu.Unlock()
 			g.running--
 			g.byPool[pool]--
-			g.mu.Unlock()
-			// Waiters of different pools wait for different things.
-			g.cond.Broadcast()
+			g.letIn()
 		})
 	}
+}
+
+// mayEnter reports whether a turn of pool may run now: under the limit,
+// or as its pool's only running turn. g.mu is held.
+func (g *Gate) mayEnter(pool string) bool {
+	return g.running < int(g.limit) || g.byPool[pool] == 0
+}
+
+func (g *Gate) admit(pool string) {
+	g.running++
+	g.byPool[pool]++
+}
+
+// letIn admits, oldest first, every waiting turn that may run now. g.mu is
+// held.
+func (g *Gate) letIn() {
+	kept := g.waiting[:0]
+	for _, w := range g.waiting {
+		if g.mayEnter(w.pool) {
+			g.admit(w.pool)
+			close(w.ready)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(g.waiting[len(kept):])
+	g.waiting = kept
 }
 
 // Observe tells the gate how long one acknowledgement took; at the end of
@@ -111,7 +147,7 @@ func (g *Gate) Observe(ack time.Duration) {
 	}
 	g.began, g.acks, g.slow = now, 0, 0
 	if int(g.limit) > before {
-		g.cond.Broadcast()
+		g.letIn()
 	}
 }
 

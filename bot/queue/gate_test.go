@@ -63,8 +63,8 @@ func TestGateHoldsTurnsPastItsLimit(t *testing.T) {
 	entered := make(chan struct{})
 	go func() {
 		leave := g.Enter("github")
-		close(entered)
 		leave()
+		close(entered) // entered, and left again
 	}()
 	select {
 	case <-entered:
@@ -148,5 +148,59 @@ func TestGateLetsAnIdlePoolIn(t *testing.T) {
 	b()
 	if n := g.Running(); n != 0 {
 		t.Errorf("%d running after every turn left", n)
+	}
+}
+
+// TestGateLetsWaitersInOldestFirstOneAtATime: each turn that leaves a full
+// gate lets in exactly one waiting turn, the one that has waited longest.
+func TestGateLetsWaitersInOldestFirstOneAtATime(t *testing.T) {
+	c := testclock.New(time.Unix(1_700_000_000, 0))
+	g := &Gate{Min: 1, Max: 1, Now: c.Now}
+	leave := g.Enter("github")
+	entered := make(chan int, 3)
+	leaves := make(chan func(), 3)
+	for i := range 3 {
+		go func() {
+			l := g.Enter("github")
+			entered <- i
+			leaves <- l
+		}()
+		waitFor(t, func() bool { return g.waiters() == i+1 })
+	}
+	for want := range 3 {
+		leave()
+		if got := <-entered; got != want {
+			t.Fatalf("waiter %d entered; want the oldest, %d", got, want)
+		}
+		leave = <-leaves
+		if n := g.Running(); n != 1 {
+			t.Fatalf("%d running after one left a gate of 1 with waiters", n)
+		}
+		if n := g.waiters(); n != 2-want {
+			t.Fatalf("%d still waiting, want %d", n, 2-want)
+		}
+	}
+	leave()
+	if n := g.Running(); n != 0 {
+		t.Errorf("%d running after every turn left", n)
+	}
+}
+
+// waiters counts the turns waiting at g.
+func (g *Gate) waiters() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.waiting)
+}
+
+// waitFor polls cond until it holds, failing after five seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never held")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
