@@ -198,14 +198,14 @@ func New(cfg Config) *Bot {
 	})
 	// The inbox picks each turn a session runs from the store and takes the
 	// slot of that turn's provider itself.
-	b.queue = queue.New(cfg.Concurrency, nil, func(t tandem.Turn) { b.inbox.RunSession(t) })
+	b.queue = queue.New(cfg.Concurrency, func(t tandem.Turn) string { return b.inbox.PoolOf(t) }, func(t tandem.Turn) { b.inbox.RunSession(t) })
+	b.queue.RunTakesSlots = true
 	// Acknowledgements first: fewer turns start while Slack's
 	// acknowledgements take over 10 ms here, and a backlog beyond what may
 	// run at once waits in the store, not in memory.
 	b.queue.Gate = &queue.Gate{Max: 4 * cfg.Concurrency, Now: cfg.Now}
 	b.queue.MaxSessions = 2 * b.queue.Gate.Max
 	b.queue.OnFree = func() { b.inbox.Kick() }
-	b.queue.PoolOf = func(t tandem.Turn) string { return b.inbox.PoolOf(t) }
 	b.inbox = inbox.New(inbox.Config{
 		Store: cfg.Store, Queue: b.queue,
 		Run: b.runTurn, Interrupted: b.interrupted, Takeover: b.takeover, Context: b.runCtx,

@@ -89,7 +89,7 @@ func TestGateHoldsTurnsPastItsLimit(t *testing.T) {
 // that, OnFree asks for more.
 func TestDispatcherLeavesSessionsInTheStorePastMaxSessions(t *testing.T) {
 	release := make(chan struct{})
-	d := New(8, func(tandem.Turn) string { return "" }, func(tandem.Turn) { <-release })
+	d := New(8, nil, func(tandem.Turn) { <-release })
 	d.MaxSessions = 2
 	freed := make(chan struct{}, 4)
 	d.OnFree = func() { freed <- struct{}{} }

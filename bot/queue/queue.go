@@ -23,19 +23,18 @@ type Dispatcher struct {
 	// bound): past it, Wake leaves a session's turns in the store, for
 	// the inbox's poll, so a backlog costs the store and not memory.
 	MaxSessions int
-	// PoolOf, when set, names the pool of the turn that wakes a session:
-	// past MaxSessions, Wake still takes a session whose pool has fewer
-	// than concurrency sessions here, so that a backlog at one provider
-	// never keeps another's turns out (the bound grows by concurrency
-	// per pool at most).
-	PoolOf func(tandem.Turn) string
+	// RunTakesSlots says that run takes the slots of the turns it runs
+	// itself, through Slot: for a run that picks from the store which turn
+	// of the session runs, the woken turn's pool is only a hint (used for
+	// MaxSessions).
+	RunTakesSlots bool
 	// OnFree, when set, is called when a session's last turn here ends
 	// and at most half of MaxSessions are left, so that the poll fetches
 	// more from the store (at its own pace).
 	OnFree func()
 
 	run    func(tandem.Turn)
-	poolOf func(tandem.Turn) string // nil: run takes its turns' slots itself
+	poolOf func(tandem.Turn) string // nil: one pool
 
 	concurrency int
 	poolsMu     sync.Mutex
@@ -57,9 +56,11 @@ func (d *Dispatcher) Stop() {
 }
 
 // New returns a Dispatcher that runs at most concurrency turns at once for
-// each pool. Each submitted turn holds a slot of the pool that poolOf names while run runs
-// it; with poolOf nil, run takes slots itself, through Slot, for the turns
-// it decides to run.
+// each pool, the pool poolOf names for each turn (nil: one pool for all).
+// Past MaxSessions, Wake still takes a session whose turn's pool has fewer
+// than concurrency sessions here, so that a backlog at one provider never
+// keeps another's turns out (the bound grows by concurrency per pool at
+// most).
 func New(concurrency int, poolOf func(tandem.Turn) string, run func(tandem.Turn)) *Dispatcher {
 	return &Dispatcher{
 		run: run, poolOf: poolOf, concurrency: concurrency,
@@ -100,20 +101,17 @@ func (d *Dispatcher) Submit(t tandem.Turn) {
 // Wake queues t like Submit, unless its session already has a turn queued
 // that has not started: for a run that reads what to do from the store
 // when it starts, that one stands for t as well. With MaxSessions sessions
-// here already (and concurrency of t's pool, with PoolOf), it queues
+// here already (and concurrency of t's pool), it queues
 // nothing and reports false: t waits in the store.
 func (d *Dispatcher) Wake(t tandem.Turn) bool {
-	pool := ""
-	if d.PoolOf != nil {
-		pool = d.PoolOf(t)
-	}
+	pool := d.pool(t)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	q, here := d.queues[t.Session]
 	if len(q) > 0 {
 		return true
 	}
-	if !here && d.MaxSessions > 0 && len(d.queues) >= d.MaxSessions && (d.PoolOf == nil || d.byPool[pool] >= d.concurrency) {
+	if !here && d.MaxSessions > 0 && len(d.queues) >= d.MaxSessions && (d.poolOf == nil || d.byPool[pool] >= d.concurrency) {
 		return false
 	}
 	if !here {
@@ -173,14 +171,22 @@ func (d *Dispatcher) drain(key tandem.SessionKey) {
 		d.queues[key] = q[1:]
 		d.mu.Unlock()
 
-		if d.poolOf == nil {
+		if d.RunTakesSlots {
 			d.run(t)
 			continue
 		}
-		release := d.Slot(d.poolOf(t))
+		release := d.Slot(d.pool(t))
 		d.run(t)
 		release()
 	}
+}
+
+// pool is the pool of t ("" without poolOf).
+func (d *Dispatcher) pool(t tandem.Turn) string {
+	if d.poolOf == nil {
+		return ""
+	}
+	return d.poolOf(t)
 }
 
 // Has reports whether key has turns queued or running here.

@@ -163,9 +163,9 @@ func TestDispatcherSlotsPerPool(t *testing.T) {
 // backlog at one provider never keeps another's turns in the store.
 func TestDispatcherTakesAnotherProvidersSessionPastMaxSessions(t *testing.T) {
 	release := make(chan struct{})
-	d := New(1, nil, func(tandem.Turn) { <-release })
+	d := New(1, func(t tandem.Turn) string { return t.Text }, func(tandem.Turn) { <-release })
+	d.RunTakesSlots = true // as the inbox does: no slot held while waiting on release
 	d.MaxSessions = 2
-	d.PoolOf = func(t tandem.Turn) string { return t.Text }
 	turn := func(id, pool string) tandem.Turn {
 		return tandem.Turn{ID: id, Text: pool, Session: tandem.SessionKey{ThreadTS: id}}
 	}
