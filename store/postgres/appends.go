@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -106,9 +107,17 @@ func (db *DB) writeAppends() {
 	}
 }
 
+// appendTimeout bounds the writing of one batch: past it the batch fails
+// (Slack, unacknowledged, delivers its events again), and Close never
+// waits longer than that for the batches in flight.
+const appendTimeout = 10 * time.Second
+
 // writeBatch inserts reqs in one pipeline and tells each what it found.
+// The batch has a deadline of its own rather than its callers' contexts:
+// it serves many callers, and one caller leaving must not fail the rest.
 func (db *DB) writeBatch(reqs []*pgAppend) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), appendTimeout)
+	defer cancel()
 	var pb pgx.Batch
 	for _, r := range reqs {
 		pb.Queue(insertTurn+` ON CONFLICT DO NOTHING`, r.args...)
