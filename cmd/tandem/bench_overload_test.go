@@ -98,6 +98,10 @@ type overloadRun struct {
 	// is not the mapped database file.
 	anonPeakSum, anonAfterSum float64
 	peerRSSPeak               float64 // MiB
+	// cpu is the tandem processes' CPU time (user and system) from the
+	// window's start to the last reply: per turn, the figure that the
+	// shared cores' noise does not move.
+	cpu time.Duration
 }
 
 // overloadWindow sends rate events/s to Tandem and to the peer for window,
@@ -145,6 +149,7 @@ func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rat
 	opened, peerOpened := e.slack.ConnectionsOpened(), peer.slack.ConnectionsOpened()
 	var tandemErr, peerErr error
 	var wg sync.WaitGroup
+	cpu0 := benchCPUs(pids)
 	start := time.Now()
 	wg.Add(2)
 	go func() {
@@ -202,6 +207,7 @@ func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rat
 	run.tandem = e.ackAll(b, envs, eventOf, opened)
 	run.peer = peer.env.ackAll(b, peerEnvs, peerEventOf, peerOpened)
 	r := <-replied
+	run.cpu = benchCPUs(pids) - cpu0
 	stopSampling()
 	<-sampled
 	if r.err != nil {
@@ -273,8 +279,9 @@ func reportOverload(b *testing.B, runs []overloadRun) {
 	var rssPeakSum, rssPeakMax, peerRSS, anonPeak float64
 	var rssAfter, anonAfter []float64
 	turns, oneReply, sent, peerSent := 0, 0, 0, 0
-	var sending time.Duration
+	var sending, cpu time.Duration
 	for _, r := range runs {
+		cpu += r.cpu
 		tandem, peer = append(tandem, r.tandem), append(peer, r.peer)
 		drain = append(drain, r.drain)
 		rssPeakSum, rssPeakMax, peerRSS = max(rssPeakSum, r.rssPeakSum), max(rssPeakMax, r.rssPeakMax), max(peerRSS, r.peerRSSPeak)
@@ -312,6 +319,7 @@ func reportOverload(b *testing.B, runs []overloadRun) {
 	b.ReportMetric(float64(plost+preconn)/n, "peer-lost+reconnects/run")
 	b.ReportMetric(benchPct(lat, 50)/max(benchPct(plat, 50), 1e-3), "ratio-ack-p50-tandem/peer")
 	b.ReportMetric(float64(sent)/sending.Seconds(), "tandem-sent/s")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(max(turns, 1)), "tandem-cpu-ms/turn")
 	b.ReportMetric(float64(peerSent)/sending.Seconds(), "peer-sent/s")
 	b.ReportMetric(float64(turns)/n, "turns/run")
 	b.ReportMetric(float64(oneReply)/n, "threads-one-reply/run") // a missing, doubled or wrong reply fails the run
@@ -332,6 +340,30 @@ func benchRSS(pid int) float64 { return benchStatus(pid, "VmRSS:") }
 // benchAnon is RssAnon of process pid in MiB: its resident memory without
 // mapped files (bbolt's file is mapped, and its pages count in VmRSS).
 func benchAnon(pid int) float64 { return benchStatus(pid, "RssAnon:") }
+
+// benchCPUs is the CPU time (user and system) processes pids have used,
+// from /proc/<pid>/stat in clock ticks of 10 ms (Linux's USER_HZ); 0 for a
+// process it cannot read.
+func benchCPUs(pids []int) time.Duration {
+	var sum time.Duration
+	for _, pid := range pids {
+		raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after the command (which may hold spaces), from the
+		// state (field 3): utime and stime are fields 14 and 15.
+		_, rest, ok := strings.Cut(string(raw), ") ")
+		f := strings.Fields(rest)
+		if !ok || len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		sum += time.Duration(u+st) * 10 * time.Millisecond
+	}
+	return sum
+}
 
 // benchStatus is the field of /proc/<pid>/status in MiB (0 if unread).
 func benchStatus(pid int, field string) float64 {
