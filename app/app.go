@@ -99,9 +99,14 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	transport.MaxIdleConnsPerHost = cfg.Concurrency
 	httpClient := &http.Client{Timeout: cfg.ProviderTimeout, Transport: transport}
 	// Slack Web API calls are bounded too: a hung call must not hold a
-	// session forever.
+	// session forever. Every running turn posts to Slack (up to four
+	// pools' worth at once, the gate's bound), and Go's default keeps two
+	// idle connections per host: under a burst most replies would dial a
+	// new connection and close it again.
+	slackTransport := http.DefaultTransport.(*http.Transport).Clone()
+	slackTransport.MaxIdleConnsPerHost = 4 * cfg.Concurrency
 	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL),
-		slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second}))
+		slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: slackTransport}))
 	a.flow = &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: a.providers, HTTPClient: httpClient, Logger: log, Now: cfg.Now}
 	if cfg.NoSlackSignIn {
 		log.Warn("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true: connect links do not check which Slack user opens them; a person who is sent someone else's link is only warned by a confirmation page naming that user. Set TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET to use Sign in with Slack.")
