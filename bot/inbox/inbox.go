@@ -227,7 +227,9 @@ func newOwner() string {
 // another replica holds the lease: that replica runs them, or the poll finds
 // them once its lease expires. Each turn is picked with one read of the
 // store (the session's next turn), parsed once, and run in a slot of the
-// pool of the provider it needs.
+// pool of the provider it needs. When t itself came less than the reorder
+// window ago, it first waits out the window (as next would for t), so that
+// a fresh turn is read once, not once before the wait and again after it.
 func (r *Runner) RunSession(t tandem.Turn) {
 	ctx := r.cfg.Context()
 	key := t.Session
@@ -263,6 +265,13 @@ func (r *Runner) RunSession(t tandem.Turn) {
 		stopRenew()
 		<-renewed
 	}()
+	if wait := r.cfg.ReorderWindow - r.cfg.Now().Sub(t.ReceivedAt); !t.ReceivedAt.IsZero() && wait > 0 {
+		select {
+		case <-held.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 	q := r.cfg.Queue
 	for held.Err() == nil && !q.Stopped() {
 		seen = r.parsed.mark()
