@@ -265,17 +265,19 @@ func (r *Runner) RunSession(t tandem.Turn) {
 		stopRenew()
 		<-renewed
 	}()
-	if wait := r.cfg.ReorderWindow - r.cfg.Now().Sub(t.ReceivedAt); !t.ReceivedAt.IsZero() && wait > 0 {
+	waited := ""
+	if wait := r.reorderWait(t); !t.ReceivedAt.IsZero() && wait > 0 {
 		select {
 		case <-held.Done():
 			return
 		case <-time.After(wait):
 		}
+		waited = t.ID
 	}
 	q := r.cfg.Queue
 	for held.Err() == nil && !q.Stopped() {
 		seen = r.parsed.mark()
-		j, ok := r.next(held, key)
+		j, ok := r.next(held, key, &waited)
 		if !ok {
 			return
 		}
@@ -344,8 +346,10 @@ func (r *Runner) renewLease(ctx context.Context, name string, lost func()) {
 // read from the store's index of the session's unfinished turns. With a
 // reorder window (several replicas), a turn younger than the window waits
 // for it, so a message recorded a moment later by another replica still
-// goes first. The picked turn's text is parsed here, once.
-func (r *Runner) next(ctx context.Context, key tandem.SessionKey) (Job, bool) {
+// goes first; a turn waits so once (waited names the turn that last did),
+// whatever the clock that stamped it says. The picked turn's text is
+// parsed here, once.
+func (r *Runner) next(ctx context.Context, key tandem.SessionKey, waited *string) (Job, bool) {
 	for {
 		rec, err := r.cfg.Store.NextTurn(ctx, key)
 		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
@@ -357,8 +361,8 @@ func (r *Runner) next(ctx context.Context, key tandem.SessionKey) (Job, bool) {
 			}
 			return Job{}, false
 		}
-		wait := r.cfg.ReorderWindow - r.cfg.Now().Sub(rec.Turn.ReceivedAt)
-		if rec.State != tandem.TurnPending || wait <= 0 {
+		wait := r.reorderWait(rec.Turn)
+		if rec.State != tandem.TurnPending || wait <= 0 || rec.Turn.ID == *waited {
 			return r.parse(rec), true
 		}
 		select {
@@ -366,7 +370,15 @@ func (r *Runner) next(ctx context.Context, key tandem.SessionKey) (Job, bool) {
 			return Job{}, false
 		case <-time.After(wait):
 		}
+		*waited = rec.Turn.ID
 	}
+}
+
+// reorderWait is how much longer t waits before it runs: what is left of
+// the reorder window since it was received, never more than the window
+// itself (a turn received by a replica whose clock is ahead).
+func (r *Runner) reorderWait(t tandem.Turn) time.Duration {
+	return min(r.cfg.ReorderWindow-r.cfg.Now().Sub(t.ReceivedAt), r.cfg.ReorderWindow)
 }
 
 // Poll submits every session that has unfinished turns, is not queued here

@@ -218,3 +218,49 @@ func TestRunSessionKeepsRenewing(t *testing.T) {
 		t.Error("Lease called after ReleaseLease: renewal did not stop before the release")
 	}
 }
+
+// onceStore is a leaseStore whose inbox empties after the first read.
+type onceStore struct {
+	leaseStore
+	reads int
+}
+
+func (s *onceStore) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+	if s.reads > 1 {
+		return tandem.TurnRecord{}, tandem.Errorf(tandem.ENOTFOUND, "no turn")
+	}
+	return tandem.TurnRecord{Turn: s.turn, State: tandem.TurnPending}, nil
+}
+
+// TestRunSessionWaitsAtMostTheReorderWindow: a turn stamped an hour ahead
+// of this replica's clock (another replica's clock runs ahead) waits the
+// reorder window, not the hour, and is read from the store once before it
+// runs.
+func TestRunSessionWaitsAtMostTheReorderWindow(t *testing.T) {
+	turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now().Add(time.Hour)}
+	store := &onceStore{leaseStore: leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }}}
+	var started startedTurns
+	r := New(Config{
+		Store: store, Queue: fakeQueue{}, Run: started.run, Interrupted: started.interrupted,
+		LeaseTTL: time.Minute, ReorderWindow: 20 * time.Millisecond,
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.RunSession(turn)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a turn stamped by a clock ahead waited past the reorder window")
+	}
+	if n := started.count(); n != 1 {
+		t.Errorf("%d turns ran, want 1", n)
+	}
+	if store.reads != 2 {
+		t.Errorf("%d reads of the inbox, want 2: the turn once, then none left", store.reads)
+	}
+}
