@@ -395,7 +395,7 @@ func startConsoleWorld(ctx context.Context, opts consoleOptions) (w *consoleWorl
 		select {
 		case err := <-w.done:
 			w.done <- err
-			return nil, fmt.Errorf("tandem-console: the bot stopped at start: %v", err)
+			return nil, fmt.Errorf("tandem-console: the bot stopped at start: %w", err)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
