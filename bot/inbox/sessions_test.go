@@ -126,16 +126,7 @@ func TestRunSessionStopsWhenLeaseRenewalFails(t *testing.T) {
 				ReorderWindow: time.Hour,
 			})
 
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				r.RunSession(turn)
-			}()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("RunSession still waits on a session whose lease it lost")
-			}
+			runSessionWithin(t, r, turn, "RunSession still waits on a session whose lease it lost")
 
 			if n := started.count(); n != 0 {
 				t.Errorf("%d turns started after the lease was lost", n)
@@ -247,6 +238,19 @@ func TestRunSessionWaitsAtMostTheReorderWindow(t *testing.T) {
 		Store: store, Queue: fakeQueue{}, Run: started.run, Interrupted: started.interrupted,
 		LeaseTTL: time.Minute, ReorderWindow: 20 * time.Millisecond,
 	})
+	runSessionWithin(t, r, turn, "a turn stamped by a clock ahead waited past the reorder window")
+	if n := started.count(); n != 1 {
+		t.Errorf("%d turns ran, want 1", n)
+	}
+	if store.reads != 2 {
+		t.Errorf("%d reads of the inbox, want 2: the turn once, then none left", store.reads)
+	}
+}
+
+// runSessionWithin runs r.RunSession(turn), failing with why when it has
+// not returned after ten seconds.
+func runSessionWithin(t *testing.T, r *Runner, turn tandem.Turn, why string) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -255,12 +259,6 @@ func TestRunSessionWaitsAtMostTheReorderWindow(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("a turn stamped by a clock ahead waited past the reorder window")
-	}
-	if n := started.count(); n != 1 {
-		t.Errorf("%d turns ran, want 1", n)
-	}
-	if store.reads != 2 {
-		t.Errorf("%d reads of the inbox, want 2: the turn once, then none left", store.reads)
+		t.Fatal(why)
 	}
 }
