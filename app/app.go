@@ -96,6 +96,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	// once, so a burst does not open (and TLS-handshake) a connection per
 	// call.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns = 0 // no bound across hosts: each host has its own below
 	transport.MaxIdleConnsPerHost = cfg.Concurrency
 	httpClient := &http.Client{Timeout: cfg.ProviderTimeout, Transport: transport}
 	// Slack Web API calls are bounded too: a hung call must not hold a
@@ -104,6 +105,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	// idle connections per host: under a burst most replies would dial a
 	// new connection and close it again.
 	slackTransport := http.DefaultTransport.(*http.Transport).Clone()
+	slackTransport.MaxIdleConns = 0 // the default's 100 would bound this one host too
 	slackTransport.MaxIdleConnsPerHost = 4 * cfg.Concurrency
 	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL),
 		slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: slackTransport}))

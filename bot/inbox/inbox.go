@@ -230,6 +230,9 @@ func newOwner() string {
 // pool of the provider it needs. When t itself came less than the reorder
 // window ago, it first waits out the window (as next would for t), so that
 // a fresh turn is read once, not once before the wait and again after it.
+// The cost, with a reorder window (several replicas): when t is not the
+// session's next turn (an older one waits, or t is already done), that
+// wait delays the session's next turn by up to the window.
 func (r *Runner) RunSession(t tandem.Turn) {
 	ctx := r.cfg.Context()
 	key := t.Session

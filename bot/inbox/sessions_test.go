@@ -100,19 +100,26 @@ func (s *startedTurns) count() int {
 // TestRunSessionStopsWhenLeaseRenewalFails holds a session whose only turn
 // waits out a long reorder window, and makes the first renewal of its lease
 // fail or find it taken: the session must give up at once, start no turn,
-// release the lease after the last renewal, and say why in the log.
+// release the lease after the last renewal, and say why in the log. The
+// session is woken by that turn (it waits before its first read), or by an
+// older one (it reads first, and waits for the turn it finds).
 func TestRunSessionStopsWhenLeaseRenewalFails(t *testing.T) {
 	tests := []struct {
 		name      string
 		renew     func() (bool, error)
 		wantLevel string
+		wokenAgo  time.Duration
 	}{
-		{"taken by another replica", func() (bool, error) { return false, nil }, "WARN"},
-		{"store error", func() (bool, error) { return false, errors.New("store down") }, "ERROR"},
+		{"taken by another replica", func() (bool, error) { return false, nil }, "WARN", 0},
+		{"store error", func() (bool, error) { return false, errors.New("store down") }, "ERROR", 0},
+		{"taken, woken by an older turn", func() (bool, error) { return false, nil }, "WARN", 2 * time.Hour},
+		{"store error, woken by an older turn", func() (bool, error) { return false, errors.New("store down") }, "ERROR", 2 * time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now()}
+			woken := turn
+			woken.ReceivedAt = woken.ReceivedAt.Add(-tt.wokenAgo)
 			store := &leaseStore{turn: turn, renew: tt.renew}
 			var logs bytes.Buffer
 			var started startedTurns
@@ -126,7 +133,7 @@ func TestRunSessionStopsWhenLeaseRenewalFails(t *testing.T) {
 				ReorderWindow: time.Hour,
 			})
 
-			runSessionWithin(t, r, turn, "RunSession still waits on a session whose lease it lost")
+			runSessionWithin(t, r, woken, "RunSession still waits on a session whose lease it lost")
 
 			if n := started.count(); n != 0 {
 				t.Errorf("%d turns started after the lease was lost", n)

@@ -11,8 +11,8 @@ import (
 // acknowledgements of a Window take longer than Target, the gate lets a
 // fifth fewer turns run at once (down to Min), and otherwise a tenth more
 // (up to Max): a multiplicative decrease and increase, as a congestion
-// window does. A turn that waits at the gate waits in the inbox's order;
-// it is never dropped. A pool with no turn running is always let one in,
+// window does. Turns that wait at the gate enter in the order they came to
+// it (after their pool's slot); none is dropped. A pool with no turn running is always let one in,
 // so that a backlog at one provider never holds another's turns at the
 // gate (the limit is then exceeded by at most one turn per pool).
 type Gate struct {
@@ -70,7 +70,9 @@ type waiter struct {
 // Enter waits until one more turn of pool may run, and returns what lets
 // the next one in when this one ends. Turns waiting are let in oldest
 // first among those that may run, each by the leave or adjustment that
-// makes room for it: one leaving turn wakes at most one waiting turn.
+// makes room for it: within a pool, one leaving turn lets in at most one
+// waiting turn (a leave may also let in another pool's turn, as its pool's
+// only one, past the limit).
 func (g *Gate) Enter(pool string) (leave func()) {
 	g.init()
 	g.mu.Lock()

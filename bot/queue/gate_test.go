@@ -66,10 +66,11 @@ func TestGateHoldsTurnsPastItsLimit(t *testing.T) {
 		leave()
 		close(entered) // entered, and left again
 	}()
+	waitFor(t, func() bool { return g.waiters() == 1 })
 	select {
 	case <-entered:
 		t.Fatal("a third turn entered a gate of 2")
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 	a()
 	a() // leaving twice frees one place only
@@ -169,8 +170,13 @@ func TestGateLetsWaitersInOldestFirstOneAtATime(t *testing.T) {
 	}
 	for want := range 3 {
 		leave()
-		if got := <-entered; got != want {
-			t.Fatalf("waiter %d entered; want the oldest, %d", got, want)
+		select {
+		case got := <-entered:
+			if got != want {
+				t.Fatalf("waiter %d entered; want the oldest, %d", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no waiter entered after a turn left; want %d", want)
 		}
 		leave = <-leaves
 		if n := g.Running(); n != 1 {

@@ -26,7 +26,8 @@ type Dispatcher struct {
 	// RunTakesSlots says that run takes the slots of the turns it runs
 	// itself, through Slot: for a run that picks from the store which turn
 	// of the session runs, the woken turn's pool is only a hint (used for
-	// MaxSessions).
+	// MaxSessions). Such a run must set it: otherwise each of its turns
+	// holds two slots of its pool, and a full pool waits on itself.
 	RunTakesSlots bool
 	// OnFree, when set, is called when a session's last turn here ends
 	// and at most half of MaxSessions are left, so that the poll fetches

@@ -113,6 +113,7 @@ func TestDispatcherWakeCoalesces(t *testing.T) {
 		started <- turn.ID
 		<-release
 	})
+	d.RunTakesSlots = true // as the inbox: x runs beside a, not after its slot
 	d.Wake(tandem.Turn{ID: "a", Session: key})
 	if id := <-started; id != "a" {
 		t.Fatalf("first run for %s, want a", id)
@@ -133,8 +134,8 @@ func TestDispatcherWakeCoalesces(t *testing.T) {
 	}
 }
 
-// TestDispatcherSlotsPerPool: with runs taking their slots themselves, a
-// pool's slots bound its turns and leave other pools' free.
+// TestDispatcherSlotsPerPool: a pool's slots (Slot, as a run that takes
+// its slots itself calls it) bound its turns and leave other pools' free.
 func TestDispatcherSlotsPerPool(t *testing.T) {
 	d := New(2, nil, nil)
 	r1, r2 := d.Slot("github"), d.Slot("github")

@@ -351,11 +351,15 @@ func benchCPUs(pids []int) time.Duration {
 		if err != nil {
 			continue
 		}
-		// Fields after the command (which may hold spaces), from the
-		// state (field 3): utime and stime are fields 14 and 15.
-		_, rest, ok := strings.Cut(string(raw), ") ")
-		f := strings.Fields(rest)
-		if !ok || len(f) < 13 {
+		// Fields after the command (which may hold spaces and
+		// parentheses), from the state (field 3): utime and stime are
+		// fields 14 and 15.
+		end := strings.LastIndexByte(string(raw), ')')
+		if end < 0 {
+			continue
+		}
+		f := strings.Fields(string(raw)[end+1:])
+		if len(f) < 13 {
 			continue
 		}
 		u, _ := strconv.ParseInt(f[11], 10, 64)

@@ -108,8 +108,8 @@ func (db *DB) writeAppends() {
 }
 
 // appendTimeout bounds the writing of one batch: past it the batch fails
-// (Slack, unacknowledged, delivers its events again), and Close never
-// waits longer than that for the batches in flight.
+// (Slack, unacknowledged, delivers its events again), so a stalled
+// database holds Close for at most that long per batch still to write.
 const appendTimeout = 10 * time.Second
 
 // writeBatch inserts reqs in one pipeline and tells each what it found.
