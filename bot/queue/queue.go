@@ -105,6 +105,17 @@ func (d *Dispatcher) Submit(t tandem.Turn) {
 // here already (and concurrency of t's pool), it queues
 // nothing and reports false: t waits in the store.
 func (d *Dispatcher) Wake(t tandem.Turn) bool {
+	d.mu.Lock()
+	if q, here := d.queues[t.Session]; here {
+		// Its pool is not needed: no pool's share changes. (Naming it
+		// may parse t, which the session's run may have done already.)
+		if len(q) == 0 {
+			d.enqueue(t)
+		}
+		d.mu.Unlock()
+		return true
+	}
+	d.mu.Unlock()
 	pool := d.pool(t)
 	d.mu.Lock()
 	defer d.mu.Unlock()
