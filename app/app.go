@@ -95,20 +95,14 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	// Keep as many idle connections per provider host as turns may run at
 	// once, so a burst does not open (and TLS-handshake) a connection per
 	// call.
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConns = 0 // no bound across hosts: each host has its own below
-	transport.MaxIdleConnsPerHost = cfg.Concurrency
-	httpClient := &http.Client{Timeout: cfg.ProviderTimeout, Transport: transport}
+	httpClient := &http.Client{Timeout: cfg.ProviderTimeout, Transport: keepAlive(cfg.Concurrency)}
 	// Slack Web API calls are bounded too: a hung call must not hold a
 	// session forever. Every running turn posts to Slack (up to four
 	// pools' worth at once, the gate's bound), and Go's default keeps two
 	// idle connections per host: under a burst most replies would dial a
 	// new connection and close it again.
-	slackTransport := http.DefaultTransport.(*http.Transport).Clone()
-	slackTransport.MaxIdleConns = 0 // the default's 100 would bound this one host too
-	slackTransport.MaxIdleConnsPerHost = 4 * cfg.Concurrency
 	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL),
-		slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: slackTransport}))
+		slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: keepAlive(4 * cfg.Concurrency)}))
 	a.flow = &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: a.providers, HTTPClient: httpClient, Logger: log, Now: cfg.Now}
 	if cfg.NoSlackSignIn {
 		log.Warn("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true: connect links do not check which Slack user opens them; a person who is sent someone else's link is only warned by a confirmation page naming that user. Set TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET to use Sign in with Slack.")
@@ -285,4 +279,14 @@ func NewLogger(format string, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, nil))
 	}
 	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// keepAlive is Go's default transport keeping up to perHost idle
+// connections to each host, with no bound across hosts (the default's 100
+// would bound a single busy host too).
+func keepAlive(perHost int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0
+	t.MaxIdleConnsPerHost = perHost
+	return t
 }

@@ -12,9 +12,10 @@ import (
 // fifth fewer turns run at once (down to Min), and otherwise a tenth more
 // (up to Max): a multiplicative decrease and increase, as a congestion
 // window does. Turns that wait at the gate enter in the order they came to
-// it (after their pool's slot); none is dropped. A pool with no turn running is always let one in,
-// so that a backlog at one provider never holds another's turns at the
-// gate (the limit is then exceeded by at most one turn per pool).
+// it (after their pool's slot); none is dropped. A pool with no turn
+// running is always let one in, so that a backlog at one provider never
+// holds another's turns at the gate (the limit is then exceeded by at most
+// one turn per pool).
 type Gate struct {
 	// Target is the acknowledgement time the gate keeps (default 10 ms).
 	Target time.Duration
