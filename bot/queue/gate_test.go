@@ -133,10 +133,11 @@ func TestGateLetsAnIdlePoolIn(t *testing.T) {
 		t.Fatal("a GitLab turn waited behind a gate full of GitHub turns")
 	}
 	go func() { done <- g.Enter("gitlab") }()
+	waitFor(t, func() bool { return g.waiters() == 1 })
 	select {
 	case <-done:
 		t.Fatal("a second GitLab turn entered a full gate")
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 	gl()
 	select {
