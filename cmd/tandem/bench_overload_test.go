@@ -39,10 +39,22 @@ import (
 // (ackAll); it is then redelivered with retry_attempt 1 so its turn still
 // runs, and is not timed. Slack's own redelivery after 3 s is off: late
 // acks are counted instead, so the load stays the one chosen.
+//
+// TANDEM_BENCH_OVERLOAD_PEER=off leaves the peer out: Tandem then has the
+// cores without a second app's load on them, which is how it runs in
+// production; the ratio to the peer is measured only with the peer on.
 func BenchmarkOverload(b *testing.B) {
 	window := benchEnvDuration(b, "TANDEM_BENCH_OVERLOAD_DURATION", 30*time.Second)
 	rate := benchEnvInt(b, "TANDEM_BENCH_OVERLOAD_RATE", 600)
 	pg := os.Getenv("TANDEM_BENCH_DATABASE_URL")
+	withPeer := true
+	switch v := os.Getenv("TANDEM_BENCH_OVERLOAD_PEER"); v {
+	case "", "on":
+	case "off":
+		withPeer = false
+	default:
+		b.Fatalf("TANDEM_BENCH_OVERLOAD_PEER=%q: want on or off", v)
+	}
 	cases := []struct {
 		name      string
 		processes int
@@ -74,7 +86,10 @@ func BenchmarkOverload(b *testing.B) {
 			if len(pids) != c.processes {
 				b.Fatalf("found %d tandem serve processes (%v), want %d", len(pids), pids, c.processes)
 			}
-			peer := startBenchPeer(b, e.users)
+			var peer *benchPeer
+			if withPeer {
+				peer = startBenchPeer(b, e.users)
+			}
 			var runs []overloadRun
 			for b.Loop() {
 				runs = append(runs, e.overloadWindow(b, peer, pids, rate, window))
@@ -104,9 +119,9 @@ type overloadRun struct {
 	cpu time.Duration
 }
 
-// overloadWindow sends rate events/s to Tandem and to the peer for window,
-// waits for every ack and every reply, and checks that each thread got
-// exactly one reply, to its own author's request.
+// overloadWindow sends rate events/s to Tandem and to the peer (unless it
+// is nil) for window, waits for every ack and every reply, and checks that
+// each thread got exactly one reply, to its own author's request.
 func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rate int, window time.Duration) overloadRun {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), window+15*time.Minute)
@@ -131,7 +146,9 @@ func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rat
 			}
 			run.rssPeakSum, run.rssPeakMax = max(run.rssPeakSum, sum), max(run.rssPeakMax, most)
 			run.anonPeakSum = max(run.anonPeakSum, anon)
-			run.peerRSSPeak = max(run.peerRSSPeak, benchRSS(peer.pid))
+			if peer != nil {
+				run.peerRSSPeak = max(run.peerRSSPeak, benchRSS(peer.pid))
+			}
 			select {
 			case <-t.C:
 			case <-sampleCtx.Done():
@@ -146,12 +163,15 @@ func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rat
 	eventOf := make(map[string]string, total)
 	peerEnvs := make([]string, 0, total)
 	peerEventOf := make(map[string]string, total)
-	opened, peerOpened := e.slack.ConnectionsOpened(), peer.slack.ConnectionsOpened()
+	opened, peerOpened := e.slack.ConnectionsOpened(), 0
+	if peer != nil {
+		peerOpened = peer.slack.ConnectionsOpened()
+	}
 	var tandemErr, peerErr error
 	var wg sync.WaitGroup
 	cpu0 := benchCPUs(pids)
 	start := time.Now()
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for i := range total {
@@ -170,7 +190,7 @@ func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rat
 			eventOf[envID] = eventID
 		}
 	}()
-	go func() {
+	sendToPeer := func() {
 		defer wg.Done()
 		for i := range total {
 			if d := time.Until(start.Add(time.Duration(i)*interval + interval/2)); d > 0 {
@@ -184,7 +204,11 @@ func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rat
 			peerEnvs = append(peerEnvs, envID)
 			peerEventOf[envID] = eventID
 		}
-	}()
+	}
+	if peer != nil {
+		wg.Add(1)
+		go sendToPeer()
+	}
 	wg.Wait()
 	windowEnd := time.Now()
 	run.sending = windowEnd.Sub(start)
@@ -193,8 +217,6 @@ func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rat
 	}
 	run.tandemSent, run.peerSent = len(envs), len(peerEnvs)
 
-	// Replies that came during the window are stamped when this starts,
-	// which only matters if the last one came before the window ended.
 	type replies struct {
 		seen map[string]time.Time
 		err  error
@@ -205,7 +227,9 @@ func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rat
 		replied <- replies{seen, err}
 	}()
 	run.tandem = e.ackAll(b, envs, eventOf, opened)
-	run.peer = peer.env.ackAll(b, peerEnvs, peerEventOf, peerOpened)
+	if peer != nil {
+		run.peer = peer.env.ackAll(b, peerEnvs, peerEventOf, peerOpened)
+	}
 	r := <-replied
 	run.cpu = benchCPUs(pids) - cpu0
 	stopSampling()
@@ -230,6 +254,9 @@ func (e *benchEnv) overloadWindow(b *testing.B, peer *benchPeer, pids []int, rat
 		run.anonAfterSum += benchAnon(pid)
 	}
 	run.oneReply = e.checkOneReplyEach(b, threads, userOf)
+	if peer == nil {
+		return run
+	}
 	if n := peer.events(b); n < run.peerSent {
 		b.Fatalf("the peer acknowledged %d events but wrote %d", run.peerSent, n)
 	}
@@ -312,15 +339,18 @@ func reportOverload(b *testing.B, runs []overloadRun) {
 	b.ReportMetric(float64(over)/n, "tandem-acked-after-3s/run")
 	b.ReportMetric(float64(lost)/n, "tandem-lost/run")
 	b.ReportMetric(float64(reconn)/n, "tandem-reconnects/run")
-	b.ReportMetric(benchPct(plat, 50), "peer-ack-p50-ms")
-	b.ReportMetric(benchPct(plat, 99), "peer-ack-p99-ms")
-	b.ReportMetric(benchPct(plat, 100), "peer-ack-max-ms")
-	b.ReportMetric(float64(pover)/n, "peer-acked-after-3s/run")
-	b.ReportMetric(float64(plost+preconn)/n, "peer-lost+reconnects/run")
-	b.ReportMetric(benchPct(lat, 50)/max(benchPct(plat, 50), 1e-3), "ratio-ack-p50-tandem/peer")
+	if peerSent > 0 {
+		b.ReportMetric(benchPct(plat, 50), "peer-ack-p50-ms")
+		b.ReportMetric(benchPct(plat, 99), "peer-ack-p99-ms")
+		b.ReportMetric(benchPct(plat, 100), "peer-ack-max-ms")
+		b.ReportMetric(float64(pover)/n, "peer-acked-after-3s/run")
+		b.ReportMetric(float64(plost+preconn)/n, "peer-lost+reconnects/run")
+		b.ReportMetric(benchPct(lat, 50)/max(benchPct(plat, 50), 1e-3), "ratio-ack-p50-tandem/peer")
+		b.ReportMetric(float64(peerSent)/sending.Seconds(), "peer-sent/s")
+		b.ReportMetric(peerRSS, "peer-rss-peak-MiB")
+	}
 	b.ReportMetric(float64(sent)/sending.Seconds(), "tandem-sent/s")
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(max(turns, 1)), "tandem-cpu-ms/turn")
-	b.ReportMetric(float64(peerSent)/sending.Seconds(), "peer-sent/s")
 	b.ReportMetric(float64(turns)/n, "turns/run")
 	b.ReportMetric(float64(oneReply)/n, "threads-one-reply/run") // a missing, doubled or wrong reply fails the run
 	b.ReportMetric(benchPct(drain, 50)/1000, "drain-s")
@@ -328,7 +358,6 @@ func reportOverload(b *testing.B, runs []overloadRun) {
 	b.ReportMetric(rssPeakMax, "tandem-rss-peak-max-MiB")
 	slices.Sort(rssAfter)
 	b.ReportMetric(rssAfter[len(rssAfter)/2], "tandem-rss-5s-after-sum-MiB")
-	b.ReportMetric(peerRSS, "peer-rss-peak-MiB")
 	slices.Sort(anonAfter)
 	b.ReportMetric(anonPeak, "tandem-anon-peak-sum-MiB")
 	b.ReportMetric(anonAfter[len(anonAfter)/2], "tandem-anon-5s-after-sum-MiB")

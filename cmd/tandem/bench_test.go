@@ -307,8 +307,8 @@ func (e *benchEnv) mentionEvent(user, text string) (ev map[string]any, ts string
 }
 
 // waitReplies waits until each thread in threads has a chat.postMessage
-// reply, and returns when each was seen. WaitForMessage calls match once per
-// recorded message, in order, so the match records every reply as it comes.
+// reply, and returns when the fake Slack received each (Message.At), however
+// long before this looked.
 func (e *benchEnv) waitReplies(ctx context.Context, threads map[string]bool) (map[string]time.Time, error) {
 	seen := make(map[string]time.Time, len(threads))
 	if len(threads) == 0 {
@@ -317,7 +317,7 @@ func (e *benchEnv) waitReplies(ctx context.Context, threads map[string]bool) (ma
 	_, err := e.slack.WaitForMessage(ctx, func(m fakeslack.Message) bool {
 		if m.Method == "chat.postMessage" && threads[m.ThreadTS] && !busyNotice(m) {
 			if _, dup := seen[m.ThreadTS]; !dup {
-				seen[m.ThreadTS] = time.Now()
+				seen[m.ThreadTS] = m.At
 			}
 		}
 		return len(seen) == len(threads)
@@ -758,8 +758,8 @@ func BenchmarkConcurrency(b *testing.B) {
 				runs = append(runs, e.ackAll(b, envs, eventOf, opened))
 				glSeen := make(chan time.Duration, 1)
 				go func() {
-					if _, err := e.waitReplies(ctx, map[string]bool{glTS: true}); err == nil {
-						glSeen <- time.Since(glSent)
+					if seen, err := e.waitReplies(ctx, map[string]bool{glTS: true}); err == nil {
+						glSeen <- seen[glTS].Sub(glSent)
 					}
 					close(glSeen)
 				}()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"time"
 )
 
 // Messages returns a copy of every message recorded so far, in order:
@@ -86,15 +87,18 @@ func (s *Server) Reactions(channel, ts string) []string {
 	return slices.Clone(s.reactions[channel+"/"+ts])
 }
 
-// recordLocked appends m to the message list and wakes waiters.
+// recordLocked stamps m with the time now, appends it to the message list
+// and wakes waiters.
 func (s *Server) recordLocked(m Message) {
+	m.At = time.Now()
 	s.messages = append(s.messages, m)
 	s.logf("recorded %s in %s ts=%s", m.Method, m.Channel, m.TS)
 	s.notifyLocked()
 }
 
-// recordViewLocked appends m to the view list and wakes waiters.
+// recordViewLocked is recordLocked for the view list.
 func (s *Server) recordViewLocked(m Message) {
+	m.At = time.Now()
 	s.views = append(s.views, m)
 	s.logf("recorded %s for %s", m.Method, m.User)
 	s.notifyLocked()

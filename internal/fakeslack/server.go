@@ -146,6 +146,9 @@ type Message struct {
 	Blocks    json.RawMessage
 	Ephemeral bool
 	View      json.RawMessage // the whole view, for views.* only
+	// At is when the fake received the call: a benchmark times a reply
+	// from it, not from when it got round to looking.
+	At time.Time
 }
 
 // Server is a running fake of Slack. Create it with New, then Start it.
