@@ -39,7 +39,7 @@ func NewCatalog(providers ...[]Spec) *Catalog {
 			args[a.Name] = a.Kind
 		}
 		for _, ph := range s.Phrasings {
-			s.patterns = append(s.patterns, compile(ph, args))
+			s.patterns = append(s.patterns, newPhrasing(compile(ph, args)))
 		}
 		if s.Standup != "" {
 			if len(s.Args) > 0 || s.Provider == "" || s.Mutating {

@@ -107,6 +107,56 @@ func parseSeq(toks []string, args map[string]Kind) (pattern, []string) {
 	return p, toks
 }
 
+// phrasing is a compiled pattern and the literal words it can begin with,
+// so that Parse skips, without backtracking through it, a phrasing the
+// message's first word already rules out.
+type phrasing struct {
+	pattern
+	firsts map[string]bool // the literal words it can begin with
+	open   bool            // it can also begin with an argument, or match no word
+}
+
+func newPhrasing(p pattern) phrasing {
+	ph := phrasing{pattern: p, firsts: map[string]bool{}}
+	open, empty := p.addFirsts(ph.firsts)
+	ph.open = open || empty
+	return ph
+}
+
+// mayStartWith reports whether a message whose first word, in lower case,
+// is w can match ph. When it reports false, matching would fail at that
+// word, before any argument is read, so skipping ph changes no result and
+// no "is not" refusal.
+func (ph phrasing) mayStartWith(w string) bool { return ph.open || ph.firsts[w] }
+
+// addFirsts adds to set the literal words p can begin with. open reports
+// that p can begin with an argument (set is then incomplete, and no
+// matter); empty that p can match no word at all.
+func (p pattern) addFirsts(set map[string]bool) (open, empty bool) {
+	for _, n := range p {
+		switch {
+		case n.word != "":
+			set[n.word] = true
+			return false, false
+		case n.capture != "":
+			return true, false
+		default:
+			skippable := n.optional
+			for _, alt := range n.alts {
+				o, e := alt.addFirsts(set)
+				if o {
+					return true, false
+				}
+				skippable = skippable || e
+			}
+			if !skippable {
+				return false, false
+			}
+		}
+	}
+	return false, true
+}
+
 // matchResult is a successful match, or the first argument that matched in
 // shape but not in kind (so the reply can say what was expected).
 type matchResult struct {

@@ -16,7 +16,11 @@ const MaxCommandBytes = 4000
 // Parse reads text as a command. It fails with code EINVALID and a message
 // that says what was expected (a bad argument), or what the closest commands
 // are (nothing matched).
-func (c *Catalog) Parse(text string) (Command, error) {
+func (c *Catalog) Parse(text string) (Command, error) { return c.parse(text, true) }
+
+// parse is Parse; skipByFirstWord lets it pass over the phrasings the
+// message's first word rules out (tests compare it with trying them all).
+func (c *Catalog) parse(text string, skipByFirstWord bool) (Command, error) {
 	if len(text) > MaxCommandBytes {
 		return Command{}, tandem.Errorf(tandem.EINVALID, "That message is %d characters long; Tandem reads commands of at most %d.", len(text), MaxCommandBytes)
 	}
@@ -29,9 +33,13 @@ func (c *Catalog) Parse(text string) (Command, error) {
 	}
 	var bad *matchResult
 	var badSpec *Spec
+	first := strings.ToLower(words[0])
 	for i := range c.specs {
 		s := &c.specs[i]
 		for _, p := range s.patterns {
+			if skipByFirstWord && !p.mayStartWith(first) {
+				continue
+			}
 			res, ok := p.match(words)
 			if ok {
 				return Command{Name: s.Name, Args: res.args, Provider: s.Provider, Uses: s.uses, Mutating: s.Mutating, Control: s.Control, op: s}, nil

@@ -2,6 +2,9 @@ package ops_test
 
 import (
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -162,6 +165,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		cmd, err := Parse(text)
+		sameAsTryingEveryPhrasing(t, text, cmd, err)
 		if err != nil {
 			if cmd.Name != "" {
 				t.Fatalf("Parse(%q) returned both a command and an error", text)
@@ -178,4 +182,69 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %q but re-parse gave %q, %v", text, cmd.Name, again.Name, err)
 		}
 	})
+}
+
+// sameAsTryingEveryPhrasing fails t unless Parse's result for text (cmd,
+// err) is what trying every phrasing gives: skipping those the first word
+// rules out changes no command, no argument and no refusal.
+func sameAsTryingEveryPhrasing(t *testing.T, text string, cmd ops.Command, err error) {
+	t.Helper()
+	want, wantErr := catalog.ParseTryingEveryPhrasing(text)
+	if fmt.Sprint(err) != fmt.Sprint(wantErr) || cmd.Name != want.Name || !maps.Equal(cmd.Args, want.Args) {
+		t.Fatalf("Parse(%q) = %q %v, %v; trying every phrasing gives %q %v, %v", text, cmd.Name, cmd.Args, err, want.Name, want.Args, wantErr)
+	}
+	var unknown, wantUnknown *ops.UnknownError
+	if errors.As(err, &unknown) != errors.As(wantErr, &wantUnknown) || (unknown != nil && !slices.Equal(unknown.Suggestions, wantUnknown.Suggestions)) {
+		t.Fatalf("Parse(%q) suggests %v; trying every phrasing suggests %v", text, unknown, wantUnknown)
+	}
+}
+
+// TestSkippingPhrasingsByFirstWordChangesNothing: Parse passes over the
+// phrasings a message's first word rules out. For every operation's
+// example, and variants of it that match other phrasings or none (a word
+// dropped, an argument of the wrong kind, upper case, a leading "please",
+// each word alone), the result is what trying every phrasing gives.
+func TestSkippingPhrasingsByFirstWordChangesNothing(t *testing.T) {
+	texts := []string{"help", "please help", "HELP", "list", "status", "what", "comment on acme/tools#x hi"}
+	for _, s := range catalog.Specs() {
+		words := strings.Fields(s.Example)
+		texts = append(texts, s.Example, strings.ToUpper(s.Example), "please "+s.Example)
+		for i := range words {
+			texts = append(texts, words[i], strings.Join(slices.Delete(slices.Clone(words), i, i+1), " "))
+			swapped := slices.Clone(words)
+			swapped[i] = "not/a#kind"
+			texts = append(texts, strings.Join(swapped, " "))
+		}
+	}
+	checked := 0
+	for _, text := range texts {
+		cmd, err := Parse(text)
+		sameAsTryingEveryPhrasing(t, text, cmd, err)
+		if err == nil {
+			checked++
+		}
+	}
+	if checked < len(catalog.Specs())/2 {
+		t.Fatalf("only %d of %d texts parsed: the variants no longer exercise the phrasings", checked, len(texts))
+	}
+}
+
+// BenchmarkParseCommand: the commands a burst of turns is made of, read
+// by Parse and by trying every phrasing (what Parse did before it skipped
+// those the first word rules out).
+func BenchmarkParseCommand(b *testing.B) {
+	for _, text := range []string{"list my open PRs", "list my open MRs", "status of acme/tools#12"} {
+		b.Run(text, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Parse(text)
+			}
+		})
+		b.Run(text+"/every-phrasing", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				catalog.ParseTryingEveryPhrasing(text)
+			}
+		})
+	}
 }

@@ -52,7 +52,7 @@ type Spec struct {
 	Run func(ctx context.Context, r Request) (tandem.Reply, error)
 
 	uses     []tandem.ProviderID // set by the catalog for standup
-	patterns []pattern
+	patterns []phrasing
 }
 
 // Arg is one argument of an operation.
