@@ -44,6 +44,7 @@ import (
 	"github.com/tandembot/tandem/internal/fakegithub"
 	"github.com/tandembot/tandem/internal/fakegitlab"
 	"github.com/tandembot/tandem/internal/fakeslack"
+	"github.com/tandembot/tandem/internal/paced"
 	"github.com/tandembot/tandem/secrets"
 	"github.com/tandembot/tandem/store"
 	"github.com/tandembot/tandem/store/postgres"
@@ -446,16 +447,7 @@ func (e *benchEnv) checkReply(thread, want string) {
 }
 
 // benchPct returns the p-th percentile (nearest rank) of ds in ms.
-func benchPct(ds []time.Duration, p float64) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(float64(len(s))*p/100+0.5) - 1
-	i = max(0, min(i, len(s)-1))
-	return float64(s[i]) / float64(time.Millisecond)
-}
+func benchPct(ds []time.Duration, p float64) float64 { return paced.Pct(ds, p) }
 
 func benchEnvDuration(tb testing.TB, name string, def time.Duration) time.Duration {
 	v := os.Getenv(name)
