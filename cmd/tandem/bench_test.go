@@ -701,7 +701,8 @@ func benchPort(rawURL string) string {
 // against it, each turn's latency (sent -> reply, so including the wait for
 // its ack), the acks' latency, and another person's GitLab message sent
 // right after the 1,000 (GitLab has no latency): how long a turn on a fast
-// provider waits behind a slow provider's storm. Sub-benchmarks vary
+// provider waits behind a slow provider's storm, and the CPU time the whole
+// test process (bot, fakes, load) spent per turn. Sub-benchmarks vary
 // TANDEM_CONCURRENCY (64 is serve's default; at 16 the slots, not the
 // inbox, are the limit).
 func BenchmarkConcurrency(b *testing.B) {
@@ -714,10 +715,11 @@ func BenchmarkConcurrency(b *testing.B) {
 			ghPort := benchPort(e.gh.URL())
 			var thr, lat, gl []float64
 			var turnLat []time.Duration
-			var closedConns []float64
+			var closedConns, cpuPerTurn []float64
 			var runs []ackStats
 			for b.Loop() {
 				e.gh.SetLatency(latency)
+				cpu0 := benchCPUs([]int{os.Getpid()})
 				tw0 := benchTimeWait(ghPort)
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				threads := map[string]bool{}
@@ -775,6 +777,8 @@ func BenchmarkConcurrency(b *testing.B) {
 				lat = append(lat, last.Sub(began).Seconds())
 				gl = append(gl, float64(d)/float64(time.Millisecond))
 				closedConns = append(closedConns, float64(benchTimeWait(ghPort)-tw0))
+				cpu := benchCPUs([]int{os.Getpid()}) - cpu0
+				cpuPerTurn = append(cpuPerTurn, float64(cpu.Microseconds())/1000/(sessions+1))
 				e.checkReply(glTS, "GitLab: bench")
 				e.gh.SetLatency(0)
 			}
@@ -789,6 +793,9 @@ func BenchmarkConcurrency(b *testing.B) {
 			ackStats{}.report(b, runs)
 			b.ReportMetric(med(gl), "gitlab-behind-storm-ms")
 			b.ReportMetric(med(closedConns), "gh-conns-closed")
+			// The whole process (bot, fakes and load generator) per turn:
+			// times the bound, what the bound would take of the cores.
+			b.ReportMetric(med(cpuPerTurn), "process-cpu-ms/turn")
 		})
 	}
 }
