@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"github.com/tandembot/tandem/integrations"
 	"github.com/tandembot/tandem/integrations/github"
 	"github.com/tandembot/tandem/internal/fakegithub"
+	"github.com/tandembot/tandem/internal/paced"
 	"github.com/tandembot/tandem/secrets"
 	"github.com/tandembot/tandem/store"
 )
@@ -352,13 +352,4 @@ func BenchmarkRefreshStorm(b *testing.B) {
 }
 
 // pctMS returns the p-th percentile (nearest rank) of ds in milliseconds.
-func pctMS(ds []time.Duration, p float64) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(float64(len(s))*p/100+0.5) - 1
-	i = max(0, min(i, len(s)-1))
-	return float64(s[i]) / float64(time.Millisecond)
-}
+func pctMS(ds []time.Duration, p float64) float64 { return paced.Pct(ds, p) }

@@ -19,7 +19,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/internal/paced"
 	"github.com/tandembot/tandem/secrets"
 	bolt "go.etcd.io/bbolt"
 )
@@ -251,16 +251,7 @@ func benchScaleRSSFile() int64 {
 }
 
 // benchScalePctMS returns the p-th percentile (nearest rank) of ds in ms.
-func benchScalePctMS(ds []time.Duration, p float64) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(float64(len(s))*p/100+0.5) - 1
-	i = max(0, min(i, len(s)-1))
-	return float64(s[i]) / float64(time.Millisecond)
-}
+func benchScalePctMS(ds []time.Duration, p float64) float64 { return paced.Pct(ds, p) }
 
 func benchScaleReportLatency(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(benchScalePctMS(lat, 50), "p50-ms")

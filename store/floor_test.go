@@ -1,11 +1,9 @@
 package store
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/tandembot/tandem/internal/paced"
 )
@@ -20,25 +18,16 @@ import (
 // percentiles are the floor that issue 16's and 20's ack rows on bbolt are
 // read against.
 func BenchmarkFlushFloor(b *testing.B) {
-	rate, d := paced.Settings(b)
 	f, err := os.OpenFile(filepath.Join(b.TempDir(), "floor"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer f.Close()
 	record := make([]byte, 300)
-	var all []time.Duration
-	for b.Loop() {
-		ds, err := paced.Run(context.Background(), rate, d, func() error {
-			if _, err := f.Write(record); err != nil {
-				return err
-			}
-			return f.Sync()
-		})
-		if err != nil {
-			b.Fatal(err)
+	paced.Bench(b, func() error {
+		if _, err := f.Write(record); err != nil {
+			return err
 		}
-		all = append(all, ds...)
-	}
-	paced.Report(b, all)
+		return f.Sync()
+	})
 }

@@ -86,3 +86,20 @@ func Report(b *testing.B, ds []time.Duration) {
 	b.ReportMetric(Pct(ds, 100), "max-ms")
 	b.ReportMetric(float64(len(ds)), "calls")
 }
+
+// Bench is a floor benchmark's loop: each iteration calls op open-loop at
+// Settings' rate for its duration, and the percentiles of every call are
+// reported at the end. It fails b at op's first error.
+func Bench(b *testing.B, op func() error) {
+	b.Helper()
+	rate, d := Settings(b)
+	var all []time.Duration
+	for b.Loop() {
+		ds, err := Run(context.Background(), rate, d, op)
+		if err != nil {
+			b.Fatal(err)
+		}
+		all = append(all, ds...)
+	}
+	Report(b, all)
+}

@@ -28,7 +28,6 @@ import (
 // turn, so 600/s at 200 turns/s) add to the WAL flushes the inserts wait
 // for.
 func BenchmarkCommitFloor(b *testing.B) {
-	rate, d := paced.Settings(b)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, pgtest.URL(b))
 	if err != nil {
@@ -48,18 +47,10 @@ func BenchmarkCommitFloor(b *testing.B) {
 	stop := startBackgroundCommits(b, ctx)
 	defer stop()
 	payload := make([]byte, 300)
-	var all []time.Duration
-	for b.Loop() {
-		ds, err := paced.Run(ctx, rate, d, func() error {
-			_, err := conn.Exec(ctx, "INSERT INTO floor (payload) VALUES ($1)", payload)
-			return err
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		all = append(all, ds...)
-	}
-	paced.Report(b, all)
+	paced.Bench(b, func() error {
+		_, err := conn.Exec(ctx, "INSERT INTO floor (payload) VALUES ($1)", payload)
+		return err
+	})
 }
 
 // startBackgroundCommits starts TANDEM_BENCH_FLOOR_BACKGROUND commits a
