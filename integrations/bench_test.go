@@ -344,12 +344,9 @@ func BenchmarkRefreshStorm(b *testing.B) {
 	n := float64(len(stormDur))
 	b.ReportMetric(float64(refreshes)/n, "refreshes/storm")
 	b.ReportMetric(float64(writes)/n, "store-writes/storm")
-	b.ReportMetric(pctMS(stormDur, 50), "storm-p50-ms")
-	b.ReportMetric(pctMS(turnLat, 50), "turn-p50-ms")
-	b.ReportMetric(pctMS(turnLat, 99), "turn-p99-ms")
-	b.ReportMetric(pctMS(turnLat, 100), "turn-max-ms")
-	b.ReportMetric(float64(stormTurns)/(pctMS(stormDur, 50)/1000), "turns/s")
+	b.ReportMetric(paced.Pct(stormDur, 50), "storm-p50-ms")
+	b.ReportMetric(paced.Pct(turnLat, 50), "turn-p50-ms")
+	b.ReportMetric(paced.Pct(turnLat, 99), "turn-p99-ms")
+	b.ReportMetric(paced.Pct(turnLat, 100), "turn-max-ms")
+	b.ReportMetric(float64(stormTurns)/(paced.Pct(stormDur, 50)/1000), "turns/s")
 }
-
-// pctMS returns the p-th percentile (nearest rank) of ds in milliseconds.
-func pctMS(ds []time.Duration, p float64) float64 { return paced.Pct(ds, p) }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tandembot/tandem/internal/fakellm"
 	"github.com/tandembot/tandem/internal/fakeslack"
+	"github.com/tandembot/tandem/internal/paced"
 )
 
 // benchAgentAnswer ends every agent turn of BenchmarkAgentTurn.
@@ -109,13 +110,13 @@ func BenchmarkAgentTurn(b *testing.B) {
 			b.Fatalf("no answer in %s saying %q and the sender's GitHub login\n%s", thread, want, e.logTail())
 		}
 	}
-	perCall := (benchPct(agent3, 50) - benchPct(agent1, 50)) / 2
+	perCall := (paced.Pct(agent3, 50) - paced.Pct(agent1, 50)) / 2
 	b.ReportMetric(float64(len(model.Requests())-requests0)/float64(len(agent1)), "model-requests/iter")
-	b.ReportMetric(benchPct(agent1, 50), "agent1-p50-ms")
-	b.ReportMetric(benchPct(agent3, 50), "agent3-p50-ms")
-	b.ReportMetric(benchPct(agent3, 99), "agent3-p99-ms")
-	b.ReportMetric(benchPct(plain3, 50), "plain3-p50-ms")
+	b.ReportMetric(paced.Pct(agent1, 50), "agent1-p50-ms")
+	b.ReportMetric(paced.Pct(agent3, 50), "agent3-p50-ms")
+	b.ReportMetric(paced.Pct(agent3, 99), "agent3-p99-ms")
+	b.ReportMetric(paced.Pct(plain3, 50), "plain3-p50-ms")
 	b.ReportMetric(perCall, "ms-per-call")
-	b.ReportMetric(benchPct(agent1, 50)-perCall, "ms-per-turn")
-	b.ReportMetric(benchPct(agent3, 50)-benchPct(plain3, 50), "agent3-over-plain3-ms")
+	b.ReportMetric(paced.Pct(agent1, 50)-perCall, "ms-per-turn")
+	b.ReportMetric(paced.Pct(agent3, 50)-paced.Pct(plain3, 50), "agent3-over-plain3-ms")
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tandembot/tandem/internal/paced"
 )
 
 // BenchmarkOverload (issue 20) measures Socket Mode acknowledgement latency
@@ -333,19 +335,19 @@ func reportOverload(b *testing.B, runs []overloadRun) {
 	}
 	lat, over, lost, reconn := pool(tandem)
 	plat, pover, plost, preconn := pool(peer)
-	b.ReportMetric(benchPct(lat, 50), "tandem-ack-p50-ms")
-	b.ReportMetric(benchPct(lat, 99), "tandem-ack-p99-ms")
-	b.ReportMetric(benchPct(lat, 100), "tandem-ack-max-ms")
+	b.ReportMetric(paced.Pct(lat, 50), "tandem-ack-p50-ms")
+	b.ReportMetric(paced.Pct(lat, 99), "tandem-ack-p99-ms")
+	b.ReportMetric(paced.Pct(lat, 100), "tandem-ack-max-ms")
 	b.ReportMetric(float64(over)/n, "tandem-acked-after-3s/run")
 	b.ReportMetric(float64(lost)/n, "tandem-lost/run")
 	b.ReportMetric(float64(reconn)/n, "tandem-reconnects/run")
 	if peerSent > 0 {
-		b.ReportMetric(benchPct(plat, 50), "peer-ack-p50-ms")
-		b.ReportMetric(benchPct(plat, 99), "peer-ack-p99-ms")
-		b.ReportMetric(benchPct(plat, 100), "peer-ack-max-ms")
+		b.ReportMetric(paced.Pct(plat, 50), "peer-ack-p50-ms")
+		b.ReportMetric(paced.Pct(plat, 99), "peer-ack-p99-ms")
+		b.ReportMetric(paced.Pct(plat, 100), "peer-ack-max-ms")
 		b.ReportMetric(float64(pover)/n, "peer-acked-after-3s/run")
 		b.ReportMetric(float64(plost+preconn)/n, "peer-lost+reconnects/run")
-		b.ReportMetric(benchPct(lat, 50)/max(benchPct(plat, 50), 1e-3), "ratio-ack-p50-tandem/peer")
+		b.ReportMetric(paced.Pct(lat, 50)/max(paced.Pct(plat, 50), 1e-3), "ratio-ack-p50-tandem/peer")
 		b.ReportMetric(float64(peerSent)/sending.Seconds(), "peer-sent/s")
 		b.ReportMetric(peerRSS, "peer-rss-peak-MiB")
 	}
@@ -353,7 +355,7 @@ func reportOverload(b *testing.B, runs []overloadRun) {
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(max(turns, 1)), "tandem-cpu-ms/turn")
 	b.ReportMetric(float64(turns)/n, "turns/run")
 	b.ReportMetric(float64(oneReply)/n, "threads-one-reply/run") // a missing, doubled or wrong reply fails the run
-	b.ReportMetric(benchPct(drain, 50)/1000, "drain-s")
+	b.ReportMetric(paced.Pct(drain, 50)/1000, "drain-s")
 	b.ReportMetric(rssPeakSum, "tandem-rss-peak-sum-MiB")
 	b.ReportMetric(rssPeakMax, "tandem-rss-peak-max-MiB")
 	slices.Sort(rssAfter)

@@ -8,6 +8,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 	"github.com/tandembot/tandem/internal/fakeslack"
+	"github.com/tandembot/tandem/internal/paced"
 )
 
 // BenchmarkSocketFloor is the floor of the acknowledgement path: the fake
@@ -74,6 +75,6 @@ func BenchmarkSocketFloor(b *testing.B) {
 		last = append(last, float64(lastAck)/float64(time.Millisecond))
 	}
 	b.ReportMetric(last[len(last)/2], "last-of-burst-ms")
-	b.ReportMetric(benchPct(acks, 50), "ack-p50-ms")
-	b.ReportMetric(benchPct(acks, 99), "ack-p99-ms")
+	b.ReportMetric(paced.Pct(acks, 50), "ack-p50-ms")
+	b.ReportMetric(paced.Pct(acks, 99), "ack-p99-ms")
 }

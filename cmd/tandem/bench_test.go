@@ -424,9 +424,9 @@ func (st ackStats) report(b *testing.B, runs []ackStats) {
 		reconn += r.reconnects
 		total += len(r.lat) + r.lost
 	}
-	b.ReportMetric(benchPct(lat, 50), "ack-p50-ms")
-	b.ReportMetric(benchPct(lat, 99), "ack-p99-ms")
-	b.ReportMetric(benchPct(lat, 100), "ack-max-ms")
+	b.ReportMetric(paced.Pct(lat, 50), "ack-p50-ms")
+	b.ReportMetric(paced.Pct(lat, 99), "ack-p99-ms")
+	b.ReportMetric(paced.Pct(lat, 100), "ack-max-ms")
 	b.ReportMetric(100*float64(over+lost)/float64(max(total, 1)), "%late-or-lost")
 	b.ReportMetric(float64(lost)/float64(len(runs)), "lost/run")
 	b.ReportMetric(float64(reconn)/float64(len(runs)), "reconnects/run")
@@ -445,9 +445,6 @@ func (e *benchEnv) checkReply(thread, want string) {
 	}
 	e.tb.Fatalf("no reply in %s", thread)
 }
-
-// benchPct returns the p-th percentile (nearest rank) of ds in ms.
-func benchPct(ds []time.Duration, p float64) float64 { return paced.Pct(ds, p) }
 
 func benchEnvDuration(tb testing.TB, name string, def time.Duration) time.Duration {
 	v := os.Getenv(name)
@@ -506,7 +503,7 @@ func BenchmarkAckLatency(b *testing.B) {
 			ackStats{}.report(b, runs)
 			b.ReportMetric(float64(sent)/(window.Seconds()*float64(b.N)), "events/s")
 			b.ReportMetric(float64(turns)/(window.Seconds()*float64(b.N)), "turns/s")
-			b.ReportMetric(benchPct(drain, 50), "drain-after-window-ms")
+			b.ReportMetric(paced.Pct(drain, 50), "drain-after-window-ms")
 		})
 	}
 }
@@ -636,15 +633,15 @@ func BenchmarkTurnOverhead(b *testing.B) {
 	// bbolt numbers its write transactions: the growth over the run is the
 	// commits per turn (start-up's few, about 4, are spread over b.N).
 	b.ReportMetric(float64(benchTxID(b, e.db)-tx0)/float64(len(e2e)), "commits/turn")
-	b.ReportMetric(benchPct(e2e, 50), "e2e-p50-ms")
-	b.ReportMetric(benchPct(e2e, 99), "e2e-p99-ms")
-	b.ReportMetric(benchPct(acked, 50), "e2e-acked-p50-ms")
-	b.ReportMetric(benchPct(floor, 50), "floor-p50-ms")
-	b.ReportMetric(benchPct(floor, 99), "floor-p99-ms")
-	b.ReportMetric(benchPct(e2e, 50)/benchPct(floor, 50), "ratio-p50")
-	b.ReportMetric(benchPct(fRecord, 50), "floor-record-p50-ms")
-	b.ReportMetric(benchPct(fSearch, 50), "floor-search-p50-ms")
-	b.ReportMetric(benchPct(fPost, 50), "floor-post-p50-ms")
+	b.ReportMetric(paced.Pct(e2e, 50), "e2e-p50-ms")
+	b.ReportMetric(paced.Pct(e2e, 99), "e2e-p99-ms")
+	b.ReportMetric(paced.Pct(acked, 50), "e2e-acked-p50-ms")
+	b.ReportMetric(paced.Pct(floor, 50), "floor-p50-ms")
+	b.ReportMetric(paced.Pct(floor, 99), "floor-p99-ms")
+	b.ReportMetric(paced.Pct(e2e, 50)/paced.Pct(floor, 50), "ratio-p50")
+	b.ReportMetric(paced.Pct(fRecord, 50), "floor-record-p50-ms")
+	b.ReportMetric(paced.Pct(fSearch, 50), "floor-search-p50-ms")
+	b.ReportMetric(paced.Pct(fPost, 50), "floor-post-p50-ms")
 }
 
 // benchTxID returns the id of the last committed write transaction of the
@@ -788,8 +785,8 @@ func BenchmarkConcurrency(b *testing.B) {
 			b.ReportMetric(bound, "bound-turns/s")
 			b.ReportMetric(med(thr)/bound, "of-bound")
 			b.ReportMetric(med(lat), "all-done-s")
-			b.ReportMetric(benchPct(turnLat, 50), "turn-p50-ms")
-			b.ReportMetric(benchPct(turnLat, 99), "turn-p99-ms")
+			b.ReportMetric(paced.Pct(turnLat, 50), "turn-p50-ms")
+			b.ReportMetric(paced.Pct(turnLat, 99), "turn-p99-ms")
 			ackStats{}.report(b, runs)
 			b.ReportMetric(med(gl), "gitlab-behind-storm-ms")
 			b.ReportMetric(med(closedConns), "gh-conns-closed")
@@ -834,9 +831,9 @@ func BenchmarkSlowProviderIsolation(b *testing.B) {
 		}
 		e.gh.SetLatency(0)
 	}
-	b.ReportMetric(benchPct(alone, 50), "gitlab-alone-p50-ms")
-	b.ReportMetric(benchPct(withSlow, 50), "gitlab-while-github-slow-p50-ms")
-	b.ReportMetric(benchPct(withSlow, 100), "gitlab-while-github-slow-max-ms")
+	b.ReportMetric(paced.Pct(alone, 50), "gitlab-alone-p50-ms")
+	b.ReportMetric(paced.Pct(withSlow, 50), "gitlab-while-github-slow-p50-ms")
+	b.ReportMetric(paced.Pct(withSlow, 100), "gitlab-while-github-slow-max-ms")
 }
 
 // ---- Start-up and memory with many stored sessions ----
@@ -973,7 +970,7 @@ func TestBenchServeChild(t *testing.T) {
 		resp.Body.Close()
 		probes = append(probes, time.Since(t0))
 	}
-	rep.ReadyzMS = benchPct(probes, 50)
+	rep.ReadyzMS = paced.Pct(probes, 50)
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
