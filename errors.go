@@ -25,6 +25,9 @@ const (
 	// ELIMIT: a per-person limit (such as TANDEM_SCHEDULES_PER_USER) is
 	// reached.
 	ELIMIT = "limit"
+	// ENOTHELD: a step conditional on a lease (TurnStep.Hold) found the
+	// lease taken by another owner, released or expired.
+	ENOTHELD = "not_held"
 )
 
 // Error is an application error whose Message is safe to show a person.

@@ -31,7 +31,22 @@ type TurnStep struct {
 	Editor string
 	// Audit is appended in order; a zero Time is stamped by the store.
 	Audit []AuditRecord
+	// Hold, when set, makes the step conditional on a lease: it is
+	// written only while Hold.Owner holds the lease Hold.Name unexpired,
+	// and otherwise fails with ENOTHELD, writing nothing. A runner marks
+	// a change running under its session's lease, so that a runner whose
+	// lease ran out (a stall past its time to live) cannot mark, and so
+	// make, a change the lease's next holder may be making too.
+	Hold Hold
 }
+
+// Hold names a lease and the owner that holds it (Store.Lease).
+type Hold struct {
+	Name, Owner string
+}
+
+// IsZero reports whether h names no lease.
+func (h Hold) IsZero() bool { return h.Name == "" }
 
 // Recorded is what recording an appended turn in the inbox found
 // (Store.AppendTurn).
@@ -174,8 +189,12 @@ type Store interface {
 	// SetSetting stores a named setting; an empty value deletes it.
 	SetSetting(ctx context.Context, name, value string) error
 
-	// Lease takes, or renews, the named lease for owner until now+ttl. It
-	// reports false when another owner holds an unexpired lease. Replicas
+	// Lease takes, or renews, the named lease for owner for ttl. It
+	// reports false when another owner holds an unexpired lease. A lease's
+	// time is measured by one clock that every contender shares (the
+	// database server's for PostgreSQL, this process's monotonic clock for
+	// bbolt), never by a replica's own wall clock, so replicas whose clocks
+	// disagree still agree on when it expires. Replicas
 	// coordinate through leases: "session/<key>" orders a session's turns,
 	// "refresh/<team>/<user>/<provider>" serialises a token refresh.
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)

@@ -28,9 +28,15 @@ func (b *Bot) runTurn(j inbox.Job) bool {
 	// simply runs again.
 	started := time.Now()
 	stopStatus := b.showWorking(ctx, t)
-	out := b.engine.Run(ctx, t, j.Cmd)
+	out := b.engine.Run(ctx, t, j.Cmd, j.Hold)
 	stopStatus()
 	b.endProgress(t)
+	if out.LeaseLost {
+		// Another replica took the session over before the change left:
+		// it runs the turn (or reports it interrupted), and replies.
+		log.Warn("session lease lost before the turn's change; left to the lease's next holder")
+		return false
+	}
 	if ctx.Err() != nil && out.Err != nil {
 		log.Info("turn interrupted by shutdown; it stays in the inbox")
 		return false

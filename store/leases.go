@@ -12,6 +12,9 @@ import (
 // Leases in a bbolt store live in memory: the file lock already makes this
 // process the only one, so nothing but this process can contend for them,
 // and none could outlive it. That saves two fsync'ed commits per turn.
+// Their time is the process's monotonic clock (time.Now), not the store's
+// clock (Options.Now): a step of the wall clock, or of a test's clock,
+// neither ends a lease early nor stretches one.
 type leaseTable struct {
 	mu     sync.Mutex
 	leases map[string]leaseValue
@@ -20,9 +23,13 @@ type leaseTable struct {
 type leaseValue struct {
 	Owner   string
 	Expires time.Time
+	// pins counts the owner's steps being written under the lease
+	// (TurnStep.Hold): while any is, no other owner may take it, even
+	// expired.
+	pins int
 }
 
-// Lease takes or renews the named lease for owner until now+ttl. It reports
+// Lease takes or renews the named lease for owner for ttl. It reports
 // false when another owner holds it and it has not expired; it fails with
 // EINVALID for an empty name or owner, and EUNAVAILABLE after Close.
 func (db *DB) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
@@ -34,14 +41,19 @@ func (db *DB) Lease(ctx context.Context, name, owner string, ttl time.Duration) 
 	}
 	db.leases.mu.Lock()
 	defer db.leases.mu.Unlock()
-	now := db.now()
-	if cur, ok := db.leases.leases[name]; ok && cur.Owner != owner && now.Before(cur.Expires) {
+	now := time.Now()
+	cur, ok := db.leases.leases[name]
+	if ok && cur.Owner != owner && (now.Before(cur.Expires) || cur.pins > 0) {
 		return false, nil
 	}
 	if db.leases.leases == nil {
 		db.leases.leases = map[string]leaseValue{}
 	}
-	db.leases.leases[name] = leaseValue{Owner: owner, Expires: now.Add(ttl)}
+	pins := 0
+	if ok && cur.Owner == owner {
+		pins = cur.pins
+	}
+	db.leases.leases[name] = leaseValue{Owner: owner, Expires: now.Add(ttl), pins: pins}
 	return true, nil
 }
 
@@ -53,6 +65,13 @@ func (db *DB) ReleaseLease(ctx context.Context, name, owner string) error {
 	db.leases.mu.Lock()
 	defer db.leases.mu.Unlock()
 	if cur, ok := db.leases.leases[name]; ok && cur.Owner == owner {
+		if cur.pins > 0 {
+			// A step of the owner's is being written: it ends the
+			// lease, but keeps it until then (unpin).
+			cur.Expires = time.Time{}
+			db.leases.leases[name] = cur
+			return nil
+		}
 		delete(db.leases.leases, name)
 	}
 	return nil
@@ -64,5 +83,35 @@ func (db *DB) leased(name string) bool {
 	db.leases.mu.Lock()
 	defer db.leases.mu.Unlock()
 	cur, ok := db.leases.leases[name]
-	return ok && db.now().Before(cur.Expires)
+	return ok && time.Now().Before(cur.Expires)
+}
+
+// pin reports whether h.Owner holds the lease h.Name unexpired and, when
+// it does, keeps it from changing hands until unpin.
+func (db *DB) pin(h tandem.Hold) bool {
+	db.leases.mu.Lock()
+	defer db.leases.mu.Unlock()
+	cur, ok := db.leases.leases[h.Name]
+	if !ok || cur.Owner != h.Owner || !time.Now().Before(cur.Expires) {
+		return false
+	}
+	cur.pins++
+	db.leases.leases[h.Name] = cur
+	return true
+}
+
+// unpin ends one pin of the lease name.
+func (db *DB) unpin(name string) {
+	db.leases.mu.Lock()
+	defer db.leases.mu.Unlock()
+	if cur, ok := db.leases.leases[name]; ok && cur.pins > 0 {
+		cur.pins--
+		db.leases.leases[name] = cur
+	}
+}
+
+// notHeld is StepTurn's error for a step whose lease (TurnStep.Hold) is
+// no longer its owner's.
+func notHeld(h tandem.Hold) error {
+	return tandem.Errorf(tandem.ENOTHELD, "the lease %s is no longer held by %s: another runner may have taken it over", h.Name, h.Owner)
 }

@@ -209,8 +209,9 @@ func setTurnState(tx *bolt.Tx, id string, state tandem.TurnState) error {
 // StepTurn writes step for the recorded turn id in one commit (see
 // tandem.TurnStep): its state, the session it starts, its sender as an
 // editor and its audit records, all or nothing. It fails with ENOTFOUND for
-// an unknown turn and EINVALID for an unknown state or a session key with
-// an empty part.
+// an unknown turn, EINVALID for an unknown state or a session key with an
+// empty part, and ENOTHELD when step.Hold is set and its owner no longer
+// holds the lease.
 func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
 	if step.State != "" {
 		if err := checkState(step.State); err != nil {
@@ -229,6 +230,14 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		if step.Audit[i].Time.IsZero() {
 			step.Audit[i].Time = now
 		}
+	}
+	if !step.Hold.IsZero() {
+		// Pinned until the step is committed: the lease cannot change
+		// hands in between, so its next holder reads the step.
+		if !db.pin(step.Hold) {
+			return fmt.Errorf("store: step turn: %w", notHeld(step.Hold))
+		}
+		defer db.unpin(step.Hold.Name)
 	}
 	return db.update(ctx, "step turn", func(tx *bolt.Tx) error {
 		raw := tx.Bucket([]byte(bucketTurns)).Get([]byte(id))

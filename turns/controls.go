@@ -372,7 +372,7 @@ func (e *Engine) applyChannelDefault(ctx context.Context, t tandem.Turn, step *t
 	if err != nil || v != "on" {
 		return sess
 	}
-	if err := e.write(ctx, t, step, ""); err != nil {
+	if err := e.write(ctx, t, step); err != nil {
 		e.log.Warn("channel default consent", "session", sess.Key.String(), "err", err)
 		return sess
 	}

@@ -155,9 +155,15 @@ func (e *Engine) runConfirmed(ctx context.Context, t tandem.Turn, sess tandem.Se
 		res.Err, res.Outcome = tandem.Errorf(tandem.EFORBIDDEN, "Only <@%s> can confirm this.", p.Sender), tandem.OutcomeRefused
 		return res
 	}
-	// Used once: dropped whatever happens next. A second press finds the
-	// confirmation turn recorded already (its id is the proposal's).
-	defer e.dropProposal(ctx, id)
+	// Used once: dropped whatever happens next, unless this runner lost
+	// the session's lease (the lease's next holder runs the confirmation).
+	// A second press finds the confirmation turn recorded already (its id
+	// is the proposal's).
+	defer func() {
+		if !res.LeaseLost {
+			e.dropProposal(ctx, id)
+		}
+	}()
 	user, reason, refusal := t.User, p.Reason, error(nil)
 	if p.Reason != tandem.ReasonScheduleCreator {
 		// A scheduled run's proposal acts as the schedule's creator, who
@@ -186,6 +192,13 @@ func (e *Engine) runConfirmed(ctx context.Context, t tandem.Turn, sess tandem.Se
 func (e *Engine) makeChanges(ctx context.Context, t tandem.Turn, sess tandem.Session, res *Result, user string, reason tandem.Reason, changes []agent.Proposal) {
 	for i, c := range changes {
 		reply, err := e.change(ctx, t, sess, res, user, reason, c)
+		if res.LeaseLost {
+			// This one was not made, nor any after it: the lease's next
+			// holder finds the turn running (when an earlier change
+			// was made) and says so, or runs it.
+			e.log.Warn("session lease lost before a change; it was not made here", "turn", t.ID, "err", err)
+			return
+		}
 		if err != nil {
 			res.Err, res.Outcome = err, outcomeOf(err)
 			if i == 0 {
@@ -232,7 +245,7 @@ func (e *Engine) change(ctx context.Context, t tandem.Turn, sess tandem.Session,
 	if res.Agent == nil {
 		res.Agent = &AgentRun{}
 	}
-	if err := e.write(ctx, t, &res.step, tandem.TurnRunning); err != nil {
+	if err := e.markRunning(ctx, t, res); err != nil {
 		return tandem.Reply{}, fmt.Errorf("turns: mark running: %w", err)
 	}
 	res.Agent.Calls++

@@ -97,7 +97,7 @@ func (f *propFixture) run(t *testing.T, tr tandem.Turn) Result {
 	if _, err := f.db.RecordTurn(t.Context(), tr); err != nil {
 		t.Fatal(err)
 	}
-	out := f.e.Run(t.Context(), tr, f.e.Parse(tr.Text))
+	out := f.e.Run(t.Context(), tr, f.e.Parse(tr.Text), tandem.Hold{})
 	if err := f.e.Done(t.Context(), tr, out); err != nil {
 		t.Fatalf("Done %s: %v", tr.ID, err)
 	}
@@ -227,7 +227,7 @@ func TestProposalPresses(t *testing.T) {
 		if len(subs) != 1 || subs[0].ID != "confirm/"+p.ID || subs[0].User != "UBOB" || subs[0].Session != f.key {
 			t.Fatalf("submitted %+v; want one confirmation turn", subs)
 		}
-		out := f.e.Run(t.Context(), subs[0], f.e.Parse(subs[0].Text))
+		out := f.e.Run(t.Context(), subs[0], f.e.Parse(subs[0].Text), tandem.Hold{})
 		if err := f.e.Done(t.Context(), subs[0], out); err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +270,7 @@ func TestConfirmRefusedWhenTheModeChanged(t *testing.T) {
 	if len(subs) != 1 {
 		t.Fatalf("%d turns submitted, want the confirmation", len(subs))
 	}
-	out := f.e.Run(t.Context(), subs[0], f.e.Parse(subs[0].Text))
+	out := f.e.Run(t.Context(), subs[0], f.e.Parse(subs[0].Text), tandem.Hold{})
 	if err := f.e.Done(t.Context(), subs[0], out); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func TestRerunAfterLink(t *testing.T) {
 		if _, err := db.RecordTurn(ctx, t1); err != nil {
 			t.Fatal(err)
 		}
-		return e.Run(ctx, t1, Parse(t1.Text))
+		return e.Run(ctx, t1, Parse(t1.Text), tandem.Hold{})
 	}
 	prs := "list my open PRs"
 	stale := run(tandem.Turn{ID: "Eold", Session: key, User: "UCAROL", Text: prs})
@@ -106,7 +106,7 @@ func TestRerunAfterLink(t *testing.T) {
 	}
 
 	// The re-run failing again waits for nothing: it never runs a third time.
-	if r := e.Run(ctx, rec.Turn, Parse(rec.Turn.Text)); r.Awaits != "" || r.Outcome != tandem.OutcomeNotConfigured {
+	if r := e.Run(ctx, rec.Turn, Parse(rec.Turn.Text), tandem.Hold{}); r.Awaits != "" || r.Outcome != tandem.OutcomeNotConfigured {
 		t.Errorf("the re-run: outcome %s, awaits %q; want not configured, awaiting nothing", r.Outcome, r.Awaits)
 	}
 	if err := e.RerunAfterLink(ctx, carol, "E1/rerun/github"); err != nil {

@@ -39,8 +39,15 @@ type Result struct {
 	// Schedules are the schedules a turn made or listed, for the
 	// transport to offer their buttons.
 	Schedules []tandem.Schedule
+	// LeaseLost: the session's lease (Run's hold) was no longer the
+	// runner's when the turn was to mark a change running, so nothing was
+	// changed or written, and no reply is owed: the lease's next holder
+	// runs the turn.
+	LeaseLost bool
 	// step is what the turn still has to write when it is done (Done).
 	step tandem.TurnStep
+	// hold is the session lease the turn runs under (Run).
+	hold tandem.Hold
 }
 
 // retryBackoff is the wait before retrying a read after a provider's 5xx.
@@ -50,8 +57,10 @@ var retryBackoff = 500 * time.Millisecond
 // for its first turn): it resolves the identity by the identity rule,
 // resolves that identity's credentials, audits each resolution and runs the
 // command. Every failure is in the Result: Err is meant for the sender,
-// Outcome classifies it.
-func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
+// Outcome classifies it. A change is marked running only while hold, the
+// session's lease its runner holds, is still the runner's (zero: the turn
+// is not run under a lease); when it is not, the Result is LeaseLost.
+func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tandem.Hold) Result {
 	log := e.log.With("turn", t.ID, "session", t.Session.String(), "user", t.User)
 	sess, err := e.cfg.Store.Session(ctx, t.Session)
 	created := tandem.ErrorCode(err) == tandem.ENOTFOUND
@@ -61,7 +70,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 	if err != nil {
 		return Result{Err: fmt.Errorf("turns: session: %w", err), Outcome: tandem.OutcomeError}
 	}
-	res := Result{Session: sess, Outcome: tandem.OutcomeOK, ViaKey: t.APIKeyName}
+	res := Result{Session: sess, Outcome: tandem.OutcomeOK, ViaKey: t.APIKeyName, hold: hold}
 	// The session a first turn starts, and its sender as a new editor, are
 	// written with the turn's state (Engine.Done), in the same commit.
 	if created {
@@ -116,7 +125,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		// A control reads and changes the stored session: what the turn
 		// has to write (the session, its sender as an editor) is written
 		// first.
-		if err := e.write(ctx, t, &res.step, ""); err != nil {
+		if err := e.write(ctx, t, &res.step); err != nil {
 			res.Err, res.Outcome = fmt.Errorf("turns: session: %w", err), tandem.OutcomeError
 			return res
 		}
@@ -175,7 +184,11 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command) Result {
 		// A change may reach the provider: the turn is marked running
 		// first, with its audit records, so a crash from here on cannot
 		// make it twice (it is reported as interrupted instead).
-		if err := e.write(ctx, t, &res.step, tandem.TurnRunning); err != nil {
+		if err := e.markRunning(ctx, t, &res); err != nil {
+			if res.LeaseLost {
+				log.Warn("session lease lost before the change; it was not made here", "err", err)
+				return res
+			}
 			res.Err, res.Outcome = fmt.Errorf("turns: mark running: %w", err), tandem.OutcomeError
 			log.Error("mark turn running; the change was not made", "err", err)
 			return res
@@ -258,26 +271,37 @@ func (e *Engine) awaitsLink(ctx context.Context, res *Result, t tandem.Turn, use
 	if !e.awaitConnect(&res.step, t, user, p, reason, out, detail) {
 		return ""
 	}
-	if err := e.write(ctx, t, &res.step, ""); err != nil {
+	if err := e.write(ctx, t, &res.step); err != nil {
 		// The Connect button in the thread still re-runs it.
 		e.log.Error("record a turn that waits for a link", "turn", t.ID, "err", err)
 	}
 	return p
 }
 
-// write writes what the turn has to write so far (step), with its new
-// state ("" leaves it), in one commit, and empties step; a failure leaves
-// step for Done to write.
-func (e *Engine) write(ctx context.Context, t tandem.Turn, step *tandem.TurnStep, state tandem.TurnState) error {
-	w := *step
-	w.State = state
-	if w.State == "" && w.Session == nil && w.Editor == "" && len(w.Audit) == 0 {
+// write writes what the turn has to write so far (step), in one commit,
+// and empties step; a failure leaves step for Done to write.
+func (e *Engine) write(ctx context.Context, t tandem.Turn, step *tandem.TurnStep) error {
+	if step.Session == nil && step.Editor == "" && len(step.Audit) == 0 {
 		return nil
 	}
-	if err := e.cfg.Store.StepTurn(context.WithoutCancel(ctx), t.ID, w); err != nil {
+	if err := e.cfg.Store.StepTurn(context.WithoutCancel(ctx), t.ID, *step); err != nil {
 		return err
 	}
 	*step = tandem.TurnStep{}
+	return nil
+}
+
+// markRunning marks t running, with what it has to write so far, under
+// res's lease: a change may reach the provider next. It sets LeaseLost
+// when the lease is no longer the runner's (nothing is written then).
+func (e *Engine) markRunning(ctx context.Context, t tandem.Turn, res *Result) error {
+	w := res.step
+	w.State, w.Hold = tandem.TurnRunning, res.hold
+	if err := e.cfg.Store.StepTurn(context.WithoutCancel(ctx), t.ID, w); err != nil {
+		res.LeaseLost = tandem.ErrorCode(err) == tandem.ENOTHELD
+		return err
+	}
+	res.step = tandem.TurnStep{}
 	return nil
 }
 

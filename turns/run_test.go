@@ -37,7 +37,7 @@ func runToDone(t *testing.T, db *store.DB, e *Engine, tr tandem.Turn) Result {
 	if _, err := db.RecordTurn(t.Context(), tr); err != nil {
 		t.Fatal(err)
 	}
-	out := e.Run(t.Context(), tr, Parse(tr.Text))
+	out := e.Run(t.Context(), tr, Parse(tr.Text), tandem.Hold{})
 	if err := e.Done(t.Context(), tr, out); err != nil {
 		t.Fatalf("Done %s: %v", tr.ID, err)
 	}

@@ -614,7 +614,7 @@ func (e *Engine) runScheduleControl(ctx context.Context, t tandem.Turn, sess tan
 	}
 	// What the turn has to write (the session, its sender as an editor)
 	// is written first, as for every control.
-	if err := e.write(ctx, t, &res.step, ""); err != nil {
+	if err := e.write(ctx, t, &res.step); err != nil {
 		res.Err, res.Outcome = fmt.Errorf("turns: session: %w", err), tandem.OutcomeError
 		return res
 	}

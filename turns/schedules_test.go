@@ -234,7 +234,7 @@ func (f *schFixture) runTurn(t *testing.T, tr tandem.Turn) Result {
 	if _, err := f.db.RecordTurn(t.Context(), tr); err != nil {
 		t.Fatal(err)
 	}
-	out := f.e.Run(t.Context(), tr, f.e.Parse(tr.Text))
+	out := f.e.Run(t.Context(), tr, f.e.Parse(tr.Text), tandem.Hold{})
 	if err := f.e.Done(t.Context(), tr, out); err != nil {
 		t.Fatalf("Done %s: %v", tr.ID, err)
 	}

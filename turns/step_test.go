@@ -128,7 +128,7 @@ func TestTurnWritesOnceAfterRecording(t *testing.T) {
 		if _, err := db.RecordTurn(t.Context(), tr); err != nil {
 			t.Fatal(err)
 		}
-		out := e.Run(t.Context(), tr, e.Parse(tr.Text))
+		out := e.Run(t.Context(), tr, e.Parse(tr.Text), tandem.Hold{})
 		if out.Err != nil || out.Identity == nil || out.Identity.Login != s.user+"-acme" {
 			t.Fatalf("%s: err %v, identity %+v; want it run as %s", s.id, out.Err, out.Identity, s.user)
 		}

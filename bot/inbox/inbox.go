@@ -284,6 +284,7 @@ func (r *Runner) RunSession(t tandem.Turn) {
 		if !ok {
 			return
 		}
+		j.Hold = tandem.Hold{Name: name, Owner: owner}
 		if j.State == tandem.TurnRunning {
 			// Started before, by a process that stopped or died in the
 			// middle: a change may have reached the provider.
@@ -306,7 +307,9 @@ func (r *Runner) RunSession(t tandem.Turn) {
 		}
 		release()
 		if !finished {
-			return // not finished (stopping); it stays for the next run
+			// Not finished (stopping, or the lease was lost before a
+			// change): it stays for the session's next run.
+			return
 		}
 	}
 }

@@ -13,6 +13,9 @@ import (
 type Job struct {
 	tandem.TurnRecord
 	Cmd turns.Command // or why the text is none (Cmd.Err), for the sender
+	// Hold is the session lease the turn is picked under: a change is
+	// marked running only while it is still this runner's.
+	Hold tandem.Hold
 }
 
 // Pool names the pool of slots the turn runs in: the provider it needs, or

@@ -831,21 +831,23 @@ func TestReplicasRecordTurnOnce(t *testing.T) {
 
 func TestReplicasLeaseOneWinner(t *testing.T) {
 	t.Parallel()
-	clk := testclock.New(storetest.T0)
+	// Each replica's clock is a day from the others': a lease's time is
+	// the database server's, so that changes nothing.
 	url := pgtest.URL(t)
 	var dbs []*DB
-	for range 3 {
+	for r := range 3 {
+		clk := testclock.New(storetest.T0.Add(time.Duration(r) * 24 * time.Hour))
 		dbs = append(dbs, openAt(t, url, Options{Keyring: keyring(t, testKey(1)), Now: clk.Now}))
 	}
 	ctx := t.Context()
-	race := func(name string) []string {
+	race := func(name, prefix string) []string {
 		var mu sync.Mutex
 		var winners []string
 		var wg sync.WaitGroup
 		for r, db := range dbs {
 			for i := range 10 {
 				wg.Go(func() {
-					owner := fmt.Sprintf("replica-%d/%d", r, i)
+					owner := fmt.Sprintf("%s-%d/%d", prefix, r, i)
 					ok, err := db.Lease(context.Background(), name, owner, time.Minute)
 					if err != nil {
 						t.Errorf("Lease: %v", err)
@@ -861,17 +863,35 @@ func TestReplicasLeaseOneWinner(t *testing.T) {
 		wg.Wait()
 		return winners
 	}
-	winners := race("session/T1/C1/1.1")
+	winners := race("session/T1/C1/1.1", "replica")
 	if len(winners) != 1 {
 		t.Fatalf("%d owners won one lease across 3 replicas (%v), want 1", len(winners), winners)
 	}
-	// The holder renews through another replica's handle; others still lose.
+	// The holder renews through another replica's handle; others still
+	// lose, whatever their clocks say.
 	if ok, err := dbs[2].Lease(ctx, "session/T1/C1/1.1", winners[0], time.Minute); err != nil || !ok {
 		t.Errorf("the holder could not renew through another replica: %v, %v", ok, err)
 	}
-	// Once it expires, exactly one new owner takes it over.
-	clk.Set(storetest.T0.Add(2 * time.Minute))
-	if again := race("session/T1/C1/1.1"); len(again) != 1 {
+	if again := race("session/T1/C1/1.1", "other"); len(again) != 0 {
+		t.Fatalf("%d owners took a lease held for a minute (%v), want none", len(again), again)
+	}
+	// Once it expires, by the server's clock, exactly one new owner takes
+	// it over.
+	if ok, err := dbs[0].Lease(ctx, "session/T1/C1/1.1", winners[0], 20*time.Millisecond); err != nil || !ok {
+		t.Fatalf("the holder could not renew: %v, %v", ok, err)
+	}
+	conn := sql(t, url)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var expired bool
+		must(t, conn.QueryRow(ctx, `SELECT expires <= now() FROM leases WHERE name = 'session/T1/C1/1.1'`).Scan(&expired))
+		if expired {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a lease of 20 ms had not expired after 10 s")
+		}
+	}
+	if again := race("session/T1/C1/1.1", "late"); len(again) != 1 {
 		t.Errorf("%d owners took over one expired lease (%v), want 1", len(again), again)
 	}
 	must(t, dbs[0].ReleaseLease(ctx, "session/T1/C1/1.1", "nobody"))

@@ -188,8 +188,9 @@ func (db *DB) pruneLoop(op, sql string, arg any) (int, error) {
 // tandem.TurnStep), in one round trip: its statements are sent together and
 // run as one implicit transaction, each writing only when the turn exists,
 // so an unknown turn writes nothing. It fails with ENOTFOUND for an unknown
-// turn and EINVALID for an unknown state or a session key with an empty
-// part.
+// turn, EINVALID for an unknown state or a session key with an empty part,
+// and ENOTHELD when step.Hold is set and its owner no longer holds the
+// lease (by the database server's clock).
 func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
 	const turnExists = `EXISTS (SELECT FROM turns WHERE id = $1)`
 	var b pgx.Batch
@@ -232,7 +233,33 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 	if err := db.ready(ctx, "step turn"); err != nil {
 		return err
 	}
-	res := db.pool.SendBatch(ctx, &b)
+	if step.Hold.IsZero() {
+		return db.fail(ctx, "step turn", sendStep(ctx, db.pool, id, &b))
+	}
+	// Under a lease: its row is read, and locked against a takeover, in
+	// the transaction that writes the step; its next holder takes it only
+	// after the commit, and so reads the step.
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var held bool
+		err := tx.QueryRow(ctx, `SELECT true FROM leases WHERE name = $1 AND owner = $2 AND expires > now() FOR SHARE`,
+			step.Hold.Name, step.Hold.Owner).Scan(&held)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return tandem.Errorf(tandem.ENOTHELD, "the lease %s is no longer held by %s: another runner may have taken it over", step.Hold.Name, step.Hold.Owner)
+		}
+		if err != nil {
+			return err
+		}
+		return sendStep(ctx, tx, id, &b)
+	})
+	return db.fail(ctx, "step turn", err)
+}
+
+// sendStep sends a step's statements, built by StepTurn, the first of
+// which names turn id; ENOTFOUND when it found no such turn.
+func sendStep(ctx context.Context, to interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}, id string, b *pgx.Batch) error {
+	res := to.SendBatch(ctx, b)
 	tag, err := res.Exec()
 	if closeErr := res.Close(); err == nil {
 		err = closeErr
@@ -240,7 +267,7 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 	if err == nil && tag.RowsAffected() == 0 {
 		err = tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
 	}
-	return db.fail(ctx, "step turn", err)
+	return err
 }
 
 // Waiting returns the first unfinished turn of each session whose lease
@@ -265,8 +292,8 @@ func (db *DB) Waiting(ctx context.Context, leasePrefix string, max int) (tandem.
 	}
 	b.Queue(`SELECT * FROM (SELECT DISTINCT ON (team, channel, thread_ts) `+turnColumns+` FROM turns t
 		WHERE state <> 'done' AND NOT EXISTS (SELECT FROM leases l
-			WHERE l.name = $1 || t.team || '/' || t.channel || '/' || t.thread_ts AND l.expires > $2)
-		ORDER BY team, channel, thread_ts, sent_at, seq) w`+limit, leasePrefix, db.now()).Query(func(rows pgx.Rows) error {
+			WHERE l.name = $1 || t.team || '/' || t.channel || '/' || t.thread_ts AND l.expires > now())
+		ORDER BY team, channel, thread_ts, sent_at, seq) w`+limit, leasePrefix).Query(func(rows pgx.Rows) error {
 		var err error
 		w.Next, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (tandem.TurnRecord, error) { return scanTurn(r) })
 		return err

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) tandem.Store) {
 	t.Run("AppendTurn", func(t *testing.T) { testAppendTurn(t, open) })
 	t.Run("NextTurn", func(t *testing.T) { testNextTurn(t, open) })
 	t.Run("StepTurn", func(t *testing.T) { testStepTurn(t, open) })
+	t.Run("StepTurnHeld", func(t *testing.T) { testStepTurnHeld(t, open) })
 	t.Run("Waiting", func(t *testing.T) { testWaiting(t, open) })
 	t.Run("WaitingAtMost", func(t *testing.T) { testWaitingAtMost(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
