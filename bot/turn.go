@@ -34,7 +34,7 @@ func (b *Bot) runTurn(j inbox.Job) bool {
 	if out.LeaseLost {
 		// Another replica took the session over before the change left:
 		// it runs the turn (or reports it interrupted), and replies.
-		log.Warn("session lease lost before the turn's change; left to the lease's next holder")
+		log.Warn("turn left to the session's new lease holder")
 		return false
 	}
 	if ctx.Err() != nil && out.Err != nil {

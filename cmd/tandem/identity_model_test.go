@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -235,7 +237,7 @@ func newModelRun(t *testing.T, rt *rapid.T, backend modelBackend, ops map[string
 	e.vars["TANDEM_LLM_URL"], e.vars["TANDEM_LLM_API_KEY"], e.vars["TANDEM_LLM_MODEL"] = llm.BaseURL(), testLLMKey, "fake-model-1"
 	if backend.postgres {
 		e.vars["TANDEM_DATABASE_URL"] = pgtest.URL(t)
-		e.vars["TANDEM_LEASE_TTL"] = "2s"
+		e.vars["TANDEM_LEASE_TTL"] = modelLeaseTTL.String()
 	}
 	r.addrs = []string{hostPort(e.public)}
 	for len(r.addrs) < max(1, backend.replicas) {
@@ -328,6 +330,15 @@ func (r *modelRun) run() {
 		"kill": func(rt *rapid.T) {
 			r.killDuringTurn(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica"), r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"))
 		},
+	}
+	if len(r.procs) > 1 {
+		// A stall past the session lease: only replicas share leases.
+		actions["stall"] = func(rt *rapid.T) {
+			// Before the turn starts (it waits out the reorder window,
+			// 300 ms), or while its request waits at the slowed GitHub.
+			delay := time.Duration(rapid.SampledFrom([]int{0, 100, 400, 500}).Draw(rt, "delayMs")) * time.Millisecond
+			r.stallDuringTurn(r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"), delay)
+		}
 	}
 	for name, f := range actions {
 		actions[name] = func(rt *rapid.T) { r.op = name; f(rt) }
@@ -1283,6 +1294,203 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 	}
 }
 
+// modelLeaseTTL is TANDEM_LEASE_TTL with replicas: short, so that a
+// killed or stalled replica's sessions are taken over within a step.
+const modelLeaseTTL = 2 * time.Second
+
+// turnLeftToLeaseHolder is what a replica logs when it leaves a turn to
+// the replica that took its session over (bot.runTurn).
+const turnLeftToLeaseHolder = "turn left to the session's new lease holder"
+
+// stallDuringTurn sends sender's message at GitHub while GitHub is slow,
+// and stops the replica that recorded it (SIGSTOP) delay after that, for
+// twice the session lease's time to live, then lets it go on (SIGCONT): a
+// stall, not a crash. Another replica takes the session over when the
+// lease runs out. The stalled one, going on, must not make a change its
+// taker may be making: a change is made at most once, as the model's
+// login, and the thread gets its result, the interrupted notice (the
+// taker found it running), or both; a read may be answered by both, each
+// time as the model's identity.
+func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Duration) {
+	text := modelReads[tandem.GitHub]
+	body := ""
+	if change {
+		body = fmt.Sprintf("model-change-%d", r.steps+1)
+		text = modelChange(tandem.GitHub, body)
+	}
+	r.step(fmt.Sprintf("%s: %s, and the replica that records it stalled %s later", sender, text, delay))
+	r.settle()
+	want := r.m.Message(sender, tandem.GitHub)
+	r.bodies[want.Msg] = body
+	recorded := func(p *faultProc) []string {
+		var ids []string
+		for _, line := range strings.Split(p.logs.String(), "\n") {
+			var l struct{ Msg, Turn string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "turn recorded" {
+				ids = append(ids, l.Turn)
+			}
+		}
+		return ids
+	}
+	before := make([]int, len(r.procs))
+	for j, p := range r.procs {
+		before[j] = len(recorded(p))
+	}
+	r.e.gh.SetLatency(300 * time.Millisecond)
+	r.say(sender, text)
+	stalled, turnID := -1, ""
+	for deadline := time.Now().Add(5 * time.Second); stalled < 0; time.Sleep(time.Millisecond) {
+		for j, p := range r.procs {
+			if ids := recorded(p); len(ids) > before[j] {
+				stalled, turnID = j, ids[len(ids)-1]
+			}
+		}
+		if time.Now().After(deadline) {
+			r.rt.Fatalf("no replica logged recording the message")
+		}
+	}
+	time.Sleep(delay)
+	r.procs[stalled].signal(syscall.SIGSTOP)
+	time.Sleep(2 * modelLeaseTTL)
+	r.procs[stalled].signal(syscall.SIGCONT)
+	r.e.gh.SetLatency(0)
+	// The stalled replica goes on with what it was running; the step ends
+	// when it has no session left to run (and every turn is settled).
+	for deadline := time.Now().Add(10 * time.Second); openSessions(r.rt, r.addrs[stalled]) > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			r.rt.Fatalf("replica %d still runs a session 10 s after its stall", stalled+1)
+		}
+	}
+	r.settle()
+	// What the stall led to, for the run's summary.
+	ended := func(p *faultProc, msgs ...string) bool {
+		for _, m := range msgs {
+			if strings.Contains(p.logs.String(), `"msg":"`+m+`","turn":"`+turnID+`"`) {
+				return true
+			}
+		}
+		return false
+	}
+	takers := 0
+	for j, p := range r.procs {
+		if j != stalled && ended(p, "turn done", "turn interrupted") {
+			takers++
+		}
+	}
+	switch {
+	case takers == 0:
+		r.ops["stall: not taken over"]++
+	case ended(r.procs[stalled], turnLeftToLeaseHolder):
+		r.ops["stall: taken over, the stalled replica left the change"]++
+	case ended(r.procs[stalled], "turn done"):
+		r.ops["stall: taken over, the stalled replica finished too"]++
+	default:
+		r.ops["stall: taken over"]++
+	}
+
+	// Every post of the step in the thread is the turn's result, as the
+	// model's identity, or the interrupted notice.
+	ranAs := "ran as <@" + want.User + ">"
+	result := map[identitymodel.Outcome][]string{
+		identitymodel.OK:            {ranAs, "GitHub: " + want.Login},
+		identitymodel.NotConfigured: {"GitHub credentials not configured", ranAs, "GitHub: not connected"},
+		identitymodel.Expired:       {"GitHub credentials expired or revoked", ranAs, "GitHub: needs reconnect"},
+		identitymodel.Refused:       {"not on its editors list"},
+	}[want.Outcome]
+	isResult := func(text string) bool {
+		for _, w := range result {
+			if !strings.Contains(text, w) {
+				return false
+			}
+		}
+		return true
+	}
+	results, interrupted := 0, 0
+	for _, m := range r.e.slack.Messages()[r.msgs:] {
+		if m.Method != "chat.postMessage" || m.ThreadTS != r.root {
+			continue
+		}
+		switch text := plain(m); {
+		case strings.Contains(text, interruptedTitle):
+			interrupted++
+		case isResult(text):
+			results++
+		default:
+			r.rt.Fatalf("a post in the thread during the stall is neither the turn's result (with %q) nor the interrupted notice: %q", result, text)
+		}
+	}
+	switch {
+	case interrupted > 1 || interrupted == 1 && !change:
+		r.rt.Fatalf("%d interrupted notices for a turn that changes %v; want at most one, for a change", interrupted, change)
+	case change && results > 1:
+		r.rt.Fatalf("a change answered %d times; want once", results)
+	case results+interrupted == 0:
+		r.rt.Fatalf("no reply to the turn in the thread")
+	}
+	allowed := map[tandem.ProviderID]string{}
+	switch want.Outcome {
+	case identitymodel.OK:
+		allowed[tandem.GitHub] = want.Login
+	case identitymodel.Expired:
+		l, _ := r.m.Link(want.User, tandem.GitHub)
+		allowed[tandem.GitHub] = l.Login
+	}
+	r.checkRequests(allowed)
+	r.checkButtons(want.User)
+	if results == 0 {
+		if r.m.Waiting(sender, tandem.GitHub) && !r.recordedWait(sender) {
+			r.m.Forget(sender, want.Msg)
+		}
+	} else {
+		r.checkAudit(sender, tandem.GitHub, want)
+		if want.Outcome == identitymodel.NotConfigured || want.Outcome == identitymodel.Expired {
+			if want.User == sender {
+				r.rememberButton(sender, tandem.GitHub)
+			} else {
+				delete(r.buttons, sender)
+			}
+		}
+	}
+	// Made once as the model's login, or (interrupted) at most once.
+	var authors []string
+	for _, c := range r.e.gh.Comments() {
+		if body != "" && strings.TrimSpace(c.Body) == body {
+			authors = append(authors, c.AuthorLogin)
+		}
+	}
+	switch {
+	case len(authors) > 1:
+		r.rt.Fatalf("change %s made %d times (%v) across a stalled replica and its taker; want at most once", body, len(authors), authors)
+	case len(authors) == 1 && (want.Outcome != identitymodel.OK || authors[0] != want.Login):
+		r.rt.Fatalf("change %s made as %s; the model says %+v", body, authors[0], want)
+	case change && want.Outcome == identitymodel.OK && interrupted == 0 && len(authors) != 1:
+		r.rt.Fatalf("change %s answered as made but made %d times", body, len(authors))
+	}
+}
+
+// openSessions reads, from the /metrics of the replica at addr, how many
+// sessions it has queued or running.
+func openSessions(rt *rapid.T, addr string) int {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		rt.Fatalf("metrics of %s: %v", addr, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "tandem_open_sessions") {
+			fields := strings.Fields(line)
+			n, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+			if err != nil {
+				rt.Fatalf("metrics of %s: %q", addr, line)
+			}
+			return int(n)
+		}
+	}
+	rt.Fatalf("metrics of %s lack tandem_open_sessions", addr)
+	return 0
+}
+
 // settle waits until every turn the binaries logged as begun is logged as
 // done or interrupted. A turn begins with the line that records it (or
 // claims a schedule's run, or re-runs it after a link), or, for one a
@@ -1309,7 +1517,7 @@ func (r *modelRun) settle() {
 				// run's id is claimed once.
 			case slices.Contains(begins, l.Msg):
 				open[l.Turn] = l.Msg
-			case l.Msg == "turn done" || l.Msg == "turn interrupted":
+			case l.Msg == "turn done" || l.Msg == "turn interrupted" || l.Msg == turnLeftToLeaseHolder:
 				delete(open, l.Turn)
 				done[l.Turn] = true
 			}

@@ -144,6 +144,14 @@ func (p *faultProc) kill() {
 	<-p.done
 }
 
+// signal sends sig to the process (SIGSTOP and SIGCONT stall it and let it
+// go on); it fails the test when the process is gone.
+func (p *faultProc) signal(sig syscall.Signal) {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("signal %v: %v", sig, err)
+	}
+}
+
 // terminate sends SIGTERM and waits at most within for the process to exit.
 // It returns the exit status, and false (after a SIGKILL) when the process
 // did not exit in time.

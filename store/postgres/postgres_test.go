@@ -1126,3 +1126,15 @@ func TestMigrateSchema4Schedules(t *testing.T) {
 		t.Errorf("due schedules after migrating = %v, %v; want sch_1", got, err)
 	}
 }
+
+// BenchmarkMarkRunning: a change's running mark, with and without the
+// session lease it is written under (TurnStep.Hold: a transaction that
+// locks the lease row). Needs TANDEM_TEST_DATABASE_URL.
+func BenchmarkMarkRunning(b *testing.B) {
+	for _, held := range []bool{false, true} {
+		b.Run(fmt.Sprintf("held=%v", held), func(b *testing.B) {
+			db, _ := newDB(b)
+			storetest.BenchMarkRunning(b, db, held)
+		})
+	}
+}

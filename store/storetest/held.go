@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -145,4 +146,35 @@ func testStepTurnHeld(t *testing.T, open func(t *testing.T) tandem.Store) {
 			must(t, "ReleaseLease", s.ReleaseLease(ctx, lease, "taker"))
 		}
 	})
+}
+
+// BenchMarkRunning times marking a recorded turn running with its audit
+// record, as a change does before it leaves: under the session's lease
+// (held) or not. Recording each turn is left out of the time.
+func BenchMarkRunning(b *testing.B, s tandem.Store, held bool) {
+	ctx := b.Context()
+	lease := "session/" + sessionA.String()
+	var hold tandem.Hold
+	if held {
+		hold = tandem.Hold{Name: lease, Owner: "bench"}
+		if ok, err := s.Lease(ctx, lease, hold.Owner, time.Hour); err != nil || !ok {
+			b.Fatalf("Lease = %v, %v", ok, err)
+		}
+	}
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		tr := turn(fmt.Sprintf("Ev%09d", i), fmt.Sprintf("1740830400.%09d", i))
+		if _, err := s.RecordTurn(ctx, tr); err != nil {
+			b.Fatal(err)
+		}
+		step := tandem.TurnStep{State: tandem.TurnRunning, Hold: hold,
+			Audit: []tandem.AuditRecord{{Session: sessionA, TurnID: tr.ID, Actor: "U1", Effective: "U1",
+				Provider: tandem.GitHub, Action: "resolve", Reason: tandem.ReasonSender, Outcome: tandem.OutcomeOK}}}
+		b.StartTimer()
+		if err := s.StepTurn(ctx, tr.ID, step); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
