@@ -48,6 +48,12 @@ type Hold struct {
 // IsZero reports whether h names no lease.
 func (h Hold) IsZero() bool { return h.Name == "" }
 
+// NotHeld is the ENOTHELD error of a step under h (TurnStep.Hold) whose
+// owner no longer holds the lease.
+func (h Hold) NotHeld() error {
+	return Errorf(ENOTHELD, "the lease %s is no longer held by %s: another runner may have taken it over", h.Name, h.Owner)
+}
+
 // Recorded is what recording an appended turn in the inbox found
 // (Store.AppendTurn).
 type Recorded struct {

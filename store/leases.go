@@ -109,9 +109,3 @@ func (db *DB) unpin(name string) {
 		db.leases.leases[name] = cur
 	}
 }
-
-// notHeld is StepTurn's error for a step whose lease (TurnStep.Hold) is
-// no longer its owner's.
-func notHeld(h tandem.Hold) error {
-	return tandem.Errorf(tandem.ENOTHELD, "the lease %s is no longer held by %s: another runner may have taken it over", h.Name, h.Owner)
-}

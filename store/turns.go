@@ -235,7 +235,7 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		// Pinned until the step is committed: the lease cannot change
 		// hands in between, so its next holder reads the step.
 		if !db.pin(step.Hold) {
-			return fmt.Errorf("store: step turn: %w", notHeld(step.Hold))
+			return fmt.Errorf("store: step turn: %w", step.Hold.NotHeld())
 		}
 		defer db.unpin(step.Hold.Name)
 	}

@@ -244,7 +244,7 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		err := tx.QueryRow(ctx, `SELECT true FROM leases WHERE name = $1 AND owner = $2 AND expires > now() FOR SHARE`,
 			step.Hold.Name, step.Hold.Owner).Scan(&held)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return tandem.Errorf(tandem.ENOTHELD, "the lease %s is no longer held by %s: another runner may have taken it over", step.Hold.Name, step.Hold.Owner)
+			return step.Hold.NotHeld()
 		}
 		if err != nil {
 			return err
