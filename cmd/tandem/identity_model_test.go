@@ -1260,22 +1260,7 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 		interrupted = strings.Contains(plain(post), interruptedTitle)
 	}
 	if interrupted {
-		allowed := map[tandem.ProviderID]string{}
-		switch want.Outcome {
-		case identitymodel.OK:
-			allowed[tandem.GitHub] = want.Login
-		case identitymodel.Expired:
-			l, _ := r.m.Link(want.User, tandem.GitHub)
-			allowed[tandem.GitHub] = l.Login
-		}
-		r.checkRequests(allowed)
-		// The kill may land after the turn offered its identity a button.
-		r.checkButtons(want.User)
-		if r.m.Waiting(sender, tandem.GitHub) && !r.recordedWait(sender) {
-			// Killed before the turn recorded that it waits for a
-			// connect: it never will, and nothing promised it would.
-			r.m.Forget(sender, want.Msg)
-		}
+		r.checkCutOff(sender, want)
 	} else {
 		r.expectTurn(sender, tandem.GitHub, want)
 	}
@@ -1292,6 +1277,34 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 			r.rt.Fatalf("interrupted change %s made as %s; the model says %+v", body, c.AuthorLogin, want)
 		}
 	}
+}
+
+// checkCutOff checks a GitHub turn of sender that a kill or a stall may
+// have cut off, whose result may never come: what reached GitHub carried
+// the model's account, and Connect links went only to the model's identity
+// (the cut may land after the turn offered one). A wait for a connect the
+// turn did not record before it was cut off never comes, and nothing
+// promised it: the model forgets it.
+func (r *modelRun) checkCutOff(sender string, want identitymodel.Expect) {
+	r.checkGitHubAs(want)
+	if r.m.Waiting(sender, tandem.GitHub) && !r.recordedWait(sender) {
+		r.m.Forget(sender, want.Msg)
+	}
+}
+
+// checkGitHubAs fails unless what reached GitHub in the step carried the
+// account want gives, and Connect links went only to want's identity.
+func (r *modelRun) checkGitHubAs(want identitymodel.Expect) {
+	allowed := map[tandem.ProviderID]string{}
+	switch want.Outcome {
+	case identitymodel.OK:
+		allowed[tandem.GitHub] = want.Login
+	case identitymodel.Expired:
+		l, _ := r.m.Link(want.User, tandem.GitHub)
+		allowed[tandem.GitHub] = l.Login
+	}
+	r.checkRequests(allowed)
+	r.checkButtons(want.User)
 }
 
 // modelLeaseTTL is TANDEM_LEASE_TTL with replicas: short, so that a
@@ -1427,21 +1440,10 @@ func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Durati
 	case results+interrupted == 0:
 		r.rt.Fatalf("no reply to the turn in the thread")
 	}
-	allowed := map[tandem.ProviderID]string{}
-	switch want.Outcome {
-	case identitymodel.OK:
-		allowed[tandem.GitHub] = want.Login
-	case identitymodel.Expired:
-		l, _ := r.m.Link(want.User, tandem.GitHub)
-		allowed[tandem.GitHub] = l.Login
-	}
-	r.checkRequests(allowed)
-	r.checkButtons(want.User)
 	if results == 0 {
-		if r.m.Waiting(sender, tandem.GitHub) && !r.recordedWait(sender) {
-			r.m.Forget(sender, want.Msg)
-		}
+		r.checkCutOff(sender, want)
 	} else {
+		r.checkGitHubAs(want)
 		r.checkAudit(sender, tandem.GitHub, want)
 		if want.Outcome == identitymodel.NotConfigured || want.Outcome == identitymodel.Expired {
 			if want.User == sender {
