@@ -1435,7 +1435,10 @@ func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Durati
 	switch {
 	case interrupted > 1 || interrupted == 1 && !change:
 		r.rt.Fatalf("%d interrupted notices for a turn that changes %v; want at most one, for a change", interrupted, change)
-	case change && results > 1:
+	case change && results > 1 && (want.Outcome == identitymodel.OK || want.Outcome == identitymodel.Expired):
+		// A change that resolved credentials was marked running before
+		// it left: a second runner finds it so and says it was
+		// interrupted. One refused before that is answered like a read.
 		r.rt.Fatalf("a change answered %d times; want once", results)
 	case results+interrupted == 0:
 		r.rt.Fatalf("no reply to the turn in the thread")
