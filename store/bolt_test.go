@@ -801,10 +801,8 @@ func BenchmarkPickNextTurn(b *testing.B) {
 // BenchmarkMarkRunning: a change's running mark, with and without the
 // session lease it is written under (TurnStep.Hold).
 func BenchmarkMarkRunning(b *testing.B) {
-	for _, held := range []bool{false, true} {
-		b.Run(fmt.Sprintf("held=%v", held), func(b *testing.B) {
-			db, _ := newDB(b)
-			storetest.BenchMarkRunning(b, db, held)
-		})
-	}
+	storetest.BenchMarkRunning(b, func(b *testing.B) tandem.Store {
+		db, _ := newDB(b)
+		return db
+	})
 }

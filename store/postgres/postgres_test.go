@@ -1131,10 +1131,8 @@ func TestMigrateSchema4Schedules(t *testing.T) {
 // session lease it is written under (TurnStep.Hold: a transaction that
 // locks the lease row). Needs TANDEM_TEST_DATABASE_URL.
 func BenchmarkMarkRunning(b *testing.B) {
-	for _, held := range []bool{false, true} {
-		b.Run(fmt.Sprintf("held=%v", held), func(b *testing.B) {
-			db, _ := newDB(b)
-			storetest.BenchMarkRunning(b, db, held)
-		})
-	}
+	storetest.BenchMarkRunning(b, func(b *testing.B) tandem.Store {
+		db, _ := newDB(b)
+		return db
+	})
 }

@@ -149,9 +149,16 @@ func testStepTurnHeld(t *testing.T, open func(t *testing.T) tandem.Store) {
 }
 
 // BenchMarkRunning times marking a recorded turn running with its audit
-// record, as a change does before it leaves: under the session's lease
-// (held) or not. Recording each turn is left out of the time.
-func BenchMarkRunning(b *testing.B, s tandem.Store, held bool) {
+// record, as a change does before it leaves, in a store open returns:
+// without and with the session's lease (TurnStep.Hold). Recording each
+// turn is left out of the time.
+func BenchMarkRunning(b *testing.B, open func(b *testing.B) tandem.Store) {
+	for _, held := range []bool{false, true} {
+		b.Run(fmt.Sprintf("held=%v", held), func(b *testing.B) { benchMarkRunning(b, open(b), held) })
+	}
+}
+
+func benchMarkRunning(b *testing.B, s tandem.Store, held bool) {
 	ctx := b.Context()
 	lease := "session/" + sessionA.String()
 	var hold tandem.Hold
