@@ -1335,27 +1335,29 @@ func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Durati
 	r.settle()
 	want := r.m.Message(sender, tandem.GitHub)
 	r.bodies[want.Msg] = body
-	recorded := func(p *faultProc) []string {
-		var ids []string
-		for _, line := range strings.Split(p.logs.String(), "\n") {
+	// recordedSince is the last turn a replica logged recording in its
+	// log past offset from: only the new part is read, every millisecond.
+	recordedSince := func(p *faultProc, from int) string {
+		id := ""
+		for _, line := range strings.Split(p.logs.From(from), "\n") {
 			var l struct{ Msg, Turn string }
 			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "turn recorded" {
-				ids = append(ids, l.Turn)
+				id = l.Turn
 			}
 		}
-		return ids
+		return id
 	}
 	before := make([]int, len(r.procs))
 	for j, p := range r.procs {
-		before[j] = len(recorded(p))
+		before[j] = p.logs.Len()
 	}
 	r.e.gh.SetLatency(300 * time.Millisecond)
 	r.say(sender, text)
 	stalled, turnID := -1, ""
 	for deadline := time.Now().Add(5 * time.Second); stalled < 0; time.Sleep(time.Millisecond) {
 		for j, p := range r.procs {
-			if ids := recorded(p); len(ids) > before[j] {
-				stalled, turnID = j, ids[len(ids)-1]
+			if id := recordedSince(p, before[j]); id != "" {
+				stalled, turnID = j, id
 			}
 		}
 		if time.Now().After(deadline) {
