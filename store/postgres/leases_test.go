@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,8 +12,7 @@ import (
 // TestLeaseWritesDoNotWaitForTheDisk runs the statements Lease and
 // ReleaseLease send, each in a transaction of its own that is then rolled
 // back, and reads what synchronous_commit their commit would have had: off,
-// while a turn's own statement in the same position leaves the server's
-// default (on) in place.
+// while an ordinary write in the same position keeps the connection's (on).
 func TestLeaseWritesDoNotWaitForTheDisk(t *testing.T) {
 	db, url := newDB(t)
 	conn := sql(t, url)
@@ -22,6 +20,11 @@ func TestLeaseWritesDoNotWaitForTheDisk(t *testing.T) {
 	// The lease to release, and the row the renewal below finds.
 	if ok, err := db.Lease(ctx, "session/a", "replica-1", 30*time.Second); err != nil || !ok {
 		t.Fatalf("Lease = %v, %v; want true", ok, err)
+	}
+	// Whatever the server's default, this connection's is on, so that
+	// each case below can only pass by what its own statement sets.
+	if _, err := conn.Exec(ctx, `SET synchronous_commit = on`); err != nil {
+		t.Fatal(err)
 	}
 	commitSetting := func(t *testing.T, sql string, args ...any) string {
 		t.Helper()
