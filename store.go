@@ -40,6 +40,14 @@ type TurnStep struct {
 	Hold Hold
 }
 
+// SessionLeasePrefix starts the name of every session's lease, the one
+// its turns run under and their steps' Hold names. Nothing durable rests
+// on such a lease alone: a change is marked running only by a step whose
+// Hold re-reads the lease in that step's own commit. So a store may write
+// these leases (Store.Lease, Store.ReleaseLease) without waiting for its
+// disk; every other lease, such as a token refresh's, waits for it.
+const SessionLeasePrefix = "session/"
+
 // Hold names a lease and the owner that holds it (Store.Lease).
 type Hold struct {
 	Name, Owner string

@@ -28,7 +28,7 @@ import (
 )
 
 // leasePrefix starts the name of each session's lease.
-const leasePrefix = "session/"
+const leasePrefix = tandem.SessionLeasePrefix
 
 // pollEvery is how often the inbox is scanned for turns no replica is
 // running (recorded elsewhere, or left by a dead replica).

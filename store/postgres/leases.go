@@ -4,40 +4,56 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/tandembot/tandem"
 )
 
-// asyncCommit, as the source of an INSERT or DELETE … USING, makes the
-// statement's transaction commit without waiting for its WAL to reach the
-// disk (synchronous_commit off for that transaction only). Lease and
-// ReleaseLease use it: a lease only says which replica runs a session, and
-// every replica sees it the moment it commits; what a server crash could
-// lose is the last fraction of a second of lease writes. That is safe
-// because nothing durable is decided on a lease that is not itself
-// durable: a change's running mark reads the lease row in its own,
-// synchronous, commit (StepTurn with a Hold), and that commit's flush
-// writes out every earlier WAL record, the lease's included. A lease lost
-// in a crash only lets another replica take the session sooner (a change
-// it finds running is reported as interrupted; the holder's own mark is
+// A session's lease (a name that starts with tandem.SessionLeasePrefix)
+// is written without waiting for the disk: its statements take their rows
+// from asyncCommit, which sets synchronous_commit off for their own
+// transaction only. Such a lease only says which replica runs a session,
+// and every replica sees it the moment it commits; what a crash of the
+// database server could lose is its last fraction of a second of lease
+// writes. Nothing durable is decided on one that is not itself durable: a
+// change's running mark reads the lease row in its own, synchronous,
+// commit (StepTurn with a Hold), and that commit's flush writes out every
+// earlier WAL record, the lease's included. A session lease lost in a
+// crash only lets another replica take the session sooner (a change it
+// finds running is reported as interrupted; the old holder's own mark is
 // then refused), and a lost release only makes the session wait out the
 // ttl. A turn thus waits for two flushes (its record and its done state),
-// not four.
+// not four. Every other lease, such as a token refresh's, which nothing
+// re-checks, waits for the disk.
 const asyncCommit = `(SELECT set_config('synchronous_commit', 'off', true)) AS async`
 
-// leaseSQL takes or renews a lease: $1 name, $2 owner, $3 ttl in
-// microseconds.
-const leaseSQL = `
+// The statements of Lease ($1 name, $2 owner, $3 ttl in microseconds) and
+// ReleaseLease ($1 name, $2 owner), for session leases and for the others.
+const (
+	leaseSessionSQL = `
 		INSERT INTO leases (name, owner, expires)
-		SELECT $1, $2, now() + $3 * interval '1 microsecond' FROM ` + asyncCommit + `
+		SELECT $1, $2, now() + $3 * interval '1 microsecond' FROM ` + asyncCommit + leaseTakeover
+	leaseSQL = `
+		INSERT INTO leases (name, owner, expires)
+		VALUES ($1, $2, now() + $3 * interval '1 microsecond')` + leaseTakeover
+	leaseTakeover = `
 		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires
 		WHERE leases.owner = excluded.owner OR leases.expires <= now()
 		RETURNING true`
+	releaseSessionSQL = `DELETE FROM leases USING ` + asyncCommit + ` WHERE name = $1 AND owner = $2`
+	releaseSQL        = `DELETE FROM leases WHERE name = $1 AND owner = $2`
+)
 
-// releaseSQL drops $2's lease on $1.
-const releaseSQL = `DELETE FROM leases USING ` + asyncCommit + ` WHERE name = $1 AND owner = $2`
+// leaseStatements returns the statements that take and release the lease
+// name.
+func leaseStatements(name string) (lease, release string) {
+	if strings.HasPrefix(name, tandem.SessionLeasePrefix) {
+		return leaseSessionSQL, releaseSessionSQL
+	}
+	return leaseSQL, releaseSQL
+}
 
 // Lease takes or renews the named lease for owner for ttl, in one
 // statement: an upsert that updates the row only when owner holds it or it
@@ -46,8 +62,8 @@ const releaseSQL = `DELETE FROM leases USING ` + asyncCommit + ` WHERE name = $1
 // expires. Concurrent takers on any replica wait for each other on the
 // row, so exactly one of them gets a free or expired lease; a takeover
 // also waits for a step its holder is writing under it (StepTurn with a
-// Hold). It commits without waiting for the disk (asyncCommit says why
-// that is safe). It reports false when another owner holds it and it has
+// Hold). A session's lease commits without waiting for the disk
+// (asyncCommit says why that is safe). It reports false when another owner holds it and it has
 // not expired; it fails with EINVALID for an empty name or owner or a ttl
 // that is not positive.
 func (db *DB) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
@@ -58,7 +74,8 @@ func (db *DB) Lease(ctx context.Context, name, owner string, ttl time.Duration) 
 		return false, err
 	}
 	var got bool
-	err := db.pool.QueryRow(ctx, leaseSQL, name, owner, max(1, ttl.Microseconds())).Scan(&got)
+	sql, _ := leaseStatements(name)
+	err := db.pool.QueryRow(ctx, sql, name, owner, max(1, ttl.Microseconds())).Scan(&got)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil // another owner holds it
 	}
@@ -69,8 +86,9 @@ func (db *DB) Lease(ctx context.Context, name, owner string, ttl time.Duration) 
 }
 
 // ReleaseLease drops owner's lease on name; it leaves another owner's
-// alone. Like Lease, it does not wait for the disk.
+// alone. Like Lease, it does not wait for the disk for a session's lease.
 func (db *DB) ReleaseLease(ctx context.Context, name, owner string) error {
-	_, err := db.exec(ctx, "release lease", releaseSQL, name, owner)
+	_, sql := leaseStatements(name)
+	_, err := db.exec(ctx, "release lease", sql, name, owner)
 	return err
 }

@@ -7,19 +7,26 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tandembot/tandem"
 )
 
-// TestLeaseWritesDoNotWaitForTheDisk runs the statements Lease and
-// ReleaseLease send, each in a transaction of its own that is then rolled
-// back, and reads what synchronous_commit their commit would have had: off,
-// while an ordinary write in the same position keeps the connection's (on).
-func TestLeaseWritesDoNotWaitForTheDisk(t *testing.T) {
+// TestSessionLeasesDoNotWaitForTheDisk runs the statements Lease and
+// ReleaseLease send for a session's lease and for a token refresh's, each
+// in a transaction of its own that is then rolled back, and reads what
+// synchronous_commit their commit would have had: off for the session's
+// (asyncCommit says why), on for the refresh's, which nothing re-checks,
+// and on for an ordinary write.
+func TestSessionLeasesDoNotWaitForTheDisk(t *testing.T) {
 	db, url := newDB(t)
 	conn := sql(t, url)
 	ctx := t.Context()
-	// The lease to release, and the row the renewal below finds.
-	if ok, err := db.Lease(ctx, "session/a", "replica-1", 30*time.Second); err != nil || !ok {
-		t.Fatalf("Lease = %v, %v; want true", ok, err)
+	session := tandem.SessionLeasePrefix + "T1/C1/1700000000.000100"
+	const refresh = "refresh/T1/U1/github"
+	// The leases that the renewals and releases below find.
+	for _, name := range []string{session, refresh} {
+		if ok, err := db.Lease(ctx, name, "replica-1", 30*time.Second); err != nil || !ok {
+			t.Fatalf("Lease(%s) = %v, %v; want true", name, ok, err)
+		}
 	}
 	// Whatever the server's default, this connection's is on, so that
 	// each case below can only pass by what its own statement sets.
@@ -43,26 +50,45 @@ func TestLeaseWritesDoNotWaitForTheDisk(t *testing.T) {
 		}
 		return setting
 	}
-	for _, c := range []struct {
-		name string
-		sql  string
-		args []any
-		want string
+	ttl := int64(30e6) // microseconds
+	cases := []struct {
+		name, lease string
+		release     bool
+		owner       string
+		want        string
 	}{
-		{"a new lease", leaseSQL, []any{"session/b", "replica-1", int64(30e6)}, "off"},
-		{"a renewal", leaseSQL, []any{"session/a", "replica-1", int64(30e6)}, "off"},
-		{"a release", releaseSQL, []any{"session/a", "replica-1"}, "off"},
-		{"any other write", `DELETE FROM leases WHERE name = $1 AND owner = $2`, []any{"session/a", "replica-1"}, "on"},
-	} {
+		{"a new session lease", tandem.SessionLeasePrefix + "T1/C1/1700000000.000200", false, "replica-1", "off"},
+		{"a session lease's renewal", session, false, "replica-1", "off"},
+		{"a session lease taken by another", session, false, "replica-2", "off"},
+		{"a session lease's release", session, true, "replica-1", "off"},
+		{"a new refresh lease", "refresh/T1/U2/github", false, "replica-1", "on"},
+		{"a refresh lease's renewal", refresh, false, "replica-1", "on"},
+		{"a refresh lease's release", refresh, true, "replica-1", "on"},
+	}
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := commitSetting(t, c.sql, c.args...); got != c.want {
+			lease, release := leaseStatements(c.lease)
+			var got string
+			if c.release {
+				got = commitSetting(t, release, c.lease, c.owner)
+			} else {
+				got = commitSetting(t, lease, c.lease, c.owner, ttl)
+			}
+			if got != c.want {
 				t.Errorf("synchronous_commit after %s = %q, want %q", c.name, got, c.want)
 			}
 		})
 	}
-	// What the statements did, rolled back: the lease is still held.
-	if ok, err := db.Lease(context.WithoutCancel(ctx), "session/a", "replica-2", 30*time.Second); err != nil || ok {
-		t.Errorf("Lease by another owner = %v, %v; want false (still held)", ok, err)
+	t.Run("any other write", func(t *testing.T) {
+		if got := commitSetting(t, `UPDATE leases SET owner = owner WHERE name = $1`, session); got != "on" {
+			t.Errorf("synchronous_commit after an ordinary write = %q, want on", got)
+		}
+	})
+	// What the statements did was rolled back: both leases are still held.
+	for _, name := range []string{session, refresh} {
+		if ok, err := db.Lease(context.WithoutCancel(ctx), name, "replica-2", 30*time.Second); err != nil || ok {
+			t.Errorf("Lease(%s) by another owner = %v, %v; want false (still held)", name, ok, err)
+		}
 	}
 }
 
