@@ -29,21 +29,27 @@ import (
 // re-checks, waits for the disk.
 const asyncCommit = `(SELECT set_config('synchronous_commit', 'off', true)) AS async`
 
-// The statements of Lease ($1 name, $2 owner, $3 ttl in microseconds) and
-// ReleaseLease ($1 name, $2 owner), for session leases and for the others.
+// leaseSQL takes or renews a lease ($1 name, $2 owner, $3 ttl in
+// microseconds), from the rows of its source; releaseSQL drops $2's lease
+// on $1, using its source. A session's lease gives both asyncCommit as
+// their source; any other lease none.
 const (
-	leaseSessionSQL = `
-		INSERT INTO leases (name, owner, expires)
-		SELECT $1, $2, now() + $3 * interval '1 microsecond' FROM ` + asyncCommit + leaseTakeover
 	leaseSQL = `
 		INSERT INTO leases (name, owner, expires)
-		VALUES ($1, $2, now() + $3 * interval '1 microsecond')` + leaseTakeover
-	leaseTakeover = `
+		SELECT $1, $2, now() + $3 * interval '1 microsecond' %s
 		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires
 		WHERE leases.owner = excluded.owner OR leases.expires <= now()
 		RETURNING true`
-	releaseSessionSQL = `DELETE FROM leases USING ` + asyncCommit + ` WHERE name = $1 AND owner = $2`
-	releaseSQL        = `DELETE FROM leases WHERE name = $1 AND owner = $2`
+	releaseSQL = `DELETE FROM leases %s WHERE name = $1 AND owner = $2`
+)
+
+// The statements of leaseSQL and releaseSQL, for session leases and for
+// the others.
+var (
+	leaseSessionSQL   = fmt.Sprintf(leaseSQL, "FROM "+asyncCommit)
+	releaseSessionSQL = fmt.Sprintf(releaseSQL, "USING "+asyncCommit)
+	leaseOtherSQL     = fmt.Sprintf(leaseSQL, "")
+	releaseOtherSQL   = fmt.Sprintf(releaseSQL, "")
 )
 
 // leaseStatements returns the statements that take and release the lease
@@ -52,7 +58,7 @@ func leaseStatements(name string) (lease, release string) {
 	if strings.HasPrefix(name, tandem.SessionLeasePrefix) {
 		return leaseSessionSQL, releaseSessionSQL
 	}
-	return leaseSQL, releaseSQL
+	return leaseOtherSQL, releaseOtherSQL
 }
 
 // Lease takes or renews the named lease for owner for ttl, in one
@@ -63,9 +69,9 @@ func leaseStatements(name string) (lease, release string) {
 // row, so exactly one of them gets a free or expired lease; a takeover
 // also waits for a step its holder is writing under it (StepTurn with a
 // Hold). A session's lease commits without waiting for the disk
-// (asyncCommit says why that is safe). It reports false when another owner holds it and it has
-// not expired; it fails with EINVALID for an empty name or owner or a ttl
-// that is not positive.
+// (asyncCommit says why that is safe). It reports false when another
+// owner holds it and it has not expired; it fails with EINVALID for an
+// empty name or owner or a ttl that is not positive.
 func (db *DB) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
 	if name == "" || owner == "" || ttl <= 0 {
 		return false, fmt.Errorf("postgres: lease: %w", tandem.Errorf(tandem.EINVALID, "a lease needs a name, an owner and a positive ttl"))
