@@ -45,6 +45,13 @@ import (
 // TANDEM_BENCH_OVERLOAD_PEER=off leaves the peer out: Tandem then has the
 // cores without a second app's load on them, which is how it runs in
 // production; the ratio to the peer is measured only with the peer on.
+//
+// TANDEM_BENCH_OVERLOAD_APP=floor runs the durable turnFloor
+// (bench_floor_test.go) in this process instead of tandem serve, on a file
+// it fsyncs (bbolt) or in the database (postgres-1; postgres-3 does not
+// run): the same load, with what any app that keeps what it acknowledges
+// must do and nothing else. Its figures are named floor-… instead of
+// tandem-…, and it reports no CPU or memory of its own.
 func BenchmarkOverload(b *testing.B) {
 	window := benchEnvDuration(b, "TANDEM_BENCH_OVERLOAD_DURATION", 30*time.Second)
 	rate := benchEnvInt(b, "TANDEM_BENCH_OVERLOAD_RATE", 600)
@@ -57,13 +64,21 @@ func BenchmarkOverload(b *testing.B) {
 	default:
 		b.Fatalf("TANDEM_BENCH_OVERLOAD_PEER=%q: want on or off", v)
 	}
+	app := os.Getenv("TANDEM_BENCH_OVERLOAD_APP")
+	switch app {
+	case "":
+		app = "tandem"
+	case "tandem", "floor":
+	default:
+		b.Fatalf("TANDEM_BENCH_OVERLOAD_APP=%q: want tandem or floor", app)
+	}
 	cases := []struct {
 		name      string
 		processes int
 		pg        bool
 	}{{"bbolt", 1, false}, {"postgres-1", 1, true}, {"postgres-3", 3, true}}
 	for _, c := range cases {
-		if c.pg && pg == "" {
+		if c.pg && pg == "" || app == "floor" && c.processes > 1 {
 			continue
 		}
 		b.Run(c.name, func(b *testing.B) {
@@ -71,8 +86,19 @@ func BenchmarkOverload(b *testing.B) {
 				b.Setenv("TANDEM_BENCH_DATABASE_URL", "")
 			}
 			e := newBenchEnv(b, benchOptions{users: 20})
+			var floor *turnFloor
+			if app == "floor" {
+				log := fileLog(b, filepath.Join(b.TempDir(), "floor.log"))
+				if c.pg {
+					log = pgLog(b, e.vars["TANDEM_DATABASE_URL"])
+				}
+				floor = startTurnFloor(b, e, 64, log)
+			}
 			var pids []int
 			for i := range c.processes {
+				if floor != nil {
+					break
+				}
 				addr := e.vars["TANDEM_HTTP_ADDR"]
 				if i > 0 {
 					addr = "127.0.0.1:" + benchFreePort(b)
@@ -85,7 +111,7 @@ func BenchmarkOverload(b *testing.B) {
 					}
 				}
 			}
-			if len(pids) != c.processes {
+			if floor == nil && len(pids) != c.processes {
 				b.Fatalf("found %d tandem serve processes (%v), want %d", len(pids), pids, c.processes)
 			}
 			var peer *benchPeer
@@ -95,8 +121,11 @@ func BenchmarkOverload(b *testing.B) {
 			var runs []overloadRun
 			for b.Loop() {
 				runs = append(runs, e.overloadWindow(b, peer, pids, rate, window))
+				if floor != nil {
+					floor.check(b)
+				}
 			}
-			reportOverload(b, runs)
+			reportOverload(b, app, runs)
 		})
 	}
 }
@@ -302,7 +331,9 @@ func (e *benchEnv) checkOneReplyEach(b *testing.B, threads map[string]bool, user
 
 func head(s []string) []string { return s[:min(len(s), 5)] }
 
-func reportOverload(b *testing.B, runs []overloadRun) {
+// reportOverload reports runs, naming the figures of the app under load
+// (tandem or floor) after it.
+func reportOverload(b *testing.B, app string, runs []overloadRun) {
 	var tandem, peer []ackStats
 	var drain []time.Duration
 	var rssPeakSum, rssPeakMax, peerRSS, anonPeak float64
@@ -335,34 +366,37 @@ func reportOverload(b *testing.B, runs []overloadRun) {
 	}
 	lat, over, lost, reconn := pool(tandem)
 	plat, pover, plost, preconn := pool(peer)
-	b.ReportMetric(paced.Pct(lat, 50), "tandem-ack-p50-ms")
-	b.ReportMetric(paced.Pct(lat, 99), "tandem-ack-p99-ms")
-	b.ReportMetric(paced.Pct(lat, 100), "tandem-ack-max-ms")
-	b.ReportMetric(float64(over)/n, "tandem-acked-after-3s/run")
-	b.ReportMetric(float64(lost)/n, "tandem-lost/run")
-	b.ReportMetric(float64(reconn)/n, "tandem-reconnects/run")
+	b.ReportMetric(paced.Pct(lat, 50), app+"-ack-p50-ms")
+	b.ReportMetric(paced.Pct(lat, 99), app+"-ack-p99-ms")
+	b.ReportMetric(paced.Pct(lat, 100), app+"-ack-max-ms")
+	b.ReportMetric(float64(over)/n, app+"-acked-after-3s/run")
+	b.ReportMetric(float64(lost)/n, app+"-lost/run")
+	b.ReportMetric(float64(reconn)/n, app+"-reconnects/run")
 	if peerSent > 0 {
 		b.ReportMetric(paced.Pct(plat, 50), "peer-ack-p50-ms")
 		b.ReportMetric(paced.Pct(plat, 99), "peer-ack-p99-ms")
 		b.ReportMetric(paced.Pct(plat, 100), "peer-ack-max-ms")
 		b.ReportMetric(float64(pover)/n, "peer-acked-after-3s/run")
 		b.ReportMetric(float64(plost+preconn)/n, "peer-lost+reconnects/run")
-		b.ReportMetric(paced.Pct(lat, 50)/max(paced.Pct(plat, 50), 1e-3), "ratio-ack-p50-tandem/peer")
+		b.ReportMetric(paced.Pct(lat, 50)/max(paced.Pct(plat, 50), 1e-3), "ratio-ack-p50-"+app+"/peer")
 		b.ReportMetric(float64(peerSent)/sending.Seconds(), "peer-sent/s")
 		b.ReportMetric(peerRSS, "peer-rss-peak-MiB")
 	}
-	b.ReportMetric(float64(sent)/sending.Seconds(), "tandem-sent/s")
-	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(max(turns, 1)), "tandem-cpu-ms/turn")
+	b.ReportMetric(float64(sent)/sending.Seconds(), app+"-sent/s")
 	b.ReportMetric(float64(turns)/n, "turns/run")
 	b.ReportMetric(float64(oneReply)/n, "threads-one-reply/run") // a missing, doubled or wrong reply fails the run
 	b.ReportMetric(paced.Pct(drain, 50)/1000, "drain-s")
-	b.ReportMetric(rssPeakSum, "tandem-rss-peak-sum-MiB")
-	b.ReportMetric(rssPeakMax, "tandem-rss-peak-max-MiB")
+	if app != "tandem" {
+		return // the floor runs in this process, beside the fakes and the load
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(max(turns, 1)), app+"-cpu-ms/turn")
+	b.ReportMetric(rssPeakSum, app+"-rss-peak-sum-MiB")
+	b.ReportMetric(rssPeakMax, app+"-rss-peak-max-MiB")
 	slices.Sort(rssAfter)
-	b.ReportMetric(rssAfter[len(rssAfter)/2], "tandem-rss-5s-after-sum-MiB")
+	b.ReportMetric(rssAfter[len(rssAfter)/2], app+"-rss-5s-after-sum-MiB")
 	slices.Sort(anonAfter)
-	b.ReportMetric(anonPeak, "tandem-anon-peak-sum-MiB")
-	b.ReportMetric(anonAfter[len(anonAfter)/2], "tandem-anon-5s-after-sum-MiB")
+	b.ReportMetric(anonPeak, app+"-anon-peak-sum-MiB")
+	b.ReportMetric(anonAfter[len(anonAfter)/2], app+"-anon-5s-after-sum-MiB")
 }
 
 // benchRSS is VmRSS of process pid in MiB, 0 if it cannot be read.

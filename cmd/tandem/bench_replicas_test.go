@@ -90,6 +90,9 @@ func (e *benchEnv) startReplicaProcess(tb testing.TB, addr string) {
 // TANDEM_BENCH_ACK_DURATION (default 5s); use -benchtime=1x. The
 // "-processes" cases run every replica as its own tandem serve process, as
 // they would be deployed (on one machine here, so they share its cores).
+// durable-floor-postgres-1 runs turnFloor (bench_floor_test.go) instead of
+// Tandem, keeping each event and each turn's end in the same database: what
+// an app that loses nothing could do here.
 func BenchmarkReplicas(b *testing.B) {
 	window := benchEnvDuration(b, "TANDEM_BENCH_ACK_DURATION", 5*time.Second)
 	rate := benchEnvInt(b, "TANDEM_BENCH_ACK_RATE", 200)
@@ -99,8 +102,10 @@ func BenchmarkReplicas(b *testing.B) {
 		replicas  int
 		pg        bool
 		processes bool
-	}{{"bbolt-1", 1, false, false}, {"postgres-1", 1, true, false}, {"postgres-3", 3, true, false},
-		{"postgres-1-processes", 1, true, true}, {"postgres-3-processes", 3, true, true}}
+		floor     bool // turnFloor, durable in the database, instead of Tandem
+	}{{"bbolt-1", 1, false, false, false}, {"postgres-1", 1, true, false, false}, {"postgres-3", 3, true, false, false},
+		{"postgres-1-processes", 1, true, true, false}, {"postgres-3-processes", 3, true, true, false},
+		{"durable-floor-postgres-1", 1, true, false, true}}
 	for _, c := range cases {
 		if c.pg && pg == "" {
 			continue
@@ -110,7 +115,11 @@ func BenchmarkReplicas(b *testing.B) {
 				b.Setenv("TANDEM_BENCH_DATABASE_URL", "")
 			}
 			e := newBenchEnv(b, benchOptions{users: 20})
+			var floor *turnFloor
 			switch {
+			case c.floor:
+				// As many turns at once as Tandem's gate lets through.
+				floor = startTurnFloor(b, e, 4*64, pgLog(b, e.vars["TANDEM_DATABASE_URL"]))
 			case c.processes:
 				e.startReplicaProcess(b, e.vars["TANDEM_HTTP_ADDR"])
 				for i := 1; i < c.replicas; i++ {
@@ -131,6 +140,9 @@ func BenchmarkReplicas(b *testing.B) {
 				busy += time.Since(began)
 				runs = append(runs, st)
 				turns += t
+				if floor != nil {
+					floor.check(b)
+				}
 			}
 			ackStats{}.report(b, runs)
 			b.ReportMetric(float64(turns)/busy.Seconds(), "turns/s")

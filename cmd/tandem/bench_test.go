@@ -66,7 +66,8 @@ const (
 // benchUser is a Slack member with linked GitHub and GitLab accounts.
 type benchUser struct {
 	slack, gh, gl string
-	ghToken       string // a token the fake GitHub accepts, for the floor
+	ghToken       string // a token the fake GitHub accepts, for the floors
+	glToken       string // the same for the fake GitLab
 }
 
 type benchOptions struct {
@@ -187,7 +188,7 @@ func newBenchEnv(tb testing.TB, o benchOptions) *benchEnv {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		u.ghToken = ght.AccessToken
+		u.ghToken, u.glToken = ght.AccessToken, glt.AccessToken
 		for _, l := range []tandem.Link{
 			{Team: benchTeam, User: u.slack, Provider: tandem.GitHub, AccountID: u.gh, Login: u.gh, LinkedAt: time.Now(), Token: integrations.FromOAuth2(ght)},
 			{Team: benchTeam, User: u.slack, Provider: tandem.GitLab, AccountID: u.gl, Login: u.gl, LinkedAt: time.Now(), Token: integrations.FromOAuth2(glt)},
@@ -702,13 +703,41 @@ func benchPort(rawURL string) string {
 // test process (bot, fakes, load) spent per turn. Sub-benchmarks vary
 // TANDEM_CONCURRENCY (64 is serve's default; at 16 the slots, not the
 // inbox, are the limit).
+//
+// After Tandem's run at C, durable-floor-concurrency=C and
+// floor-concurrency=C run the same load against turnFloor
+// (bench_floor_test.go) with C slots per provider instead of Tandem: what an
+// app that keeps what it acknowledges, and one that keeps nothing, could do
+// on this machine.
 func BenchmarkConcurrency(b *testing.B) {
 	const sessions = 1000
 	const latency = 200 * time.Millisecond
+	type app struct {
+		name           string
+		floor, durable bool
+		conc           int
+	}
+	var apps []app
 	for _, conc := range []int{16, 64, 256} {
-		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
+		apps = append(apps, app{"concurrency", false, false, conc},
+			app{"durable-floor-concurrency", true, true, conc}, app{"floor-concurrency", true, false, conc})
+	}
+	for _, a := range apps {
+		conc := a.conc
+		b.Run(fmt.Sprintf("%s=%d", a.name, conc), func(b *testing.B) {
 			e := newBenchEnv(b, benchOptions{users: 50, concurrency: conc})
-			e.start()
+			var floor *turnFloor
+			name := "bench"
+			if a.floor {
+				var log *groupLog
+				if a.durable {
+					log = fileLog(b, filepath.Join(b.TempDir(), "floor.log"))
+				}
+				floor = startTurnFloor(b, e, conc, log)
+				name = "floor"
+			} else {
+				e.start()
+			}
 			ghPort := benchPort(e.gh.URL())
 			var thr, lat, gl []float64
 			var turnLat []time.Duration
@@ -776,7 +805,10 @@ func BenchmarkConcurrency(b *testing.B) {
 				closedConns = append(closedConns, float64(benchTimeWait(ghPort)-tw0))
 				cpu := benchCPUs([]int{os.Getpid()}) - cpu0
 				cpuPerTurn = append(cpuPerTurn, float64(cpu.Microseconds())/1000/(sessions+1))
-				e.checkReply(glTS, "GitLab: bench")
+				if floor != nil {
+					floor.check(b)
+				}
+				e.checkReply(glTS, "GitLab: "+name)
 				e.gh.SetLatency(0)
 			}
 			bound := float64(conc) / latency.Seconds()

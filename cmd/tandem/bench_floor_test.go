@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+)
+
+// turnFloor is BenchmarkConcurrency's floor: the least an app can do to
+// answer the same messages on the same client, fakes and cores. It runs in
+// the test process, as run does there.
+//
+// It acknowledges each envelope as soon as slack-go hands it over, and then
+// runs the message's turn on a pool of conc slots for its provider: one GET
+// to the fake GitHub's search or the fake GitLab's merge requests with the
+// sender's token, read but not decoded, then chat.postMessage in the
+// thread. No store, no sessions, no audit, no identity check beyond the
+// token map.
+//
+// Durable, it keeps what Tandem promises to keep and nothing more: each
+// event's JSON is written to a log before its ack, and a line saying the
+// turn is done after its reply (so that a restart would neither lose a turn
+// nor answer it twice), every line pending at once sharing one write (see
+// groupLog): on bbolt's machine a file it fsyncs, as Tandem's journal does;
+// on PostgreSQL one multi-row insert in its own transaction. Not durable, it
+// records nothing.
+//
+// Whatever Tandem takes beyond the durable floor is its own cost; whatever
+// the durable floor misses of a goal, no app that keeps what it
+// acknowledges meets on this machine.
+type turnFloor struct {
+	errs chan error // the first few turns that failed; the benchmark fails on any
+}
+
+// startTurnFloor connects a turnFloor to e's fake Slack with conc slots per
+// provider, durable through log unless it is nil, and stops it when b ends.
+func startTurnFloor(b *testing.B, e *benchEnv, conc int, log *groupLog) *turnFloor {
+	b.Helper()
+	tokens := map[string]benchUser{}
+	for _, u := range e.users {
+		tokens[u.slack] = u
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 0, 2*conc // a connection per slot kept, as Tandem keeps them
+	httpc := &http.Client{Transport: tr, Timeout: time.Minute}
+	api := slack.New(benchBotToken, slack.OptionAppLevelToken(benchAppToken),
+		slack.OptionAPIURL(e.slack.APIURL()), slack.OptionHTTPClient(httpc))
+	client := socketmode.New(api)
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	f := &turnFloor{errs: make(chan error, 16)}
+	fail := func(err error) {
+		select {
+		case f.errs <- err:
+		default:
+		}
+	}
+	slots := map[string]chan struct{}{"GitHub": make(chan struct{}, conc), "GitLab": make(chan struct{}, conc)}
+	turn := func(ev *slackevents.AppMentionEvent) {
+		u, ok := tokens[ev.User]
+		if !ok {
+			fail(fmt.Errorf("floor: message from unknown user %s", ev.User))
+			return
+		}
+		provider, endpoint, token, want := "GitHub", e.gh.APIURL()+"search/issues?"+url.Values{"q": {"is:pr is:open author:" + u.gh}, "per_page": {"5"}}.Encode(), u.ghToken, "Fix the thing "+u.gh
+		if strings.HasSuffix(ev.Text, benchMRCommand) {
+			provider, endpoint, token, want = "GitLab", e.gl.APIURL()+"merge_requests?state=opened&scope=created_by_me&per_page=5", u.glToken, "MR by "+u.gl
+		}
+		slot := slots[provider]
+		slot <- struct{}{}
+		defer func() { <-slot }()
+		req, _ := http.NewRequestWithContext(ctx, "GET", endpoint, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := httpc.Do(req)
+		if err != nil {
+			fail(fmt.Errorf("floor: %s: %w", provider, err))
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			fail(fmt.Errorf("floor: %s answered %d: %.200s", provider, resp.StatusCode, body))
+			return
+		}
+		if _, _, err := api.PostMessageContext(ctx, ev.Channel, slack.MsgOptionText(provider+": floor, ran as <@"+ev.User+">: "+want, false), slack.MsgOptionTS(ev.TimeStamp)); err != nil {
+			fail(fmt.Errorf("floor: reply: %w", err))
+			return
+		}
+		if log != nil {
+			if err := log.append([]byte("done " + ev.EventTimeStamp)); err != nil {
+				fail(err)
+			}
+		}
+	}
+	handle := func(req socketmode.Request, data any) {
+		if req.EnvelopeID != "" {
+			if err := log.append(req.Payload); err != nil {
+				fail(err) // not acknowledged: Slack would send it again
+				return
+			}
+			client.Ack(req)
+		}
+		if outer, ok := data.(slackevents.EventsAPIEvent); ok {
+			if ev, ok := outer.InnerEvent.Data.(*slackevents.AppMentionEvent); ok {
+				turn(ev)
+			}
+		}
+	}
+	go client.RunContext(ctx)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case evt := <-client.Events:
+				if evt.Request == nil || evt.Request.EnvelopeID == "" {
+					continue
+				}
+				if log == nil {
+					// Acknowledged here, in the order Slack sent them.
+					client.Ack(*evt.Request)
+					go handle(socketmode.Request{}, evt.Data)
+					continue
+				}
+				go handle(*evt.Request, evt.Data)
+			}
+		}
+	}()
+	if err := e.slack.WaitFor(ctx, func() bool { return e.slack.Connections() > 0 }); err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// check fails b if a turn failed.
+func (f *turnFloor) check(b *testing.B) {
+	b.Helper()
+	select {
+	case err := <-f.errs:
+		b.Fatal(err)
+	default:
+	}
+}
+
+// groupLog is the durable floor's log: append returns once its line is
+// durable, and the lines appended while earlier ones are being written go
+// out together in the next write, up to parallel writes at once.
+type groupLog struct {
+	write    func(lines [][]byte) error
+	parallel int
+
+	mu      sync.Mutex
+	pending [][]byte
+	waiters []chan error
+	writing int
+}
+
+// fileLog is a groupLog on a file at path: one write and one fsync for
+// each group of lines, one group at a time, as Tandem's journal.
+func fileLog(b *testing.B, path string) *groupLog {
+	b.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	var buf []byte
+	return &groupLog{parallel: 1, write: func(lines [][]byte) error {
+		buf = buf[:0]
+		for _, l := range lines {
+			buf = append(append(buf, l...), '\n')
+		}
+		if _, err := f.Write(buf); err != nil {
+			return err
+		}
+		return f.Sync()
+	}}
+}
+
+// pgLog is a groupLog in a table of the PostgreSQL database at dbURL: each
+// group of lines is one insert, its own transaction, up to four at once on
+// their own connections, as Tandem's appends.
+func pgLog(b *testing.B, dbURL string) *groupLog {
+	b.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, `CREATE TABLE floor_log (id bigserial PRIMARY KEY, line text NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	return &groupLog{parallel: 4, write: func(lines [][]byte) error {
+		text := make([]string, len(lines))
+		for i, l := range lines {
+			text[i] = string(l)
+		}
+		_, err := pool.Exec(ctx, `INSERT INTO floor_log (line) SELECT unnest($1::text[])`, text)
+		return err
+	}}
+}
+
+// append makes line durable, sharing the write with every line appended
+// meanwhile; it fails as that write did.
+func (g *groupLog) append(line []byte) error {
+	done := make(chan error, 1)
+	g.mu.Lock()
+	g.pending = append(g.pending, line)
+	g.waiters = append(g.waiters, done)
+	if g.writing < g.parallel {
+		g.writing++
+		go g.flush()
+	}
+	g.mu.Unlock()
+	return <-done
+}
+
+// flush writes what is pending until nothing is.
+func (g *groupLog) flush() {
+	for {
+		g.mu.Lock()
+		if len(g.waiters) == 0 {
+			g.writing--
+			g.mu.Unlock()
+			return
+		}
+		lines, waiters := g.pending, g.waiters
+		g.pending, g.waiters = nil, nil
+		g.mu.Unlock()
+		err := g.write(lines)
+		if err != nil {
+			err = fmt.Errorf("floor: log: %w", err)
+		}
+		for _, w := range waiters {
+			w <- err
+		}
+	}
+}
