@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -104,40 +107,29 @@ func startTurnFloor(b *testing.B, e *benchEnv, conc int, log *groupLog) *turnFlo
 			}
 		}
 	}
-	handle := func(req socketmode.Request, data any) {
-		if req.EnvelopeID != "" {
-			if err := log.append(req.Payload); err != nil {
-				fail(err) // not acknowledged: Slack would send it again
-				return
-			}
-			client.Ack(req)
-		}
+	mention := func(data any) {
 		if outer, ok := data.(slackevents.EventsAPIEvent); ok {
 			if ev, ok := outer.InnerEvent.Data.(*slackevents.AppMentionEvent); ok {
 				turn(ev)
 			}
 		}
 	}
-	go client.RunContext(ctx)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case evt := <-client.Events:
-				if evt.Request == nil || evt.Request.EnvelopeID == "" {
-					continue
-				}
-				if log == nil {
-					// Acknowledged here, in the order Slack sent them.
-					client.Ack(*evt.Request)
-					go handle(socketmode.Request{}, evt.Data)
-					continue
-				}
-				go handle(*evt.Request, evt.Data)
-			}
+	serveSocket(ctx, client, func(evt socketmode.Event) {
+		req := *evt.Request
+		if log == nil {
+			client.Ack(req) // at once, in the order Slack sent them
+			go mention(evt.Data)
+			return
 		}
-	}()
+		go func() {
+			if err := log.append(req.Payload); err != nil {
+				fail(err) // not acknowledged: Slack would send it again
+				return
+			}
+			client.Ack(req)
+			mention(evt.Data)
+		}()
+	})
 	if err := e.slack.WaitFor(ctx, func() bool { return e.slack.Connections() > 0 }); err != nil {
 		b.Fatal(err)
 	}
@@ -169,7 +161,7 @@ type groupLog struct {
 
 // fileLog is a groupLog on a file at path: one write and one fsync for
 // each group of lines, one group at a time, as Tandem's journal.
-func fileLog(b *testing.B, path string) *groupLog {
+func fileLog(b testing.TB, path string) *groupLog {
 	b.Helper()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -247,5 +239,78 @@ func (g *groupLog) flush() {
 		for _, w := range waiters {
 			w <- err
 		}
+	}
+}
+
+// TestGroupLog checks the durable floor's log: every line appended is in
+// the file once, appends made during a write share the next one, and each
+// append returns its own write's outcome (so a failed write fails every
+// append it carried, and none returns before its write).
+func TestGroupLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "floor.log")
+	log := fileLog(t, path)
+	const n = 200
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			line := fmt.Sprintf("event %03d", i)
+			if err := log.append([]byte(line)); err != nil {
+				t.Error(err)
+				return
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !strings.Contains(string(raw), line+"\n") {
+				t.Errorf("append of %q returned before its line was in the file", line)
+			}
+		})
+	}
+	wg.Wait()
+	raw, _ := os.ReadFile(path)
+	if got := strings.Count(string(raw), "\n"); got != n {
+		t.Fatalf("the file has %d lines, want %d", got, n)
+	}
+
+	var mu sync.Mutex
+	writes := 0
+	// Each append answers with its own write's outcome, so it cannot have
+	// returned before that write.
+	release := make(chan struct{})
+	failing := &groupLog{parallel: 1, write: func(lines [][]byte) error {
+		mu.Lock()
+		writes++
+		first := writes == 1
+		mu.Unlock()
+		if first {
+			<-release // the others pile up behind the first write
+		}
+		return errors.New("disk full")
+	}}
+	errs := make(chan error, 10)
+	go func() { errs <- failing.append([]byte("first")) }()
+	for !func() bool {
+		failing.mu.Lock()
+		defer failing.mu.Unlock()
+		return failing.writing == 1 && len(failing.waiters) == 0
+	}() {
+		runtime.Gosched()
+	}
+	for range 9 {
+		go func() { errs <- failing.append([]byte("later")) }()
+	}
+	for !func() bool { failing.mu.Lock(); defer failing.mu.Unlock(); return len(failing.waiters) == 9 }() {
+		runtime.Gosched()
+	}
+	close(release)
+	for range 10 {
+		if err := <-errs; err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("append: %v, want the write's error", err)
+		}
+	}
+	if writes != 2 {
+		t.Fatalf("%d writes for 10 appends, 9 of them made during the first: want 2", writes)
 	}
 }
