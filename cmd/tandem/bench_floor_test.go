@@ -161,13 +161,13 @@ type groupLog struct {
 
 // fileLog is a groupLog on a file at path: one write and one fsync for
 // each group of lines, one group at a time, as Tandem's journal.
-func fileLog(b testing.TB, path string) *groupLog {
-	b.Helper()
+func fileLog(tb testing.TB, path string) *groupLog {
+	tb.Helper()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { f.Close() })
+	tb.Cleanup(func() { f.Close() })
 	var buf []byte
 	return &groupLog{parallel: 1, write: func(lines [][]byte) error {
 		buf = buf[:0]
