@@ -274,35 +274,27 @@ func TestGroupLog(t *testing.T) {
 		t.Fatalf("the file has %d lines, want %d", got, n)
 	}
 
-	var mu sync.Mutex
-	writes := 0
 	// Each append answers with its own write's outcome, so it cannot have
-	// returned before that write.
-	release := make(chan struct{})
+	// returned before that write. Writes run one at a time (parallel 1),
+	// each after the last, so writes needs no lock of its own.
+	writes := 0
+	entered, release := make(chan struct{}), make(chan struct{})
 	failing := &groupLog{parallel: 1, write: func(lines [][]byte) error {
-		mu.Lock()
 		writes++
-		first := writes == 1
-		mu.Unlock()
-		if first {
+		if writes == 1 {
+			close(entered)
 			<-release // the others pile up behind the first write
 		}
 		return errors.New("disk full")
 	}}
 	errs := make(chan error, 10)
 	go func() { errs <- failing.append([]byte("first")) }()
-	for !func() bool {
-		failing.mu.Lock()
-		defer failing.mu.Unlock()
-		return failing.writing == 1 && len(failing.waiters) == 0
-	}() {
-		runtime.Gosched()
-	}
+	<-entered
 	for range 9 {
 		go func() { errs <- failing.append([]byte("later")) }()
 	}
 	for !func() bool { failing.mu.Lock(); defer failing.mu.Unlock(); return len(failing.waiters) == 9 }() {
-		runtime.Gosched()
+		runtime.Gosched() // until all nine wait behind the first write
 	}
 	close(release)
 	for range 10 {
