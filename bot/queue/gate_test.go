@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,44 +115,6 @@ func TestDispatcherLeavesSessionsInTheStorePastMaxSessions(t *testing.T) {
 		t.Error("the third session is still turned away once the others ended")
 	}
 	d.Wait()
-	select {
-	case <-freed:
-		t.Error("OnFree was called twice for one time the dispatcher was full")
-	default:
-	}
-}
-
-// TestDispatcherOnFreeOnlyAfterFull: OnFree asks the poll for sessions
-// left in the store, so it is not called when the dispatcher never turned
-// one away nor filled up (nothing can be left), and is called again only
-// after the dispatcher was full again.
-func TestDispatcherOnFreeOnlyAfterFull(t *testing.T) {
-	d := New(8, nil, func(tandem.Turn) {})
-	d.MaxSessions = 2
-	var freed atomic.Int32
-	d.OnFree = func() { freed.Add(1) }
-	key := func(s string) tandem.Turn { return tandem.Turn{ID: s, Session: tandem.SessionKey{ThreadTS: s}} }
-	for _, s := range []string{"a", "b", "c"} {
-		if !d.Wake(key(s)) {
-			t.Fatalf("session %s was turned away with the dispatcher empty", s)
-		}
-		d.Wait() // each session ends before the next comes
-	}
-	if n := freed.Load(); n != 0 {
-		t.Fatalf("OnFree was called %d times; the dispatcher was never full", n)
-	}
-	// Full: two sessions held until both are queued.
-	release := make(chan struct{})
-	d2 := New(8, nil, func(tandem.Turn) { <-release })
-	d2.MaxSessions = 2
-	d2.OnFree = d.OnFree
-	d2.Wake(key("d"))
-	d2.Wake(key("e"))
-	close(release)
-	d2.Wait()
-	if n := freed.Load(); n != 1 {
-		t.Fatalf("OnFree was called %d times after the dispatcher was full once, want 1", n)
-	}
 }
 
 // TestGateLetsAnIdlePoolIn: with the gate full of one provider's turns, a

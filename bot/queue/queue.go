@@ -30,12 +30,8 @@ type Dispatcher struct {
 	// holds two slots of its pool, and a full pool waits on itself.
 	RunTakesSlots bool
 	// OnFree, when set, is called when a session's last turn here ends
-	// and at most half of MaxSessions are left, once after each time the
-	// dispatcher was full (it turned a session away, or took its
-	// MaxSessions-th): only then can the store hold sessions left for the
-	// poll, which OnFree asks to fetch them (at its own pace). Without
-	// that, a poll after every turn would only read what the dispatcher
-	// already has.
+	// and at most half of MaxSessions are left, so that the poll fetches
+	// more from the store (at its own pace).
 	OnFree func()
 
 	run    func(tandem.Turn)
@@ -51,9 +47,6 @@ type Dispatcher struct {
 	byPool   map[string]int                      // sessions here by that pool
 	wg       sync.WaitGroup
 	stopping bool
-	// wasFull is set when the dispatcher turns a session away or takes
-	// its MaxSessions-th, and cleared when OnFree is called.
-	wasFull bool
 }
 
 // Stop makes drainers start no further turns; queued ones stay unrun.
@@ -131,7 +124,6 @@ func (d *Dispatcher) Wake(t tandem.Turn) bool {
 		return true
 	}
 	if !here && d.MaxSessions > 0 && len(d.queues) >= d.MaxSessions && (d.poolOf == nil || d.byPool[pool] >= d.concurrency) {
-		d.wasFull = true
 		return false
 	}
 	if !here {
@@ -139,9 +131,6 @@ func (d *Dispatcher) Wake(t tandem.Turn) bool {
 		d.byPool[pool]++
 	}
 	d.enqueue(t)
-	if d.MaxSessions > 0 && len(d.queues) >= d.MaxSessions {
-		d.wasFull = true
-	}
 	return true
 }
 
@@ -183,10 +172,7 @@ func (d *Dispatcher) drain(key tandem.SessionKey) {
 				delete(d.poolOfQ, key)
 				d.byPool[pool]--
 			}
-			free := d.OnFree != nil && d.wasFull && !d.stopping && len(d.queues) <= d.MaxSessions/2
-			if free {
-				d.wasFull = false
-			}
+			free := d.OnFree != nil && !d.stopping && d.MaxSessions > 0 && len(d.queues) <= d.MaxSessions/2
 			d.mu.Unlock()
 			if free {
 				d.OnFree()
