@@ -205,7 +205,7 @@ func New(cfg Config) *Bot {
 	// run at once waits in the store, not in memory.
 	b.queue.Gate = &queue.Gate{Max: 4 * cfg.Concurrency, Now: cfg.Now}
 	b.queue.MaxSessions = 2 * b.queue.Gate.Max
-	b.queue.OnFree = func() { b.inbox.Kick() }
+	b.queue.OnFree = func() { b.inbox.Refill() }
 	b.inbox = inbox.New(inbox.Config{
 		Store: cfg.Store, Queue: b.queue,
 		Run: b.runTurn, Interrupted: b.interrupted, Takeover: b.takeover, Context: b.runCtx,
@@ -491,5 +491,7 @@ func isDM(channel string) bool { return len(channel) > 0 && channel[0] == 'D' }
 // unfinished turns then run in the order they were sent. A session already
 // waiting to run needs no second request: that run will find t.
 func (b *Bot) submit(t tandem.Turn) {
-	b.queue.Wake(t)
+	if !b.queue.Wake(t) {
+		b.inbox.LeftInStore()
+	}
 }

@@ -109,3 +109,69 @@ func TestPollTellsNobodyWhenNotBusy(t *testing.T) {
 		t.Errorf("%s was told it waits while Tandem was not busy", id)
 	}
 }
+
+// sessionsStore's inbox holds one waiting turn for each session in next.
+type sessionsStore struct {
+	leaseStore
+	next  []tandem.TurnRecord
+	polls chan int // the max of each Waiting call
+}
+
+func (s *sessionsStore) Waiting(ctx context.Context, leasePrefix string, max int) (tandem.Waiting, error) {
+	s.polls <- max
+	n := len(s.next)
+	if max > 0 {
+		n = min(n, max)
+	}
+	return tandem.Waiting{Unfinished: len(s.next), Next: s.next[:n]}, nil
+}
+
+// roomQueue has room for room more sessions and says which it took.
+type roomQueue struct {
+	fakeQueue
+	room  int
+	woken chan string
+}
+
+func (q roomQueue) Wake(t tandem.Turn) bool { q.woken <- t.ID; return true }
+func (q roomQueue) Room() int               { return q.room }
+
+// TestRefillPollsOnlyForSessionsLeftInTheStore: as room frees, Refill
+// asks for a poll only when a session may wait in the store that no poll
+// has read: after the queue turned a woken session away, or after a poll
+// that read as many sessions as the queue had room for. A poll that read
+// everything waiting leaves nothing for it.
+func TestRefillPollsOnlyForSessionsLeftInTheStore(t *testing.T) {
+	turn := func(id string) tandem.TurnRecord {
+		return tandem.TurnRecord{Turn: tandem.Turn{ID: id, Session: tandem.SessionKey{Team: "T", Channel: "C", ThreadTS: id}}}
+	}
+	st := &sessionsStore{next: []tandem.TurnRecord{turn("a")}, polls: make(chan int)}
+	q := roomQueue{room: 2, woken: make(chan string, 10)}
+	r := New(Config{Store: st, Queue: q})
+	r.LeftInStore() // before the first poll, which then reads it
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Poll(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	<-st.polls // the first poll: one session waits, room for two
+	if id := <-q.woken; id != "a" {
+		t.Fatalf("the poll woke %s, want a", id)
+	}
+	if r.Refill() {
+		t.Fatal("Refill asked for a poll after one that read every waiting session")
+	}
+
+	r.LeftInStore() // the queue turned a recorded turn's session away
+	if !r.Refill() {
+		t.Fatal("Refill did not ask for a poll after a session was left in the store")
+	}
+	st.next = []tandem.TurnRecord{turn("b"), turn("c"), turn("d")}
+	<-st.polls // room for two of three: the poll is cut short
+	<-q.woken
+	<-q.woken
+	if !r.Refill() {
+		t.Fatal("Refill did not ask for a poll after one that read only as many sessions as the queue had room for")
+	}
+	<-st.polls
+}

@@ -111,6 +111,10 @@ type Runner struct {
 	parsed parsedTurns
 	// kick asks Poll to look at the store now.
 	kick chan struct{}
+	// leftInStore is set when sessions may wait in the store that no
+	// poll since has read: a woken session the queue turned away, or a
+	// poll that read only as many as the queue could take.
+	leftInStore atomic.Bool
 	// noted are turns recorded here and not yet told they wait (Busy),
 	// by id, with how many were ahead of them when they came.
 	notedMu sync.Mutex
@@ -194,6 +198,23 @@ func (r *Runner) Kick() {
 	case r.kick <- struct{}{}:
 	default:
 	}
+}
+
+// LeftInStore tells the runner that a session was left in the store (the
+// queue turned it away), so that the next Refill polls for it.
+func (r *Runner) LeftInStore() { r.leftInStore.Store(true) }
+
+// Refill kicks the poll when the store may hold sessions left for it (a
+// session turned away, or a poll cut short by the queue's room), and
+// reports whether it did. The queue calls it as room frees; without
+// anything left in the store it does nothing, so a replica that keeps up
+// reads the inbox once a second rather than after every turn.
+func (r *Runner) Refill() bool {
+	if !r.leftInStore.Load() {
+		return false
+	}
+	r.Kick()
+	return true
 }
 
 // minPoll is the shortest time between two polls Kick asks for.
@@ -406,7 +427,13 @@ func (r *Runner) Poll(ctx context.Context) {
 		case limit == 0:
 			limit = 1 // full: only the depth is of use
 		}
+		// What this poll does not read is marked left below; what came
+		// before it, it reads.
+		r.leftInStore.Store(false)
 		w, err := r.cfg.Store.Waiting(ctx, leasePrefix, limit)
+		if err != nil || limit > 0 && len(w.Next) >= limit {
+			r.leftInStore.Store(true)
+		}
 		if err == nil {
 			r.notedMu.Lock()
 			r.base.depth, r.base.recorded, r.base.finished = int64(w.Unfinished), recorded, finished
@@ -422,6 +449,7 @@ func (r *Runner) Poll(ctx context.Context) {
 			slices.SortFunc(w.Next, func(a, b tandem.TurnRecord) int { return a.Turn.ReceivedAt.Compare(b.Turn.ReceivedAt) })
 			for _, rec := range w.Next {
 				if !r.cfg.Queue.Has(rec.Turn.Session) && !r.cfg.Queue.Wake(rec.Turn) {
+					r.leftInStore.Store(true)
 					break
 				}
 			}
