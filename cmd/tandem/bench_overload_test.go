@@ -89,9 +89,11 @@ func BenchmarkOverload(b *testing.B) {
 			var floor *turnFloor
 			serves := c.processes // tandem serve processes to start
 			if app == "floor" {
-				log := fileLog(b, filepath.Join(b.TempDir(), "floor.log"))
+				var log *groupLog
 				if c.pg {
 					log = pgLog(b, e.vars["TANDEM_DATABASE_URL"])
+				} else {
+					log = fileLog(b, filepath.Join(b.TempDir(), "floor.log"))
 				}
 				floor, serves = startTurnFloor(b, e, 64, log), 0
 			}
