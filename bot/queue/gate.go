@@ -11,7 +11,10 @@ import (
 // acknowledgements of a Window take longer than Target, the gate lets a
 // fifth fewer turns run at once (down to Min), and otherwise a tenth more
 // (up to Max): a multiplicative decrease and increase, as a congestion
-// window does. Turns that wait at the gate enter in the order they came to
+// window does. A window without any acknowledgement counts as a fast one:
+// nothing waited on the turns, so a limit cut during a burst grows back
+// while the backlog it left runs, rather than holding until the next
+// event comes. Turns that wait at the gate enter in the order they came to
 // it (after their pool's slot); none is dropped. A pool with no turn
 // running is always let one in, so that a backlog at one provider never
 // holds another's turns at the gate (the limit is then exceeded by at most
@@ -77,6 +80,7 @@ type waiter struct {
 func (g *Gate) Enter(pool string) (leave func()) {
 	g.init()
 	g.mu.Lock()
+	g.roll(g.Now())
 	if g.mayEnter(pool) {
 		g.admit(pool)
 		g.mu.Unlock()
@@ -93,6 +97,7 @@ func (g *Gate) Enter(pool string) (leave func()) {
 			defer g.mu.Unlock()
 			g.running--
 			g.byPool[pool]--
+			g.roll(g.Now())
 			g.letIn()
 		})
 	}
@@ -125,21 +130,32 @@ func (g *Gate) letIn() {
 	g.waiting = kept
 }
 
-// Observe tells the gate how long one acknowledgement took; at the end of
-// each Window it adjusts the limit by the window's share of slow ones.
+// Observe tells the gate how long one acknowledgement took; the gate
+// adjusts its limit at the end of each Window by that window's share of
+// slow ones.
 func (g *Gate) Observe(ack time.Duration) {
 	g.init()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := g.Now()
-	if g.began.IsZero() {
-		g.began = now
-	}
+	g.roll(g.Now())
 	g.acks++
 	if ack > g.Target {
 		g.slow++
 	}
-	if now.Sub(g.began) < g.Window {
+}
+
+// roll closes the windows that ended by now, if any: the one counted so
+// far by its share of slow acknowledgements, and each later one, which
+// had none, as a fast one. Turns and acknowledgements call it as they
+// come, so the gate needs no clock of its own: while nothing comes,
+// nothing waits on its limit. g.mu is held.
+func (g *Gate) roll(now time.Time) {
+	if g.began.IsZero() {
+		g.began = now
+		return
+	}
+	windows := int(now.Sub(g.began) / g.Window)
+	if windows < 1 {
 		return
 	}
 	before := int(g.limit)
@@ -148,7 +164,10 @@ func (g *Gate) Observe(ack time.Duration) {
 	} else {
 		g.limit = min(float64(g.Max), g.limit*1.1+1)
 	}
-	g.began, g.acks, g.slow = now, 0, 0
+	for range min(windows-1, 100) {
+		g.limit = min(float64(g.Max), g.limit*1.1+1)
+	}
+	g.began, g.acks, g.slow = g.began.Add(time.Duration(windows)*g.Window), 0, 0
 	if int(g.limit) > before {
 		g.letIn()
 	}

@@ -54,6 +54,53 @@ func TestGateCutsWhenAcksAreSlowAndGrowsBack(t *testing.T) {
 	}
 }
 
+// TestGateGrowsBackWhileNoAcksCome: a limit cut by a burst's slow
+// acknowledgements grows back while the backlog runs and no event comes,
+// one fast window's worth for each window gone by, seen by the turns
+// entering and leaving; a turn waiting at the gate enters once the limit
+// has grown past it, when another leaves. Without this, the limit a burst
+// left would hold every later turn until the next event.
+func TestGateGrowsBackWhileNoAcksCome(t *testing.T) {
+	c := testclock.New(time.Unix(1_700_000_000, 0))
+	g := &Gate{Min: 2, Max: 100, Now: c.Now}
+	for range 30 {
+		window(g, c, 10, 10)
+	}
+	if got := g.Limit(); got != 2 {
+		t.Fatalf("after slow windows: limit %d, want Min 2", got)
+	}
+	a, b := g.Enter("github"), g.Enter("github")
+	entered := make(chan func(), 1)
+	go func() { entered <- g.Enter("github") }()
+	waitFor(t, func() bool { return g.waiters() == 1 })
+
+	// The window with the last (slow) acknowledgement ends, still at Min,
+	// and two more go by with none, two fast windows: 2 -> 3.2 -> 4.52.
+	// The next turn to come (of another provider) finds the limit grown,
+	// and the waiting turn enters with it, though no turn left.
+	c.Advance(3 * g.Window)
+	gl := g.Enter("gitlab")
+	select {
+	case leave := <-entered:
+		leave()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting turn never entered after windows without acknowledgements")
+	}
+	if got := g.Limit(); got != 4 {
+		t.Errorf("after a slow window and two without acknowledgements: limit %d, want 4", got)
+	}
+	gl()
+	a()
+	c.Advance(time.Hour)
+	b()
+	if got := g.Limit(); got != 100 {
+		t.Errorf("after an hour without acknowledgements: limit %d, want Max 100", got)
+	}
+	if n := g.Running(); n != 0 {
+		t.Errorf("%d running after every turn left", n)
+	}
+}
+
 // TestGateHoldsTurnsPastItsLimit: with the limit cut to Min, a turn past
 // it waits at Enter until one leaves, then enters.
 func TestGateHoldsTurnsPastItsLimit(t *testing.T) {
