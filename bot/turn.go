@@ -29,12 +29,6 @@ func (b *Bot) runTurn(j inbox.Job) bool {
 	started := time.Now()
 	stopStatus := b.showWorking(ctx, t)
 	out := b.engine.Run(ctx, t, j.Cmd, j.Hold)
-	if j.Free != nil {
-		// Done with the provider: its slot goes to the next turn while
-		// this one replies (which may wait out Slack's rate limit) and
-		// commits.
-		j.Free()
-	}
 	stopStatus()
 	b.endProgress(t)
 	if out.LeaseLost {

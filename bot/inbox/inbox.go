@@ -248,8 +248,7 @@ func newOwner() string {
 // another replica holds the lease: that replica runs them, or the poll finds
 // them once its lease expires. Each turn is picked with one read of the
 // store (the session's next turn), parsed once, and run in a slot of the
-// pool of the provider it needs, held until the turn ends or frees it
-// (Job.Free) after its last call to the provider. When t itself came less than the reorder
+// pool of the provider it needs. When t itself came less than the reorder
 // window ago, it first waits out the window (as next would for t), so that
 // a fresh turn is read once, not once before the wait and again after it.
 // The cost, with a reorder window (several replicas): when t is not the
@@ -317,8 +316,7 @@ func (r *Runner) RunSession(t tandem.Turn) {
 			}
 			r.log.Info("running an interrupted turn again", "turn", j.Turn.ID, "session", key.String())
 		}
-		release := sync.OnceFunc(q.Slot(j.Pool()))
-		j.Free = release
+		release := q.Slot(j.Pool())
 		if held.Err() != nil || q.Stopped() {
 			release()
 			return // it stays for whoever runs the session next

@@ -16,12 +16,6 @@ type Job struct {
 	// Hold is the session lease the turn is picked under: a change is
 	// marked running only while it is still this runner's.
 	Hold tandem.Hold
-	// Free gives back the turn's slot of its provider's pool (and its
-	// place at the gate) once the turn no longer calls the provider: its
-	// reply and its final commit need neither. The runner frees it again
-	// when the turn ends; only the first call counts. Nil outside a
-	// runner.
-	Free func()
 }
 
 // Pool names the pool of slots the turn runs in: the provider it needs, or

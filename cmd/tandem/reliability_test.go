@@ -1082,52 +1082,6 @@ func TestSlackRateLimitDelaysRepliesInOrder(t *testing.T) {
 	t.Logf("rate limit: 7 answers 429 (6 x Retry-After 1s, 1 x 3s); 12 replies, all posted, in order in each thread; two threads answered while the third waited")
 }
 
-// TestProviderSlotFreeWhileAReplyWaits: with one GitHub slot
-// (TANDEM_CONCURRENCY=1), a turn whose reply Slack answers 429 with a long
-// Retry-After no longer holds the slot while it waits: another person's
-// GitHub turn in another thread reaches GitHub, with that person's token,
-// before the first reply is posted. Both replies then come, each as its
-// sender.
-func TestProviderSlotFreeWhileAReplyWaits(t *testing.T) {
-	e := newEnv(t)
-	e.vars["TANDEM_CONCURRENCY"] = "1"
-	e.start()
-	e.connect("UALICE", "alice-gh")
-	e.connect("UBOB", "bob-gh")
-	rootA, _ := e.mention("UALICE", "help", "")
-	e.reply(rootA, "Tandem runs every message")
-	rootB, _ := e.mention("UBOB", "help", "")
-	e.reply(rootB, "Tandem runs every message")
-
-	searches := func(login string) int {
-		n := 0
-		for _, r := range e.gh.Requests() {
-			if r.Path == "/search/issues" && r.Login == login {
-				n++
-			}
-		}
-		return n
-	}
-	calls := e.slack.Calls("chat.postMessage")
-	e.slack.RateLimit("chat.postMessage", 1, 5*time.Second)
-	e.mention("UALICE", "list my open PRs", rootA)
-	waitFor(t, "Alice's reply to be answered 429", func() bool { return e.slack.Calls("chat.postMessage") > calls })
-	if n := searches("alice-gh"); n != 1 {
-		t.Fatalf("Alice's turn searched GitHub %d times as alice-gh before its reply, want 1", n)
-	}
-	e.mention("UBOB", "list my open PRs", rootB)
-	waitFor(t, "Bob's turn to search GitHub as bob-gh", func() bool { return searches("bob-gh") == 1 })
-	if got := e.attributions(rootA); len(got) != 0 {
-		t.Fatalf("Bob's turn reached GitHub only after Alice's reply (%v): her turn held the only slot while Slack kept her reply waiting", got)
-	}
-	waitLong(t, 30*time.Second, "both replies", func() bool {
-		return len(e.attributions(rootA)) == 1 && len(e.attributions(rootB)) == 1
-	})
-	if a, b := e.attributions(rootA), e.attributions(rootB); a[0] != "UALICE" || b[0] != "UBOB" {
-		t.Errorf("replies ran as %v and %v, want UALICE and UBOB", a, b)
-	}
-}
-
 // TestSlackRateLimitSustainedKeepsTheReply: Slack answers 429 six times in a
 // row for one reply (a busy channel: Slack's chat.postMessage limit is about
 // one message a second per channel, so a burst of replies in one channel
