@@ -360,20 +360,29 @@ func (b *Bot) ack(client *socketmode.Client, req *socketmode.Request, payload an
 // one busy session never delays another's acknowledgement.
 func (b *Bot) dispatchEvent(ctx context.Context, client *socketmode.Client, req *socketmode.Request) {
 	received := time.Now()
+	gate := b.queue.Gate
+	gate.Arrive()
 	cb, err := decodeCallback(req.Payload)
 	if err != nil {
 		b.log.Warn("dropping undecodable event", "envelope", req.EnvelopeID, "err", err)
 		b.ack(client, req, nil)
-		b.metrics().Ack(time.Since(received))
+		d := time.Since(received)
+		b.metrics().Ack(d)
+		gate.Observe(d)
 		return
 	}
 	key := cb.TeamID + "/" + cb.Event.Channel + "/" + cb.Event.threadRoot()
 	b.events.Go(key, func() {
+		acked := false
 		b.handleEvent(ctx, client, req, cb, func() {
+			acked = true
 			d := time.Since(received)
 			b.metrics().Ack(d)
-			b.queue.Gate.Observe(d)
+			gate.Observe(d)
 		})
+		if !acked {
+			gate.Abandon() // left for Slack to deliver again
+		}
 	})
 }
 

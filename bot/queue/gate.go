@@ -11,10 +11,12 @@ import (
 // acknowledgements of a Window take longer than Target, the gate lets a
 // fifth fewer turns run at once (down to Min), and otherwise a tenth more
 // (up to Max): a multiplicative decrease and increase, as a congestion
-// window does. A window without any acknowledgement counts as a fast one:
-// nothing waited on the turns, so a limit cut during a burst grows back
-// while the backlog it left runs, rather than holding until the next
-// event comes. Turns that wait at the gate enter in the order they came to
+// window does. A window in which no acknowledgement came counts as a fast
+// one when no event was waiting for one (Arrive): nothing waited on the
+// turns, so a limit cut during a burst grows back while the backlog it
+// left runs, rather than holding until the next event comes. It counts as
+// a slow one when an event was waiting: its acknowledgement took longer
+// than the window. Turns that wait at the gate enter in the order they came to
 // it (after their pool's slot); none is dropped. A pool with no turn
 // running is always let one in, so that a backlog at one provider never
 // holds another's turns at the gate (the limit is then exceeded by at most
@@ -40,6 +42,9 @@ type Gate struct {
 	// how many of them were slow.
 	began      time.Time
 	acks, slow int
+	// unacked counts the events that arrived and are not yet
+	// acknowledged or given up.
+	unacked int
 }
 
 func (g *Gate) init() {
@@ -130,6 +135,16 @@ func (g *Gate) letIn() {
 	g.waiting = kept
 }
 
+// Arrive tells the gate that an event came and waits for its
+// acknowledgement; Observe or Abandon tells it that the wait ended.
+func (g *Gate) Arrive() {
+	g.init()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.roll(g.Now())
+	g.unacked++
+}
+
 // Observe tells the gate how long one acknowledgement took; the gate
 // adjusts its limit at the end of each Window by that window's share of
 // slow ones.
@@ -138,17 +153,29 @@ func (g *Gate) Observe(ack time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.roll(g.Now())
+	g.unacked = max(0, g.unacked-1)
 	g.acks++
 	if ack > g.Target {
 		g.slow++
 	}
 }
 
+// Abandon tells the gate that an event that arrived will not be
+// acknowledged (Slack delivers it again).
+func (g *Gate) Abandon() {
+	g.init()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.roll(g.Now())
+	g.unacked = max(0, g.unacked-1)
+}
+
 // roll closes the windows that ended by now, if any: the one counted so
 // far by its share of slow acknowledgements, and each later one, which
-// had none, as a fast one. Turns and acknowledgements call it as they
-// come, so the gate needs no clock of its own: while nothing comes,
-// nothing waits on its limit. g.mu is held.
+// had none, as a slow one if an event waited meanwhile and otherwise as a
+// fast one. Turns and events call it as they come, so the gate needs no
+// clock of its own: while nothing comes, nothing waits on its limit. g.mu
+// is held.
 func (g *Gate) roll(now time.Time) {
 	if g.began.IsZero() {
 		g.began = now
@@ -159,13 +186,19 @@ func (g *Gate) roll(now time.Time) {
 		return
 	}
 	before := int(g.limit)
-	if g.slow*10 > g.acks {
-		g.limit = max(float64(g.Min), g.limit*0.8)
+	cut := func() { g.limit = max(float64(g.Min), g.limit*0.8) }
+	grow := func() { g.limit = min(float64(g.Max), g.limit*1.1+1) }
+	if g.slow*10 > g.acks || g.acks == 0 && g.unacked > 0 {
+		cut()
 	} else {
-		g.limit = min(float64(g.Max), g.limit*1.1+1)
+		grow()
 	}
 	for range min(windows-1, 100) {
-		g.limit = min(float64(g.Max), g.limit*1.1+1)
+		if g.unacked > 0 {
+			cut()
+		} else {
+			grow()
+		}
 	}
 	g.began, g.acks, g.slow = g.began.Add(time.Duration(windows)*g.Window), 0, 0
 	if int(g.limit) > before {

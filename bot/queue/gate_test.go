@@ -101,6 +101,27 @@ func TestGateGrowsBackWhileNoAcksCome(t *testing.T) {
 	}
 }
 
+// TestGateCutsWhileAnEventWaitsForItsAck: windows in which no
+// acknowledgement came while an event waited for one (an acknowledgement
+// slower than the window) cut the limit like slow ones; once the event is
+// acknowledged or given up, windows without any grow it again.
+func TestGateCutsWhileAnEventWaitsForItsAck(t *testing.T) {
+	c := testclock.New(time.Unix(1_700_000_000, 0))
+	g := &Gate{Min: 2, Max: 100, Now: c.Now}
+	g.Arrive()
+	c.Advance(3 * g.Window)
+	leave := g.Enter("github")
+	if got := g.Limit(); got != 51 {
+		t.Errorf("after three windows with an event waiting and no ack: limit %d, want 51 (100 cut three times)", got)
+	}
+	g.Abandon() // not acknowledged: Slack delivers it again
+	c.Advance(2 * g.Window)
+	leave()
+	if got := g.Limit(); got <= 51 {
+		t.Errorf("after two windows with nothing waiting: limit %d, want it grown past 51", got)
+	}
+}
+
 // TestGateHoldsTurnsPastItsLimit: with the limit cut to Min, a turn past
 // it waits at Enter until one leaves, then enters.
 func TestGateHoldsTurnsPastItsLimit(t *testing.T) {
