@@ -15,12 +15,12 @@ import (
 // one when no event was waiting for one (Arrive): nothing waited on the
 // turns, so a limit cut during a burst grows back while the backlog it
 // left runs, rather than holding until the next event comes. It counts as
-// a slow one when an event was waiting: its acknowledgement took longer
-// than the window. Turns that wait at the gate enter in the order they came to
-// it (after their pool's slot); none is dropped. A pool with no turn
-// running is always let one in, so that a backlog at one provider never
-// holds another's turns at the gate (the limit is then exceeded by at most
-// one turn per pool).
+// a slow one when an event still waits for its acknowledgement as the
+// window closes: acknowledgements are late, not absent. Turns that wait at
+// the gate enter in the order they came to it (after their pool's slot);
+// none is dropped. A pool with no turn running is always let one in, so
+// that a backlog at one provider never holds another's turns at the gate
+// (the limit is then exceeded by at most one turn per pool).
 type Gate struct {
 	// Target is the acknowledgement time the gate keeps (default 10 ms).
 	Target time.Duration
