@@ -102,12 +102,18 @@ type Store interface {
 	// same channel and message ts was recorded before. Reruns (Rerun set) and
 	// turns without a TS are deduplicated by ID only.
 	RecordTurn(ctx context.Context, t Turn) (duplicate bool, err error)
-	// AppendTurn makes t durable as RecordTurn does, but may return
-	// before t is in the inbox: the channel receives, once it is, what
-	// RecordTurn would have returned. A crash in between loses nothing
-	// (the turn is recorded when the store is next opened). It is the
-	// acknowledgement's path: it never waits behind other writes.
-	AppendTurn(ctx context.Context, t Turn) (<-chan Recorded, error)
+	// AppendTurn makes t durable as RecordTurn does, without waiting for
+	// it: durable is called once t is durable, or with the error that
+	// kept it from being so (nothing is then recorded); after durable(nil),
+	// recorded is called once t is in the inbox, with what RecordTurn
+	// would have returned. A crash in between loses nothing (the turn is
+	// recorded when the store is next opened). It is the acknowledgement's
+	// path: it never waits behind other writes, and appends that arrive
+	// together share one flush. Both functions run on the store's own
+	// goroutines, one append after another, so they must return quickly
+	// and must not call the store. AppendTurn fails at once, calling
+	// neither, for a turn RecordTurn would refuse or a closed store.
+	AppendTurn(t Turn, durable func(error), recorded func(Recorded)) error
 	// SetTurnState moves a recorded turn to state; moving to TurnRunning
 	// counts an attempt.
 	SetTurnState(ctx context.Context, id string, state TurnState) error

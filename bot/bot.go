@@ -23,7 +23,7 @@ import (
 // Store is what the bot needs of the store.
 type Store interface {
 	RecordTurn(ctx context.Context, t tandem.Turn) (bool, error)
-	AppendTurn(ctx context.Context, t tandem.Turn) (<-chan tandem.Recorded, error)
+	AppendTurn(t tandem.Turn, durable func(error), recorded func(tandem.Recorded)) error
 	SetTurnState(ctx context.Context, id string, state tandem.TurnState) error
 	StepTurn(ctx context.Context, id string, step tandem.TurnStep) error
 	TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error)
@@ -156,6 +156,8 @@ type Bot struct {
 	// events records and acknowledges each session's events in order,
 	// different sessions' at once.
 	events ordered
+	// acks sends the recorded events' acknowledgements.
+	acks *acker
 }
 
 // InboxDepth returns how many turns wait or run in this process.
@@ -189,7 +191,7 @@ func New(cfg Config) *Bot {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack}
+	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack, acks: newAcker()}
 	b.engine = turns.New(turns.Config{
 		Store: cfg.Store, Resolver: cfg.Resolver, Directory: people{b}, Notifier: people{b}, Chat: chat{b},
 		Providers: cfg.Providers, Operations: cfg.Operations, Agent: cfg.Agent, Admins: cfg.Admins,
@@ -276,10 +278,12 @@ func (b *Bot) Run(ctx context.Context) error {
 		return fmt.Errorf("bot: read inbox: %w", err)
 	}
 	go b.inbox.Poll(ctx)
+	go b.runAcks(ctx)
 	go b.runSchedules(ctx)
 	defer b.drain(cancelTurns)
-	// Events still being recorded when Run returns finish first (or fail
-	// with ctx, unacknowledged, for Slack to deliver again).
+	// Events still being recorded when Run returns finish first; the
+	// acknowledgements not sent by then are given up, and Slack delivers
+	// those events again.
 	defer b.events.Wait()
 	for {
 		select {
@@ -355,67 +359,89 @@ func (b *Bot) ack(client *socketmode.Client, req *socketmode.Request, payload an
 }
 
 // dispatchEvent decodes an event and hands it to its session's line of
-// events (Bot.events), which records it and then acknowledges it: events of
-// different sessions are recorded at once (their writes share commits), so
-// one busy session never delays another's acknowledgement.
+// events (Bot.events), which records it, has it acknowledged once it is
+// durable, and lets the session's next event wait until it is in the
+// inbox. Events of different sessions are recorded at once (their writes
+// share one flush), so one busy session never delays another's
+// acknowledgement.
 func (b *Bot) dispatchEvent(ctx context.Context, client *socketmode.Client, req *socketmode.Request) {
-	received := time.Now()
-	gate := b.queue.Gate
-	gate.Arrive()
+	in := inbound{client: client, req: req, received: time.Now()}
+	b.queue.Gate.Arrive()
 	cb, err := decodeCallback(req.Payload)
 	if err != nil {
 		b.log.Warn("dropping undecodable event", "envelope", req.EnvelopeID, "err", err)
-		b.ack(client, req, nil)
-		d := time.Since(received)
-		b.metrics().Ack(d)
-		gate.Observe(d)
+		b.ackNow(in)
 		return
 	}
 	key := cb.TeamID + "/" + cb.Event.Channel + "/" + cb.Event.threadRoot()
-	b.events.Go(key, func() {
-		acked := false
-		b.handleEvent(ctx, client, req, cb, func() {
-			acked = true
-			d := time.Since(received)
-			b.metrics().Ack(d)
-			gate.Observe(d)
-		})
-		if !acked {
-			gate.Abandon() // left for Slack to deliver again
-		}
-	})
+	b.events.Go(key, func(done func()) { b.handleEvent(ctx, in, cb, done) })
 }
 
-// handleEvent makes a turn durable (Store.AppendTurn, which never waits
-// behind the running turns' writes), acknowledges, and then waits for the
-// turn to be in the inbox before the session's next event. An event that
-// cannot be made durable is not acknowledged, so Slack delivers it again.
-// acked is called right after the acknowledgement.
-func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *socketmode.Request, cb callback, acked func()) {
-	ack := func() {
-		b.ack(client, req, nil)
-		acked()
-	}
+// handleEvent records a turn (Store.AppendTurn, which never waits behind
+// the running turns' writes), and calls done once it is in the inbox, so
+// that the session's next event is decided with it there; an event that
+// is no turn it acknowledges, and calls done, at once. It runs on the
+// event loop and never waits there: the one kind of event that needs the
+// store to be decided, a plain message in a thread, is decided on a
+// goroutine of its own.
+func (b *Bot) handleEvent(ctx context.Context, in inbound, cb callback, done func()) {
 	if cb.Event.Type == "app_home_opened" {
-		ack()
+		b.ackNow(in)
+		done()
 		go b.publishHome(context.WithoutCancel(ctx), cb.TeamID, cb.Event.User)
 		return
 	}
-	turn, cmd, ok := b.turnFor(ctx, cb)
+	turn, cmd, inSessionOnly, ok := b.turnFor(cb)
 	if !ok {
-		ack()
+		b.ackNow(in)
+		done()
 		return
 	}
-	recorded, err := b.cfg.Store.AppendTurn(ctx, turn)
+	if !inSessionOnly {
+		b.record(in, turn, cmd, done)
+		return
+	}
+	go func() {
+		if !b.inSession(ctx, turn.Session) {
+			b.ackNow(in)
+			done()
+			return
+		}
+		b.record(in, turn, cmd, done)
+	}()
+}
+
+// record appends turn to the store. Once it is durable it is noted and
+// queued for acknowledgement (Bot.runAcks); once it is in the inbox its
+// session is asked to run, and done is called. A turn that cannot be made
+// durable is not acknowledged, so Slack delivers its event again.
+func (b *Bot) record(in inbound, turn tandem.Turn, cmd *turns.Command, done func()) {
+	notRecorded := func(err error) {
+		b.log.Error("record turn; leaving the event unacknowledged for redelivery", "event", turn.ID, "err", err)
+		b.queue.Gate.Abandon()
+		done()
+	}
+	err := b.cfg.Store.AppendTurn(turn, func(err error) {
+		if err != nil {
+			notRecorded(err)
+			return
+		}
+		// Noted before it can be picked from the inbox, so that its start
+		// always finds it noted.
+		b.inbox.Note(turn)
+		b.acks.add(in)
+	}, func(r tandem.Recorded) {
+		b.recorded(in, turn, cmd, r)
+		done()
+	})
 	if err != nil {
-		b.log.Error("record turn; leaving the event unacknowledged for redelivery", "event", cb.EventID, "err", err)
-		return
+		notRecorded(err)
 	}
-	// Noted before it can be picked from the inbox, so that its start
-	// always finds it noted.
-	b.inbox.Note(turn)
-	ack()
-	r := <-recorded
+}
+
+// recorded asks an appended turn's session to run once the turn is in the
+// inbox. It runs on the store's goroutine, so it only notes and queues.
+func (b *Bot) recorded(in inbound, turn tandem.Turn, cmd *turns.Command, r tandem.Recorded) {
 	log := b.log.With("turn", turn.ID, "session", turn.Session.String())
 	if r.Err != nil || r.Duplicate {
 		b.inbox.Unnote(turn)
@@ -426,9 +452,8 @@ func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *s
 		log.Error("record an appended turn in the inbox; it runs after the next start", "err", r.Err)
 		return
 	}
-	dup := r.Duplicate
-	if dup {
-		log.Info("duplicate delivery ignored", "retry_attempt", req.RetryAttempt)
+	if r.Duplicate {
+		log.Info("duplicate delivery ignored", "retry_attempt", in.req.RetryAttempt)
 		return
 	}
 	log.Info("turn recorded", "user", turn.User)
@@ -439,12 +464,13 @@ func (b *Bot) handleEvent(ctx context.Context, client *socketmode.Client, req *s
 }
 
 // turnFor decides whether an event is a turn: a mention of the bot, a direct
-// message, or a message in a session's thread that is exactly a command
-// (whose parsed command it returns too, so it is not parsed again).
-func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *turns.Command, bool) {
+// message, or a plain message in a thread; the last is a turn only inside
+// a session (inSessionOnly: Bot.inSession decides), and comes with its
+// command already parsed.
+func (b *Bot) turnFor(cb callback) (turn tandem.Turn, cmd *turns.Command, inSessionOnly, ok bool) {
 	e := cb.Event
 	if (e.Type != "app_mention" && e.Type != "message") || !e.fromHuman(b.userID) || e.Channel == "" || e.TS == "" {
-		return tandem.Turn{}, nil, false
+		return tandem.Turn{}, nil, false, false
 	}
 	team := cb.TeamID
 	if team == "" {
@@ -453,30 +479,34 @@ func (b *Bot) turnFor(ctx context.Context, cb callback) (tandem.Turn, *turns.Com
 	text, mentioned := stripMention(e.Text, b.userID)
 	key := tandem.SessionKey{Team: team, Channel: e.Channel, ThreadTS: e.threadRoot()}
 	direct := e.Type == "message" && (e.ChannelType == "im" || isDM(e.Channel))
-	var cmd *turns.Command
 	switch {
 	case e.Type == "app_mention", direct, mentioned:
 	case e.ThreadTS != "":
 		c := parseText(b.cfg.Operations, text)
 		if c.Err() != nil {
-			return tandem.Turn{}, nil, false
+			return tandem.Turn{}, nil, false, false
 		}
-		// A plain message in a thread counts only inside a session: one
-		// that is stored, or whose first turn has replied and is being
-		// marked done with the session it starts.
-		if _, err := b.cfg.Store.Session(ctx, key); err != nil {
-			if _, err := b.cfg.Store.NextTurn(ctx, key); err != nil {
-				return tandem.Turn{}, nil, false
-			}
-		}
-		cmd = &c
+		cmd, inSessionOnly = &c, true
 	default:
-		return tandem.Turn{}, nil, false
+		return tandem.Turn{}, nil, false, false
 	}
 	return tandem.Turn{
 		ID: cb.EventID, Session: key, User: e.User, Text: text, TS: e.TS,
 		ReceivedAt: b.cfg.Now(),
-	}, cmd, true
+	}, cmd, inSessionOnly, true
+}
+
+// inSession reports whether a plain message in the thread of key counts:
+// only inside a session, one that is stored, or whose first turn is in
+// the inbox (it may have replied and be being marked done with the session
+// it starts). The session's earlier events are in the inbox by now
+// (Bot.events).
+func (b *Bot) inSession(ctx context.Context, key tandem.SessionKey) bool {
+	if _, err := b.cfg.Store.Session(ctx, key); err == nil {
+		return true
+	}
+	_, err := b.cfg.Store.NextTurn(ctx, key)
+	return err == nil
 }
 
 // parseText reads a turn's text as a command of ops. It is a variable so

@@ -16,25 +16,32 @@ import (
 )
 
 // TestOrderedRunsEachKeyInOrder: a key's functions run one at a time in the
-// order given, while a function held up on one key holds up no other key.
+// order given, the next only once the one before calls done, while a
+// function unfinished on one key holds up no other key. The first of an
+// idle key runs on the caller's goroutine.
 func TestOrderedRunsEachKeyInOrder(t *testing.T) {
 	var o ordered
 	var mu sync.Mutex
 	var got []string
-	hold := make(chan struct{})
-	other := make(chan struct{})
-	o.Go("a", func() { <-hold; mu.Lock(); got = append(got, "a1"); mu.Unlock() })
-	o.Go("a", func() { mu.Lock(); got = append(got, "a2"); mu.Unlock() })
-	o.Go("b", func() { mu.Lock(); got = append(got, "b1"); mu.Unlock(); close(other) })
-	<-other // b ran while a1 was held
-	close(hold)
+	note := func(s string) { mu.Lock(); got = append(got, s); mu.Unlock() }
+	var finishA1 func()
+	inline := false
+	o.Go("a", func(done func()) { inline = true; note("a1 started"); finishA1 = done })
+	if !inline {
+		t.Fatal("the first function of an idle key did not run on the caller's goroutine")
+	}
+	o.Go("a", func(done func()) { note("a2"); done() })
+	o.Go("b", func(done func()) { note("b1"); done() })
+	note("b1 given")
+	finishA1()
+	finishA1() // a second call changes nothing
 	o.Wait()
-	if want := []string{"b1", "a1", "a2"}; !slices.Equal(got, want) {
+	if want := []string{"a1 started", "b1", "b1 given", "a2"}; !slices.Equal(got, want) {
 		t.Errorf("ran %v, want %v", got, want)
 	}
 }
 
-// holdingStore is a real bbolt store whose AppendTurn waits, for the turns
+// holdingStore is a real bbolt store whose AppendTurn holds, for the turns
 // of one thread, until release is closed, and which notes the order turns
 // were made durable in.
 type holdingStore struct {
@@ -45,15 +52,23 @@ type holdingStore struct {
 	order   []string
 }
 
-func (h *holdingStore) AppendTurn(ctx context.Context, t tandem.Turn) (<-chan tandem.Recorded, error) {
-	if t.Session.ThreadTS == h.thread {
-		<-h.release
+func (h *holdingStore) AppendTurn(t tandem.Turn, durable func(error), recorded func(tandem.Recorded)) error {
+	appendNow := func() error {
+		h.mu.Lock()
+		h.order = append(h.order, t.Text)
+		h.mu.Unlock()
+		return h.DB.AppendTurn(t, durable, recorded)
 	}
-	recorded, err := h.DB.AppendTurn(ctx, t)
-	h.mu.Lock()
-	h.order = append(h.order, t.Text)
-	h.mu.Unlock()
-	return recorded, err
+	if t.Session.ThreadTS != h.thread {
+		return appendNow()
+	}
+	go func() {
+		<-h.release
+		if err := appendNow(); err != nil {
+			durable(err)
+		}
+	}()
+	return nil
 }
 
 // TestSlowRecordingDelaysNoOtherSession: while the recording of one
@@ -104,5 +119,65 @@ func TestSlowRecordingDelaysNoOtherSession(t *testing.T) {
 	defer st.mu.Unlock()
 	if want := []string{"whoami", "help", "commands"}; !slices.Equal(st.order, want) {
 		t.Errorf("recorded %v, want %v", st.order, want)
+	}
+}
+
+// lookupHoldingStore is a real bbolt store whose Session lookups for one
+// thread wait until release is closed.
+type lookupHoldingStore struct {
+	*store.DB
+	thread  string
+	release chan struct{}
+}
+
+func (h *lookupHoldingStore) Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error) {
+	if key.ThreadTS == h.thread {
+		<-h.release
+	}
+	return h.DB.Session(ctx, key)
+}
+
+// TestSessionLookupHoldsNoOtherEvent: a plain message in a thread counts
+// only inside a session, which takes a look in the store; while that look
+// is held up, another thread's mention is recorded and acknowledged, so the
+// event loop never waits for it. The plain message is acknowledged once
+// the look ends (it is no turn: the thread has no session).
+func TestSessionLookupHoldsNoOtherEvent(t *testing.T) {
+	sl, api := fakeSlack(t)
+	slow := sl.NextTS()
+	st := &lookupHoldingStore{DB: countingstore.Open(t).DB, thread: slow, release: make(chan struct{})}
+	release := sync.OnceFunc(func() { close(st.release) })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b := New(Config{Slack: api, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- b.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	defer release() // before Run is waited for, should the test fail early
+	if err := sl.WaitFor(ctx, func() bool { return sl.Connections() > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	plain, plainEvent, err := sl.DeliverEvent(fakeslack.MessageEvent("C1", "UALICE", "whoami", sl.NextTS(), slow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sl.SendEvent(ctx, fakeslack.AppMentionEvent("C1", "UALICE", "<@U0BOT> whoami", sl.NextTS(), "")); err != nil {
+		t.Fatalf("a mention was not acknowledged while a session lookup was held: %v", err)
+	}
+	if n := sl.Acks(); n != 1 {
+		t.Errorf("%d acks while the plain message's lookup was held, want 1 (the mention's)", n)
+	}
+	release()
+	if _, err := sl.WaitAck(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.TurnRecord(ctx, plainEvent); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+		t.Errorf("a plain message outside any session was recorded: %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -53,12 +52,12 @@ type journal struct {
 }
 
 // appendReq is one AppendTurn waiting for its record to be durable
-// (written) and then recorded in the inbox (recorded).
+// (durable is called) and then recorded in the inbox (recorded).
 type appendReq struct {
 	t        tandem.Turn
 	payload  []byte
-	written  chan error
-	recorded chan tandem.Recorded
+	durable  func(error)
+	recorded func(tandem.Recorded)
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -146,42 +145,33 @@ func (db *DB) openJournal() error {
 	return nil
 }
 
-// AppendTurn makes t durable and returns once it is: a crash from then on
-// still records it in the inbox when the database is next opened. It is
-// recorded in the inbox (RecordTurn's rules, duplicates ignored) soon
-// after; the returned channel then receives what that found. Appends that
-// arrive together share one fsync, and none waits for the database's
-// writer. It fails, having made nothing durable, when the journal cannot
-// be written or the store is closed.
-func (db *DB) AppendTurn(ctx context.Context, t tandem.Turn) (<-chan tandem.Recorded, error) {
+// AppendTurn queues t for the journal's next write and returns. Once the
+// write is fsynced, durable is called: a crash from then on still records
+// t in the inbox when the database is next opened. t is recorded in the
+// inbox (RecordTurn's rules, duplicates ignored) soon after, and recorded
+// is called with what that found. Appends that arrive together share one
+// fsync, and none waits for the database's writer. durable gets an error,
+// and nothing is durable, when the journal cannot be written; AppendTurn
+// fails at once for an invalid turn or a closed store.
+func (db *DB) AppendTurn(t tandem.Turn, durable func(error), recorded func(tandem.Recorded)) error {
 	if err := checkTurn(t); err != nil {
-		return nil, fmt.Errorf("store: append turn: %w", err)
+		return fmt.Errorf("store: append turn: %w", err)
 	}
 	payload, err := json.Marshal(t)
 	if err != nil {
-		return nil, fmt.Errorf("store: append turn: %w", err)
+		return fmt.Errorf("store: append turn: %w", err)
 	}
-	req := &appendReq{t: t, payload: payload, written: make(chan error, 1), recorded: make(chan tandem.Recorded, 1)}
+	req := &appendReq{t: t, payload: payload, durable: durable, recorded: recorded}
 	j := db.journal
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
-		return nil, fmt.Errorf("store: append turn: %w", errClosed)
+		return fmt.Errorf("store: append turn: %w", errClosed)
 	}
 	j.pending = append(j.pending, req)
 	j.mu.Unlock()
 	j.cond.Signal()
-	select {
-	case err := <-req.written:
-		if err != nil {
-			return nil, fmt.Errorf("store: append turn: %w", err)
-		}
-		return req.recorded, nil
-	case <-ctx.Done():
-		// It may still become durable and be recorded; the caller does
-		// not acknowledge it, so Slack delivers it again (a duplicate).
-		return nil, fmt.Errorf("store: append turn: %w", ctx.Err())
-	}
+	return nil
 }
 
 // write is the journal's writer: it writes every pending append in one
@@ -227,12 +217,20 @@ func (j *journal) write() {
 		j.mu.Unlock()
 		j.fmu.Unlock()
 		for _, r := range batch {
-			r.written <- err
+			r.durable(wrapAppend(err))
 		}
 		if err == nil {
 			j.moves <- batch
 		}
 	}
+}
+
+// wrapAppend names a failed journal write as AppendTurn's.
+func wrapAppend(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: append turn: %w", err)
 }
 
 // cut truncates the file to size and writes on from there; the caller
@@ -308,7 +306,7 @@ func (db *DB) move() {
 			j.emptyIfMoved()
 		}
 		for i, r := range batch {
-			r.recorded <- tandem.Recorded{Duplicate: dups[i], Err: err}
+			r.recorded(tandem.Recorded{Duplicate: dups[i], Err: err})
 		}
 	}
 }

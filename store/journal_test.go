@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/store/storetest"
 )
 
 // journalRecord is one record as the journal's writer lays it out.
@@ -79,16 +80,15 @@ func TestJournalLeftByACrashIsRecordedAtOpen(t *testing.T) {
 // that its turn is in the inbox, the journal is empty again (nothing else
 // was appended meanwhile), so it never grows with turns that are recorded.
 func TestJournalHoldsOnlyTurnsNotYetInTheInbox(t *testing.T) {
-	ctx := context.Background()
 	db, path := newDB(t)
 	key := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1740830400.000100"}
 	text := strings.Repeat("x", 4096)
 	for i := range 300 {
-		ch, err := db.AppendTurn(ctx, tandem.Turn{ID: fmt.Sprintf("EvBIG%04d", i), Session: key, User: "U1", Text: text})
+		r, err := storetest.Append(db, tandem.Turn{ID: fmt.Sprintf("EvBIG%04d", i), Session: key, User: "U1", Text: text})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := <-ch; r.Err != nil {
+		if r.Err != nil {
 			t.Fatal(r.Err)
 		}
 		fi, err := os.Stat(journalPath(path))
@@ -109,11 +109,11 @@ func TestJournalNeverBringsBackAPrunedTurn(t *testing.T) {
 	db, path := newDB(t)
 	key := tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1740830400.000100"}
 	tu := tandem.Turn{ID: "EvDONE", Session: key, User: "U1", Text: "comment on acme/tools#1 hello", TS: "1740830400.000100", ReceivedAt: time.Now()}
-	ch, err := db.AppendTurn(ctx, tu)
+	r, err := storetest.Append(db, tu)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := <-ch; r.Err != nil || r.Duplicate {
+	if r.Err != nil || r.Duplicate {
 		t.Fatalf("recorded: %+v", r)
 	}
 	if err := db.StepTurn(ctx, tu.ID, tandem.TurnStep{State: tandem.TurnDone}); err != nil {

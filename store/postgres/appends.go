@@ -26,33 +26,32 @@ type appendBatch struct {
 
 // pgAppend is one AppendTurn waiting for its batch.
 type pgAppend struct {
-	args []any
-	done chan tandem.Recorded
+	args     []any
+	durable  func(error)
+	recorded func(tandem.Recorded)
 }
 
 // maxAppendBatch bounds the inserts of one batch.
 const maxAppendBatch = 256
 
-// AppendTurn records t as RecordTurn does, in a batch with the appends
-// that came meanwhile, on a pool of connections of its own, and returns
-// once the batch is committed, with its result already on the channel: the
-// running turns' queries never hold the connection it needs. It fails,
-// having recorded nothing, when ctx ends first, the store is closed, or
-// the batch's transaction fails (then every append of that batch fails, and
-// Slack delivers each again).
-func (db *DB) AppendTurn(ctx context.Context, t tandem.Turn) (<-chan tandem.Recorded, error) {
+// AppendTurn queues t to be recorded as RecordTurn does, in a batch with
+// the appends that came meanwhile, on a pool of connections of its own,
+// and returns: the running turns' queries never hold the connection it
+// needs. Once the batch is committed, durable and then recorded are
+// called (committed is both durable and in the inbox). When the batch's
+// transaction fails, durable gets the error for every append of that
+// batch, none of which is recorded, and Slack delivers each again.
+// AppendTurn fails at once for an invalid turn or a closed store.
+func (db *DB) AppendTurn(t tandem.Turn, durable func(error), recorded func(tandem.Recorded)) error {
 	if err := checkTurn(t); err != nil {
-		return nil, fmt.Errorf("postgres: append turn: %w", err)
+		return fmt.Errorf("postgres: append turn: %w", err)
 	}
-	if err := db.ready(ctx, "append turn"); err != nil {
-		return nil, err
-	}
-	req := &pgAppend{args: turnArgs(tandem.TurnRecord{Turn: t, State: tandem.TurnPending}, db.now()), done: make(chan tandem.Recorded, 1)}
+	req := &pgAppend{args: turnArgs(tandem.TurnRecord{Turn: t, State: tandem.TurnPending}, db.now()), durable: durable, recorded: recorded}
 	b := &db.batch
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, fmt.Errorf("postgres: append turn: %w", errClosed)
+		return fmt.Errorf("postgres: append turn: %w", errClosed)
 	}
 	b.pending = append(b.pending, req)
 	start := b.writers < appendConns
@@ -64,19 +63,7 @@ func (db *DB) AppendTurn(ctx context.Context, t tandem.Turn) (<-chan tandem.Reco
 	if start {
 		go db.writeAppends()
 	}
-	select {
-	case r := <-req.done:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		ch := make(chan tandem.Recorded, 1)
-		ch <- r
-		return ch, nil
-	case <-ctx.Done():
-		// It may still be committed; unacknowledged, Slack delivers it
-		// again, and the second insert finds it.
-		return nil, fmt.Errorf("postgres: append turn: %w", ctx.Err())
-	}
+	return nil
 }
 
 // closeAppends refuses further appends and waits for the batches being
@@ -138,6 +125,9 @@ func (db *DB) writeBatch(reqs []*pgAppend) {
 	}
 	err = db.fail(ctx, "append turn", err)
 	for i, r := range reqs {
-		r.done <- tandem.Recorded{Duplicate: dups[i] && err == nil, Err: err}
+		r.durable(err)
+		if err == nil {
+			r.recorded(tandem.Recorded{Duplicate: dups[i]})
+		}
 	}
 }

@@ -19,9 +19,9 @@ func testAppendTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
 	s := open(t)
 	append1 := func(tu tandem.Turn) tandem.Recorded {
 		t.Helper()
-		ch, err := s.AppendTurn(ctx, tu)
+		r, err := Append(s, tu)
 		must(t, "append "+tu.ID, err)
-		return <-ch
+		return r
 	}
 	if r := append1(turn("EvAPPEND1", "1740830400.000200")); r.Err != nil || r.Duplicate {
 		t.Fatalf("first append: %+v", r)
@@ -40,7 +40,7 @@ func testAppendTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
 	if _, err := s.TurnRecord(ctx, "EvAPPEND1-twin"); tandem.ErrorCode(err) != tandem.ENOTFOUND {
 		t.Errorf("a duplicate was stored: %v", err)
 	}
-	if _, err := s.AppendTurn(ctx, tandem.Turn{Session: sessionA, TS: "1740830400.000300"}); err == nil {
+	if _, err := Append(s, tandem.Turn{Session: sessionA, TS: "1740830400.000300"}); err == nil {
 		t.Errorf("a turn without an id was appended")
 	}
 
@@ -51,12 +51,11 @@ func testAppendTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
 		go func() {
 			defer wg.Done()
 			tu := turn(fmt.Sprintf("EvMANY%02d", i), fmt.Sprintf("1740830401.%06d", i))
-			ch, err := s.AppendTurn(ctx, tu)
+			r, err := Append(s, tu)
 			if err != nil {
-				results[i] = tandem.Recorded{Err: err}
-				return
+				r.Err = err
 			}
-			results[i] = <-ch
+			results[i] = r
 		}()
 	}
 	wg.Wait()
@@ -69,7 +68,42 @@ func testAppendTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
 		}
 	}
 	must(t, "close", s.Close())
-	if _, err := s.AppendTurn(ctx, turn("EvAFTERCLOSE", "1740830402.000100")); tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
+	if _, err := Append(s, turn("EvAFTERCLOSE", "1740830402.000100")); tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
 		t.Errorf("append after close: %v, want unavailable", err)
 	}
+}
+
+// Append appends tu to s and waits for both of AppendTurn's calls: it
+// returns AppendTurn's own error or durable's, and otherwise what recorded
+// was called with. It panics when they come in the wrong order or more
+// than once, which a store must never do.
+func Append(s tandem.Store, tu tandem.Turn) (tandem.Recorded, error) {
+	durable := make(chan error, 1)
+	recorded := make(chan tandem.Recorded, 1)
+	var mu sync.Mutex
+	calls := 0
+	err := s.AppendTurn(tu, func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if calls != 0 {
+			panic("storetest: durable called twice, or after recorded")
+		}
+		calls++
+		durable <- err
+	}, func(r tandem.Recorded) {
+		mu.Lock()
+		defer mu.Unlock()
+		if calls != 1 {
+			panic("storetest: recorded called before durable, or twice")
+		}
+		calls++
+		recorded <- r
+	})
+	if err != nil {
+		return tandem.Recorded{}, err
+	}
+	if err := <-durable; err != nil {
+		return tandem.Recorded{}, err
+	}
+	return <-recorded, nil
 }
