@@ -281,10 +281,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	go b.runAcks(ctx)
 	go b.runSchedules(ctx)
 	defer b.drain(cancelTurns)
-	// Events still being recorded when Run returns finish first; the
-	// acknowledgements not sent by then are given up, and Slack delivers
-	// those events again.
-	defer b.events.Wait()
+	defer b.waitEvents()
 	for {
 		select {
 		case <-ctx.Done():
@@ -299,6 +296,28 @@ func (b *Bot) Run(ctx context.Context) error {
 		case evt := <-client.Events:
 			b.handle(ctx, client, evt)
 		}
+	}
+}
+
+// eventsWait bounds how long Run, returning, waits for the events still
+// being recorded: Slack's own deadline for an acknowledgement, past which
+// it delivers the event again anyway.
+const eventsWait = 3 * time.Second
+
+// waitEvents lets the events still being recorded finish, at most
+// eventsWait (a stalled store may hold them longer). The acknowledgements
+// not sent by then are given up, and Slack delivers those events again; a
+// turn made durable meanwhile is in the inbox at the next start.
+func (b *Bot) waitEvents() {
+	done := make(chan struct{})
+	go func() {
+		b.events.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(eventsWait):
+		b.log.Warn("stopping while events are still being recorded; Slack delivers again those not acknowledged", "waited", eventsWait)
 	}
 }
 

@@ -181,3 +181,40 @@ func TestSessionLookupHoldsNoOtherEvent(t *testing.T) {
 		t.Errorf("a plain message outside any session was recorded: %v", err)
 	}
 }
+
+// TestStopDoesNotWaitForAStalledStore: an event whose append the store
+// never finishes holds Run's return for eventsWait at most, and is not
+// acknowledged (Slack delivers it again).
+func TestStopDoesNotWaitForAStalledStore(t *testing.T) {
+	sl, api := fakeSlack(t)
+	stalled := sl.NextTS()
+	st := &holdingStore{DB: countingstore.Open(t).DB, thread: stalled, release: make(chan struct{})}
+	defer close(st.release)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b := New(Config{Slack: api, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- b.Run(runCtx) }()
+	if err := sl.WaitFor(ctx, func() bool { return sl.Connections() > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sl.DeliverEvent(fakeslack.AppMentionEvent("C1", "UALICE", "<@U0BOT> help", stalled, "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sl.SendEvent(ctx, fakeslack.AppMentionEvent("C1", "UALICE", "<@U0BOT> whoami", sl.NextTS(), "")); err != nil {
+		t.Fatal(err) // the loop took the stalled event in before this one
+	}
+	stop()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(3 * eventsWait):
+		t.Fatalf("Run had not returned %v after the stop, its store stalled", 3*eventsWait)
+	}
+	if n := sl.Acks(); n != 1 {
+		t.Errorf("%d acks, want 1: the stalled event must not be acknowledged", n)
+	}
+}
