@@ -103,9 +103,15 @@ func (d *Dispatcher) Submit(t tandem.Turn) {
 // that has not started: for a run that reads what to do from the store
 // when it starts, that one stands for t as well. With MaxSessions sessions
 // here already (and concurrency of t's pool), it queues
-// nothing and reports false: t waits in the store.
+// nothing and reports false: t waits in the store. Once the dispatcher is
+// stopping it queues nothing either (a turn recorded late in a stop waits
+// in the store for the next start), and reports true.
 func (d *Dispatcher) Wake(t tandem.Turn) bool {
 	d.mu.Lock()
+	if d.stopping {
+		d.mu.Unlock()
+		return true
+	}
 	if q, here := d.queues[t.Session]; here {
 		// Its pool is not needed: no pool's share changes. (Naming it
 		// may parse t, which the session's run may have done already.)
