@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/internal/countingstore"
 	"github.com/tandembot/tandem/internal/fakeslack"
@@ -81,19 +83,7 @@ func TestSlowRecordingDelaysNoOtherSession(t *testing.T) {
 	st := &holdingStore{DB: countingstore.Open(t).DB, thread: slow, release: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b := New(Config{Slack: api, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- b.Run(runCtx) }()
-	defer func() {
-		stop()
-		if err := <-ran; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	if err := sl.WaitFor(ctx, func() bool { return sl.Connections() > 0 }); err != nil {
-		t.Fatal(err)
-	}
+	startBot(ctx, t, sl, api, st)
 	first, _, err := sl.DeliverEvent(fakeslack.AppMentionEvent("C1", "UALICE", "<@U0BOT> help", slow, ""))
 	if err != nil {
 		t.Fatal(err)
@@ -149,20 +139,8 @@ func TestSessionLookupHoldsNoOtherEvent(t *testing.T) {
 	release := sync.OnceFunc(func() { close(st.release) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b := New(Config{Slack: api, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- b.Run(runCtx) }()
-	defer func() {
-		stop()
-		if err := <-ran; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	defer release() // before Run is waited for, should the test fail early
-	if err := sl.WaitFor(ctx, func() bool { return sl.Connections() > 0 }); err != nil {
-		t.Fatal(err)
-	}
+	defer release() // before the bot is stopped, should the test fail early
+	startBot(ctx, t, sl, api, st)
 	plain, plainEvent, err := sl.DeliverEvent(fakeslack.MessageEvent("C1", "UALICE", "whoami", sl.NextTS(), slow))
 	if err != nil {
 		t.Fatal(err)
@@ -192,22 +170,15 @@ func TestStopDoesNotWaitForAStalledStore(t *testing.T) {
 	defer close(st.release)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b := New(Config{Slack: api, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- b.Run(runCtx) }()
-	if err := sl.WaitFor(ctx, func() bool { return sl.Connections() > 0 }); err != nil {
-		t.Fatal(err)
-	}
+	stop := startBot(ctx, t, sl, api, st)
 	if _, _, err := sl.DeliverEvent(fakeslack.AppMentionEvent("C1", "UALICE", "<@U0BOT> help", stalled, "")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sl.SendEvent(ctx, fakeslack.AppMentionEvent("C1", "UALICE", "<@U0BOT> whoami", sl.NextTS(), "")); err != nil {
 		t.Fatal(err) // the loop took the stalled event in before this one
 	}
-	stop()
 	select {
-	case err := <-ran:
+	case err := <-stop():
 		if err != nil {
 			t.Errorf("Run: %v", err)
 		}
@@ -217,4 +188,28 @@ func TestStopDoesNotWaitForAStalledStore(t *testing.T) {
 	if n := sl.Acks(); n != 1 {
 		t.Errorf("%d acks, want 1: the stalled event must not be acknowledged", n)
 	}
+}
+
+// startBot runs a bot on st against sl and waits for its Socket Mode
+// connection. stop stops it and returns the channel Run's error comes on;
+// the test's cleanup stops it too, and fails the test if Run failed.
+func startBot(ctx context.Context, t *testing.T, sl *fakeslack.Server, api *slack.Client, st Store) (stop func() <-chan error) {
+	t.Helper()
+	b := New(Config{Slack: api, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	runCtx, cancel := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() {
+		ran <- b.Run(runCtx)
+		close(ran) // a second receive, the cleanup's, finds nil
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	if err := sl.WaitFor(ctx, func() bool { return sl.Connections() > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	return func() <-chan error { cancel(); return ran }
 }
