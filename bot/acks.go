@@ -15,12 +15,13 @@ type inbound struct {
 	received time.Time
 }
 
-// acker sends the acknowledgements of recorded events on a goroutine of
-// its own (Bot.runAcks), in the order they became durable: the store calls
-// back on its writer's goroutine once a batch of turns is durable, and
-// that goroutine must never wait for the Socket Mode connection. One
-// goroutine for all of a batch's acknowledgements, rather than one woken
-// for each, leaves the cores to the loop that reads the next envelopes.
+// acker sends the acknowledgements of Events API envelopes on a goroutine
+// of its own (Bot.runAcks), in the order they were added: a turn's once it
+// is durable (the store calls back on its writer's goroutine, which must
+// never wait for the Socket Mode connection), any other event's at once
+// (the event loop must not wait for it either). One goroutine for all of a
+// batch's acknowledgements, rather than one woken for each, leaves the
+// cores to the loop that reads the next envelopes.
 type acker struct {
 	mu    sync.Mutex
 	queue []inbound
@@ -69,12 +70,6 @@ func (b *Bot) runAcks(ctx context.Context) {
 			b.acked(in)
 		}
 	}
-}
-
-// ackNow acknowledges in on the caller's goroutine.
-func (b *Bot) ackNow(in inbound) {
-	b.ack(in.client, in.req, nil)
-	b.acked(in)
 }
 
 // acked counts in's acknowledgement: its time, for the metrics and the

@@ -389,7 +389,7 @@ func (b *Bot) dispatchEvent(ctx context.Context, client *socketmode.Client, req 
 	cb, err := decodeCallback(req.Payload)
 	if err != nil {
 		b.log.Warn("dropping undecodable event", "envelope", req.EnvelopeID, "err", err)
-		b.ackNow(in)
+		b.acks.add(in)
 		return
 	}
 	key := cb.TeamID + "/" + cb.Event.Channel + "/" + cb.Event.threadRoot()
@@ -405,14 +405,14 @@ func (b *Bot) dispatchEvent(ctx context.Context, client *socketmode.Client, req 
 // goroutine of its own.
 func (b *Bot) handleEvent(ctx context.Context, in inbound, cb callback, done func()) {
 	if cb.Event.Type == "app_home_opened" {
-		b.ackNow(in)
+		b.acks.add(in)
 		done()
 		go b.publishHome(context.WithoutCancel(ctx), cb.TeamID, cb.Event.User)
 		return
 	}
 	turn, cmd, inSessionOnly, ok := b.turnFor(cb)
 	if !ok {
-		b.ackNow(in)
+		b.acks.add(in)
 		done()
 		return
 	}
@@ -422,7 +422,7 @@ func (b *Bot) handleEvent(ctx context.Context, in inbound, cb callback, done fun
 	}
 	go func() {
 		if !b.inSession(ctx, turn.Session) {
-			b.ackNow(in)
+			b.acks.add(in)
 			done()
 			return
 		}
