@@ -64,9 +64,7 @@ func (b *Bot) runAcks(ctx context.Context) {
 		case <-b.acks.wake:
 		}
 		for _, in := range b.acks.take() {
-			if err := in.client.AckCtx(ctx, in.req.EnvelopeID, nil); err != nil && ctx.Err() == nil {
-				b.log.Warn("ack failed", "envelope", in.req.EnvelopeID, "err", err)
-			}
+			b.ackCtx(ctx, in.client, in.req, nil)
 			b.acked(in)
 		}
 	}

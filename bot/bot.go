@@ -365,14 +365,16 @@ func (b *Bot) handle(ctx context.Context, client *socketmode.Client, evt socketm
 	}
 }
 
+// ack acknowledges req, with payload unless it is nil, waiting as long as
+// the Socket Mode connection takes (slack-go's Ack).
 func (b *Bot) ack(client *socketmode.Client, req *socketmode.Request, payload any) {
-	var err error
-	if payload != nil {
-		err = client.Ack(*req, payload)
-	} else {
-		err = client.Ack(*req)
-	}
-	if err != nil {
+	b.ackCtx(context.TODO(), client, req, payload)
+}
+
+// ackCtx acknowledges req, with payload unless it is nil, unless ctx ends
+// first; a failure is logged unless it is ctx's.
+func (b *Bot) ackCtx(ctx context.Context, client *socketmode.Client, req *socketmode.Request, payload any) {
+	if err := client.AckCtx(ctx, req.EnvelopeID, payload); err != nil && ctx.Err() == nil {
 		b.log.Warn("ack failed", "envelope", req.EnvelopeID, "err", err)
 	}
 }
