@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -163,6 +162,10 @@ type modelRun struct {
 	m       *identitymodel.Model
 	root    string // the thread's ts
 	steps   int
+	// stepLog is every step of this check, which close writes down when
+	// the check fails: rapid shows only a replay's steps, and a failure
+	// that depends on timing may not fail again in the replay.
+	stepLog []string
 	op      string                         // the operation being applied
 	agent   bool                           // the step's turn is an agent turn
 	ops     map[string]int                 // steps per operation, across checks
@@ -253,15 +256,22 @@ func (r *modelRun) close() {
 	if r.rt.Failed() {
 		// What the binaries logged tells why; the error lines go in the
 		// test's output, everything to a file.
-		path := filepath.Join(os.TempDir(), "identity-model-failure.log")
+		// Each failing attempt has its own file, whose first lines are
+		// the steps, and its steps go in the test's own output too.
 		logs := r.e.logs.String()
-		os.WriteFile(path, []byte(logs), 0o600)
+		steps := strings.Join(r.stepLog, "\n")
+		path := "(not written)"
+		if f, err := os.CreateTemp("", "identity-model-failure-*.log"); err == nil {
+			f.WriteString(steps + "\n\n" + logs)
+			f.Close()
+			path = f.Name()
+		}
 		for _, line := range strings.Split(logs, "\n") {
 			if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
 				r.rt.Logf("log: %s", line)
 			}
 		}
-		r.rt.Logf("the binaries' logs are in %s", path)
+		r.t.Logf("a failing check's steps (the binaries' logs follow them in %s):\n%s", path, steps)
 	}
 	for _, p := range r.procs {
 		p.kill()
@@ -352,6 +362,7 @@ func (r *modelRun) step(what string) {
 	r.steps++
 	r.ops[r.op]++
 	r.rt.Logf("step %d: %s", r.steps, what)
+	r.stepLog = append(r.stepLog, fmt.Sprintf("step %d: %s", r.steps, what))
 	for _, p := range tandem.Providers {
 		r.seen[p] = len(r.e.requests(p))
 	}
@@ -371,13 +382,27 @@ func (r *modelRun) checkRequests(allowed map[tandem.ProviderID]string) {
 			}
 			want, ok := allowed[p]
 			if !ok {
-				r.rt.Fatalf("%s received %s with %s's token, but the model allows no %s request in this step", p.Name(), q.path, q.login, p.Name())
+				r.rt.Fatalf("%s received %s with %s's token, but the model allows no %s request in this step%s", p.Name(), q.path, q.login, p.Name(), r.lastComments(p))
 			}
 			if q.login != want {
-				r.rt.Fatalf("%s received %s with %s's token, want %s", p.Name(), q.path, q.login, want)
+				r.rt.Fatalf("%s received %s with %s's token, want %s%s", p.Name(), q.path, q.login, want, r.lastComments(p))
 			}
 		}
 	}
+}
+
+// lastComments lists the last comments GitHub has, for a failure at p: a
+// change's body names the step that asked for it.
+func (r *modelRun) lastComments(p tandem.ProviderID) string {
+	if p != tandem.GitHub {
+		return ""
+	}
+	cs := r.e.gh.Comments()
+	out := "; GitHub's last comments:"
+	for _, c := range cs[max(0, len(cs)-3):] {
+		out += fmt.Sprintf(" %q by %s;", strings.TrimSpace(c.Body), c.AuthorLogin)
+	}
+	return out
 }
 
 // checkButtons fails if a Connect link made in this step went to anyone but
@@ -1258,6 +1283,13 @@ func (r *modelRun) killDuringTurn(i int, sender string, change bool) {
 		// whatever the turn would have met (it cannot know how far it got).
 		post := r.threadPost()
 		interrupted = strings.Contains(plain(post), interruptedTitle)
+		// The killed binary's comment may still be in GitHub's latency:
+		// it lands in this step, and is checked as this step's.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := r.e.gh.WaitIdle(ctx); err != nil {
+			r.rt.Fatalf("GitHub still answers a request 10 s after the kill: %v", err)
+		}
 	}
 	if interrupted {
 		r.checkCutOff(sender, want)

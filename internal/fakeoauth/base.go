@@ -6,6 +6,7 @@
 package fakeoauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,13 +39,16 @@ type Base struct {
 	done    chan struct{}
 	outage  int
 	latency time.Duration
+	busy    int           // requests being answered, latency included
+	idle    chan struct{} // closed while busy is 0
 }
 
 // NewBase returns a server that will listen on addr and pass requests to
 // handle; name ("fakegithub") prefixes its errors. It does not listen until
 // Start.
 func NewBase(name, addr string, handle Handler) *Base {
-	b := &Base{name: name, addr: addr, handle: handle}
+	b := &Base{name: name, addr: addr, handle: handle, idle: make(chan struct{})}
+	close(b.idle)
 	b.http = &http.Server{
 		Handler:           http.HandlerFunc(b.serveHTTP),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -111,10 +115,40 @@ func (b *Base) SetLatency(d time.Duration) {
 	b.latency = d
 }
 
+// WaitIdle returns once no request is being answered, those still in
+// their latency included, or ctx's error when it ends first. A client that
+// dies after sending a request with a body does not cancel it: Go's server
+// notices a closed connection only once the handler has read the body, so
+// the request is answered (and counted by the fake) when its latency has
+// passed. A test that kills a client waits here before it counts what the
+// fake received.
+func (b *Base) WaitIdle(ctx context.Context) error {
+	b.mu.Lock()
+	idle := b.idle
+	b.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (b *Base) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	latency, outage := b.latency, b.outage
+	if b.busy == 0 {
+		b.idle = make(chan struct{})
+	}
+	b.busy++
 	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		if b.busy--; b.busy == 0 {
+			close(b.idle)
+		}
+		b.mu.Unlock()
+	}()
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		select {

@@ -1,11 +1,16 @@
 package fakeoauth
 
 import (
+	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -42,6 +47,49 @@ func TestBaseOutageAndLifecycle(t *testing.T) {
 	b.SetOutage(503)
 	if got := get(); got != 503 {
 		t.Errorf("outage: status %d", got)
+	}
+}
+
+// TestWaitIdleWaitsForADeadClientsRequest: a request whose client has
+// gone is still being answered, and WaitIdle returns only once it is.
+func TestWaitIdleWaitsForADeadClientsRequest(t *testing.T) {
+	entered, release, bodies := make(chan struct{}), make(chan struct{}), make(chan string, 1)
+	b := NewBase("fakex", "127.0.0.1:0", func(w http.ResponseWriter, r *http.Request, outage int) {
+		close(entered)
+		<-release
+		body, _ := io.ReadAll(r.Body)
+		bodies <- string(body)
+	})
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.WaitIdle(context.Background()); err != nil {
+		t.Fatalf("WaitIdle before any request: %v", err)
+	}
+	c, err := net.Dial("tcp", strings.TrimPrefix(b.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "POST /x HTTP/1.1\r\nHost: fakex\r\nContent-Length: 7\r\n\r\ncomment")
+	<-entered
+	c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := b.WaitIdle(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("WaitIdle while a request is answered: %v, want the context's deadline", err)
+	}
+	close(release)
+	if err := b.WaitIdle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case body := <-bodies:
+		if body != "comment" {
+			t.Errorf("the dead client's request carried %q, want \"comment\"", body)
+		}
+	default:
+		t.Error("WaitIdle returned before the request was answered")
 	}
 }
 
