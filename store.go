@@ -221,6 +221,15 @@ type Store interface {
 	// ReleaseLease drops owner's lease; it does nothing when owner does not
 	// hold it.
 	ReleaseLease(ctx context.Context, name, owner string) error
+	// LeaseNextTurn is Lease and then, when the lease is taken, NextTurn
+	// of key, in one round trip where the store has them. It fails with
+	// ENOTHELD when another owner holds the lease, and with ENOTFOUND,
+	// the lease taken, when the session has no unfinished turn.
+	LeaseNextTurn(ctx context.Context, name, owner string, ttl time.Duration, key SessionKey) (TurnRecord, error)
+	// NextTurnOrRelease is NextTurn of key and, when it finds none,
+	// ReleaseLease of owner's lease name, in one round trip where the
+	// store has them; it then fails with ENOTFOUND.
+	NextTurnOrRelease(ctx context.Context, key SessionKey, name, owner string) (TurnRecord, error)
 
 	// AppendAudit durably appends one record.
 	AppendAudit(ctx context.Context, r AuditRecord) error

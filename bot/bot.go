@@ -37,6 +37,8 @@ type Store interface {
 	Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRecord, error)
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
+	LeaseNextTurn(ctx context.Context, name, owner string, ttl time.Duration, key tandem.SessionKey) (tandem.TurnRecord, error)
+	NextTurnOrRelease(ctx context.Context, key tandem.SessionKey, name, owner string) (tandem.TurnRecord, error)
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
 	AppendAudit(ctx context.Context, r tandem.AuditRecord) error
 	CreateSchedule(ctx context.Context, s tandem.Schedule, max int) error

@@ -77,6 +77,34 @@ func (db *DB) ReleaseLease(ctx context.Context, name, owner string) error {
 	return nil
 }
 
+// LeaseNextTurn takes or renews the lease name for owner, as Lease does,
+// and then reads key's next turn, as NextTurn does. It fails with
+// ENOTHELD when another owner holds the lease, and with ENOTFOUND, the
+// lease taken, when the session has no unfinished turn.
+func (db *DB) LeaseNextTurn(ctx context.Context, name, owner string, ttl time.Duration, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	ok, err := db.Lease(ctx, name, owner, ttl)
+	if err != nil {
+		return tandem.TurnRecord{}, err
+	}
+	if !ok {
+		return tandem.TurnRecord{}, (tandem.Hold{Name: name, Owner: owner}).NotHeld()
+	}
+	return db.NextTurn(ctx, key)
+}
+
+// NextTurnOrRelease reads key's next turn, as NextTurn does; when there is
+// none it drops owner's lease name, as ReleaseLease does, and fails with
+// ENOTFOUND.
+func (db *DB) NextTurnOrRelease(ctx context.Context, key tandem.SessionKey, name, owner string) (tandem.TurnRecord, error) {
+	r, err := db.NextTurn(ctx, key)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		if relErr := db.ReleaseLease(ctx, name, owner); relErr != nil {
+			return tandem.TurnRecord{}, relErr
+		}
+	}
+	return r, err
+}
+
 // leased reports whether an owner holds the named lease and it has not
 // expired.
 func (db *DB) leased(name string) bool {

@@ -41,6 +41,8 @@ type Store interface {
 	NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error)
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
+	LeaseNextTurn(ctx context.Context, name, owner string, ttl time.Duration, key tandem.SessionKey) (tandem.TurnRecord, error)
+	NextTurnOrRelease(ctx context.Context, key tandem.SessionKey, name, owner string) (tandem.TurnRecord, error)
 }
 
 // Queue is what the runner needs of the dispatcher that calls
@@ -246,14 +248,14 @@ func newOwner() string {
 // RunSession runs every unfinished turn of t's session, in the order they
 // were sent, while holding the session's lease. It returns at once when
 // another replica holds the lease: that replica runs them, or the poll finds
-// them once its lease expires. Each turn is picked with one read of the
-// store (the session's next turn), parsed once, and run in a slot of the
-// pool of the provider it needs. When t itself came less than the reorder
-// window ago, it first waits out the window (as next would for t), so that
-// a fresh turn is read once, not once before the wait and again after it.
-// The cost, with a reorder window (several replicas): when t is not the
-// session's next turn (an older one waits, or t is already done), that
-// wait delays the session's next turn by up to the window.
+// them once its lease expires. The lease is taken with the read of the
+// session's first turn (Store.LeaseNextTurn), and each later turn is picked
+// with one read of the store (the session's next turn) that, when it finds
+// none, releases the lease in the same round trip (NextTurnOrRelease). Each
+// turn is parsed once and run in a slot of the pool of the provider it
+// needs. With a reorder window (several replicas), a pending turn younger
+// than the window waits it out and the session is read again after it, so a
+// message recorded a moment later by another replica still goes first.
 func (r *Runner) RunSession(t tandem.Turn) {
 	ctx := r.cfg.Context()
 	key := t.Session
@@ -265,74 +267,122 @@ func (r *Runner) RunSession(t tandem.Turn) {
 	// found no turn) are of turns another replica runs or that are done.
 	seen := r.parsed.mark()
 	defer func() { r.parsed.forget(key, seen) }()
-	if ok, err := store.Lease(ctx, name, owner, r.cfg.LeaseTTL); err != nil || !ok {
-		if err != nil && ctx.Err() == nil {
+	release := func() { store.ReleaseLease(context.WithoutCancel(ctx), name, owner) }
+	rec, err := store.LeaseNextTurn(ctx, name, owner, r.cfg.LeaseTTL, key)
+	switch tandem.ErrorCode(err) {
+	case "":
+	case tandem.ENOTHELD:
+		return // another replica runs the session
+	case tandem.ENOTFOUND:
+		release() // nothing left to run
+		return
+	default:
+		if ctx.Err() == nil {
 			r.log.Error("take session lease", "session", key.String(), "err", err)
 		}
+		release() // in case the lease was taken before the read failed
 		return
 	}
-	defer store.ReleaseLease(context.WithoutCancel(ctx), name, owner)
 	// held ends when the lease can no longer be counted on; the turn
 	// running then finishes (under Run's context), but no other starts.
 	held, lost := context.WithCancel(ctx)
 	defer lost()
-	// Renewal outlives a stop's cancellation of ctx, while running turns
-	// finish, and ends before the release above, so that a renewal in
-	// flight cannot take the lease again after it.
-	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
-	renewed := make(chan struct{})
-	go func() {
-		defer close(renewed)
-		r.renewLease(renewCtx, name, lost)
-	}()
+	// The lease is renewed while a turn runs or waits, and renewal stops
+	// before every read that may release it (and before the release
+	// below), so that a renewal in flight cannot take the lease again
+	// after its release.
+	renewal := r.renew(ctx, name, lost)
+	released := false
 	defer func() {
-		stopRenew()
-		<-renewed
+		renewal.stop()
+		if !released {
+			release()
+		}
 	}()
 	waited := ""
-	if wait := r.reorderWait(t); !t.ReceivedAt.IsZero() && wait > 0 {
-		select {
-		case <-held.Done():
-			return
-		case <-time.After(wait):
-		}
-		waited = t.ID
-	}
 	q := r.cfg.Queue
-	for held.Err() == nil && !q.Stopped() {
-		seen = r.parsed.mark()
-		j, ok := r.next(held, key, &waited)
-		if !ok {
+	going := func() bool { return held.Err() == nil && !q.Stopped() }
+	for going() {
+		rec, err = r.waitOut(held, key, rec, &waited)
+		if err != nil {
 			return
 		}
+		j := r.parse(rec)
 		j.Hold = tandem.Hold{Name: name, Owner: owner}
+		interrupted := false
 		if j.State == tandem.TurnRunning {
 			// Started before, by a process that stopped or died in the
 			// middle: a change may have reached the provider.
 			r.cfg.Takeover()
-			if j.Cmd.Mutating() || turns.Confirms(j.Turn) {
+			interrupted = j.Cmd.Mutating() || turns.Confirms(j.Turn)
+			if interrupted {
 				r.cfg.Interrupted(ctx, j.Turn)
-				continue
+			} else {
+				r.log.Info("running an interrupted turn again", "turn", j.Turn.ID, "session", key.String())
 			}
-			r.log.Info("running an interrupted turn again", "turn", j.Turn.ID, "session", key.String())
 		}
-		release := q.Slot(j.Pool())
-		if held.Err() != nil || q.Stopped() {
-			release()
-			return // it stays for whoever runs the session next
-		}
-		r.started(j.Turn)
-		finished := r.cfg.Run(j)
-		if finished {
-			r.finished.Add(1)
-		}
-		release()
-		if !finished {
+		if !interrupted && !r.runJob(held, j) {
 			// Not finished (stopping, or the lease was lost before a
 			// change): it stays for the session's next run.
 			return
 		}
+		if !going() {
+			return
+		}
+		renewal.stop()
+		seen = r.parsed.mark()
+		rec, err = store.NextTurnOrRelease(held, key, name, owner)
+		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+			released = true
+			return
+		}
+		if err != nil {
+			if held.Err() == nil {
+				r.log.Error("read inbox", "session", key.String(), "err", err)
+			}
+			return
+		}
+		renewal = r.renew(ctx, name, lost)
 	}
+}
+
+// runJob runs j in a slot of its provider's pool, unless the lease is lost
+// or the runner stops while it waits for one, and reports whether j is
+// finished.
+func (r *Runner) runJob(held context.Context, j Job) bool {
+	q := r.cfg.Queue
+	release := q.Slot(j.Pool())
+	defer release()
+	if held.Err() != nil || q.Stopped() {
+		return false // it stays for whoever runs the session next
+	}
+	r.started(j.Turn)
+	if !r.cfg.Run(j) {
+		return false
+	}
+	r.finished.Add(1)
+	return true
+}
+
+// renewal is a session lease's renewal running (Runner.renew).
+type renewal struct {
+	stop func() // stops it and waits until it has stopped; idempotent
+}
+
+// renew renews the session lease name in the background until its stop
+// (Runner.renewLease); it outlives a stop's cancellation of ctx, while
+// running turns finish.
+func (r *Runner) renew(ctx context.Context, name string, lost func()) renewal {
+	renewCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.renewLease(renewCtx, name, lost)
+	}()
+	return renewal{stop: func() {
+		cancel()
+		<-done
+	}}
 }
 
 // renewLease renews the session lease name every LeaseTTL/3 until ctx
@@ -367,37 +417,33 @@ func (r *Runner) renewLease(ctx context.Context, name string, lost func()) {
 	}
 }
 
-// next picks the session's next turn to run: its earliest pending or
-// running turn by the time its message was sent (Slack's ts), which is the
-// thread's order even when replicas recorded the turns in another order,
-// read from the store's index of the session's unfinished turns. With a
-// reorder window (several replicas), a turn younger than the window waits
-// for it, so a message recorded a moment later by another replica still
-// goes first; a turn waits so once (waited names the turn that last did),
-// whatever the clock that stamped it says. The picked turn's text is
-// parsed here, once.
-func (r *Runner) next(ctx context.Context, key tandem.SessionKey, waited *string) (Job, bool) {
+// waitOut returns rec, the session's next turn as last read, when it may
+// run now. With a reorder window (several replicas), a pending turn
+// younger than the window first waits for it, so a message recorded a
+// moment later by another replica still goes first, and the session is
+// read again; a turn waits so once (waited names the turn that last did),
+// whatever the clock that stamped it says. It fails with ctx's error, or
+// the read's (ENOTFOUND when the session has no unfinished turn left).
+func (r *Runner) waitOut(ctx context.Context, key tandem.SessionKey, rec tandem.TurnRecord, waited *string) (tandem.TurnRecord, error) {
 	for {
-		rec, err := r.cfg.Store.NextTurn(ctx, key)
-		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
-			return Job{}, false
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				r.log.Error("read inbox", "session", key.String(), "err", err)
-			}
-			return Job{}, false
-		}
 		wait := r.reorderWait(rec.Turn)
 		if rec.State != tandem.TurnPending || wait <= 0 || rec.Turn.ID == *waited {
-			return r.parse(rec), true
+			return rec, nil
 		}
 		select {
 		case <-ctx.Done():
-			return Job{}, false
+			return tandem.TurnRecord{}, ctx.Err()
 		case <-time.After(wait):
 		}
 		*waited = rec.Turn.ID
+		var err error
+		rec, err = r.cfg.Store.NextTurn(ctx, key)
+		if err != nil {
+			if ctx.Err() == nil && tandem.ErrorCode(err) != tandem.ENOTFOUND {
+				r.log.Error("read inbox", "session", key.String(), "err", err)
+			}
+			return tandem.TurnRecord{}, err
+		}
 	}
 }
 

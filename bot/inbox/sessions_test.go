@@ -14,15 +14,18 @@ import (
 )
 
 // leaseStore is a store whose session lease is granted once, and whose
-// renewals answer renew. Its inbox holds one pending turn.
+// renewals answer renew. Its inbox holds one pending turn; with finds set,
+// only the first finds reads find it.
 type leaseStore struct {
 	turn  tandem.Turn
 	renew func() (bool, error)
+	finds int
 
 	mu       sync.Mutex
-	leases   int  // Lease calls, the first one included
-	released bool // ReleaseLease was called
-	late     bool // Lease was called after ReleaseLease
+	leases   int  // Lease and LeaseNextTurn calls, the first one included
+	released bool // the lease was released
+	late     bool // the lease was taken or renewed after its release
+	reads    int  // reads of the session's next turn
 }
 
 func (s *leaseStore) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
@@ -43,6 +46,25 @@ func (s *leaseStore) ReleaseLease(ctx context.Context, name, owner string) error
 	return nil
 }
 
+func (s *leaseStore) LeaseNextTurn(ctx context.Context, name, owner string, ttl time.Duration, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	ok, err := s.Lease(ctx, name, owner, ttl)
+	if err != nil {
+		return tandem.TurnRecord{}, err
+	}
+	if !ok {
+		return tandem.TurnRecord{}, (tandem.Hold{Name: name, Owner: owner}).NotHeld()
+	}
+	return s.NextTurn(ctx, key)
+}
+
+func (s *leaseStore) NextTurnOrRelease(ctx context.Context, key tandem.SessionKey, name, owner string) (tandem.TurnRecord, error) {
+	rec, err := s.NextTurn(ctx, key)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		s.ReleaseLease(ctx, name, owner)
+	}
+	return rec, err
+}
+
 func (s *leaseStore) Waiting(ctx context.Context, leasePrefix string, max int) (tandem.Waiting, error) {
 	return tandem.Waiting{Next: []tandem.TurnRecord{{Turn: s.turn, State: tandem.TurnPending}}, Unfinished: 1}, nil
 }
@@ -53,6 +75,12 @@ func (s *leaseStore) TurnRecord(ctx context.Context, id string) (tandem.TurnReco
 }
 
 func (s *leaseStore) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+	if s.finds > 0 && s.reads > s.finds {
+		return tandem.TurnRecord{}, tandem.Errorf(tandem.ENOTFOUND, "no turn")
+	}
 	return tandem.TurnRecord{Turn: s.turn, State: tandem.TurnPending}, nil
 }
 
@@ -217,29 +245,13 @@ func TestRunSessionKeepsRenewing(t *testing.T) {
 	}
 }
 
-// onceStore is a leaseStore whose inbox empties after the first read.
-type onceStore struct {
-	leaseStore
-	reads int
-}
-
-func (s *onceStore) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reads++
-	if s.reads > 1 {
-		return tandem.TurnRecord{}, tandem.Errorf(tandem.ENOTFOUND, "no turn")
-	}
-	return tandem.TurnRecord{Turn: s.turn, State: tandem.TurnPending}, nil
-}
-
 // TestRunSessionWaitsAtMostTheReorderWindow: a turn stamped an hour ahead
 // of this replica's clock (another replica's clock runs ahead) waits the
-// reorder window, not the hour, and is read from the store once before it
-// runs.
+// reorder window, not the hour: it is read with the lease, and once again
+// after the window, before it runs.
 func TestRunSessionWaitsAtMostTheReorderWindow(t *testing.T) {
 	turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now().Add(time.Hour)}
-	store := &onceStore{leaseStore: leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }}}
+	store := &leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }, finds: 2}
 	var started startedTurns
 	r := New(Config{
 		Store: store, Queue: fakeQueue{}, Run: started.run, Interrupted: started.interrupted,
@@ -249,8 +261,11 @@ func TestRunSessionWaitsAtMostTheReorderWindow(t *testing.T) {
 	if n := started.count(); n != 1 {
 		t.Errorf("%d turns ran, want 1", n)
 	}
-	if store.reads != 2 {
-		t.Errorf("%d reads of the inbox, want 2: the turn once, then none left", store.reads)
+	if store.reads != 3 {
+		t.Errorf("%d reads of the inbox, want 3: the turn with the lease, again after the window, then none left", store.reads)
+	}
+	if _, released, late := store.counts(); !released || late {
+		t.Errorf("lease released %v, taken or renewed after its release %v; want released, and not after", released, late)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/secrets"
@@ -17,13 +18,14 @@ import (
 )
 
 // Store is a bbolt store that counts the reads of the whole inbox
-// (UnfinishedTurns and Waiting calls) and NextTurn calls.
+// (UnfinishedTurns and Waiting calls) and the reads of one session's next
+// turn (NextTurn, LeaseNextTurn and NextTurnOrRelease calls).
 type Store struct {
 	*store.DB
 
 	mu         sync.Mutex
 	unfinished int                       // UnfinishedTurns and Waiting calls
-	next       map[tandem.SessionKey]int // NextTurn calls by session
+	next       map[tandem.SessionKey]int // reads of the next turn, by session
 }
 
 // Open opens a new store in t's temporary directory, closed when t ends.
@@ -60,17 +62,35 @@ func (s *Store) Waiting(ctx context.Context, leasePrefix string, max int) (tande
 
 // NextTurn counts the call for key and reads key's next turn.
 func (s *Store) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	s.count(key)
+	return s.DB.NextTurn(ctx, key)
+}
+
+// LeaseNextTurn counts the call for key, takes the lease and reads key's
+// next turn.
+func (s *Store) LeaseNextTurn(ctx context.Context, name, owner string, ttl time.Duration, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	s.count(key)
+	return s.DB.LeaseNextTurn(ctx, name, owner, ttl, key)
+}
+
+// NextTurnOrRelease counts the call for key, reads key's next turn and
+// releases the lease when there is none.
+func (s *Store) NextTurnOrRelease(ctx context.Context, key tandem.SessionKey, name, owner string) (tandem.TurnRecord, error) {
+	s.count(key)
+	return s.DB.NextTurnOrRelease(ctx, key, name, owner)
+}
+
+func (s *Store) count(key tandem.SessionKey) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.next == nil {
 		s.next = map[tandem.SessionKey]int{}
 	}
 	s.next[key]++
-	s.mu.Unlock()
-	return s.DB.NextTurn(ctx, key)
 }
 
-// Counts returns the reads of the whole inbox so far and the NextTurn calls by
-// session.
+// Counts returns the reads of the whole inbox so far and the reads of a
+// session's next turn, by session.
 func (s *Store) Counts() (unfinished int, next map[tandem.SessionKey]int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

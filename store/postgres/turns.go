@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -140,14 +141,99 @@ func (db *DB) NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnR
 	if err := db.ready(ctx, "next turn"); err != nil {
 		return tandem.TurnRecord{}, err
 	}
-	r, err := scanTurn(db.pool.QueryRow(ctx, `SELECT `+turnColumns+` FROM turns
-		WHERE team = $1 AND channel = $2 AND thread_ts = $3 AND state <> 'done'
-		ORDER BY sent_at, seq LIMIT 1`, key.Team, key.Channel, key.ThreadTS))
+	r, err := scanTurn(db.pool.QueryRow(ctx, nextTurnSQL, key.Team, key.Channel, key.ThreadTS))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = tandem.Errorf(tandem.ENOTFOUND, "no unfinished turn in session %s", key)
 	}
 	if err != nil {
 		return tandem.TurnRecord{}, db.fail(ctx, "next turn", err)
+	}
+	return r, nil
+}
+
+// nextTurnSQL reads the next turn of the session ($1 team, $2 channel, $3
+// thread ts), as NextTurn does.
+const nextTurnSQL = `SELECT ` + turnColumns + ` FROM turns
+	WHERE team = $1 AND channel = $2 AND thread_ts = $3 AND state <> 'done'
+	ORDER BY sent_at, seq LIMIT 1`
+
+// LeaseNextTurn takes or renews the lease name for owner, as Lease does,
+// and reads key's next turn, as NextTurn does, in one round trip: the two
+// statements are sent together and run as one implicit transaction. It
+// fails with ENOTHELD when another owner holds the lease (the turn read is
+// then dropped), and with ENOTFOUND, the lease taken, when the session has
+// no unfinished turn.
+func (db *DB) LeaseNextTurn(ctx context.Context, name, owner string, ttl time.Duration, key tandem.SessionKey) (tandem.TurnRecord, error) {
+	if name == "" || owner == "" || ttl <= 0 {
+		return tandem.TurnRecord{}, fmt.Errorf("postgres: lease next turn: %w", tandem.Errorf(tandem.EINVALID, "a lease needs a name, an owner and a positive ttl"))
+	}
+	if err := db.ready(ctx, "lease next turn"); err != nil {
+		return tandem.TurnRecord{}, err
+	}
+	leaseSQL, _ := leaseStatements(name)
+	var b pgx.Batch
+	b.Queue(leaseSQL, name, owner, max(1, ttl.Microseconds()))
+	b.Queue(nextTurnSQL, key.Team, key.Channel, key.ThreadTS)
+	res := db.pool.SendBatch(ctx, &b)
+	var held bool
+	err := res.QueryRow().Scan(&held)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil // another owner holds it: held stays false
+	}
+	var r tandem.TurnRecord
+	found := false
+	if err == nil {
+		r, err = scanTurn(res.QueryRow())
+		found = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+	}
+	if closeErr := res.Close(); err == nil {
+		err = closeErr
+	}
+	switch {
+	case err != nil:
+		return tandem.TurnRecord{}, db.fail(ctx, "lease next turn", err)
+	case !held:
+		return tandem.TurnRecord{}, (tandem.Hold{Name: name, Owner: owner}).NotHeld()
+	case !found:
+		return tandem.TurnRecord{}, tandem.Errorf(tandem.ENOTFOUND, "no unfinished turn in session %s", key)
+	}
+	return r, nil
+}
+
+// nextOrReleaseSQL reads the next turn of a session as nextTurnSQL does
+// and, in the same statement (so with the same snapshot), drops $5's lease
+// $4 when there is none; its %s is the release's source (releaseSQL).
+const nextOrReleaseSQL = `WITH next AS (` + nextTurnSQL + `),
+	released AS (DELETE FROM leases %s WHERE name = $4 AND owner = $5 AND NOT EXISTS (SELECT FROM next))
+	SELECT ` + turnColumns + ` FROM next`
+
+var (
+	nextOrReleaseSessionSQL = fmt.Sprintf(nextOrReleaseSQL, "USING "+asyncCommit)
+	nextOrReleaseOtherSQL   = fmt.Sprintf(nextOrReleaseSQL, "")
+)
+
+// NextTurnOrRelease reads key's next turn, as NextTurn does; when there is
+// none it drops owner's lease name in the same statement, as ReleaseLease
+// does, and fails with ENOTFOUND. A turn recorded after the read's snapshot
+// is found by the recording replica's own run or by the poll, as after a
+// NextTurn and a ReleaseLease.
+func (db *DB) NextTurnOrRelease(ctx context.Context, key tandem.SessionKey, name, owner string) (tandem.TurnRecord, error) {
+	if err := db.ready(ctx, "next turn or release"); err != nil {
+		return tandem.TurnRecord{}, err
+	}
+	sql := nextOrReleaseOtherSQL
+	if strings.HasPrefix(name, tandem.SessionLeasePrefix) {
+		sql = nextOrReleaseSessionSQL
+	}
+	r, err := scanTurn(db.pool.QueryRow(ctx, sql, key.Team, key.Channel, key.ThreadTS, name, owner))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = tandem.Errorf(tandem.ENOTFOUND, "no unfinished turn in session %s", key)
+	}
+	if err != nil {
+		return tandem.TurnRecord{}, db.fail(ctx, "next turn or release", err)
 	}
 	return r, nil
 }

@@ -84,6 +84,61 @@ func testNextTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
 		}
 	})
 
+	t.Run("WithTheLease", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		name := tandem.SessionLeasePrefix + sessionA.String()
+		taken := func(owner string) bool {
+			t.Helper()
+			ok, err := s.Lease(ctx, name, owner, time.Minute)
+			must(t, "Lease "+owner, err)
+			if ok {
+				must(t, "ReleaseLease "+owner, s.ReleaseLease(ctx, name, owner))
+			}
+			return !ok
+		}
+		// No turn: the lease is taken all the same.
+		_, err := s.LeaseNextTurn(ctx, name, "r1", time.Minute, sessionA)
+		wantCode(t, "LeaseNextTurn of a session without turns", err, tandem.ENOTFOUND)
+		if !taken("r9") {
+			t.Error("LeaseNextTurn that found no turn did not take the lease")
+		}
+		record(t, s, turn("B", "1740830400.000200"))
+		record(t, s, turn("A", "1740830400.000100"))
+		_, err = s.LeaseNextTurn(ctx, name, "r2", time.Minute, sessionA)
+		wantCode(t, "LeaseNextTurn of a held lease", err, tandem.ENOTHELD)
+		must(t, "ReleaseLease r1", s.ReleaseLease(ctx, name, "r1"))
+		got, err := s.LeaseNextTurn(ctx, name, "r2", time.Minute, sessionA)
+		must(t, "LeaseNextTurn", err)
+		if d := gocmp.Diff(got.Turn, turn("A", "1740830400.000100"), diffOpts...); d != "" || got.State != tandem.TurnPending {
+			t.Errorf("LeaseNextTurn's turn is %s (-got +want):\n%s", got.State, d)
+		}
+		if !taken("r9") {
+			t.Error("LeaseNextTurn did not take the lease")
+		}
+		// A turn left: the lease stays.
+		must(t, "A done", s.SetTurnState(ctx, "A", tandem.TurnDone))
+		if got, err := s.NextTurnOrRelease(ctx, sessionA, name, "r2"); err != nil || got.Turn.ID != "B" {
+			t.Errorf("NextTurnOrRelease with B left = %q, %v; want B", got.Turn.ID, err)
+		}
+		if !taken("r9") {
+			t.Error("NextTurnOrRelease released the lease while a turn was left")
+		}
+		// None left: another owner's call leaves the lease alone; the
+		// holder's releases it.
+		must(t, "B done", s.SetTurnState(ctx, "B", tandem.TurnDone))
+		_, err = s.NextTurnOrRelease(ctx, sessionA, name, "r3")
+		wantCode(t, "NextTurnOrRelease by another owner", err, tandem.ENOTFOUND)
+		if !taken("r9") {
+			t.Error("NextTurnOrRelease dropped another owner's lease")
+		}
+		_, err = s.NextTurnOrRelease(ctx, sessionA, name, "r2")
+		wantCode(t, "NextTurnOrRelease with no turn left", err, tandem.ENOTFOUND)
+		if taken("r9") {
+			t.Error("NextTurnOrRelease with no turn left kept the lease")
+		}
+	})
+
 	t.Run("SentOrder", func(t *testing.T) {
 		s := open(t)
 		// Recorded out of the order they were sent (by two replicas): the
