@@ -51,28 +51,38 @@ func TestSessionLeasesDoNotWaitForTheDisk(t *testing.T) {
 		return setting
 	}
 	ttl := int64(30e6) // microseconds
+	const (
+		take = iota
+		release
+		lastRead // NextTurnOrRelease's, of a session with no turn
+	)
 	cases := []struct {
 		name, lease string
-		release     bool
+		op          int
 		owner       string
 		want        string
 	}{
-		{"a new session lease", tandem.SessionLeasePrefix + "T1/C1/1700000000.000200", false, "replica-1", "off"},
-		{"a session lease's renewal", session, false, "replica-1", "off"},
-		{"a session lease taken by another", session, false, "replica-2", "off"},
-		{"a session lease's release", session, true, "replica-1", "off"},
-		{"a new refresh lease", "refresh/T1/U2/github", false, "replica-1", "on"},
-		{"a refresh lease's renewal", refresh, false, "replica-1", "on"},
-		{"a refresh lease's release", refresh, true, "replica-1", "on"},
+		{"a new session lease", tandem.SessionLeasePrefix + "T1/C1/1700000000.000200", take, "replica-1", "off"},
+		{"a session lease's renewal", session, take, "replica-1", "off"},
+		{"a session lease taken by another", session, take, "replica-2", "off"},
+		{"a session lease's release", session, release, "replica-1", "off"},
+		{"a session's last read, which releases its lease", session, lastRead, "replica-1", "off"},
+		{"a new refresh lease", "refresh/T1/U2/github", take, "replica-1", "on"},
+		{"a refresh lease's renewal", refresh, take, "replica-1", "on"},
+		{"a refresh lease's release", refresh, release, "replica-1", "on"},
+		{"a last read releasing a refresh lease", refresh, lastRead, "replica-1", "on"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			lease, release := leaseStatements(c.lease)
+			lease, rel := leaseStatements(c.lease)
 			var got string
-			if c.release {
-				got = commitSetting(t, release, c.lease, c.owner)
-			} else {
+			switch c.op {
+			case take:
 				got = commitSetting(t, lease, c.lease, c.owner, ttl)
+			case release:
+				got = commitSetting(t, rel, c.lease, c.owner)
+			case lastRead:
+				got = commitSetting(t, nextOrReleaseStatement(c.lease), "T1", "C1", "1700000000.000100", c.lease, c.owner)
 			}
 			if got != c.want {
 				t.Errorf("synchronous_commit after %s = %q, want %q", c.name, got, c.want)

@@ -215,6 +215,16 @@ var (
 	nextOrReleaseOtherSQL   = fmt.Sprintf(nextOrReleaseSQL, "")
 )
 
+// nextOrReleaseStatement returns the statement of NextTurnOrRelease for
+// the lease name: a session's lease is released without waiting for the
+// disk, as by ReleaseLease.
+func nextOrReleaseStatement(name string) string {
+	if strings.HasPrefix(name, tandem.SessionLeasePrefix) {
+		return nextOrReleaseSessionSQL
+	}
+	return nextOrReleaseOtherSQL
+}
+
 // NextTurnOrRelease reads key's next turn, as NextTurn does; when there is
 // none it drops owner's lease name in the same statement, as ReleaseLease
 // does, and fails with ENOTFOUND. A turn recorded after the read's snapshot
@@ -224,11 +234,7 @@ func (db *DB) NextTurnOrRelease(ctx context.Context, key tandem.SessionKey, name
 	if err := db.ready(ctx, "next turn or release"); err != nil {
 		return tandem.TurnRecord{}, err
 	}
-	sql := nextOrReleaseOtherSQL
-	if strings.HasPrefix(name, tandem.SessionLeasePrefix) {
-		sql = nextOrReleaseSessionSQL
-	}
-	r, err := scanTurn(db.pool.QueryRow(ctx, sql, key.Team, key.Channel, key.ThreadTS, name, owner))
+	r, err := scanTurn(db.pool.QueryRow(ctx, nextOrReleaseStatement(name), key.Team, key.Channel, key.ThreadTS, name, owner))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = tandem.Errorf(tandem.ENOTFOUND, "no unfinished turn in session %s", key)
 	}
