@@ -67,10 +67,14 @@ func Reply(r tandem.Reply, attr string) []slack.Block {
 	return blocks
 }
 
+// linkLabel keeps a link's label from ending the link early: Slack's
+// "<url|label>" ends at the first "|" or ">" after the url.
+var linkLabel = strings.NewReplacer("|", "¦", ">", "›")
+
 func itemText(it tandem.Item) string {
 	text := it.Text
 	if it.URL != "" {
-		text = "<" + it.URL + "|" + strings.NewReplacer("|", "¦", ">", "›").Replace(it.Text) + ">"
+		text = "<" + it.URL + "|" + linkLabel.Replace(it.Text) + ">"
 	}
 	if it.Note != "" {
 		text += "  _" + it.Note + "_"
