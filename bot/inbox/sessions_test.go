@@ -20,6 +20,9 @@ type leaseStore struct {
 	turn  tandem.Turn
 	renew func() (bool, error)
 	finds int
+	// lastRead is how long NextTurnOrRelease takes after it released the
+	// lease.
+	lastRead time.Duration
 
 	mu       sync.Mutex
 	leases   int  // Lease and LeaseNextTurn calls, the first one included
@@ -61,6 +64,7 @@ func (s *leaseStore) NextTurnOrRelease(ctx context.Context, key tandem.SessionKe
 	rec, err := s.NextTurn(ctx, key)
 	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
 		s.ReleaseLease(ctx, name, owner)
+		time.Sleep(s.lastRead)
 	}
 	return rec, err
 }
@@ -266,6 +270,41 @@ func TestRunSessionWaitsAtMostTheReorderWindow(t *testing.T) {
 	}
 	if _, released, late := store.counts(); !released || late {
 		t.Errorf("lease released %v, taken or renewed after its release %v; want released, and not after", released, late)
+	}
+}
+
+// TestRunSessionRenewsNothingAfterItsLastRead: the lease is renewed while
+// the session's turn runs, and renewal stops before the read that finds
+// no turn left and releases the lease in the same round trip, so that no
+// renewal takes the released lease back while that read is on its way.
+func TestRunSessionRenewsNothingAfterItsLastRead(t *testing.T) {
+	turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help"}
+	store := &leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }, finds: 1, lastRead: 30 * time.Millisecond}
+	r := New(Config{
+		Store: store, Queue: fakeQueue{}, Interrupted: func(context.Context, tandem.Turn) { t.Error("the turn was called interrupted") },
+		Run: func(Job) bool {
+			// Long enough for several renewals.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+				if leases, _, _ := store.counts(); leases >= 3 || time.Now().After(deadline) {
+					return true
+				}
+			}
+		},
+		LeaseTTL: 3 * time.Millisecond,
+	})
+	runSessionWithin(t, r, turn, "the session's run did not end after its last read")
+	leases, released, late := store.counts()
+	if leases < 3 {
+		t.Errorf("%d takes and renewals of the lease while the turn ran, want at least 3", leases)
+	}
+	if !released {
+		t.Error("the lease was not released")
+	}
+	if late {
+		t.Error("the lease was renewed after the last read released it")
+	}
+	if store.reads != 2 {
+		t.Errorf("%d reads, want 2: the turn with the lease, then none left", store.reads)
 	}
 }
 
