@@ -268,6 +268,7 @@ func (r *Runner) RunSession(t tandem.Turn) {
 	seen := r.parsed.mark()
 	defer func() { r.parsed.forget(key, seen) }()
 	release := func() { store.ReleaseLease(context.WithoutCancel(ctx), name, owner) }
+	readAt := r.cfg.Now()
 	rec, err := store.LeaseNextTurn(ctx, name, owner, r.cfg.LeaseTTL, key)
 	switch tandem.ErrorCode(err) {
 	case "":
@@ -303,7 +304,7 @@ func (r *Runner) RunSession(t tandem.Turn) {
 	q := r.cfg.Queue
 	going := func() bool { return held.Err() == nil && !q.Stopped() }
 	for going() {
-		rec, err = r.waitOut(held, key, rec, &waited)
+		rec, err = r.waitOut(held, key, rec, readAt, &waited)
 		if err != nil {
 			return
 		}
@@ -331,6 +332,7 @@ func (r *Runner) RunSession(t tandem.Turn) {
 		}
 		renewal.stop()
 		seen = r.parsed.mark()
+		readAt = r.cfg.Now()
 		rec, err = store.NextTurnOrRelease(held, key, name, owner)
 		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
 			released = true
@@ -417,25 +419,28 @@ func (r *Runner) renewLease(ctx context.Context, name string, lost func()) {
 	}
 }
 
-// waitOut returns rec, the session's next turn as last read, when it may
-// run now. With a reorder window (several replicas), a pending turn
-// younger than the window first waits for it, so a message recorded a
-// moment later by another replica still goes first, and the session is
-// read again; a turn waits so once (waited names the turn that last did),
+// waitOut returns rec, the session's next turn as read at readAt (the
+// read's start), when it may run now. With a reorder window (several
+// replicas), a pending turn that was younger than the window when it was
+// read first waits for the rest of it, so a message recorded a moment
+// later by another replica still goes first, and the session is read
+// again: also when the window has passed meanwhile (a stall, a slow read),
+// since what was read may be stale by then (another replica may have run
+// it). A turn waits so once (waited names the turn that last did),
 // whatever the clock that stamped it says. It fails with ctx's error, or
 // the read's (ENOTFOUND when the session has no unfinished turn left).
-func (r *Runner) waitOut(ctx context.Context, key tandem.SessionKey, rec tandem.TurnRecord, waited *string) (tandem.TurnRecord, error) {
+func (r *Runner) waitOut(ctx context.Context, key tandem.SessionKey, rec tandem.TurnRecord, readAt time.Time, waited *string) (tandem.TurnRecord, error) {
 	for {
-		wait := r.reorderWait(rec.Turn)
-		if rec.State != tandem.TurnPending || wait <= 0 || rec.Turn.ID == *waited {
+		if rec.State != tandem.TurnPending || rec.Turn.ID == *waited || r.reorderWaitAt(rec.Turn, readAt) <= 0 {
 			return rec, nil
 		}
 		select {
 		case <-ctx.Done():
 			return tandem.TurnRecord{}, ctx.Err()
-		case <-time.After(wait):
+		case <-time.After(max(0, r.reorderWait(rec.Turn))):
 		}
 		*waited = rec.Turn.ID
+		readAt = r.cfg.Now()
 		var err error
 		rec, err = r.cfg.Store.NextTurn(ctx, key)
 		if err != nil {
@@ -451,7 +456,12 @@ func (r *Runner) waitOut(ctx context.Context, key tandem.SessionKey, rec tandem.
 // the reorder window since it was received, never more than the window
 // itself (a turn received by a replica whose clock is ahead).
 func (r *Runner) reorderWait(t tandem.Turn) time.Duration {
-	return min(r.cfg.ReorderWindow-r.cfg.Now().Sub(t.ReceivedAt), r.cfg.ReorderWindow)
+	return r.reorderWaitAt(t, r.cfg.Now())
+}
+
+// reorderWaitAt is what was left of t's reorder window at now.
+func (r *Runner) reorderWaitAt(t tandem.Turn, now time.Time) time.Duration {
+	return min(r.cfg.ReorderWindow-now.Sub(t.ReceivedAt), r.cfg.ReorderWindow)
 }
 
 // Poll submits every session that has unfinished turns, is not queued here

@@ -21,8 +21,8 @@ type leaseStore struct {
 	renew func() (bool, error)
 	finds int
 	// lastRead is how long NextTurnOrRelease takes after it released the
-	// lease.
-	lastRead time.Duration
+	// lease, and firstRead how long LeaseNextTurn takes after its read.
+	lastRead, firstRead time.Duration
 
 	mu       sync.Mutex
 	leases   int  // Lease and LeaseNextTurn calls, the first one included
@@ -57,7 +57,9 @@ func (s *leaseStore) LeaseNextTurn(ctx context.Context, name, owner string, ttl 
 	if !ok {
 		return tandem.TurnRecord{}, (tandem.Hold{Name: name, Owner: owner}).NotHeld()
 	}
-	return s.NextTurn(ctx, key)
+	rec, err := s.NextTurn(ctx, key)
+	time.Sleep(s.firstRead)
+	return rec, err
 }
 
 func (s *leaseStore) NextTurnOrRelease(ctx context.Context, key tandem.SessionKey, name, owner string) (tandem.TurnRecord, error) {
@@ -305,6 +307,27 @@ func TestRunSessionRenewsNothingAfterItsLastRead(t *testing.T) {
 	}
 	if store.reads != 2 {
 		t.Errorf("%d reads, want 2: the turn with the lease, then none left", store.reads)
+	}
+}
+
+// TestRunSessionReadsAYoungTurnAgainAfterAStall: a turn read while younger
+// than the reorder window is read again once the window has passed, even
+// when the read itself outlasted the window (a stall): by then another
+// replica may have run it, and the second read finds it gone.
+func TestRunSessionReadsAYoungTurnAgainAfterAStall(t *testing.T) {
+	turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now()}
+	store := &leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }, finds: 1, firstRead: 60 * time.Millisecond}
+	var started startedTurns
+	r := New(Config{
+		Store: store, Queue: fakeQueue{}, Run: started.run, Interrupted: started.interrupted,
+		LeaseTTL: time.Minute, ReorderWindow: 20 * time.Millisecond,
+	})
+	runSessionWithin(t, r, turn, "the session's run did not end")
+	if n := started.count(); n != 0 {
+		t.Errorf("%d turns ran from a read made before the stall, want 0", n)
+	}
+	if store.reads != 2 {
+		t.Errorf("%d reads, want 2: the turn with the lease, then none left after the window", store.reads)
 	}
 }
 
