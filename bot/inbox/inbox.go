@@ -421,25 +421,37 @@ func (r *Runner) renewLease(ctx context.Context, name string, lost func()) {
 
 // waitOut returns rec, the session's next turn as read at readAt (the
 // read's start), when it may run now. With a reorder window (several
-// replicas), a pending turn that was younger than the window when it was
-// read first waits for the rest of it, so a message recorded a moment
-// later by another replica still goes first, and the session is read
-// again: also when the window has passed meanwhile (a stall, a slow read),
-// since what was read may be stale by then (another replica may have run
-// it). A turn waits so once (waited names the turn that last did),
-// whatever the clock that stamped it says. It fails with ctx's error, or
-// the read's (ENOTFOUND when the session has no unfinished turn left).
+// replicas):
+//   - a pending turn that was younger than the window when it was read
+//     first waits for the rest of it, so a message recorded a moment later
+//     by another replica still goes first, and the session is read again,
+//     also when the window has passed meanwhile; a turn waits so once
+//     (waited names the turn that last did), whatever the clock that
+//     stamped it says;
+//   - a read that took longer than the window (a stall, a slow database)
+//     is made again, once: what it found may be stale, since another
+//     replica may have run that turn meanwhile.
+//
+// It fails with ctx's error, or the read's (ENOTFOUND when the session has
+// no unfinished turn left).
 func (r *Runner) waitOut(ctx context.Context, key tandem.SessionKey, rec tandem.TurnRecord, readAt time.Time, waited *string) (tandem.TurnRecord, error) {
+	slowOnce := false
 	for {
-		if rec.State != tandem.TurnPending || rec.Turn.ID == *waited || r.reorderWaitAt(rec.Turn, readAt) <= 0 {
+		young := rec.State == tandem.TurnPending && rec.Turn.ID != *waited && r.reorderWaitAt(rec.Turn, readAt) > 0
+		slow := r.cfg.ReorderWindow > 0 && r.cfg.Now().Sub(readAt) > r.cfg.ReorderWindow && !slowOnce
+		switch {
+		case young:
+			select {
+			case <-ctx.Done():
+				return tandem.TurnRecord{}, ctx.Err()
+			case <-time.After(max(0, r.reorderWait(rec.Turn))):
+			}
+			*waited = rec.Turn.ID
+		case slow:
+			slowOnce = true
+		default:
 			return rec, nil
 		}
-		select {
-		case <-ctx.Done():
-			return tandem.TurnRecord{}, ctx.Err()
-		case <-time.After(max(0, r.reorderWait(rec.Turn))):
-		}
-		*waited = rec.Turn.ID
 		readAt = r.cfg.Now()
 		var err error
 		rec, err = r.cfg.Store.NextTurn(ctx, key)

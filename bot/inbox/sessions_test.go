@@ -331,6 +331,27 @@ func TestRunSessionReadsAYoungTurnAgainAfterAStall(t *testing.T) {
 	}
 }
 
+// TestRunSessionReadsAgainAfterASlowRead: with a reorder window (several
+// replicas), a read that outlasted the window is made again before its
+// turn runs, even for a turn older than the window: what it found may have
+// been run by another replica meanwhile.
+func TestRunSessionReadsAgainAfterASlowRead(t *testing.T) {
+	turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now().Add(-time.Hour)}
+	store := &leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }, finds: 1, firstRead: 60 * time.Millisecond}
+	var started startedTurns
+	r := New(Config{
+		Store: store, Queue: fakeQueue{}, Run: started.run, Interrupted: started.interrupted,
+		LeaseTTL: time.Minute, ReorderWindow: 20 * time.Millisecond,
+	})
+	runSessionWithin(t, r, turn, "the session's run did not end")
+	if n := started.count(); n != 0 {
+		t.Errorf("%d turns ran from a read that outlasted the window, want 0", n)
+	}
+	if store.reads != 2 {
+		t.Errorf("%d reads, want 2: the turn with the lease, then none left", store.reads)
+	}
+}
+
 // runSessionWithin runs r.RunSession(turn), failing with why when it has
 // not returned after ten seconds.
 func runSessionWithin(t *testing.T, r *Runner, turn tandem.Turn, why string) {
