@@ -310,45 +310,32 @@ func TestRunSessionRenewsNothingAfterItsLastRead(t *testing.T) {
 	}
 }
 
-// TestRunSessionReadsAYoungTurnAgainAfterAStall: a turn read while younger
-// than the reorder window is read again once the window has passed, even
-// when the read itself outlasted the window (a stall): by then another
-// replica may have run it, and the second read finds it gone.
-func TestRunSessionReadsAYoungTurnAgainAfterAStall(t *testing.T) {
-	turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now()}
-	store := &leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }, finds: 1, firstRead: 60 * time.Millisecond}
-	var started startedTurns
-	r := New(Config{
-		Store: store, Queue: fakeQueue{}, Run: started.run, Interrupted: started.interrupted,
-		LeaseTTL: time.Minute, ReorderWindow: 20 * time.Millisecond,
-	})
-	runSessionWithin(t, r, turn, "the session's run did not end")
-	if n := started.count(); n != 0 {
-		t.Errorf("%d turns ran from a read made before the stall, want 0", n)
-	}
-	if store.reads != 2 {
-		t.Errorf("%d reads, want 2: the turn with the lease, then none left after the window", store.reads)
-	}
-}
-
 // TestRunSessionReadsAgainAfterASlowRead: with a reorder window (several
-// replicas), a read that outlasted the window is made again before its
-// turn runs, even for a turn older than the window: what it found may have
-// been run by another replica meanwhile.
+// replicas), a read that outlasted the window (a stall) is made again
+// before its turn runs, whether the turn it found was young then or
+// older than the window: by then another replica may have run it, and the
+// second read finds it gone.
 func TestRunSessionReadsAgainAfterASlowRead(t *testing.T) {
-	turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now().Add(-time.Hour)}
-	store := &leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }, finds: 1, firstRead: 60 * time.Millisecond}
-	var started startedTurns
-	r := New(Config{
-		Store: store, Queue: fakeQueue{}, Run: started.run, Interrupted: started.interrupted,
-		LeaseTTL: time.Minute, ReorderWindow: 20 * time.Millisecond,
-	})
-	runSessionWithin(t, r, turn, "the session's run did not end")
-	if n := started.count(); n != 0 {
-		t.Errorf("%d turns ran from a read that outlasted the window, want 0", n)
-	}
-	if store.reads != 2 {
-		t.Errorf("%d reads, want 2: the turn with the lease, then none left", store.reads)
+	for _, tt := range []struct {
+		name string
+		age  time.Duration // of the turn when it is read
+	}{{"young turn", 0}, {"turn older than the window", time.Hour}} {
+		t.Run(tt.name, func(t *testing.T) {
+			turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now().Add(-tt.age)}
+			store := &leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }, finds: 1, firstRead: 60 * time.Millisecond}
+			var started startedTurns
+			r := New(Config{
+				Store: store, Queue: fakeQueue{}, Run: started.run, Interrupted: started.interrupted,
+				LeaseTTL: time.Minute, ReorderWindow: 20 * time.Millisecond,
+			})
+			runSessionWithin(t, r, turn, "the session's run did not end")
+			if n := started.count(); n != 0 {
+				t.Errorf("%d turns ran from a read that outlasted the window, want 0", n)
+			}
+			if store.reads != 2 {
+				t.Errorf("%d reads, want 2: the turn with the lease, then none left", store.reads)
+			}
+		})
 	}
 }
 
