@@ -258,13 +258,7 @@ func TestRunSessionKeepsRenewing(t *testing.T) {
 func TestRunSessionWaitsAtMostTheReorderWindow(t *testing.T) {
 	turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now().Add(time.Hour)}
 	store := &leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }, finds: 2}
-	var started startedTurns
-	r := New(Config{
-		Store: store, Queue: fakeQueue{}, Run: started.run, Interrupted: started.interrupted,
-		LeaseTTL: time.Minute, ReorderWindow: 20 * time.Millisecond,
-	})
-	runSessionWithin(t, r, turn, "a turn stamped by a clock ahead waited past the reorder window")
-	if n := started.count(); n != 1 {
+	if n := runWindowed(t, store, turn, "a turn stamped by a clock ahead waited past the reorder window"); n != 1 {
 		t.Errorf("%d turns ran, want 1", n)
 	}
 	if store.reads != 3 {
@@ -323,13 +317,7 @@ func TestRunSessionReadsAgainAfterASlowRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			turn := tandem.Turn{ID: "E1", Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"}, Text: "help", ReceivedAt: time.Now().Add(-tt.age)}
 			store := &leaseStore{turn: turn, renew: func() (bool, error) { return true, nil }, finds: 1, firstRead: 60 * time.Millisecond}
-			var started startedTurns
-			r := New(Config{
-				Store: store, Queue: fakeQueue{}, Run: started.run, Interrupted: started.interrupted,
-				LeaseTTL: time.Minute, ReorderWindow: 20 * time.Millisecond,
-			})
-			runSessionWithin(t, r, turn, "the session's run did not end")
-			if n := started.count(); n != 0 {
+			if n := runWindowed(t, store, turn, "the session's run did not end"); n != 0 {
 				t.Errorf("%d turns ran from a read that outlasted the window, want 0", n)
 			}
 			if store.reads != 2 {
@@ -337,6 +325,19 @@ func TestRunSessionReadsAgainAfterASlowRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runWindowed runs turn's session on store with a reorder window of 20 ms
+// (runSessionWithin), and returns how many turns started.
+func runWindowed(t *testing.T, store *leaseStore, turn tandem.Turn, why string) int {
+	t.Helper()
+	var started startedTurns
+	r := New(Config{
+		Store: store, Queue: fakeQueue{}, Run: started.run, Interrupted: started.interrupted,
+		LeaseTTL: time.Minute, ReorderWindow: 20 * time.Millisecond,
+	})
+	runSessionWithin(t, r, turn, why)
+	return started.count()
 }
 
 // runSessionWithin runs r.RunSession(turn), failing with why when it has
