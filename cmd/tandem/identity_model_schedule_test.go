@@ -44,9 +44,13 @@ func (r *modelRun) scheduleCreate(creator string, p tandem.ProviderID, change bo
 		body = fmt.Sprintf("sched-change-%d", r.steps+1)
 		text = modelChange(p, body)
 	}
-	r.step(fmt.Sprintf("%s: every day at 12:00 %s", creator, text))
+	// The clock runs on with real time between the day's jumps
+	// (scheduleDue), so the schedule's hour is twelve hours away from now:
+	// a check never lasts long enough to reach it by itself.
+	at := fmt.Sprintf("every day at %02d:00 ", (r.clk.now().UTC().Hour()+12)%24)
+	r.step(fmt.Sprintf("%s: %s%s", creator, at, text))
 	r.m.Wrote(creator)
-	r.say(creator, "every day at 12:00 "+text)
+	r.say(creator, at+text)
 	m := r.threadPost("Scheduled: ", "runs as <@"+creator+">")
 	id := scheduleIDRe.FindString(string(m.Blocks))
 	if id == "" {
