@@ -71,7 +71,7 @@ func (t Tool) Args(raw string) (map[string]string, error) {
 
 func (a toolArg) check(s string) error {
 	if a.full != nil {
-		if !a.full.MatchString(s) {
+		if !a.full().MatchString(s) {
 			return &ArgsError{fmt.Sprintf("argument %s: %q is not %s", a.Name, clip(s), a.Kind.Expect)}
 		}
 		return nil

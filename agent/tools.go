@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/tandembot/tandem/ops"
 )
@@ -32,7 +33,11 @@ type Tool struct {
 // toolArg is one declared argument with its full-match pattern.
 type toolArg struct {
 	ops.Arg
-	full     *regexp.Regexp // nil for Words kinds
+	// full compiles the anchored pattern on the first call that checks
+	// an argument: compiling every tool's patterns (counted repetitions
+	// such as {1,400} make large programs) took most of serve's start-up.
+	// nil for Words kinds.
+	full     func() *regexp.Regexp
 	required bool
 }
 
@@ -108,7 +113,7 @@ func newTool(s ops.Spec) (Tool, bool) {
 		switch {
 		case a.Kind.Pattern != nil:
 			p := `^(?:` + a.Kind.Pattern.String() + `)$`
-			ta.full = regexp.MustCompile(p)
+			ta.full = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(p) })
 			prop["pattern"] = p
 		case a.Kind.Words:
 			prop["minLength"], prop["maxLength"] = 1, MaxWordsBytes
