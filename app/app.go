@@ -7,21 +7,22 @@ package app
 import (
 	"context"
 	"fmt"
-	"github.com/tandembot/tandem/agent"
-	"github.com/tandembot/tandem/mcpserver"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/agent"
 	"github.com/tandembot/tandem/api"
 	"github.com/tandembot/tandem/bot"
 	"github.com/tandembot/tandem/integrations"
 	"github.com/tandembot/tandem/integrations/slacksignin"
+	"github.com/tandembot/tandem/mcpserver"
 	"github.com/tandembot/tandem/metrics"
 	"github.com/tandembot/tandem/turns"
 )
@@ -165,8 +166,15 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	a.mux.Handle("/api/", apiSrv.Handler())
 	// MCP: the same operations for agents outside Slack, as the key's
 	// creator; every request authenticated as the API's are.
-	a.mux.Handle("/mcp", apiSrv.RequireKey(mcpserver.Handler(mcpserver.Config{
-		Tools: agent.Tools(operations.Specs()), Runner: a.bot, KeyFrom: api.KeyFrom, Version: "1", Logger: log,
+	// It is built on its first request: declaring its tools takes a few
+	// milliseconds that a start need not wait for.
+	mcpHandler := sync.OnceValue(func() http.Handler {
+		return mcpserver.Handler(mcpserver.Config{
+			Tools: agent.Tools(operations.Specs()), Runner: a.bot, KeyFrom: api.KeyFrom, Version: "1", Logger: log,
+		})
+	})
+	a.mux.Handle("/mcp", apiSrv.RequireKey(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mcpHandler().ServeHTTP(w, r)
 	})))
 	a.mux.Handle("GET /metrics", m.Handler())
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
