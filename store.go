@@ -141,6 +141,11 @@ type Store interface {
 
 	// Session returns the session of key, or ENOTFOUND.
 	Session(ctx context.Context, key SessionKey) (Session, error)
+	// SessionOrSetting returns the session of key. When there is none it
+	// fails with ENOTFOUND and also returns the value of the named setting
+	// ("" when unset), read with the session in one round trip: a
+	// session's first turn needs its channel's default mode.
+	SessionOrSetting(ctx context.Context, key SessionKey, setting string) (Session, string, error)
 	// EnsureSession stores s unless a session with its key exists, and
 	// returns the stored one with created=true when s was stored.
 	EnsureSession(ctx context.Context, s Session) (stored Session, created bool, err error)

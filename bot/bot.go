@@ -31,6 +31,7 @@ type Store interface {
 	Waiting(ctx context.Context, leasePrefix string, max int) (tandem.Waiting, error)
 	NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error)
 	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
+	SessionOrSetting(ctx context.Context, key tandem.SessionKey, setting string) (tandem.Session, string, error)
 	UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error)
 	Setting(ctx context.Context, name string) (string, error)
 	SetSetting(ctx context.Context, name, value string) error

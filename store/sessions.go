@@ -42,6 +42,30 @@ func (db *DB) Session(ctx context.Context, key tandem.SessionKey) (tandem.Sessio
 	return s, nil
 }
 
+// SessionOrSetting returns the session of key, as Session does; when there
+// is none it fails with ENOTFOUND and returns the named setting's value
+// ("" when unset), read in the same transaction.
+func (db *DB) SessionOrSetting(ctx context.Context, key tandem.SessionKey, setting string) (tandem.Session, string, error) {
+	k, err := sessionKey(key)
+	if err != nil {
+		return tandem.Session{}, "", fmt.Errorf("store: session or setting: %w", err)
+	}
+	var s tandem.Session
+	var v string
+	err = db.view(ctx, "session or setting", func(tx *bolt.Tx) error {
+		raw := tx.Bucket([]byte(bucketSessions)).Get(k)
+		if raw == nil {
+			v = string(tx.Bucket([]byte(bucketSettings)).Get([]byte(setting)))
+			return tandem.Errorf(tandem.ENOTFOUND, "no session %s", key)
+		}
+		return decode(raw, &s)
+	})
+	if err != nil {
+		return tandem.Session{}, v, err
+	}
+	return s, "", nil
+}
+
 // EnsureSession stores s unless a session with its key exists, and returns
 // the stored one with created=true when s was stored: the first owner wins.
 // It fails with EINVALID for a key with an empty part.

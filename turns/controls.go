@@ -364,12 +364,12 @@ func (e *Engine) auditReply(ctx context.Context, sess tandem.Session) (tandem.Re
 }
 
 // applyChannelDefault asks the owner of the session t starts to consent
-// when its channel defaults to persistent sessions; the session is then
-// stored at once (and taken out of step), since the request changes it.
-func (e *Engine) applyChannelDefault(ctx context.Context, t tandem.Turn, step *tandem.TurnStep) tandem.Session {
+// when its channel defaults to persistent sessions (channelDefault, the
+// channel's setting, is "on"); the session is then stored at once (and
+// taken out of step), since the request changes it.
+func (e *Engine) applyChannelDefault(ctx context.Context, t tandem.Turn, step *tandem.TurnStep, channelDefault string) tandem.Session {
 	sess := *step.Session
-	v, err := e.cfg.Store.Setting(ctx, channelDefaultKey(sess.Key.Team, sess.Key.Channel))
-	if err != nil || v != "on" {
+	if channelDefault != "on" {
 		return sess
 	}
 	if err := e.write(ctx, t, step); err != nil {

@@ -62,7 +62,9 @@ var retryBackoff = 500 * time.Millisecond
 // is not run under a lease); when it is not, the Result is LeaseLost.
 func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tandem.Hold) Result {
 	log := e.log.With("turn", t.ID, "session", t.Session.String(), "user", t.User)
-	sess, err := e.cfg.Store.Session(ctx, t.Session)
+	// A session's first turn needs its channel's default mode: it comes
+	// with the session's read.
+	sess, channelDefault, err := e.cfg.Store.SessionOrSetting(ctx, t.Session, channelDefaultKey(t.Session.Team, t.Session.Channel))
 	created := tandem.ErrorCode(err) == tandem.ENOTFOUND
 	if created {
 		sess, err = tandem.Session{Key: t.Session, Owner: t.User, CreatedAt: t.ReceivedAt}, nil
@@ -77,7 +79,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tande
 		log.Info("session started", "owner", t.User)
 		stored := sess
 		res.step.Session = &stored
-		sess = e.applyChannelDefault(ctx, t, &res.step)
+		sess = e.applyChannelDefault(ctx, t, &res.step, channelDefault)
 	} else if !sess.HasEditor(t.User) && !sess.Persistent() && sess.Pending == nil && t.APIKey == "" && t.Schedule == "" {
 		// In a per-message session whoever writes becomes an editor. A
 		// persistent (or pending) session's list changes only through its

@@ -22,6 +22,7 @@ type Store interface {
 	RecordTurn(ctx context.Context, t tandem.Turn) (bool, error)
 	TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error)
 	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
+	SessionOrSetting(ctx context.Context, key tandem.SessionKey, setting string) (tandem.Session, string, error)
 	StepTurn(ctx context.Context, id string, step tandem.TurnStep) error
 	UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error)
 	Setting(ctx context.Context, name string) (string, error)

@@ -102,6 +102,44 @@ func (db *DB) Session(ctx context.Context, key tandem.SessionKey) (tandem.Sessio
 	return s, nil
 }
 
+// SessionOrSetting returns the session of key, as Session does; when there
+// is none it fails with ENOTFOUND and returns the named setting's value
+// ("" when unset). The two reads go out as one batch: one round trip.
+func (db *DB) SessionOrSetting(ctx context.Context, key tandem.SessionKey, setting string) (tandem.Session, string, error) {
+	k, err := sessionKey(key)
+	if err != nil {
+		return tandem.Session{}, "", fmt.Errorf("postgres: session or setting: %w", err)
+	}
+	if err := db.ready(ctx, "session or setting"); err != nil {
+		return tandem.Session{}, "", err
+	}
+	var b pgx.Batch
+	b.Queue(`SELECT `+sessionColumns+` FROM sessions WHERE key = $1`, k)
+	b.Queue(`SELECT value FROM settings WHERE name = $1`, setting)
+	res := db.pool.SendBatch(ctx, &b)
+	s, err := scanSession(res.QueryRow())
+	found := err == nil
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = nil
+	}
+	var v string
+	if err == nil {
+		if err = res.QueryRow().Scan(&v); errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+	}
+	if closeErr := res.Close(); err == nil {
+		err = closeErr
+	}
+	switch {
+	case err != nil:
+		return tandem.Session{}, "", db.fail(ctx, "session or setting", err)
+	case !found:
+		return tandem.Session{}, v, noSession(key)
+	}
+	return s, "", nil
+}
+
 // EnsureSession stores s unless a session with its key exists, and returns
 // the stored one with created=true when s was stored: the first owner wins,
 // across replicas too. It fails with EINVALID for a key with an empty part.

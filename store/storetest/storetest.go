@@ -353,6 +353,34 @@ func testSessions(t *testing.T, open func(t *testing.T) tandem.Store) {
 		wantCode(t, "Session of an unknown key", err, tandem.ENOTFOUND)
 	})
 
+	// SessionOrSetting reads the setting only for a session that is not
+	// there yet: the channel default its first turn needs.
+	t.Run("OrSetting", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		const setting = "channel/T1/C1/persistent"
+		_, v, err := s.SessionOrSetting(ctx, sessionA, setting)
+		wantCode(t, "SessionOrSetting, neither there", err, tandem.ENOTFOUND)
+		if v != "" {
+			t.Errorf("SessionOrSetting of an unset setting = %q, want empty", v)
+		}
+		must(t, "SetSetting", s.SetSetting(ctx, setting, "on"))
+		_, v, err = s.SessionOrSetting(ctx, sessionA, setting)
+		wantCode(t, "SessionOrSetting without a session", err, tandem.ENOTFOUND)
+		if v != "on" {
+			t.Errorf("SessionOrSetting without a session: setting = %q, want on", v)
+		}
+		_, _, err = s.EnsureSession(ctx, owned("U1"))
+		must(t, "EnsureSession", err)
+		got, v, err := s.SessionOrSetting(ctx, sessionA, setting)
+		must(t, "SessionOrSetting", err)
+		if d := gocmp.Diff(got, owned("U1"), diffOpts...); d != "" || v != "" {
+			t.Errorf("SessionOrSetting of a stored session: setting %q, session (-got +want):\n%s", v, d)
+		}
+		_, _, err = s.SessionOrSetting(ctx, tandem.SessionKey{Team: "T1", Channel: "C1"}, setting)
+		wantCode(t, "SessionOrSetting without a thread", err, tandem.EINVALID)
+	})
+
 	t.Run("EnsureCreatesThenKeeps", func(t *testing.T) {
 		s := open(t)
 		first := owned("U1")
