@@ -24,38 +24,32 @@ func sessionKey(k tandem.SessionKey) ([]byte, error) {
 // Session returns the session of key. It fails with ENOTFOUND when there is
 // none and EINVALID for a key with an empty part.
 func (db *DB) Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error) {
-	k, err := sessionKey(key)
-	if err != nil {
-		return tandem.Session{}, fmt.Errorf("store: session: %w", err)
-	}
-	var s tandem.Session
-	err = db.view(ctx, "session", func(tx *bolt.Tx) error {
-		raw := tx.Bucket([]byte(bucketSessions)).Get(k)
-		if raw == nil {
-			return tandem.Errorf(tandem.ENOTFOUND, "no session %s", key)
-		}
-		return decode(raw, &s)
-	})
-	if err != nil {
-		return tandem.Session{}, err
-	}
-	return s, nil
+	s, _, err := db.sessionOr(ctx, "session", key, "")
+	return s, err
 }
 
 // SessionOrSetting returns the session of key, as Session does; when there
 // is none it fails with ENOTFOUND and returns the named setting's value
 // ("" when unset), read in the same transaction.
 func (db *DB) SessionOrSetting(ctx context.Context, key tandem.SessionKey, setting string) (tandem.Session, string, error) {
+	return db.sessionOr(ctx, "session or setting", key, setting)
+}
+
+// sessionOr reads key's session for op and, when there is none and setting
+// is named, that setting's value.
+func (db *DB) sessionOr(ctx context.Context, op string, key tandem.SessionKey, setting string) (tandem.Session, string, error) {
 	k, err := sessionKey(key)
 	if err != nil {
-		return tandem.Session{}, "", fmt.Errorf("store: session or setting: %w", err)
+		return tandem.Session{}, "", fmt.Errorf("store: %s: %w", op, err)
 	}
 	var s tandem.Session
 	var v string
-	err = db.view(ctx, "session or setting", func(tx *bolt.Tx) error {
+	err = db.view(ctx, op, func(tx *bolt.Tx) error {
 		raw := tx.Bucket([]byte(bucketSessions)).Get(k)
 		if raw == nil {
-			v = string(tx.Bucket([]byte(bucketSettings)).Get([]byte(setting)))
+			if setting != "" {
+				v = string(tx.Bucket([]byte(bucketSettings)).Get([]byte(setting)))
+			}
 			return tandem.Errorf(tandem.ENOTFOUND, "no session %s", key)
 		}
 		return decode(raw, &s)

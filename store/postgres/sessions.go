@@ -78,6 +78,9 @@ func sessionArgs(key string, s tandem.Session) ([]any, error) {
 
 const insertSession = `INSERT INTO sessions (key, ` + sessionColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 
+// sessionByKeySQL reads the session whose key is $1.
+const sessionByKeySQL = `SELECT ` + sessionColumns + ` FROM sessions WHERE key = $1`
+
 func noSession(key tandem.SessionKey) error {
 	return tandem.Errorf(tandem.ENOTFOUND, "no session %s", key)
 }
@@ -92,7 +95,7 @@ func (db *DB) Session(ctx context.Context, key tandem.SessionKey) (tandem.Sessio
 	if err := db.ready(ctx, "session"); err != nil {
 		return tandem.Session{}, err
 	}
-	s, err := scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE key = $1`, k))
+	s, err := scanSession(db.pool.QueryRow(ctx, sessionByKeySQL, k))
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = noSession(key)
 	}
@@ -114,7 +117,7 @@ func (db *DB) SessionOrSetting(ctx context.Context, key tandem.SessionKey, setti
 		return tandem.Session{}, "", err
 	}
 	var b pgx.Batch
-	b.Queue(`SELECT `+sessionColumns+` FROM sessions WHERE key = $1`, k)
+	b.Queue(sessionByKeySQL, k)
 	b.Queue(`SELECT value FROM settings WHERE name = $1`, setting)
 	res := db.pool.SendBatch(ctx, &b)
 	s, err := scanSession(res.QueryRow())
