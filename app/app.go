@@ -55,7 +55,13 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 			return nil, err
 		}
 	}
-	if err := checkSlack(cfg); err != nil {
+	// Slack Web API calls are bounded: a hung call must not hold a session
+	// forever. Every running turn posts to Slack (up to four pools' worth
+	// at once, the gate's bound), and Go's default keeps two idle
+	// connections per host: under a burst most replies would dial a new
+	// connection and close it again.
+	slackHTTP := &http.Client{Timeout: 30 * time.Second, Transport: keepAlive(4 * cfg.Concurrency)}
+	if err := checkSlack(cfg, slackHTTP); err != nil {
 		return nil, err
 	}
 	keys, createdKey, err := openKeyring(cfg)
@@ -97,13 +103,8 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	// once, so a burst does not open (and TLS-handshake) a connection per
 	// call.
 	httpClient := &http.Client{Timeout: cfg.ProviderTimeout, Transport: keepAlive(cfg.Concurrency)}
-	// Slack Web API calls are bounded too: a hung call must not hold a
-	// session forever. Every running turn posts to Slack (up to four
-	// pools' worth at once, the gate's bound), and Go's default keeps two
-	// idle connections per host: under a burst most replies would dial a
-	// new connection and close it again.
 	slackAPI := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL),
-		slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second, Transport: keepAlive(4 * cfg.Concurrency)}))
+		slack.OptionHTTPClient(slackHTTP))
 	a.flow = &integrations.Flow{Store: db, Signer: keys, PublicURL: cfg.PublicURL, Providers: a.providers, HTTPClient: httpClient, Logger: log, Now: cfg.Now}
 	if cfg.NoSlackSignIn {
 		log.Warn("TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN=true: connect links do not check which Slack user opens them; a person who is sent someone else's link is only warned by a confirmation page naming that user. Set TANDEM_SLACK_CLIENT_ID and TANDEM_SLACK_CLIENT_SECRET to use Sign in with Slack.")

@@ -200,20 +200,27 @@ func RedactPassword(rawURL, s string) string {
 const slackCheckTimeout = 30 * time.Second
 
 // checkSlack asks Slack whether it takes both tokens, before anything else
-// runs: auth.test with the bot token (SLACK_BOT_TOKEN) and
-// apps.connections.open with the app-level token (SLACK_APP_TOKEN), the
-// call Socket Mode starts with (the connection it offers is not opened).
-// It fails with a *StartupError naming the token Slack refused, or the URL
-// it could not reach.
-func checkSlack(cfg Config) error {
+// runs: auth.test with the bot token (SLACK_BOT_TOKEN) and, at the same
+// time, apps.connections.open with the app-level token (SLACK_APP_TOKEN),
+// the call Socket Mode starts with (the connection it offers is not
+// opened). It calls through client, the bot's own, so that the bot's first
+// calls find a connection open. It fails with a *StartupError naming the
+// token Slack refused, or the URL it could not reach; when both fail, the
+// bot token's.
+func checkSlack(cfg Config, client *http.Client) error {
 	api := slack.New(cfg.BotToken, slack.OptionAppLevelToken(cfg.AppToken), slack.OptionAPIURL(cfg.SlackAPIURL),
-		slack.OptionHTTPClient(&http.Client{Timeout: slackCheckTimeout}))
+		slack.OptionHTTPClient(client))
 	ctx, cancel := context.WithTimeout(context.Background(), slackCheckTimeout)
 	defer cancel()
+	opened := make(chan error, 1)
+	go func() {
+		_, _, err := api.StartSocketModeContext(ctx)
+		opened <- err
+	}()
 	if _, err := api.AuthTestContext(ctx); err != nil {
 		return slackError(cfg, botTokenVar, "auth.test", err)
 	}
-	if _, _, err := api.StartSocketModeContext(ctx); err != nil {
+	if err := <-opened; err != nil {
 		return slackError(cfg, appTokenVar, "apps.connections.open", err)
 	}
 	return nil

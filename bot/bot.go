@@ -255,6 +255,17 @@ func (b *Bot) setReady(v bool) {
 // lost connections are reopened by slack-go. On return, turns that were
 // still running are left in the inbox for the next start.
 func (b *Bot) Run(ctx context.Context) error {
+	// The socket opens while auth.test runs: the client keeps its events
+	// (the connection's first) until Run reads them below.
+	var opts []socketmode.Option
+	if b.cfg.PingInterval > 0 {
+		opts = append(opts, socketmode.OptionPingInterval(b.cfg.PingInterval))
+	}
+	client := socketmode.New(b.api, opts...)
+	socketCtx, closeSocket := context.WithCancel(ctx)
+	defer closeSocket()
+	runErr := make(chan error, 1)
+	go func() { runErr <- client.RunContext(socketCtx) }()
 	auth, err := b.api.AuthTestContext(ctx)
 	if err != nil {
 		return fmt.Errorf("bot: slack refused the bot token or could not be reached (auth.test): %w", err)
@@ -268,14 +279,6 @@ func (b *Bot) Run(ctx context.Context) error {
 	b.ctx = turnCtx
 	b.mu.Unlock()
 	b.log.Info("slack authenticated", "team", auth.TeamID, "bot_user", auth.UserID)
-
-	var opts []socketmode.Option
-	if b.cfg.PingInterval > 0 {
-		opts = append(opts, socketmode.OptionPingInterval(b.cfg.PingInterval))
-	}
-	client := socketmode.New(b.api, opts...)
-	runErr := make(chan error, 1)
-	go func() { runErr <- client.RunContext(ctx) }()
 
 	if _, err := b.cfg.Store.UnfinishedTurns(ctx); err != nil {
 		return fmt.Errorf("bot: read inbox: %w", err)
