@@ -153,11 +153,14 @@ func (db *DB) UpdateAPIKey(ctx context.Context, prefix string, fn func(*tandem.A
 	return out, nil
 }
 
+// settingByNameSQL reads the value of the setting named $1.
+const settingByNameSQL = `SELECT value FROM settings WHERE name = $1`
+
 // Setting returns the named setting, or ENOTFOUND.
 func (db *DB) Setting(ctx context.Context, name string) (string, error) {
 	var v string
 	err := db.queryRow(ctx, "setting", tandem.Errorf(tandem.ENOTFOUND, "no setting %s", name),
-		`SELECT value FROM settings WHERE name = $1`, []any{name}, &v)
+		settingByNameSQL, []any{name}, &v)
 	return v, err
 }
 

@@ -118,7 +118,7 @@ func (db *DB) SessionOrSetting(ctx context.Context, key tandem.SessionKey, setti
 	}
 	var b pgx.Batch
 	b.Queue(sessionByKeySQL, k)
-	b.Queue(`SELECT value FROM settings WHERE name = $1`, setting)
+	b.Queue(settingByNameSQL, setting)
 	res := db.pool.SendBatch(ctx, &b)
 	s, err := scanSession(res.QueryRow())
 	found := err == nil
