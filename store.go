@@ -27,7 +27,10 @@ type TurnStep struct {
 	Session *Session
 	// Editor is added to the editors of the turn's session, when it
 	// exists (or is Session), unless already there (the owner counts as
-	// there); "" adds nobody.
+	// there), and only while the stored session still runs each message as
+	// its sender: not persistent, no request pending. A session that
+	// became persistent or pending since the turn read it keeps its list,
+	// which only its owner may widen. "" adds nobody.
 	Editor string
 	// Audit is appended in order; a zero Time is stamped by the store.
 	Audit []AuditRecord

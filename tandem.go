@@ -61,6 +61,10 @@ type Session struct {
 // PendingChange is a session variable someone other than the owner asked to
 // set, which takes effect only once the owner approves.
 type PendingChange struct {
+	// ID names this request. The owner's Approve and Decline carry it, so
+	// a press answers the request its message showed and never a later
+	// one that replaced it (whose editors list may differ).
+	ID          string    `json:"id,omitempty"`
 	Name        string    `json:"name"`
 	Value       string    `json:"value"`
 	RequestedBy string    `json:"requested_by"` // Slack user, or "operator:<name>"

@@ -54,7 +54,13 @@ func (p people) AskConsent(ctx context.Context, sess tandem.Session, by string, 
 		who = "This channel's default, set by a channel admin,"
 	}
 	text := fmt.Sprintf("%s asks to turn on %s in %s. If you approve, every turn there runs with *your* accounts, for you and exactly these editors: %s.", who, tandem.EnvKeepCredentialsPersistent, b.threadLink(ctx, sess.Key), turns.EditorList(shown))
-	return b.DM(ctx, sess.Owner, "Approve sharing your identity in a Tandem session?", slackview.Consent(text, sess.Key.String()))
+	// The buttons name the request, so that a press on this message never
+	// answers a later request (Engine.Consent).
+	value := sess.Key.String()
+	if sess.Pending != nil {
+		value += "/" + sess.Pending.ID
+	}
+	return b.DM(ctx, sess.Owner, "Approve sharing your identity in a Tandem session?", slackview.Consent(text, value))
 }
 
 // AskEditor DMs the owner Approve / Decline buttons for a new editor.
@@ -102,11 +108,18 @@ func (p people) OfferConnect(ctx context.Context, key tandem.SessionKey, user st
 // consent handles the owner's answer to the engine's AskConsent. Only the
 // owner's own press counts.
 func (b *Bot) consent(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction) {
+	// The value is the session's key and the request's ID; a message sent
+	// before requests had IDs carries the key alone, and answers nothing.
 	key, ok := parseSessionKey(a.Value)
+	request := ""
+	if i := strings.LastIndex(a.Value, "/"); !ok && i >= 0 {
+		key, ok = parseSessionKey(a.Value[:i])
+		request = a.Value[i+1:]
+	}
 	if !ok {
 		return
 	}
-	outcome, ok := b.engine.Consent(ctx, key, cb.User.ID, a.ActionID == slackview.ActionApprove)
+	outcome, ok := b.engine.Consent(ctx, key, request, cb.User.ID, a.ActionID == slackview.ActionApprove)
 	if ok {
 		b.answered(ctx, cb, outcome)
 	}

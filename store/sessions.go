@@ -105,6 +105,19 @@ func (db *DB) AddEditor(ctx context.Context, key tandem.SessionKey, user string)
 
 // addEditor appends user to the editors of the session stored under k.
 func addEditor(tx *bolt.Tx, key tandem.SessionKey, k []byte, user string) error {
+	return appendEditorIf(tx, key, k, user, func(tandem.Session) bool { return true })
+}
+
+// addSenderEditor appends a turn's sender to the editors of the session
+// stored under k while that session runs each message as its sender
+// (TurnStep.Editor).
+func addSenderEditor(tx *bolt.Tx, key tandem.SessionKey, k []byte, user string) error {
+	return appendEditorIf(tx, key, k, user, func(s tandem.Session) bool { return !s.Persistent() && s.Pending == nil })
+}
+
+// appendEditorIf appends user to the editors of the session stored under k
+// when may allows it for the stored session.
+func appendEditorIf(tx *bolt.Tx, key tandem.SessionKey, k []byte, user string, may func(tandem.Session) bool) error {
 	b := tx.Bucket([]byte(bucketSessions))
 	raw := b.Get(k)
 	if raw == nil {
@@ -114,7 +127,7 @@ func addEditor(tx *bolt.Tx, key tandem.SessionKey, k []byte, user string) error 
 	if err := decode(raw, &s); err != nil {
 		return err
 	}
-	if s.HasEditor(user) {
+	if s.HasEditor(user) || !may(s) {
 		return nil
 	}
 	s.Editors = append(s.Editors, user)

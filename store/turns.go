@@ -264,7 +264,7 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 			if err != nil {
 				return err
 			}
-			err = addEditor(tx, key, sk, step.Editor)
+			err = addSenderEditor(tx, key, sk, step.Editor)
 			if err != nil && tandem.ErrorCode(err) != tandem.ENOTFOUND {
 				return err
 			}

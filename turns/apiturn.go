@@ -2,8 +2,6 @@ package turns
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,11 +57,10 @@ func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadT
 		}
 		threadTS = ts
 	}
-	id := make([]byte, 8)
-	rand.Read(id)
-	turnID := "api-" + hex.EncodeToString(id)
+	id := randomID(8)
+	turnID := "api-" + id
 	if allowChanges {
-		turnID = apiChangesPrefix + hex.EncodeToString(id)
+		turnID = apiChangesPrefix + id
 	}
 	t := tandem.Turn{
 		ID: turnID, Session: tandem.SessionKey{Team: key.Team, Channel: channel, ThreadTS: threadTS},

@@ -2,6 +2,7 @@ package turns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -115,15 +116,22 @@ func (e *Engine) SetVar(ctx context.Context, t tandem.Turn, sess tandem.Session,
 		return tandem.Reply{Title: "This session is already persistent", Text: fmt.Sprintf("Every turn runs as <@%s>.", sess.Owner)}, nil
 	}
 	if t.User == sess.Owner {
-		return e.enablePersistent(ctx, sess.Key, t.User, "set by the owner")
+		return e.enablePersistent(ctx, sess.Key, t.User, "set by the owner", nil)
 	}
 	return e.requestConsent(ctx, sess.Key, t.User)
 }
 
 // enablePersistent turns persistent mode on; only the owner's own action or
-// approval leads here.
-func (e *Engine) enablePersistent(ctx context.Context, key tandem.SessionKey, by, how string) (tandem.Reply, error) {
+// approval leads here. check, when not nil, runs first in the same
+// transaction as the change, on the stored session: its error leaves the
+// session as it was and is returned as is.
+func (e *Engine) enablePersistent(ctx context.Context, key tandem.SessionKey, by, how string, check func(*tandem.Session) error) (tandem.Reply, error) {
 	sess, err := e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+		if check != nil {
+			if err := check(s); err != nil {
+				return err
+			}
+		}
 		if s.Env == nil {
 			s.Env = map[string]string{}
 		}
@@ -171,8 +179,8 @@ func (e *Engine) disablePersistent(ctx context.Context, key tandem.SessionKey, b
 // the owner by DM. Nothing changes until the owner approves.
 func (e *Engine) requestConsent(ctx context.Context, key tandem.SessionKey, by string) (tandem.Reply, error) {
 	sess, err := e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
-		s.Pending = &tandem.PendingChange{Name: tandem.EnvKeepCredentialsPersistent, Value: "true", RequestedBy: by, RequestedAt: e.cfg.Now(),
-			Editors: slices.Clone(s.Editors)}
+		s.Pending = &tandem.PendingChange{ID: randomID(8), Name: tandem.EnvKeepCredentialsPersistent, Value: "true", RequestedBy: by,
+			RequestedAt: e.cfg.Now(), Editors: slices.Clone(s.Editors)}
 		return nil
 	})
 	if err != nil {
@@ -192,49 +200,77 @@ func (e *Engine) requestConsent(ctx context.Context, key tandem.SessionKey, by s
 	}, nil
 }
 
+// errStaleRequest is what Consent finds when the press does not answer the
+// request now pending: it was answered, cancelled or replaced since.
+var errStaleRequest = tandem.Errorf(tandem.ECONFLICT, "that request is no longer the one waiting")
+
 // Consent applies the answer of presser, who must be the owner of the
 // session key, to its pending request to share the owner's identity
 // (approve or decline), and announces the change in the session's thread.
-// It returns what to tell the presser, and false when nothing was applied
-// (not the owner, an unknown session, a store failure; each logged).
-func (e *Engine) Consent(ctx context.Context, key tandem.SessionKey, presser string, approve bool) (string, bool) {
+// request is the ID of the request the pressed message showed
+// (PendingChange.ID): a press answers that request only, so an older
+// message cannot approve a later request, whose editors list may differ.
+// The check and the change are one transaction. It returns what to tell
+// the presser, and false when nothing was applied (not the owner, an
+// unknown session, a store failure; each logged).
+func (e *Engine) Consent(ctx context.Context, key tandem.SessionKey, request, presser string, approve bool) (string, bool) {
 	sess, err := e.cfg.Store.Session(ctx, key)
 	if err != nil || presser != sess.Owner {
 		e.log.Warn("consent press refused", "session", key.String(), "user", presser)
 		return "", false
 	}
+	// same is checked again in each change's transaction: the request
+	// read here may be replaced before it.
+	same := func(s *tandem.Session) error {
+		if s.Owner != presser || s.Pending == nil || request == "" || s.Pending.ID != request {
+			return errStaleRequest
+		}
+		return nil
+	}
 	var outcome string
 	var reply tandem.Reply
 	switch {
-	case sess.Pending == nil:
-		outcome = "There is nothing waiting for your approval in that session any more."
+	case same(&sess) != nil:
 	case approve:
 		// The approval shares the owner's identity with the editors the
 		// owner was shown, and nobody added since.
-		shown := sess.Pending.Editors
-		if _, err = e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+		reply, err = e.enablePersistent(ctx, key, presser, "requested by "+Mention(sess.Pending.RequestedBy)+", approved by the owner", func(s *tandem.Session) error {
+			if err := same(s); err != nil {
+				return err
+			}
+			shown := s.Pending.Editors
 			s.Editors = slices.DeleteFunc(s.Editors, func(e string) bool { return !slices.Contains(shown, e) })
 			return nil
-		}); err != nil {
-			break
-		}
-		reply, err = e.enablePersistent(ctx, key, presser, "requested by "+Mention(sess.Pending.RequestedBy)+", approved by the owner")
+		})
 		outcome = "Approved: that session now runs every turn as you."
 	default:
-		_, err = e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error { s.Pending = nil; return nil })
-		e.auditChange(ctx, key, presser, sess.Owner, "decline_env", tandem.EnvKeepCredentialsPersistent+"=true declined by the owner")
-		reply = tandem.Reply{Title: "The owner declined", Text: fmt.Sprintf("<@%s> declined to share their identity; every message keeps running as its sender.", sess.Owner)}
-		outcome = "Declined: that session keeps running each message as its sender."
+		_, err = e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+			if err := same(s); err != nil {
+				return err
+			}
+			s.Pending = nil
+			return nil
+		})
+		if err == nil {
+			e.auditChange(ctx, key, presser, sess.Owner, "decline_env", tandem.EnvKeepCredentialsPersistent+"=true declined by the owner")
+			reply = tandem.Reply{Title: "The owner declined", Text: fmt.Sprintf("<@%s> declined to share their identity; every message keeps running as its sender.", sess.Owner)}
+			outcome = "Declined: that session keeps running each message as its sender."
+		}
+	}
+	if errors.Is(err, errStaleRequest) || err == nil && outcome == "" {
+		e.log.Info("consent press for a request no longer waiting", "session", key.String(), "user", presser)
+		return "Nothing changed: that request was answered, cancelled or replaced by a newer one. If a newer one waits, its message has its own buttons.", true
 	}
 	if err != nil {
 		e.log.Error("apply consent", "session", key.String(), "err", err)
 		return "", false
 	}
-	if reply.Title != "" {
-		e.cfg.Notifier.Announce(ctx, key, reply)
-	}
+	e.cfg.Notifier.Announce(ctx, key, reply)
 	return outcome, true
 }
+
+// errNeedsOwner stops an editor's addition that only the owner may approve.
+var errNeedsOwner = tandem.Errorf(tandem.EFORBIDDEN, "only the owner may add an editor to a persistent or pending session")
 
 func (e *Engine) changeEditors(ctx context.Context, t tandem.Turn, sess tandem.Session, user string, add bool) (tandem.Reply, error) {
 	if user == "" {
@@ -247,13 +283,25 @@ func (e *Engine) changeEditors(ctx context.Context, t tandem.Turn, sess tandem.S
 		// An editor here acts as the owner: only the owner can share that.
 		return e.requestEditor(ctx, t, sess, user)
 	}
+	// The session read when the turn started may have become persistent or
+	// pending since (the owner's approval and the settings modal act
+	// outside the session's turns): the rule above is applied again to the
+	// stored session, in the transaction that changes it.
+	var current tandem.Session
 	updated, err := e.cfg.Store.UpdateSession(ctx, sess.Key, func(s *tandem.Session) error {
+		if add && t.User != s.Owner && (s.Persistent() || s.Pending != nil) && !s.HasEditor(user) {
+			current = *s
+			return errNeedsOwner
+		}
 		s.Editors = slices.DeleteFunc(s.Editors, func(e string) bool { return e == user })
 		if add && user != s.Owner {
 			s.Editors = append(s.Editors, user)
 		}
 		return nil
 	})
+	if errors.Is(err, errNeedsOwner) {
+		return e.requestEditor(ctx, t, current, user)
+	}
 	if err != nil {
 		return tandem.Reply{}, fmt.Errorf("turns: editors: %w", err)
 	}

@@ -2,8 +2,6 @@ package turns
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -40,9 +38,7 @@ func proposalSetting(id string) string { return "proposal/" + id }
 
 // propose keeps what an agent turn proposed and returns it.
 func (e *Engine) propose(ctx context.Context, t tandem.Turn, user string, reason tandem.Reason, changes []agent.Proposal) (*Proposal, error) {
-	b := make([]byte, 12)
-	rand.Read(b)
-	p := &Proposal{ID: hex.EncodeToString(b), Session: t.Session, Sender: t.User, User: user, Reason: reason,
+	p := &Proposal{ID: randomID(12), Session: t.Session, Sender: t.User, User: user, Reason: reason,
 		Changes: changes, Expires: e.cfg.Now().Add(ProposalTTL)}
 	raw, err := json.Marshal(p)
 	if err == nil {

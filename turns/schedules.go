@@ -2,8 +2,6 @@ package turns
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -191,11 +189,7 @@ func (e *Engine) scheduleGrace() time.Duration {
 	return e.cfg.ScheduleGrace
 }
 
-func newScheduleID() string {
-	b := make([]byte, 6)
-	rand.Read(b)
-	return "sch_" + hex.EncodeToString(b)
-}
+func newScheduleID() string { return "sch_" + randomID(6) }
 
 // threadSchedules lists the schedules of sess's thread.
 func (e *Engine) threadSchedules(ctx context.Context, sess tandem.Session) (tandem.Reply, []tandem.Schedule, error) {

@@ -313,6 +313,10 @@ func (r *modelRun) run() {
 		"relink":     func(rt *rapid.T) { r.relink(r.ownerOr(rt, user), provider.Draw(rt, "provider")) },
 		"unset":      func(rt *rapid.T) { r.control(user.Draw(rt, "actor"), "unset KEEP_CREDENTIALS_PERSISTENT") },
 		"approve":    func(rt *rapid.T) { r.consent(rapid.Bool().Draw(rt, "approve")) },
+		"approveOld": func(rt *rapid.T) { r.consentOld(rapid.Bool().Draw(rt, "approve")) },
+		"settingsDuringTurn": func(rt *rapid.T) {
+			r.settingsDuringTurn(user.Draw(rt, "actor"))
+		},
 		"editorsAdd": func(rt *rapid.T) {
 			r.control(user.Draw(rt, "actor"), "editors add <@"+user.Draw(rt, "who")+">")
 		},
@@ -1036,7 +1040,7 @@ func (r *modelRun) consent(approve bool) {
 		action = "consent_approve"
 	}
 	r.step(fmt.Sprintf("%s presses %s", owner, action))
-	r.press(owner, dm, action)
+	r.pressValue(owner, dm, action, r.buttonValue(dm, action))
 	if approve {
 		r.m.Approve()
 		r.threadPost("every turn now runs as the owner")
@@ -1085,6 +1089,131 @@ func (r *modelRun) editorConsent(approve bool) {
 	r.checkRequests(nil)
 }
 
+// consentOld is the owner's press on the message of a request to share
+// their identity that a later request replaced: it answers nothing (the
+// later request may show other editors), and says so in the message.
+func (r *modelRun) consentOld(approve bool) {
+	owner := r.m.Owner
+	var asks []fakeslack.Message
+	for _, m := range r.e.slack.Messages() {
+		if m.Method == "chat.postMessage" && m.Channel == "D"+owner && strings.Contains(plain(m), "asks to turn on KEEP_CREDENTIALS_PERSISTENT") {
+			asks = append(asks, m)
+		}
+	}
+	if len(asks) < 2 {
+		r.rt.Skip("no request was replaced")
+	}
+	dm := asks[rapid.IntRange(0, len(asks)-2).Draw(r.rt, "older")]
+	action := "consent_decline"
+	if approve {
+		action = "consent_approve"
+	}
+	r.step(fmt.Sprintf("%s presses %s on a replaced request (%s)", owner, action, dm.TS))
+	r.pressValue(owner, dm, action, r.buttonValue(dm, action))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The fake offers every message once, in order: i is m's position.
+	// (The DM may have been answered before, with an update of the same
+	// TS: only one made since the step began counts.)
+	i := -1
+	if _, err := r.e.slack.WaitForMessage(ctx, func(m fakeslack.Message) bool {
+		i++
+		return i >= r.msgs && m.Method == "chat.update" && m.TS == dm.TS && strings.Contains(plain(m), "Nothing changed")
+	}); err != nil {
+		r.rt.Fatalf("the press on a replaced request was not answered with \"Nothing changed\": %v", err)
+	}
+	r.checkRequests(nil)
+}
+
+// settingsDuringTurn is a message of a sender whose search reaches GitHub
+// (drawn among them), whose turn is still running,
+// its GitHub search held, when actor turns persistent mode on in the
+// session settings modal, which acts outside the session's turns. The
+// turn keeps the identity it started with; its sender joins the editors
+// only if the session still runs each message as its sender when the turn
+// ends (identitymodel.MessageAcross), which later steps check.
+func (r *modelRun) settingsDuringTurn(actor string) {
+	var senders []string
+	for _, u := range modelUsers {
+		if u != r.m.Owner && r.m.Runs(u, tandem.GitHub) {
+			senders = append(senders, u)
+		}
+	}
+	if r.m.Mode != identitymodel.PerMessage || len(senders) == 0 {
+		r.rt.Skip("the race needs a per-message session and a sender whose search reaches GitHub")
+	}
+	sender := rapid.SampledFrom(senders).Draw(r.rt, "sender")
+	text := modelReads[tandem.GitHub]
+	r.step(fmt.Sprintf("%s: %s, and %s turns persistent mode on in the settings modal while it runs", sender, text, actor))
+	r.settle()
+	answered, release := r.e.gh.HoldSearches()
+	defer release()
+	owner, admin := r.m.Owner, isAdmin(actor)
+	allowed := false
+	want := r.m.MessageAcross(sender, tandem.GitHub, func() { allowed = r.m.SetPersistent(actor, admin) })
+	r.say(sender, text)
+	select {
+	case <-answered:
+	case <-time.After(10 * time.Second):
+		r.rt.Fatalf("%s's search never reached GitHub", sender)
+	}
+	key := tandem.SessionKey{Team: "T0TANDEM", Channel: channel, ThreadTS: r.root}.String()
+	ack, err := r.e.slack.SendInteraction(ctxFor(r.t), r.e.slack.ViewSubmissionPayload(fakeslack.SubmissionSpec{
+		UserID: actor, CallbackID: "session_settings_modal", PrivateMetadata: key,
+		Values: map[string]map[string]any{"mode": {"mode_choice": map[string]any{"type": "radio_buttons", "selected_option": map[string]any{"value": "persistent"}}}},
+	}))
+	if err != nil {
+		r.rt.Fatalf("submit the settings modal: %v", err)
+	}
+	switch {
+	case !allowed:
+		if !strings.Contains(string(ack), "Only the session owner or a channel admin") {
+			r.rt.Fatalf("%s's submission was not refused in the modal: %s", actor, ack)
+		}
+	case actor == owner:
+		r.threadPost("every turn now runs as the owner")
+	default:
+		r.threadPost("Waiting for the owner's approval")
+	}
+	release()
+	r.expectTurn(sender, tandem.GitHub, want)
+}
+
+// buttonValue is the value of the button action in m.
+func (r *modelRun) buttonValue(m fakeslack.Message, action string) string {
+	var blocks any
+	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+		r.rt.Fatalf("blocks of %s: %v", m.TS, err)
+	}
+	var find func(any) (string, bool)
+	find = func(x any) (string, bool) {
+		switch x := x.(type) {
+		case map[string]any:
+			if x["action_id"] == action {
+				v, ok := x["value"].(string)
+				return v, ok
+			}
+			for _, y := range x {
+				if v, ok := find(y); ok {
+					return v, true
+				}
+			}
+		case []any:
+			for _, y := range x {
+				if v, ok := find(y); ok {
+					return v, true
+				}
+			}
+		}
+		return "", false
+	}
+	v, ok := find(blocks)
+	if !ok {
+		r.rt.Fatalf("no button %s in %s", action, m.Blocks)
+	}
+	return v
+}
+
 func (r *modelRun) newestDM(user, containing string) fakeslack.Message {
 	msgs := r.e.slack.Messages()
 	for i := len(msgs) - 1; i >= 0; i-- {
@@ -1094,11 +1223,6 @@ func (r *modelRun) newestDM(user, containing string) fakeslack.Message {
 	}
 	r.rt.Fatalf("no DM to %s containing %q", user, containing)
 	return fakeslack.Message{}
-}
-
-func (r *modelRun) press(user string, dm fakeslack.Message, action string) {
-	key := tandem.SessionKey{Team: "T0TANDEM", Channel: channel, ThreadTS: r.root}.String()
-	r.pressValue(user, dm, action, key)
 }
 
 func (r *modelRun) pressValue(user string, dm fakeslack.Message, action, value string) {

@@ -124,17 +124,36 @@ func TestPersistentNeedsTheOwnersConsent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the owner was not asked: %v", err)
 	}
-	key := tandem.SessionKey{Team: "T0TANDEM", Channel: channel, ThreadTS: root}.String()
 	// Dave pressing the owner's button changes nothing.
-	press := func(user, action string) {
-		payload := e.slack.BlockActionsPayload(fakeslack.BlockActionSpec{UserID: user, ChannelID: dm.Channel, MessageTS: dm.TS, ActionID: action, Value: key})
+	press := func(user string, dm fakeslack.Message, action string) {
+		payload := e.slack.BlockActionsPayload(fakeslack.BlockActionSpec{UserID: user, ChannelID: dm.Channel, MessageTS: dm.TS, ActionID: action, Value: buttonValue(t, dm.Blocks, action)})
 		if _, err := e.slack.SendInteraction(ctxFor(t), payload); err != nil {
 			t.Fatal(err)
 		}
 	}
-	press("UDAVE", "consent_approve")
+	press("UDAVE", dm, "consent_approve")
 	e.ask("UBOB", "list my open PRs", root, "ran as <@UBOB> · GitHub: bob-gh")
-	press("UALICE", "consent_approve")
+	// Dave asks again: the request is replaced, and a second message asks
+	// the owner. The first message's buttons answer nothing any more.
+	e.ask("UDAVE", "set KEEP_CREDENTIALS_PERSISTENT=true", root, "Waiting for the owner's approval")
+	second, err := e.slack.WaitForMessage(ctxFor(t), func(m fakeslack.Message) bool {
+		return m.Channel == "DUALICE" && m.TS != dm.TS && strings.Contains(plain(m), "asks to turn on KEEP_CREDENTIALS_PERSISTENT")
+	})
+	if err != nil {
+		t.Fatalf("the owner was not asked again: %v", err)
+	}
+	if buttonValue(t, second.Blocks, "consent_approve") == buttonValue(t, dm.Blocks, "consent_approve") {
+		t.Fatalf("both requests' buttons carry %q: a press could not tell them apart", buttonValue(t, dm.Blocks, "consent_approve"))
+	}
+	press("UALICE", dm, "consent_approve")
+	if _, err := e.slack.WaitForMessage(ctxFor(t), func(m fakeslack.Message) bool {
+		return m.Method == "chat.update" && m.TS == dm.TS && strings.Contains(m.Text, "Nothing changed")
+	}); err != nil {
+		t.Fatalf("the press on the replaced request was not answered: %v", err)
+	}
+	e.ask("UBOB", "list my open PRs", root, "ran as <@UBOB> · GitHub: bob-gh")
+	e.ask("UBOB", "env", root, "waiting for <@UALICE>'s approval")
+	press("UALICE", second, "consent_approve")
 	e.reply(root, "every turn now runs as the owner")
 	e.ask("UBOB", "list my open PRs", root, "ran as <@UALICE> (persistent session) · GitHub: alice-gh")
 

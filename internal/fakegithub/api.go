@@ -24,11 +24,11 @@ func (s *Server) apiMux() *http.ServeMux {
 	m := http.NewServeMux()
 	const repo = "/api/v3/repos/{owner}/{repo}"
 	m.HandleFunc("GET /api/v3/user", s.authed(core, s.getUser))
-	m.HandleFunc("GET /api/v3/search/issues", s.authed(search, s.searchIssues))
+	m.HandleFunc("GET /api/v3/search/issues", held(&s.holdSearch, s.authed(search, s.searchIssues)))
 	m.HandleFunc("GET "+repo, s.authed(core, s.getRepo))
 	m.HandleFunc("POST "+repo+"/issues", s.authed(core, s.createIssue))
 	m.HandleFunc("GET "+repo+"/issues/{number}", s.authed(core, s.getIssue))
-	m.HandleFunc("POST "+repo+"/issues/{number}/comments", s.held(s.authed(core, s.createComment)))
+	m.HandleFunc("POST "+repo+"/issues/{number}/comments", held(&s.hold, s.authed(core, s.createComment)))
 	m.HandleFunc("GET "+repo+"/pulls/{number}", s.authed(core, s.getPull))
 	m.HandleFunc("GET "+repo+"/pulls/{number}/reviews", s.authed(core, s.listReviews))
 	m.HandleFunc("GET "+repo+"/commits/{rest...}", s.authed(core, s.commitsRoute))

@@ -3,6 +3,7 @@ package fakegithub
 import (
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // HoldComments makes the next comments be stored and then held before
@@ -10,6 +11,19 @@ import (
 // release lets every held response (and every later one) go. A client
 // killed meanwhile made its comment and never heard so.
 func (s *Server) HoldComments() (stored <-chan struct{}, release func()) {
+	return holdOn(&s.hold)
+}
+
+// HoldSearches is HoldComments for issue searches ("list my open PRs"):
+// answered receives once for each search answered, whose response then
+// waits for release. A turn is thereby kept running, after its request
+// reached GitHub, for as long as a test needs.
+func (s *Server) HoldSearches() (answered <-chan struct{}, release func()) {
+	return holdOn(&s.holdSearch)
+}
+
+// holdOn sets the hold that slot's handlers run after their work (held).
+func holdOn(slot *atomic.Pointer[func()]) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 16)
 	gate := make(chan struct{})
 	var once sync.Once
@@ -20,20 +34,21 @@ func (s *Server) HoldComments() (stored <-chan struct{}, release func()) {
 		}
 		<-gate
 	}
-	s.hold.Store(&hold)
+	slot.Store(&hold)
 	return ch, func() {
 		once.Do(func() {
-			s.hold.Store(nil)
+			slot.Store(nil)
 			close(gate)
 		})
 	}
 }
 
-// held runs h, then the hold HoldComments set, if any.
-func (s *Server) held(h http.HandlerFunc) http.HandlerFunc {
+// held runs h, then the hold set in slot (HoldComments, HoldSearches), if
+// any.
+func held(slot *atomic.Pointer[func()], h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h(w, r)
-		if hold := s.hold.Load(); hold != nil {
+		if hold := slot.Load(); hold != nil {
 			(*hold)()
 		}
 	}

@@ -102,7 +102,9 @@ type Comment struct {
 type Server struct {
 	// hold, when set, is called after a comment's handler ran and before
 	// its response leaves (HoldComments).
-	hold            atomic.Pointer[func()]
+	hold atomic.Pointer[func()]
+	// holdSearch is the same for issue searches (HoldSearches).
+	holdSearch      atomic.Pointer[func()]
 	opts            Options
 	now             func() time.Time
 	*fakeoauth.Base // Start, Close, URL, SetOutage, SetLatency

@@ -163,6 +163,36 @@ func (m *Model) Message(sender string, p tandem.ProviderID) Expect {
 	return e
 }
 
+// MessageAcross is a message of sender that needs p and whose turn is
+// still running when during happens: something that acts outside the
+// session's turns (the settings modal, the owner's press). The turn keeps
+// the identity it started with, and its sender joins the editors only if
+// the session still runs each message as its sender when the turn ends:
+// nobody joins a list its owner approved, or was shown, after the fact.
+func (m *Model) MessageAcross(sender string, p tandem.ProviderID, during func()) Expect {
+	was := m.Editors[sender]
+	e := m.Message(sender, p)
+	if !was {
+		delete(m.Editors, sender) // written when the turn ends
+	}
+	during()
+	if !was && m.Mode == PerMessage && sender != m.Owner {
+		m.Editors[sender] = true
+	}
+	return e
+}
+
+// Runs reports whether a message of sender that needs p would reach p now:
+// its identity has a link there that p still accepts. It changes nothing.
+func (m *Model) Runs(sender string, p tandem.ProviderID) bool {
+	user, reason := m.identity(sender)
+	if reason == tandem.ReasonRefusedNotEditor {
+		return false
+	}
+	l, ok := m.links[user][p]
+	return ok && !l.Dead && !m.revoked[account{p, l.Login}]
+}
+
 // Forget drops message msg of sender from the waiting ones: the binary was
 // killed before it recorded that the message waits (a change it then
 // reported as interrupted).
@@ -289,9 +319,10 @@ func (m *Model) Unset(actor string, admin bool) bool {
 	return true
 }
 
-// Approve is the owner's press on the approval request: persistent mode
-// with exactly the editors the request showed (those removed since stay
-// removed; nobody else joins).
+// Approve is the owner's press on the message of the request now waiting:
+// persistent mode with exactly the editors the request showed (those
+// removed since stay removed; nobody else joins). A press on an older
+// request's message changes nothing, so it has no method here.
 func (m *Model) Approve() {
 	if m.Mode != Pending {
 		return

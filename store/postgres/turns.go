@@ -309,9 +309,13 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 			append([]any{id}, args...)...)
 	}
 	if step.Editor != "" {
+		// Only while the session runs each message as its sender: a
+		// concurrent change of the row makes PostgreSQL check the WHERE
+		// clause again against the changed row.
 		b.Queue(`UPDATE sessions SET editors = array_append(editors, $2)
 			WHERE key = (SELECT team || '/' || channel || '/' || thread_ts FROM turns WHERE id = $1)
-			AND owner <> $2 AND NOT ($2 = ANY (editors))`, id, step.Editor)
+			AND owner <> $2 AND NOT ($2 = ANY (editors))
+			AND pending IS NULL AND (env ->> $3) IS DISTINCT FROM 'true'`, id, step.Editor, tandem.EnvKeepCredentialsPersistent)
 	}
 	now := db.now()
 	for _, r := range step.Audit {

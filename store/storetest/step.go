@@ -84,6 +84,46 @@ func testStepTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
 		}
 	})
 
+	t.Run("NoEditorJoinsAPersistentOrPendingSession", func(t *testing.T) {
+		// A turn that read the session while it ran each message as its
+		// sender ends after the owner shared their identity (or while a
+		// request waits for them): its sender is not added to the list
+		// the owner approved, or was shown.
+		for _, c := range []struct {
+			name string
+			set  func(*tandem.Session)
+		}{
+			{"persistent", func(s *tandem.Session) {
+				s.Env = map[string]string{tandem.EnvKeepCredentialsPersistent: "true"}
+			}},
+			{"pending", func(s *tandem.Session) {
+				s.Pending = &tandem.PendingChange{ID: "req1", Name: tandem.EnvKeepCredentialsPersistent, Value: "true", RequestedBy: "U3", RequestedAt: T0}
+			}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				s := open(t)
+				_, _, err := s.EnsureSession(t.Context(), newSession)
+				must(t, "EnsureSession", err)
+				tr := turn("Ev2", "1740830400.000200")
+				tr.User = "U2"
+				record(t, s, tr)
+				_, err = s.UpdateSession(t.Context(), sessionA, func(s *tandem.Session) error { c.set(s); return nil })
+				must(t, "UpdateSession", err)
+				must(t, "StepTurn", s.StepTurn(t.Context(), "Ev2", tandem.TurnStep{State: tandem.TurnDone, Editor: "U2"}))
+				sess, err := s.Session(t.Context(), sessionA)
+				must(t, "Session", err)
+				if len(sess.Editors) != 0 {
+					t.Errorf("editors = %q, want none: the session is %s", sess.Editors, c.name)
+				}
+				got, err := s.TurnRecord(t.Context(), "Ev2")
+				must(t, "TurnRecord", err)
+				if got.State != tandem.TurnDone {
+					t.Errorf("turn = %s, want done (the step is written; only the editor is not)", got.State)
+				}
+			})
+		}
+	})
+
 	t.Run("FirstOwnerWins", func(t *testing.T) {
 		s := open(t)
 		_, _, err := s.EnsureSession(t.Context(), newSession)

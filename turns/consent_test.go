@@ -1,0 +1,171 @@
+package turns
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/tandembot/tandem"
+)
+
+// askedNotifier keeps every request to share the owner's identity the
+// owner is asked about: the request and the editors its message lists.
+type askedNotifier struct {
+	schNotifier
+	mu    sync.Mutex
+	asked []tandem.PendingChange
+}
+
+func (n *askedNotifier) AskConsent(_ context.Context, sess tandem.Session, _ string, shown []string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := *sess.Pending
+	p.Editors = slices.Clone(shown)
+	n.asked = append(n.asked, p)
+	return nil
+}
+
+func (n *askedNotifier) requests() []tandem.PendingChange {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.asked)
+}
+
+// A channel admin asks for persistent mode, cancels, writes (becoming an
+// editor while the session runs each message as its sender) and asks
+// again. The owner's press on the first message, which listed nobody, must
+// not approve the second request, which lists the admin.
+func TestConsentAnswersOnlyTheRequestItsMessageShowed(t *testing.T) {
+	ctx := t.Context()
+	note := &askedNotifier{}
+	f := newSchFixture(t, func(c *Config) { c.Notifier = note })
+	if out := f.send(t, schOwner, "acme read", nil); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	sess, err := f.db.Session(ctx, schKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The settings modal asks outside any turn: the admin is no editor.
+	if _, err := f.e.SetVar(ctx, tandem.Turn{Session: schKey, User: schChanAdmin}, sess, tandem.EnvKeepCredentialsPersistent, "true"); err != nil {
+		t.Fatal(err)
+	}
+	if out := f.send(t, schChanAdmin, "unset KEEP_CREDENTIALS_PERSISTENT", nil); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	if out := f.send(t, schChanAdmin, "set KEEP_CREDENTIALS_PERSISTENT=true", nil); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	asked := note.requests()
+	if len(asked) != 2 || len(asked[0].Editors) != 0 || !slices.Equal(asked[1].Editors, []string{schChanAdmin}) {
+		t.Fatalf("the owner was asked %+v; want two requests, the first listing nobody, the second %s", asked, schChanAdmin)
+	}
+	if asked[0].ID == "" || asked[0].ID == asked[1].ID {
+		t.Fatalf("request IDs %q and %q: each request needs its own", asked[0].ID, asked[1].ID)
+	}
+
+	for _, approve := range []bool{true, false} {
+		msg, ok := f.e.Consent(ctx, schKey, asked[0].ID, schOwner, approve)
+		if !ok || msg == "" {
+			t.Fatalf("the owner's press on the replaced request (approve %v) was not answered: %q", approve, msg)
+		}
+		after, _ := f.db.Session(ctx, schKey)
+		if after.Persistent() || after.Pending == nil || after.Pending.ID != asked[1].ID {
+			t.Fatalf("after a press on the replaced request (approve %v): persistent %v, pending %+v; want the second request still waiting",
+				approve, after.Persistent(), after.Pending)
+		}
+	}
+	// Nor does a press that names no request, as messages sent before
+	// requests had IDs.
+	if _, ok := f.e.Consent(ctx, schKey, "", schOwner, true); !ok {
+		t.Fatal("a press without a request was not answered")
+	}
+	if out := f.send(t, schChanAdmin, "acme read", nil); out.Identity != nil && out.Identity.SlackUser == schOwner {
+		t.Fatalf("the admin's turn ran as the owner (%s) though the owner approved nothing", out.Identity.Reason)
+	}
+	if _, ok := f.e.Consent(ctx, schKey, asked[1].ID, schOther, true); ok {
+		t.Fatal("someone other than the owner answered the request")
+	}
+
+	// The press on the request now waiting applies it, with its list.
+	if _, ok := f.e.Consent(ctx, schKey, asked[1].ID, schOwner, true); !ok {
+		t.Fatal("the owner's approval of the waiting request was not applied")
+	}
+	after, _ := f.db.Session(ctx, schKey)
+	if !after.Persistent() || after.Pending != nil || !slices.Equal(after.Editors, []string{schChanAdmin}) {
+		t.Fatalf("after the approval: persistent %v, pending %+v, editors %q; want persistent with [%s]", after.Persistent(), after.Pending, after.Editors, schChanAdmin)
+	}
+}
+
+// A turn that started while the session ran each message as its sender,
+// and ends after the owner approved persistent mode, does not add its
+// sender to the list the owner approved.
+func TestTurnEndingAfterApprovalAddsNoEditor(t *testing.T) {
+	ctx := t.Context()
+	note := &askedNotifier{}
+	f := newSchFixture(t, func(c *Config) { c.Notifier = note })
+	if out := f.send(t, schOwner, "acme read", nil); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	tr := tandem.Turn{ID: "Ev_SLOW_1", Session: schKey, User: schOther, Text: "acme read", TS: "1700000000.000900", ReceivedAt: f.clock.Now()}
+	if _, err := f.db.RecordTurn(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	running := f.e.Run(ctx, tr, f.e.Parse(tr.Text), tandem.Hold{})
+
+	sess, err := f.db.Session(ctx, schKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.e.SetVar(ctx, tandem.Turn{Session: schKey, User: schChanAdmin}, sess, tandem.EnvKeepCredentialsPersistent, "true"); err != nil {
+		t.Fatal(err)
+	}
+	asked := note.requests()
+	if len(asked) != 1 || len(asked[0].Editors) != 0 {
+		t.Fatalf("the owner was asked %+v; want one request listing nobody", asked)
+	}
+	if _, ok := f.e.Consent(ctx, schKey, asked[0].ID, schOwner, true); !ok {
+		t.Fatal("the owner's approval was not applied")
+	}
+	if err := f.e.Done(ctx, tr, running); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := f.db.Session(ctx, schKey)
+	if !after.Persistent() || len(after.Editors) != 0 {
+		t.Fatalf("after the slow turn ended: persistent %v, editors %q; want persistent with none", after.Persistent(), after.Editors)
+	}
+	if out := f.send(t, schOther, "acme read", nil); out.Identity != nil && out.Identity.SlackUser == schOwner {
+		t.Fatalf("%s's next turn ran as the owner (%s); the owner approved nobody", schOther, out.Identity.Reason)
+	}
+}
+
+// An admin's "editors add" whose turn read the session before it became
+// persistent asks the owner instead of adding.
+func TestEditorsAddRereadsTheMode(t *testing.T) {
+	ctx := t.Context()
+	note := &askedNotifier{}
+	f := newSchFixture(t, func(c *Config) { c.Notifier = note })
+	if out := f.send(t, schOwner, "acme read", nil); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	stale, err := f.db.Session(ctx, schKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := f.send(t, schOwner, "set KEEP_CREDENTIALS_PERSISTENT=true", nil); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	admin := tandem.Turn{ID: "Ev_ADMIN_1", Session: schKey, User: schChanAdmin, Text: "editors add <@" + schOther + ">"}
+	reply, err := f.e.changeEditors(ctx, admin, stale, schOther, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := f.db.Session(ctx, schKey)
+	if after.HasEditor(schOther) {
+		t.Fatalf("%s was added to a persistent session by a channel admin (reply %q)", schOther, reply.Title)
+	}
+	if reply.Title != "Editor waiting for the owner's approval" {
+		t.Fatalf("reply %q; want the owner asked", reply.Title)
+	}
+}
