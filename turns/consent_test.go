@@ -32,17 +32,25 @@ func (n *askedNotifier) requests() []tandem.PendingChange {
 	return slices.Clone(n.asked)
 }
 
+// startedSession is a session the owner started, whose requests to share
+// the owner's identity the notifier keeps.
+func startedSession(t *testing.T) (*schFixture, *askedNotifier) {
+	t.Helper()
+	note := &askedNotifier{}
+	f := newSchFixture(t, func(c *Config) { c.Notifier = note })
+	if out := f.send(t, schOwner, "acme read", nil); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	return f, note
+}
+
 // A channel admin asks for persistent mode, cancels, writes (becoming an
 // editor while the session runs each message as its sender) and asks
 // again. The owner's press on the first message, which listed nobody, must
 // not approve the second request, which lists the admin.
 func TestConsentAnswersOnlyTheRequestItsMessageShowed(t *testing.T) {
 	ctx := t.Context()
-	note := &askedNotifier{}
-	f := newSchFixture(t, func(c *Config) { c.Notifier = note })
-	if out := f.send(t, schOwner, "acme read", nil); out.Err != nil {
-		t.Fatal(out.Err)
-	}
+	f, note := startedSession(t)
 	sess, err := f.db.Session(ctx, schKey)
 	if err != nil {
 		t.Fatal(err)
@@ -103,11 +111,7 @@ func TestConsentAnswersOnlyTheRequestItsMessageShowed(t *testing.T) {
 // sender to the list the owner approved.
 func TestTurnEndingAfterApprovalAddsNoEditor(t *testing.T) {
 	ctx := t.Context()
-	note := &askedNotifier{}
-	f := newSchFixture(t, func(c *Config) { c.Notifier = note })
-	if out := f.send(t, schOwner, "acme read", nil); out.Err != nil {
-		t.Fatal(out.Err)
-	}
+	f, note := startedSession(t)
 	tr := tandem.Turn{ID: "Ev_SLOW_1", Session: schKey, User: schOther, Text: "acme read", TS: "1700000000.000900", ReceivedAt: f.clock.Now()}
 	if _, err := f.db.RecordTurn(ctx, tr); err != nil {
 		t.Fatal(err)
@@ -144,11 +148,7 @@ func TestTurnEndingAfterApprovalAddsNoEditor(t *testing.T) {
 // persistent asks the owner instead of adding.
 func TestEditorsAddRereadsTheMode(t *testing.T) {
 	ctx := t.Context()
-	note := &askedNotifier{}
-	f := newSchFixture(t, func(c *Config) { c.Notifier = note })
-	if out := f.send(t, schOwner, "acme read", nil); out.Err != nil {
-		t.Fatal(out.Err)
-	}
+	f, _ := startedSession(t)
 	stale, err := f.db.Session(ctx, schKey)
 	if err != nil {
 		t.Fatal(err)

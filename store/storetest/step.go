@@ -7,6 +7,17 @@ import (
 	"github.com/tandembot/tandem"
 )
 
+// withU2sTurn stores sessionA, owned by U1, with a turn Ev2 of U2 in it.
+func withU2sTurn(t *testing.T, s tandem.Store) tandem.Store {
+	t.Helper()
+	_, _, err := s.EnsureSession(t.Context(), tandem.Session{Key: sessionA, Owner: "U1", CreatedAt: T0})
+	must(t, "EnsureSession", err)
+	tr := turn("Ev2", "1740830400.000200")
+	tr.User = "U2"
+	record(t, s, tr)
+	return s
+}
+
 // testStepTurn checks StepTurn: a turn's state, the session it starts, its
 // sender as an editor and its audit records land together, or not at all.
 func testStepTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
@@ -49,12 +60,7 @@ func testStepTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
 	})
 
 	t.Run("RunningThenDoneWithAnEditor", func(t *testing.T) {
-		s := open(t)
-		_, _, err := s.EnsureSession(t.Context(), newSession)
-		must(t, "EnsureSession", err)
-		tr := turn("Ev2", "1740830400.000200")
-		tr.User = "U2"
-		record(t, s, tr)
+		s := withU2sTurn(t, open(t))
 		must(t, "StepTurn running", s.StepTurn(t.Context(), "Ev2", tandem.TurnStep{
 			State: tandem.TurnRunning, Editor: "U2", Audit: []tandem.AuditRecord{resolve("Ev2", "U2")},
 		}))
@@ -101,13 +107,8 @@ func testStepTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
 			}},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				s := open(t)
-				_, _, err := s.EnsureSession(t.Context(), newSession)
-				must(t, "EnsureSession", err)
-				tr := turn("Ev2", "1740830400.000200")
-				tr.User = "U2"
-				record(t, s, tr)
-				_, err = s.UpdateSession(t.Context(), sessionA, func(s *tandem.Session) error { c.set(s); return nil })
+				s := withU2sTurn(t, open(t))
+				_, err := s.UpdateSession(t.Context(), sessionA, func(s *tandem.Session) error { c.set(s); return nil })
 				must(t, "UpdateSession", err)
 				must(t, "StepTurn", s.StepTurn(t.Context(), "Ev2", tandem.TurnStep{State: tandem.TurnDone, Editor: "U2"}))
 				sess, err := s.Session(t.Context(), sessionA)
