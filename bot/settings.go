@@ -20,9 +20,9 @@ func (b *Bot) openSettings(ctx context.Context, team string, cb slack.Interactio
 	sess, err := b.cfg.Store.Session(ctx, key)
 	var view slack.ModalViewRequest
 	if err != nil {
-		view = slackview.SessionSettings(key, nil, "")
+		view = slackview.SessionSettings(key, nil, "", "")
 	} else {
-		view = slackview.SessionSettings(key, &sess, turns.EditorList(sess))
+		view = slackview.SessionSettings(key, &sess, turns.EditorList(sess), turns.EditorsDigest(sess))
 	}
 	if _, err := b.api.OpenViewContext(ctx, cb.TriggerID, view); err != nil {
 		b.log.Warn("open session settings", "err", err)
@@ -36,7 +36,8 @@ func (b *Bot) submitSettings(ctx context.Context, team string, cb slack.Interact
 	if cb.View.CallbackID != slackview.CallbackSettingsModal {
 		return nil
 	}
-	key, ok := parseSessionKey(cb.View.PrivateMetadata)
+	meta, shown := slackview.SettingsMetadata(cb.View.PrivateMetadata)
+	key, ok := parseSessionKey(meta)
 	if !ok {
 		return nil
 	}
@@ -60,9 +61,22 @@ func (b *Bot) submitSettings(ctx context.Context, team string, cb slack.Interact
 		value = "true"
 	}
 	t := tandem.Turn{Session: key, User: cb.User.ID}
+	apply := func(ctx context.Context) (tandem.Reply, error) {
+		return b.engine.SetVar(ctx, t, sess, tandem.EnvKeepCredentialsPersistent, value)
+	}
+	if value == "true" && cb.User.ID == sess.Owner && !sess.Persistent() {
+		// The owner shares their identity with the editors the modal
+		// showed, and nobody who joined since it opened.
+		if shown == "" || turns.EditorsDigest(sess) != shown {
+			return refuse("The editors changed since you opened this. Close it and open Session settings again to see who would act as you.")
+		}
+		apply = func(ctx context.Context) (tandem.Reply, error) {
+			return b.engine.EnablePersistentAsShown(ctx, key, cb.User.ID, shown)
+		}
+	}
 	go func() {
 		ctx := context.WithoutCancel(ctx)
-		reply, err := b.engine.SetVar(ctx, t, sess, tandem.EnvKeepCredentialsPersistent, value)
+		reply, err := apply(ctx)
 		if err != nil {
 			b.log.Warn("session settings", "err", err)
 			return

@@ -169,3 +169,94 @@ func TestEditorsAddRereadsTheMode(t *testing.T) {
 		t.Fatalf("reply %q; want the owner asked", reply.Title)
 	}
 }
+
+// racingStore runs before once, just before the next UpdateSession: what
+// another replica, or another press, writes between a read and a change.
+type racingStore struct {
+	Store
+	before func()
+}
+
+func (s *racingStore) UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error) {
+	if b := s.before; b != nil {
+		s.before = nil
+		b()
+	}
+	return s.Store.UpdateSession(ctx, key, fn)
+}
+
+// A request replaced between Consent's read of the session and its change
+// is not answered by a press on the replaced one's message, approve or
+// decline: the ID is checked again in the transaction that changes it.
+func TestConsentChecksTheRequestInItsTransaction(t *testing.T) {
+	for _, approve := range []bool{true, false} {
+		ctx := t.Context()
+		racing := &racingStore{}
+		note := &askedNotifier{}
+		f := newSchFixture(t, func(c *Config) {
+			c.Notifier = note
+			racing.Store = c.Store
+			c.Store = racing
+		})
+		if out := f.send(t, schOwner, "acme read", nil); out.Err != nil {
+			t.Fatal(out.Err)
+		}
+		if out := f.send(t, schChanAdmin, "set KEEP_CREDENTIALS_PERSISTENT=true", nil); out.Err != nil {
+			t.Fatal(out.Err)
+		}
+		asked := note.requests()
+		if len(asked) != 1 {
+			t.Fatalf("the owner was asked %+v; want one request", asked)
+		}
+		racing.before = func() {
+			if _, err := f.db.UpdateSession(ctx, schKey, func(s *tandem.Session) error {
+				s.Pending.ID, s.Pending.Editors = "replaced", []string{schChanAdmin, schOther}
+				s.Editors = append(s.Editors, schOther)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if msg, ok := f.e.Consent(ctx, schKey, asked[0].ID, schOwner, approve); !ok || msg != staleAnswer {
+			t.Fatalf("approve %v: Consent = %q, %v; want the stale answer", approve, msg, ok)
+		}
+		after, _ := f.db.Session(ctx, schKey)
+		if after.Persistent() || after.Pending == nil || after.Pending.ID != "replaced" {
+			t.Fatalf("approve %v: persistent %v, pending %+v; want the replacing request still waiting", approve, after.Persistent(), after.Pending)
+		}
+	}
+}
+
+// A request stored before requests had IDs is sent again, with an ID on
+// its buttons, when its owner presses the old message; that press itself
+// answers nothing, the new message's does.
+func TestConsentAsksAgainForARequestWithoutID(t *testing.T) {
+	ctx := t.Context()
+	f, note := startedSession(t)
+	if _, err := f.db.UpdateSession(ctx, schKey, func(s *tandem.Session) error {
+		s.Pending = &tandem.PendingChange{Name: tandem.EnvKeepCredentialsPersistent, Value: "true", RequestedBy: schChanAdmin, RequestedAt: f.clock.Now()}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.e.Consent(ctx, schKey, "", schOther, true); ok {
+		t.Fatal("someone other than the owner was answered")
+	}
+	if len(note.requests()) != 0 {
+		t.Fatal("a press by someone other than the owner asked the owner again")
+	}
+	msg, ok := f.e.Consent(ctx, schKey, "", schOwner, true)
+	asked := note.requests()
+	if !ok || len(asked) != 1 || asked[0].ID == "" {
+		t.Fatalf("Consent = %q, %v, asked %+v; want the request sent again with an ID", msg, ok, asked)
+	}
+	if after, _ := f.db.Session(ctx, schKey); after.Persistent() {
+		t.Fatal("the press on the message without an ID turned persistent mode on")
+	}
+	if _, ok := f.e.Consent(ctx, schKey, asked[0].ID, schOwner, true); !ok {
+		t.Fatal("the new message's approval was not applied")
+	}
+	if after, _ := f.db.Session(ctx, schKey); !after.Persistent() {
+		t.Fatal("the new message's approval did not turn persistent mode on")
+	}
+}

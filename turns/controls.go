@@ -2,6 +2,8 @@ package turns
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -204,6 +206,9 @@ func (e *Engine) requestConsent(ctx context.Context, key tandem.SessionKey, by s
 // request now pending: it was answered, cancelled or replaced since.
 var errStaleRequest = tandem.Errorf(tandem.ECONFLICT, "that request is no longer the one waiting")
 
+// staleAnswer tells the owner that their press answered nothing.
+const staleAnswer = "Nothing changed: that request was answered, cancelled or replaced by a newer one. If a newer one waits, its message has its own buttons."
+
 // Consent applies the answer of presser, who must be the owner of the
 // session key, to its pending request to share the owner's identity
 // (approve or decline), and announces the change in the session's thread.
@@ -211,13 +216,19 @@ var errStaleRequest = tandem.Errorf(tandem.ECONFLICT, "that request is no longer
 // (PendingChange.ID): a press answers that request only, so an older
 // message cannot approve a later request, whose editors list may differ.
 // The check and the change are one transaction. It returns what to tell
-// the presser, and false when nothing was applied (not the owner, an
-// unknown session, a store failure; each logged).
+// the presser: also when the press answers nothing (the request was
+// answered, cancelled or replaced; or it was made before requests had IDs,
+// and is then sent again with its own buttons). It returns false, with
+// nothing to tell, only when the presser is not the owner, the session is
+// unknown or the store failed (each logged).
 func (e *Engine) Consent(ctx context.Context, key tandem.SessionKey, request, presser string, approve bool) (string, bool) {
 	sess, err := e.cfg.Store.Session(ctx, key)
 	if err != nil || presser != sess.Owner {
 		e.log.Warn("consent press refused", "session", key.String(), "user", presser)
 		return "", false
+	}
+	if sess.Pending != nil && sess.Pending.ID == "" {
+		return e.askAgain(ctx, key, presser)
 	}
 	// same is checked again in each change's transaction: the request
 	// read here may be replaced before it.
@@ -259,7 +270,7 @@ func (e *Engine) Consent(ctx context.Context, key tandem.SessionKey, request, pr
 	}
 	if errors.Is(err, errStaleRequest) || err == nil && outcome == "" {
 		e.log.Info("consent press for a request no longer waiting", "session", key.String(), "user", presser)
-		return "Nothing changed: that request was answered, cancelled or replaced by a newer one. If a newer one waits, its message has its own buttons.", true
+		return staleAnswer, true
 	}
 	if err != nil {
 		e.log.Error("apply consent", "session", key.String(), "err", err)
@@ -271,6 +282,30 @@ func (e *Engine) Consent(ctx context.Context, key tandem.SessionKey, request, pr
 
 // errNeedsOwner stops an editor's addition that only the owner may approve.
 var errNeedsOwner = tandem.Errorf(tandem.EFORBIDDEN, "only the owner may add an editor to a persistent or pending session")
+
+// askAgain gives the request waiting in session key, made before requests
+// had IDs, an ID, and asks its owner again with a message whose buttons
+// carry it: the older message cannot say which request it answers.
+func (e *Engine) askAgain(ctx context.Context, key tandem.SessionKey, presser string) (string, bool) {
+	sess, err := e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+		if s.Owner != presser || s.Pending == nil || s.Pending.ID != "" {
+			return errStaleRequest
+		}
+		s.Pending.ID = randomID(8)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errStaleRequest):
+		return staleAnswer, true
+	case err != nil:
+		e.log.Error("name a waiting request", "session", key.String(), "err", err)
+		return "", false
+	}
+	if err := e.cfg.Notifier.AskConsent(ctx, sess, sess.Pending.RequestedBy, sess.Pending.Editors); err != nil {
+		e.log.Warn("ask owner for consent", "session", key.String(), "err", err)
+	}
+	return "Nothing changed yet: this message came before Tandem's requests had their own buttons, so I've sent the request again in a new message. Answer that one.", true
+}
 
 func (e *Engine) changeEditors(ctx context.Context, t tandem.Turn, sess tandem.Session, user string, add bool) (tandem.Reply, error) {
 	if user == "" {
@@ -362,6 +397,36 @@ func EditorList(sess tandem.Session) string {
 		out = append(out, "<@"+e+">")
 	}
 	return strings.Join(out, ", ")
+}
+
+// EditorsDigest names sess's editors list as a view shows it, so that an
+// answer to the view can tell whether the list changed since.
+func EditorsDigest(sess tandem.Session) string {
+	editors := slices.Sorted(slices.Values(sess.Editors))
+	sum := sha256.Sum256([]byte(strings.Join(editors, "\n")))
+	return hex.EncodeToString(sum[:8])
+}
+
+// errEditorsChanged is what EnablePersistentAsShown finds when the
+// session's editors are not the ones its view showed.
+var errEditorsChanged = tandem.Errorf(tandem.ECONFLICT, "The editors changed since this was opened: open Session settings again to see who would act as you.")
+
+// EnablePersistentAsShown turns persistent mode on for owner from a view
+// that showed the session's editors list as shown (EditorsDigest): in the
+// transaction that turns it on, it fails (ECONFLICT) when the stored list
+// is another, or when owner does not own the session (EFORBIDDEN), and
+// changes nothing. Whoever joined since the view opened is not shared the
+// owner's identity without the owner seeing them.
+func (e *Engine) EnablePersistentAsShown(ctx context.Context, key tandem.SessionKey, owner, shown string) (tandem.Reply, error) {
+	return e.enablePersistent(ctx, key, owner, "set by the owner", func(s *tandem.Session) error {
+		switch {
+		case s.Owner != owner:
+			return tandem.Errorf(tandem.EFORBIDDEN, "only the owner turns persistent mode on without asking")
+		case EditorsDigest(*s) != shown:
+			return errEditorsChanged
+		}
+		return nil
+	})
 }
 
 // Mention renders a user for a reply, or an operator's name as it is.

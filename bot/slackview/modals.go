@@ -2,6 +2,7 @@ package slackview
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/slack-go/slack"
 	"github.com/tandembot/tandem"
@@ -29,8 +30,10 @@ const (
 // SessionSettings returns the Session settings modal for the thread key:
 // its owner, mode and editors (a list in words) and a choice of mode, or,
 // with sess nil, a note that the thread is no session yet and no Save
-// button.
-func SessionSettings(key tandem.SessionKey, sess *tandem.Session, editors string) slack.ModalViewRequest {
+// button. shown names the editors list the modal shows (a digest); it
+// comes back with the submission, with the key, in the private metadata
+// (SettingsMetadata).
+func SessionSettings(key tandem.SessionKey, sess *tandem.Session, editors, shown string) slack.ModalViewRequest {
 	var blocks []slack.Block
 	if sess == nil {
 		blocks = []slack.Block{Section("This thread is not a Tandem session yet. Mention @tandem in it to start one.")}
@@ -59,12 +62,20 @@ func SessionSettings(key tandem.SessionKey, sess *tandem.Session, editors string
 		Close:           plain("Close"),
 		Blocks:          slack.Blocks{BlockSet: blocks},
 		CallbackID:      CallbackSettingsModal,
-		PrivateMetadata: key.String(),
+		PrivateMetadata: key.String() + "#" + shown,
 	}
 	if sess != nil {
 		view.Submit = plain("Save")
 	}
 	return view
+}
+
+// SettingsMetadata splits the Session settings modal's private metadata
+// into the session's key and the digest of the editors list it showed
+// ("" for a modal opened before it carried one).
+func SettingsMetadata(meta string) (key, shown string) {
+	key, shown, _ = strings.Cut(meta, "#")
+	return key, shown
 }
 
 // KeyModal returns the modal that creates an API key: a name, an expiry,

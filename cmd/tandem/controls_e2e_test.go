@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -21,21 +22,41 @@ func TestSessionSettingsShortcut(t *testing.T) {
 	bobTS, _ := e.mention("UBOB", "list my open PRs", root)
 	e.reply(root, "ran as <@UBOB>")
 
-	payload := e.slack.MessageShortcutPayload(fakeslack.ShortcutSpec{CallbackID: "session_settings", UserID: "UALICE", ChannelID: channel, MessageTS: bobTS, ThreadTS: root, MessageUser: "UBOB"})
-	if _, err := e.slack.SendInteraction(ctxFor(t), payload); err != nil {
-		t.Fatal(err)
+	// open opens the modal as Alice and returns its private metadata (the
+	// session's key and the editors list it shows).
+	opened := 0
+	open := func() string {
+		payload := e.slack.MessageShortcutPayload(fakeslack.ShortcutSpec{CallbackID: "session_settings", UserID: "UALICE", ChannelID: channel, MessageTS: bobTS, ThreadTS: root, MessageUser: "UBOB"})
+		if _, err := e.slack.SendInteraction(ctxFor(t), payload); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		view, err := e.slack.WaitForView(ctxFor(t), func(m fakeslack.Message) bool {
+			if m.Method != "views.open" {
+				return false
+			}
+			n++
+			return n > opened
+		})
+		if err != nil {
+			t.Fatalf("no modal opened: %v", err)
+		}
+		opened++
+		if !strings.Contains(string(view.View), "Session settings") || !strings.Contains(string(view.View), "KEEP_CREDENTIALS_PERSISTENT") {
+			t.Errorf("modal: %s", view.View)
+		}
+		var v struct {
+			PrivateMetadata string `json:"private_metadata"`
+		}
+		if err := json.Unmarshal(view.View, &v); err != nil || !strings.HasPrefix(v.PrivateMetadata, tandem.SessionKey{Team: "T0TANDEM", Channel: channel, ThreadTS: root}.String()+"#") {
+			t.Fatalf("the modal's private metadata %q (%v): want the session's key and the editors it shows", v.PrivateMetadata, err)
+		}
+		return v.PrivateMetadata
 	}
-	view, err := e.slack.WaitForView(ctxFor(t), func(m fakeslack.Message) bool { return m.Method == "views.open" })
-	if err != nil {
-		t.Fatalf("no modal opened: %v", err)
-	}
-	if !strings.Contains(string(view.View), "Session settings") || !strings.Contains(string(view.View), "KEEP_CREDENTIALS_PERSISTENT") {
-		t.Errorf("modal: %s", view.View)
-	}
-	key := tandem.SessionKey{Team: "T0TANDEM", Channel: channel, ThreadTS: root}.String()
+	meta := open()
 	submit := func(user string) string {
 		ack, err := e.slack.SendInteraction(ctxFor(t), e.slack.ViewSubmissionPayload(fakeslack.SubmissionSpec{
-			UserID: user, CallbackID: "session_settings_modal", PrivateMetadata: key,
+			UserID: user, CallbackID: "session_settings_modal", PrivateMetadata: meta,
 			Values: map[string]map[string]any{"mode": {"mode_choice": map[string]any{"type": "radio_buttons", "selected_option": map[string]any{"value": "persistent"}}}},
 		}))
 		if err != nil {
@@ -46,6 +67,16 @@ func TestSessionSettingsShortcut(t *testing.T) {
 	if ack := submit("UCAROL"); !strings.Contains(ack, "Only the session owner or a channel admin") {
 		t.Errorf("carol's submission was not refused in the modal: %s", ack)
 	}
+	// Carol writes while Alice's modal is open: she joins the editors, so
+	// Alice's Save would share her identity with someone the modal did not
+	// show. It is refused in the modal, and nothing changes.
+	e.connect("UCAROL", "carol-gh")
+	e.ask("UCAROL", "list my open PRs", root, "ran as <@UCAROL>")
+	if ack := submit("UALICE"); !strings.Contains(ack, "The editors changed since you opened this") {
+		t.Fatalf("the owner's Save after the editors changed was not refused: %s", ack)
+	}
+	e.ask("UCAROL", "list my open PRs", root, "ran as <@UCAROL> · GitHub: carol-gh")
+	meta = open()
 	submit("UALICE")
 	e.reply(root, "every turn now runs as the owner")
 	e.ask("UBOB", "list my open PRs", root, "ran as <@UALICE> (persistent session) · GitHub: alice-gh")

@@ -314,6 +314,9 @@ func (r *modelRun) run() {
 		"unset":      func(rt *rapid.T) { r.control(user.Draw(rt, "actor"), "unset KEEP_CREDENTIALS_PERSISTENT") },
 		"approve":    func(rt *rapid.T) { r.consent(rapid.Bool().Draw(rt, "approve")) },
 		"approveOld": func(rt *rapid.T) { r.consentOld(rapid.Bool().Draw(rt, "approve")) },
+		"settingsAfterWrite": func(rt *rapid.T) {
+			r.settingsAfterWrite(r.ownerOr(rt, user), user.Draw(rt, "writer"), provider.Draw(rt, "provider"))
+		},
 		"settingsDuringTurn": func(rt *rapid.T) {
 			r.settingsDuringTurn(user.Draw(rt, "actor"))
 		},
@@ -1146,6 +1149,7 @@ func (r *modelRun) settingsDuringTurn(actor string) {
 	text := modelReads[tandem.GitHub]
 	r.step(fmt.Sprintf("%s: %s, and %s turns persistent mode on in the settings modal while it runs", sender, text, actor))
 	r.settle()
+	meta := r.openSettings(actor)
 	answered, release := r.e.gh.HoldSearches()
 	defer release()
 	owner, admin := r.m.Owner, isAdmin(actor)
@@ -1157,26 +1161,96 @@ func (r *modelRun) settingsDuringTurn(actor string) {
 	case <-time.After(10 * time.Second):
 		r.rt.Fatalf("%s's search never reached GitHub", sender)
 	}
-	key := tandem.SessionKey{Team: "T0TANDEM", Channel: channel, ThreadTS: r.root}.String()
+	// The turn's sender joins the editors only when the turn ends, so the
+	// list the modal showed is still the stored one.
+	r.saveSettings(actor, meta, allowed, actor == owner, identitymodel.PerMessage)
+	release()
+	r.expectTurn(sender, tandem.GitHub, want)
+}
+
+// settingsAfterWrite is actor opening Session settings, writer's message
+// in the thread, and then actor's Save of persistent mode in the modal
+// opened before it. When the owner saves and the message made its writer
+// an editor, the Save is refused in the modal: the owner would share
+// their identity with someone the modal did not show.
+func (r *modelRun) settingsAfterWrite(actor, writer string, p tandem.ProviderID) {
+	r.step(actor + " opens Session settings")
+	meta := r.openSettings(actor)
+	before := maps.Clone(r.m.Editors)
+	r.message(writer, p, false)
+	owner, was := r.m.Owner, r.m.Mode
+	r.step(actor + " saves persistent mode in the modal opened before " + writer + "'s message")
+	if actor == owner && was != identitymodel.Persistent && !maps.Equal(before, r.m.Editors) {
+		ack := r.submitSettings(actor, meta)
+		if !strings.Contains(ack, "The editors changed since you opened this") {
+			r.rt.Fatalf("the owner's Save after %s joined the editors was not refused: %s", writer, ack)
+		}
+		r.checkRequests(nil)
+		return
+	}
+	allowed := r.m.SetPersistent(actor, isAdmin(actor))
+	r.saveSettings(actor, meta, allowed, actor == owner, was)
+	r.checkRequests(nil)
+}
+
+// openSettings opens the Session settings modal as user from the thread's
+// first message and returns its private metadata.
+func (r *modelRun) openSettings(user string) string {
+	before := len(r.e.slack.Views())
+	payload := r.e.slack.MessageShortcutPayload(fakeslack.ShortcutSpec{CallbackID: "session_settings", UserID: user, ChannelID: channel, MessageTS: r.root, ThreadTS: r.root, MessageUser: r.m.Owner})
+	if _, err := r.e.slack.SendInteraction(ctxFor(r.t), payload); err != nil {
+		r.rt.Fatalf("open Session settings: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	i := -1
+	view, err := r.e.slack.WaitForView(ctx, func(m fakeslack.Message) bool {
+		i++
+		return i >= before && m.Method == "views.open" && m.User == user
+	})
+	if err != nil {
+		r.rt.Fatalf("no Session settings opened for %s: %v", user, err)
+	}
+	var v struct {
+		PrivateMetadata string `json:"private_metadata"`
+	}
+	if err := json.Unmarshal(view.View, &v); err != nil {
+		r.rt.Fatalf("Session settings view: %v", err)
+	}
+	return v.PrivateMetadata
+}
+
+// submitSettings submits, as user, the Session settings modal whose
+// private metadata is meta with persistent mode chosen, and returns the
+// acknowledgement.
+func (r *modelRun) submitSettings(user, meta string) string {
 	ack, err := r.e.slack.SendInteraction(ctxFor(r.t), r.e.slack.ViewSubmissionPayload(fakeslack.SubmissionSpec{
-		UserID: actor, CallbackID: "session_settings_modal", PrivateMetadata: key,
+		UserID: user, CallbackID: "session_settings_modal", PrivateMetadata: meta,
 		Values: map[string]map[string]any{"mode": {"mode_choice": map[string]any{"type": "radio_buttons", "selected_option": map[string]any{"value": "persistent"}}}},
 	}))
 	if err != nil {
-		r.rt.Fatalf("submit the settings modal: %v", err)
+		r.rt.Fatalf("submit Session settings: %v", err)
 	}
+	return string(ack)
+}
+
+// saveSettings submits persistent mode as actor and checks what follows,
+// given whether the model allowed it, whether actor owns the session and
+// the mode before.
+func (r *modelRun) saveSettings(actor, meta string, allowed, owner bool, was identitymodel.Mode) {
+	ack := r.submitSettings(actor, meta)
 	switch {
 	case !allowed:
-		if !strings.Contains(string(ack), "Only the session owner or a channel admin") {
+		if !strings.Contains(ack, "Only the session owner or a channel admin") {
 			r.rt.Fatalf("%s's submission was not refused in the modal: %s", actor, ack)
 		}
-	case actor == owner:
+	case was == identitymodel.Persistent:
+		r.threadPost("already persistent")
+	case owner:
 		r.threadPost("every turn now runs as the owner")
 	default:
 		r.threadPost("Waiting for the owner's approval")
 	}
-	release()
-	r.expectTurn(sender, tandem.GitHub, want)
 }
 
 // buttonValue is the value of the button action in m.
