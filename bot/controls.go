@@ -109,7 +109,8 @@ func (p people) OfferConnect(ctx context.Context, key tandem.SessionKey, user st
 // owner's own press counts.
 func (b *Bot) consent(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction) {
 	// The value is the session's key and the request's ID; a message sent
-	// before requests had IDs carries the key alone, and answers nothing.
+	// before requests had IDs carries the key alone and answers nothing
+	// (a request stored without an ID is then sent again, Engine.Consent).
 	key, ok := parseSessionKey(a.Value)
 	request := ""
 	if i := strings.LastIndex(a.Value, "/"); !ok && i >= 0 {
