@@ -176,6 +176,11 @@ type Store interface {
 	// still equals oldRefresh (compare-and-swap for rotating refresh
 	// tokens); ECONFLICT when another refresh won, ENOTFOUND without a link.
 	SwapToken(ctx context.Context, team, user string, provider ProviderID, oldRefresh string, tok Token) error
+	// SetLinkSite sets the site (Site, SiteName) of the link to provider,
+	// and nothing else, while that link is to the account accountID;
+	// ENOTFOUND when there is no such link (disconnected, or relinked to
+	// another account).
+	SetLinkSite(ctx context.Context, team, user string, provider ProviderID, accountID, site, siteName string) error
 	// MarkNeedsReconnect flags a link whose token the provider refused.
 	MarkNeedsReconnect(ctx context.Context, team, user string, provider ProviderID) error
 

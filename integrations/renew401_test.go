@@ -119,7 +119,7 @@ func startGoogleFake(t *testing.T) renewFake {
 // provider, counting what it reports.
 type renewEnv struct {
 	fake   renewFake
-	db     integrations.TokenStore
+	db     linkStore
 	tokens *integrations.Tokens
 
 	mu        sync.Mutex
@@ -129,7 +129,13 @@ type renewEnv struct {
 
 // newRenewEnv makes a Tokens for fake over db; base, when not nil, is the
 // transport beneath it (the provider's API and token endpoint alike).
-func newRenewEnv(t *testing.T, fake renewFake, db integrations.TokenStore, base http.RoundTripper) *renewEnv {
+// linkStore is the store of Tokens and of the connect flow's end.
+type linkStore interface {
+	integrations.TokenStore
+	SaveLink(ctx context.Context, l tandem.Link) error
+}
+
+func newRenewEnv(t *testing.T, fake renewFake, db linkStore, base http.RoundTripper) *renewEnv {
 	t.Helper()
 	e := &renewEnv{fake: fake, db: db}
 	e.tokens = &integrations.Tokens{
@@ -522,9 +528,9 @@ func (r *refuseAll) RoundTrip(req *http.Request) (*http.Response, error) {
 // serves them all (GitLab rotates refresh tokens, so a second refresh with
 // the spent one would be refused and mark the link).
 func TestEarlyExpiryStormRefreshesOnce(t *testing.T) {
-	stores := map[string]func(*testing.T) integrations.TokenStore{
-		"bbolt": func(t *testing.T) integrations.TokenStore { return openFlowStore(t) },
-		"postgres": func(t *testing.T) integrations.TokenStore {
+	stores := map[string]func(*testing.T) linkStore{
+		"bbolt": func(t *testing.T) linkStore { return openFlowStore(t) },
+		"postgres": func(t *testing.T) linkStore {
 			url := pgtest.URL(t)
 			key, _ := secrets.GenerateKey()
 			keys, _ := secrets.NewKeyring(key)

@@ -22,7 +22,7 @@ type TokenStore interface {
 	SwapToken(ctx context.Context, team, user string, provider tandem.ProviderID, oldRefresh string, tok tandem.Token) error
 	MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID) error
 	DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) error
-	SaveLink(ctx context.Context, l tandem.Link) error
+	SetLinkSite(ctx context.Context, team, user string, provider tandem.ProviderID, accountID, site, siteName string) error
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
 }
@@ -239,9 +239,7 @@ func (s *source) token(ctx context.Context) (tandem.Token, error) {
 		return tandem.Token{}, s.expired()
 	}
 	if !s.sameAccount(stored) {
-		// A relink to another account since the turn began: the turn keeps
-		// the identity it started with, so it must not go on as the new one.
-		return tandem.Token{}, tandem.Errorf(tandem.ECONFLICT, "Your %s link changed to another account while this ran; send the message again to run it as %s.", s.link.Provider.Name(), stored.Login)
+		return tandem.Token{}, s.relinked(stored)
 	}
 	if t.valid(stored.Token) {
 		s.cur = stored.Token
@@ -255,8 +253,23 @@ func (s *source) token(ctx context.Context) (tandem.Token, error) {
 	if err != nil {
 		return tandem.Token{}, err
 	}
+	// got is a re-read link when another process won the refresh, or the
+	// swap lost to a relink: it must still be the turn's account.
+	switch {
+	case got.NeedsReconnect:
+		return tandem.Token{}, s.expired()
+	case !s.sameAccount(got):
+		return tandem.Token{}, s.relinked(got)
+	}
 	s.cur = got.Token
 	return s.cur, nil
+}
+
+// relinked is the error of a turn whose link now is to another account:
+// the turn keeps the identity it started with, so it must not go on as
+// the new one.
+func (s *source) relinked(now tandem.Link) error {
+	return tandem.Errorf(tandem.ECONFLICT, "Your %s link changed to another account while this ran; send the message again to run it as %s.", s.link.Provider.Name(), now.Login)
 }
 
 // refreshLocked spends stored's refresh token and saves the new token
@@ -565,10 +578,13 @@ func (t *Tokens) ChooseSite(ctx context.Context, team, user string, p tandem.Pro
 	}
 	for _, s := range link.Sites {
 		if s.ID == siteID {
-			link.Site, link.SiteName = s.ID, s.Name
-			if err := t.Store.SaveLink(ctx, link); err != nil {
+			// Only the site is written, and only while the link is still
+			// to the account read: a disconnect or a relink on another
+			// replica meanwhile is never undone.
+			if err := t.Store.SetLinkSite(ctx, team, user, p, link.AccountID, s.ID, s.Name); err != nil {
 				return tandem.Link{}, fmt.Errorf("integrations: choose site: %w", err)
 			}
+			link.Site, link.SiteName = s.ID, s.Name
 			return link, nil
 		}
 	}

@@ -56,6 +56,16 @@ func (s *memStore) SaveLink(ctx context.Context, l tandem.Link) error {
 	return nil
 }
 
+func (s *memStore) SetLinkSite(ctx context.Context, team, user string, p tandem.ProviderID, accountID, site, siteName string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if team != s.link.Team || user != s.link.User || p != s.link.Provider || accountID != s.link.AccountID {
+		return tandem.Errorf(tandem.ENOTFOUND, "no link")
+	}
+	s.link.Site, s.link.SiteName = site, siteName
+	return nil
+}
+
 func (s *memStore) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
 	return true, nil
 }

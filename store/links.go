@@ -214,6 +214,31 @@ func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.
 	})
 }
 
+// SetLinkSite sets the link's site while it is to the account accountID
+// (tandem.Store). It fails with ENOTFOUND otherwise.
+func (db *DB) SetLinkSite(ctx context.Context, team, user string, provider tandem.ProviderID, accountID, site, siteName string) error {
+	k, err := linkKey(team, user, provider)
+	if err != nil {
+		return fmt.Errorf("store: set link site: %w", err)
+	}
+	return db.update(ctx, "set link site", func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bucketLinks))
+		raw := b.Get(k)
+		if raw == nil {
+			return notLinked(team, user, provider)
+		}
+		var lv linkValue
+		if err := decode(raw, &lv); err != nil {
+			return err
+		}
+		if lv.AccountID != accountID {
+			return notLinked(team, user, provider)
+		}
+		lv.Site, lv.SiteName = site, siteName
+		return putJSON(b, k, lv)
+	})
+}
+
 // MarkNeedsReconnect flags a link whose token the provider refused; the
 // sealed token is left as it is. It fails with ENOTFOUND without a link.
 func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID) error {

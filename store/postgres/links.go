@@ -207,6 +207,21 @@ func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.
 	})
 }
 
+// SetLinkSite sets the link's site while it is to the account accountID
+// (tandem.Store), in one statement. It fails with ENOTFOUND otherwise.
+func (db *DB) SetLinkSite(ctx context.Context, team, user string, provider tandem.ProviderID, accountID, site, siteName string) error {
+	if err := checkLinkKey(team, user, provider); err != nil {
+		return fmt.Errorf("postgres: set link site: %w", err)
+	}
+	tag, err := db.exec(ctx, "set link site", `UPDATE links SET site = $5, site_name = $6
+		WHERE team = $1 AND user_id = $2 AND provider = $3 AND account_id = $4`,
+		team, user, string(provider), accountID, site, siteName)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = fmt.Errorf("postgres: set link site: %w", notLinked(user, provider))
+	}
+	return err
+}
+
 // MarkNeedsReconnect flags a link whose token the provider refused; the
 // sealed token is left as it is. It fails with ENOTFOUND without a link.
 func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID) error {

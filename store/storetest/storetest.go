@@ -606,6 +606,26 @@ func testLinks(t *testing.T, open func(t *testing.T) tandem.Store) {
 		}
 	})
 
+	t.Run("SetLinkSite", func(t *testing.T) {
+		s := open(t)
+		err := s.SetLinkSite(t.Context(), "T1", "U1", tandem.Jira, "acc-1", "s2", "Two")
+		wantCode(t, "SetLinkSite without a link", err, tandem.ENOTFOUND)
+		l := link("T1", "U1", tandem.Jira)
+		must(t, "SaveLink", s.SaveLink(t.Context(), l))
+		must(t, "MarkNeedsReconnect", s.MarkNeedsReconnect(t.Context(), "T1", "U1", tandem.Jira))
+		// A link relinked to another account since it was read keeps its site.
+		err = s.SetLinkSite(t.Context(), "T1", "U1", tandem.Jira, l.AccountID+"-before", "s2", "Two")
+		wantCode(t, "SetLinkSite for another account", err, tandem.ENOTFOUND)
+		must(t, "SetLinkSite", s.SetLinkSite(t.Context(), "T1", "U1", tandem.Jira, l.AccountID, "s2", "Two"))
+		got, err := s.Link(t.Context(), "T1", "U1", tandem.Jira)
+		must(t, "Link", err)
+		want := l
+		want.Site, want.SiteName, want.NeedsReconnect = "s2", "Two", true
+		if d := gocmp.Diff(got, want, diffOpts...); d != "" {
+			t.Errorf("Link after SetLinkSite: only the site changes (-got +want):\n%s", d)
+		}
+	})
+
 	t.Run("SwapToken", func(t *testing.T) {
 		s := open(t)
 		next := tandem.Token{AccessToken: FakeAccessToken2, RefreshToken: FakeRefreshToken2, TokenType: "bearer", Expiry: T0.Add(16 * time.Hour)}
