@@ -38,13 +38,7 @@ func TestRelinkDuringARefreshIsNotUsed(t *testing.T) {
 		fake := startGitLabFake(t)
 		hook := &atRefresh{base: http.DefaultTransport}
 		e := newRenewEnv(t, fake, openFlowStore(t), hook)
-		alice := e.newLink(t, "UALICE", fake.alice)
-		alice.Token.Expiry = time.Now().Add(-time.Minute)
-		e.save(t, alice)
-		creds, err := e.tokens.Credentials(t.Context(), "T1", "UALICE", fake.prov.ID(), tandem.ReasonSender)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, creds := e.expiredTurn(t)
 		other := e.newLink(t, "UALICE", fake.bob) // the same person's second account
 		relinked := false
 		hook.then = func() {
@@ -55,12 +49,12 @@ func TestRelinkDuringARefreshIsNotUsed(t *testing.T) {
 			relinked = true
 		}
 		n := len(fake.calls())
-		_, err = fake.prov.Identify(t.Context(), creds.Client)
+		_, err := fake.prov.Identify(t.Context(), creds.Client)
 		if !relinked {
 			t.Fatalf("revoked %v: the refresh never reached the provider", revoked)
 		}
-		if err == nil || !strings.Contains(err.Error(), "changed to another account") {
-			t.Errorf("revoked %v: Identify = %v; want the turn stopped as relinked", revoked, err)
+		if code := tandem.ErrorCode(err); code != tandem.ECONFLICT || !strings.Contains(err.Error(), "changed to another account") {
+			t.Errorf("revoked %v: Identify = %v (code %q); want the turn stopped as relinked (%s)", revoked, err, code, tandem.ECONFLICT)
 		}
 		for _, c := range e.callsSince(n) {
 			if c.Token == other.Token.AccessToken {

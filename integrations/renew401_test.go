@@ -219,6 +219,21 @@ func (e *renewEnv) client(t *testing.T, tokens *integrations.Tokens, user string
 // callsSince returns the API calls after the first n.
 func (e *renewEnv) callsSince(n int) []apiCall { return e.fake.calls()[n:] }
 
+// expiredTurn stores alice's link with a token past its recorded expiry
+// and resolves a turn's credentials as her: the turn's first call
+// refreshes the token.
+func (e *renewEnv) expiredTurn(t *testing.T) (tandem.Link, tandem.Credentials) {
+	t.Helper()
+	alice := e.newLink(t, "UALICE", e.fake.alice)
+	alice.Token.Expiry = time.Now().Add(-time.Minute)
+	e.save(t, alice)
+	creds, err := e.tokens.Credentials(t.Context(), "T1", "UALICE", e.fake.prov.ID(), tandem.ReasonSender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return alice, creds
+}
+
 func (e *renewEnv) counts() (dead, refreshes int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -589,20 +604,14 @@ func TestEarlyExpiryStormRefreshesOnce(t *testing.T) {
 func TestRelinkToAnotherAccountBeforeAnExpiryRefresh(t *testing.T) {
 	fake := startGitLabFake(t)
 	e := newRenewEnv(t, fake, openFlowStore(t), nil)
-	alice := e.newLink(t, "UALICE", fake.alice)
-	alice.Token.Expiry = time.Now().Add(-time.Minute)
-	e.save(t, alice)
-	creds, err := e.tokens.Credentials(t.Context(), "T1", "UALICE", fake.prov.ID(), tandem.ReasonSender)
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice, creds := e.expiredTurn(t)
 	if creds.Identity.Login != alice.Login {
 		t.Fatalf("the turn resolved %s, want alice's %s", creds.Identity.Login, alice.Login)
 	}
 	bob := e.link(t, "UALICE", fake.bob)
 	n := len(fake.calls())
 
-	_, err = fake.prov.Identify(t.Context(), creds.Client)
+	_, err := fake.prov.Identify(t.Context(), creds.Client)
 	if code := tandem.ErrorCode(err); code != tandem.ECONFLICT {
 		t.Errorf("Identify: code %q (%v), want %s", code, err, tandem.ECONFLICT)
 	}

@@ -192,7 +192,24 @@ func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.
 	if err != nil {
 		return fmt.Errorf("store: swap token: %w", err)
 	}
-	return db.update(ctx, "swap token", func(tx *bolt.Tx) error {
+	return db.changeLink(ctx, "swap token", k, team, user, provider, func(lv *linkValue) (bool, error) {
+		current, err := db.keys.OpenToken(lv.SealedToken, team, user, provider)
+		if err != nil {
+			return false, err
+		}
+		if subtle.ConstantTimeCompare([]byte(current.RefreshToken), []byte(oldRefresh)) != 1 {
+			return false, tandem.Errorf(tandem.ECONFLICT, "the %s token of %s was refreshed by another request", provider.Name(), user)
+		}
+		lv.SealedToken, lv.NeedsReconnect = sealed, false
+		return true, nil
+	})
+}
+
+// changeLink applies fn to the link stored under k in one write
+// transaction, and stores it when fn reports a change. It fails with
+// ENOTFOUND when there is no link, and with fn's error as it is.
+func (db *DB) changeLink(ctx context.Context, op string, k []byte, team, user string, provider tandem.ProviderID, fn func(*linkValue) (bool, error)) error {
+	return db.update(ctx, op, func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketLinks))
 		raw := b.Get(k)
 		if raw == nil {
@@ -202,14 +219,10 @@ func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.
 		if err := decode(raw, &lv); err != nil {
 			return err
 		}
-		current, err := db.keys.OpenToken(lv.SealedToken, team, user, provider)
-		if err != nil {
+		changed, err := fn(&lv)
+		if err != nil || !changed {
 			return err
 		}
-		if subtle.ConstantTimeCompare([]byte(current.RefreshToken), []byte(oldRefresh)) != 1 {
-			return tandem.Errorf(tandem.ECONFLICT, "the %s token of %s was refreshed by another request", provider.Name(), user)
-		}
-		lv.SealedToken, lv.NeedsReconnect = sealed, false
 		return putJSON(b, k, lv)
 	})
 }
@@ -221,21 +234,12 @@ func (db *DB) SetLinkSite(ctx context.Context, team, user string, provider tande
 	if err != nil {
 		return fmt.Errorf("store: set link site: %w", err)
 	}
-	return db.update(ctx, "set link site", func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bucketLinks))
-		raw := b.Get(k)
-		if raw == nil {
-			return notLinked(team, user, provider)
-		}
-		var lv linkValue
-		if err := decode(raw, &lv); err != nil {
-			return err
-		}
+	return db.changeLink(ctx, "set link site", k, team, user, provider, func(lv *linkValue) (bool, error) {
 		if lv.AccountID != accountID {
-			return notLinked(team, user, provider)
+			return false, notLinked(team, user, provider)
 		}
 		lv.Site, lv.SiteName = site, siteName
-		return putJSON(b, k, lv)
+		return true, nil
 	})
 }
 
@@ -246,20 +250,9 @@ func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provide
 	if err != nil {
 		return fmt.Errorf("store: mark needs reconnect: %w", err)
 	}
-	return db.update(ctx, "mark needs reconnect", func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bucketLinks))
-		raw := b.Get(k)
-		if raw == nil {
-			return notLinked(team, user, provider)
-		}
-		var lv linkValue
-		if err := decode(raw, &lv); err != nil {
-			return err
-		}
-		if lv.NeedsReconnect {
-			return nil
-		}
+	return db.changeLink(ctx, "mark needs reconnect", k, team, user, provider, func(lv *linkValue) (bool, error) {
+		changed := !lv.NeedsReconnect
 		lv.NeedsReconnect = true
-		return putJSON(b, k, lv)
+		return changed, nil
 	})
 }
