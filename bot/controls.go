@@ -111,11 +111,9 @@ func (b *Bot) consent(ctx context.Context, cb slack.InteractionCallback, a *slac
 	// The value is the session's key and the request's ID; a message sent
 	// before requests had IDs carries the key alone and answers nothing
 	// (a request stored without an ID is then sent again, Engine.Consent).
-	key, ok := parseSessionKey(a.Value)
-	request := ""
-	if i := strings.LastIndex(a.Value, "/"); !ok && i >= 0 {
-		key, ok = parseSessionKey(a.Value[:i])
-		request = a.Value[i+1:]
+	key, request, ok := parseKeyAnd(a.Value)
+	if !ok {
+		key, ok = parseSessionKey(a.Value)
 	}
 	if !ok {
 		return
@@ -129,12 +127,7 @@ func (b *Bot) consent(ctx context.Context, cb slack.InteractionCallback, a *slac
 // editorConsent handles the owner's answer to the engine's AskEditor. Only
 // the owner's own press counts, and only for a request still open.
 func (b *Bot) editorConsent(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction) {
-	i := strings.LastIndex(a.Value, "/")
-	if i < 0 {
-		return
-	}
-	key, ok := parseSessionKey(a.Value[:i])
-	user := a.Value[i+1:]
+	key, user, ok := parseKeyAnd(a.Value)
 	if !ok || user == "" {
 		return
 	}
@@ -157,6 +150,17 @@ func (b *Bot) announce(ctx context.Context, key tandem.SessionKey, r tandem.Repl
 	if err := b.postThread(ctx, t, r.Title, slackview.Reply(r, "session settings")); err != nil {
 		b.log.Warn("announce", "session", key.String(), "err", err)
 	}
+}
+
+// parseKeyAnd splits a button's value made of a session key, a slash and
+// one more part (a request's ID, a user), as the buttons' makers join them.
+func parseKeyAnd(s string) (tandem.SessionKey, string, bool) {
+	i := strings.LastIndex(s, "/")
+	if i < 0 {
+		return tandem.SessionKey{}, "", false
+	}
+	key, ok := parseSessionKey(s[:i])
+	return key, s[i+1:], ok
 }
 
 func parseSessionKey(s string) (tandem.SessionKey, bool) {

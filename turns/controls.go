@@ -240,8 +240,9 @@ func (e *Engine) Consent(ctx context.Context, key tandem.SessionKey, request, pr
 	}
 	var outcome string
 	var reply tandem.Reply
+	err = same(&sess)
 	switch {
-	case same(&sess) != nil:
+	case err != nil:
 	case approve:
 		// The approval shares the owner's identity with the editors the
 		// owner was shown, and nobody added since.
@@ -268,7 +269,7 @@ func (e *Engine) Consent(ctx context.Context, key tandem.SessionKey, request, pr
 			outcome = "Declined: that session keeps running each message as its sender."
 		}
 	}
-	if errors.Is(err, errStaleRequest) || err == nil && outcome == "" {
+	if errors.Is(err, errStaleRequest) {
 		e.log.Info("consent press for a request no longer waiting", "session", key.String(), "user", presser)
 		return staleAnswer, true
 	}
