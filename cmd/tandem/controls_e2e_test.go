@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -24,45 +26,26 @@ func TestSessionSettingsShortcut(t *testing.T) {
 
 	// open opens the modal as Alice and returns its private metadata (the
 	// session's key and the editors list it shows).
-	opened := 0
 	open := func() string {
-		payload := e.slack.MessageShortcutPayload(fakeslack.ShortcutSpec{CallbackID: "session_settings", UserID: "UALICE", ChannelID: channel, MessageTS: bobTS, ThreadTS: root, MessageUser: "UBOB"})
-		if _, err := e.slack.SendInteraction(ctxFor(t), payload); err != nil {
+		view, meta, err := openSettingsModal(ctxFor(t), e.slack, fakeslack.ShortcutSpec{UserID: "UALICE", ChannelID: channel, MessageTS: bobTS, ThreadTS: root, MessageUser: "UBOB"})
+		if err != nil {
 			t.Fatal(err)
 		}
-		n := 0
-		view, err := e.slack.WaitForView(ctxFor(t), func(m fakeslack.Message) bool {
-			if m.Method != "views.open" {
-				return false
-			}
-			n++
-			return n > opened
-		})
-		if err != nil {
-			t.Fatalf("no modal opened: %v", err)
-		}
-		opened++
 		if !strings.Contains(string(view.View), "Session settings") || !strings.Contains(string(view.View), "KEEP_CREDENTIALS_PERSISTENT") {
 			t.Errorf("modal: %s", view.View)
 		}
-		var v struct {
-			PrivateMetadata string `json:"private_metadata"`
+		if !strings.HasPrefix(meta, tandem.SessionKey{Team: "T0TANDEM", Channel: channel, ThreadTS: root}.String()+"#") {
+			t.Fatalf("the modal's private metadata %q: want the session's key and the editors it shows", meta)
 		}
-		if err := json.Unmarshal(view.View, &v); err != nil || !strings.HasPrefix(v.PrivateMetadata, tandem.SessionKey{Team: "T0TANDEM", Channel: channel, ThreadTS: root}.String()+"#") {
-			t.Fatalf("the modal's private metadata %q (%v): want the session's key and the editors it shows", v.PrivateMetadata, err)
-		}
-		return v.PrivateMetadata
+		return meta
 	}
 	meta := open()
 	submit := func(user string) string {
-		ack, err := e.slack.SendInteraction(ctxFor(t), e.slack.ViewSubmissionPayload(fakeslack.SubmissionSpec{
-			UserID: user, CallbackID: "session_settings_modal", PrivateMetadata: meta,
-			Values: map[string]map[string]any{"mode": {"mode_choice": map[string]any{"type": "radio_buttons", "selected_option": map[string]any{"value": "persistent"}}}},
-		}))
+		ack, err := submitPersistent(ctxFor(t), e.slack, user, meta)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return string(ack)
+		return ack
 	}
 	if ack := submit("UCAROL"); !strings.Contains(ack, "Only the session owner or a channel admin") {
 		t.Errorf("carol's submission was not refused in the modal: %s", ack)
@@ -135,4 +118,41 @@ func TestStandupCombinesWhatIsConnected(t *testing.T) {
 	}); err != nil {
 		t.Errorf("no private Connect buttons for the missing providers: %v", err)
 	}
+}
+
+// openSettingsModal runs the Session settings shortcut as spec says (its
+// CallbackID set here) and waits for the modal it opens for spec.UserID;
+// it returns the view and its private metadata.
+func openSettingsModal(ctx context.Context, s *fakeslack.Server, spec fakeslack.ShortcutSpec) (fakeslack.Message, string, error) {
+	before := len(s.Views())
+	spec.CallbackID = "session_settings"
+	if _, err := s.SendInteraction(ctx, s.MessageShortcutPayload(spec)); err != nil {
+		return fakeslack.Message{}, "", fmt.Errorf("run the shortcut: %w", err)
+	}
+	i := -1 // the fake offers every view once, in order
+	view, err := s.WaitForView(ctx, func(m fakeslack.Message) bool {
+		i++
+		return i >= before && m.Method == "views.open" && m.User == spec.UserID
+	})
+	if err != nil {
+		return fakeslack.Message{}, "", fmt.Errorf("no Session settings opened for %s: %w", spec.UserID, err)
+	}
+	var v struct {
+		PrivateMetadata string `json:"private_metadata"`
+	}
+	if err := json.Unmarshal(view.View, &v); err != nil {
+		return fakeslack.Message{}, "", fmt.Errorf("Session settings view: %w", err)
+	}
+	return view, v.PrivateMetadata, nil
+}
+
+// submitPersistent submits, as user, the Session settings modal whose
+// private metadata is meta with persistent mode chosen, and returns the
+// acknowledgement.
+func submitPersistent(ctx context.Context, s *fakeslack.Server, user, meta string) (string, error) {
+	ack, err := s.SendInteraction(ctx, s.ViewSubmissionPayload(fakeslack.SubmissionSpec{
+		UserID: user, CallbackID: "session_settings_modal", PrivateMetadata: meta,
+		Values: map[string]map[string]any{"mode": {"mode_choice": map[string]any{"type": "radio_buttons", "selected_option": map[string]any{"value": "persistent"}}}},
+	}))
+	return string(ack), err
 }

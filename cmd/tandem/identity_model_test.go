@@ -1196,42 +1196,24 @@ func (r *modelRun) settingsAfterWrite(actor, writer string, p tandem.ProviderID)
 // openSettings opens the Session settings modal as user from the thread's
 // first message and returns its private metadata.
 func (r *modelRun) openSettings(user string) string {
-	before := len(r.e.slack.Views())
-	payload := r.e.slack.MessageShortcutPayload(fakeslack.ShortcutSpec{CallbackID: "session_settings", UserID: user, ChannelID: channel, MessageTS: r.root, ThreadTS: r.root, MessageUser: r.m.Owner})
-	if _, err := r.e.slack.SendInteraction(ctxFor(r.t), payload); err != nil {
-		r.rt.Fatalf("open Session settings: %v", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	i := -1
-	view, err := r.e.slack.WaitForView(ctx, func(m fakeslack.Message) bool {
-		i++
-		return i >= before && m.Method == "views.open" && m.User == user
-	})
+	_, meta, err := openSettingsModal(ctx, r.e.slack, fakeslack.ShortcutSpec{UserID: user, ChannelID: channel, MessageTS: r.root, ThreadTS: r.root, MessageUser: r.m.Owner})
 	if err != nil {
-		r.rt.Fatalf("no Session settings opened for %s: %v", user, err)
+		r.rt.Fatal(err)
 	}
-	var v struct {
-		PrivateMetadata string `json:"private_metadata"`
-	}
-	if err := json.Unmarshal(view.View, &v); err != nil {
-		r.rt.Fatalf("Session settings view: %v", err)
-	}
-	return v.PrivateMetadata
+	return meta
 }
 
 // submitSettings submits, as user, the Session settings modal whose
 // private metadata is meta with persistent mode chosen, and returns the
 // acknowledgement.
 func (r *modelRun) submitSettings(user, meta string) string {
-	ack, err := r.e.slack.SendInteraction(ctxFor(r.t), r.e.slack.ViewSubmissionPayload(fakeslack.SubmissionSpec{
-		UserID: user, CallbackID: "session_settings_modal", PrivateMetadata: meta,
-		Values: map[string]map[string]any{"mode": {"mode_choice": map[string]any{"type": "radio_buttons", "selected_option": map[string]any{"value": "persistent"}}}},
-	}))
+	ack, err := submitPersistent(ctxFor(r.t), r.e.slack, user, meta)
 	if err != nil {
 		r.rt.Fatalf("submit Session settings: %v", err)
 	}
-	return string(ack)
+	return ack
 }
 
 // saveSettings submits persistent mode as actor and checks what follows,
