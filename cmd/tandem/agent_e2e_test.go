@@ -167,17 +167,26 @@ func TestAgentReadTurnRunsEveryCallAsTheSender(t *testing.T) {
 // buttonValue returns the value of the button actionID in blocks.
 func buttonValue(t *testing.T, raw json.RawMessage, actionID string) string {
 	t.Helper()
-	found := inBlocks(t, raw, func(x map[string]any) string {
+	v, err := findButtonValue(raw, actionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// findButtonValue is buttonValue for callers that fail their own way.
+func findButtonValue(raw json.RawMessage, actionID string) (string, error) {
+	found, err := findInBlocks(raw, func(x map[string]any) string {
 		if x["action_id"] == actionID {
 			v, _ := x["value"].(string)
 			return v
 		}
 		return ""
 	})
-	if found == "" {
-		t.Fatalf("no button %s in %s", actionID, raw)
+	if err == nil && found == "" {
+		err = fmt.Errorf("no button %s in %s", actionID, raw)
 	}
-	return found
+	return found, err
 }
 
 // press presses the button actionID of card (a message in thread) as user.

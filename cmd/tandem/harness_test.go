@@ -357,9 +357,20 @@ func buttonURL(t *testing.T, raw json.RawMessage, part string) string {
 // of pick for one of its objects.
 func inBlocks(t *testing.T, raw json.RawMessage, pick func(map[string]any) string) string {
 	t.Helper()
+	found, err := findInBlocks(raw, pick)
+	if err != nil {
+		t.Fatalf("blocks: %v", err)
+	}
+	return found
+}
+
+// findInBlocks is inBlocks for callers that fail their own way: it
+// returns the first non-empty pick, "" when there is none, and the error
+// of blocks that do not decode.
+func findInBlocks(raw json.RawMessage, pick func(map[string]any) string) (string, error) {
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
-		t.Fatalf("blocks: %v", err)
+		return "", err
 	}
 	var found string
 	var walk func(any)
@@ -379,7 +390,7 @@ func inBlocks(t *testing.T, raw json.RawMessage, pick func(map[string]any) strin
 		}
 	}
 	walk(v)
-	return found
+	return found, nil
 }
 
 // browser is a person's browser: it keeps cookies, is signed in to Slack

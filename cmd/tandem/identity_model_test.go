@@ -1237,35 +1237,9 @@ func (r *modelRun) saveSettings(actor, meta string, allowed, owner bool, was ide
 
 // buttonValue is the value of the button action in m.
 func (r *modelRun) buttonValue(m fakeslack.Message, action string) string {
-	var blocks any
-	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
-		r.rt.Fatalf("blocks of %s: %v", m.TS, err)
-	}
-	var find func(any) (string, bool)
-	find = func(x any) (string, bool) {
-		switch x := x.(type) {
-		case map[string]any:
-			if x["action_id"] == action {
-				v, ok := x["value"].(string)
-				return v, ok
-			}
-			for _, y := range x {
-				if v, ok := find(y); ok {
-					return v, true
-				}
-			}
-		case []any:
-			for _, y := range x {
-				if v, ok := find(y); ok {
-					return v, true
-				}
-			}
-		}
-		return "", false
-	}
-	v, ok := find(blocks)
-	if !ok {
-		r.rt.Fatalf("no button %s in %s", action, m.Blocks)
+	v, err := findButtonValue(m.Blocks, action)
+	if err != nil {
+		r.rt.Fatal(err)
 	}
 	return v
 }
