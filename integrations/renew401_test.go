@@ -432,8 +432,9 @@ func (a *afterFirst401) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // TestRelinkToAnotherAccountBeforeTheRetry: alice's token is refused, and
 // before the retry the same Slack user relinks GitLab as bob. The turn
-// started as alice: no request goes out with bob's token, the 401 stands,
-// and bob's new link is not marked.
+// started as alice: no request goes out with bob's token, the turn stops
+// as relinked (as one whose expired token meets a relink does), and bob's
+// new link is not marked.
 func TestRelinkToAnotherAccountBeforeTheRetry(t *testing.T) {
 	fake := startGitLabFake(t)
 	hook := &afterFirst401{base: http.DefaultTransport}
@@ -447,8 +448,8 @@ func TestRelinkToAnotherAccountBeforeTheRetry(t *testing.T) {
 	n := len(fake.calls())
 
 	_, err := fake.prov.Identify(t.Context(), client)
-	if code := tandem.ErrorCode(err); code != tandem.EUNAUTHORIZED {
-		t.Errorf("Identify: code %q (%v), want the provider's 401 as %s", code, err, tandem.EUNAUTHORIZED)
+	if code := tandem.ErrorCode(err); code != tandem.ECONFLICT || !strings.Contains(err.Error(), "changed to another account") {
+		t.Errorf("Identify: code %q (%v), want the turn stopped as relinked (%s)", code, err, tandem.ECONFLICT)
 	}
 	if !relinked {
 		t.Fatal("the relink did not happen")

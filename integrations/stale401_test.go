@@ -39,21 +39,29 @@ func TestStaleTokens401LeavesANewerLink(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		get := func(path string) {
+		get := func(path string) error {
 			resp, err := creds.Client.Get(srv.URL + path)
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
 			resp.Body.Close()
+			return nil
 		}
-		get("/user") // the turn now holds the old token
+		if err := get("/user"); err != nil { // the turn now holds the old token
+			t.Fatal(err)
+		}
 		if relinked {
 			newer := old
 			newer.Login, newer.AccountID = "octo2", "2"
 			newer.Token = tandem.Token{AccessToken: "gho_FAKE_new_link_token", TokenType: "bearer"}
 			store.SaveLink(context.Background(), newer)
 		}
-		get("/revoked")
+		err = get("/revoked")
+		// The turn started as the old account: after a relink it stops
+		// (ECONFLICT) rather than going on as the new one.
+		if code := tandem.ErrorCode(err); relinked && code != tandem.ECONFLICT || !relinked && err != nil {
+			t.Errorf("relinked %v: the 401's request failed with %v (code %q)", relinked, err, code)
+		}
 		store.mu.Lock()
 		marked := store.link.NeedsReconnect
 		store.mu.Unlock()

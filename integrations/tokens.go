@@ -333,11 +333,14 @@ func (s *source) sameAccount(l tandem.Link) bool {
 // It reports retry false when the request must not be sent again, having
 // done what a 401 always did: a link without a refresh token, or whose
 // refresh was refused, is marked dead if refused is still its token. A link
-// that now holds another account (a relink), is flagged already or is gone
-// is left alone: the turn keeps the identity it started with, so the 401
-// stands and nobody else's token goes out. It fails, retry false, when the
-// refresh could not be tried (the lease stayed taken, the store failed) or
-// the provider did not answer it.
+// that is flagged already or is gone is left alone, and the 401 stands. A
+// link that now holds another account (a relink, found before the refresh
+// or after it) is left alone too, and renew fails with ECONFLICT, as token
+// does: the turn keeps the identity it started with, so nobody else's
+// token goes out, and its person is told to send the message again rather
+// than to reconnect. It fails, retry false, also when the refresh could not
+// be tried (the lease stayed taken, the store failed) or the provider did
+// not answer it.
 func (s *source) renew(ctx context.Context, refused tandem.Token) (tandem.Token, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -346,17 +349,17 @@ func (s *source) renew(ctx context.Context, refused tandem.Token) (tandem.Token,
 	lock.Lock()
 	defer lock.Unlock()
 	// As in token: a token stored since needs no lease.
-	if _, tok, retry, done := s.renewFromStore(ctx, refused); done {
-		return tok, retry, nil
+	if _, tok, retry, done, err := s.renewFromStore(ctx, refused); done {
+		return tok, retry, err
 	}
 	release, err := t.storeLock(ctx, s.link)
 	if err != nil {
 		return tandem.Token{}, false, err
 	}
 	defer release()
-	stored, tok, retry, done := s.renewFromStore(ctx, refused)
+	stored, tok, retry, done, err := s.renewFromStore(ctx, refused)
 	if done {
-		return tok, retry, nil
+		return tok, retry, err
 	}
 	got, err := s.refreshLocked(ctx, stored)
 	var expired *tandem.ExpiredError
@@ -365,8 +368,12 @@ func (s *source) renew(ctx context.Context, refused tandem.Token) (tandem.Token,
 	} else if err != nil {
 		return tandem.Token{}, false, err
 	}
-	// got is a re-read link when another process won the refresh.
-	if got.NeedsReconnect || !s.sameAccount(got) || got.Token.AccessToken == refused.AccessToken {
+	// got is a re-read link when another process won the refresh, or the
+	// swap lost to a relink: it must still be the turn's account.
+	switch {
+	case !s.sameAccount(got):
+		return tandem.Token{}, false, s.relinked(got)
+	case got.NeedsReconnect, got.Token.AccessToken == refused.AccessToken:
 		return tandem.Token{}, false, nil
 	}
 	s.cur = got.Token
@@ -374,24 +381,27 @@ func (s *source) renew(ctx context.Context, refused tandem.Token) (tandem.Token,
 }
 
 // renewFromStore decides renew from the link stored now where it can
-// without a refresh. done is false only when stored, the link of the turn's
+// without a refresh (err is the relinked one when it holds another
+// account). done is false only when stored, the link of the turn's
 // account, holds the refused token or an expired one, and a refresh token
 // to spend.
-func (s *source) renewFromStore(ctx context.Context, refused tandem.Token) (stored tandem.Link, tok tandem.Token, retry, done bool) {
+func (s *source) renewFromStore(ctx context.Context, refused tandem.Token) (stored tandem.Link, tok tandem.Token, retry, done bool, err error) {
 	t := s.tokens
-	stored, err := t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider)
+	stored, err = t.Store.Link(ctx, s.link.Team, s.link.User, s.link.Provider)
 	switch {
-	case err != nil, stored.NeedsReconnect, !s.sameAccount(stored):
-		return stored, tandem.Token{}, false, true
+	case err != nil, stored.NeedsReconnect:
+		return stored, tandem.Token{}, false, true, nil
+	case !s.sameAccount(stored):
+		return stored, tandem.Token{}, false, true, s.relinked(stored)
 	case stored.Token.RefreshToken == "":
 		// Nothing to renew with: the 401 is final.
 		t.markDead(ctx, s.link, refused, "provider answered 401")
-		return stored, tandem.Token{}, false, true
+		return stored, tandem.Token{}, false, true, nil
 	case stored.Token.AccessToken != refused.AccessToken && t.valid(stored.Token):
 		s.cur = stored.Token
-		return stored, s.cur, true, true
+		return stored, s.cur, true, true, nil
 	}
-	return stored, tandem.Token{}, false, false
+	return stored, tandem.Token{}, false, false, nil
 }
 
 func (s *source) refresh(ctx context.Context, refreshToken string) (tandem.Token, error) {
