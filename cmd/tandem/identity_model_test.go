@@ -311,6 +311,9 @@ func (r *modelRun) run() {
 		},
 		"persistent": func(rt *rapid.T) { r.control(r.ownerOr(rt, user), "set KEEP_CREDENTIALS_PERSISTENT=true") },
 		"relink":     func(rt *rapid.T) { r.relink(r.ownerOr(rt, user), provider.Draw(rt, "provider")) },
+		"relinkDuringRefresh": func(rt *rapid.T) {
+			r.relinkDuringRefresh(r.ownerOr(rt, user), rapid.Bool().Draw(rt, "revokeOld"))
+		},
 		"unset":      func(rt *rapid.T) { r.control(user.Draw(rt, "actor"), "unset KEEP_CREDENTIALS_PERSISTENT") },
 		"approve":    func(rt *rapid.T) { r.consent(rapid.Bool().Draw(rt, "approve")) },
 		"approveOld": func(rt *rapid.T) { r.consentOld(rapid.Bool().Draw(rt, "approve")) },
@@ -872,6 +875,78 @@ func (r *modelRun) relink(user string, p tandem.ProviderID) {
 		r.rt.Skip("not linked")
 	}
 	r.connect(user, p, l.Login == account(user, p, false), viaSlash)
+}
+
+// relinkDuringRefresh sends sender's GitLab read while the access token of
+// the account it runs as has expired, holds the turn's refresh at GitLab,
+// and meanwhile relinks that identity's person to their other GitLab
+// account through /connect (and, with revokeOld, revokes the old grant,
+// so that the refresh is refused); then lets the refresh go. The turn
+// must stop as relinked, and no request of it may leave with the new
+// account's token: every request with it must be the connect flow's own
+// look-up of the account (GET /api/v4/user, which the fake records as
+// /user).
+func (r *modelRun) relinkDuringRefresh(sender string, revokeOld bool) {
+	p := tandem.GitLab
+	user, reason := r.m.Identity(sender)
+	if reason == tandem.ReasonRefusedNotEditor || !r.m.Runs(sender, p) {
+		r.rt.Skip("the message would not reach GitLab")
+	}
+	if r.m.Waiting(user, p) {
+		r.rt.Skip("the relink would re-run waiting messages")
+	}
+	l, _ := r.m.Link(user, p)
+	alt := account(user, p, l.Login == account(user, p, false))
+	r.step(fmt.Sprintf("%s: %s, while %s relinks GitLab as %s during the turn's refresh (old grant revoked: %v)", sender, modelReads[p], user, alt, revokeOld))
+	r.e.gl.ExpireAccessTokens(l.Login)
+	reached, release := r.e.gl.HoldRefreshes()
+	defer release()
+	want := r.m.MessageRelinked(sender, p, func() {
+		r.say(sender, modelReads[p])
+		select {
+		case <-reached:
+		case <-time.After(10 * time.Second):
+			r.rt.Fatalf("the turn's token refresh never reached GitLab")
+		}
+		ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/connect", Text: string(p), UserID: user, ChannelID: channel})
+		if err != nil {
+			r.rt.Fatalf("/connect: %v", err)
+		}
+		if reruns := r.m.Connect(user, p, alt); len(reruns) > 0 {
+			r.rt.Fatalf("the model re-runs %d messages on a relink it was told none wait for", len(reruns))
+		}
+		r.openLink(user, p, alt, buttonURL(r.t, ack, "/connect/"+string(p)))
+		r.noteLinked(p, alt)
+		if revokeOld {
+			r.revokeAt(p, l.Login)
+			r.m.Revoke(p, l.Login)
+		}
+		release()
+	})
+	if want.Outcome != identitymodel.Relinked {
+		r.rt.Fatalf("the model says %+v for a message it was told runs", want)
+	}
+	reply := plain(r.threadPost(p.Name()))
+	for _, q := range r.e.requests(p)[r.seen[p]:] {
+		r.e.remember(q.token)
+		if q.login == alt && q.path != "/user" {
+			r.rt.Fatalf("GitLab received %s with %s's token, the account linked while the turn refreshed %s's", q.path, alt, l.Login)
+		}
+		if q.login != alt && q.login != l.Login && q.token != "" {
+			r.rt.Fatalf("GitLab received %s with %s's token, want %s (the turn) or %s (the connect flow)", q.path, q.login, l.Login, alt)
+		}
+	}
+	for _, o := range tandem.Providers {
+		if o != p && len(r.e.requests(o)) > r.seen[o] {
+			r.rt.Fatalf("%s received a request in a step that uses only GitLab", o.Name())
+		}
+	}
+	if !strings.Contains(reply, "changed to another account") || !strings.Contains(reply, "as "+alt) {
+		r.rt.Fatalf("the turn's reply %q does not say that the link changed to %s", reply, alt)
+	}
+	r.checkButtons(user)
+	want.Outcome = identitymodel.OK // the resolution itself succeeded, as the old account
+	r.checkAudit(sender, p, want)
 }
 
 // rerun connects from user's latest private Connect button, offered with

@@ -2,8 +2,9 @@ package fakegithub
 
 import (
 	"net/http"
-	"sync"
 	"sync/atomic"
+
+	"github.com/tandembot/tandem/internal/fakeoauth"
 )
 
 // HoldComments makes the next comments be stored and then held before
@@ -11,7 +12,7 @@ import (
 // release lets every held response (and every later one) go. A client
 // killed meanwhile made its comment and never heard so.
 func (s *Server) HoldComments() (stored <-chan struct{}, release func()) {
-	return holdOn(&s.hold)
+	return fakeoauth.HoldOn(&s.hold)
 }
 
 // HoldSearches is HoldComments for issue searches ("list my open PRs"):
@@ -19,28 +20,7 @@ func (s *Server) HoldComments() (stored <-chan struct{}, release func()) {
 // waits for release. A turn is thereby kept running, after its request
 // reached GitHub, for as long as a test needs.
 func (s *Server) HoldSearches() (answered <-chan struct{}, release func()) {
-	return holdOn(&s.holdSearch)
-}
-
-// holdOn sets the hold that slot's handlers run after their work (held).
-func holdOn(slot *atomic.Pointer[func()]) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 16)
-	gate := make(chan struct{})
-	var once sync.Once
-	hold := func() {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-		<-gate
-	}
-	slot.Store(&hold)
-	return ch, func() {
-		once.Do(func() {
-			slot.Store(nil)
-			close(gate)
-		})
-	}
+	return fakeoauth.HoldOn(&s.holdSearch)
 }
 
 // held runs h, then the hold set in slot (HoldComments, HoldSearches), if

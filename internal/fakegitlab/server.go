@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tandembot/tandem/internal/fakeoauth"
@@ -106,6 +107,9 @@ type Server struct {
 	*fakeoauth.Base // Start, Close, URL, SetOutage, SetLatency
 	web             *http.ServeMux
 	api             *http.ServeMux
+	// holdRefresh, when set, is called before a refresh_token grant is
+	// looked at (HoldRefreshes).
+	holdRefresh atomic.Pointer[func()]
 
 	mu sync.Mutex
 

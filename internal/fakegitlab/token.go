@@ -74,6 +74,14 @@ func (s *Server) clientAuth(r *http.Request) bool {
 	return id == s.opts.ClientID && subtle.ConstantTimeCompare([]byte(secret), []byte(s.opts.ClientSecret)) == 1
 }
 
+// HoldRefreshes holds every refresh_token grant, before the fake looks at
+// it, until release: reached receives once for each grant held. What a
+// test does meanwhile (a relink, a revocation) happens while the refresh
+// is at the provider, as it can on another replica.
+func (s *Server) HoldRefreshes() (reached <-chan struct{}, release func()) {
+	return fakeoauth.HoldOn(&s.holdRefresh)
+}
+
 // tokenEndpoint serves POST /oauth/token.
 func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 	s.stats.TokenRequest()
@@ -89,6 +97,9 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="Doorkeeper", error="invalid_client", error_description="`+errInvalidClient.Desc+`"`)
 		writeOAuth(w, errInvalidClient.status, errInvalidClient)
 		return
+	}
+	if hold := s.holdRefresh.Load(); hold != nil && r.Form.Get("grant_type") == "refresh_token" {
+		(*hold)()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -31,6 +31,7 @@ const (
 	NotConfigured                // User has no link for the provider
 	Expired                      // User's link needs reconnecting
 	Refused                      // the sender may not run turns here
+	Relinked                     // User's link went to another account while the turn ran: it stopped
 )
 
 // Account is one provider account, and whether the provider still accepts
@@ -179,6 +180,24 @@ func (m *Model) MessageAcross(sender string, p tandem.ProviderID, during func())
 	if !was && m.Mode == PerMessage && sender != m.Owner {
 		m.Editors[sender] = true
 	}
+	return e
+}
+
+// MessageRelinked is a message of sender that needs p and whose
+// identity's link to p is replaced by during (a connect of another
+// account) while the turn refreshes its token at p: the turn started as
+// the old account and stops, and nothing of it leaves as the new one
+// (another account of the same person is still not the one the turn
+// started with). It waits for no connect: its person has just connected.
+// When the message would not run as a link (refused, not connected), it
+// is Message, and during does not happen.
+func (m *Model) MessageRelinked(sender string, p tandem.ProviderID, during func()) Expect {
+	e := m.Message(sender, p)
+	if e.Outcome != OK {
+		return e
+	}
+	during()
+	e.Outcome = Relinked
 	return e
 }
 
