@@ -132,6 +132,13 @@ func summaries(p Proposal) []string {
 // again.
 func Confirms(t tandem.Turn) bool { return strings.HasPrefix(t.ID, confirmPrefix) }
 
+// MakesChanges reports whether t may make changes whatever its text parses
+// to: a confirmation of a proposal, or an API turn that allows changes (a
+// free-form request whose agent makes what it plans). Such a turn found
+// running after a crash or a takeover may have made some of them, so it is
+// reported as interrupted rather than run again.
+func MakesChanges(t tandem.Turn) bool { return Confirms(t) || allowsChanges(t) }
+
 // runConfirmed makes the changes of the proposal t confirms, in order, each
 // with the credentials of the identity the rule gives now, provided that is
 // the identity the proposing turn ran with; the first failure stops the

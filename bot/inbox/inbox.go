@@ -315,7 +315,7 @@ func (r *Runner) RunSession(t tandem.Turn) {
 			// Started before, by a process that stopped or died in the
 			// middle: a change may have reached the provider.
 			r.cfg.Takeover()
-			interrupted = j.Cmd.Mutating() || turns.Confirms(j.Turn)
+			interrupted = j.Cmd.Mutating() || turns.MakesChanges(j.Turn)
 			if interrupted {
 				r.cfg.Interrupted(ctx, j.Turn)
 			} else {

@@ -1,6 +1,7 @@
 package inbox
 
 import (
+	"cmp"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 // only the first finds reads find it.
 type leaseStore struct {
 	turn  tandem.Turn
+	state tandem.TurnState // the turn's, pending when empty
 	renew func() (bool, error)
 	finds int
 	// lastRead is how long NextTurnOrRelease takes after it released the
@@ -87,7 +89,7 @@ func (s *leaseStore) NextTurn(ctx context.Context, key tandem.SessionKey) (tande
 	if s.finds > 0 && s.reads > s.finds {
 		return tandem.TurnRecord{}, tandem.Errorf(tandem.ENOTFOUND, "no turn")
 	}
-	return tandem.TurnRecord{Turn: s.turn, State: tandem.TurnPending}, nil
+	return tandem.TurnRecord{Turn: s.turn, State: cmp.Or(s.state, tandem.TurnPending)}, nil
 }
 
 func (s *leaseStore) counts() (leases int, released, late bool) {
@@ -353,5 +355,35 @@ func runSessionWithin(t *testing.T, r *Runner, turn tandem.Turn, why string) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal(why)
+	}
+}
+
+// TestRunSessionReportsARunningTurnThatMayHaveMadeChanges: a turn found
+// running (its runner stopped or died in the middle) runs again only when
+// it cannot have changed anything. A read runs again; a proposal's
+// confirmation and an API turn that allows changes, whose text parses as
+// no change command, are reported as interrupted.
+func TestRunSessionReportsARunningTurnThatMayHaveMadeChanges(t *testing.T) {
+	for _, tt := range []struct {
+		name, id, key string
+		interrupted   bool
+	}{
+		{"a read", "E1", "", false},
+		{"an API turn", "api-0123456789abcdef", "tdm_abc", false},
+		{"a proposal's confirmation", "confirm/E1/1", "", true},
+		{"an API turn that allows changes", "api-changes-0123456789abcdef", "tdm_abc", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			turn := tandem.Turn{ID: tt.id, Session: tandem.SessionKey{Team: "T1", Channel: "C1", ThreadTS: "1.1"},
+				User: "U1", Text: "close every stale issue in acme/api", APIKey: tt.key, ReceivedAt: time.Now().Add(-time.Minute)}
+			store := &leaseStore{turn: turn, state: tandem.TurnRunning, finds: 1, renew: func() (bool, error) { return true, nil }}
+			var ran, interrupted startedTurns
+			r := New(Config{Store: store, Queue: fakeQueue{}, Run: ran.run, Interrupted: interrupted.interrupted, LeaseTTL: time.Minute})
+			runSessionWithin(t, r, turn, "RunSession did not return")
+			want := map[bool][2]int{false: {1, 0}, true: {0, 1}}[tt.interrupted]
+			if got := [2]int{ran.count(), interrupted.count()}; got != want {
+				t.Errorf("run again %d times, reported interrupted %d times; want %d and %d", got[0], got[1], want[0], want[1])
+			}
+		})
 	}
 }
