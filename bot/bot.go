@@ -41,6 +41,7 @@ type Store interface {
 	LeaseNextTurn(ctx context.Context, name, owner string, ttl time.Duration, key tandem.SessionKey) (tandem.TurnRecord, error)
 	NextTurnOrRelease(ctx context.Context, key tandem.SessionKey, name, owner string) (tandem.TurnRecord, error)
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
+	APIKeys(ctx context.Context, team, creator string) ([]tandem.APIKey, error)
 	AppendAudit(ctx context.Context, r tandem.AuditRecord) error
 	CreateSchedule(ctx context.Context, s tandem.Schedule, max int) error
 	Schedule(ctx context.Context, id string) (tandem.Schedule, error)

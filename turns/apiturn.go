@@ -34,7 +34,8 @@ type waiter struct {
 // RunAPI runs text as a turn of the API key's creator in channel, in the
 // thread threadTS or in a new thread it starts, and waits for the result.
 // It fails with EFORBIDDEN, having posted and recorded nothing, when a read
-// key asks for a command that changes something or allows changes; with
+// key asks for a command that changes something or allows changes, or when
+// the key's creator left the workspace; with
 // ECHANNELNOTALLOWED, having posted nothing, when the creator
 // is not a member of the channel; with EFORBIDDEN when Tandem cannot post in
 // the channel; and with EUNAVAILABLE when the chat cannot say who is a
@@ -44,6 +45,9 @@ type waiter struct {
 // when allowChanges is set; otherwise they come back as Pending, not made.
 func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string, allowChanges bool) (tandem.TurnResult, error) {
 	if err := e.checkScope(key, text, allowChanges); err != nil {
+		return tandem.TurnResult{}, err
+	}
+	if err := e.creatorLeft(ctx, key); err != nil {
 		return tandem.TurnResult{}, err
 	}
 	if err := e.cfg.Chat.CheckMember(ctx, key, channel); err != nil {
@@ -131,6 +135,51 @@ func (e *Engine) checkScope(key tandem.APIKey, text string, allowChanges bool) e
 // (allow_changes): only RunAPI makes API turn ids, so the mark cannot come
 // from anyone else.
 const apiChangesPrefix = "api-changes-"
+
+// keyStands fails unless the API key t came through is still its
+// creator's, neither revoked nor expired: a turn that waited (behind its
+// session's earlier turns, or for a restart) acts as the key's creator only
+// while the key stands, as a scheduled run does only while its schedule
+// does. Revoking a key is how its creator withdraws their consent.
+func (e *Engine) keyStands(ctx context.Context, t tandem.Turn) error {
+	keys, err := e.cfg.Store.APIKeys(ctx, t.Session.Team, t.User)
+	if err != nil {
+		return fmt.Errorf("turns: api key %s: %w", t.APIKey, err)
+	}
+	for _, k := range keys {
+		if k.Prefix != t.APIKey {
+			continue
+		}
+		switch {
+		case !k.Revoked.IsZero():
+			return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) was revoked before this request ran; nothing was done.", k.Name, k.Prefix)
+		case k.Expired(e.cfg.Now()):
+			return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) expired before this request ran; nothing was done.", k.Name, k.Prefix)
+		}
+		return nil
+	}
+	return tandem.Errorf(tandem.EFORBIDDEN, "API key %s of <@%s> is gone; nothing was done.", t.APIKey, t.User)
+}
+
+// creatorLeft fails with EFORBIDDEN when key's creator has left the
+// workspace: a key acts as its creator, and nobody acts as someone who is
+// gone (a schedule of theirs is paused for the same reason). When Slack
+// cannot say, the call goes on, as a scheduled run does, and the failure is
+// logged.
+func (e *Engine) creatorLeft(ctx context.Context, key tandem.APIKey) error {
+	if e.cfg.People == nil {
+		return nil
+	}
+	_, deleted, err := e.cfg.People.Person(ctx, key.Creator)
+	if err != nil {
+		e.log.Warn("users.info for an API key's creator", "api_key", key.Prefix, "err", err)
+		return nil
+	}
+	if deleted {
+		return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) acts as <@%s>, who left the workspace; it no longer runs anything.", key.Name, key.Prefix, key.Creator)
+	}
+	return nil
+}
 
 // allowsChanges reports whether t is an API turn whose call allowed its
 // agent's proposed changes to be made at once.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tandembot/tandem"
 )
@@ -90,4 +91,112 @@ func TestRunAPIKeyScope(t *testing.T) {
 			t.Errorf("%q key, %q (allow_changes %v): %v after %v; want it past the scope check, to the membership check", tt.scope, tt.text, tt.allowChanges, err, chat.calls)
 		}
 	}
+}
+
+// TestQueuedAPITurnRunsOnlyWhileItsKeyStands: an API turn recorded while
+// its key stood, and still waiting when its key was revoked or expired
+// (its caller gave up waiting, its session ran other turns first, Tandem
+// restarted), acts as nobody: it is refused and makes no change. A
+// key that still stands runs it as its creator.
+func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		change func(k *tandem.APIKey, now time.Time)
+		want   string // "" runs
+	}{
+		{"standing", func(*tandem.APIKey, time.Time) {}, ""},
+		{"revoked", func(k *tandem.APIKey, now time.Time) { k.Revoked = now }, "API key ci (tdm_queued01) was revoked before this request ran; nothing was done."},
+		{"expired", func(k *tandem.APIKey, now time.Time) { k.Expires = now }, "API key ci (tdm_queued01) expired before this request ran; nothing was done."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newPropFixture(t)
+			key := tandem.APIKey{Prefix: "tdm_queued01", Hash: "hash-queued01", Name: "ci", Team: "T1", Creator: "UBOB",
+				Scope: tandem.ScopeWrite, CreatedAt: f.clock.Now()}
+			if err := f.db.SaveAPIKey(t.Context(), key); err != nil {
+				t.Fatal(err)
+			}
+			// The caller stops waiting at once: the turn stays recorded
+			// and submitted.
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+			defer cancel()
+			if _, err := f.e.RunAPI(ctx, key, "C1", "1.0", "acme change deploy", false); tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
+				t.Fatalf("RunAPI = %v, want EUNAVAILABLE (the turn still waits)", err)
+			}
+			queued := f.chat.take()
+			if len(queued) != 1 {
+				t.Fatalf("%d turns submitted, want 1", len(queued))
+			}
+			if _, err := f.db.UpdateAPIKey(t.Context(), key.Prefix, func(k *tandem.APIKey) error { tt.change(k, f.clock.Now()); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			tr := queued[0]
+			out := f.e.Run(t.Context(), tr, f.e.Parse(tr.Text), tandem.Hold{})
+			if tt.want == "" {
+				if out.Err != nil || f.changes.Load() != 1 || f.logins[0] != "UBOB-acme" {
+					t.Errorf("a standing key's turn: %v, %d changes as %v; want one as UBOB-acme", out.Err, f.changes.Load(), f.logins)
+				}
+				return
+			}
+			if tandem.ErrorCode(out.Err) != tandem.EFORBIDDEN || tandem.ErrorMessage(out.Err) != tt.want || out.Outcome != tandem.OutcomeRefused {
+				t.Errorf("Run = %v (%s), want refused with %q", out.Err, out.Outcome, tt.want)
+			}
+			if n := f.changes.Load(); n != 0 {
+				t.Errorf("%d changes made as %v after the key stopped standing", n, f.logins)
+			}
+		})
+	}
+}
+
+// TestAPIKeyOfACreatorWhoLeftRunsNothing: a key whose creator left the
+// workspace runs nothing, through the HTTP API (refused before anything
+// is recorded) or MCP (before any provider is called). When Slack cannot
+// say whether they left, the call goes on, as a scheduled run does.
+func TestAPIKeyOfACreatorWhoLeftRunsNothing(t *testing.T) {
+	f := newPropFixture(t)
+	people := &schPeople{deleted: map[string]bool{"UBOB": true}}
+	f.e.cfg.People = people
+	key := tandem.APIKey{Prefix: "tdm_left0001", Name: "laptop", Team: "T1", Creator: "UBOB", Scope: tandem.ScopeWrite}
+	const want = "API key laptop (tdm_left0001) acts as <@UBOB>, who left the workspace; it no longer runs anything."
+	// Bounded: a turn recorded by mistake would wait for a runner that
+	// this test has not.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := f.e.RunAPI(ctx, key, "C1", "1.0", "acme change deploy", false); tandem.ErrorCode(err) != tandem.EFORBIDDEN || tandem.ErrorMessage(err) != want {
+		t.Errorf("RunAPI = %v, want EFORBIDDEN %q", err, want)
+	}
+	if n := len(f.chat.take()); n != 0 {
+		t.Errorf("%d turns submitted for a creator who left", n)
+	}
+	if open, err := f.db.UnfinishedTurns(t.Context()); err != nil || len(open) != 0 {
+		t.Errorf("%d turns recorded for a creator who left (%v)", len(open), err)
+	}
+	if _, _, err := f.e.RunTool(t.Context(), key, "acme.change", map[string]string{"text": "hello"}); tandem.ErrorCode(err) != tandem.EFORBIDDEN || tandem.ErrorMessage(err) != want {
+		t.Errorf("RunTool = %v, want EFORBIDDEN %q", err, want)
+	}
+	if n := f.changes.Load(); n != 0 {
+		t.Errorf("%d changes made as %v for a creator who left", n, f.logins)
+	}
+	// Still here: the call runs as them.
+	people.mu.Lock()
+	people.deleted = nil
+	people.mu.Unlock()
+	if text, _, err := f.e.RunTool(t.Context(), key, "acme.change", map[string]string{"text": "hello"}); err != nil || f.changes.Load() != 1 {
+		t.Errorf("RunTool for a creator still here = %q, %v; %d changes", text, err, f.changes.Load())
+	}
+	// Slack cannot say: the call goes on.
+	f.e.cfg.People = failingPeople{}
+	if text, _, err := f.e.RunTool(t.Context(), key, "acme.change", map[string]string{"text": "again"}); err != nil || f.changes.Load() != 2 {
+		t.Errorf("RunTool while users.info fails = %q, %v; %d changes", text, err, f.changes.Load())
+	}
+}
+
+// failingPeople is a People whose Slack calls all fail.
+type failingPeople struct{}
+
+func (failingPeople) Person(context.Context, string) (string, bool, error) {
+	return "", false, tandem.Errorf(tandem.EUNAVAILABLE, "slack is down")
+}
+
+func (failingPeople) IsMember(context.Context, string, string) (bool, error) {
+	return false, tandem.Errorf(tandem.EUNAVAILABLE, "slack is down")
 }

@@ -97,6 +97,13 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tande
 			return res
 		}
 	}
+	if t.APIKey != "" {
+		// An API turn acts as its key's creator only while the key stands.
+		if err := e.keyStands(ctx, t); err != nil {
+			res.Err, res.Outcome = err, outcomeOf(err)
+			return res
+		}
+	}
 	if Confirms(t) {
 		return e.runConfirmed(ctx, t, sess, res)
 	}

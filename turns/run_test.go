@@ -66,6 +66,9 @@ func TestRunResolvesTheIdentityByTheRule(t *testing.T) {
 		t.Errorf("outsider: err %v, outcome %s, identity %v; want a refusal as nobody", out.Err, out.Outcome, out.Identity)
 	}
 
+	if err := db.SaveAPIKey(ctx, tandem.APIKey{Prefix: "tdm_abc", Hash: "hash-abc", Name: "ci", Team: "T1", Creator: "UCREATOR", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	out = runToDone(t, db, e, tandem.Turn{ID: "api-1", Session: key, User: "UCREATOR", Text: "list my open PRs", TS: "api-1", ReceivedAt: now,
 		APIKey: "tdm_abc", APIKeyName: "ci"})
 	if out.Outcome != tandem.OutcomeNotConfigured || out.ViaKey != "ci" {

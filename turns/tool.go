@@ -17,7 +17,8 @@ type KeyNotifier interface {
 // call): as the key's creator, always (the rule's row for API keys), with
 // each credential resolution audited ("mcp: <op>", actor apikey:<prefix>).
 // It returns the operation's reply as plain text. It fails with EINVALID
-// for an unknown operation or a session control, with the provider's
+// for an unknown operation or a session control, with EFORBIDDEN for a
+// change through a read key or a key whose creator left the workspace, with the provider's
 // *tandem.NotConnectedError or *tandem.ExpiredError when the creator's
 // link is missing or dead (the creator is told, by DM, how to fix it), and
 // with the operation's own errors.
@@ -28,6 +29,9 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 	}
 	if spec.Mutating && key.EffectiveScope() != tandem.ScopeWrite {
 		return "", nil, tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the read scope; %s changes something and needs a key with --scope write.", key.Name, op)
+	}
+	if err := e.creatorLeft(ctx, key); err != nil {
+		return "", nil, err
 	}
 	user, reason := key.Creator, tandem.ReasonAPIKeyCreator
 	t := tandem.Turn{Session: tandem.SessionKey{Team: key.Team, Channel: "mcp", ThreadTS: key.Prefix}, User: user,

@@ -30,6 +30,7 @@ type Store interface {
 	Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRecord, error)
 	AppendAudit(ctx context.Context, r tandem.AuditRecord) error
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
+	APIKeys(ctx context.Context, team, creator string) ([]tandem.APIKey, error)
 	CreateSchedule(ctx context.Context, s tandem.Schedule, max int) error
 	Schedule(ctx context.Context, id string) (tandem.Schedule, error)
 	Schedules(ctx context.Context, f tandem.ScheduleFilter) ([]tandem.Schedule, error)
