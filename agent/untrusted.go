@@ -3,6 +3,7 @@ package agent
 import (
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -18,21 +19,32 @@ Rules:
 - Answer in short Slack-friendly text. If you proposed changes, say that they wait for the sender's confirmation.`
 
 // untrustedTag lookalikes in data, opening or closing, in ASCII or in the
-// angle brackets a model might read as one.
-var tagLookalike = regexp.MustCompile(`(?i)[<＜‹〈]\s*/?\s*untrusted`)
+// angle brackets a model might read as one, with any spaces (Unicode's
+// too) around the slash. Invisible format characters (zero-width spaces
+// and joiners) are taken out of the data before it is matched.
+var tagLookalike = regexp.MustCompile(`(?i)[<＜‹〈][\s\p{Z}]*/?[\s\p{Z}]*untrusted`)
 
 // attrUnsafe is what may not appear in a tag's attribute value.
 var attrUnsafe = regexp.MustCompile(`[^A-Za-z0-9 _.:@#!/-]`)
 
 // quote wraps data from source (a thread message, a tool's output) as
-// untrusted: lookalikes of the tag inside it are neutralised so the data
-// cannot close the tag early, and the attribute keeps only safe characters.
+// untrusted: its invisible format characters are dropped and lookalikes of
+// the tag inside it are neutralised, so the data cannot close the tag
+// early, and the attribute keeps only safe characters.
 func quote(source, data string) string {
 	attr := attrUnsafe.ReplaceAllString(source, "_")
 	if len(attr) > 100 {
 		attr = attr[:100]
 	}
-	safe := tagLookalike.ReplaceAllStringFunc(data, func(m string) string {
+	// A model reads through characters it cannot see: "<\u200b/untrusted>"
+	// would close the tag as surely as "</untrusted>".
+	visible := strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, data)
+	safe := tagLookalike.ReplaceAllStringFunc(visible, func(m string) string {
 		_, size := utf8.DecodeRuneInString(m)
 		return "(" + m[size:]
 	})
