@@ -65,6 +65,10 @@ func (h Hold) NotHeld() error {
 	return Errorf(ENOTHELD, "the lease %s is no longer held by %s: another runner may have taken it over", h.Name, h.Owner)
 }
 
+// ErrTurnDone is the ECONFLICT error UpdateSessionForTurn wraps for a
+// turn that is done already.
+var ErrTurnDone = Errorf(ECONFLICT, "the turn is done already: another runner ran it after this one lost the session's lease")
+
 // Recorded is what recording an appended turn in the inbox found
 // (Store.AppendTurn).
 type Recorded struct {
@@ -156,6 +160,15 @@ type Store interface {
 	// stores the result, unless fn fails (its error is returned as is).
 	// ENOTFOUND when the session is missing.
 	UpdateSession(ctx context.Context, key SessionKey, fn func(*Session) error) (Session, error)
+	// UpdateSessionForTurn is UpdateSession for a change that turn asks
+	// for (a session control), made only while that turn is unfinished:
+	// when it is done, another replica ran it after this one lost the
+	// session's lease, and it fails with ECONFLICT, changing nothing (a
+	// turn that is gone fails with ENOTFOUND). The turn's state is read in
+	// the transaction that changes the session, and held there against
+	// being written done, so a control is never applied again after a
+	// later one of the same session.
+	UpdateSessionForTurn(ctx context.Context, key SessionKey, turn string, fn func(*Session) error) (Session, error)
 	// Sessions calls fn for every session, in key order, until fn fails.
 	Sessions(ctx context.Context, fn func(Session) error) error
 	// AddEditor appends user to the session's editors unless already there

@@ -33,6 +33,7 @@ type Store interface {
 	Session(ctx context.Context, key tandem.SessionKey) (tandem.Session, error)
 	SessionOrSetting(ctx context.Context, key tandem.SessionKey, setting string) (tandem.Session, string, error)
 	UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error)
+	UpdateSessionForTurn(ctx context.Context, key tandem.SessionKey, turn string, fn func(*tandem.Session) error) (tandem.Session, error)
 	Setting(ctx context.Context, name string) (string, error)
 	SetSetting(ctx context.Context, name, value string) error
 	Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRecord, error)

@@ -138,12 +138,30 @@ func appendEditorIf(tx *bolt.Tx, key tandem.SessionKey, k []byte, user string, m
 // and stores the result. It fails with ENOTFOUND when the session is
 // missing, and with fn's own error (nothing stored) when fn fails.
 func (db *DB) UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error) {
+	return db.updateSession(ctx, key, "", fn)
+}
+
+// UpdateSessionForTurn is UpdateSession while turn is unfinished (see
+// tandem.Store), its state read in the same write transaction.
+func (db *DB) UpdateSessionForTurn(ctx context.Context, key tandem.SessionKey, turn string, fn func(*tandem.Session) error) (tandem.Session, error) {
+	if turn == "" {
+		return tandem.Session{}, fmt.Errorf("store: update session: %w", tandem.Errorf(tandem.EINVALID, "no turn named"))
+	}
+	return db.updateSession(ctx, key, turn, fn)
+}
+
+func (db *DB) updateSession(ctx context.Context, key tandem.SessionKey, turn string, fn func(*tandem.Session) error) (tandem.Session, error) {
 	k, err := sessionKey(key)
 	if err != nil {
 		return tandem.Session{}, fmt.Errorf("store: update session: %w", err)
 	}
 	var s tandem.Session
 	err = db.update(ctx, "update session", func(tx *bolt.Tx) error {
+		if turn != "" {
+			if err := turnUnfinished(tx, turn); err != nil {
+				return err
+			}
+		}
 		b := tx.Bucket([]byte(bucketSessions))
 		raw := b.Get(k)
 		if raw == nil {
@@ -176,4 +194,21 @@ func (db *DB) Sessions(ctx context.Context, fn func(tandem.Session) error) error
 			return fn(s)
 		})
 	})
+}
+
+// turnUnfinished fails with ECONFLICT when turn id is done, and with
+// ENOTFOUND when there is no such turn.
+func turnUnfinished(tx *bolt.Tx, id string) error {
+	raw := tx.Bucket([]byte(bucketTurns)).Get([]byte(id))
+	if raw == nil {
+		return tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
+	}
+	var v turnValue
+	if err := decode(raw, &v); err != nil {
+		return fmt.Errorf("turn %s: %w", id, err)
+	}
+	if v.State == tandem.TurnDone {
+		return fmt.Errorf("turn %s: %w", id, tandem.ErrTurnDone)
+	}
+	return nil
 }

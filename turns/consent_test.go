@@ -156,7 +156,7 @@ func TestEditorsAddRereadsTheMode(t *testing.T) {
 	if out := f.send(t, schOwner, "set KEEP_CREDENTIALS_PERSISTENT=true", nil); out.Err != nil {
 		t.Fatal(out.Err)
 	}
-	admin := tandem.Turn{ID: "Ev_ADMIN_1", Session: schKey, User: schChanAdmin, Text: "editors add <@" + schOther + ">"}
+	admin := f.record(t, schChanAdmin, "editors add <@"+schOther+">")
 	reply, err := f.e.changeEditors(ctx, admin, stale, schOther, true)
 	if err != nil {
 		t.Fatal(err)
@@ -259,4 +259,70 @@ func TestConsentAsksAgainForARequestWithoutID(t *testing.T) {
 	if after, _ := f.db.Session(ctx, schKey); !after.Persistent() {
 		t.Fatal("the new message's approval did not turn persistent mode on")
 	}
+}
+
+// A runner that lost the session's lease in the middle of a control (a
+// stall past the lease's ttl) while another replica ran that control and
+// the session's later turns must not apply it again after them: the
+// owner's set, replayed after the owner's unset, would share their
+// identity against their last word. The same for an owner's editors add
+// replayed after their remove. The stale runner's result is LeaseLost (the
+// other replica answered), and the session stays as the later turn left it.
+func TestAStaleRunnerDoesNotReplayAControl(t *testing.T) {
+	ctx := t.Context()
+	const third = "UTHIRD"
+	for _, tt := range []struct {
+		name, first, then string
+		check             func(tandem.Session) bool // the session as the later turn left it
+	}{
+		{"set after unset", "set KEEP_CREDENTIALS_PERSISTENT=true", "unset KEEP_CREDENTIALS_PERSISTENT",
+			func(s tandem.Session) bool { return !s.Persistent() && s.Pending == nil }},
+		{"editors add after remove", "editors add <@" + third + ">", "editors remove <@" + third + ">",
+			func(s tandem.Session) bool { return !s.HasEditor(third) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _ := startedSession(t)
+			if out := f.send(t, schOther, "acme read", nil); out.Err != nil { // an editor while per message
+				t.Fatal(out.Err)
+			}
+			first := f.record(t, schOwner, tt.first)
+			then := f.record(t, schOwner, tt.then)
+			// The session's new lease holder runs both, in order.
+			for _, tr := range []tandem.Turn{first, then} {
+				out := f.e.Run(ctx, tr, f.e.Parse(tr.Text), tandem.Hold{})
+				if out.Err != nil {
+					t.Fatalf("%s: %v", tr.Text, out.Err)
+				}
+				if err := f.e.Done(ctx, tr, out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if s, _ := f.db.Session(ctx, schKey); !tt.check(s) {
+				t.Fatalf("setup: after %q the session is %+v", tt.then, s)
+			}
+			// The stalled runner wakes up and goes on with the first.
+			out := f.e.Run(ctx, first, f.e.Parse(first.Text), tandem.Hold{})
+			if !out.LeaseLost {
+				t.Errorf("the stale run of %q: LeaseLost false (err %v); want it left to the runner that ran it", tt.first, out.Err)
+			}
+			s, err := f.db.Session(ctx, schKey)
+			if err != nil || !tt.check(s) {
+				t.Errorf("after the stale run of %q the session is %+v (%v): the owner's later %q was undone", tt.first, s, err, tt.then)
+			}
+			if read := f.send(t, schOther, "acme read", nil); read.Identity == nil || read.Identity.SlackUser != schOther {
+				t.Errorf("%s's message after the owner's %q ran as %+v", schOther, tt.then, read.Identity)
+			}
+		})
+	}
+}
+
+// record records a turn of user with text, as send does, without running
+// it, and returns it.
+func (f *schFixture) record(t *testing.T, user, text string) tandem.Turn {
+	t.Helper()
+	tr := f.next(user, text)
+	if _, err := f.db.RecordTurn(t.Context(), tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }

@@ -112,23 +112,24 @@ func (e *Engine) SetVar(ctx context.Context, t tandem.Turn, sess tandem.Session,
 		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "%s takes true or false, not “%s”.", name, tandem.Escape(value))
 	}
 	if !on {
-		return e.disablePersistent(ctx, sess.Key, t.User)
+		return e.disablePersistent(ctx, sess.Key, t.ID, t.User)
 	}
 	if sess.Persistent() {
 		return tandem.Reply{Title: "This session is already persistent", Text: fmt.Sprintf("Every turn runs as <@%s>.", sess.Owner)}, nil
 	}
 	if t.User == sess.Owner {
-		return e.enablePersistent(ctx, sess.Key, t.User, "set by the owner", nil)
+		return e.enablePersistent(ctx, sess.Key, t.ID, t.User, "set by the owner", nil)
 	}
-	return e.requestConsent(ctx, sess.Key, t.User)
+	return e.requestConsent(ctx, sess.Key, t.ID, t.User)
 }
 
 // enablePersistent turns persistent mode on; only the owner's own action or
 // approval leads here. check, when not nil, runs first in the same
 // transaction as the change, on the stored session: its error leaves the
-// session as it was and is returned as is.
-func (e *Engine) enablePersistent(ctx context.Context, key tandem.SessionKey, by, how string, check func(*tandem.Session) error) (tandem.Reply, error) {
-	sess, err := e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+// session as it was and is returned as is. turn names the turn whose
+// control this is ("" for a press or a modal): see updateSession.
+func (e *Engine) enablePersistent(ctx context.Context, key tandem.SessionKey, turn, by, how string, check func(*tandem.Session) error) (tandem.Reply, error) {
+	sess, err := e.updateSession(ctx, key, turn, func(s *tandem.Session) error {
 		if check != nil {
 			if err := check(s); err != nil {
 				return err
@@ -154,10 +155,11 @@ func (e *Engine) enablePersistent(ctx context.Context, key tandem.SessionKey, by
 }
 
 // disablePersistent turns persistent mode off at once, dropping the owner's
-// held credentials, and cancels a pending request.
-func (e *Engine) disablePersistent(ctx context.Context, key tandem.SessionKey, by string) (tandem.Reply, error) {
+// held credentials, and cancels a pending request (turn: see
+// updateSession).
+func (e *Engine) disablePersistent(ctx context.Context, key tandem.SessionKey, turn, by string) (tandem.Reply, error) {
 	var was, pending bool
-	sess, err := e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+	sess, err := e.updateSession(ctx, key, turn, func(s *tandem.Session) error {
 		was, pending = s.Persistent(), s.Pending != nil
 		delete(s.Env, tandem.EnvKeepCredentialsPersistent)
 		s.Pending = nil
@@ -178,9 +180,10 @@ func (e *Engine) disablePersistent(ctx context.Context, key tandem.SessionKey, b
 }
 
 // requestConsent records a request to share the owner's identity and asks
-// the owner by DM. Nothing changes until the owner approves.
-func (e *Engine) requestConsent(ctx context.Context, key tandem.SessionKey, by string) (tandem.Reply, error) {
-	sess, err := e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+// the owner by DM. Nothing changes until the owner approves (turn: see
+// updateSession).
+func (e *Engine) requestConsent(ctx context.Context, key tandem.SessionKey, turn, by string) (tandem.Reply, error) {
+	sess, err := e.updateSession(ctx, key, turn, func(s *tandem.Session) error {
 		s.Pending = &tandem.PendingChange{ID: randomID(8), Name: tandem.EnvKeepCredentialsPersistent, Value: "true", RequestedBy: by,
 			RequestedAt: e.cfg.Now(), Editors: slices.Clone(s.Editors)}
 		return nil
@@ -246,7 +249,7 @@ func (e *Engine) Consent(ctx context.Context, key tandem.SessionKey, request, pr
 	case approve:
 		// The approval shares the owner's identity with the editors the
 		// owner was shown, and nobody added since.
-		reply, err = e.enablePersistent(ctx, key, presser, "requested by "+Mention(sess.Pending.RequestedBy)+", approved by the owner", func(s *tandem.Session) error {
+		reply, err = e.enablePersistent(ctx, key, "", presser, "requested by "+Mention(sess.Pending.RequestedBy)+", approved by the owner", func(s *tandem.Session) error {
 			if err := same(s); err != nil {
 				return err
 			}
@@ -308,6 +311,21 @@ func (e *Engine) askAgain(ctx context.Context, key tandem.SessionKey, presser st
 	return "Nothing changed yet: this message came before Tandem's requests had their own buttons, so I've sent the request again in a new message. Answer that one.", true
 }
 
+// updateSession changes the stored session for the turn named turn (a
+// session control run from the inbox), and only while that turn is
+// unfinished (Store.UpdateSessionForTurn): a runner that lost the session's
+// lease in the middle of a control, while another replica ran it and the
+// session's later turns, must not apply it again after them (an owner's
+// set, replayed after their unset, would share their identity against
+// their last word). turn is "" for a change no turn carries (a press, a
+// modal, an operator), which applies at once.
+func (e *Engine) updateSession(ctx context.Context, key tandem.SessionKey, turn string, fn func(*tandem.Session) error) (tandem.Session, error) {
+	if turn == "" {
+		return e.cfg.Store.UpdateSession(ctx, key, fn)
+	}
+	return e.cfg.Store.UpdateSessionForTurn(ctx, key, turn, fn)
+}
+
 func (e *Engine) changeEditors(ctx context.Context, t tandem.Turn, sess tandem.Session, user string, add bool) (tandem.Reply, error) {
 	if user == "" {
 		return tandem.Reply{}, tandem.Errorf(tandem.EINVALID, "Mention the person, as in `editors add @someone`.")
@@ -324,7 +342,7 @@ func (e *Engine) changeEditors(ctx context.Context, t tandem.Turn, sess tandem.S
 	// outside the session's turns): the rule above is applied again to the
 	// stored session, in the transaction that changes it.
 	var current tandem.Session
-	updated, err := e.cfg.Store.UpdateSession(ctx, sess.Key, func(s *tandem.Session) error {
+	updated, err := e.updateSession(ctx, sess.Key, t.ID, func(s *tandem.Session) error {
 		if add && t.User != s.Owner && (s.Persistent() || s.Pending != nil) && !s.HasEditor(user) {
 			current = *s
 			return errNeedsOwner
@@ -419,7 +437,7 @@ var errEditorsChanged = tandem.Errorf(tandem.ECONFLICT, "The editors changed sin
 // changes nothing. Whoever joined since the view opened is not shared the
 // owner's identity without the owner seeing them.
 func (e *Engine) EnablePersistentAsShown(ctx context.Context, key tandem.SessionKey, owner, shown string) (tandem.Reply, error) {
-	return e.enablePersistent(ctx, key, owner, "set by the owner", func(s *tandem.Session) error {
+	return e.enablePersistent(ctx, key, "", owner, "set by the owner", func(s *tandem.Session) error {
 		switch {
 		case s.Owner != owner:
 			return tandem.Errorf(tandem.EFORBIDDEN, "only the owner turns persistent mode on without asking")
@@ -490,7 +508,7 @@ func (e *Engine) applyChannelDefault(ctx context.Context, t tandem.Turn, step *t
 		e.log.Warn("channel default consent", "session", sess.Key.String(), "err", err)
 		return sess
 	}
-	if _, err := e.requestConsent(ctx, sess.Key, "channel default"); err != nil {
+	if _, err := e.requestConsent(ctx, sess.Key, "", "channel default"); err != nil {
 		e.log.Warn("channel default consent", "session", sess.Key.String(), "err", err)
 		return sess
 	}
@@ -534,7 +552,7 @@ func (e *Engine) RequestPersistent(ctx context.Context, key tandem.SessionKey, o
 	if sess.Persistent() || sess.Pending != nil {
 		return sess, nil
 	}
-	reply, err := e.requestConsent(ctx, key, "operator "+operator)
+	reply, err := e.requestConsent(ctx, key, "", "operator "+operator)
 	if err != nil {
 		return tandem.Session{}, err
 	}

@@ -40,9 +40,10 @@ type Result struct {
 	// transport to offer their buttons.
 	Schedules []tandem.Schedule
 	// LeaseLost: the session's lease (Run's hold) was no longer the
-	// runner's when the turn was to mark a change running, so nothing was
+	// runner's when the turn was to mark a change running, or a control
+	// found its turn done by another runner already, so nothing was
 	// changed or written, and no reply is owed: the lease's next holder
-	// runs the turn.
+	// runs the turn (or ran it).
 	LeaseLost bool
 	// step is what the turn still has to write when it is done (Done).
 	step tandem.TurnStep
@@ -143,6 +144,9 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tande
 		if err != nil {
 			res.Outcome = outcomeOf(err)
 		}
+		// Another runner ran this control after this one lost the lease:
+		// its answer is that runner's to post.
+		res.LeaseLost = errors.Is(err, tandem.ErrTurnDone)
 		return res
 	}
 

@@ -219,13 +219,18 @@ func newSchFixture(t *testing.T, tune func(*Config)) *schFixture {
 // done, as the transport does.
 func (f *schFixture) send(t *testing.T, user, text string, tune func(*tandem.Turn)) Result {
 	t.Helper()
-	f.n++
-	tr := tandem.Turn{ID: fmt.Sprintf("Ev_SCHED_%d", f.n), Session: schKey, User: user, Text: text,
-		TS: fmt.Sprintf("1700000000.%06d", 200+f.n), ReceivedAt: f.clock.Now()}
+	tr := f.next(user, text)
 	if tune != nil {
 		tune(&tr)
 	}
 	return f.runTurn(t, tr)
+}
+
+// next is the turn of user's next message with text.
+func (f *schFixture) next(user, text string) tandem.Turn {
+	f.n++
+	return tandem.Turn{ID: fmt.Sprintf("Ev_SCHED_%d", f.n), Session: schKey, User: user, Text: text,
+		TS: fmt.Sprintf("1700000000.%06d", 200+f.n), ReceivedAt: f.clock.Now()}
 }
 
 // runTurn records tr (unless it is recorded), runs it and marks it done.

@@ -201,6 +201,21 @@ func (db *DB) AddEditor(ctx context.Context, key tandem.SessionKey, user string)
 // session is missing, and with fn's own error (nothing stored) when fn
 // fails.
 func (db *DB) UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(*tandem.Session) error) (tandem.Session, error) {
+	return db.updateSession(ctx, key, "", fn)
+}
+
+// UpdateSessionForTurn is UpdateSession while turn is unfinished (see
+// tandem.Store): the turn's row is read FOR SHARE in the same transaction,
+// so a runner that writes it done (StepTurn's UPDATE) waits for this
+// change to commit, and this change sees a done written before it.
+func (db *DB) UpdateSessionForTurn(ctx context.Context, key tandem.SessionKey, turn string, fn func(*tandem.Session) error) (tandem.Session, error) {
+	if turn == "" {
+		return tandem.Session{}, fmt.Errorf("postgres: update session: %w", tandem.Errorf(tandem.EINVALID, "no turn named"))
+	}
+	return db.updateSession(ctx, key, turn, fn)
+}
+
+func (db *DB) updateSession(ctx context.Context, key tandem.SessionKey, turn string, fn func(*tandem.Session) error) (tandem.Session, error) {
 	k, err := sessionKey(key)
 	if err != nil {
 		return tandem.Session{}, fmt.Errorf("postgres: update session: %w", err)
@@ -208,6 +223,20 @@ func (db *DB) UpdateSession(ctx context.Context, key tandem.SessionKey, fn func(
 	var s tandem.Session
 	var fnErr error
 	err = db.inTx(ctx, "update session", func(tx pgx.Tx) error {
+		if turn != "" {
+			var state string
+			err := tx.QueryRow(ctx, `SELECT state FROM turns WHERE id = $1 FOR SHARE`, turn).Scan(&state)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				fnErr = tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", turn)
+				return fnErr
+			case err != nil:
+				return err
+			case state == string(tandem.TurnDone):
+				fnErr = fmt.Errorf("turn %s: %w", turn, tandem.ErrTurnDone)
+				return fnErr
+			}
+		}
 		var err error
 		s, err = scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE key = $1 FOR UPDATE`, k))
 		if errors.Is(err, pgx.ErrNoRows) {

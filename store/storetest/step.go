@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
@@ -122,6 +123,36 @@ func testStepTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
 					t.Errorf("turn = %s, want done (the step is written; only the editor is not)", got.State)
 				}
 			})
+		}
+	})
+
+	t.Run("SessionChangedForAnUnfinishedTurnOnly", func(t *testing.T) {
+		// A control's change applies while its turn is pending or running,
+		// and never once the turn is done (another runner ran it).
+		s := withU2sTurn(t, open(t))
+		ctx := t.Context()
+		setOn := func(sess *tandem.Session) error {
+			sess.Env = map[string]string{tandem.EnvKeepCredentialsPersistent: "true"}
+			return nil
+		}
+		got, err := s.UpdateSessionForTurn(ctx, sessionA, "Ev2", setOn)
+		if err != nil || !got.Persistent() {
+			t.Fatalf("UpdateSessionForTurn of a pending turn = %+v, %v; want it applied", got, err)
+		}
+		must(t, "running", s.StepTurn(ctx, "Ev2", tandem.TurnStep{State: tandem.TurnRunning}))
+		if _, err := s.UpdateSessionForTurn(ctx, sessionA, "Ev2", func(sess *tandem.Session) error { sess.Env = nil; return nil }); err != nil {
+			t.Fatalf("UpdateSessionForTurn of a running turn: %v", err)
+		}
+		must(t, "done", s.StepTurn(ctx, "Ev2", tandem.TurnStep{State: tandem.TurnDone}))
+		_, err = s.UpdateSessionForTurn(ctx, sessionA, "Ev2", setOn)
+		if !errors.Is(err, tandem.ErrTurnDone) || tandem.ErrorCode(err) != tandem.ECONFLICT {
+			t.Errorf("UpdateSessionForTurn of a done turn: %v (code %q), want ErrTurnDone (%s)", err, tandem.ErrorCode(err), tandem.ECONFLICT)
+		}
+		if sess, err := s.Session(ctx, sessionA); err != nil || sess.Persistent() {
+			t.Errorf("session after a done turn's change = %+v, %v; want it unchanged, not persistent", sess, err)
+		}
+		if _, err := s.UpdateSessionForTurn(ctx, sessionA, "EvNone", setOn); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+			t.Errorf("UpdateSessionForTurn of an unknown turn: %v, want %s", err, tandem.ENOTFOUND)
 		}
 	})
 
