@@ -199,13 +199,9 @@ func (db *DB) Sessions(ctx context.Context, fn func(tandem.Session) error) error
 // turnUnfinished fails with ECONFLICT when turn id is done, and with
 // ENOTFOUND when there is no such turn.
 func turnUnfinished(tx *bolt.Tx, id string) error {
-	raw := tx.Bucket([]byte(bucketTurns)).Get([]byte(id))
-	if raw == nil {
-		return tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
-	}
-	var v turnValue
-	if err := decode(raw, &v); err != nil {
-		return fmt.Errorf("turn %s: %w", id, err)
+	v, err := inboxTurn(tx, id)
+	if err != nil {
+		return err
 	}
 	if v.State == tandem.TurnDone {
 		return fmt.Errorf("turn %s: %w", id, tandem.ErrTurnDone)

@@ -172,15 +172,24 @@ func checkState(state tandem.TurnState) error {
 
 // setTurnState moves turn id to state and keeps the indexes of unfinished
 // turns in step.
+// inboxTurn reads turn id in tx; ENOTFOUND when there is none.
+func inboxTurn(tx *bolt.Tx, id string) (turnValue, error) {
+	var v turnValue
+	raw := tx.Bucket([]byte(bucketTurns)).Get([]byte(id))
+	if raw == nil {
+		return v, tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
+	}
+	if err := decode(raw, &v); err != nil {
+		return v, fmt.Errorf("turn %s: %w", id, err)
+	}
+	return v, nil
+}
+
 func setTurnState(tx *bolt.Tx, id string, state tandem.TurnState) error {
 	turns := tx.Bucket([]byte(bucketTurns))
-	raw := turns.Get([]byte(id))
-	if raw == nil {
-		return tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
-	}
-	var v turnValue
-	if err := decode(raw, &v); err != nil {
-		return fmt.Errorf("turn %s: %w", id, err)
+	v, err := inboxTurn(tx, id)
+	if err != nil {
+		return err
 	}
 	v.State = state
 	if state == tandem.TurnRunning {
@@ -240,13 +249,9 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		defer db.unpin(step.Hold.Name)
 	}
 	return db.update(ctx, "step turn", func(tx *bolt.Tx) error {
-		raw := tx.Bucket([]byte(bucketTurns)).Get([]byte(id))
-		if raw == nil {
-			return tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
-		}
-		var v turnValue
-		if err := decode(raw, &v); err != nil {
-			return fmt.Errorf("turn %s: %w", id, err)
+		v, err := inboxTurn(tx, id)
+		if err != nil {
+			return err
 		}
 		if step.State != "" {
 			if err := setTurnState(tx, id, step.State); err != nil {
@@ -282,12 +287,9 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 // unknown (or pruned) turn.
 func (db *DB) TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error) {
 	var v turnValue
-	err := db.view(ctx, "turn record", func(tx *bolt.Tx) error {
-		raw := tx.Bucket([]byte(bucketTurns)).Get([]byte(id))
-		if raw == nil {
-			return tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
-		}
-		return decode(raw, &v)
+	err := db.view(ctx, "turn record", func(tx *bolt.Tx) (err error) {
+		v, err = inboxTurn(tx, id)
+		return err
 	})
 	if err != nil {
 		return tandem.TurnRecord{}, err
