@@ -17,10 +17,11 @@ type KeyNotifier interface {
 // call): as the key's creator, always (the rule's row for API keys), with
 // each credential resolution audited ("mcp: <op>", actor apikey:<prefix>).
 // It returns the operation's reply as plain text. It fails with EINVALID
-// for an unknown operation or a session control, with EFORBIDDEN for a
-// change through a read key or a key whose creator left the workspace, with the provider's
+// for an unknown operation or a session control; with EFORBIDDEN for a
+// change through a read key, or for any call of a key whose creator left
+// the workspace (asked of Slack at each call); with the provider's
 // *tandem.NotConnectedError or *tandem.ExpiredError when the creator's
-// link is missing or dead (the creator is told, by DM, how to fix it), and
+// link is missing or dead (the creator is told, by DM, how to fix it); and
 // with the operation's own errors.
 func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args map[string]string) (string, *tandem.Identity, error) {
 	spec := e.cfg.Operations.get().Spec(op)
