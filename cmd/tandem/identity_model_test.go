@@ -331,6 +331,9 @@ func (r *modelRun) run() {
 		},
 		"approveEditor": func(rt *rapid.T) { r.editorConsent(rapid.Bool().Draw(rt, "approve")) },
 		"apiKey":        func(rt *rapid.T) { r.apiTurn(user.Draw(rt, "creator"), provider.Draw(rt, "provider")) },
+		"apiKeyRevokedWhileQueued": func(rt *rapid.T) {
+			r.apiKeyRevokedWhileQueued(user.Draw(rt, "creator"))
+		},
 		"standup":       func(rt *rapid.T) { r.standup(user.Draw(rt, "sender")) },
 		"session":       func(rt *rapid.T) { r.session(user.Draw(rt, "asker")) },
 		"restart":       func(rt *rapid.T) { r.restart(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica")) },
@@ -1401,6 +1404,101 @@ func (r *modelRun) apiTurn(creator string, p tandem.ProviderID) {
 	}
 	r.checkButtons(creator)
 	r.checkAudit("apikey:", p, want)
+}
+
+// apiKeyRevokedWhileQueued holds a message's GitHub search, so that its
+// session is busy, sends an API request of creator's key into the thread
+// (it waits behind the message), revokes the key with /tandem apikey
+// revoke once the request is recorded, and lets the search go. The message
+// runs as the model says; the API turn must then be refused (403
+// forbidden), with nothing of it reaching GitHub and no resolution of it
+// audited: revoking a key withdraws the consent it carried, also for the
+// requests already waiting.
+func (r *modelRun) apiKeyRevokedWhileQueued(creator string) {
+	var senders []string
+	for _, u := range modelUsers {
+		if r.m.Runs(u, tandem.GitHub) {
+			senders = append(senders, u)
+		}
+	}
+	if len(senders) == 0 {
+		r.rt.Skip("a busy session needs a message whose search reaches GitHub")
+	}
+	sender := rapid.SampledFrom(senders).Draw(r.rt, "sender")
+	key := r.keyOf(creator)
+	text := modelReads[tandem.GitHub]
+	r.step(fmt.Sprintf("%s: %s, held at GitHub; meanwhile an API request of %s's key waits behind it, and %s revokes the key", sender, text, creator, creator))
+	r.settle()
+	answered, release := r.e.gh.HoldSearches()
+	defer release()
+	want := r.m.Message(sender, tandem.GitHub)
+	r.say(sender, text)
+	select {
+	case <-answered:
+	case <-time.After(10 * time.Second):
+		r.rt.Fatalf("%s's search never reached GitHub", sender)
+	}
+	from := r.e.logs.Len()
+	code := make(chan string, 1)
+	go func() {
+		body, _ := json.Marshal(map[string]string{"channel": channel, "thread_ts": r.root, "text": text})
+		req, _ := http.NewRequest(http.MethodPost, r.e.public+"/api/v1/messages", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			code <- "request failed: " + err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		var out struct {
+			OK    bool `json:"ok"`
+			Error *struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		if out.Error == nil {
+			code <- fmt.Sprintf("ok %v", out.OK)
+			return
+		}
+		code <- out.Error.Code
+	}()
+	prefix := key[:strings.Index(key[4:], "_")+4]
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.e.logs.From(from), `"api_key":"`+prefix+`"`); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			r.rt.Fatalf("the API request of %s's key (%s) was never recorded", creator, prefix)
+		}
+	}
+	ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/tandem", Text: "apikey revoke " + prefix, UserID: creator, ChannelID: channel})
+	if err != nil || !strings.Contains(strings.ToLower(string(ack)), "revoked") {
+		r.rt.Fatalf("/tandem apikey revoke %s: %s, %v", prefix, ack, err)
+	}
+	delete(r.keys, creator)
+	release()
+	r.expectTurn(sender, tandem.GitHub, want) // checks every request of the step: none as anyone else
+	select {
+	case got := <-code:
+		if got != "forbidden" {
+			r.rt.Fatalf("the waiting API request of a key revoked meanwhile answered %q, want forbidden", got)
+		}
+	case <-time.After(30 * time.Second):
+		r.rt.Fatalf("the waiting API request of a key revoked meanwhile never answered")
+	}
+	searches := 0
+	for _, q := range r.e.requests(tandem.GitHub)[r.seen[tandem.GitHub]:] {
+		if strings.HasPrefix(q.path, "/search/") {
+			searches++
+		}
+	}
+	if want.Outcome == identitymodel.OK && searches != 1 || want.Outcome != identitymodel.OK && searches != 0 {
+		r.rt.Fatalf("GitHub received %d searches in a step whose only turn that may search is %s's (%v)", searches, sender, want.Outcome)
+	}
+	for _, rec := range r.auditRecords()[r.audits:] {
+		if strings.HasPrefix(rec.Actor, "apikey:") && rec.Action == "resolve" {
+			r.rt.Fatalf("the revoked key's waiting turn resolved %s's credentials: %+v", creator, rec)
+		}
+	}
 }
 
 // standup asks for the sender's standup, which uses every provider.
