@@ -253,6 +253,11 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		if err != nil {
 			return err
 		}
+		if step.State == "" && v.State == tandem.TurnDone {
+			// A write of a turn still running, to a turn another runner
+			// finished: this runner lost the lease meanwhile.
+			return fmt.Errorf("turn %s: %w", id, tandem.ErrTurnDone)
+		}
 		if step.State != "" {
 			if err := setTurnState(tx, id, step.State); err != nil {
 				return err

@@ -272,12 +272,17 @@ func TestAStaleRunnerDoesNotReplayAControl(t *testing.T) {
 	ctx := t.Context()
 	const third = "UTHIRD"
 	for _, tt := range []struct {
-		name, first, then string
-		check             func(tandem.Session) bool // the session as the later turn left it
+		name, by, first, then string
+		check                 func(tandem.Session) bool // the session as the later turn left it
 	}{
-		{"set after unset", "set KEEP_CREDENTIALS_PERSISTENT=true", "unset KEEP_CREDENTIALS_PERSISTENT",
+		{"set after unset", schOwner, "set KEEP_CREDENTIALS_PERSISTENT=true", "unset KEEP_CREDENTIALS_PERSISTENT",
 			func(s tandem.Session) bool { return !s.Persistent() && s.Pending == nil }},
-		{"editors add after remove", "editors add <@" + third + ">", "editors remove <@" + third + ">",
+		{"editors add after remove", schOwner, "editors add <@" + third + ">", "editors remove <@" + third + ">",
+			func(s tandem.Session) bool { return !s.HasEditor(third) }},
+		// The stale run of anyone's control would also write its sender
+		// as a new editor (what a per-message turn writes before a
+		// control), after the owner removed them.
+		{"a control of someone the owner then removed", third, "env", "editors remove <@" + third + ">",
 			func(s tandem.Session) bool { return !s.HasEditor(third) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,7 +290,7 @@ func TestAStaleRunnerDoesNotReplayAControl(t *testing.T) {
 			if out := f.send(t, schOther, "acme read", nil); out.Err != nil { // an editor while per message
 				t.Fatal(out.Err)
 			}
-			first := f.record(t, schOwner, tt.first)
+			first := f.record(t, tt.by, tt.first)
 			then := f.record(t, schOwner, tt.then)
 			// The session's new lease holder runs both, in order.
 			for _, tr := range []tandem.Turn{first, then} {

@@ -137,6 +137,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tande
 		// first.
 		if err := e.write(ctx, t, &res.step); err != nil {
 			res.Err, res.Outcome = fmt.Errorf("turns: session: %w", err), tandem.OutcomeError
+			res.LeaseLost = errors.Is(err, tandem.ErrTurnDone) // another runner ran it
 			return res
 		}
 		reply, err := e.control(ctx, t, sess, cmd)
@@ -292,7 +293,9 @@ func (e *Engine) awaitsLink(ctx context.Context, res *Result, t tandem.Turn, use
 }
 
 // write writes what the turn has to write so far (step), in one commit,
-// and empties step; a failure leaves step for Done to write.
+// and empties step; a failure leaves step for Done to write. It fails with
+// tandem.ErrTurnDone, writing nothing, when another runner finished the
+// turn meanwhile (this one lost the session's lease).
 func (e *Engine) write(ctx context.Context, t tandem.Turn, step *tandem.TurnStep) error {
 	if step.Session == nil && step.Editor == "" && len(step.Audit) == 0 {
 		return nil

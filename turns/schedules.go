@@ -610,6 +610,7 @@ func (e *Engine) runScheduleControl(ctx context.Context, t tandem.Turn, sess tan
 	// is written first, as for every control.
 	if err := e.write(ctx, t, &res.step); err != nil {
 		res.Err, res.Outcome = fmt.Errorf("turns: session: %w", err), tandem.OutcomeError
+		res.LeaseLost = errors.Is(err, tandem.ErrTurnDone) // another runner ran it
 		return res
 	}
 	var err error

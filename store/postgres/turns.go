@@ -284,7 +284,8 @@ func (db *DB) pruneLoop(op, sql string, arg any) (int, error) {
 // and ENOTHELD when step.Hold is set and its owner no longer holds the
 // lease (by the database server's clock).
 func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
-	const turnExists = `EXISTS (SELECT FROM turns WHERE id = $1)`
+	turnExists := `EXISTS (SELECT FROM turns WHERE id = $1)`
+	ofTurn := `SELECT team || '/' || channel || '/' || thread_ts FROM turns WHERE id = $1`
 	var b pgx.Batch
 	if step.State != "" {
 		if err := checkState(step.State); err != nil {
@@ -293,7 +294,12 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		b.Queue(`UPDATE turns SET state = $2, attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
 			WHERE id = $1`, id, string(step.State))
 	} else {
-		b.Queue(`SELECT FROM turns WHERE id = $1`, id)
+		// A write of a turn still running writes nothing to a turn
+		// another runner finished (this runner lost the lease meanwhile):
+		// it fails with ErrTurnDone (stepNotFound).
+		b.Queue(`SELECT FROM turns WHERE id = $1 AND state <> 'done'`, id)
+		turnExists = `EXISTS (SELECT FROM turns WHERE id = $1 AND state <> 'done')`
+		ofTurn += ` AND state <> 'done'`
 	}
 	if s := step.Session; s != nil {
 		k, err := sessionKey(s.Key)
@@ -313,7 +319,7 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		// concurrent change of the row makes PostgreSQL check the WHERE
 		// clause again against the changed row.
 		b.Queue(`UPDATE sessions SET editors = array_append(editors, $2)
-			WHERE key = (SELECT team || '/' || channel || '/' || thread_ts FROM turns WHERE id = $1)
+			WHERE key = (`+ofTurn+`)
 			AND owner <> $2 AND NOT ($2 = ANY (editors))
 			AND pending IS NULL AND (env ->> $3) IS DISTINCT FROM 'true'`, id, step.Editor, tandem.EnvKeepCredentialsPersistent)
 	}
@@ -330,7 +336,11 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		return err
 	}
 	if step.Hold.IsZero() {
-		return db.fail(ctx, "step turn", sendStep(ctx, db.pool, id, &b))
+		err := sendStep(ctx, db.pool, id, &b)
+		if step.State == "" && tandem.ErrorCode(err) == tandem.ENOTFOUND {
+			err = db.stepNotFound(ctx, id, err)
+		}
+		return db.fail(ctx, "step turn", err)
 	}
 	// Under a lease: its row is read, and locked against a takeover, in
 	// the transaction that writes the step; its next holder takes it only
@@ -348,6 +358,17 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		return sendStep(ctx, tx, id, &b)
 	})
 	return db.fail(ctx, "step turn", err)
+}
+
+// stepNotFound is the error of a step without a state that found no
+// unfinished turn id: ErrTurnDone when the turn is there and done, else
+// notFound.
+func (db *DB) stepNotFound(ctx context.Context, id string, notFound error) error {
+	var state string
+	if err := db.pool.QueryRow(ctx, `SELECT state FROM turns WHERE id = $1`, id).Scan(&state); err == nil && state == string(tandem.TurnDone) {
+		return fmt.Errorf("turn %s: %w", id, tandem.ErrTurnDone)
+	}
+	return notFound
 }
 
 // sendStep sends a step's statements, built by StepTurn, the first of
