@@ -35,7 +35,8 @@ type waiter struct {
 // thread threadTS or in a new thread it starts, and waits for the result.
 // It fails with EFORBIDDEN, having posted and recorded nothing, when a read
 // key asks for a command that changes something or allows changes, or when
-// the key's creator left the workspace; with
+// the key's creator left the workspace (EUNAVAILABLE when Slack cannot
+// say); with
 // ECHANNELNOTALLOWED, having posted nothing, when the creator
 // is not a member of the channel; with EFORBIDDEN when Tandem cannot post in
 // the channel; and with EUNAVAILABLE when the chat cannot say who is a
@@ -47,7 +48,7 @@ func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadT
 	if err := e.checkScope(key, text, allowChanges); err != nil {
 		return tandem.TurnResult{}, err
 	}
-	if err := e.creatorLeft(ctx, key); err != nil {
+	if err := e.creatorLeft(ctx, key.Creator, key.Name, key.Prefix); err != nil {
 		return tandem.TurnResult{}, err
 	}
 	if err := e.cfg.Chat.CheckMember(ctx, key, channel); err != nil {
@@ -137,10 +138,11 @@ func (e *Engine) checkScope(key tandem.APIKey, text string, allowChanges bool) e
 const apiChangesPrefix = "api-changes-"
 
 // keyStands fails unless the API key t came through is still its
-// creator's, neither revoked nor expired: a turn that waited (behind its
-// session's earlier turns, or for a restart) acts as the key's creator only
-// while the key stands, as a scheduled run does only while its schedule
-// does. Revoking a key is how its creator withdraws their consent.
+// creator's, neither revoked nor expired, and its creator still in the
+// workspace (creatorLeft): a turn that waited (behind its session's
+// earlier turns, or for a restart) acts as the key's creator only while
+// the key stands, as a scheduled run does only while its schedule does.
+// Revoking a key is how its creator withdraws their consent.
 func (e *Engine) keyStands(ctx context.Context, t tandem.Turn) error {
 	keys, err := e.cfg.Store.APIKeys(ctx, t.Session.Team, t.User)
 	if err != nil {
@@ -156,27 +158,28 @@ func (e *Engine) keyStands(ctx context.Context, t tandem.Turn) error {
 		case k.Expired(e.cfg.Now()):
 			return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) expired before this request ran; nothing was done.", k.Name, k.Prefix)
 		}
-		return nil
+		return e.creatorLeft(ctx, k.Creator, k.Name, k.Prefix)
 	}
 	return tandem.Errorf(tandem.EFORBIDDEN, "API key %s of <@%s> is gone; nothing was done.", t.APIKey, t.User)
 }
 
-// creatorLeft fails with EFORBIDDEN when key's creator has left the
-// workspace: a key acts as its creator, and nobody acts as someone who is
-// gone (a schedule of theirs is paused for the same reason). When Slack
-// cannot say, the call goes on, as a scheduled run does, and the failure is
-// logged.
-func (e *Engine) creatorLeft(ctx context.Context, key tandem.APIKey) error {
+// creatorLeft fails with EFORBIDDEN when the creator of the key named
+// (name, prefix) has left the workspace: a key acts as its creator, and
+// nobody acts as someone who is gone (a schedule of theirs is paused for
+// the same reason). When Slack cannot say, it fails with EUNAVAILABLE, as
+// the membership check does: whoever holds the key could otherwise make
+// Slack's rate limit answer for a departed creator.
+func (e *Engine) creatorLeft(ctx context.Context, creator, name, prefix string) error {
 	if e.cfg.People == nil {
 		return nil
 	}
-	_, deleted, err := e.cfg.People.Person(ctx, key.Creator)
+	_, deleted, err := e.cfg.People.Person(ctx, creator)
 	if err != nil {
-		e.log.Warn("users.info for an API key's creator", "api_key", key.Prefix, "err", err)
-		return nil
+		e.log.Warn("users.info for an API key's creator", "api_key", prefix, "err", err)
+		return tandem.Errorf(tandem.EUNAVAILABLE, "Slack could not say whether <@%s>, whose key this is, is still in the workspace; try again in a moment.", creator)
 	}
 	if deleted {
-		return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) acts as <@%s>, who left the workspace; it no longer runs anything.", key.Name, key.Prefix, key.Creator)
+		return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) acts as <@%s>, who left the workspace; it no longer runs anything.", name, prefix, creator)
 	}
 	return nil
 }

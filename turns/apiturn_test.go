@@ -94,19 +94,20 @@ func TestRunAPIKeyScope(t *testing.T) {
 }
 
 // TestQueuedAPITurnRunsOnlyWhileItsKeyStands: an API turn recorded while
-// its key stood, and still waiting when its key was revoked or expired
-// (its caller gave up waiting, its session ran other turns first, Tandem
-// restarted), acts as nobody: it is refused and makes no change. A
+// its key stood, and still waiting when its key was revoked or expired or
+// its creator left (its caller gave up waiting, its session ran other
+// turns first, Tandem restarted), acts as nobody: it is refused and makes no change. A
 // key that still stands runs it as its creator.
 func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
-		change func(k *tandem.APIKey, now time.Time)
-		want   string // "" runs
+		change func(k *tandem.APIKey, now time.Time) // nil: the creator leaves
+		want   string                                // "" runs
 	}{
 		{"standing", func(*tandem.APIKey, time.Time) {}, ""},
 		{"revoked", func(k *tandem.APIKey, now time.Time) { k.Revoked = now }, "API key ci (tdm_queued01) was revoked before this request ran; nothing was done."},
 		{"expired", func(k *tandem.APIKey, now time.Time) { k.Expires = now }, "API key ci (tdm_queued01) expired before this request ran; nothing was done."},
+		{"its creator left", nil, "API key ci (tdm_queued01) acts as <@UBOB>, who left the workspace; it no longer runs anything."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newPropFixture(t)
@@ -115,10 +116,11 @@ func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
 			if err := f.db.SaveAPIKey(t.Context(), key); err != nil {
 				t.Fatal(err)
 			}
-			// The caller stops waiting at once: the turn stays recorded
-			// and submitted.
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+			// The caller stops waiting as soon as the turn is submitted:
+			// it stays recorded and submitted.
+			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
+			f.chat.onSubmit = cancel
 			if _, err := f.e.RunAPI(ctx, key, "C1", "1.0", "acme change deploy", false); tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
 				t.Fatalf("RunAPI = %v, want EUNAVAILABLE (the turn still waits)", err)
 			}
@@ -126,7 +128,9 @@ func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
 			if len(queued) != 1 {
 				t.Fatalf("%d turns submitted, want 1", len(queued))
 			}
-			if _, err := f.db.UpdateAPIKey(t.Context(), key.Prefix, func(k *tandem.APIKey) error { tt.change(k, f.clock.Now()); return nil }); err != nil {
+			if tt.change == nil {
+				f.e.cfg.People = &schPeople{deleted: map[string]bool{"UBOB": true}}
+			} else if _, err := f.db.UpdateAPIKey(t.Context(), key.Prefix, func(k *tandem.APIKey) error { tt.change(k, f.clock.Now()); return nil }); err != nil {
 				t.Fatal(err)
 			}
 			tr := queued[0]
@@ -143,6 +147,12 @@ func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
 			if n := f.changes.Load(); n != 0 {
 				t.Errorf("%d changes made as %v after the key stopped standing", n, f.logins)
 			}
+			if err := f.e.Done(t.Context(), tr, out); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.db.Session(t.Context(), f.key); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+				t.Errorf("the refused turn started a session in its thread (%v)", err)
+			}
 		})
 	}
 }
@@ -150,7 +160,8 @@ func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
 // TestAPIKeyOfACreatorWhoLeftRunsNothing: a key whose creator left the
 // workspace runs nothing, through the HTTP API (refused before anything
 // is recorded) or MCP (before any provider is called). When Slack cannot
-// say whether they left, the call goes on, as a scheduled run does.
+// say whether they left, the call is refused as unavailable: otherwise
+// whoever holds the key could make Slack's rate limit answer for them.
 func TestAPIKeyOfACreatorWhoLeftRunsNothing(t *testing.T) {
 	f := newPropFixture(t)
 	people := &schPeople{deleted: map[string]bool{"UBOB": true}}
@@ -183,10 +194,13 @@ func TestAPIKeyOfACreatorWhoLeftRunsNothing(t *testing.T) {
 	if text, _, err := f.e.RunTool(t.Context(), key, "acme.change", map[string]string{"text": "hello"}); err != nil || f.changes.Load() != 1 {
 		t.Errorf("RunTool for a creator still here = %q, %v; %d changes", text, err, f.changes.Load())
 	}
-	// Slack cannot say: the call goes on.
+	// Slack cannot say: refused, nothing made.
 	f.e.cfg.People = failingPeople{}
-	if text, _, err := f.e.RunTool(t.Context(), key, "acme.change", map[string]string{"text": "again"}); err != nil || f.changes.Load() != 2 {
-		t.Errorf("RunTool while users.info fails = %q, %v; %d changes", text, err, f.changes.Load())
+	if text, _, err := f.e.RunTool(t.Context(), key, "acme.change", map[string]string{"text": "again"}); tandem.ErrorCode(err) != tandem.EUNAVAILABLE || f.changes.Load() != 1 {
+		t.Errorf("RunTool while users.info fails = %q, %v; %d changes; want EUNAVAILABLE and still 1", text, err, f.changes.Load())
+	}
+	if _, err := f.e.RunAPI(ctx, key, "C1", "1.0", "acme change deploy", false); tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
+		t.Errorf("RunAPI while users.info fails = %v, want EUNAVAILABLE", err)
 	}
 }
 

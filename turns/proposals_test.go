@@ -33,6 +33,7 @@ func (propModel) Complete(_ context.Context, c agent.Conversation) (agent.Reply,
 type propChat struct {
 	mu        sync.Mutex
 	submitted []tandem.Turn
+	onSubmit  func() // called after each Submit, when set
 }
 
 func (c *propChat) CheckMember(context.Context, tandem.APIKey, string) error { return nil }
@@ -42,7 +43,11 @@ func (c *propChat) StartThread(context.Context, string, string) (string, error) 
 func (c *propChat) Submit(t tandem.Turn) {
 	c.mu.Lock()
 	c.submitted = append(c.submitted, t)
+	then := c.onSubmit
 	c.mu.Unlock()
+	if then != nil {
+		then()
+	}
 }
 func (c *propChat) take() []tandem.Turn {
 	c.mu.Lock()

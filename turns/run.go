@@ -63,6 +63,14 @@ var retryBackoff = 500 * time.Millisecond
 // is not run under a lease); when it is not, the Result is LeaseLost.
 func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tandem.Hold) Result {
 	log := e.log.With("turn", t.ID, "session", t.Session.String(), "user", t.User)
+	if t.APIKey != "" {
+		// An API turn acts as its key's creator only while the key stands:
+		// one that does not any more does nothing, not even start the
+		// session of a new thread.
+		if err := e.keyStands(ctx, t); err != nil {
+			return Result{Err: err, Outcome: outcomeOf(err), ViaKey: t.APIKeyName}
+		}
+	}
 	// A session's first turn needs its channel's default mode: it comes
 	// with the session's read.
 	sess, channelDefault, err := e.cfg.Store.SessionOrSetting(ctx, t.Session, channelDefaultKey(t.Session.Team, t.Session.Channel))
@@ -94,13 +102,6 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tande
 		// A scheduled run acts as its creator only while its schedule
 		// still stands as it was claimed.
 		if _, err := e.scheduleOf(ctx, t); err != nil {
-			res.Err, res.Outcome = err, outcomeOf(err)
-			return res
-		}
-	}
-	if t.APIKey != "" {
-		// An API turn acts as its key's creator only while the key stands.
-		if err := e.keyStands(ctx, t); err != nil {
 			res.Err, res.Outcome = err, outcomeOf(err)
 			return res
 		}

@@ -19,7 +19,8 @@ type KeyNotifier interface {
 // It returns the operation's reply as plain text. It fails with EINVALID
 // for an unknown operation or a session control; with EFORBIDDEN for a
 // change through a read key, or for any call of a key whose creator left
-// the workspace (asked of Slack at each call); with the provider's
+// the workspace (asked of Slack at each call; EUNAVAILABLE when Slack
+// cannot say); with the provider's
 // *tandem.NotConnectedError or *tandem.ExpiredError when the creator's
 // link is missing or dead (the creator is told, by DM, how to fix it); and
 // with the operation's own errors.
@@ -31,7 +32,7 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 	if spec.Mutating && key.EffectiveScope() != tandem.ScopeWrite {
 		return "", nil, tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the read scope; %s changes something and needs a key with --scope write.", key.Name, op)
 	}
-	if err := e.creatorLeft(ctx, key); err != nil {
+	if err := e.creatorLeft(ctx, key.Creator, key.Name, key.Prefix); err != nil {
 		return "", nil, err
 	}
 	user, reason := key.Creator, tandem.ReasonAPIKeyCreator
