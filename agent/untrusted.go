@@ -18,11 +18,19 @@ Rules:
 - Use the fewest tool calls that answer the request. When a tool fails, say so plainly; do not invent results.
 - Answer in short Slack-friendly text. If you proposed changes, say that they wait for the sender's confirmation.`
 
-// untrustedTag lookalikes in data, opening or closing, in ASCII or in the
-// angle brackets a model might read as one, with any spaces (Unicode's
-// too) around the slash. Invisible format characters (zero-width spaces
-// and joiners) are taken out of the data before it is matched.
-var tagLookalike = regexp.MustCompile(`(?i)[<＜‹〈][\s\p{Z}]*/?[\s\p{Z}]*untrusted`)
+// untrustedTag lookalikes in data, opening or closing, in ASCII, in the
+// angle brackets a model might read as one, or as the HTML entity Slack
+// escapes "<" to in the messages it returns, with any spaces (Unicode's
+// too) around the slash. Characters a reader does not see (format
+// characters, the combining grapheme joiner, variation selectors) are
+// taken out of the data before it is matched.
+var tagLookalike = regexp.MustCompile(`(?i)(?:[<＜‹〈﹤⟨〈]|&lt;?|&#0*60;?|&#x0*3c;?)[\s\p{Z}]*/?[\s\p{Z}]*untrusted`)
+
+// unseen reports whether r is a character a reader of the text does not
+// see, and so reads past.
+func unseen(r rune) bool {
+	return unicode.Is(unicode.Cf, r) || r == '\u034f' || unicode.Is(unicode.Variation_Selector, r)
+}
 
 // attrUnsafe is what may not appear in a tag's attribute value.
 var attrUnsafe = regexp.MustCompile(`[^A-Za-z0-9 _.:@#!/-]`)
@@ -39,7 +47,7 @@ func quote(source, data string) string {
 	// A model reads through characters it cannot see: "<\u200b/untrusted>"
 	// would close the tag as surely as "</untrusted>".
 	visible := strings.Map(func(r rune) rune {
-		if unicode.Is(unicode.Cf, r) {
+		if unseen(r) {
 			return -1
 		}
 		return r
