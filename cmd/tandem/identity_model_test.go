@@ -1364,29 +1364,13 @@ func (r *modelRun) apiTurn(creator string, p tandem.ProviderID) {
 	key := r.keyOf(creator)
 	r.step(fmt.Sprintf("API key of %s: %s", creator, modelReads[p]))
 	want := r.m.APITurn(creator, p)
-	body, _ := json.Marshal(map[string]string{"channel": channel, "thread_ts": r.root, "text": modelReads[p]})
-	req, _ := http.NewRequest(http.MethodPost, r.e.public+"/api/v1/messages", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	code, err := r.apiMessage(key, modelReads[p])
 	if err != nil {
 		r.rt.Fatalf("API: %v", err)
 	}
-	var out struct {
-		OK    bool `json:"ok"`
-		Error *struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
-	json.NewDecoder(resp.Body).Decode(&out)
-	resp.Body.Close()
-	code := ""
-	if out.Error != nil {
-		code = out.Error.Code
-	}
 	switch want.Outcome {
 	case identitymodel.OK:
-		if !out.OK {
+		if code != "" {
 			r.rt.Fatalf("API turn of %s's key: %s, want ok as %s", creator, code, want.Login)
 		}
 		r.checkRequests(map[tandem.ProviderID]string{p: want.Login})
@@ -1404,6 +1388,36 @@ func (r *modelRun) apiTurn(creator string, p tandem.ProviderID) {
 	}
 	r.checkButtons(creator)
 	r.checkAudit("apikey:", p, want)
+}
+
+// apiMessage posts text into the model's thread through the HTTP API
+// with key, and returns the error code of the answer ("" when it is ok).
+func (r *modelRun) apiMessage(key, text string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"channel": channel, "thread_ts": r.root, "text": text})
+	req, _ := http.NewRequest(http.MethodPost, r.e.public+"/api/v1/messages", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		OK    bool `json:"ok"`
+		Error *struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", fmt.Errorf("decode the answer (HTTP %d): %w", resp.StatusCode, err)
+	}
+	switch {
+	case out.Error != nil:
+		return out.Error.Code, nil
+	case !out.OK:
+		return "not ok, without an error", nil
+	}
+	return "", nil
 }
 
 // apiKeyRevokedWhileQueued holds a message's GitHub search, so that its
@@ -1441,28 +1455,14 @@ func (r *modelRun) apiKeyRevokedWhileQueued(creator string) {
 	from := r.e.logs.Len()
 	code := make(chan string, 1)
 	go func() {
-		body, _ := json.Marshal(map[string]string{"channel": channel, "thread_ts": r.root, "text": text})
-		req, _ := http.NewRequest(http.MethodPost, r.e.public+"/api/v1/messages", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			code <- "request failed: " + err.Error()
-			return
+		got, err := r.apiMessage(key, text)
+		switch {
+		case err != nil:
+			got = "request failed: " + err.Error()
+		case got == "":
+			got = "ok"
 		}
-		defer resp.Body.Close()
-		var out struct {
-			OK    bool `json:"ok"`
-			Error *struct {
-				Code string `json:"code"`
-			} `json:"error"`
-		}
-		json.NewDecoder(resp.Body).Decode(&out)
-		if out.Error == nil {
-			code <- fmt.Sprintf("ok %v", out.OK)
-			return
-		}
-		code <- out.Error.Code
+		code <- got
 	}()
 	prefix := key[:strings.Index(key[4:], "_")+4]
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(r.e.logs.From(from), `"api_key":"`+prefix+`"`); time.Sleep(2 * time.Millisecond) {
