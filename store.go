@@ -126,8 +126,10 @@ type Store interface {
 	SetTurnState(ctx context.Context, id string, state TurnState) error
 	// StepTurn writes step for the recorded turn id in one durable commit:
 	// all of it or, on error, none of it. It fails with ENOTFOUND for an
-	// unknown turn (nothing written) and EINVALID for an unknown state or a
-	// session with an empty key part.
+	// unknown turn (nothing written), EINVALID for an unknown state or a
+	// session with an empty key part, and with ErrTurnDone (nothing
+	// written) for a step without a state of a turn that is done: another
+	// runner finished it after this one lost the session's lease.
 	StepTurn(ctx context.Context, id string, step TurnStep) error
 	// TurnRecord returns one recorded turn, or ENOTFOUND.
 	TurnRecord(ctx context.Context, id string) (TurnRecord, error)

@@ -219,8 +219,8 @@ func setTurnState(tx *bolt.Tx, id string, state tandem.TurnState) error {
 // tandem.TurnStep): its state, the session it starts, its sender as an
 // editor and its audit records, all or nothing. It fails with ENOTFOUND for
 // an unknown turn, EINVALID for an unknown state or a session key with an
-// empty part, and ENOTHELD when step.Hold is set and its owner no longer
-// holds the lease.
+// empty part, ErrTurnDone for a step without a state of a done turn, and
+// ENOTHELD when step.Hold is set and its owner no longer holds the lease.
 func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
 	if step.State != "" {
 		if err := checkState(step.State); err != nil {

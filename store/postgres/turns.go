@@ -281,8 +281,9 @@ func (db *DB) pruneLoop(op, sql string, arg any) (int, error) {
 // run as one implicit transaction, each writing only when the turn exists,
 // so an unknown turn writes nothing. It fails with ENOTFOUND for an unknown
 // turn, EINVALID for an unknown state or a session key with an empty part,
-// and ENOTHELD when step.Hold is set and its owner no longer holds the
-// lease (by the database server's clock).
+// ErrTurnDone for a step without a state of a done turn, and ENOTHELD when
+// step.Hold is set and its owner no longer holds the lease (by the
+// database server's clock).
 func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
 	turnExists := `EXISTS (SELECT FROM turns WHERE id = $1)`
 	ofTurn := `SELECT team || '/' || channel || '/' || thread_ts FROM turns WHERE id = $1`
