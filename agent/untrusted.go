@@ -24,7 +24,7 @@ Rules:
 // too) around the slash. Characters a reader does not see (format
 // characters, the combining grapheme joiner, variation selectors) are
 // taken out of the data before it is matched.
-var tagLookalike = regexp.MustCompile(`(?i)(?:[<＜‹〈﹤⟨〈]|&lt;?|&#0*60;?|&#x0*3c;?)[\s\p{Z}]*/?[\s\p{Z}]*untrusted`)
+var tagLookalike = regexp.MustCompile(`(?i)(?:[<＜‹\x{3008}\x{2329}\x{27e8}\x{fe64}]|&lt;?|&#0*60;?|&#x0*3c;?|&#x0*27e8;?)[\s\p{Z}]*(?:/|／|⁄|∕|&#0*47;?|&#x0*2f;?|&sol;?)?[\s\p{Z}]*untrusted`)
 
 // unseen reports whether r is a character a reader of the text does not
 // see, and so reads past.

@@ -297,8 +297,10 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 	} else {
 		// A write of a turn still running writes nothing to a turn
 		// another runner finished (this runner lost the lease meanwhile):
-		// it fails with ErrTurnDone (stepNotFound).
-		b.Queue(`SELECT FROM turns WHERE id = $1 AND state <> 'done'`, id)
+		// it fails with ErrTurnDone (stepNotFound). The row is held FOR
+		// SHARE until the step commits, so that runner's done cannot land
+		// between this read and the writes below.
+		b.Queue(`SELECT FROM turns WHERE id = $1 AND state <> 'done' FOR SHARE`, id)
 		turnExists = `EXISTS (SELECT FROM turns WHERE id = $1 AND state <> 'done')`
 		ofTurn += ` AND state <> 'done'`
 	}
