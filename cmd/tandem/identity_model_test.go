@@ -334,10 +334,10 @@ func (r *modelRun) run() {
 		"apiKeyRevokedWhileQueued": func(rt *rapid.T) {
 			r.apiKeyRevokedWhileQueued(user.Draw(rt, "creator"))
 		},
-		"standup":       func(rt *rapid.T) { r.standup(user.Draw(rt, "sender")) },
-		"session":       func(rt *rapid.T) { r.session(user.Draw(rt, "asker")) },
-		"restart":       func(rt *rapid.T) { r.restart(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica")) },
-		"agentRead":     func(rt *rapid.T) { r.agentRead(r.ownerOr(rt, user), provider.Draw(rt, "provider")) },
+		"standup":   func(rt *rapid.T) { r.standup(user.Draw(rt, "sender")) },
+		"session":   func(rt *rapid.T) { r.session(user.Draw(rt, "asker")) },
+		"restart":   func(rt *rapid.T) { r.restart(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica")) },
+		"agentRead": func(rt *rapid.T) { r.agentRead(r.ownerOr(rt, user), provider.Draw(rt, "provider")) },
 		"agentChange": func(rt *rapid.T) {
 			sender := r.ownerOr(rt, user)
 			presser := sender
