@@ -133,12 +133,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tande
 		return e.runScheduleControl(ctx, t, sess, c.Name, res)
 	}
 	if c.Control {
-		// A control reads and changes the stored session: what the turn
-		// has to write (the session, its sender as an editor) is written
-		// first.
-		if err := e.write(ctx, t, &res.step); err != nil {
-			res.Err, res.Outcome = fmt.Errorf("turns: session: %w", err), tandem.OutcomeError
-			res.LeaseLost = errors.Is(err, tandem.ErrTurnDone) // another runner ran it
+		if !e.writeBeforeControl(ctx, t, &res) {
 			return res
 		}
 		reply, err := e.control(ctx, t, sess, cmd)
@@ -291,6 +286,21 @@ func (e *Engine) awaitsLink(ctx context.Context, res *Result, t tandem.Turn, use
 		e.log.Error("record a turn that waits for a link", "turn", t.ID, "err", err)
 	}
 	return p
+}
+
+// writeBeforeControl writes what the turn has to write so far (the
+// session it starts, its sender as an editor) before a control reads and
+// changes the stored session. It reports false, with res failed, when that
+// write fails; res is then LeaseLost when another runner finished the turn
+// meanwhile.
+func (e *Engine) writeBeforeControl(ctx context.Context, t tandem.Turn, res *Result) bool {
+	err := e.write(ctx, t, &res.step)
+	if err == nil {
+		return true
+	}
+	res.Err, res.Outcome = fmt.Errorf("turns: session: %w", err), tandem.OutcomeError
+	res.LeaseLost = errors.Is(err, tandem.ErrTurnDone)
+	return false
 }
 
 // write writes what the turn has to write so far (step), in one commit,

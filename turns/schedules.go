@@ -606,11 +606,7 @@ func (e *Engine) runScheduleControl(ctx context.Context, t tandem.Turn, sess tan
 		res.Err, res.Outcome = tandem.Errorf(tandem.EINVALID, "A scheduled run cannot make or list schedules."), tandem.OutcomeRefused
 		return res
 	}
-	// What the turn has to write (the session, its sender as an editor)
-	// is written first, as for every control.
-	if err := e.write(ctx, t, &res.step); err != nil {
-		res.Err, res.Outcome = fmt.Errorf("turns: session: %w", err), tandem.OutcomeError
-		res.LeaseLost = errors.Is(err, tandem.ErrTurnDone) // another runner ran it
+	if !e.writeBeforeControl(ctx, t, &res) {
 		return res
 	}
 	var err error
