@@ -1253,6 +1253,9 @@ func (r *modelRun) settingsDuringTurn(actor string) {
 // their identity with someone the modal did not show.
 func (r *modelRun) settingsAfterWrite(actor, writer string, p tandem.ProviderID) {
 	r.step(actor + " opens Session settings")
+	// Earlier turns write their senders as editors just after their
+	// replies: the modal must show the list the model has.
+	r.settle()
 	meta := r.openSettings(actor)
 	before := maps.Clone(r.m.Editors)
 	r.message(writer, p, false)
