@@ -65,8 +65,8 @@ func (h Hold) NotHeld() error {
 	return Errorf(ENOTHELD, "the lease %s is no longer held by %s: another runner may have taken it over", h.Name, h.Owner)
 }
 
-// ErrTurnDone is the ECONFLICT error UpdateSessionForTurn wraps for a
-// turn that is done already.
+// ErrTurnDone is the ECONFLICT error StepTurn and UpdateSessionForTurn
+// wrap for a turn that is done already.
 var ErrTurnDone = Errorf(ECONFLICT, "the turn is done already: another runner ran it after this one lost the session's lease")
 
 // Recorded is what recording an appended turn in the inbox found
@@ -128,8 +128,9 @@ type Store interface {
 	// all of it or, on error, none of it. It fails with ENOTFOUND for an
 	// unknown turn (nothing written), EINVALID for an unknown state or a
 	// session with an empty key part, and with ErrTurnDone (nothing
-	// written) for a step without a state of a turn that is done: another
-	// runner finished it after this one lost the session's lease.
+	// written) for any step of a turn that is done: another runner
+	// finished it after this one lost the session's lease, and what this
+	// one would write may no longer hold after the session's later turns.
 	StepTurn(ctx context.Context, id string, step TurnStep) error
 	// TurnRecord returns one recorded turn, or ENOTFOUND.
 	TurnRecord(ctx context.Context, id string) (TurnRecord, error)

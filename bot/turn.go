@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -50,7 +51,14 @@ func (b *Bot) runTurn(j inbox.Job) bool {
 	// Done after the reply: a crash in between posts the reply again
 	// rather than losing it.
 	marked := b.engine.Done(ctx, t, out)
-	if marked != nil {
+	switch {
+	case errors.Is(marked, tandem.ErrTurnDone):
+		// Another replica took the session over while this one stalled
+		// and finished the turn: nothing of this run is written (the
+		// session's later turns may have changed it), and the turn is done.
+		log.Warn("turn finished by the session's new lease holder meanwhile; this run's writes dropped")
+		marked = nil
+	case marked != nil:
 		log.Error("mark turn done", "err", marked)
 	}
 	b.engine.Finish(ctx, t, out, b.takeReplyTS(t))

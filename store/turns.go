@@ -219,8 +219,9 @@ func setTurnState(tx *bolt.Tx, id string, state tandem.TurnState) error {
 // tandem.TurnStep): its state, the session it starts, its sender as an
 // editor and its audit records, all or nothing. It fails with ENOTFOUND for
 // an unknown turn, EINVALID for an unknown state or a session key with an
-// empty part, ErrTurnDone for a step without a state of a done turn, and
-// ENOTHELD when step.Hold is set and its owner no longer holds the lease.
+// empty part, ErrTurnDone for any step of a done turn (nothing written),
+// and ENOTHELD when step.Hold is set and its owner no longer holds the
+// lease.
 func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
 	if step.State != "" {
 		if err := checkState(step.State); err != nil {
@@ -253,9 +254,10 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		if err != nil {
 			return err
 		}
-		if step.State == "" && v.State == tandem.TurnDone {
-			// A write of a turn still running, to a turn another runner
-			// finished: this runner lost the lease meanwhile.
+		if v.State == tandem.TurnDone {
+			// A write of a turn to a turn another runner finished: this
+			// runner lost the lease meanwhile, and the session's later
+			// turns may have changed what it would write.
 			return fmt.Errorf("turn %s: %w", id, tandem.ErrTurnDone)
 		}
 		if step.State != "" {

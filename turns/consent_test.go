@@ -2,6 +2,7 @@ package turns
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -318,6 +319,42 @@ func TestAStaleRunnerDoesNotReplayAControl(t *testing.T) {
 				t.Errorf("%s's message after the owner's %q ran as %+v", schOther, tt.then, read.Identity)
 			}
 		})
+	}
+}
+
+// A runner of an ordinary turn that stalled past its lease, while the
+// session's new holder ran that turn and the owner's removal of its sender
+// after it, writes nothing when it wakes: its done step would put the
+// sender back as an editor (a per-message session's sender becomes one),
+// and the owner's next "set KEEP_CREDENTIALS_PERSISTENT=true" would share
+// their identity with someone they had removed.
+func TestAStaleRunnerOfATurnDoesNotPutBackAnEditor(t *testing.T) {
+	ctx := t.Context()
+	const third = "UTHIRD"
+	f, _ := startedSession(t)
+	first := f.record(t, third, "acme read")
+	then := f.record(t, schOwner, "editors remove <@"+third+">")
+	for _, tr := range []tandem.Turn{first, then} {
+		out := f.e.Run(ctx, tr, f.e.Parse(tr.Text), tandem.Hold{})
+		if out.Err != nil {
+			t.Fatalf("%s: %v", tr.Text, out.Err)
+		}
+		if err := f.e.Done(ctx, tr, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, _ := f.db.Session(ctx, schKey); s.HasEditor(third) {
+		t.Fatalf("setup: after the removal the session is %+v", s)
+	}
+	stale := f.e.Run(ctx, first, f.e.Parse(first.Text), tandem.Hold{})
+	if stale.Err != nil {
+		t.Fatalf("the stale run: %v", stale.Err)
+	}
+	if err := f.e.Done(ctx, first, stale); !errors.Is(err, tandem.ErrTurnDone) {
+		t.Errorf("the stale run's Done: %v, want ErrTurnDone", err)
+	}
+	if s, err := f.db.Session(ctx, schKey); err != nil || s.HasEditor(third) {
+		t.Errorf("after the stale run the session is %+v (%v): the owner's removal of %s was undone", s, err, third)
 	}
 }
 

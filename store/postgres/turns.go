@@ -278,32 +278,32 @@ func (db *DB) pruneLoop(op, sql string, arg any) (int, error) {
 
 // StepTurn writes step for the recorded turn id in one transaction (see
 // tandem.TurnStep), in one round trip: its statements are sent together and
-// run as one implicit transaction, each writing only when the turn exists,
-// so an unknown turn writes nothing. It fails with ENOTFOUND for an unknown
-// turn, EINVALID for an unknown state or a session key with an empty part,
-// ErrTurnDone for a step without a state of a done turn, and ENOTHELD when
-// step.Hold is set and its owner no longer holds the lease (by the
-// database server's clock).
+// run as one implicit transaction. The first locks the turn's row while the
+// turn is unfinished, and each later one writes only when it did, the
+// state last, so an unknown or done turn writes nothing. It fails with
+// ENOTFOUND for an unknown turn, EINVALID for an unknown state or a session
+// key with an empty part, ErrTurnDone for any step of a done turn, and
+// ENOTHELD when step.Hold is set and its owner no longer holds the lease
+// (by the database server's clock).
 func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
-	turnExists := `EXISTS (SELECT FROM turns WHERE id = $1)`
-	ofTurn := `SELECT team || '/' || channel || '/' || thread_ts FROM turns WHERE id = $1`
-	var b pgx.Batch
+	// A step writes nothing to a turn another runner finished (this
+	// runner lost the lease meanwhile; the session's later turns may have
+	// changed what it would write). The row is locked until the step
+	// commits, so that runner's done cannot land between this read and
+	// the writes below: FOR UPDATE when this step changes the state (two
+	// such steps queue rather than deadlock upgrading a shared lock), else
+	// FOR SHARE.
+	lock := "FOR SHARE"
 	if step.State != "" {
 		if err := checkState(step.State); err != nil {
 			return fmt.Errorf("postgres: step turn: %w", err)
 		}
-		b.Queue(`UPDATE turns SET state = $2, attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
-			WHERE id = $1`, id, string(step.State))
-	} else {
-		// A write of a turn still running writes nothing to a turn
-		// another runner finished (this runner lost the lease meanwhile):
-		// it fails with ErrTurnDone (stepNotFound). The row is held FOR
-		// SHARE until the step commits, so that runner's done cannot land
-		// between this read and the writes below.
-		b.Queue(`SELECT FROM turns WHERE id = $1 AND state <> 'done' FOR SHARE`, id)
-		turnExists = `EXISTS (SELECT FROM turns WHERE id = $1 AND state <> 'done')`
-		ofTurn += ` AND state <> 'done'`
+		lock = "FOR UPDATE"
 	}
+	unfinished := `EXISTS (SELECT FROM turns WHERE id = $1 AND state <> 'done')`
+	ofTurn := `SELECT team || '/' || channel || '/' || thread_ts FROM turns WHERE id = $1 AND state <> 'done'`
+	var b pgx.Batch
+	b.Queue(`SELECT FROM turns WHERE id = $1 AND state <> 'done' `+lock, id)
 	if s := step.Session; s != nil {
 		k, err := sessionKey(s.Key)
 		if err != nil {
@@ -314,7 +314,7 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 			return fmt.Errorf("postgres: step turn: %w", err)
 		}
 		b.Queue(`INSERT INTO sessions (key, `+sessionColumns+`)
-			SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE `+turnExists+` ON CONFLICT (key) DO NOTHING`,
+			SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE `+unfinished+` ON CONFLICT (key) DO NOTHING`,
 			append([]any{id}, args...)...)
 	}
 	if step.Editor != "" {
@@ -332,15 +332,20 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 			r.Time = now
 		}
 		b.Queue(`INSERT INTO audit (`+auditColumns+`)
-			SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE `+turnExists,
+			SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE `+unfinished,
 			append([]any{id}, auditArgs(r)...)...)
+	}
+	if step.State != "" {
+		// Last, so that the statements above still find it unfinished.
+		b.Queue(`UPDATE turns SET state = $2, attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
+			WHERE id = $1 AND state <> 'done'`, id, string(step.State))
 	}
 	if err := db.ready(ctx, "step turn"); err != nil {
 		return err
 	}
 	if step.Hold.IsZero() {
 		err := sendStep(ctx, db.pool, id, &b)
-		if step.State == "" && tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
 			err = db.stepNotFound(ctx, id, err)
 		}
 		return db.fail(ctx, "step turn", err)
@@ -360,12 +365,14 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		}
 		return sendStep(ctx, tx, id, &b)
 	})
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		err = db.stepNotFound(ctx, id, err)
+	}
 	return db.fail(ctx, "step turn", err)
 }
 
-// stepNotFound is the error of a step without a state that found no
-// unfinished turn id: ErrTurnDone when the turn is there and done, else
-// notFound.
+// stepNotFound is the error of a step that found no unfinished turn id:
+// ErrTurnDone when the turn is there and done, else notFound.
 func (db *DB) stepNotFound(ctx context.Context, id string, notFound error) error {
 	var state string
 	if err := db.pool.QueryRow(ctx, `SELECT state FROM turns WHERE id = $1`, id).Scan(&state); err == nil && state == string(tandem.TurnDone) {
@@ -375,7 +382,7 @@ func (db *DB) stepNotFound(ctx context.Context, id string, notFound error) error
 }
 
 // sendStep sends a step's statements, built by StepTurn, the first of
-// which names turn id; ENOTFOUND when it found no such turn.
+// which finds turn id unfinished; ENOTFOUND when it did not.
 func sendStep(ctx context.Context, to interface {
 	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
 }, id string, b *pgx.Batch) error {

@@ -156,24 +156,33 @@ func testStepTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
 		}
 	})
 
-	t.Run("NoStatelessWriteToADoneTurn", func(t *testing.T) {
-		// What a running turn writes before its end (its sender as an
-		// editor, its audit) is refused once another runner finished it.
-		s := withU2sTurn(t, open(t))
-		ctx := t.Context()
-		must(t, "done", s.StepTurn(ctx, "Ev2", tandem.TurnStep{State: tandem.TurnDone}))
-		err := s.StepTurn(ctx, "Ev2", tandem.TurnStep{Editor: "U2", Audit: []tandem.AuditRecord{resolve("Ev2", "U2")}})
-		if !errors.Is(err, tandem.ErrTurnDone) {
-			t.Errorf("a stateless step of a done turn: %v, want ErrTurnDone", err)
-		}
-		if sess, err := s.Session(ctx, sessionA); err != nil || sess.HasEditor("U2") {
-			t.Errorf("session after it = %+v, %v; want U2 not added", sess, err)
-		}
-		if recs, err := s.Audit(ctx, tandem.AuditFilter{Session: &sessionA}); err != nil || len(recs) != 0 {
-			t.Errorf("audit after it = %d records, %v; want none", len(recs), err)
-		}
-		if err := s.StepTurn(ctx, "EvNone", tandem.TurnStep{Editor: "U2"}); tandem.ErrorCode(err) != tandem.ENOTFOUND {
-			t.Errorf("a stateless step of an unknown turn: %v, want %s", err, tandem.ENOTFOUND)
+	t.Run("NoWriteToADoneTurn", func(t *testing.T) {
+		// What a turn writes (its sender as an editor, its audit, its
+		// state) is refused once another runner finished it: a runner
+		// that lost the session's lease never writes after the turns
+		// that followed, such as an owner's removal of that editor.
+		for _, state := range []tandem.TurnState{"", tandem.TurnRunning, tandem.TurnDone} {
+			t.Run("State"+string(state), func(t *testing.T) {
+				s := withU2sTurn(t, open(t))
+				ctx := t.Context()
+				must(t, "done", s.StepTurn(ctx, "Ev2", tandem.TurnStep{State: tandem.TurnDone}))
+				err := s.StepTurn(ctx, "Ev2", tandem.TurnStep{State: state, Editor: "U2", Audit: []tandem.AuditRecord{resolve("Ev2", "U2")}})
+				if !errors.Is(err, tandem.ErrTurnDone) {
+					t.Errorf("a step (state %q) of a done turn: %v, want ErrTurnDone", state, err)
+				}
+				if sess, err := s.Session(ctx, sessionA); err != nil || sess.HasEditor("U2") {
+					t.Errorf("session after it = %+v, %v; want U2 not added", sess, err)
+				}
+				if recs, err := s.Audit(ctx, tandem.AuditFilter{Session: &sessionA}); err != nil || len(recs) != 0 {
+					t.Errorf("audit after it = %d records, %v; want none", len(recs), err)
+				}
+				if rec, err := s.TurnRecord(ctx, "Ev2"); err != nil || rec.State != tandem.TurnDone || rec.Attempts != 0 {
+					t.Errorf("turn after it = %+v, %v; want done as it was", rec, err)
+				}
+				if err := s.StepTurn(ctx, "EvNone", tandem.TurnStep{State: state, Editor: "U2"}); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+					t.Errorf("a step (state %q) of an unknown turn: %v, want %s", state, err, tandem.ENOTFOUND)
+				}
+			})
 		}
 	})
 
