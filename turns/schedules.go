@@ -14,8 +14,8 @@ import (
 // People says what Slack knows of a person, for schedules.
 type People interface {
 	// Person returns user's Slack time zone (an IANA name, "" when Slack
-	// has none) and whether they left the workspace; it fails when Slack
-	// cannot say.
+	// has none) and whether they left the workspace (or Slack no longer
+	// knows them); it fails when Slack cannot say.
 	Person(ctx context.Context, user string) (tz string, deleted bool, err error)
 	// IsMember reports whether user is in channel; it fails when Slack
 	// cannot say.

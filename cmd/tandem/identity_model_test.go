@@ -360,7 +360,7 @@ func (r *modelRun) run() {
 			// Before the turn starts (it waits out the reorder window,
 			// 300 ms), or while its request waits at the slowed GitHub.
 			delay := time.Duration(rapid.SampledFrom([]int{0, 100, 400, 500}).Draw(rt, "delayMs")) * time.Millisecond
-			r.stallDuringTurn(r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"), delay)
+			r.stallDuringTurn(r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"), delay, rapid.Bool().Draw(rt, "removeSender"))
 		}
 	}
 	for name, f := range actions {
@@ -1685,8 +1685,13 @@ const turnLeftToLeaseHolder = "turn left to the session's new lease holder"
 // taker may be making: a change is made at most once, as the model's
 // login, and the thread gets its result, the interrupted notice (the
 // taker found it running), or both; a read may be answered by both, each
-// time as the model's identity.
-func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Duration) {
+// time as the model's identity. With removeSender (for a sender who is
+// not the owner), the owner removes the sender from the editors once
+// another replica has finished the turn, while the stalled one is still
+// stopped: what the stalled one writes when it goes on (its done step
+// would add a per-message session's sender as an editor) must not put
+// them back.
+func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Duration, removeSender bool) {
 	text := modelReads[tandem.GitHub]
 	body := ""
 	if change {
@@ -1728,7 +1733,28 @@ func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Durati
 	}
 	time.Sleep(delay)
 	r.procs[stalled].signal(syscall.SIGSTOP)
-	time.Sleep(2 * modelLeaseTTL)
+	stopped := time.Now()
+	// ended reports whether p logged one of msgs for the turn.
+	ended := func(p *faultProc, msgs ...string) bool {
+		for _, m := range msgs {
+			if strings.Contains(p.logs.String(), `"msg":"`+m+`","turn":"`+turnID+`"`) {
+				return true
+			}
+		}
+		return false
+	}
+	removal := ""
+	if removeSender && sender != r.m.Owner {
+		removal = r.removeWhileStalled(sender, stalled, func() bool {
+			for _, p := range r.procs {
+				if ended(p, "turn done", "turn interrupted") {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	time.Sleep(time.Until(stopped.Add(2 * modelLeaseTTL)))
 	r.procs[stalled].signal(syscall.SIGCONT)
 	r.e.gh.SetLatency(0)
 	// The stalled replica goes on with what it was running; the step ends
@@ -1740,14 +1766,6 @@ func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Durati
 	}
 	r.settle()
 	// What the stall led to, for the run's summary.
-	ended := func(p *faultProc, msgs ...string) bool {
-		for _, m := range msgs {
-			if strings.Contains(p.logs.String(), `"msg":"`+m+`","turn":"`+turnID+`"`) {
-				return true
-			}
-		}
-		return false
-	}
 	takers := 0
 	for j, p := range r.procs {
 		if j != stalled && ended(p, "turn done", "turn interrupted") {
@@ -1788,6 +1806,8 @@ func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Durati
 			continue
 		}
 		switch text := plain(m); {
+		case removal != "" && strings.Contains(text, removal):
+			// The owner's removal during the stall.
 		case strings.Contains(text, interruptedTitle):
 			interrupted++
 		case isResult(text):
@@ -1835,6 +1855,42 @@ func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Durati
 	case change && want.Outcome == identitymodel.OK && interrupted == 0 && len(authors) != 1:
 		r.rt.Fatalf("change %s answered as made but made %d times", body, len(authors))
 	}
+	if removal != "" {
+		// The session as the owner sees it lists no removed editor.
+		r.msgs = len(r.e.slack.Messages())
+		r.say(r.m.Owner, "session")
+		if m := r.threadPost("Owner: <@" + r.m.Owner + ">"); strings.Contains(plain(m), "<@"+sender+">") {
+			r.rt.Fatalf("after the owner removed %s during the stall, the session still lists them: %q", sender, plain(m))
+		}
+	}
+}
+
+// removeWhileStalled has the owner remove sender from the session's
+// editors, once taken reports that a replica finished sender's turn
+// (within the lease's time to live and a few seconds), while replica
+// stalled is stopped; the removal's event, if Slack sends it to the
+// stopped replica, is redelivered to another after a second, as Slack
+// does. It returns what the owner is answered, or "" when the turn was
+// not finished in time (nothing is removed then).
+func (r *modelRun) removeWhileStalled(sender string, stalled int, taken func() bool) string {
+	for deadline := time.Now().Add(modelLeaseTTL + 5*time.Second); !taken(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			r.ops["stall: not finished in time to remove its sender"]++
+			return ""
+		}
+	}
+	owner := r.m.Owner
+	r.m.Wrote(owner)
+	if !r.m.EditorsRemove(owner, isAdmin(owner), sender) {
+		r.rt.Fatalf("the model refuses the owner's removal of %s", sender)
+	}
+	r.e.slack.AutoRedeliver(true, time.Second)
+	defer r.e.slack.AutoRedeliver(false, 0)
+	answer := "removed <@" + sender + ">"
+	r.say(owner, "editors remove <@"+sender+">")
+	r.threadPost(answer)
+	r.ops["stall: its sender removed while stalled"]++
+	return answer
 }
 
 // openSessions reads, from the /metrics of the replica at addr, how many

@@ -202,25 +202,38 @@ func TestScheduleWaitsForItsCreatorsLink(t *testing.T) {
 }
 
 // A schedule whose creator left the workspace pauses instead of running,
-// and the channel's admins (here its creator, Alice) are told.
+// and the channel's admins (here its creator, Alice) are told; so does one
+// whose creator Slack no longer knows at all (an erased account).
 func TestSchedulePausesWhenItsCreatorLeaves(t *testing.T) {
-	clk := useTestClock(t)
-	e := newEnv(t)
-	e.start()
-	e.connect("UDAVE", "dave-gh")
-	root, _ := e.mention("UDAVE", "every day at 8:00 list my open PRs", "")
-	e.reply(root, "Scheduled: list my open PRs")
-	e.slack.AddUser(fakeslack.User{ID: "UDAVE", Name: "dave", RealName: "dave", Deleted: true})
-	clk.jumpTo(nextAt(clk.now(), time.UTC, 8, 0, anyDay).Add(time.Second))
-	e.reply(root, "left the workspace")
-	waitFor(t, "the DM to the channel's creator", func() bool { return e.dms("UALICE", "Schedule paused") == 1 })
-	if n := len(e.searchLogins()); n != 0 {
-		t.Errorf("%d GitHub searches by a schedule whose creator left", n)
-	}
-	e.stop()
-	list := e.schedules()
-	if len(list) != 1 || !list[0].Paused || !strings.Contains(list[0].PausedWhy, "left the workspace") {
-		t.Errorf("schedules after the creator left: %+v", list)
+	for _, tt := range []struct {
+		name  string
+		leave func(*fakeslack.Server)
+	}{
+		{"deactivated", func(s *fakeslack.Server) {
+			s.AddUser(fakeslack.User{ID: "UDAVE", Name: "dave", RealName: "dave", Deleted: true})
+		}},
+		{"erased", func(s *fakeslack.Server) { s.RemoveUser("UDAVE") }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := useTestClock(t)
+			e := newEnv(t)
+			e.start()
+			e.connect("UDAVE", "dave-gh")
+			root, _ := e.mention("UDAVE", "every day at 8:00 list my open PRs", "")
+			e.reply(root, "Scheduled: list my open PRs")
+			tt.leave(e.slack)
+			clk.jumpTo(nextAt(clk.now(), time.UTC, 8, 0, anyDay).Add(time.Second))
+			e.reply(root, "left the workspace")
+			waitFor(t, "the DM to the channel's creator", func() bool { return e.dms("UALICE", "Schedule paused") == 1 })
+			if n := len(e.searchLogins()); n != 0 {
+				t.Errorf("%d GitHub searches by a schedule whose creator left", n)
+			}
+			e.stop()
+			list := e.schedules()
+			if len(list) != 1 || !list[0].Paused || !strings.Contains(list[0].PausedWhy, "left the workspace") {
+				t.Errorf("schedules after the creator left: %+v", list)
+			}
+		})
 	}
 }
 

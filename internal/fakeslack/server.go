@@ -378,6 +378,14 @@ func (s *Server) AddUser(u User) {
 	s.users[u.ID] = u
 }
 
+// RemoveUser forgets a member altogether, as Slack does for an erased
+// account: users.info then answers user_not_found.
+func (s *Server) RemoveUser(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.users, id)
+}
+
 // AddChannel adds or replaces a conversation.
 func (s *Server) AddChannel(c Channel) {
 	s.mu.Lock()
