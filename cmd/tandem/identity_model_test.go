@@ -45,7 +45,9 @@ import (
 // only that identity. rapid shrinks a failure to its shortest sequence.
 //
 // TANDEM_MODEL_STEPS sets the total number of steps (default 1000),
-// TANDEM_MODEL_SEED replays a seed.
+// TANDEM_MODEL_SEED replays a seed, and TANDEM_MODEL_OPS (a comma-separated
+// list of operations, such as "stall,message,control") draws only those,
+// to aim a run at one part of the rule.
 func TestIdentityModel(t *testing.T) {
 	bboltSteps, pgSteps := 1000, 300
 	if v, err := strconv.Atoi(os.Getenv("TANDEM_MODEL_STEPS")); err == nil && v > 0 {
@@ -361,6 +363,14 @@ func (r *modelRun) run() {
 			// 300 ms), or while its request waits at the slowed GitHub.
 			delay := time.Duration(rapid.SampledFrom([]int{0, 100, 400, 500}).Draw(rt, "delayMs")) * time.Millisecond
 			r.stallDuringTurn(r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"), delay, rapid.Bool().Draw(rt, "removeSender"))
+		}
+	}
+	if only := os.Getenv("TANDEM_MODEL_OPS"); only != "" {
+		keep := strings.Split(only, ",")
+		for name := range actions {
+			if !slices.Contains(keep, name) {
+				delete(actions, name)
+			}
 		}
 	}
 	for name, f := range actions {
