@@ -29,7 +29,18 @@ type Chat interface {
 // waiter receives a turn's result for a caller that waits (the HTTP API).
 type waiter struct {
 	ch chan tandem.TurnResult
+	// creatorAsked is when RunAPI asked Slack whether the key's creator
+	// is still in the workspace (keyStands asks again only after
+	// creatorFresh).
+	creatorAsked time.Time
 }
+
+// creatorFresh is how long RunAPI's answer that a key's creator is still
+// in the workspace serves the turn it records, when this process runs it:
+// a turn that starts at once does not ask Slack again (users.info is rate
+// limited, tier 4), one that waited longer (behind its session's turns, on
+// another replica, across a restart) does.
+const creatorFresh = 5 * time.Second
 
 // RunAPI runs text as a turn of the API key's creator in channel, in the
 // thread threadTS or in a new thread it starts, and waits for the result.
@@ -48,6 +59,7 @@ func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadT
 	if err := e.checkScope(key, text, allowChanges); err != nil {
 		return tandem.TurnResult{}, err
 	}
+	asked := e.cfg.Now()
 	if err := e.creatorLeft(ctx, key.Creator, key.Name, key.Prefix); err != nil {
 		return tandem.TurnResult{}, err
 	}
@@ -72,7 +84,7 @@ func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadT
 		User: key.Creator, Text: text, TS: turnID, ReceivedAt: e.cfg.Now(),
 		APIKey: key.Prefix, APIKeyName: key.Name,
 	}
-	w := &waiter{ch: make(chan tandem.TurnResult, 1)}
+	w := &waiter{ch: make(chan tandem.TurnResult, 1), creatorAsked: asked}
 	e.mu.Lock()
 	if e.waiters == nil {
 		e.waiters = map[string]*waiter{}
@@ -139,9 +151,10 @@ const apiChangesPrefix = "api-changes-"
 
 // keyStands fails unless the API key t came through is still its
 // creator's, neither revoked nor expired, and its creator still in the
-// workspace (creatorLeft): a turn that waited (behind its session's
-// earlier turns, or for a restart) acts as the key's creator only while
-// the key stands, as a scheduled run does only while its schedule does.
+// workspace (creatorLeft, unless RunAPI asked less than creatorFresh
+// ago): a turn that waited (behind its session's earlier turns, or for a
+// restart) acts as the key's creator only while the key stands, as a
+// scheduled run does only while its schedule does.
 // Revoking a key is how its creator withdraws their consent.
 func (e *Engine) keyStands(ctx context.Context, t tandem.Turn) error {
 	keys, err := e.cfg.Store.APIKeys(ctx, t.Session.Team, t.User)
@@ -157,6 +170,12 @@ func (e *Engine) keyStands(ctx context.Context, t tandem.Turn) error {
 			return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) was revoked before this request ran; nothing was done.", k.Name, k.Prefix)
 		case k.Expired(e.cfg.Now()):
 			return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) expired before this request ran; nothing was done.", k.Name, k.Prefix)
+		}
+		e.mu.Lock()
+		w, ok := e.waiters[t.ID]
+		e.mu.Unlock()
+		if ok && e.cfg.Now().Sub(w.creatorAsked) < creatorFresh {
+			return nil // RunAPI asked Slack a moment ago
 		}
 		return e.creatorLeft(ctx, k.Creator, k.Name, k.Prefix)
 	}

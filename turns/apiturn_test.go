@@ -2,9 +2,11 @@ package turns
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,4 +215,69 @@ func (failingPeople) Person(context.Context, string) (string, bool, error) {
 
 func (failingPeople) IsMember(context.Context, string, string) (bool, error) {
 	return false, tandem.Errorf(tandem.EUNAVAILABLE, "slack is down")
+}
+
+// An API turn that starts at once runs on RunAPI's answer that its key's
+// creator is still in the workspace: Slack's users.info (rate limited) is
+// asked once a call. One that waited longer than creatorFresh asks again,
+// and is refused when its creator left meanwhile.
+func TestAPITurnAsksAgainWhetherItsCreatorLeftOnlyAfterAWait(t *testing.T) {
+	for _, waited := range []bool{false, true} {
+		t.Run(fmt.Sprintf("waited=%v", waited), func(t *testing.T) {
+			f := newPropFixture(t)
+			people := &countingPeople{p: &schPeople{deleted: map[string]bool{}}}
+			f.e.cfg.People = people
+			key := tandem.APIKey{Prefix: "tdm_asked001", Hash: "hash-asked001", Name: "ci", Team: "T1", Creator: "UBOB",
+				Scope: tandem.ScopeWrite, CreatedAt: f.clock.Now()}
+			if err := f.db.SaveAPIKey(t.Context(), key); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			f.chat.onSubmit = func() {
+				// The runner, as the bot's would: at once, or after a wait
+				// in which the creator leaves.
+				go func() {
+					tr := f.chat.take()[0]
+					if waited {
+						f.clock.Advance(creatorFresh + time.Second)
+						people.p.mu.Lock()
+						people.p.deleted["UBOB"] = true
+						people.p.mu.Unlock()
+					}
+					out := f.e.Run(ctx, tr, f.e.Parse(tr.Text), tandem.Hold{})
+					if err := f.e.Done(ctx, tr, out); err != nil {
+						t.Error(err)
+					}
+					f.e.Finish(ctx, tr, out, "")
+				}()
+			}
+			res, err := f.e.RunAPI(ctx, key, "C1", "1.0", "acme change deploy", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			asked := people.asked.Load()
+			switch {
+			case !waited && (res.Err != nil || f.changes.Load() != 1 || asked != 1):
+				t.Errorf("a turn run at once: %v, %d changes, users.info asked %d times; want it made, asked once", res.Err, f.changes.Load(), asked)
+			case waited && (tandem.ErrorCode(res.Err) != tandem.EFORBIDDEN || f.changes.Load() != 0 || asked != 2):
+				t.Errorf("a turn run after its creator left: %v, %d changes, users.info asked %d times; want refused, nothing made, asked twice", res.Err, f.changes.Load(), asked)
+			}
+		})
+	}
+}
+
+// countingPeople counts the users.info questions it passes on to p.
+type countingPeople struct {
+	p     *schPeople
+	asked atomic.Int32
+}
+
+func (c *countingPeople) Person(ctx context.Context, user string) (string, bool, error) {
+	c.asked.Add(1)
+	return c.p.Person(ctx, user)
+}
+
+func (c *countingPeople) IsMember(ctx context.Context, channel, user string) (bool, error) {
+	return c.p.IsMember(ctx, channel, user)
 }
