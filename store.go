@@ -127,10 +127,11 @@ type Store interface {
 	// StepTurn writes step for the recorded turn id in one durable commit:
 	// all of it or, on error, none of it. It fails with ENOTFOUND for an
 	// unknown turn (nothing written), EINVALID for an unknown state or a
-	// session with an empty key part, and with ErrTurnDone (nothing
-	// written) for any step of a turn that is done: another runner
-	// finished it after this one lost the session's lease, and what this
-	// one would write may no longer hold after the session's later turns.
+	// session with an empty key part, and with ErrTurnDone for any step of
+	// a turn that is done: another runner finished it after this one lost
+	// the session's lease, and what this one would write may no longer
+	// hold after the session's later turns. Only the step's audit records,
+	// of what this runner did, are written then.
 	StepTurn(ctx context.Context, id string, step TurnStep) error
 	// TurnRecord returns one recorded turn, or ENOTFOUND.
 	TurnRecord(ctx context.Context, id string) (TurnRecord, error)

@@ -219,9 +219,9 @@ func setTurnState(tx *bolt.Tx, id string, state tandem.TurnState) error {
 // tandem.TurnStep): its state, the session it starts, its sender as an
 // editor and its audit records, all or nothing. It fails with ENOTFOUND for
 // an unknown turn, EINVALID for an unknown state or a session key with an
-// empty part, ErrTurnDone for any step of a done turn (nothing written),
-// and ENOTHELD when step.Hold is set and its owner no longer holds the
-// lease.
+// empty part, ErrTurnDone for any step of a done turn (only its audit
+// records written), and ENOTHELD when step.Hold is set and its owner no
+// longer holds the lease (nothing written).
 func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
 	if step.State != "" {
 		if err := checkState(step.State); err != nil {
@@ -249,16 +249,18 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		}
 		defer db.unpin(step.Hold.Name)
 	}
-	return db.update(ctx, "step turn", func(tx *bolt.Tx) error {
+	done := false
+	err := db.update(ctx, "step turn", func(tx *bolt.Tx) error {
 		v, err := inboxTurn(tx, id)
 		if err != nil {
 			return err
 		}
-		if v.State == tandem.TurnDone {
-			// A write of a turn to a turn another runner finished: this
-			// runner lost the lease meanwhile, and the session's later
-			// turns may have changed what it would write.
-			return fmt.Errorf("turn %s: %w", id, tandem.ErrTurnDone)
+		if done = v.State == tandem.TurnDone; done {
+			// A step of a turn another runner finished: this runner lost
+			// the lease meanwhile, and the session's later turns may have
+			// changed what it would write. Only its audit, of what it did,
+			// is kept.
+			return appendAudits(tx, step.Audit)
 		}
 		if step.State != "" {
 			if err := setTurnState(tx, id, step.State); err != nil {
@@ -281,13 +283,22 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 				return err
 			}
 		}
-		for _, r := range step.Audit {
-			if err := appendAudit(tx, r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return appendAudits(tx, step.Audit)
 	})
+	if err == nil && done {
+		err = fmt.Errorf("turn %s: %w", id, tandem.ErrTurnDone)
+	}
+	return err
+}
+
+// appendAudits appends records to the audit trail.
+func appendAudits(tx *bolt.Tx, records []tandem.AuditRecord) error {
+	for _, r := range records {
+		if err := appendAudit(tx, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // TurnRecord returns one recorded turn. It fails with ENOTFOUND for an

@@ -281,3 +281,28 @@ func (c *countingPeople) Person(ctx context.Context, user string) (string, bool,
 func (c *countingPeople) IsMember(ctx context.Context, channel, user string) (bool, error) {
 	return c.p.IsMember(ctx, channel, user)
 }
+
+// A runner that stalled past its session's lease while another ran its
+// change, and that took the lease again once it was free, must not make
+// the change a second time: marking it running finds it done, and the run
+// is left to the runner that finished it (LeaseLost), not answered as an
+// error in a thread that already has its answer.
+func TestAStaleRunnerHoldingTheLeaseAgainDoesNotRepeatAChange(t *testing.T) {
+	f := newPropFixture(t)
+	ctx := t.Context()
+	tr := tandem.Turn{ID: "E1", Session: f.key, User: "UBOB", Text: "acme change deploy", TS: "1.001", ReceivedAt: f.clock.Now()}
+	if out := f.run(t, tr); out.Err != nil || f.changes.Load() != 1 {
+		t.Fatalf("the new holder's run: %v, %d changes", out.Err, f.changes.Load())
+	}
+	hold := tandem.Hold{Name: tandem.SessionLeasePrefix + f.key.String(), Owner: "replica-stale"}
+	if ok, err := f.db.Lease(ctx, hold.Name, hold.Owner, time.Minute); err != nil || !ok {
+		t.Fatalf("Lease = %v, %v", ok, err)
+	}
+	out := f.e.Run(ctx, tr, f.e.Parse(tr.Text), hold)
+	if !out.LeaseLost {
+		t.Errorf("the stale run: LeaseLost false (err %v); want it left to the runner that finished it", out.Err)
+	}
+	if n := f.changes.Load(); n != 1 {
+		t.Errorf("the change was made %d times, as %v; want once", n, f.logins)
+	}
+}

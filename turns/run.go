@@ -320,12 +320,14 @@ func (e *Engine) write(ctx context.Context, t tandem.Turn, step *tandem.TurnStep
 
 // markRunning marks t running, with what it has to write so far, under
 // res's lease: a change may reach the provider next. It sets LeaseLost
-// when the lease is no longer the runner's (nothing is written then).
+// when the lease is no longer the runner's, or another runner finished the
+// turn meanwhile (this one stalled past the lease, and may have taken it
+// again once it was free): the change is not made then.
 func (e *Engine) markRunning(ctx context.Context, t tandem.Turn, res *Result) error {
 	w := res.step
 	w.State, w.Hold = tandem.TurnRunning, res.hold
 	if err := e.cfg.Store.StepTurn(context.WithoutCancel(ctx), t.ID, w); err != nil {
-		res.LeaseLost = tandem.ErrorCode(err) == tandem.ENOTHELD
+		res.LeaseLost = tandem.ErrorCode(err) == tandem.ENOTHELD || errors.Is(err, tandem.ErrTurnDone)
 		return err
 	}
 	res.step = tandem.TurnStep{}

@@ -1708,6 +1708,11 @@ func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Durati
 		body = fmt.Sprintf("model-change-%d", r.steps+1)
 		text = modelChange(tandem.GitHub, body)
 	}
+	if removeSender && sender != r.m.Owner && (r.m.Editors[sender] || r.m.PendingEditors[sender]) {
+		// Only a sender who is no editor yet becomes one at the end of
+		// their turn, which the stalled replica may write late.
+		r.control(r.m.Owner, "editors remove <@"+sender+">")
+	}
 	r.step(fmt.Sprintf("%s: %s, and the replica that records it stalled %s later", sender, text, delay))
 	r.settle()
 	want := r.m.Message(sender, tandem.GitHub)
@@ -1755,9 +1760,11 @@ func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Durati
 	}
 	removal := ""
 	if removeSender && sender != r.m.Owner {
-		removal = r.removeWhileStalled(sender, stalled, func() bool {
-			for _, p := range r.procs {
-				if ended(p, "turn done", "turn interrupted") {
+		// Once another replica finished the turn: the stalled one may
+		// still write its end.
+		removal = r.removeWhileStalled(sender, func() bool {
+			for j, p := range r.procs {
+				if j != stalled && ended(p, "turn done", "turn interrupted") {
 					return true
 				}
 			}
@@ -1878,11 +1885,9 @@ func (r *modelRun) stallDuringTurn(sender string, change bool, delay time.Durati
 // removeWhileStalled has the owner remove sender from the session's
 // editors, once taken reports that a replica finished sender's turn
 // (within the lease's time to live and a few seconds), while replica
-// stalled is stopped; the removal's event, if Slack sends it to the
-// stopped replica, is redelivered to another after a second, as Slack
-// does. It returns what the owner is answered, or "" when the turn was
-// not finished in time (nothing is removed then).
-func (r *modelRun) removeWhileStalled(sender string, stalled int, taken func() bool) string {
+// stalled is stopped. It returns what the owner is answered, or "" when
+// the turn was not finished in time (nothing is removed then).
+func (r *modelRun) removeWhileStalled(sender string, taken func() bool) string {
 	for deadline := time.Now().Add(modelLeaseTTL + 5*time.Second); !taken(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			r.ops["stall: not finished in time to remove its sender"]++
@@ -1894,10 +1899,28 @@ func (r *modelRun) removeWhileStalled(sender string, stalled int, taken func() b
 	if !r.m.EditorsRemove(owner, isAdmin(owner), sender) {
 		r.rt.Fatalf("the model refuses the owner's removal of %s", sender)
 	}
-	r.e.slack.AutoRedeliver(true, time.Second)
-	defer r.e.slack.AutoRedeliver(false, 0)
+	// Slack may send the event to the stopped replica's connection, which
+	// does not acknowledge it: it is sent again, as Slack does with the
+	// same message under another event id, until a replica that runs
+	// acknowledges it (the stopped one finds it recorded when it wakes).
+	ts := r.e.slack.NextTS()
+	ev := fakeslack.AppMentionEvent(channel, owner, "<@"+r.e.slack.BotUserID()+"> editors remove <@"+sender+">", ts, r.root)
+	for try := 0; ; try++ {
+		env, _, err := r.e.slack.DeliverEvent(ev)
+		if err != nil {
+			r.rt.Fatalf("deliver: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err = r.e.slack.WaitAck(ctx, env)
+		cancel()
+		if err == nil {
+			break
+		}
+		if try == 20 {
+			r.rt.Fatalf("the owner's removal was not acknowledged in 20 deliveries: %v", err)
+		}
+	}
 	answer := "removed <@" + sender + ">"
-	r.say(owner, "editors remove <@"+sender+">")
 	r.threadPost(answer)
 	r.ops["stall: its sender removed while stalled"]++
 	return answer
@@ -1946,10 +1969,11 @@ func (r *modelRun) settle() {
 				continue
 			}
 			switch {
-			case l.Msg == "scheduled run claimed" && done[l.Turn]:
-				// The inbox's poll may pick a claimed run up and finish
-				// it before the claiming replica writes this line; a
-				// run's id is claimed once.
+			case (l.Msg == "scheduled run claimed" || l.Msg == "turn recorded") && done[l.Turn]:
+				// The inbox's poll may pick a claimed run (or a
+				// recorded turn) up and finish it before the replica
+				// that claimed (recorded) it writes this line; an id is
+				// claimed (recorded) once.
 			case slices.Contains(begins, l.Msg):
 				open[l.Turn] = l.Msg
 			case l.Msg == "turn done" || l.Msg == "turn interrupted" || l.Msg == turnLeftToLeaseHolder:

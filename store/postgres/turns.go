@@ -280,15 +280,16 @@ func (db *DB) pruneLoop(op, sql string, arg any) (int, error) {
 // tandem.TurnStep), in one round trip: its statements are sent together and
 // run as one implicit transaction. The first locks the turn's row while the
 // turn is unfinished, and each later one writes only when it did, the
-// state last, so an unknown or done turn writes nothing. It fails with
-// ENOTFOUND for an unknown turn, EINVALID for an unknown state or a session
-// key with an empty part, ErrTurnDone for any step of a done turn, and
-// ENOTHELD when step.Hold is set and its owner no longer holds the lease
-// (by the database server's clock).
+// state last, so an unknown turn writes nothing and a done one only its
+// audit records. It fails with ENOTFOUND for an unknown turn, EINVALID for
+// an unknown state or a session key with an empty part, ErrTurnDone for
+// any step of a done turn, and ENOTHELD when step.Hold is set and its
+// owner no longer holds the lease (by the database server's clock;
+// nothing written).
 func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
-	// A step writes nothing to a turn another runner finished (this
-	// runner lost the lease meanwhile; the session's later turns may have
-	// changed what it would write). The row is locked until the step
+	// A step writes nothing but its audit to a turn another runner
+	// finished (this runner lost the lease meanwhile; the session's later
+	// turns may have changed what it would write). The row is locked until the step
 	// commits, so that runner's done cannot land between this read and
 	// the writes below: FOR UPDATE when this step changes the state (two
 	// such steps queue rather than deadlock upgrading a shared lock), else
@@ -301,6 +302,9 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		lock = "FOR UPDATE"
 	}
 	unfinished := `EXISTS (SELECT FROM turns WHERE id = $1 AND state <> 'done')`
+	// The audit of what a runner did (the identity it resolved for a call
+	// that went out) is kept even when another runner finished the turn.
+	recorded := `EXISTS (SELECT FROM turns WHERE id = $1)`
 	ofTurn := `SELECT team || '/' || channel || '/' || thread_ts FROM turns WHERE id = $1 AND state <> 'done'`
 	var b pgx.Batch
 	b.Queue(`SELECT FROM turns WHERE id = $1 AND state <> 'done' `+lock, id)
@@ -332,7 +336,7 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 			r.Time = now
 		}
 		b.Queue(`INSERT INTO audit (`+auditColumns+`)
-			SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE `+unfinished,
+			SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE `+recorded,
 			append([]any{id}, auditArgs(r)...)...)
 	}
 	if step.State != "" {
@@ -353,6 +357,7 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 	// Under a lease: its row is read, and locked against a takeover, in
 	// the transaction that writes the step; its next holder takes it only
 	// after the commit, and so reads the step.
+	var missing error
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var held bool
 		err := tx.QueryRow(ctx, `SELECT true FROM leases WHERE name = $1 AND owner = $2 AND expires > now() FOR SHARE`,
@@ -363,10 +368,16 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		if err != nil {
 			return err
 		}
-		return sendStep(ctx, tx, id, &b)
+		// Committed even when the turn is not found unfinished: a done
+		// turn's step writes its audit.
+		missing = sendStep(ctx, tx, id, &b)
+		if tandem.ErrorCode(missing) == tandem.ENOTFOUND {
+			return nil
+		}
+		return missing
 	})
-	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
-		err = db.stepNotFound(ctx, id, err)
+	if err == nil && missing != nil {
+		err = db.stepNotFound(ctx, id, missing)
 	}
 	return db.fail(ctx, "step turn", err)
 }

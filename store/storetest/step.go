@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/tandembot/tandem"
@@ -157,24 +159,36 @@ func testStepTurn(t *testing.T, open func(t *testing.T) tandem.Store) {
 	})
 
 	t.Run("NoWriteToADoneTurn", func(t *testing.T) {
-		// What a turn writes (its sender as an editor, its audit, its
-		// state) is refused once another runner finished it: a runner
-		// that lost the session's lease never writes after the turns
-		// that followed, such as an owner's removal of that editor.
-		for _, state := range []tandem.TurnState{"", tandem.TurnRunning, tandem.TurnDone} {
-			t.Run("State"+string(state), func(t *testing.T) {
+		// What a turn writes (its sender as an editor, its state) is
+		// refused once another runner finished it: a runner that lost the
+		// session's lease never writes after the turns that followed,
+		// such as an owner's removal of that editor. Its audit, of calls
+		// it made, is kept.
+		for _, tt := range []struct {
+			state tandem.TurnState
+			held  bool // under a lease its runner holds again
+		}{{"", false}, {tandem.TurnRunning, false}, {tandem.TurnDone, false}, {tandem.TurnRunning, true}} {
+			state := tt.state
+			t.Run(fmt.Sprintf("State%s/held=%v", state, tt.held), func(t *testing.T) {
 				s := withU2sTurn(t, open(t))
 				ctx := t.Context()
 				must(t, "done", s.StepTurn(ctx, "Ev2", tandem.TurnStep{State: tandem.TurnDone}))
-				err := s.StepTurn(ctx, "Ev2", tandem.TurnStep{State: state, Editor: "U2", Audit: []tandem.AuditRecord{resolve("Ev2", "U2")}})
+				var hold tandem.Hold
+				if tt.held {
+					hold = tandem.Hold{Name: "session/" + sessionA.String(), Owner: "replica-1"}
+					if ok, err := s.Lease(ctx, hold.Name, hold.Owner, time.Minute); err != nil || !ok {
+						t.Fatalf("Lease = %v, %v", ok, err)
+					}
+				}
+				err := s.StepTurn(ctx, "Ev2", tandem.TurnStep{State: state, Hold: hold, Editor: "U2", Audit: []tandem.AuditRecord{resolve("Ev2", "U2")}})
 				if !errors.Is(err, tandem.ErrTurnDone) {
 					t.Errorf("a step (state %q) of a done turn: %v, want ErrTurnDone", state, err)
 				}
 				if sess, err := s.Session(ctx, sessionA); err != nil || sess.HasEditor("U2") {
 					t.Errorf("session after it = %+v, %v; want U2 not added", sess, err)
 				}
-				if recs, err := s.Audit(ctx, tandem.AuditFilter{Session: &sessionA}); err != nil || len(recs) != 0 {
-					t.Errorf("audit after it = %d records, %v; want none", len(recs), err)
+				if recs, err := s.Audit(ctx, tandem.AuditFilter{Session: &sessionA}); err != nil || len(recs) != 1 || recs[0].TurnID != "Ev2" {
+					t.Errorf("audit after it = %+v, %v; want the step's one record", recs, err)
 				}
 				if rec, err := s.TurnRecord(ctx, "Ev2"); err != nil || rec.State != tandem.TurnDone || rec.Attempts != 0 {
 					t.Errorf("turn after it = %+v, %v; want done as it was", rec, err)
