@@ -220,8 +220,13 @@ type Store interface {
 	// CreateSchedule stores a new schedule. It fails with ECONFLICT when
 	// its id exists, and with ELIMIT, storing nothing, when its creator
 	// already has max schedules in its team (max <= 0: no limit); the
-	// count and the insert are one transaction.
-	CreateSchedule(ctx context.Context, s Schedule, max int) error
+	// count and the insert are one transaction. With turn (the id of the
+	// turn that asks for it; "" for none) it stores the schedule only while
+	// that turn is unfinished, in the same transaction, failing with
+	// ErrTurnDone (nothing stored) once another runner finished it: a
+	// runner that lost the session's lease never creates a schedule its
+	// creator deleted meanwhile.
+	CreateSchedule(ctx context.Context, s Schedule, max int, turn string) error
 	// Schedule returns one schedule, or ENOTFOUND.
 	Schedule(ctx context.Context, id string) (Schedule, error)
 	// Schedules lists the schedules f selects, oldest first (CreatedAt,

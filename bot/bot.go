@@ -44,7 +44,7 @@ type Store interface {
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
 	APIKeys(ctx context.Context, team, creator string) ([]tandem.APIKey, error)
 	AppendAudit(ctx context.Context, r tandem.AuditRecord) error
-	CreateSchedule(ctx context.Context, s tandem.Schedule, max int) error
+	CreateSchedule(ctx context.Context, s tandem.Schedule, max int, turn string) error
 	Schedule(ctx context.Context, id string) (tandem.Schedule, error)
 	Schedules(ctx context.Context, f tandem.ScheduleFilter) ([]tandem.Schedule, error)
 	UpdateSchedule(ctx context.Context, id string, fn func(*tandem.Schedule) error) (tandem.Schedule, error)

@@ -38,12 +38,20 @@ func checkSchedule(s tandem.Schedule) error {
 // exists, with ELIMIT, storing nothing, when its creator already has max
 // schedules in its team (max <= 0: no limit), and with EINVALID for a
 // schedule without an id, a creator or a full session key. The count and
-// the insert are one write transaction, which bbolt serialises.
-func (db *DB) CreateSchedule(ctx context.Context, s tandem.Schedule, max int) error {
+// the insert are one write transaction, which bbolt serialises. With turn,
+// the schedule is stored only while that turn is unfinished (ErrTurnDone
+// once it is done, ENOTFOUND for an unknown turn), read in the same
+// transaction.
+func (db *DB) CreateSchedule(ctx context.Context, s tandem.Schedule, max int, turn string) error {
 	if err := checkSchedule(s); err != nil {
 		return fmt.Errorf("store: create schedule: %w", err)
 	}
 	return db.updateAlone(ctx, "create schedule", func(tx *bolt.Tx) error {
+		if turn != "" {
+			if err := turnUnfinished(tx, turn); err != nil {
+				return err
+			}
+		}
 		b := tx.Bucket([]byte(bucketSchedules))
 		if b.Get([]byte(s.ID)) != nil {
 			return tandem.Errorf(tandem.ECONFLICT, "a schedule with id %s exists", s.ID)

@@ -368,3 +368,30 @@ func (f *schFixture) record(t *testing.T, user, text string) tandem.Turn {
 	}
 	return tr
 }
+
+// A runner that stalled past its session's lease in the middle of "every
+// day at …", while another replica made the schedule and its creator then
+// deleted it, does not make it again when it wakes: the schedule would run
+// as its creator against their last word.
+func TestAStaleRunnerDoesNotMakeADeletedScheduleAgain(t *testing.T) {
+	ctx := t.Context()
+	f, _ := startedSession(t)
+	first := f.record(t, schOwner, "every day at 8:00 acme read")
+	out := f.e.Run(ctx, first, f.e.Parse(first.Text), tandem.Hold{})
+	if out.Err != nil || len(out.Schedules) != 1 {
+		t.Fatalf("the new holder's run: %v, %d schedules", out.Err, len(out.Schedules))
+	}
+	if err := f.e.Done(ctx, first, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.DeleteSchedule(ctx, out.Schedules[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	stale := f.e.Run(ctx, first, f.e.Parse(first.Text), tandem.Hold{})
+	if !stale.LeaseLost {
+		t.Errorf("the stale run: LeaseLost false (err %v); want it left to the runner that ran it", stale.Err)
+	}
+	if all, err := f.db.Schedules(ctx, tandem.ScheduleFilter{}); err != nil || len(all) != 0 {
+		t.Errorf("schedules after the stale run: %+v (%v); want none, its creator deleted it", all, err)
+	}
+}

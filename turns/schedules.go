@@ -134,7 +134,7 @@ func (e *Engine) createSchedule(ctx context.Context, t tandem.Turn) (tandem.Repl
 		Cron: w.Cron, Zone: w.Zone, At: w.At, ZoneFromSlack: fromSlack, CreatedAt: now,
 	}
 	s.Next = nextAfter(s, now)
-	if err := e.cfg.Store.CreateSchedule(ctx, s, e.schedulesPerUser()); err != nil {
+	if err := e.cfg.Store.CreateSchedule(ctx, s, e.schedulesPerUser(), t.ID); err != nil {
 		if tandem.ErrorCode(err) == tandem.ELIMIT {
 			return tandem.Reply{}, nil, tandem.Errorf(tandem.ELIMIT, "You have %d schedules, the most one person may have here; delete one first (`/tandem schedules`).", e.schedulesPerUser())
 		}
@@ -622,5 +622,9 @@ func (e *Engine) runScheduleControl(ctx context.Context, t tandem.Turn, sess tan
 	if err != nil {
 		res.Err, res.Outcome = err, outcomeOf(err)
 	}
+	// Another runner made (or refused) this schedule after this one lost
+	// the lease: its answer is that runner's to post, and its creator may
+	// have deleted the schedule since.
+	res.LeaseLost = errors.Is(err, tandem.ErrTurnDone)
 	return res
 }

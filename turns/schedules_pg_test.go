@@ -54,7 +54,7 @@ func TestRunDueAcrossReplicasOnPostgres(t *testing.T) {
 	if err := whenOf(s).Validate(); err != nil {
 		t.Fatalf("the hand-made schedule: %v", err)
 	}
-	if err := dbs[0].CreateSchedule(ctx, s, 0); err != nil {
+	if err := dbs[0].CreateSchedule(ctx, s, 0, ""); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1121,7 +1121,7 @@ func TestMigrateSchema4Schedules(t *testing.T) {
 		t.Errorf("TurnRecord of a turn from schema 4 = %+v, %v; want no schedule", r.Turn, err)
 	}
 	sc := tandem.Schedule{ID: "sch_1", Session: key, Creator: "U1", Text: "prs", Cron: "0 9 * * *", Zone: "UTC", CreatedAt: storetest.T0, Next: storetest.T0}
-	must(t, db.CreateSchedule(ctx, sc, 5))
+	must(t, db.CreateSchedule(ctx, sc, 5, ""))
 	if got, err := db.Schedules(ctx, tandem.ScheduleFilter{DueBy: storetest.T0}); err != nil || len(got) != 1 {
 		t.Errorf("due schedules after migrating = %v, %v; want sch_1", got, err)
 	}

@@ -90,7 +90,12 @@ func noSchedule(id string) error {
 // not held up (but for a rare hash collision, which only makes them wait).
 // The insert comes before the count so that a taken id is ECONFLICT
 // whatever the count, as in the bbolt store; an ELIMIT rolls it back.
-func (db *DB) CreateSchedule(ctx context.Context, s tandem.Schedule, max int) error {
+//
+// With turn, the schedule is stored only while that turn is unfinished
+// (ErrTurnDone once it is done, ENOTFOUND for an unknown turn): its row is
+// read FOR SHARE in the transaction, so another runner's done waits for
+// the commit.
+func (db *DB) CreateSchedule(ctx context.Context, s tandem.Schedule, max int, turn string) error {
 	if err := checkSchedule(s); err != nil {
 		return fmt.Errorf("postgres: create schedule: %w", err)
 	}
@@ -99,6 +104,9 @@ func (db *DB) CreateSchedule(ctx context.Context, s tandem.Schedule, max int) er
 		return fmt.Errorf("postgres: create schedule: %w", err)
 	}
 	return db.inTx(ctx, "create schedule", func(tx pgx.Tx) error {
+		if err := turnUnfinished(ctx, tx, turn); err != nil {
+			return err
+		}
 		// Taken without a limit too, so a create without one cannot slip
 		// between another caller's count and commit.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('tandem schedules per creator'), hashtext($1 || '/' || $2))`,

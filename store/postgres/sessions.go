@@ -215,6 +215,27 @@ func (db *DB) UpdateSessionForTurn(ctx context.Context, key tandem.SessionKey, t
 	return db.updateSession(ctx, key, turn, fn)
 }
 
+// turnUnfinished fails with ErrTurnDone when turn id is done, and with
+// ENOTFOUND when there is no such turn; "" names none, and passes. It
+// holds the turn's row FOR SHARE until tx ends, so that a runner marking it
+// done waits for tx.
+func turnUnfinished(ctx context.Context, tx pgx.Tx, id string) error {
+	if id == "" {
+		return nil
+	}
+	var state string
+	err := tx.QueryRow(ctx, `SELECT state FROM turns WHERE id = $1 FOR SHARE`, id).Scan(&state)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", id)
+	case err != nil:
+		return err
+	case state == string(tandem.TurnDone):
+		return fmt.Errorf("turn %s: %w", id, tandem.ErrTurnDone)
+	}
+	return nil
+}
+
 func (db *DB) updateSession(ctx context.Context, key tandem.SessionKey, turn string, fn func(*tandem.Session) error) (tandem.Session, error) {
 	k, err := sessionKey(key)
 	if err != nil {
@@ -223,19 +244,12 @@ func (db *DB) updateSession(ctx context.Context, key tandem.SessionKey, turn str
 	var s tandem.Session
 	var fnErr error
 	err = db.inTx(ctx, "update session", func(tx pgx.Tx) error {
-		if turn != "" {
-			var state string
-			err := tx.QueryRow(ctx, `SELECT state FROM turns WHERE id = $1 FOR SHARE`, turn).Scan(&state)
-			switch {
-			case errors.Is(err, pgx.ErrNoRows):
-				fnErr = tandem.Errorf(tandem.ENOTFOUND, "no turn %s in the inbox", turn)
-				return fnErr
-			case err != nil:
-				return err
-			case state == string(tandem.TurnDone):
-				fnErr = fmt.Errorf("turn %s: %w", turn, tandem.ErrTurnDone)
-				return fnErr
+		if err := turnUnfinished(ctx, tx, turn); err != nil {
+			var te *tandem.Error
+			if errors.As(err, &te) {
+				fnErr = err
 			}
+			return err
 		}
 		var err error
 		s, err = scanSession(tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE key = $1 FOR UPDATE`, k))

@@ -123,10 +123,10 @@ func seed(t *testing.T, s tandem.Store) seeded {
 
 	must(t, s.CreateSchedule(ctx, tandem.Schedule{ID: "sch_1", Session: sessA, Creator: "U1", Text: "prs",
 		Cron: "0 9 * * 1-5", Zone: "Europe/Berlin", ZoneFromSlack: true, CreatedAt: T0, Next: T0.Add(20 * time.Hour),
-		LastRun: T0.Add(-4 * time.Hour), Gap: tandem.GitHub}, 10))
+		LastRun: T0.Add(-4 * time.Hour), Gap: tandem.GitHub}, 10, ""))
 	must(t, s.CreateSchedule(ctx, tandem.Schedule{ID: "sch_2", Session: sessB, Creator: "U9", Text: "issues",
 		Zone: "America/New_York", At: T0.Add(time.Hour), CreatedAt: T0.Add(time.Minute),
-		Paused: true, PausedWhy: "its creator left the workspace"}, 10))
+		Paused: true, PausedWhy: "its creator left the workspace"}, 10, ""))
 
 	_, _, err := s.EnsureSession(ctx, tandem.Session{Key: sessA, Owner: "U1", CreatedAt: T0, Editors: []string{"U2", "U3"},
 		Env:     map[string]string{tandem.EnvKeepCredentialsPersistent: "true", "REPO": "tandembot/tandem"},

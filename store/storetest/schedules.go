@@ -32,7 +32,7 @@ func scheduleIDs(ss []tandem.Schedule) []string {
 
 func create(t *testing.T, s tandem.Store, sc tandem.Schedule, max int) {
 	t.Helper()
-	must(t, "CreateSchedule "+sc.ID, s.CreateSchedule(t.Context(), sc, max))
+	must(t, "CreateSchedule "+sc.ID, s.CreateSchedule(t.Context(), sc, max, ""))
 }
 
 var (
@@ -86,11 +86,32 @@ func testSchedules(t *testing.T, open func(t *testing.T) tandem.Store) {
 		} {
 			sc := ok
 			change(&sc)
-			wantCode(t, "CreateSchedule "+name, s.CreateSchedule(t.Context(), sc, 0), tandem.EINVALID)
+			wantCode(t, "CreateSchedule "+name, s.CreateSchedule(t.Context(), sc, 0, ""), tandem.EINVALID)
 		}
 		got, err := s.Schedules(t.Context(), tandem.ScheduleFilter{})
 		if err != nil || len(got) != 0 {
 			t.Errorf("Schedules after refusals = %v, %v; want none", scheduleIDs(got), err)
+		}
+	})
+
+	t.Run("ForAnUnfinishedTurnOnly", func(t *testing.T) {
+		// A schedule asked for by a turn is stored only while that turn
+		// is unfinished: a runner that lost the session's lease never
+		// makes one after another runner finished the turn (and its
+		// creator deleted what that runner made).
+		s := open(t)
+		ctx := t.Context()
+		record(t, s, turn("Ev1", "1740830400.000100"))
+		must(t, "CreateSchedule for a pending turn", s.CreateSchedule(ctx, schedule("sch_1", sessionA, "U1", 0, time.Hour), 0, "Ev1"))
+		must(t, "done", s.StepTurn(ctx, "Ev1", tandem.TurnStep{State: tandem.TurnDone}))
+		if err := s.CreateSchedule(ctx, schedule("sch_2", sessionA, "U1", 0, time.Hour), 0, "Ev1"); !errors.Is(err, tandem.ErrTurnDone) {
+			t.Errorf("CreateSchedule for a done turn: %v, want ErrTurnDone", err)
+		}
+		wantCode(t, "CreateSchedule for an unknown turn", s.CreateSchedule(ctx, schedule("sch_3", sessionA, "U1", 0, time.Hour), 0, "EvNone"), tandem.ENOTFOUND)
+		all, err := s.Schedules(ctx, tandem.ScheduleFilter{})
+		must(t, "Schedules", err)
+		if len(all) != 1 || all[0].ID != "sch_1" {
+			t.Errorf("schedules = %+v, want only sch_1", all)
 		}
 	})
 
@@ -100,8 +121,8 @@ func testSchedules(t *testing.T, open func(t *testing.T) tandem.Store) {
 		create(t, s, first, 0)
 		again := schedule("sch_1", sessionB, "U2", time.Minute, 2*time.Hour)
 		again.Text = "something else"
-		wantCode(t, "CreateSchedule of a taken id", s.CreateSchedule(t.Context(), again, 0), tandem.ECONFLICT)
-		wantCode(t, "CreateSchedule of a taken id under a limit", s.CreateSchedule(t.Context(), again, 5), tandem.ECONFLICT)
+		wantCode(t, "CreateSchedule of a taken id", s.CreateSchedule(t.Context(), again, 0, ""), tandem.ECONFLICT)
+		wantCode(t, "CreateSchedule of a taken id under a limit", s.CreateSchedule(t.Context(), again, 5, ""), tandem.ECONFLICT)
 		got, err := s.Schedule(t.Context(), "sch_1")
 		must(t, "Schedule", err)
 		if d := gocmp.Diff(got, first, diffOpts...); d != "" {
@@ -114,7 +135,7 @@ func testSchedules(t *testing.T, open func(t *testing.T) tandem.Store) {
 		ctx := t.Context()
 		create(t, s, schedule("sch_1", sessionA, "U1", 0, time.Hour), 2)
 		create(t, s, schedule("sch_2", sessionA2, "U1", time.Second, time.Hour), 2)
-		err := s.CreateSchedule(ctx, schedule("sch_3", sessionA, "U1", 2*time.Second, time.Hour), 2)
+		err := s.CreateSchedule(ctx, schedule("sch_3", sessionA, "U1", 2*time.Second, time.Hour), 2, "")
 		wantCode(t, "CreateSchedule over the limit", err, tandem.ELIMIT)
 		if msg := tandem.ErrorMessage(err); msg == "" {
 			t.Error("ELIMIT has no message for the person")
@@ -133,7 +154,7 @@ func testSchedules(t *testing.T, open func(t *testing.T) tandem.Store) {
 		create(t, s, schedule("sch_neg", sessionA, "U1", 4*time.Second, time.Hour), -1)
 
 		// A larger limit counts what is there.
-		wantCode(t, "CreateSchedule at a limit of 4", s.CreateSchedule(ctx, schedule("sch_4", sessionA, "U1", 0, time.Hour), 4), tandem.ELIMIT)
+		wantCode(t, "CreateSchedule at a limit of 4", s.CreateSchedule(ctx, schedule("sch_4", sessionA, "U1", 0, time.Hour), 4, ""), tandem.ELIMIT)
 		create(t, s, schedule("sch_5", sessionA, "U1", 5*time.Second, time.Hour), 5)
 
 		// Deleting one frees its place.
@@ -301,7 +322,7 @@ func testSchedules(t *testing.T, open func(t *testing.T) tandem.Store) {
 						defer wg.Done()
 						<-start
 						id := fmt.Sprintf("sch_%s_%s_%d", session.Team, creator, i)
-						err := s.CreateSchedule(ctx, schedule(id, session, creator, time.Duration(i)*time.Second, time.Hour), max)
+						err := s.CreateSchedule(ctx, schedule(id, session, creator, time.Duration(i)*time.Second, time.Hour), max, "")
 						mu.Lock()
 						defer mu.Unlock()
 						codes[creator+" "+tandem.ErrorCode(err)]++

@@ -916,7 +916,7 @@ func testClosed(t *testing.T, open func(t *testing.T) tandem.Store) {
 		"AppendAudit":    func() error { return s.AppendAudit(ctx, tandem.AuditRecord{Actor: "U1"}) },
 		"Audit":          func() error { _, err := s.Audit(ctx, tandem.AuditFilter{}); return err },
 		"CreateSchedule": func() error {
-			return s.CreateSchedule(ctx, schedule("sch_1", sessionA, "U1", 0, time.Hour), 5)
+			return s.CreateSchedule(ctx, schedule("sch_1", sessionA, "U1", 0, time.Hour), 5, "")
 		},
 		"Schedule":  func() error { _, err := s.Schedule(ctx, "sch_1"); return err },
 		"Schedules": func() error { _, err := s.Schedules(ctx, tandem.ScheduleFilter{}); return err },
