@@ -49,11 +49,14 @@ func (p people) AskConsent(ctx context.Context, sess tandem.Session, by string, 
 	b := p.b
 	shown := sess
 	shown.Editors = editors
-	who := turns.Mention(by)
-	if !strings.HasPrefix(who, "<@") {
+	who, asks := turns.Mention(by), "asks"
+	switch {
+	case by == sess.Owner:
+		who, asks = "You", "asked"
+	case !strings.HasPrefix(who, "<@"):
 		who = "This channel's default, set by a channel admin,"
 	}
-	text := fmt.Sprintf("%s asks to turn on %s in %s. If you approve, every turn there runs with *your* accounts, for you and exactly these editors: %s.", who, tandem.EnvKeepCredentialsPersistent, b.threadLink(ctx, sess.Key), turns.EditorList(shown))
+	text := fmt.Sprintf("%s %s to turn on %s in %s. If you approve, every turn there runs with *your* accounts, for you and exactly these editors: %s.", who, asks, tandem.EnvKeepCredentialsPersistent, b.threadLink(ctx, sess.Key), turns.EditorList(shown))
 	// The buttons name the request, so that a press on this message never
 	// answers a later request (Engine.Consent).
 	value := sess.Key.String()

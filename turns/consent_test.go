@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -393,5 +394,44 @@ func TestAStaleRunnerDoesNotMakeADeletedScheduleAgain(t *testing.T) {
 	}
 	if all, err := f.db.Schedules(ctx, tandem.ScheduleFilter{}); err != nil || len(all) != 0 {
 		t.Errorf("schedules after the stale run: %+v (%v); want none, its creator deleted it", all, err)
+	}
+}
+
+// The owner's typed "set KEEP_CREDENTIALS_PERSISTENT=true" shows them no
+// editors list, so it shares their identity at once only when nobody else
+// is on it. Someone who wrote in the thread a moment before (and so joined
+// the per-message session's editors) acts as the owner only after the
+// owner approves a list that names them.
+func TestOwnersTypedSetConfirmsTheEditorsFirst(t *testing.T) {
+	ctx := t.Context()
+	f, note := startedSession(t)
+	if out := f.send(t, schOther, "acme read", nil); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	out := f.send(t, schOwner, "set KEEP_CREDENTIALS_PERSISTENT=true", nil)
+	if out.Err != nil || out.Reply.Title != "Confirm who may act as you" || !strings.Contains(out.Reply.Text, "<@"+schOther+">") {
+		t.Fatalf("the owner's set: %+v, %v; want the editors to confirm, naming %s", out.Reply, out.Err, schOther)
+	}
+	if read := f.send(t, schOther, "acme read", nil); read.Identity == nil || read.Identity.SlackUser != schOther {
+		t.Errorf("%s's read before the owner approved ran as %+v; want as %s", schOther, read.Identity, schOther)
+	}
+	asked := note.requests()
+	if len(asked) != 1 || !slices.Equal(asked[0].Editors, []string{schOther}) {
+		t.Fatalf("asked %+v; want one request showing %s", asked, schOther)
+	}
+	if _, ok := f.e.Consent(ctx, schKey, asked[0].ID, schOwner, true); !ok {
+		t.Fatal("the owner's approval was refused")
+	}
+	if read := f.send(t, schOther, "acme read", nil); read.Identity == nil || read.Identity.SlackUser != schOwner {
+		t.Errorf("%s's read after the owner approved ran as %+v; want as %s", schOther, read.Identity, schOwner)
+	}
+
+	// Nobody else on the list: the owner's set takes effect at once.
+	g, gnote := startedSession(t)
+	if out := g.send(t, schOwner, "set KEEP_CREDENTIALS_PERSISTENT=true", nil); out.Err != nil || !strings.Contains(out.Reply.Title, "every turn now runs as the owner") {
+		t.Errorf("the owner's set with no editors: %+v, %v; want it on at once", out.Reply, out.Err)
+	}
+	if n := len(gnote.requests()); n != 0 {
+		t.Errorf("%d requests for a session without editors", n)
 	}
 }

@@ -118,10 +118,28 @@ func (e *Engine) SetVar(ctx context.Context, t tandem.Turn, sess tandem.Session,
 		return tandem.Reply{Title: "This session is already persistent", Text: fmt.Sprintf("Every turn runs as <@%s>.", sess.Owner)}, nil
 	}
 	if t.User == sess.Owner {
-		return e.enablePersistent(ctx, sess.Key, t.ID, t.User, "set by the owner", nil)
+		// The owner's approval covers exactly the editors they were
+		// shown, and a typed set shows none: with nobody else on the list
+		// it takes effect, else the owner confirms the list by a press
+		// (anyone who wrote here while the session ran each message as
+		// its sender is on it). The list is read again in the change's
+		// transaction.
+		reply, err := e.enablePersistent(ctx, sess.Key, t.ID, t.User, "set by the owner", func(s *tandem.Session) error {
+			if len(s.Editors) > 0 {
+				return errEditorsToConfirm
+			}
+			return nil
+		})
+		if !errors.Is(err, errEditorsToConfirm) {
+			return reply, err
+		}
 	}
 	return e.requestConsent(ctx, sess.Key, t.ID, t.User)
 }
+
+// errEditorsToConfirm is what the owner's typed set finds when the session
+// has editors the owner has not been shown.
+var errEditorsToConfirm = tandem.Errorf(tandem.ECONFLICT, "the session has editors its owner has not confirmed")
 
 // enablePersistent turns persistent mode on; only the owner's own action or
 // approval leads here. check, when not nil, runs first in the same
@@ -198,6 +216,13 @@ func (e *Engine) requestConsent(ctx context.Context, key tandem.SessionKey, turn
 	}
 	if err := e.cfg.Notifier.AskConsent(ctx, sess, by, shown); err != nil {
 		e.log.Warn("ask owner for consent", "session", key.String(), "err", err)
+	}
+	if by == sess.Owner {
+		return tandem.Reply{
+			Title: "Confirm who may act as you",
+			Text: fmt.Sprintf("With %s every turn here runs with <@%s>'s accounts, for <@%s> and these editors, who wrote here: %s. Nothing changes until <@%s> approves exactly that list; I've sent it by direct message. To share with fewer people, remove them first (`@tandem editors remove @name`) and set it again.",
+				tandem.EnvKeepCredentialsPersistent, sess.Owner, sess.Owner, EditorList(tandem.Session{Editors: shown}), sess.Owner),
+		}, nil
 	}
 	return tandem.Reply{
 		Title: "Waiting for the owner's approval",

@@ -145,7 +145,7 @@ func TestAgentPersistentSessionRunsAsTheOwner(t *testing.T) {
 	root, _ := e.mention("UALICE", "list my open PRs", "")
 	e.reply(root, "ran as <@UALICE> · GitHub: alice-gh")
 	e.ask("UBOB", "list my open PRs", root, "ran as <@UBOB> · GitHub: bob-gh")
-	e.ask("UALICE", "set KEEP_CREDENTIALS_PERSISTENT=true", root, "every turn now runs as the owner")
+	e.setPersistent("UALICE", root, "UBOB")
 
 	searches := len(e.searchLogins())
 	e.mention("UBOB", "note on the login PR that the test is flaky", root)

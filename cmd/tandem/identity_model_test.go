@@ -1070,6 +1070,8 @@ func (r *modelRun) control(actor, text string) {
 		switch {
 		case ok && was == identitymodel.Persistent:
 			wants = []string{"already persistent"}
+		case ok && actor == owner && r.m.Mode == identitymodel.Pending:
+			wants = []string{"Confirm who may act as you"}
 		case ok && actor == owner:
 			wants = []string{"every turn now runs as the owner"}
 		case ok:
@@ -1125,7 +1127,7 @@ func (r *modelRun) consent(approve bool) {
 		r.rt.Skip("nothing pending")
 	}
 	owner := r.m.Owner
-	dm := r.newestDM(owner, "asks to turn on KEEP_CREDENTIALS_PERSISTENT")
+	dm := r.newestDM(owner, "to turn on KEEP_CREDENTIALS_PERSISTENT")
 	action := "consent_decline"
 	if approve {
 		action = "consent_approve"
@@ -1187,7 +1189,7 @@ func (r *modelRun) consentOld(approve bool) {
 	owner := r.m.Owner
 	var asks []fakeslack.Message
 	for _, m := range r.e.slack.Messages() {
-		if m.Method == "chat.postMessage" && m.Channel == "D"+owner && strings.Contains(plain(m), "asks to turn on KEEP_CREDENTIALS_PERSISTENT") {
+		if m.Method == "chat.postMessage" && m.Channel == "D"+owner && strings.Contains(plain(m), "to turn on KEEP_CREDENTIALS_PERSISTENT") {
 			asks = append(asks, m)
 		}
 	}

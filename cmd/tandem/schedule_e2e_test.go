@@ -124,7 +124,7 @@ func TestScheduleRunsAsCreatorInAnOwnersPersistentSession(t *testing.T) {
 	root, _ := e.mention("UALICE", "list my open PRs", "")
 	e.reply(root, "ran as <@UALICE> · GitHub: alice-gh")
 	e.ask("UBOB", "list my open PRs", root, "ran as <@UBOB> · GitHub: bob-gh")
-	e.ask("UALICE", "set KEEP_CREDENTIALS_PERSISTENT=true", root, "every turn now runs as the owner")
+	e.setPersistent("UALICE", root, "UBOB")
 	e.ask("UBOB", "list my open PRs", root, "ran as <@UALICE> (persistent session) · GitHub: alice-gh")
 
 	now := clk.now()

@@ -57,6 +57,44 @@ func (e *env) ask(user, text, thread, want string) fakeslack.Message {
 	return got
 }
 
+// setPersistent has owner turn persistent mode on in thread, whose other
+// writers are on its editors list: the typed set shows no list, so Tandem
+// asks the owner by DM to approve the one it names (which must name each
+// of editors), and the owner approves it.
+func (e *env) setPersistent(owner, thread string, editors ...string) {
+	e.t.Helper()
+	before := len(e.slack.Messages())
+	reply := e.ask(owner, "set KEEP_CREDENTIALS_PERSISTENT=true", thread, "Confirm who may act as you")
+	var dm fakeslack.Message
+	waitFor(e.t, "the owner's DM with the editors to approve", func() bool {
+		for _, m := range e.slack.Messages()[before:] {
+			if m.Channel == "D"+owner && strings.Contains(plain(m), "You asked to turn on KEEP_CREDENTIALS_PERSISTENT") {
+				dm = m
+				return true
+			}
+		}
+		return false
+	})
+	for _, ed := range editors {
+		if !strings.Contains(plain(reply), "<@"+ed+">") || !strings.Contains(plain(dm), "<@"+ed+">") {
+			e.t.Fatalf("the reply or the DM does not name the editor %s:\n%s\n%s", ed, plain(reply), plain(dm))
+		}
+	}
+	payload := e.slack.BlockActionsPayload(fakeslack.BlockActionSpec{UserID: owner, ChannelID: dm.Channel, MessageTS: dm.TS,
+		ActionID: "consent_approve", Value: buttonValue(e.t, dm.Blocks, "consent_approve")})
+	if _, err := e.slack.SendInteraction(ctxFor(e.t), payload); err != nil {
+		e.t.Fatal(err)
+	}
+	waitFor(e.t, "persistent mode on", func() bool {
+		for _, m := range e.slack.Messages()[before:] {
+			if m.ThreadTS == thread && strings.Contains(plain(m), "every turn now runs as the owner") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // TestPerMessageAndPersistentModes runs the same thread (owner, two
 // editors, an outsider; GitHub and GitLab) per-message, then persistent,
 // then per-message again, and checks every request's identity and what the
@@ -81,9 +119,10 @@ func TestPerMessageAndPersistentModes(t *testing.T) {
 		t.Errorf("per-message searches ran as %s", got)
 	}
 
-	// Persistent: every editor's turn runs as Alice; Dave, who never wrote
+	// Persistent: every editor's turn runs as Alice, once she approved
+	// the list (Bob and Carol, who wrote here); Dave, who never wrote
 	// here, is refused.
-	e.ask("UALICE", "set KEEP_CREDENTIALS_PERSISTENT=true", root, "every turn now runs as the owner")
+	e.setPersistent("UALICE", root, "UBOB", "UCAROL")
 	e.ask("UBOB", "list my open PRs", root, "ran as <@UALICE> (persistent session) · GitHub: alice-gh")
 	e.ask("UCAROL", "list my open MRs", root, "ran as <@UALICE> (persistent session) · GitLab: alice-gl")
 	e.ask("UDAVE", "list my open PRs", root, "not on its editors list")

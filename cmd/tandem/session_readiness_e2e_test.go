@@ -69,7 +69,7 @@ func TestSessionReadinessFollowsTheMode(t *testing.T) {
 
 	// Persistent: every turn runs as Alice, who is ready; Bob's own links do
 	// not matter and nobody is prompted.
-	e.ask("UALICE", "set KEEP_CREDENTIALS_PERSISTENT=true", root, "every turn now runs as the owner")
+	e.setPersistent("UALICE", root, "UBOB")
 	persistentFrom := len(e.slack.Messages())
 	mark = persistentFrom
 	view = plain(e.ask("UBOB", "session", root, "Mode: persistent: every turn runs as <@UALICE>"))

@@ -313,6 +313,14 @@ type account struct {
 // not change the session.
 func (m *Model) SetPersistent(actor string, admin bool) bool {
 	switch {
+	case actor == m.Owner && m.Mode == Persistent:
+		return true
+	case actor == m.Owner && len(m.Editors) > 0:
+		// A typed set shows the owner no list: they approve the editors
+		// by a press, as an admin's request.
+		m.Mode = Pending
+		m.Shown = m.editorList()
+		return true
 	case actor == m.Owner:
 		m.Mode = Persistent
 		m.Shown = nil
