@@ -303,13 +303,17 @@ func (e *Engine) runNow(ctx context.Context, s tandem.Schedule, by string, now t
 	if s.Paused {
 		return s, "", tandem.Errorf(tandem.EINVALID, "This schedule is paused; resume it first.")
 	}
-	if why := e.creatorGone(ctx, s); why != "" {
+	why, err := e.creatorGone(ctx, s)
+	if err != nil {
+		return s, "", err
+	}
+	if why != "" {
 		if err := e.pauseGone(ctx, s, why); err != nil {
 			return s, "", err
 		}
 		return s, "", tandem.Errorf(tandem.EINVALID, "This schedule did not run and is now paused: %s.", why)
 	}
-	s, err := e.cfg.Store.UpdateSchedule(ctx, s.ID, func(s *tandem.Schedule) error {
+	s, err = e.cfg.Store.UpdateSchedule(ctx, s.ID, func(s *tandem.Schedule) error {
 		if !s.LastRun.IsZero() && now.Sub(s.LastRun) < schedule.MinInterval {
 			return tandem.Errorf(tandem.ELIMIT, "This schedule ran at %s; it can run again from %s (at most once every %d minutes).",
 				s.LastRun.Format("15:04:05"), s.LastRun.Add(schedule.MinInterval).Format("15:04:05"), int(schedule.MinInterval.Minutes()))
@@ -397,13 +401,18 @@ func (e *Engine) runDue(ctx context.Context, s tandem.Schedule, now time.Time) e
 		skips = append(skips, fmt.Sprintf("missed %d run(s) due from %s to %s by more than the grace of %s", missed, stored.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339), e.scheduleGrace()))
 	}
 	if now.Sub(due) <= e.scheduleGrace() {
-		if why := e.creatorGone(ctx, s); why != "" {
+		why, err := e.creatorGone(ctx, s)
+		if err != nil {
+			// Left due: the next look tries again, within the grace.
+			return fmt.Errorf("turns: schedule %s: %w", s.ID, err)
+		}
+		if why != "" {
 			return e.pauseGone(ctx, s, why)
 		}
 		// Reserve the run: the schedule as stored now, not as listed,
 		// says whether it ran (or was run by hand) too recently.
 		reserved := false
-		_, _, err := e.updateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
+		_, _, err = e.updateSchedule(ctx, s.ID, func(cur *tandem.Schedule) error {
 			switch {
 			case !cur.Next.Equal(stored) || cur.Paused:
 				return errUnchanged // another replica moved it, or it was paused
@@ -460,29 +469,30 @@ func nextBefore(s tandem.Schedule, due, first time.Time) time.Time {
 }
 
 // creatorGone says why s may no longer run as its creator ("" when it
-// may): they left the workspace, or the channel. When Slack cannot say,
-// the run goes ahead: its turn still runs only with the creator's links.
-func (e *Engine) creatorGone(ctx context.Context, s tandem.Schedule) string {
+// may): they left the workspace, or the channel. It fails with
+// EUNAVAILABLE when Slack cannot say: the run does not go ahead on a
+// guess (a due run is tried again at the next look, within the grace).
+func (e *Engine) creatorGone(ctx context.Context, s tandem.Schedule) (string, error) {
 	if e.cfg.People == nil {
-		return ""
+		return "", nil
 	}
 	_, deleted, err := e.cfg.People.Person(ctx, s.Creator)
 	if err != nil {
 		e.log.Warn("users.info for a scheduled run", "schedule", s.ID, "err", err)
-		return ""
+		return "", tandem.Errorf(tandem.EUNAVAILABLE, "Slack could not say whether <@%s>, who made this schedule, is still in the workspace; try again in a moment.", s.Creator)
 	}
 	if deleted {
-		return fmt.Sprintf("<@%s>, who made it, left the workspace", s.Creator)
+		return fmt.Sprintf("<@%s>, who made it, left the workspace", s.Creator), nil
 	}
 	member, err := e.cfg.People.IsMember(ctx, s.Session.Channel, s.Creator)
 	if err != nil {
 		e.log.Warn("conversations.members for a scheduled run", "schedule", s.ID, "err", err)
-		return ""
+		return "", tandem.Errorf(tandem.EUNAVAILABLE, "Slack could not say whether <@%s>, who made this schedule, is still in this channel; try again in a moment.", s.Creator)
 	}
 	if !member {
-		return fmt.Sprintf("<@%s>, who made it, is no longer in this channel", s.Creator)
+		return fmt.Sprintf("<@%s>, who made it, is no longer in this channel", s.Creator), nil
 	}
-	return ""
+	return "", nil
 }
 
 // pauseGone pauses s for why, audits it and tells the channel's admins;

@@ -848,6 +848,32 @@ func TestScheduleCreatorGone(t *testing.T) {
 	}
 }
 
+// TestScheduleWaitsWhileSlackCannotSay: a due run whose creator Slack
+// cannot vouch for (users.info or the channel's members failing) does not
+// run on a guess; it stays due, and the next look, within the grace, runs
+// it once Slack answers.
+func TestScheduleWaitsWhileSlackCannotSay(t *testing.T) {
+	due := at(berlin, 2026, 1, 2, 9, 0)
+	f := newSchFixture(t, nil)
+	s := f.create(t, schCreator, "every weekday at 9:00 acme read")
+	f.e.cfg.People = failingPeople{}
+	f.clock.Set(due)
+	if err := f.e.RunDue(t.Context(), due); tandem.ErrorCode(err) != tandem.EUNAVAILABLE {
+		t.Errorf("RunDue while Slack cannot say: %v, want %s", err, tandem.EUNAVAILABLE)
+	}
+	if got := f.scheduledTurns(t); len(got) != 0 {
+		t.Errorf("recorded %v while Slack could not say; want nothing", got)
+	}
+	if got := f.schedule(t, s.ID); !got.Next.Equal(s.Next) || got.Paused {
+		t.Errorf("schedule after the failed look: next %s (was %s), paused %v; want it still due", got.Next, s.Next, got.Paused)
+	}
+	f.e.cfg.People = f.people
+	f.runDue(t, due.Add(15*time.Second))
+	if got := f.scheduledTurns(t); len(got) != 1 {
+		t.Errorf("recorded %v once Slack answered; want the due run", got)
+	}
+}
+
 // TestRunDueFromAStaleListing: replicas list the due schedules and then
 // act on what they listed, so each may hold a listing another has already
 // acted on. What runDue decides is taken once all the same: a creator who
