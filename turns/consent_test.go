@@ -435,3 +435,46 @@ func TestOwnersTypedSetConfirmsTheEditorsFirst(t *testing.T) {
 		t.Errorf("%d requests for a session without editors", n)
 	}
 }
+
+// An editor of a persistent session acts as its owner only while the
+// owner is still in the workspace: once they left (or Slack no longer
+// knows them) the editor's turn is refused and reaches no provider, and
+// while Slack cannot say it is refused as unavailable.
+func TestPersistentSessionStopsActingAsAnOwnerWhoLeft(t *testing.T) {
+	ctx := t.Context()
+	f, note := startedSession(t)
+	if out := f.send(t, schOther, "acme read", nil); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	f.send(t, schOwner, "set KEEP_CREDENTIALS_PERSISTENT=true", nil)
+	asked := note.requests()
+	if len(asked) != 1 {
+		t.Fatalf("asked %+v; want one request", asked)
+	}
+	if _, ok := f.e.Consent(ctx, schKey, asked[0].ID, schOwner, true); !ok {
+		t.Fatal("the owner's approval was refused")
+	}
+	if read := f.send(t, schOther, "acme read", nil); read.Identity == nil || read.Identity.SlackUser != schOwner {
+		t.Fatalf("the editor's read ran as %+v; want as the owner", read.Identity)
+	}
+	f.res.take()
+
+	f.people.mu.Lock()
+	f.people.deleted = map[string]bool{schOwner: true}
+	f.people.mu.Unlock()
+	out := f.send(t, schOther, "acme read", nil)
+	if tandem.ErrorCode(out.Err) != tandem.EFORBIDDEN || !strings.Contains(tandem.ErrorMessage(out.Err), "left the workspace") || out.Identity != nil {
+		t.Errorf("the editor's read after the owner left: %v, identity %+v; want refused", out.Err, out.Identity)
+	}
+	if got := f.res.take(); len(got) != 0 {
+		t.Errorf("credentials resolved after the owner left: %v", got)
+	}
+
+	f.e.cfg.People = failingPeople{}
+	if out := f.send(t, schOther, "acme read", nil); tandem.ErrorCode(out.Err) != tandem.EUNAVAILABLE || out.Identity != nil {
+		t.Errorf("the editor's read while Slack cannot say: %v, identity %+v; want unavailable", out.Err, out.Identity)
+	}
+	if got := f.res.take(); len(got) != 0 {
+		t.Errorf("credentials resolved while Slack could not say: %v", got)
+	}
+}

@@ -352,6 +352,9 @@ func (r *modelRun) run() {
 			r.scheduleCreate(user.Draw(rt, "creator"), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "change"))
 		},
 		"scheduleDue": func(rt *rapid.T) { r.scheduleDue() },
+		"ownerLeft": func(rt *rapid.T) {
+			r.ownerLeft(user.Draw(rt, "sender"), provider.Draw(rt, "provider"))
+		},
 		"kill": func(rt *rapid.T) {
 			r.killDuringTurn(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica"), r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"))
 		},
@@ -649,6 +652,30 @@ func (r *modelRun) message(sender string, p tandem.ProviderID, change bool) {
 	r.say(sender, text)
 	r.expectTurn(sender, p, want)
 	r.checkChange(p, body, want)
+}
+
+// ownerLeft is a message of sender at p while the session's owner is
+// deactivated in Slack (back again when the step ends): an editor of a
+// persistent session, who would act as the owner, is refused and reaches
+// no provider; any other message runs as the model says.
+func (r *modelRun) ownerLeft(sender string, p tandem.ProviderID) {
+	owner := r.m.Owner
+	if !r.e.slack.SetDeleted(owner, true) {
+		r.rt.Fatalf("the fake Slack does not know the owner %s", owner)
+	}
+	defer r.e.slack.SetDeleted(owner, false)
+	if user, reason := r.m.Identity(sender); reason != tandem.ReasonPersistentOwner || user == sender {
+		r.op = "ownerLeft: a message that does not act as the owner"
+		r.message(sender, p, false)
+		return
+	}
+	text := modelReads[p]
+	r.step(fmt.Sprintf("%s: %s, while the owner %s left the workspace", sender, text, owner))
+	r.m.Wrote(sender)
+	r.say(sender, text)
+	r.threadPost("left the workspace: nothing runs as them any more")
+	r.checkRequests(nil)
+	r.checkButtons("")
 }
 
 // checkChange fails unless the change body reached p exactly once, as the

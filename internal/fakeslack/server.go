@@ -378,6 +378,19 @@ func (s *Server) AddUser(u User) {
 	s.users[u.ID] = u
 }
 
+// SetDeleted marks the member id as deactivated (users.info says
+// "deleted": true) or active again; it reports false for an unknown id.
+func (s *Server) SetDeleted(id string, deleted bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if ok {
+		u.Deleted = deleted
+		s.users[id] = u
+	}
+	return ok
+}
+
 // RemoveUser forgets a member altogether, as Slack does for an erased
 // account: users.info then answers user_not_found.
 func (s *Server) RemoveUser(id string) {
