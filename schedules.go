@@ -30,6 +30,10 @@ type Schedule struct {
 	// why for people ("paused by @bob", "its creator left the workspace").
 	Paused    bool   `json:"paused,omitempty"`
 	PausedWhy string `json:"paused_why,omitempty"`
+	// PausedBy is who paused it by hand: a Slack user id, or an operator
+	// (empty when Tandem paused it, or before this was recorded). A pause
+	// by its creator withdraws their consent, so only they may resume it.
+	PausedBy string `json:"paused_by,omitempty"`
 	// Gap is the provider whose missing or dead link stopped the last run;
 	// the creator is told once per gap, and a run that resolves it clears it.
 	Gap ProviderID `json:"gap,omitempty"`

@@ -39,8 +39,9 @@ type ScheduleAction string
 
 // The schedule actions: Pause and Delete by its creator, a channel admin
 // or an operator; Resume by its creator or an operator (it then runs at its
-// times, as its creator made it); RunNow by its creator alone, since it
-// makes it act as them at a time they did not choose.
+// times, as its creator made it), but by its creator alone when they paused
+// it; RunNow by its creator alone, since it makes it act as them at a time
+// they did not choose.
 const (
 	SchedulePause  ScheduleAction = "pause"
 	ScheduleResume ScheduleAction = "resume"
@@ -252,9 +253,14 @@ func (e *Engine) ActOnSchedule(ctx context.Context, team, id, by string, action 
 	case SchedulePause, ScheduleResume:
 		pause := action == SchedulePause
 		s, err = e.cfg.Store.UpdateSchedule(ctx, id, func(s *tandem.Schedule) error {
-			s.Paused, s.PausedWhy = pause, ""
+			if !pause && s.Paused && s.PausedBy == s.Creator && by != s.Creator {
+				// Checked here too: the creator may have paused it since
+				// it was read.
+				return errCreatorPaused(*s)
+			}
+			s.Paused, s.PausedWhy, s.PausedBy = pause, "", ""
 			if pause {
-				s.PausedWhy = "paused by " + who
+				s.PausedWhy, s.PausedBy = "paused by "+who, by
 			} else if s.Next.IsZero() || s.Next.Before(now) {
 				// Runs missed while paused are not made up.
 				s.Next = nextAfter(*s, now)
@@ -281,7 +287,13 @@ func (e *Engine) ActOnSchedule(ctx context.Context, team, id, by string, action 
 // resuming and running make it act as its creator, so only they may (and
 // an operator may resume it, not run it).
 func (e *Engine) mayActOn(ctx context.Context, s tandem.Schedule, by string, action ScheduleAction) error {
-	if by == s.Creator || (IsOperator(by) && action != ScheduleRunNow) {
+	if by == s.Creator {
+		return nil
+	}
+	if action == ScheduleResume && s.Paused && s.PausedBy == s.Creator {
+		return errCreatorPaused(s)
+	}
+	if IsOperator(by) && action != ScheduleRunNow {
 		return nil
 	}
 	if action == SchedulePause || action == ScheduleDelete {
@@ -295,6 +307,12 @@ func (e *Engine) mayActOn(ctx context.Context, s tandem.Schedule, by string, act
 		return tandem.Errorf(tandem.EFORBIDDEN, "Only <@%s>, who made this schedule, or a channel admin can %s it.", s.Creator, action)
 	}
 	return tandem.Errorf(tandem.EFORBIDDEN, "Only <@%s> can %s this schedule: it runs as them.", s.Creator, map[ScheduleAction]string{ScheduleResume: "resume", ScheduleRunNow: "run"}[action])
+}
+
+// errCreatorPaused refuses to resume s for anyone but its creator, who
+// paused it: that pause withdrew their consent to its runs.
+func errCreatorPaused(s tandem.Schedule) error {
+	return tandem.Errorf(tandem.EFORBIDDEN, "<@%s> paused this schedule themselves, and it runs as them: only they can resume it.", s.Creator)
 }
 
 // runNow claims a run of s now and records it; at most one run per

@@ -586,6 +586,12 @@ func TestScheduleActions(t *testing.T) {
 		{Operator, SchedulePause, "", true},
 		{schCreator, ScheduleRunNow, tandem.EINVALID, true}, // paused: resume first
 		{schCreator, ScheduleResume, "", false},
+		// The creator's own pause withdraws their consent: only they
+		// resume it, not an operator.
+		{schCreator, SchedulePause, "", true},
+		{Operator, ScheduleResume, tandem.EFORBIDDEN, true},
+		{"operator alice", ScheduleResume, tandem.EFORBIDDEN, true},
+		{schCreator, ScheduleResume, "", false},
 		{Operator, ScheduleRunNow, tandem.EFORBIDDEN, false}, // only its creator chooses when it acts as them
 		{"operator alice", ScheduleRunNow, tandem.EFORBIDDEN, false},
 		{schCreator, ScheduleRunNow, "", false},
