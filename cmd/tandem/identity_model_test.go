@@ -676,6 +676,8 @@ func (r *modelRun) ownerLeft(sender string, p tandem.ProviderID) {
 	r.threadPost("left the workspace: nothing runs as them any more")
 	r.checkRequests(nil)
 	r.checkButtons("")
+	// The audit says the turn was refused, acting as nobody.
+	r.checkAudit(sender, p, identitymodel.Expect{Outcome: identitymodel.Refused, Reason: tandem.ReasonPersistentOwner})
 }
 
 // checkChange fails unless the change body reached p exactly once, as the
@@ -1271,7 +1273,7 @@ func (r *modelRun) settingsDuringTurn(actor string) {
 	defer release()
 	owner, admin := r.m.Owner, isAdmin(actor)
 	allowed := false
-	want := r.m.MessageAcross(sender, tandem.GitHub, func() { allowed = r.m.SetPersistent(actor, admin) })
+	want := r.m.MessageAcross(sender, tandem.GitHub, func() { allowed = r.m.SavePersistent(actor, admin) })
 	r.say(sender, text)
 	select {
 	case <-answered:
@@ -1308,7 +1310,7 @@ func (r *modelRun) settingsAfterWrite(actor, writer string, p tandem.ProviderID)
 		r.checkRequests(nil)
 		return
 	}
-	allowed := r.m.SetPersistent(actor, isAdmin(actor))
+	allowed := r.m.SavePersistent(actor, isAdmin(actor))
 	r.saveSettings(actor, meta, allowed, actor == owner, was)
 	r.checkRequests(nil)
 }

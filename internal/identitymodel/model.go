@@ -335,6 +335,19 @@ func (m *Model) SetPersistent(actor string, admin bool) bool {
 	return false
 }
 
+// SavePersistent is actor's Save of persistent mode in the Session
+// settings modal, which showed the editors list: by the owner it takes
+// effect at once (a list changed since the modal opened is refused before
+// this), by an admin it waits for the owner as a typed set does.
+func (m *Model) SavePersistent(actor string, admin bool) bool {
+	if actor == m.Owner {
+		m.Mode = Persistent
+		m.Shown = nil
+		return true
+	}
+	return m.SetPersistent(actor, admin)
+}
+
 // Unset turns persistent mode (or a pending request) off.
 func (m *Model) Unset(actor string, admin bool) bool {
 	if actor != m.Owner && !admin {
