@@ -52,10 +52,16 @@ func (b *Bot) now() time.Time {
 }
 
 // Person asks users.info for user's time zone and whether they left the
-// workspace. A user Slack does not know (user_not_found: erased, or never
+// workspace, waiting out Slack's rate limit (Retry-After) rather than
+// failing on it. A user Slack does not know (user_not_found: erased, or never
 // of this workspace) counts as one who left: nothing may act as them.
 func (p people) Person(ctx context.Context, user string) (string, bool, error) {
-	u, err := p.b.api.GetUserInfoContext(ctx, user)
+	var u *slack.User
+	err := p.b.withRateLimit(ctx, func() error {
+		var err error
+		u, err = p.b.api.GetUserInfoContext(ctx, user)
+		return err
+	})
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) && se.Err == "user_not_found" {
 		return "", true, nil

@@ -478,3 +478,23 @@ func TestPersistentSessionStopsActingAsAnOwnerWhoLeft(t *testing.T) {
 		t.Errorf("credentials resolved while Slack could not say: %v", got)
 	}
 }
+
+// The same "every day at …" run twice before it is done (a run cut off by
+// a crash, or a runner that stalled past the lease while another ran it)
+// makes one schedule, not a second one that would also run as its creator.
+func TestATurnRunTwiceMakesOneSchedule(t *testing.T) {
+	ctx := t.Context()
+	f, _ := startedSession(t)
+	tr := f.record(t, schOwner, "every day at 8:00 acme read")
+	first := f.e.Run(ctx, tr, f.e.Parse(tr.Text), tandem.Hold{})
+	again := f.e.Run(ctx, tr, f.e.Parse(tr.Text), tandem.Hold{})
+	if first.Err != nil || again.Err != nil || len(first.Schedules) != 1 || len(again.Schedules) != 1 || first.Schedules[0].ID != again.Schedules[0].ID {
+		t.Fatalf("two runs: %v / %v, schedules %+v / %+v; want the same one", first.Err, again.Err, first.Schedules, again.Schedules)
+	}
+	if all, err := f.db.Schedules(ctx, tandem.ScheduleFilter{}); err != nil || len(all) != 1 {
+		t.Errorf("schedules after two runs of one turn: %d (%v); want 1", len(all), err)
+	}
+	if recs := f.audit(t, ActionScheduleCreate); len(recs) != 1 {
+		t.Errorf("%d schedule.create records; want 1", len(recs))
+	}
+}

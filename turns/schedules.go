@@ -2,6 +2,8 @@ package turns
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -131,17 +133,30 @@ func (e *Engine) createSchedule(ctx context.Context, t tandem.Turn) (tandem.Repl
 		return tandem.Reply{}, nil, cmd.Err()
 	}
 	s := tandem.Schedule{
-		ID: newScheduleID(), Session: t.Session, Creator: t.User, Text: text,
+		ID: scheduleIDOf(t), Session: t.Session, Creator: t.User, Text: text,
 		Cron: w.Cron, Zone: w.Zone, At: w.At, ZoneFromSlack: fromSlack, CreatedAt: now,
 	}
 	s.Next = nextAfter(s, now)
-	if err := e.cfg.Store.CreateSchedule(ctx, s, e.schedulesPerUser(), t.ID); err != nil {
+	err = e.cfg.Store.CreateSchedule(ctx, s, e.schedulesPerUser(), t.ID)
+	if tandem.ErrorCode(err) == tandem.ECONFLICT && !errors.Is(err, tandem.ErrTurnDone) {
+		// Its id is its turn's: this turn made it already (a run cut off
+		// by a crash, or a runner that stalled past the lease while
+		// another ran it). It is not made twice; the one there is the
+		// answer.
+		made, readErr := e.cfg.Store.Schedule(ctx, s.ID)
+		if readErr != nil || made.Creator != t.User || made.Session != t.Session {
+			return tandem.Reply{}, nil, fmt.Errorf("turns: create schedule: %w", err)
+		}
+		s, err = made, nil
+	} else if err == nil {
+		e.auditSchedule(ctx, s, t.User, ActionScheduleCreate, tandem.OutcomeOK, DescribeSchedule(s, now)+": "+s.Text)
+	}
+	if err != nil {
 		if tandem.ErrorCode(err) == tandem.ELIMIT {
 			return tandem.Reply{}, nil, tandem.Errorf(tandem.ELIMIT, "You have %d schedules, the most one person may have here; delete one first (`/tandem schedules`).", e.schedulesPerUser())
 		}
 		return tandem.Reply{}, nil, fmt.Errorf("turns: create schedule: %w", err)
 	}
-	e.auditSchedule(ctx, s, t.User, ActionScheduleCreate, tandem.OutcomeOK, DescribeSchedule(s, now)+": "+s.Text)
 	reply := tandem.Reply{
 		Title: "Scheduled: " + s.Text,
 		Text:  DescribeSchedule(s, now) + ".",
@@ -190,7 +205,14 @@ func (e *Engine) scheduleGrace() time.Duration {
 	return e.cfg.ScheduleGrace
 }
 
-func newScheduleID() string { return "sch_" + randomID(6) }
+// scheduleIDOf is the id of the schedule turn t asks for: made from the
+// turn's, so that running the turn again (after a crash, or on a runner
+// that stalled past the session's lease) finds it made rather than makes
+// a second one.
+func scheduleIDOf(t tandem.Turn) string {
+	sum := sha256.Sum256([]byte(t.Session.Team + "/" + t.ID))
+	return "sch_" + hex.EncodeToString(sum[:6])
+}
 
 // threadSchedules lists the schedules of sess's thread.
 func (e *Engine) threadSchedules(ctx context.Context, sess tandem.Session) (tandem.Reply, []tandem.Schedule, error) {
@@ -253,10 +275,13 @@ func (e *Engine) ActOnSchedule(ctx context.Context, team, id, by string, action 
 	case SchedulePause, ScheduleResume:
 		pause := action == SchedulePause
 		s, err = e.cfg.Store.UpdateSchedule(ctx, id, func(s *tandem.Schedule) error {
-			if !pause && s.Paused && s.PausedBy == s.Creator && by != s.Creator {
+			if !pause && pausedByCreator(*s) && by != s.Creator {
 				// Checked here too: the creator may have paused it since
 				// it was read.
 				return errCreatorPaused(*s)
+			}
+			if pause && s.Paused {
+				return nil // paused already: who paused it stays
 			}
 			s.Paused, s.PausedWhy, s.PausedBy = pause, "", ""
 			if pause {
@@ -290,7 +315,7 @@ func (e *Engine) mayActOn(ctx context.Context, s tandem.Schedule, by string, act
 	if by == s.Creator {
 		return nil
 	}
-	if action == ScheduleResume && s.Paused && s.PausedBy == s.Creator {
+	if action == ScheduleResume && pausedByCreator(s) {
 		return errCreatorPaused(s)
 	}
 	if IsOperator(by) && action != ScheduleRunNow {
@@ -307,6 +332,12 @@ func (e *Engine) mayActOn(ctx context.Context, s tandem.Schedule, by string, act
 		return tandem.Errorf(tandem.EFORBIDDEN, "Only <@%s>, who made this schedule, or a channel admin can %s it.", s.Creator, action)
 	}
 	return tandem.Errorf(tandem.EFORBIDDEN, "Only <@%s> can %s this schedule: it runs as them.", s.Creator, map[ScheduleAction]string{ScheduleResume: "resume", ScheduleRunNow: "run"}[action])
+}
+
+// pausedByCreator reports whether s's creator paused it themselves (as
+// PausedWhy said it before PausedBy was recorded).
+func pausedByCreator(s tandem.Schedule) bool {
+	return s.Paused && (s.PausedBy == s.Creator || s.PausedBy == "" && s.PausedWhy == "paused by <@"+s.Creator+">")
 }
 
 // errCreatorPaused refuses to resume s for anyone but its creator, who

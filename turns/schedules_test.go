@@ -591,6 +591,9 @@ func TestScheduleActions(t *testing.T) {
 		{schCreator, SchedulePause, "", true},
 		{Operator, ScheduleResume, tandem.EFORBIDDEN, true},
 		{"operator alice", ScheduleResume, tandem.EFORBIDDEN, true},
+		{Operator, SchedulePause, "", true}, // paused already: still the creator's pause
+		{schChanAdmin, SchedulePause, "", true},
+		{Operator, ScheduleResume, tandem.EFORBIDDEN, true},
 		{schCreator, ScheduleResume, "", false},
 		{Operator, ScheduleRunNow, tandem.EFORBIDDEN, false}, // only its creator chooses when it acts as them
 		{"operator alice", ScheduleRunNow, tandem.EFORBIDDEN, false},
@@ -632,6 +635,20 @@ func TestScheduleActions(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no schedule.pause record by %s", schChanAdmin)
+		}
+	})
+
+	t.Run("paused by its creator before PausedBy was kept", func(t *testing.T) {
+		f := newSchFixture(t, nil)
+		s := f.create(t, schCreator, "every weekday at 9:00 whoami")
+		if _, err := f.db.UpdateSchedule(ctx, s.ID, func(s *tandem.Schedule) error {
+			s.Paused, s.PausedWhy = true, "paused by <@"+schCreator+">"
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.e.ActOnSchedule(ctx, schKey.Team, s.ID, Operator, ScheduleResume); tandem.ErrorCode(err) != tandem.EFORBIDDEN {
+			t.Errorf("an operator's resume of the creator's older pause: %v, want %s", err, tandem.EFORBIDDEN)
 		}
 	})
 
