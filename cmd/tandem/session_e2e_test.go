@@ -226,7 +226,13 @@ func TestIdentityFollowsTheModeAtEachTurn(t *testing.T) {
 			if persistent {
 				e.mention("UALICE", "unset KEEP_CREDENTIALS_PERSISTENT", root)
 			} else {
-				e.mention("UALICE", "set KEEP_CREDENTIALS_PERSISTENT=true", root)
+				// The owner's typed set takes effect at its place in the
+				// thread only with no other editors (with some, it waits
+				// for her press on the list): she removes them, sets it,
+				// and adds them back, which her own adds do at once.
+				for _, text := range []string{"editors remove <@UBOB>", "editors remove <@UCAROL>", "set KEEP_CREDENTIALS_PERSISTENT=true", "editors add <@UBOB>", "editors add <@UCAROL>"} {
+					e.mention("UALICE", text, root)
+				}
 			}
 			persistent = !persistent
 			continue
