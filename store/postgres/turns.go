@@ -279,9 +279,9 @@ func (db *DB) pruneLoop(op, sql string, arg any) (int, error) {
 // StepTurn writes step for the recorded turn id in one transaction (see
 // tandem.TurnStep), in one round trip: its statements are sent together and
 // run as one implicit transaction. The first locks the turn's row while the
-// turn is unfinished, and each later one writes only when it did, the
-// state last, so an unknown turn writes nothing and a done one only its
-// audit records. It fails with ENOTFOUND for an unknown turn, EINVALID for
+// turn is unfinished (writing its state, if the step has one), and each
+// later one writes only when it did, so an unknown turn writes nothing and
+// a done one only its audit records. It fails with ENOTFOUND for an unknown turn, EINVALID for
 // an unknown state or a session key with an empty part, ErrTurnDone for
 // any step of a done turn, and ENOTHELD when step.Hold is set and its
 // owner no longer holds the lease (by the database server's clock;
@@ -289,25 +289,31 @@ func (db *DB) pruneLoop(op, sql string, arg any) (int, error) {
 func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) error {
 	// A step writes nothing but its audit to a turn another runner
 	// finished (this runner lost the lease meanwhile; the session's later
-	// turns may have changed what it would write). The row is locked until the step
-	// commits, so that runner's done cannot land between this read and
-	// the writes below: FOR UPDATE when this step changes the state (two
-	// such steps queue rather than deadlock upgrading a shared lock), else
-	// FOR SHARE.
-	lock := "FOR SHARE"
+	// turns may have changed what it would write). The turn's row is
+	// locked, while unfinished, by the first statement until the step
+	// commits, so that runner's done cannot land between it and the writes
+	// after it, which each write only if it matched.
+	var b pgx.Batch
+	var unfinished, ofTurn string
 	if step.State != "" {
 		if err := checkState(step.State); err != nil {
 			return fmt.Errorf("postgres: step turn: %w", err)
 		}
-		lock = "FOR UPDATE"
+		// The state first: the statements after it find the row this
+		// transaction wrote (its xmin), so a done turn, which the UPDATE
+		// leaves alone, gets none of them.
+		b.Queue(`UPDATE turns SET state = $2, attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
+			WHERE id = $1 AND state <> 'done'`, id, string(step.State))
+		mine := ` FROM turns WHERE id = $1 AND xmin = pg_current_xact_id()::xid`
+		unfinished, ofTurn = `EXISTS (SELECT`+mine+`)`, `SELECT team || '/' || channel || '/' || thread_ts`+mine
+	} else {
+		b.Queue(`SELECT FROM turns WHERE id = $1 AND state <> 'done' FOR SHARE`, id)
+		unfinished = `EXISTS (SELECT FROM turns WHERE id = $1 AND state <> 'done')`
+		ofTurn = `SELECT team || '/' || channel || '/' || thread_ts FROM turns WHERE id = $1 AND state <> 'done'`
 	}
-	unfinished := `EXISTS (SELECT FROM turns WHERE id = $1 AND state <> 'done')`
 	// The audit of what a runner did (the identity it resolved for a call
 	// that went out) is kept even when another runner finished the turn.
 	recorded := `EXISTS (SELECT FROM turns WHERE id = $1)`
-	ofTurn := `SELECT team || '/' || channel || '/' || thread_ts FROM turns WHERE id = $1 AND state <> 'done'`
-	var b pgx.Batch
-	b.Queue(`SELECT FROM turns WHERE id = $1 AND state <> 'done' `+lock, id)
 	if s := step.Session; s != nil {
 		k, err := sessionKey(s.Key)
 		if err != nil {
@@ -338,11 +344,6 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		b.Queue(`INSERT INTO audit (`+auditColumns+`)
 			SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE `+recorded,
 			append([]any{id}, auditArgs(r)...)...)
-	}
-	if step.State != "" {
-		// Last, so that the statements above still find it unfinished.
-		b.Queue(`UPDATE turns SET state = $2, attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
-			WHERE id = $1 AND state <> 'done'`, id, string(step.State))
 	}
 	if err := db.ready(ctx, "step turn"); err != nil {
 		return err
