@@ -280,8 +280,10 @@ func (e *Engine) ActOnSchedule(ctx context.Context, team, id, by string, action 
 				// it was read.
 				return errCreatorPaused(*s)
 			}
-			if pause && s.Paused {
-				return nil // paused already: who paused it stays
+			if pause && s.Paused && (by != s.Creator || pausedByCreator(*s)) {
+				// Paused already: who paused it stays, unless it is its
+				// creator pausing it now, whose pause then counts as theirs.
+				return nil
 			}
 			s.Paused, s.PausedWhy, s.PausedBy = pause, "", ""
 			if pause {

@@ -595,6 +595,11 @@ func TestScheduleActions(t *testing.T) {
 		{schChanAdmin, SchedulePause, "", true},
 		{Operator, ScheduleResume, tandem.EFORBIDDEN, true},
 		{schCreator, ScheduleResume, "", false},
+		// Paused by an operator, then by its creator: the creator's.
+		{Operator, SchedulePause, "", true},
+		{schCreator, SchedulePause, "", true},
+		{Operator, ScheduleResume, tandem.EFORBIDDEN, true},
+		{schCreator, ScheduleResume, "", false},
 		{Operator, ScheduleRunNow, tandem.EFORBIDDEN, false}, // only its creator chooses when it acts as them
 		{"operator alice", ScheduleRunNow, tandem.EFORBIDDEN, false},
 		{schCreator, ScheduleRunNow, "", false},

@@ -304,6 +304,8 @@ func (db *DB) StepTurn(ctx context.Context, id string, step tandem.TurnStep) err
 		// leaves alone, gets none of them.
 		b.Queue(`UPDATE turns SET state = $2, attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
 			WHERE id = $1 AND state <> 'done'`, id, string(step.State))
+		// (Never inside a savepoint: a subtransaction's row carries its
+		// own id, and the statements below would write nothing.)
 		mine := ` FROM turns WHERE id = $1 AND xmin = pg_current_xact_id()::xid`
 		unfinished, ofTurn = `EXISTS (SELECT`+mine+`)`, `SELECT team || '/' || channel || '/' || thread_ts`+mine
 	} else {
