@@ -295,15 +295,7 @@ func TestAStaleRunnerDoesNotReplayAControl(t *testing.T) {
 			first := f.record(t, tt.by, tt.first)
 			then := f.record(t, schOwner, tt.then)
 			// The session's new lease holder runs both, in order.
-			for _, tr := range []tandem.Turn{first, then} {
-				out := f.e.Run(ctx, tr, f.e.Parse(tr.Text), tandem.Hold{})
-				if out.Err != nil {
-					t.Fatalf("%s: %v", tr.Text, out.Err)
-				}
-				if err := f.e.Done(ctx, tr, out); err != nil {
-					t.Fatal(err)
-				}
-			}
+			f.runAll(t, first, then)
 			if s, _ := f.db.Session(ctx, schKey); !tt.check(s) {
 				t.Fatalf("setup: after %q the session is %+v", tt.then, s)
 			}
@@ -335,15 +327,7 @@ func TestAStaleRunnerOfATurnDoesNotPutBackAnEditor(t *testing.T) {
 	f, _ := startedSession(t)
 	first := f.record(t, third, "acme read")
 	then := f.record(t, schOwner, "editors remove <@"+third+">")
-	for _, tr := range []tandem.Turn{first, then} {
-		out := f.e.Run(ctx, tr, f.e.Parse(tr.Text), tandem.Hold{})
-		if out.Err != nil {
-			t.Fatalf("%s: %v", tr.Text, out.Err)
-		}
-		if err := f.e.Done(ctx, tr, out); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f.runAll(t, first, then)
 	if s, _ := f.db.Session(ctx, schKey); s.HasEditor(third) {
 		t.Fatalf("setup: after the removal the session is %+v", s)
 	}
@@ -356,6 +340,21 @@ func TestAStaleRunnerOfATurnDoesNotPutBackAnEditor(t *testing.T) {
 	}
 	if s, err := f.db.Session(ctx, schKey); err != nil || s.HasEditor(third) {
 		t.Errorf("after the stale run the session is %+v (%v): the owner's removal of %s was undone", s, err, third)
+	}
+}
+
+// runAll runs recorded turns in order and marks each done, as the
+// session's lease holder does, failing on any error.
+func (f *schFixture) runAll(t *testing.T, turns ...tandem.Turn) {
+	t.Helper()
+	for _, tr := range turns {
+		out := f.e.Run(t.Context(), tr, f.e.Parse(tr.Text), tandem.Hold{})
+		if out.Err != nil {
+			t.Fatalf("%s: %v", tr.Text, out.Err)
+		}
+		if err := f.e.Done(t.Context(), tr, out); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
