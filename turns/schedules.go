@@ -273,7 +273,7 @@ func (e *Engine) ActOnSchedule(ctx context.Context, team, id, by string, action 
 		e.auditSchedule(ctx, s, by, ActionScheduleDelete, tandem.OutcomeOK, "deleted by "+who)
 		return s, fmt.Sprintf("Deleted the schedule `%s` (%s).", tandem.Escape(s.Text), s.ID), nil
 	case SchedulePause, ScheduleResume:
-		pause := action == SchedulePause
+		pause, already := action == SchedulePause, false
 		s, err = e.cfg.Store.UpdateSchedule(ctx, id, func(s *tandem.Schedule) error {
 			if !pause && pausedByCreator(*s) && by != s.Creator {
 				// Checked here too: the creator may have paused it since
@@ -283,6 +283,7 @@ func (e *Engine) ActOnSchedule(ctx context.Context, team, id, by string, action 
 			if pause && s.Paused && (by != s.Creator || pausedByCreator(*s)) {
 				// Paused already: who paused it stays, unless it is its
 				// creator pausing it now, whose pause then counts as theirs.
+				already = true
 				return nil
 			}
 			s.Paused, s.PausedWhy, s.PausedBy = pause, "", ""
@@ -296,6 +297,9 @@ func (e *Engine) ActOnSchedule(ctx context.Context, team, id, by string, action 
 		})
 		if err != nil {
 			return s, "", fmt.Errorf("turns: %s schedule: %w", action, err)
+		}
+		if already {
+			return s, fmt.Sprintf("The schedule `%s` is paused already (%s); nothing changed.", tandem.Escape(s.Text), s.PausedWhy), nil
 		}
 		act := ActionSchedulePause
 		if !pause {

@@ -655,6 +655,13 @@ func TestScheduleActions(t *testing.T) {
 		if _, _, err := f.e.ActOnSchedule(ctx, schKey.Team, s.ID, Operator, ScheduleResume); tandem.ErrorCode(err) != tandem.EFORBIDDEN {
 			t.Errorf("an operator's resume of the creator's older pause: %v, want %s", err, tandem.EFORBIDDEN)
 		}
+		// Pausing it again changes nothing, says so, and audits nothing.
+		if _, msg, err := f.e.ActOnSchedule(ctx, schKey.Team, s.ID, Operator, SchedulePause); err != nil || !strings.Contains(msg, "paused already") {
+			t.Errorf("an operator's pause of a paused schedule: %q, %v; want it said to be paused already", msg, err)
+		}
+		if recs := f.audit(t, ActionSchedulePause); len(recs) != 0 {
+			t.Errorf("%d schedule.pause records for a pause that changed nothing", len(recs))
+		}
 	})
 
 	t.Run("another team", func(t *testing.T) {
