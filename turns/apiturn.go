@@ -60,7 +60,7 @@ func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadT
 		return tandem.TurnResult{}, err
 	}
 	asked := e.cfg.Now()
-	if err := e.creatorLeft(ctx, key.Creator, key.Name, key.Prefix); err != nil {
+	if err := e.creatorLeft(ctx, key); err != nil {
 		return tandem.TurnResult{}, err
 	}
 	if err := e.cfg.Chat.CheckMember(ctx, key, channel); err != nil {
@@ -177,30 +177,42 @@ func (e *Engine) keyStands(ctx context.Context, t tandem.Turn) error {
 		if ok && e.cfg.Now().Sub(w.creatorAsked) < creatorFresh {
 			return nil // RunAPI asked Slack a moment ago
 		}
-		return e.creatorLeft(ctx, k.Creator, k.Name, k.Prefix)
+		return e.creatorLeft(ctx, k)
 	}
 	return tandem.Errorf(tandem.EFORBIDDEN, "API key %s of <@%s> is gone; nothing was done.", t.APIKey, t.User)
 }
 
-// creatorLeft fails with EFORBIDDEN when the creator of the key named
-// (name, prefix) has left the workspace: a key acts as its creator, and
-// nobody acts as someone who is gone (a schedule of theirs is paused for
-// the same reason). When Slack cannot say, it fails with EUNAVAILABLE, as
-// the membership check does: whoever holds the key could otherwise make
-// Slack's rate limit answer for a departed creator.
-func (e *Engine) creatorLeft(ctx context.Context, creator, name, prefix string) error {
-	if e.cfg.People == nil {
-		return nil
-	}
-	_, deleted, err := e.cfg.People.Person(ctx, creator)
+// creatorLeft fails with EFORBIDDEN when key's creator has left the
+// workspace: a key acts as its creator, and nobody acts as someone who is
+// gone (a schedule of theirs is paused for the same reason). When Slack
+// cannot say, it fails with EUNAVAILABLE (leftWorkspace): whoever holds the
+// key could otherwise make Slack's rate limit answer for a departed
+// creator.
+func (e *Engine) creatorLeft(ctx context.Context, key tandem.APIKey) error {
+	left, err := e.leftWorkspace(ctx, key.Creator, "whose key this is")
 	if err != nil {
-		e.log.Warn("users.info for an API key's creator", "api_key", prefix, "err", err)
-		return tandem.Errorf(tandem.EUNAVAILABLE, "Slack could not say whether <@%s>, whose key this is, is still in the workspace; try again in a moment.", creator)
+		return err
 	}
-	if deleted {
-		return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) acts as <@%s>, who left the workspace; it no longer runs anything.", name, prefix, creator)
+	if left {
+		return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) acts as <@%s>, who left the workspace; it no longer runs anything.", key.Name, key.Prefix, key.Creator)
 	}
 	return nil
+}
+
+// leftWorkspace asks Slack whether user left the workspace (or Slack no
+// longer knows them); false without a People. It fails with EUNAVAILABLE
+// when Slack cannot say (logged): nobody acts as a person on a guess that
+// they are still there. whose says, for the message, why it matters.
+func (e *Engine) leftWorkspace(ctx context.Context, user, whose string) (bool, error) {
+	if e.cfg.People == nil {
+		return false, nil
+	}
+	_, deleted, err := e.cfg.People.Person(ctx, user)
+	if err != nil {
+		e.log.Warn("users.info", "user", user, "whose", whose, "err", err)
+		return false, tandem.Errorf(tandem.EUNAVAILABLE, "Slack could not say whether <@%s>, %s, is still in the workspace; nothing ran. Try again in a moment.", user, whose)
+	}
+	return deleted, nil
 }
 
 // allowsChanges reports whether t is an API turn whose call allowed its

@@ -280,19 +280,15 @@ func (e *Engine) identity(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 
 // ownerStays fails with EFORBIDDEN when sess's owner left the workspace
 // (or Slack no longer knows them), and with EUNAVAILABLE when Slack cannot
-// say: an editor's turn never acts as the owner on a guess. Slack is asked
-// at each such turn, without a cache, so a departure counts from the next
-// turn.
+// say (leftWorkspace): an editor's turn never acts as the owner on a
+// guess. Slack is asked at each such turn, without a cache, so a departure
+// counts from the next turn.
 func (e *Engine) ownerStays(ctx context.Context, sess tandem.Session) error {
-	if e.cfg.People == nil {
-		return nil
-	}
-	_, deleted, err := e.cfg.People.Person(ctx, sess.Owner)
+	left, err := e.leftWorkspace(ctx, sess.Owner, "whose identity this session uses")
 	if err != nil {
-		e.log.Warn("users.info for a persistent session's owner", "session", sess.Key.String(), "err", err)
-		return tandem.Errorf(tandem.EUNAVAILABLE, "Slack could not say whether <@%s>, whose identity this session uses, is still in the workspace; nothing ran. Try again in a moment.", sess.Owner)
+		return err
 	}
-	if deleted {
+	if left {
 		return tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and <@%s> left the workspace: nothing runs as them any more. A channel admin can turn persistent mode off (`@tandem unset %s`); then each message runs as its sender.", sess.Owner, sess.Owner, tandem.EnvKeepCredentialsPersistent)
 	}
 	return nil

@@ -531,12 +531,11 @@ func (e *Engine) creatorGone(ctx context.Context, s tandem.Schedule) (string, er
 	if e.cfg.People == nil {
 		return "", nil
 	}
-	_, deleted, err := e.cfg.People.Person(ctx, s.Creator)
+	left, err := e.leftWorkspace(ctx, s.Creator, "who made this schedule")
 	if err != nil {
-		e.log.Warn("users.info for a scheduled run", "schedule", s.ID, "err", err)
-		return "", tandem.Errorf(tandem.EUNAVAILABLE, "Slack could not say whether <@%s>, who made this schedule, is still in the workspace; try again in a moment.", s.Creator)
+		return "", err
 	}
-	if deleted {
+	if left {
 		return fmt.Sprintf("<@%s>, who made it, left the workspace", s.Creator), nil
 	}
 	member, err := e.cfg.People.IsMember(ctx, s.Session.Channel, s.Creator)

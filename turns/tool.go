@@ -32,7 +32,7 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 	if spec.Mutating && key.EffectiveScope() != tandem.ScopeWrite {
 		return "", nil, tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the read scope; %s changes something and needs a key with --scope write.", key.Name, op)
 	}
-	if err := e.creatorLeft(ctx, key.Creator, key.Name, key.Prefix); err != nil {
+	if err := e.creatorLeft(ctx, key); err != nil {
 		return "", nil, err
 	}
 	user, reason := key.Creator, tandem.ReasonAPIKeyCreator
