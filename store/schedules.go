@@ -47,10 +47,8 @@ func (db *DB) CreateSchedule(ctx context.Context, s tandem.Schedule, max int, tu
 		return fmt.Errorf("store: create schedule: %w", err)
 	}
 	return db.updateAlone(ctx, "create schedule", func(tx *bolt.Tx) error {
-		if turn != "" {
-			if err := turnUnfinished(tx, turn); err != nil {
-				return err
-			}
+		if err := turnUnfinished(tx, turn); err != nil {
+			return err
 		}
 		b := tx.Bucket([]byte(bucketSchedules))
 		if b.Get([]byte(s.ID)) != nil {

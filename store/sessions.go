@@ -157,10 +157,8 @@ func (db *DB) updateSession(ctx context.Context, key tandem.SessionKey, turn str
 	}
 	var s tandem.Session
 	err = db.update(ctx, "update session", func(tx *bolt.Tx) error {
-		if turn != "" {
-			if err := turnUnfinished(tx, turn); err != nil {
-				return err
-			}
+		if err := turnUnfinished(tx, turn); err != nil {
+			return err
 		}
 		b := tx.Bucket([]byte(bucketSessions))
 		raw := b.Get(k)
@@ -196,9 +194,13 @@ func (db *DB) Sessions(ctx context.Context, fn func(tandem.Session) error) error
 	})
 }
 
-// turnUnfinished fails with ECONFLICT when turn id is done, and with
-// ENOTFOUND when there is no such turn.
+// turnUnfinished fails with ErrTurnDone when turn id is done, and with
+// ENOTFOUND when there is no such turn; "" names none, and passes (as the
+// PostgreSQL store's twin does).
 func turnUnfinished(tx *bolt.Tx, id string) error {
+	if id == "" {
+		return nil
+	}
 	v, err := inboxTurn(tx, id)
 	if err != nil {
 		return err
