@@ -99,7 +99,9 @@ type Config struct {
 	// turns without a single provider (help, session controls, commands
 	// that combine providers, unparsable text) share one more, so a backlog
 	// at one provider never holds back another's turns. A session runs one
-	// turn at a time and so takes at most one slot.
+	// turn at a time and so takes at most one slot, which it gives back
+	// once done with the provider, before its reply and its record (the
+	// gate still counts it until its end).
 	Concurrency int
 	// RerunWindow is how old a failed turn may be and still be re-run after
 	// its sender links the missing account (default 30 minutes).

@@ -30,6 +30,11 @@ func (b *Bot) runTurn(j inbox.Job) bool {
 	started := time.Now()
 	stopStatus := b.showWorking(ctx, t)
 	out := b.engine.Run(ctx, t, j.Cmd, j.Hold)
+	if j.FreeSlot != nil {
+		// Done with the provider: the reply and the record below need
+		// Slack and the store, not a slot of the provider's pool.
+		j.FreeSlot()
+	}
 	stopStatus()
 	b.endProgress(t)
 	if out.LeaseLost {

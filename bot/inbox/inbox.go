@@ -48,8 +48,9 @@ type Store interface {
 // Queue is what the runner needs of the dispatcher that calls
 // Runner.RunSession for each session (package queue's Dispatcher).
 type Queue interface {
-	// Slot waits for a slot of pool and returns its release.
-	Slot(pool string) (release func())
+	// Slot waits for a slot of pool and returns what gives it back: free
+	// the pool's slot alone, release all it took; each is idempotent.
+	Slot(pool string) (free, release func())
 	// Stopped reports whether no further turn may start.
 	Stopped() bool
 	// Has reports whether key's session is queued or running.
@@ -353,8 +354,9 @@ func (r *Runner) RunSession(t tandem.Turn) {
 // finished.
 func (r *Runner) runJob(held context.Context, j Job) bool {
 	q := r.cfg.Queue
-	release := q.Slot(j.Pool())
+	free, release := q.Slot(j.Pool())
 	defer release()
+	j.FreeSlot = free
 	if held.Err() != nil || q.Stopped() {
 		return false // it stays for whoever runs the session next
 	}

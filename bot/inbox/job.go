@@ -16,6 +16,11 @@ type Job struct {
 	// Hold is the session lease the turn is picked under: a change is
 	// marked running only while it is still this runner's.
 	Hold tandem.Hold
+	// FreeSlot gives back the turn's slot of its provider's pool once the
+	// turn is done with the provider, so that its reply and its record do
+	// not keep another turn from the provider (nil: no slot taken; the
+	// runner gives it back at the end otherwise). Idempotent.
+	FreeSlot func()
 }
 
 // Pool names the pool of slots the turn runs in: the provider it needs, or

@@ -101,11 +101,11 @@ func (s *leaseStore) counts() (leases int, released, late bool) {
 // fakeQueue is a dispatcher with slots to spare that is never stopped.
 type fakeQueue struct{}
 
-func (fakeQueue) Slot(string) func()         { return func() {} }
-func (fakeQueue) Stopped() bool              { return false }
-func (fakeQueue) Has(tandem.SessionKey) bool { return false }
-func (fakeQueue) Wake(tandem.Turn) bool      { return true }
-func (fakeQueue) Room() int                  { return -1 }
+func (fakeQueue) Slot(string) (free, release func()) { return func() {}, func() {} }
+func (fakeQueue) Stopped() bool                      { return false }
+func (fakeQueue) Has(tandem.SessionKey) bool         { return false }
+func (fakeQueue) Wake(tandem.Turn) bool              { return true }
+func (fakeQueue) Room() int                          { return -1 }
 
 // startedTurns counts the turns a Runner hands to Config.Run and
 // Config.Interrupted.

@@ -70,8 +70,13 @@ func New(concurrency int, poolOf func(tandem.Turn) string, run func(tandem.Turn)
 	}
 }
 
-// Slot waits for a free slot of the named pool and returns what frees it.
-func (d *Dispatcher) Slot(pool string) (release func()) {
+// Slot waits for a free slot of the named pool, then (with a Gate) for the
+// gate, and returns what gives them back: free gives back the pool's slot
+// alone, for a turn done with its provider that still replies and records
+// (it stays counted at the gate, which bounds the work of every turn
+// started); release gives back both. Each may be called more than once,
+// and release after free gives back only what free kept.
+func (d *Dispatcher) Slot(pool string) (free, release func()) {
 	d.poolsMu.Lock()
 	p, ok := d.pools[pool]
 	if !ok {
@@ -80,15 +85,17 @@ func (d *Dispatcher) Slot(pool string) (release func()) {
 	}
 	d.poolsMu.Unlock()
 	p <- struct{}{}
+	var freed, left sync.Once
+	free = func() { freed.Do(func() { <-p }) }
 	if d.Gate == nil {
-		return func() { <-p }
+		return free, free
 	}
 	// The pool's slot first: a turn waiting at the gate holds only its
 	// own provider's slot, never another provider's turn's.
 	leave := d.Gate.Enter(pool)
-	return func() {
-		leave()
-		<-p
+	return free, func() {
+		left.Do(leave)
+		free()
 	}
 }
 
@@ -193,7 +200,7 @@ func (d *Dispatcher) drain(key tandem.SessionKey) {
 			d.run(t)
 			continue
 		}
-		release := d.Slot(d.pool(t))
+		_, release := d.Slot(d.pool(t))
 		d.run(t)
 		release()
 	}

@@ -138,10 +138,14 @@ func TestDispatcherWakeCoalesces(t *testing.T) {
 // its slots itself calls it) bound its turns and leave other pools' free.
 func TestDispatcherSlotsPerPool(t *testing.T) {
 	d := New(2, nil, nil)
-	r1, r2 := d.Slot("github"), d.Slot("github")
+	_, r1 := d.Slot("github")
+	_, r2 := d.Slot("github")
 	got := make(chan func(), 1)
-	go func() { got <- d.Slot("github") }()
-	gl := d.Slot("gitlab") // another pool: free at once
+	go func() {
+		_, r := d.Slot("github")
+		got <- r
+	}()
+	_, gl := d.Slot("gitlab") // another pool: free at once
 	select {
 	case <-got:
 		t.Fatal("a third GitHub slot was handed out with two taken")
@@ -156,6 +160,42 @@ func TestDispatcherSlotsPerPool(t *testing.T) {
 	}
 	r2()
 	gl()
+}
+
+// TestDispatcherFreeGivesBackThePoolSlotOnce: free gives a turn's pool
+// slot to the next turn while the gate still counts the first, and
+// release after free (or twice) never gives back a slot it no longer holds,
+// which would let one more turn use the provider than the pool allows.
+func TestDispatcherFreeGivesBackThePoolSlotOnce(t *testing.T) {
+	d := New(1, nil, nil)
+	d.Gate = &Gate{Min: 1, Max: 2}
+	free, release := d.Slot("github")
+	free()
+	free()
+	free2, release2 := d.Slot("github") // the slot free gave back
+	if got := d.Gate.Running(); got != 2 {
+		t.Errorf("the gate counts %d turns running, want 2 (free leaves the gate)", got)
+	}
+	release()
+	release()
+	third := make(chan struct{})
+	go func() {
+		_, r := d.Slot("github")
+		close(third)
+		r()
+	}()
+	select {
+	case <-third:
+		t.Fatal("a slot was handed out while the pool's one slot was taken: release after free gave it back again")
+	case <-time.After(50 * time.Millisecond):
+	}
+	free2()
+	release2()
+	select {
+	case <-third:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slot given back was not handed out")
+	}
 }
 
 // TestDispatcherTakesAnotherProvidersSessionPastMaxSessions: with
