@@ -46,7 +46,7 @@ func (e *Engine) runAgent(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Agent.Timeout)
 	defer cancel()
 	ruleUser, ruleReason := e.rule(t, sess)
-	ex := &agentExecutor{e: e, t: t, user: user, reason: reason, ruleUser: ruleUser, ruleReason: ruleReason, step: &res.step}
+	ex := &agentExecutor{e: e, t: t, user: user, reason: reason, ruleUser: ruleUser, ruleReason: ruleReason, step: &res.step, keyAsked: &res.keyAsked}
 	req := agent.Request{Text: t.Text, Tools: e.cfg.Agent.Tools, MaxCalls: e.cfg.Agent.MaxCalls,
 		History: e.history(ctx, t), Progress: func(c agent.Call) { e.progress(ctx, t, c) }}
 	out, err := e.cfg.Agent.Planner.Run(ctx, req, ex)
@@ -112,18 +112,32 @@ type agentExecutor struct {
 	mu       sync.Mutex
 	used     []tandem.Identity
 	failedAt tandem.ProviderID // the provider whose credentials stopped the turn
+	keyAsked *time.Time        // the turn's Result.keyAsked, under mu
 }
 
 // Read runs the read operation op with args. The identity rule is applied
 // again at the moment of the call, to the session as stored now: when it
 // no longer gives the identity the turn started with (the mode changed
 // meanwhile), the turn stops rather than act as anyone else. Missing or
-// refused credentials stop the turn too (agent.StopsTurn).
+// refused credentials stop the turn too (agent.StopsTurn), and so does,
+// for an API turn, a key that no longer stands (keyStands: revoked,
+// expired, or its creator gone from the workspace or the conversation
+// while the model planned).
 func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]string) (string, error) {
 	e, t := x.e, x.t
 	spec := e.cfg.Operations.get().Spec(op)
 	if spec == nil || spec.Mutating || spec.Control {
 		return "", tandem.Errorf(tandem.EINVALID, "There is no read operation %q.", op)
+	}
+	if t.APIKey != "" {
+		x.mu.Lock()
+		asked, err := e.keyStands(ctx, t, *x.keyAsked)
+		*x.keyAsked = asked
+		x.mu.Unlock()
+		if err != nil {
+			e.audit(x.step, t, "", spec.Provider, x.reason, outcomeOf(err), "agent: "+op+" (the API key no longer stands)")
+			return "", agent.Stop(err)
+		}
 	}
 	sess, err := e.cfg.Store.Session(ctx, t.Session)
 	if tandem.ErrorCode(err) == tandem.ENOTFOUND {

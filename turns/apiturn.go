@@ -150,16 +150,21 @@ func (e *Engine) checkScope(key tandem.APIKey, text string, allowChanges bool) e
 const apiChangesPrefix = "api-changes-"
 
 // keyStands fails unless the API key t came through is still its
-// creator's, neither revoked nor expired, and its creator still in the
-// workspace (creatorLeft, unless RunAPI asked less than creatorFresh
-// ago): a turn that waited (behind its session's earlier turns, or for a
-// restart) acts as the key's creator only while the key stands, as a
-// scheduled run does only while its schedule does.
-// Revoking a key is how its creator withdraws their consent.
-func (e *Engine) keyStands(ctx context.Context, t tandem.Turn) error {
+// creator's, neither revoked nor expired, its creator still in the
+// workspace (creatorLeft) and a member of the turn's conversation
+// (Chat.CheckMember; not checked without a Chat, which no API turn is
+// recorded without): a turn that waited (behind its session's earlier
+// turns, or for a restart) acts as the key's creator only while the key
+// stands and the creator could still ask the same, as a scheduled run does
+// only while its schedule does. Revoking a key is how its creator
+// withdraws their consent; leaving the conversation withdraws it there.
+// Slack is asked unless it vouched for the creator less than creatorFresh
+// before (asked: when it last did for this turn, zero for never); the
+// store always is. It returns when Slack last vouched.
+func (e *Engine) keyStands(ctx context.Context, t tandem.Turn, asked time.Time) (time.Time, error) {
 	keys, err := e.cfg.Store.APIKeys(ctx, t.Session.Team, t.User)
 	if err != nil {
-		return fmt.Errorf("turns: api key %s: %w", t.APIKey, err)
+		return asked, fmt.Errorf("turns: api key %s: %w", t.APIKey, err)
 	}
 	for _, k := range keys {
 		if k.Prefix != t.APIKey {
@@ -167,19 +172,36 @@ func (e *Engine) keyStands(ctx context.Context, t tandem.Turn) error {
 		}
 		switch {
 		case !k.Revoked.IsZero():
-			return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) was revoked before this request ran; nothing was done.", k.Name, k.Prefix)
+			return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) was revoked; nothing more was done for this request.", k.Name, k.Prefix)
 		case k.Expired(e.cfg.Now()):
-			return tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) expired before this request ran; nothing was done.", k.Name, k.Prefix)
+			return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) has expired; nothing more was done for this request.", k.Name, k.Prefix)
 		}
-		e.mu.Lock()
-		w, ok := e.waiters[t.ID]
-		e.mu.Unlock()
-		if ok && e.cfg.Now().Sub(w.creatorAsked) < creatorFresh {
-			return nil // RunAPI asked Slack a moment ago
+		if !asked.IsZero() && e.cfg.Now().Sub(asked) < creatorFresh {
+			return asked, nil // Slack vouched a moment ago
 		}
-		return e.creatorLeft(ctx, k)
+		now := e.cfg.Now()
+		if err := e.creatorLeft(ctx, k); err != nil {
+			return asked, err
+		}
+		if e.cfg.Chat != nil {
+			if err := e.cfg.Chat.CheckMember(ctx, k, t.Session.Channel); err != nil {
+				return asked, err
+			}
+		}
+		return now, nil
 	}
-	return tandem.Errorf(tandem.EFORBIDDEN, "API key %s of <@%s> is gone; nothing was done.", t.APIKey, t.User)
+	return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s of <@%s> is gone; nothing more was done for this request.", t.APIKey, t.User)
+}
+
+// apiAsked is when RunAPI, in this process, asked Slack about the creator
+// of t's key (zero when its caller waits elsewhere or not at all).
+func (e *Engine) apiAsked(t tandem.Turn) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if w, ok := e.waiters[t.ID]; ok {
+		return w.creatorAsked
+	}
+	return time.Time{}
 }
 
 // creatorLeft fails with EFORBIDDEN when key's creator has left the

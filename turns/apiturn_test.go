@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/agent"
 )
 
 // scopeChat is a Chat that notes what RunAPI asked of it and says the
@@ -97,19 +99,22 @@ func TestRunAPIKeyScope(t *testing.T) {
 
 // TestQueuedAPITurnRunsOnlyWhileItsKeyStands: an API turn recorded while
 // its key stood, and still waiting when its key was revoked or expired or
-// its creator left (its caller gave up waiting, its session ran other
-// turns first, Tandem restarted), acts as nobody: it is refused and makes no change. A
-// key that still stands runs it as its creator.
+// its creator left the workspace or the conversation (its caller gave up
+// waiting, its session ran other turns first, Tandem restarted), acts as
+// nobody: it is refused and makes no change. A key that still stands runs
+// it as its creator.
 func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
-		change func(k *tandem.APIKey, now time.Time) // nil: the creator leaves
+		change func(k *tandem.APIKey, now time.Time) // nil: the creator leaves (left)
+		left   string                                // "workspace" or "channel"
 		want   string                                // "" runs
 	}{
-		{"standing", func(*tandem.APIKey, time.Time) {}, ""},
-		{"revoked", func(k *tandem.APIKey, now time.Time) { k.Revoked = now }, "API key ci (tdm_queued01) was revoked before this request ran; nothing was done."},
-		{"expired", func(k *tandem.APIKey, now time.Time) { k.Expires = now }, "API key ci (tdm_queued01) expired before this request ran; nothing was done."},
-		{"its creator left", nil, "API key ci (tdm_queued01) acts as <@UBOB>, who left the workspace; it no longer runs anything."},
+		{"standing", func(*tandem.APIKey, time.Time) {}, "", ""},
+		{"revoked", func(k *tandem.APIKey, now time.Time) { k.Revoked = now }, "", "API key ci (tdm_queued01) was revoked; nothing more was done for this request."},
+		{"expired", func(k *tandem.APIKey, now time.Time) { k.Expires = now }, "", "API key ci (tdm_queued01) has expired; nothing more was done for this request."},
+		{"its creator left", nil, "workspace", "API key ci (tdm_queued01) acts as <@UBOB>, who left the workspace; it no longer runs anything."},
+		{"its creator left the channel", nil, "channel", "API key ci acts as UBOB, who is not a member of C1."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newPropFixture(t)
@@ -130,10 +135,18 @@ func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
 			if len(queued) != 1 {
 				t.Fatalf("%d turns submitted, want 1", len(queued))
 			}
-			if tt.change == nil {
+			switch {
+			case tt.left == "workspace":
 				f.e.cfg.People = &schPeople{deleted: map[string]bool{"UBOB": true}}
-			} else if _, err := f.db.UpdateAPIKey(t.Context(), key.Prefix, func(k *tandem.APIKey) error { tt.change(k, f.clock.Now()); return nil }); err != nil {
-				t.Fatal(err)
+			case tt.left == "channel":
+				f.chat.leave("UBOB")
+			case tt.change == nil:
+				t.Fatal("the case changes nothing")
+			}
+			if tt.change != nil {
+				if _, err := f.db.UpdateAPIKey(t.Context(), key.Prefix, func(k *tandem.APIKey) error { tt.change(k, f.clock.Now()); return nil }); err != nil {
+					t.Fatal(err)
+				}
 			}
 			tr := queued[0]
 			out := f.e.Run(t.Context(), tr, f.e.Parse(tr.Text), tandem.Hold{})
@@ -143,7 +156,7 @@ func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
 				}
 				return
 			}
-			if tandem.ErrorCode(out.Err) != tandem.EFORBIDDEN || tandem.ErrorMessage(out.Err) != tt.want || out.Outcome != tandem.OutcomeRefused {
+			if code := tandem.ErrorCode(out.Err); (code != tandem.EFORBIDDEN && code != tandem.ECHANNELNOTALLOWED) || tandem.ErrorMessage(out.Err) != tt.want || out.Outcome != tandem.OutcomeRefused {
 				t.Errorf("Run = %v (%s), want refused with %q", out.Err, out.Outcome, tt.want)
 			}
 			if n := f.changes.Load(); n != 0 {
@@ -304,5 +317,115 @@ func TestAStaleRunnerHoldingTheLeaseAgainDoesNotRepeatAChange(t *testing.T) {
 	}
 	if n := f.changes.Load(); n != 1 {
 		t.Errorf("the change was made %d times, as %v; want once", n, f.logins)
+	}
+}
+
+// stepModel plans from a script: at its i-th call it runs steps[i].before
+// (what happens in Slack or the store while the model thinks), then
+// answers steps[i].reply; past the script it answers "done". It keeps the
+// tool results it was sent.
+type stepModel struct {
+	steps []modelStep
+	mu    sync.Mutex
+	calls int
+	seen  []string // tool results, in order
+}
+
+type modelStep struct {
+	before func()
+	reply  agent.Reply
+}
+
+func (m *stepModel) Complete(_ context.Context, c agent.Conversation) (agent.Reply, error) {
+	m.mu.Lock()
+	i := m.calls
+	m.calls++
+	for _, r := range c.Messages[len(c.Messages)-1].Results {
+		m.seen = append(m.seen, r.Content)
+	}
+	m.mu.Unlock()
+	if i >= len(m.steps) {
+		return agent.Reply{Text: "done"}, nil
+	}
+	if m.steps[i].before != nil {
+		m.steps[i].before()
+	}
+	return m.steps[i].reply, nil
+}
+
+// TestAPIAgentTurnStopsWhenItsKeyStopsStanding: an API agent turn acts as
+// its key's creator at each step only while the key stands: revoked while
+// the model planned, the turn makes no change it planned (allow_changes)
+// and no read it asks for next; its creator taken out of the conversation
+// meanwhile stops it too, once Slack is asked again (creatorFresh after it
+// last vouched). A key standing throughout makes its change as its
+// creator.
+func TestAPIAgentTurnStopsWhenItsKeyStopsStanding(t *testing.T) {
+	read := agent.Reply{Calls: []agent.ToolCall{{Name: "acme_read", Arguments: `{}`}}}
+	change := agent.Reply{Calls: []agent.ToolCall{{Name: "acme_change", Arguments: `{"text":"ship it"}`}}}
+	const revoked = "API key ci (tdm_midturn1) was revoked; nothing more was done for this request."
+	const notMember = "API key ci acts as UBOB, who is not a member of C1."
+	for _, tt := range []struct {
+		name  string
+		steps func(f *propFixture, revoke func()) []modelStep
+		code  string // "": the change is made
+		want  string
+		reads int // reads the model was answered
+	}{
+		{"standing", func(f *propFixture, _ func()) []modelStep {
+			return []modelStep{{reply: read}, {reply: change}}
+		}, "", "", 1},
+		{"revoked before its change", func(f *propFixture, revoke func()) []modelStep {
+			return []modelStep{{reply: read}, {before: revoke, reply: change}}
+		}, tandem.EFORBIDDEN, revoked, 1},
+		{"revoked before a read", func(f *propFixture, revoke func()) []modelStep {
+			return []modelStep{{before: revoke, reply: read}, {reply: change}}
+		}, tandem.EFORBIDDEN, revoked, 0},
+		{"its creator taken out of the conversation", func(f *propFixture, _ func()) []modelStep {
+			return []modelStep{{reply: read}, {before: func() {
+				f.chat.leave("UBOB")
+				f.clock.Advance(creatorFresh)
+			}, reply: change}}
+		}, tandem.ECHANNELNOTALLOWED, notMember, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newPropFixture(t)
+			key := tandem.APIKey{Prefix: "tdm_midturn1", Hash: "hash-midturn1", Name: "ci", Team: "T1", Creator: "UBOB",
+				Scope: tandem.ScopeWrite, CreatedAt: f.clock.Now()}
+			if err := f.db.SaveAPIKey(t.Context(), key); err != nil {
+				t.Fatal(err)
+			}
+			revoke := func() {
+				if _, err := f.db.UpdateAPIKey(context.Background(), key.Prefix, func(k *tandem.APIKey) error { k.Revoked = f.clock.Now(); return nil }); err != nil {
+					t.Error(err)
+				}
+			}
+			model := &stepModel{steps: tt.steps(f, revoke)}
+			f.e.cfg.Agent.Planner = &agent.Planner{Model: model}
+			id := apiChangesPrefix + "midturn"
+			out := f.run(t, tandem.Turn{ID: id, Session: f.key, User: "UBOB", Text: "please make the acme change", TS: id,
+				ReceivedAt: f.clock.Now(), APIKey: key.Prefix, APIKeyName: key.Name})
+			reads := 0
+			for _, s := range model.seen {
+				if strings.Contains(s, "read as UBOB-acme") {
+					reads++
+				}
+			}
+			if reads != tt.reads {
+				t.Errorf("the model was answered %d reads (%q), want %d", reads, model.seen, tt.reads)
+			}
+			if tt.code == "" {
+				if out.Err != nil || f.changes.Load() != 1 || f.logins[0] != "UBOB-acme" {
+					t.Errorf("a standing key's agent turn: %v, %d changes as %v; want one as UBOB-acme", out.Err, f.changes.Load(), f.logins)
+				}
+				return
+			}
+			if tandem.ErrorCode(out.Err) != tt.code || tandem.ErrorMessage(out.Err) != tt.want {
+				t.Errorf("Run = %v, want %s %q", out.Err, tt.code, tt.want)
+			}
+			if n := f.changes.Load(); n != 0 {
+				t.Errorf("%d changes made as %v after the key stopped standing", n, f.logins)
+			}
+		})
 	}
 }

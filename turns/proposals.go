@@ -240,6 +240,17 @@ func (e *Engine) change(ctx context.Context, t tandem.Turn, sess tandem.Session,
 		// button of the effective identity.
 		res.Identity.Provider = spec.Provider
 	}
+	if t.APIKey != "" {
+		// Made at once (allow_changes), as the key's creator: only while
+		// the key still stands, which the model's planning may have
+		// outlasted.
+		asked, err := e.keyStands(ctx, t, res.keyAsked)
+		res.keyAsked = asked
+		if err != nil {
+			e.audit(&res.step, t, "", spec.Provider, reason, outcomeOf(err), "confirm: "+c.Op+" (the API key no longer stands)")
+			return tandem.Reply{}, err
+		}
+	}
 	creds, err := e.credentials(ctx, t.Session, user, spec.Provider, reason)
 	e.audit(&res.step, t, user, spec.Provider, reason, outcomeOf(err), "confirm: "+c.Op)
 	if err != nil {

@@ -33,10 +33,28 @@ func (propModel) Complete(_ context.Context, c agent.Conversation) (agent.Reply,
 type propChat struct {
 	mu        sync.Mutex
 	submitted []tandem.Turn
-	onSubmit  func() // called after each Submit, when set
+	onSubmit  func()          // called after each Submit, when set
+	gone      map[string]bool // creators no longer in any conversation
 }
 
-func (c *propChat) CheckMember(context.Context, tandem.APIKey, string) error { return nil }
+func (c *propChat) CheckMember(_ context.Context, key tandem.APIKey, channel string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone[key.Creator] {
+		return tandem.Errorf(tandem.ECHANNELNOTALLOWED, "API key %s acts as %s, who is not a member of %s.", key.Name, key.Creator, channel)
+	}
+	return nil
+}
+
+// leave takes user out of every conversation.
+func (c *propChat) leave(user string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone == nil {
+		c.gone = map[string]bool{}
+	}
+	c.gone[user] = true
+}
 func (c *propChat) StartThread(context.Context, string, string) (string, error) {
 	return "", tandem.Errorf(tandem.EFORBIDDEN, "no threads here")
 }
