@@ -213,7 +213,10 @@ func (e *Engine) history(ctx context.Context, t tandem.Turn) []agent.ThreadMessa
 	// re-run's is its original message's).
 	before, _, _ := strings.Cut(t.TS, "/rerun/")
 	if t.APIKey != "" {
-		before = "" // an API turn's message is not in the thread
+		// An API turn's message is not in the thread: it sees the thread
+		// as it was when the call came, so that nobody can add to what
+		// the model reads while the turn waits to run.
+		before = slackTS(t.ReceivedAt)
 	}
 	msgs, err := h.Thread(ctx, t.Session, before)
 	if err != nil {
@@ -221,6 +224,12 @@ func (e *Engine) history(ctx context.Context, t tandem.Turn) []agent.ThreadMessa
 		return nil
 	}
 	return msgs
+}
+
+// slackTS writes at as a Slack message ts (seconds and microseconds).
+func slackTS(at time.Time) string {
+	us := at.UnixMicro()
+	return fmt.Sprintf("%d.%06d", us/1e6, us%1e6)
 }
 
 // progress tells the thread what an agent turn is looking at.
