@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -127,10 +128,16 @@ func (c chat) Thread(ctx context.Context, key tandem.SessionKey, before string) 
 		if m.Timestamp >= before && before != "" {
 			continue
 		}
-		bot := m.BotID != "" || m.User == c.b.userID
+		// Only Tandem's own messages are Tandem's: another app's (a
+		// webhook, a workflow, another bot) is named as that app, so its
+		// text cannot pass for an earlier reply of Tandem.
+		bot := m.User != "" && m.User == c.b.userID
 		author := "<@" + m.User + ">"
-		if bot {
+		switch {
+		case bot:
 			author = "Tandem"
+		case m.User == "" || m.BotID != "":
+			author = "another app: " + cmp.Or(m.Username, m.BotID, "unknown")
 		}
 		text, _ := stripMention(m.Text, c.b.userID)
 		out = append(out, agent.ThreadMessage{Author: author, Bot: bot, Text: text})

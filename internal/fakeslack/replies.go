@@ -25,6 +25,9 @@ type historyMessage struct {
 	blocks       json.RawMessage
 	clientMsgID  string
 	bot          *postedMessage
+	// appBotID and appName mark another app's message (subtype
+	// bot_message: an incoming webhook, a workflow), which has no user.
+	appBotID, appName string
 }
 
 // root is the ts of the thread the message belongs to.
@@ -85,6 +88,16 @@ func (s *Server) AddUserMessage(channel, user, text, ts, threadTS string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.recordEventLocked(mustJSON(MessageEvent(channel, user, text, ts, threadTS)))
+}
+
+// AddAppMessage records a message another app posted in channel (an
+// incoming webhook or a workflow step: subtype bot_message, its bot_id and
+// username, no user), without delivering any event. conversations.replies
+// shows it. Leave threadTS empty for a top-level message.
+func (s *Server) AddAppMessage(channel, botID, username, text, ts, threadTS string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addHistoryLocked(channel, &historyMessage{ts: ts, threadTS: threadTS, text: text, appBotID: botID, appName: username})
 }
 
 // conversationsReplies answers conversations.replies: the thread ts belongs
@@ -215,6 +228,11 @@ func (s *Server) historyJSON(m, parent *historyMessage, replies []*historyMessag
 		if m.bot.editedTS != "" {
 			j["edited"] = map[string]any{"user": s.opts.BotUserID, "ts": m.bot.editedTS}
 		}
+	} else if m.appBotID != "" {
+		j = map[string]any{"type": "message", "subtype": "bot_message", "bot_id": m.appBotID, "username": m.appName, "text": m.text, "ts": m.ts}
+		if m.threadTS != "" {
+			j["thread_ts"] = m.threadTS
+		}
 	} else {
 		j = map[string]any{"type": "message", "user": m.user, "text": m.text, "ts": m.ts, "team": s.opts.TeamID}
 		if m.threadTS != "" {
@@ -250,8 +268,11 @@ func (s *Server) historyJSON(m, parent *historyMessage, replies []*historyMessag
 
 // author is the user id Slack shows for m: the bot user for the bot's posts.
 func (m *historyMessage) author(s *Server) string {
-	if m.bot != nil {
+	switch {
+	case m.bot != nil:
 		return s.opts.BotUserID
+	case m.appBotID != "":
+		return m.appBotID
 	}
 	return m.user
 }
