@@ -35,6 +35,13 @@ type LinkReader interface {
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
 }
 
+// CreatorCheck says whether an API key's creator may still be acted for.
+type CreatorCheck interface {
+	// CreatorHere fails with EFORBIDDEN when key's creator has left the
+	// workspace, and with EUNAVAILABLE when Slack cannot say.
+	CreatorHere(ctx context.Context, key tandem.APIKey) error
+}
+
 // TurnTimeout is how long POST /api/v1/messages waits for its turn's
 // result before answering 503 (the turn still completes in Slack). An HTTP
 // server in front of the API must allow at least this long to write an
@@ -54,6 +61,9 @@ type Server struct {
 	Keys   *Keys
 	Runner Runner
 	Links  LinkReader
+	// Creators, when set, refuses whoami for a key whose creator left the
+	// workspace, as every other use of the key is refused.
+	Creators CreatorCheck
 	// Providers are the enabled providers, for whoami.
 	Providers []tandem.ProviderID
 	Logger    *slog.Logger
@@ -455,6 +465,18 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	key, ok := s.authenticate(w, r)
 	if !ok {
 		return
+	}
+	if s.Creators != nil {
+		// The creator's accounts are theirs to show while the key acts
+		// for them, and it does not once they have left.
+		if err := s.Creators.CreatorHere(r.Context(), key); err != nil {
+			status, code := http.StatusForbidden, CodeForbidden
+			if tandem.ErrorCode(err) == tandem.EUNAVAILABLE {
+				status, code = http.StatusServiceUnavailable, CodeInternal
+			}
+			writeError(w, status, code, tandem.ErrorMessage(err))
+			return
+		}
 	}
 	links, err := s.Links.Links(r.Context(), key.Team, key.Creator)
 	if err != nil {

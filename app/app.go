@@ -157,7 +157,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		}
 	}
 	m.Init(enabled)
-	apiSrv := &api.Server{Keys: a.keys, Runner: a.bot, Links: db, Providers: enabled, Logger: log}
+	apiSrv := &api.Server{Keys: a.keys, Runner: a.bot, Links: db, Creators: a.bot, Providers: enabled, Logger: log}
 	a.mux = http.NewServeMux()
 	flow := a.flow.Handler()
 	a.mux.Handle("GET /connect/{provider}", flow)

@@ -37,6 +37,12 @@ func (c chat) CheckMember(ctx context.Context, key tandem.APIKey, channel string
 	return c.b.checkMember(ctx, key, channel)
 }
 
+// CreatorHere fails when key's creator has left the workspace, or Slack
+// cannot say (turns.Engine.CreatorHere).
+func (b *Bot) CreatorHere(ctx context.Context, key tandem.APIKey) error {
+	return b.engine.CreatorHere(ctx, key)
+}
+
 // StartThread posts text in channel, waiting out Slack's rate limits.
 func (c chat) StartThread(ctx context.Context, channel, text string) (string, error) {
 	var ts string

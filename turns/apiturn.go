@@ -204,6 +204,13 @@ func (e *Engine) apiAsked(t tandem.Turn) time.Time {
 	return time.Time{}
 }
 
+// CreatorHere fails, as creatorLeft, when key's creator has left the
+// workspace (EFORBIDDEN) or Slack cannot say (EUNAVAILABLE): for what a key
+// shows of its creator outside a turn (the API's whoami).
+func (e *Engine) CreatorHere(ctx context.Context, key tandem.APIKey) error {
+	return e.creatorLeft(ctx, key)
+}
+
 // creatorLeft fails with EFORBIDDEN when key's creator has left the
 // workspace: a key acts as its creator, and nobody acts as someone who is
 // gone (a schedule of theirs is paused for the same reason). When Slack

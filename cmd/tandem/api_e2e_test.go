@@ -229,3 +229,31 @@ func TestAPIUnknownCommandSaysSo(t *testing.T) {
 		t.Errorf("GitHub was asked as %v for a text that is no command", got)
 	}
 }
+
+// TestAPIKeyOfACreatorWhoLeftShowsNothing: once a key's creator has left
+// the workspace, the key neither runs anything nor shows the creator's
+// linked accounts (whoami answers 403, as a message does); back in the
+// workspace, both work again.
+func TestAPIKeyOfACreatorWhoLeftShowsNothing(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UALICE", "alice-gh")
+	key := e.createKey("UALICE", "ci")
+	if !e.slack.SetDeleted("UALICE", true) {
+		t.Fatal("the fake Slack does not know UALICE")
+	}
+	status, out := e.call("GET", "/api/v1/whoami", key, "", "")
+	if status != 403 || errCode(out) != "forbidden" || strings.Contains(toJSON(out), "alice-gh") {
+		t.Errorf("whoami of a departed creator's key: %d %v; want 403 forbidden without their accounts", status, out)
+	}
+	if status, out = e.post(key, `{"channel":"`+channel+`","text":"list my open PRs"}`); status != 403 || errCode(out) != "forbidden" {
+		t.Errorf("a message with a departed creator's key: %d %v; want 403 forbidden", status, out)
+	}
+	e.slack.SetDeleted("UALICE", false)
+	if status, out = e.call("GET", "/api/v1/whoami", key, "", ""); status != 200 || !strings.Contains(toJSON(out["providers"]), `"login":"alice-gh"`) {
+		t.Errorf("whoami once the creator is back: %d %v", status, out)
+	}
+	if n := len(e.searchLogins()); n != 0 {
+		t.Errorf("GitHub was searched %d times", n)
+	}
+}
