@@ -241,8 +241,9 @@ func (f *Flow) startStep(w http.ResponseWriter, r *http.Request, kind string, fr
 		f.page(w, http.StatusInternalServerError, "Tandem could not start linking", "Please try again in a moment.")
 		return "", false
 	}
+	name, path := f.cookie(stepCookie(kind), cookiePath)
 	http.SetCookie(w, &http.Cookie{
-		Name: stepCookie(kind), Value: nonce, Path: cookiePath,
+		Name: name, Value: nonce, Path: path,
 		MaxAge: int(StateTTL / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: f.secure(),
 	})
@@ -340,14 +341,15 @@ func (f *Flow) takeStep(w http.ResponseWriter, r *http.Request, kind, raw, cooki
 		f.logger().Error("take oauth state", "provider", p, "err", err)
 		return bad(http.StatusInternalServerError, "Tandem could not finish linking", "store error")
 	}
-	http.SetCookie(w, &http.Cookie{Name: stepCookie(kind), Value: "", Path: cookiePath, MaxAge: -1, HttpOnly: true, Secure: f.secure()})
+	name, path := f.cookie(stepCookie(kind), cookiePath)
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: path, MaxAge: -1, HttpOnly: true, Secure: f.secure()})
 	if st.Expired(f.now()) {
 		return bad(http.StatusBadRequest, "This sign-in has expired", "state expired")
 	}
 	if p != "" && st.Provider != p {
 		return bad(http.StatusBadRequest, "This sign-in was for another service", "state for provider "+string(st.Provider))
 	}
-	c, err := r.Cookie(stepCookie(kind))
+	c, err := r.Cookie(name)
 	if err != nil || subtle.ConstantTimeCompare([]byte(hashHex(c.Value)), []byte(st.NonceHash)) != 1 {
 		return bad(http.StatusBadRequest, "This sign-in was started in another browser", "cookie nonce missing or mismatched")
 	}
@@ -384,6 +386,21 @@ func stepCookie(kind string) string {
 }
 
 func (f *Flow) secure() bool { return strings.HasPrefix(f.PublicURL, "https://") }
+
+// cookie names the flow's cookie base, scoped to path, and gives the path
+// to set it with. Over https (PublicURL) the name has the __Host- prefix
+// and the path is "/": browsers let only this origin, over https, set such
+// a cookie, so neither a page of a sibling subdomain nor a plain-http
+// response can plant one, such as someone's own signed-in cookie, to have
+// the next account a victim authorizes linked to them. path then goes into
+// the name, which keeps the cookies of different steps apart. Over http (a
+// local trial) the name is base and the cookie is scoped to path.
+func (f *Flow) cookie(base, path string) (name, cookiePath string) {
+	if !f.secure() {
+		return base, path
+	}
+	return "__Host-" + base + strings.ReplaceAll(strings.TrimSuffix(path, "/"), "/", "-"), "/"
+}
 
 func (f *Flow) httpClient() *http.Client {
 	if f.HTTPClient != nil {

@@ -27,6 +27,17 @@ import (
 // fzPublicURL is where the fuzzed Flow believes browsers reach it.
 const fzPublicURL = "https://tandem.example.test"
 
+// The names the Flow gives its cookies over https: the __Host- prefix and
+// the path they were scoped to before (Flow.cookie).
+const (
+	fzConfirmCookie   = "__Host-tandem_confirm_step-connect"
+	fzSlackStepCookie = "__Host-tandem_slack_step-oauth-slack"
+	fzSignedInCookie  = "__Host-tandem_slack_user-connect"
+)
+
+// fzOAuthStepCookie names the cookie of provider's step.
+func fzOAuthStepCookie(provider string) string { return "__Host-tandem_oauth_step-oauth-" + provider }
+
 // fzAccessToken is what the stub token endpoint issues; it must never reach
 // a page or a log.
 const fzAccessToken = "gho_FUZZaccessTOKENmustNEVERbeSHOWN0123456789"
@@ -457,9 +468,9 @@ func checkNoSecrets(t *testing.T, what, s string, secrets ...string) {
 func FuzzOAuthCallback(f *testing.F) {
 	env := newFzEnv(f, f.TempDir(), false)
 	f.Cleanup(func() { env.db.Close() })
-	f.Add("github", "", "state=abc.def&code=x", "tandem_oauth_step=nonce", false)
+	f.Add("github", "", "state=abc.def&code=x", fzOAuthStepCookie("github")+"=nonce", false)
 	f.Add("github", "", "code=good-code", "", true)
-	f.Add("github", "token=C-abc.def", "", "tandem_confirm_step=nonce", false)
+	f.Add("github", "token=C-abc.def", "", fzConfirmCookie+"=nonce", false)
 
 	f.Fuzz(func(t *testing.T, provider, landingQuery, callbackQuery, cookie string, fresh bool) {
 		env.log.take()
@@ -481,7 +492,7 @@ func FuzzOAuthCallback(f *testing.F) {
 		if land != nil {
 			checkResponse(t, "landing", land, false, nil)
 			if m := fzForm.FindStringSubmatch(land.Body.String()); m != nil {
-				action, token, confirmNonce = m[1], m[2], cookieOf(land, "tandem_confirm_step")
+				action, token, confirmNonce = m[1], m[2], cookieOf(land, fzConfirmCookie)
 				if linkID == "" || action != "/connect/"+provider+"/confirm" || confirmNonce == "" {
 					t.Fatalf("landing: a form posting to %q with cookie %q, for link %q", action, confirmNonce, linkID)
 				}
@@ -502,13 +513,13 @@ func FuzzOAuthCallback(f *testing.F) {
 		// The confirmation.
 		var state, nonce string
 		if token != "" {
-			conf := env.serve(http.MethodPost, "/connect/"+provider+"/confirm", "", "tandem_confirm_step="+confirmNonce, "token="+url.QueryEscape(token))
+			conf := env.serve(http.MethodPost, "/connect/"+provider+"/confirm", "", fzConfirmCookie+"="+confirmNonce, "token="+url.QueryEscape(token))
 			checkResponse(t, "confirm", conf, false, prov.target())
 			if conf.Code != http.StatusFound {
 				t.Fatalf("a genuine confirmation: %d %s", conf.Code, conf.Body)
 			}
 			loc, _ := url.Parse(conf.Header().Get("Location"))
-			state, nonce = loc.Query().Get("state"), cookieOf(conf, "tandem_oauth_step")
+			state, nonce = loc.Query().Get("state"), cookieOf(conf, fzOAuthStepCookie(provider))
 			if state == "" || nonce == "" {
 				t.Fatalf("confirm redirected without a state or a nonce cookie")
 			}
@@ -529,7 +540,7 @@ func FuzzOAuthCallback(f *testing.F) {
 		if state != "" {
 			cq = "state=" + url.QueryEscape(state) + "&" + callbackQuery
 			if ck == "" {
-				ck = "tandem_oauth_step=" + nonce
+				ck = fzOAuthStepCookie(provider) + "=" + nonce
 			}
 		}
 		stateID, _, _ := strings.Cut(state, ".")
@@ -606,9 +617,9 @@ func FuzzSlackCallback(f *testing.F) {
 		{"github", "", "error=access_denied&code=alice-code", "", true},
 		{"github", "", "", "", true},
 		{"jira", "", "code=alice-code", "", true},
-		{"github", "", "code=alice-code", "tandem_slack_user=T1.UALICE.9999999999.AAAA", true},
-		{"github", "team=T1&user=UALICE", "state=S-abc.def&code=alice-code", "tandem_slack_step=nonce", false},
-		{"github", "link=L-abc&exp=9999999999&sig=AAAA", "code=alice-code", "tandem_slack_user=T1.UALICE.9999999999.AAAA", false},
+		{"github", "", "code=alice-code", fzSignedInCookie + "=T1.UALICE.9999999999.AAAA", true},
+		{"github", "team=T1&user=UALICE", "state=S-abc.def&code=alice-code", fzSlackStepCookie + "=nonce", false},
+		{"github", "link=L-abc&exp=9999999999&sig=AAAA", "code=alice-code", fzSignedInCookie + "=T1.UALICE.9999999999.AAAA", false},
 	} {
 		f.Add(seed.provider, seed.landing, seed.slack, seed.cookie, seed.fresh)
 	}
@@ -631,7 +642,7 @@ func FuzzSlackCallback(f *testing.F) {
 			checkResponse(t, "landing", land, false, fzSlackTarget)
 			if land.Code == http.StatusFound {
 				loc, _ := url.Parse(land.Header().Get("Location"))
-				state, slackNonce, nonce = loc.Query().Get("state"), loc.Query().Get("nonce"), cookieOf(land, "tandem_slack_step")
+				state, slackNonce, nonce = loc.Query().Get("state"), loc.Query().Get("nonce"), cookieOf(land, fzSlackStepCookie)
 				if linkID == "" || state == "" || slackNonce == "" || nonce == "" {
 					t.Fatalf("landing sent the browser to Slack with state %q, nonce %q, cookie %q, for link %q", state, slackNonce, nonce, linkID)
 				}
@@ -651,7 +662,7 @@ func FuzzSlackCallback(f *testing.F) {
 		sq, ck := slackQuery, cookie
 		if state != "" {
 			sq = "state=" + url.QueryEscape(state) + "&" + slackQuery
-			ck = "tandem_slack_step=" + nonce
+			ck = fzSlackStepCookie + "=" + nonce
 			if cookie != "" {
 				ck += "; " + cookie
 			}
@@ -677,14 +688,14 @@ func FuzzSlackCallback(f *testing.F) {
 			if asLinkUser != (cb.Code == http.StatusFound) {
 				t.Fatalf("Slack callback: %d after Slack named %q in %q", cb.Code, user, team)
 			}
-			signedIn := cookieOf(cb, "tandem_slack_user")
+			signedIn := cookieOf(cb, fzSignedInCookie)
 			if (signedIn != "") != asLinkUser {
 				t.Fatalf("Slack callback set the signed-in cookie %q after Slack named %q in %q", signedIn, user, team)
 			}
 			if cb.Code == http.StatusFound {
 				loc, _ := url.Parse(cb.Header().Get("Location"))
 				provState, _, _ = strings.Cut(loc.Query().Get("state"), ".")
-				if cookieOf(cb, "tandem_oauth_step") == "" || !strings.HasPrefix(provState, "P-") {
+				if cookieOf(cb, fzOAuthStepCookie(provider)) == "" || !strings.HasPrefix(provState, "P-") {
 					t.Fatalf("Slack callback went to the provider with state %q and no step cookie", provState)
 				}
 				env.taken(t, provState)
@@ -724,12 +735,12 @@ func TestOAuthFuzzHarness(t *testing.T) {
 	if land.Code != http.StatusOK || m == nil {
 		t.Fatalf("landing: %d %s", land.Code, land.Body)
 	}
-	conf := env.serve(http.MethodPost, m[1], "", "tandem_confirm_step="+cookieOf(land, "tandem_confirm_step"), "token="+url.QueryEscape(m[2]))
+	conf := env.serve(http.MethodPost, m[1], "", fzConfirmCookie+"="+cookieOf(land, fzConfirmCookie), "token="+url.QueryEscape(m[2]))
 	if conf.Code != http.StatusFound {
 		t.Fatalf("confirm: %d %s", conf.Code, conf.Body)
 	}
 	loc, _ := url.Parse(conf.Header().Get("Location"))
-	cb := env.get("/oauth/github/callback", "state="+url.QueryEscape(loc.Query().Get("state"))+"&code=good-code", "tandem_oauth_step="+cookieOf(conf, "tandem_oauth_step"))
+	cb := env.get("/oauth/github/callback", "state="+url.QueryEscape(loc.Query().Get("state"))+"&code=good-code", fzOAuthStepCookie("github")+"="+cookieOf(conf, fzOAuthStepCookie("github")))
 	exchanges, verifiers := env.tokens.reset()
 	if cb.Code != http.StatusBadGateway || !strings.Contains(cb.Body.String(), "did not say who you are") {
 		t.Fatalf("callback: %d %s", cb.Code, cb.Body)
@@ -751,7 +762,7 @@ func TestSlackFuzzHarness(t *testing.T) {
 			t.Fatalf("landing: %d %s", land.Code, land.Body)
 		}
 		loc, _ := url.Parse(land.Header().Get("Location"))
-		cb := env.get("/oauth/slack/callback", "state="+url.QueryEscape(loc.Query().Get("state"))+"&code="+code, "tandem_slack_step="+cookieOf(land, "tandem_slack_step"))
+		cb := env.get("/oauth/slack/callback", "state="+url.QueryEscape(loc.Query().Get("state"))+"&code="+code, fzSlackStepCookie+"="+cookieOf(land, fzSlackStepCookie))
 		if identified, _, _ := env.slack.reset(); cb.Code != want || identified != 1 {
 			t.Fatalf("%s: %d after %d Identify calls, want %d after 1: %s", code, cb.Code, identified, want, cb.Body)
 		}

@@ -71,7 +71,14 @@ type flowEnv struct {
 // mallory-gh.
 func newFlowEnv(t *testing.T) *flowEnv {
 	t.Helper()
-	fe := newFlowEnvWithoutSlack(t)
+	return newFlowEnvOver(t, false)
+}
+
+// newFlowEnvOver is newFlowEnv, serving the flow over https when tls is
+// set (PublicURL https://, as in production).
+func newFlowEnvOver(t *testing.T, tls bool) *flowEnv {
+	t.Helper()
+	fe := newFlowEnvWithoutSlackOver(t, tls)
 	fe.slack = fakeslack.New(fakeslack.Options{
 		TeamID: flowTeam, TeamName: "Acme", Clock: fe.clock,
 		Users:          []fakeslack.User{{ID: "UALICE", Name: "alice"}, {ID: "UBOB", Name: "bob"}, {ID: "UMALLORY", Name: "mallory"}},
@@ -93,13 +100,22 @@ func newFlowEnv(t *testing.T) *flowEnv {
 // (TANDEM_CONNECT_WITHOUT_SLACK_SIGNIN): the browser confirms on a page.
 func newFlowEnvWithoutSlack(t *testing.T) *flowEnv {
 	t.Helper()
+	return newFlowEnvWithoutSlackOver(t, false)
+}
+
+func newFlowEnvWithoutSlackOver(t *testing.T, tls bool) *flowEnv {
+	t.Helper()
 	fe := &flowEnv{now: time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC), log: &fzLog{}}
 	fe.db = openFlowStore(t)
 	fe.flow = &integrations.Flow{
 		Store: fe.db, Signer: newFlowKeyring(t, flowKey(t)), Now: fe.clock,
 		Logger: slog.New(slog.NewTextHandler(fe.log, nil)),
 	}
-	fe.srv = httptest.NewServer(fe.flow.Handler())
+	if tls {
+		fe.srv = httptest.NewTLSServer(fe.flow.Handler())
+	} else {
+		fe.srv = httptest.NewServer(fe.flow.Handler())
+	}
 	t.Cleanup(fe.srv.Close)
 	fe.flow.PublicURL = fe.srv.URL
 	fe.gh = fakegithub.New(fakegithub.Options{
@@ -294,7 +310,11 @@ func (b *flowBrowser) RoundTrip(req *http.Request) (*http.Response, error) {
 	b.mu.Lock()
 	b.visited = append(b.visited, req.URL)
 	b.mu.Unlock()
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	rt := http.DefaultTransport
+	if b.fe.srv.TLS != nil {
+		rt = b.fe.srv.Client().Transport // trusts the flow's certificate
+	}
+	resp, err := rt.RoundTrip(req)
 	srv, _ := url.Parse(b.fe.srv.URL)
 	if err == nil && req.URL.Host == srv.Host && (resp.StatusCode < 300 || resp.StatusCode >= 400) &&
 		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
@@ -674,6 +694,45 @@ func TestFlowSignedInBrowserSkipsSlackForItsOwnLinksOnly(t *testing.T) {
 	}
 	if n := fe.links(t, "UBOB") + fe.links(t, "UMALLORY"); n != 0 {
 		t.Errorf("%d links for Bob and Mallory, want 0", n)
+	}
+}
+
+// TestFlowSignedInCookieCannotBePlantedOverHTTPS: over https the flow's
+// cookies carry the __Host- prefix (Secure, Path=/, no Domain), which a
+// browser lets no sibling subdomain and no plain-http page set; a cookie
+// without it, as such a page could plant, is not read. So Mallory cannot
+// put her own signed-in cookie in Alice's browser and have the account
+// Alice authorizes on Mallory's link linked to Mallory: the link still
+// goes through Sign in with Slack, which names Alice.
+func TestFlowSignedInCookieCannotBePlantedOverHTTPS(t *testing.T) {
+	fe := newFlowEnvOver(t, true)
+	mallory := fe.browser(t, "UMALLORY", "mallory-gh")
+	wantPage(t, "Mallory's own link", mallory.get(fe.connectURL(t, "UMALLORY", tandem.GitHub, "")), http.StatusOK, "is now linked")
+	connect, _ := url.Parse(fe.srv.URL + "/connect/")
+	var signedIn *http.Cookie
+	for _, c := range mallory.client.Jar.Cookies(connect) {
+		if strings.Contains(c.Name, "tandem_slack_user") {
+			signedIn = c
+		}
+	}
+	if signedIn == nil || signedIn.Name != "__Host-tandem_slack_user-connect" {
+		t.Fatalf("Mallory's signed-in cookie is %+v, want __Host-tandem_slack_user-connect", signedIn)
+	}
+	visits := fe.slackVisits()
+	wantPage(t, "Mallory's next link", mallory.get(fe.connectURL(t, "UMALLORY", tandem.GitHub, "")), http.StatusOK, "is now linked")
+	if got := fe.slackVisits(); got != visits {
+		t.Fatalf("over https a signed-in browser went to Slack again (%d visits, want %d)", got, visits)
+	}
+
+	alice := fe.browser(t, "UALICE", "alice-gh")
+	alice.client.Jar.SetCookies(connect, []*http.Cookie{{Name: "tandem_slack_user", Value: signedIn.Value, Path: "/connect/"}})
+	wantPage(t, "Mallory's link in Alice's browser with Mallory's cookie planted", alice.get(fe.connectURL(t, "UMALLORY", tandem.GitHub, "")),
+		http.StatusForbidden, "made for another Slack user")
+	if got := fe.slackVisits(); got != visits+1 {
+		t.Errorf("a planted cookie skipped Sign in with Slack (%d visits, want %d)", got, visits+1)
+	}
+	if l := fe.link(t, "UMALLORY"); l.Login != "mallory-gh" {
+		t.Errorf("Mallory's GitHub link is %s, want her own mallory-gh", l.Login)
 	}
 }
 

@@ -16,6 +16,10 @@ import (
 // else.
 const signedInCookie = "tandem_slack_user"
 
+// signedInPath is where the signed-in cookie is sent: the connect links
+// (over https, everywhere: Flow.cookie).
+const signedInPath = "/connect/"
+
 // toSlack records the Slack step and sends the browser to Sign in with
 // Slack.
 func (f *Flow) toSlack(w http.ResponseWriter, r *http.Request, link tandem.OAuthState) {
@@ -72,16 +76,18 @@ func (f *Flow) slackCallback(w http.ResponseWriter, r *http.Request) {
 // setSignedIn remembers in this browser that it proved to be user.
 func (f *Flow) setSignedIn(w http.ResponseWriter, team, user string) {
 	exp := strconv.FormatInt(f.now().Add(SignedInTTL).Unix(), 10)
+	name, path := f.cookie(signedInCookie, signedInPath)
 	http.SetCookie(w, &http.Cookie{
-		Name: signedInCookie, Value: team + "." + user + "." + exp + "." + f.sign("slack-signed-in", team, user, exp),
-		Path: "/connect/", MaxAge: int(SignedInTTL / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: f.secure(),
+		Name: name, Value: team + "." + user + "." + exp + "." + f.sign("slack-signed-in", team, user, exp),
+		Path: path, MaxAge: int(SignedInTTL / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: f.secure(),
 	})
 }
 
 // signedInAs reports whether this browser proved, within SignedInTTL, to be
 // user of team.
 func (f *Flow) signedInAs(r *http.Request, team, user string) bool {
-	c, err := r.Cookie(signedInCookie)
+	name, _ := f.cookie(signedInCookie, signedInPath)
+	c, err := r.Cookie(name)
 	if err != nil {
 		return false
 	}
