@@ -198,8 +198,14 @@ type Store interface {
 	// ENOTFOUND when there is no such link (disconnected, or relinked to
 	// another account).
 	SetLinkSite(ctx context.Context, team, user string, provider ProviderID, accountID, site, siteName string) error
-	// MarkNeedsReconnect flags a link whose token the provider refused.
-	MarkNeedsReconnect(ctx context.Context, team, user string, provider ProviderID) error
+	// MarkNeedsReconnect flags the link only while its stored token is still
+	// refused (access and refresh token alike; compare-and-set, so a relink
+	// or refresh stored since is never marked by the old token's refusal).
+	// It reports whether this call flagged the link: false, with no error,
+	// when it was flagged already. It fails with ECONFLICT, changing
+	// nothing, when the link holds another token, and ENOTFOUND without a
+	// link.
+	MarkNeedsReconnect(ctx context.Context, team, user string, provider ProviderID, refused Token) (bool, error)
 
 	// SaveOAuthState records a flow in progress.
 	SaveOAuthState(ctx context.Context, s OAuthState) error

@@ -523,6 +523,24 @@ func TestRefusedAfterRenewalNeedsReconnect(t *testing.T) {
 	}
 }
 
+// linkStores opens each real store, empty: bbolt in a temporary file, and
+// PostgreSQL in a schema of its own (skipped without
+// TANDEM_TEST_DATABASE_URL).
+var linkStores = map[string]func(*testing.T) linkStore{
+	"bbolt": func(t *testing.T) linkStore { return openFlowStore(t) },
+	"postgres": func(t *testing.T) linkStore {
+		url := pgtest.URL(t)
+		key, _ := secrets.GenerateKey()
+		keys, _ := secrets.NewKeyring(key)
+		db, err := postgres.Open(t.Context(), url, postgres.Options{Keyring: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	},
+}
+
 // refuseAll turns every API answer into a 401, as a provider that refuses
 // an account whatever its token.
 type refuseAll struct{ base http.RoundTripper }
@@ -544,21 +562,7 @@ func (r *refuseAll) RoundTrip(req *http.Request) (*http.Response, error) {
 // serves them all (GitLab rotates refresh tokens, so a second refresh with
 // the spent one would be refused and mark the link).
 func TestEarlyExpiryStormRefreshesOnce(t *testing.T) {
-	stores := map[string]func(*testing.T) linkStore{
-		"bbolt": func(t *testing.T) linkStore { return openFlowStore(t) },
-		"postgres": func(t *testing.T) linkStore {
-			url := pgtest.URL(t)
-			key, _ := secrets.GenerateKey()
-			keys, _ := secrets.NewKeyring(key)
-			db, err := postgres.Open(t.Context(), url, postgres.Options{Keyring: keys})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
-		},
-	}
-	for name, open := range stores {
+	for name, open := range linkStores {
 		t.Run(name, func(t *testing.T) {
 			fake := startGitLabFake(t)
 			e := newRenewEnv(t, fake, open(t), nil)

@@ -2,8 +2,10 @@ package integrations_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/tandembot/tandem"
@@ -70,6 +72,79 @@ func TestStaleTokens401LeavesANewerLink(t *testing.T) {
 		}
 		if !relinked && (!marked || dead != 1) {
 			t.Errorf("a 401 for the stored token: marked %v, owner told %d times; want marked, told once", marked, dead)
+		}
+	}
+}
+
+// relinkAtMark saves newer, once, as Tokens reaches the store to flag the
+// link: the connect flow on another replica, which takes neither the
+// link's lock nor its refresh lease, finishing after whatever Tokens read
+// of the link and before its write. With newer zero it saves nothing.
+type relinkAtMark struct {
+	linkStore
+	newer   tandem.Link
+	once    sync.Once
+	reached bool
+	saved   error // the relink's SaveLink
+}
+
+func (r *relinkAtMark) MarkNeedsReconnect(ctx context.Context, team, user string, p tandem.ProviderID, refused tandem.Token) (bool, error) {
+	r.once.Do(func() {
+		r.reached = true
+		if r.newer.User != "" {
+			r.saved = r.linkStore.SaveLink(ctx, r.newer)
+		}
+	})
+	return r.linkStore.MarkNeedsReconnect(ctx, team, user, p, refused)
+}
+
+// TestRelinkWhileARefusalIsMarked: GitLab refuses alice's token for good
+// (a 401 to a link without a refresh token, or a refresh of a revoked
+// grant), and as Tokens flags her link she connects GitLab again on
+// another replica. Her fresh link must not read "expired or revoked", nor
+// must she be told to reconnect it: only the token stored now marks a
+// link. Without the relink the same refusal marks it, and tells her once.
+func TestRelinkWhileARefusalIsMarked(t *testing.T) {
+	for name, open := range linkStores {
+		for _, refusal := range []string{"401 without a refresh token", "refresh refused"} {
+			for _, relink := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s/%s/relink=%v", name, refusal, relink), func(t *testing.T) {
+					fake := startGitLabFake(t)
+					db := &relinkAtMark{linkStore: open(t)}
+					e := newRenewEnv(t, fake, db, nil)
+					old := e.newLink(t, "UALICE", fake.alice)
+					if refusal == "401 without a refresh token" {
+						old.Token.RefreshToken = ""
+					}
+					e.save(t, old)
+					client := e.client(t, e.tokens, "UALICE")
+					fake.expire(fake.alice)
+					if refusal == "refresh refused" {
+						fake.revoke(fake.alice)
+					}
+					if relink {
+						db.newer = e.newLink(t, "UALICE", fake.alice)
+					}
+
+					_, err := fake.prov.Identify(t.Context(), client)
+					if code := tandem.ErrorCode(err); code != tandem.EUNAUTHORIZED {
+						t.Errorf("Identify with the refused token: code %q (%v), want %s", code, err, tandem.EUNAUTHORIZED)
+					}
+					if !db.reached || db.saved != nil {
+						t.Fatalf("the refusal reached the store's MarkNeedsReconnect %v, the relink there failed with %v", db.reached, db.saved)
+					}
+					stored := e.stored(t, "UALICE")
+					dead, _ := e.counts()
+					switch {
+					case relink && (stored.NeedsReconnect || dead != 0):
+						t.Errorf("the old token's refusal marked the newer link: needs reconnect %v, owner told %d times", stored.NeedsReconnect, dead)
+					case relink && stored.Token.AccessToken != db.newer.Token.AccessToken:
+						t.Error("the stored link is not the newer one")
+					case !relink && (!stored.NeedsReconnect || dead != 1):
+						t.Errorf("the stored token's refusal: needs reconnect %v, owner told %d times; want marked, told once", stored.NeedsReconnect, dead)
+					}
+				})
+			}
 		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 type TokenStore interface {
 	Link(ctx context.Context, team, user string, provider tandem.ProviderID) (tandem.Link, error)
 	SwapToken(ctx context.Context, team, user string, provider tandem.ProviderID, oldRefresh string, tok tandem.Token) error
-	MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID) error
+	MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID, refused tandem.Token) (bool, error)
 	DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) error
 	SetLinkSite(ctx context.Context, team, user string, provider tandem.ProviderID, accountID, site, siteName string) error
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
@@ -170,21 +170,29 @@ func (t *Tokens) storeLock(ctx context.Context, l tandem.Link) (func(), error) {
 }
 
 // markDead flags the link whose token refused is, and tells its owner,
-// once: the caller holds the link's lock, and a link already flagged is left
-// alone. Only the token stored now can kill the link: when the link holds
-// another token (a relink, or a refresh elsewhere, since refused was read),
-// a stale token's refusal never touches it.
+// once: the store reports whether this call flagged it, so a link already
+// flagged is left alone. Only the token stored now can kill the link: when
+// the link holds another token (a relink, or a refresh elsewhere, since
+// refused was read), a stale token's refusal never touches it. The store
+// compares and flags in one step because the connect flow's SaveLink takes
+// neither the link's lock nor its refresh lease: a check here, before the
+// write, would let a relink on another replica slip in between and be
+// marked in the old token's place.
 func (t *Tokens) markDead(ctx context.Context, l tandem.Link, refused tandem.Token, why string) {
-	cur, err := t.Store.Link(ctx, l.Team, l.User, l.Provider)
-	if err != nil || cur.NeedsReconnect {
-		return
-	}
-	if cur.Token.AccessToken != refused.AccessToken || cur.Token.RefreshToken != refused.RefreshToken {
+	marked, err := t.Store.MarkNeedsReconnect(ctx, l.Team, l.User, l.Provider, refused)
+	switch tandem.ErrorCode(err) {
+	case "":
+	case tandem.ECONFLICT:
 		t.logger().Info("a replaced token was refused; the link stays", "provider", l.Provider, "user", l.User, "why", why)
 		return
-	}
-	if err := t.Store.MarkNeedsReconnect(ctx, l.Team, l.User, l.Provider); err != nil {
+	case tandem.ENOTFOUND:
+		// Disconnected since: nothing is left to flag.
+		return
+	default:
 		t.logger().Error("mark link needs reconnect", "provider", l.Provider, "user", l.User, "err", err)
+		return
+	}
+	if !marked {
 		return
 	}
 	t.logger().Warn("link needs reconnect", "provider", l.Provider, "user", l.User, "why", why)

@@ -37,12 +37,20 @@ func (s *memStore) SwapToken(ctx context.Context, team, user string, p tandem.Pr
 	return nil
 }
 
-func (s *memStore) MarkNeedsReconnect(ctx context.Context, team, user string, p tandem.ProviderID) error {
+// MarkNeedsReconnect flags the link while refused is its token, as the
+// stores do.
+func (s *memStore) MarkNeedsReconnect(ctx context.Context, team, user string, p tandem.ProviderID, refused tandem.Token) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.link.Token.AccessToken != refused.AccessToken || s.link.Token.RefreshToken != refused.RefreshToken {
+		return false, tandem.Errorf(tandem.ECONFLICT, "another token")
+	}
+	if s.link.NeedsReconnect {
+		return false, nil
+	}
 	s.link.NeedsReconnect = true
 	s.reconnect++
-	return nil
+	return true, nil
 }
 
 func (s *memStore) DeleteLink(ctx context.Context, team, user string, p tandem.ProviderID) error {

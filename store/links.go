@@ -243,16 +243,39 @@ func (db *DB) SetLinkSite(ctx context.Context, team, user string, provider tande
 	})
 }
 
-// MarkNeedsReconnect flags a link whose token the provider refused; the
-// sealed token is left as it is. It fails with ENOTFOUND without a link.
-func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID) error {
+// MarkNeedsReconnect flags a link whose token the provider refused, only
+// while refused is still its stored token: the comparison and the write are
+// one transaction, as in SwapToken, so a link saved since (a relink, which
+// takes no lock of Tokens) is never marked by the old token's refusal. The
+// sealed token is left as it is. It reports whether this call flagged the
+// link (false when it was flagged already), and fails with ECONFLICT when
+// the link holds another token (nothing is written), ENOTFOUND without a
+// link, and EINTERNAL when the stored token does not decrypt.
+func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID, refused tandem.Token) (bool, error) {
 	k, err := linkKey(team, user, provider)
 	if err != nil {
-		return fmt.Errorf("store: mark needs reconnect: %w", err)
+		return false, fmt.Errorf("store: mark needs reconnect: %w", err)
 	}
-	return db.changeLink(ctx, "mark needs reconnect", k, team, user, provider, func(lv *linkValue) (bool, error) {
-		changed := !lv.NeedsReconnect
+	marked := false
+	err = db.changeLink(ctx, "mark needs reconnect", k, team, user, provider, func(lv *linkValue) (bool, error) {
+		current, err := db.keys.OpenToken(lv.SealedToken, team, user, provider)
+		if err != nil {
+			return false, err
+		}
+		if !sameToken(current, refused) {
+			return false, tandem.Errorf(tandem.ECONFLICT, "the %s link of %s holds another token than the one refused", provider.Name(), user)
+		}
+		marked = !lv.NeedsReconnect
 		lv.NeedsReconnect = true
-		return changed, nil
+		return marked, nil
 	})
+	return marked && err == nil, err
+}
+
+// sameToken compares the secrets of two tokens in constant time (both
+// compared, whatever the first gives).
+func sameToken(a, b tandem.Token) bool {
+	access := subtle.ConstantTimeCompare([]byte(a.AccessToken), []byte(b.AccessToken))
+	refresh := subtle.ConstantTimeCompare([]byte(a.RefreshToken), []byte(b.RefreshToken))
+	return access&refresh == 1
 }

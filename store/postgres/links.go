@@ -222,16 +222,53 @@ func (db *DB) SetLinkSite(ctx context.Context, team, user string, provider tande
 	return err
 }
 
-// MarkNeedsReconnect flags a link whose token the provider refused; the
-// sealed token is left as it is. It fails with ENOTFOUND without a link.
-func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID) error {
+// MarkNeedsReconnect flags a link whose token the provider refused, only
+// while refused is still its stored token. Tokens are sealed with random
+// nonces, so, as in SwapToken, the comparison happens here, after
+// decrypting, in a transaction that holds the row locked: a link saved
+// since (a relink on any replica) is never marked by the old token's
+// refusal. The sealed token is left as it is. It reports whether this call
+// flagged the link (false when it was flagged already), and fails with
+// ECONFLICT when the link holds another token (nothing is written),
+// ENOTFOUND without a link, and EINTERNAL when the stored token does not
+// decrypt.
+func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID, refused tandem.Token) (bool, error) {
 	if err := checkLinkKey(team, user, provider); err != nil {
-		return fmt.Errorf("postgres: mark needs reconnect: %w", err)
+		return false, fmt.Errorf("postgres: mark needs reconnect: %w", err)
 	}
-	tag, err := db.exec(ctx, "mark needs reconnect", `UPDATE links SET needs_reconnect = true WHERE team = $1 AND user_id = $2 AND provider = $3`,
-		team, user, string(provider))
-	if err == nil && tag.RowsAffected() == 0 {
-		err = fmt.Errorf("postgres: mark needs reconnect: %w", notLinked(user, provider))
-	}
-	return err
+	marked := false
+	err := db.inTx(ctx, "mark needs reconnect", func(tx pgx.Tx) error {
+		var stored []byte
+		var flagged bool
+		err := tx.QueryRow(ctx, `SELECT sealed_token, needs_reconnect FROM links WHERE team = $1 AND user_id = $2 AND provider = $3 FOR UPDATE`,
+			team, user, string(provider)).Scan(&stored, &flagged)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notLinked(user, provider)
+		} else if err != nil {
+			return err
+		}
+		current, err := db.keys.OpenToken(stored, team, user, provider)
+		if err != nil {
+			return err
+		}
+		if !sameToken(current, refused) {
+			return tandem.Errorf(tandem.ECONFLICT, "the %s link of %s holds another token than the one refused", provider.Name(), user)
+		}
+		if flagged {
+			return nil
+		}
+		_, err = tx.Exec(ctx, `UPDATE links SET needs_reconnect = true WHERE team = $1 AND user_id = $2 AND provider = $3`,
+			team, user, string(provider))
+		marked = err == nil
+		return err
+	})
+	return marked && err == nil, err
+}
+
+// sameToken compares the secrets of two tokens in constant time (both
+// compared, whatever the first gives).
+func sameToken(a, b tandem.Token) bool {
+	access := subtle.ConstantTimeCompare([]byte(a.AccessToken), []byte(b.AccessToken))
+	refresh := subtle.ConstantTimeCompare([]byte(a.RefreshToken), []byte(b.RefreshToken))
+	return access&refresh == 1
 }

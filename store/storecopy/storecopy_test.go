@@ -142,7 +142,8 @@ func seed(t *testing.T, s tandem.Store) seeded {
 	must(t, s.SaveLink(ctx, tandem.Link{Team: "T1", User: "U2", Provider: tandem.Jira, AccountID: "acc-2", Login: "u2@example.com", LinkedAt: T0,
 		Site: "cloud-1", SiteName: "Example", Sites: []tandem.Site{{ID: "cloud-1", Name: "Example", URL: "https://example.atlassian.net"}, {ID: "cloud-2", Name: "Other", URL: "https://other.atlassian.net"}},
 		Token: tandem.Token{AccessToken: "jira_FAKE_access", RefreshToken: "jira_FAKE_refresh", Expiry: T0.Add(time.Hour)}}))
-	must(t, s.MarkNeedsReconnect(ctx, "T1", "U2", tandem.Jira))
+	_, err = s.MarkNeedsReconnect(ctx, "T1", "U2", tandem.Jira, tandem.Token{AccessToken: "jira_FAKE_access", RefreshToken: "jira_FAKE_refresh"})
+	must(t, err)
 	out.users = [][2]string{{"T1", "U1"}, {"T1", "U2"}}
 
 	out.states = []tandem.OAuthState{

@@ -584,18 +584,28 @@ func testLinks(t *testing.T, open func(t *testing.T) tandem.Store) {
 
 	t.Run("NeedsReconnect", func(t *testing.T) {
 		s := open(t)
-		err := s.MarkNeedsReconnect(t.Context(), "T1", "U1", tandem.GitHub)
+		l := link("T1", "U1", tandem.GitHub)
+		_, err := s.MarkNeedsReconnect(t.Context(), "T1", "U1", tandem.GitHub, l.Token)
 		wantCode(t, "MarkNeedsReconnect without a link", err, tandem.ENOTFOUND)
 
-		l := link("T1", "U1", tandem.GitHub)
 		must(t, "SaveLink", s.SaveLink(t.Context(), l))
-		must(t, "MarkNeedsReconnect", s.MarkNeedsReconnect(t.Context(), "T1", "U1", tandem.GitHub))
+		marked, err := s.MarkNeedsReconnect(t.Context(), "T1", "U1", tandem.GitHub, l.Token)
+		must(t, "MarkNeedsReconnect", err)
+		if !marked {
+			t.Error("MarkNeedsReconnect of a healthy link with its stored token = false, want true")
+		}
 		got, err := s.Link(t.Context(), "T1", "U1", tandem.GitHub)
 		must(t, "Link", err)
 		flagged := l
 		flagged.NeedsReconnect = true
 		if d := gocmp.Diff(got, flagged, diffOpts...); d != "" {
 			t.Errorf("Link after MarkNeedsReconnect (-got +want):\n%s", d)
+		}
+		// Flagged already: the owner was told once, not again.
+		marked, err = s.MarkNeedsReconnect(t.Context(), "T1", "U1", tandem.GitHub, l.Token)
+		must(t, "MarkNeedsReconnect twice", err)
+		if marked {
+			t.Error("MarkNeedsReconnect of a flagged link = true, want false")
 		}
 
 		must(t, "SaveLink (reconnected)", s.SaveLink(t.Context(), l))
@@ -606,13 +616,45 @@ func testLinks(t *testing.T, open func(t *testing.T) tandem.Store) {
 		}
 	})
 
+	// Only a refusal of the token stored now marks a link: a relink (or a
+	// refresh) stored since the refused token was read is left alone.
+	t.Run("NeedsReconnectOfAStaleToken", func(t *testing.T) {
+		old := link("T1", "U1", tandem.GitHub).Token
+		for _, c := range []struct {
+			name    string
+			refused tandem.Token
+		}{
+			{"another access token", tandem.Token{AccessToken: FakeAccessToken2, RefreshToken: old.RefreshToken}},
+			{"another refresh token", tandem.Token{AccessToken: old.AccessToken, RefreshToken: FakeRefreshToken2}},
+			{"no refresh token", tandem.Token{AccessToken: old.AccessToken}},
+			{"an empty token", tandem.Token{}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				s := open(t)
+				l := link("T1", "U1", tandem.GitHub)
+				must(t, "SaveLink", s.SaveLink(t.Context(), l))
+				marked, err := s.MarkNeedsReconnect(t.Context(), "T1", "U1", tandem.GitHub, c.refused)
+				wantCode(t, "MarkNeedsReconnect with a token that is not the stored one", err, tandem.ECONFLICT)
+				if marked {
+					t.Error("MarkNeedsReconnect with a token that is not the stored one reported the link marked")
+				}
+				got, err := s.Link(t.Context(), "T1", "U1", tandem.GitHub)
+				must(t, "Link", err)
+				if d := gocmp.Diff(got, l, diffOpts...); d != "" {
+					t.Errorf("a stale token's MarkNeedsReconnect changed the link (-got +want):\n%s", d)
+				}
+			})
+		}
+	})
+
 	t.Run("SetLinkSite", func(t *testing.T) {
 		s := open(t)
 		err := s.SetLinkSite(t.Context(), "T1", "U1", tandem.Jira, "acc-1", "s2", "Two")
 		wantCode(t, "SetLinkSite without a link", err, tandem.ENOTFOUND)
 		l := link("T1", "U1", tandem.Jira)
 		must(t, "SaveLink", s.SaveLink(t.Context(), l))
-		must(t, "MarkNeedsReconnect", s.MarkNeedsReconnect(t.Context(), "T1", "U1", tandem.Jira))
+		_, err = s.MarkNeedsReconnect(t.Context(), "T1", "U1", tandem.Jira, l.Token)
+		must(t, "MarkNeedsReconnect", err)
 		// A link relinked to another account since it was read keeps its site.
 		err = s.SetLinkSite(t.Context(), "T1", "U1", tandem.Jira, l.AccountID+"-before", "s2", "Two")
 		wantCode(t, "SetLinkSite for another account", err, tandem.ENOTFOUND)
@@ -634,7 +676,8 @@ func testLinks(t *testing.T, open func(t *testing.T) tandem.Store) {
 
 		l := link("T1", "U1", tandem.GitHub)
 		must(t, "SaveLink", s.SaveLink(t.Context(), l))
-		must(t, "MarkNeedsReconnect", s.MarkNeedsReconnect(t.Context(), "T1", "U1", tandem.GitHub))
+		_, err = s.MarkNeedsReconnect(t.Context(), "T1", "U1", tandem.GitHub, l.Token)
+		must(t, "MarkNeedsReconnect", err)
 
 		stale := tandem.Token{AccessToken: "gho_FAKE_storetest_stale", RefreshToken: "ghr_FAKE_storetest_stale"}
 		err = s.SwapToken(t.Context(), "T1", "U1", tandem.GitHub, "ghr_FAKE_storetest_not_the_current_one", stale)
@@ -902,13 +945,16 @@ func testClosed(t *testing.T, open func(t *testing.T) tandem.Store) {
 			_, _, err := s.EnsureSession(ctx, tandem.Session{Key: sessionA, Owner: "U1"})
 			return err
 		},
-		"AddEditor":          func() error { return s.AddEditor(ctx, sessionA, "U2") },
-		"Link":               func() error { _, err := s.Link(ctx, "T1", "U1", tandem.GitHub); return err },
-		"Links":              func() error { _, err := s.Links(ctx, "T1", "U1"); return err },
-		"SaveLink":           func() error { return s.SaveLink(ctx, link("T1", "U1", tandem.GitHub)) },
-		"DeleteLink":         func() error { return s.DeleteLink(ctx, "T1", "U1", tandem.GitHub) },
-		"SwapToken":          func() error { return s.SwapToken(ctx, "T1", "U1", tandem.GitHub, "x", tandem.Token{}) },
-		"MarkNeedsReconnect": func() error { return s.MarkNeedsReconnect(ctx, "T1", "U1", tandem.GitHub) },
+		"AddEditor":  func() error { return s.AddEditor(ctx, sessionA, "U2") },
+		"Link":       func() error { _, err := s.Link(ctx, "T1", "U1", tandem.GitHub); return err },
+		"Links":      func() error { _, err := s.Links(ctx, "T1", "U1"); return err },
+		"SaveLink":   func() error { return s.SaveLink(ctx, link("T1", "U1", tandem.GitHub)) },
+		"DeleteLink": func() error { return s.DeleteLink(ctx, "T1", "U1", tandem.GitHub) },
+		"SwapToken":  func() error { return s.SwapToken(ctx, "T1", "U1", tandem.GitHub, "x", tandem.Token{}) },
+		"MarkNeedsReconnect": func() error {
+			_, err := s.MarkNeedsReconnect(ctx, "T1", "U1", tandem.GitHub, tandem.Token{})
+			return err
+		},
 		"SaveOAuthState": func() error {
 			return s.SaveOAuthState(ctx, tandem.OAuthState{ID: FakeStateID, Verifier: FakeVerifier})
 		},
