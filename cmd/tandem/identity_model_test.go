@@ -334,7 +334,9 @@ func (r *modelRun) run() {
 		"approveEditor": func(rt *rapid.T) { r.editorConsent(rapid.Bool().Draw(rt, "approve")) },
 		"apiKey":        func(rt *rapid.T) { r.apiTurn(user.Draw(rt, "creator"), provider.Draw(rt, "provider")) },
 		"apiKeyRevokedWhileQueued": func(rt *rapid.T) {
-			r.apiKeyRevokedWhileQueued(user.Draw(rt, "creator"))
+			// Leaving the channel is drawn less often: its step waits out
+			// the 5 s in which Slack's word at the call still holds.
+			r.apiKeyRevokedWhileQueued(user.Draw(rt, "creator"), rapid.IntRange(0, 3).Draw(rt, "leavesChannel") == 0)
 		},
 		"standup":   func(rt *rapid.T) { r.standup(user.Draw(rt, "sender")) },
 		"session":   func(rt *rapid.T) { r.session(user.Draw(rt, "asker")) },
@@ -1467,12 +1469,14 @@ func (r *modelRun) apiMessage(key, text string) (string, error) {
 // apiKeyRevokedWhileQueued holds a message's GitHub search, so that its
 // session is busy, sends an API request of creator's key into the thread
 // (it waits behind the message), revokes the key with /tandem apikey
-// revoke once the request is recorded, and lets the search go. The message
-// runs as the model says; the API turn must then be refused (403
-// forbidden), with nothing of it reaching GitHub and no resolution of it
-// audited: revoking a key withdraws the consent it carried, also for the
-// requests already waiting.
-func (r *modelRun) apiKeyRevokedWhileQueued(creator string) {
+// revoke once the request is recorded (or, leavesChannel, takes creator
+// out of the channel), and lets the search go. The message runs as the
+// model says; the API turn must then be refused (403 forbidden, or
+// channel_not_allowed), with nothing of it reaching GitHub and no
+// resolution of it audited: revoking a key withdraws the consent it
+// carried, also for the requests already waiting, and a key acts only in
+// conversations its creator is in when its turn runs.
+func (r *modelRun) apiKeyRevokedWhileQueued(creator string, leavesChannel bool) {
 	var senders []string
 	for _, u := range modelUsers {
 		if r.m.Runs(u, tandem.GitHub) {
@@ -1514,17 +1518,36 @@ func (r *modelRun) apiKeyRevokedWhileQueued(creator string) {
 			r.rt.Fatalf("the API request of %s's key (%s) was never recorded", creator, prefix)
 		}
 	}
-	ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/tandem", Text: "apikey revoke " + prefix, UserID: creator, ChannelID: channel})
-	if err != nil || !strings.Contains(strings.ToLower(string(ack)), "revoked") {
-		r.rt.Fatalf("/tandem apikey revoke %s: %s, %v", prefix, ack, err)
+	wantCode := "forbidden"
+	if leavesChannel {
+		// Slack's word that the creator is a member holds for 5 s after
+		// the call asked (turns.creatorFresh): the turn is let go after
+		// that, so that it asks again.
+		recorded := time.Now() // after the call asked Slack
+		defer r.e.slack.AddChannel(fakeslack.Channel{ID: channel, Name: "shared", Creator: "UALICE"})
+		wait := time.Until(recorded.Add(5*time.Second + 100*time.Millisecond))
+		wantCode = "channel_not_allowed"
+		var stay []string
+		for _, u := range append([]string{r.e.slack.BotUserID()}, modelUsers...) {
+			if u != creator {
+				stay = append(stay, u)
+			}
+		}
+		r.e.slack.AddChannel(fakeslack.Channel{ID: channel, Name: "shared", Creator: "UALICE", Members: stay})
+		time.Sleep(wait)
+	} else {
+		ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/tandem", Text: "apikey revoke " + prefix, UserID: creator, ChannelID: channel})
+		if err != nil || !strings.Contains(strings.ToLower(string(ack)), "revoked") {
+			r.rt.Fatalf("/tandem apikey revoke %s: %s, %v", prefix, ack, err)
+		}
+		delete(r.keys, creator)
 	}
-	delete(r.keys, creator)
 	release()
 	r.expectTurn(sender, tandem.GitHub, want) // checks every request of the step: none as anyone else
 	select {
 	case got := <-code:
-		if got != "forbidden" {
-			r.rt.Fatalf("the waiting API request of a key revoked meanwhile answered %q, want forbidden", got)
+		if got != wantCode {
+			r.rt.Fatalf("the waiting API request of a key revoked meanwhile (or whose creator left the channel: %v) answered %q, want %s", leavesChannel, got, wantCode)
 		}
 	case <-time.After(30 * time.Second):
 		r.rt.Fatalf("the waiting API request of a key revoked meanwhile never answered")
