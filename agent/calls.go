@@ -99,8 +99,25 @@ func (t *turn) propose(call ToolCall, tool Tool, args map[string]string) ToolRes
 			return ToolResult{CallID: call.ID, Content: "Already proposed; not done. It runs only if the sender confirms it."}
 		}
 	}
+	if t.req.Shows != nil && !t.req.Shows(append(summaries(t.res.Proposals), p.Summary)) {
+		t.res.Unshown = append(t.res.Unshown, p)
+		what := "This change is too long"
+		if len(t.res.Proposals) > 0 {
+			what = fmt.Sprintf("This change, with the %d proposed before it, is too long", len(t.res.Proposals))
+		}
+		return ToolResult{CallID: call.ID, IsError: true, Content: "Not proposed: " + what + " for the sender to be shown it whole, " +
+			"and nobody can confirm a change they were not shown. Nothing was done. Shorten its text (characters such as < and & count several times), or propose fewer changes."}
+	}
 	t.res.Proposals = append(t.res.Proposals, p)
 	return ToolResult{CallID: call.ID, Content: "Proposed, not done: " + p.Summary + ". It runs only if the sender confirms it; do not call it again."}
+}
+
+func summaries(ps []Proposal) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Summary
+	}
+	return out
 }
 
 // summarize spells out a change: the operation's summary, then each

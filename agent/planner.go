@@ -33,6 +33,12 @@ type Request struct {
 	HistoryTokens int
 	// Progress, when set, is told of each valid tool call as it starts.
 	Progress func(Call)
+	// Shows, when set, reports whether the sender can be shown these
+	// changes' summaries whole, in order, as the card they confirm lists
+	// them. A change that would make the list not fit is not proposed
+	// (Result.Unshown) and the model is told to shorten it: nobody can
+	// confirm what they were not shown. Nil shows any list.
+	Shows func(summaries []string) bool
 }
 
 // Call is one tool call the model made: a read run through the Executor,
@@ -53,6 +59,9 @@ type Result struct {
 	// Text is the model's final answer, as it wrote it (not escaped).
 	Text      string
 	Proposals []Proposal
+	// Unshown are the changes the model asked for that Request.Shows
+	// refused: they were not proposed.
+	Unshown []Proposal
 	// Calls are the reads the Executor was asked to run, in order.
 	Calls []Call
 	// ModelRequests counts the requests sent to the model; RejectedCalls
@@ -79,7 +88,8 @@ type Planner struct {
 }
 
 // Run plans req with the model until it answers without tool calls. Reads
-// run through ex; changes become Proposals and are never run. It fails with
+// run through ex; changes become Proposals, or Unshown when req.Shows
+// refuses them, and are never run. It fails with
 // EINVALID for an empty or overlong request and ErrTooManyCalls past
 // MaxCalls, with ErrBadToolCalls (EINTERNAL) past MaxBadCalls refused
 // calls, with ErrTimeout (EUNAVAILABLE) when ctx's deadline passes, with

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -96,6 +97,65 @@ func TestChangeIsProposedNeverRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestChangeTooLongToShowIsNotProposed: a change whose summary the sender
+// cannot be shown whole (here 3,223 bytes of text full of "<", which a
+// Slack card shows four times as long) is not proposed, and the model is
+// told why; a later change that fits still is, and Shows is asked about
+// the whole list each time.
+func TestChangeTooLongToShowIsNotProposed(t *testing.T) {
+	long := "LGTM" + strings.Repeat(" <", 1600) + "TAIL-PAYLOAD"
+	args := func(text string) string {
+		raw, err := json.Marshal(map[string]string{"ref": "acme/w#12", "text": text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			m, srv := fakeModel(t, api, -1, fakellm.Steps(
+				fakellm.Call("github_comment", args(long)),
+				fakellm.Call("github_comment", args("LGTM")),
+				fakellm.Text("Posted both comments."),
+			))
+			var asked [][]string
+			shows := func(summaries []string) bool {
+				asked = append(asked, summaries)
+				n := 0
+				for _, s := range summaries {
+					n += len(tandem.Escape(s))
+				}
+				return n <= 3000
+			}
+			res, err := (&agent.Planner{Model: m}).Run(t.Context(), agent.Request{Text: "comment on acme/w#12", Tools: catalogTools(), Shows: shows}, newExecutor())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Proposals) != 1 || res.Proposals[0].Args["text"] != "LGTM" {
+				t.Errorf("proposals %+v; want only the short comment", res.Proposals)
+			}
+			if len(res.Unshown) != 1 || res.Unshown[0].Args["text"] != long {
+				t.Errorf("unshown %+v; want the long comment", res.Unshown)
+			}
+			if len(asked) != 2 || len(asked[0]) != 1 || len(asked[1]) != 1 {
+				t.Errorf("Shows was asked about %d lists, of lengths %v; want the long change alone, then the short one alone", len(asked), lens(asked))
+			}
+			got := toolResults(conversations(t, srv)[1])
+			if len(got) != 1 || !strings.HasPrefix(got[0].Content, "Not proposed: This change is too long") || api == "anthropic" && !got[0].IsError {
+				t.Errorf("the model was told %+v; want that the change was too long to show and not proposed", got)
+			}
+		})
+	}
+}
+
+func lens(lists [][]string) []int {
+	var out []int
+	for _, l := range lists {
+		out = append(out, len(l))
+	}
+	return out
 }
 
 // injectingPR is a pull request body carrying an instruction, and a

@@ -62,22 +62,47 @@ func (p people) Progress(ctx context.Context, t tandem.Turn, line string) {
 }
 
 // postProposal posts an agent turn's answer with its proposal card: each
-// change spelled out, and Do it and Cancel buttons that only its sender's
+// change spelled out whole (the engine proposes none that showsChanges
+// says would not fit), and Do it and Cancel buttons that only its sender's
 // press answers.
 func (b *Bot) postProposal(ctx context.Context, t tandem.Turn, res turns.Result, attr string) error {
 	r := res.Reply
+	who := fmt.Sprintf("*Proposed changes*, made as <@%s> only if <@%s> presses *Do it* within %d minutes:", res.Proposal.User, t.User, int(turns.ProposalTTL.Minutes()))
+	// The model's answer gives way, so that who the changes run as is
+	// never clipped off the card.
+	room := max(slackview.MaxSectionText-len("*"+tandem.Escape(r.Title)+"*\n")-len("\n\n"+who), len("…"))
 	if r.Text != "" {
-		r.Text += "\n\n"
+		r.Text = slackview.Clip(r.Text, room) + "\n\n"
 	}
-	r.Text += fmt.Sprintf("*Proposed changes*, made as <@%s> only if <@%s> presses *Do it* within %d minutes:", res.Proposal.User, t.User, int(turns.ProposalTTL.Minutes()))
+	r.Text += who
+	var sums []string
 	for _, c := range res.Proposal.Changes {
-		r.Items = append(r.Items, tandem.Item{Text: tandem.Escape(c.Summary)})
+		sums = append(sums, c.Summary)
 	}
+	r.Items = changeItems(sums)
 	r.Buttons = []tandem.Button{
 		{Text: "Do it", ActionID: slackview.ActionProposalDo, Value: res.Proposal.ID, Primary: true},
 		{Text: "Cancel", ActionID: slackview.ActionProposalCancel, Value: res.Proposal.ID},
 	}
 	return b.postThread(ctx, t, "Proposed changes: "+tandem.Escape(res.Proposal.Changes[0].Summary), slackview.Reply(r, attr))
+}
+
+// changeItems are the lines of a proposal card: each change's summary,
+// escaped.
+func changeItems(summaries []string) []tandem.Item {
+	items := make([]tandem.Item, len(summaries))
+	for i, s := range summaries {
+		items[i] = tandem.Item{Text: tandem.Escape(s)}
+	}
+	return items
+}
+
+// showsChanges reports whether a proposal card lists every one of these
+// changes whole within Slack's limits (turns.Config.ShowsChanges). The
+// card's head and buttons take blocks of their own, so the items alone
+// decide.
+func showsChanges(summaries []string) bool {
+	return slackview.ShowsWhole(tandem.Reply{Items: changeItems(summaries)})
 }
 
 // pressProposal answers a press of a proposal card's button: the presser

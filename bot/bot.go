@@ -201,7 +201,7 @@ func New(cfg Config) *Bot {
 	b := &Bot{cfg: cfg, log: cfg.Logger, api: cfg.Slack, acks: newAcker()}
 	b.engine = turns.New(turns.Config{
 		Store: cfg.Store, Resolver: cfg.Resolver, Directory: people{b}, Notifier: people{b}, Chat: chat{b},
-		Providers: cfg.Providers, Operations: cfg.Operations, Agent: cfg.Agent, Admins: cfg.Admins,
+		Providers: cfg.Providers, Operations: cfg.Operations, Agent: cfg.Agent, ShowsChanges: showsChanges, Admins: cfg.Admins,
 		Logger: cfg.Logger, RerunWindow: cfg.RerunWindow, Now: cfg.Now,
 		People: people{b}, SchedulesPerUser: cfg.SchedulesPerUser, ScheduleGrace: cfg.ScheduleGrace,
 	})

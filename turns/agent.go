@@ -48,9 +48,9 @@ func (e *Engine) runAgent(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 	ruleUser, ruleReason := e.rule(t, sess)
 	ex := &agentExecutor{e: e, t: t, user: user, reason: reason, ruleUser: ruleUser, ruleReason: ruleReason, step: &res.step, keyAsked: &res.keyAsked}
 	req := agent.Request{Text: t.Text, Tools: e.cfg.Agent.Tools, MaxCalls: e.cfg.Agent.MaxCalls,
-		History: e.history(ctx, t), Progress: func(c agent.Call) { e.progress(ctx, t, c) }}
+		History: e.history(ctx, t), Progress: func(c agent.Call) { e.progress(ctx, t, c) }, Shows: e.showsChanges}
 	out, err := e.cfg.Agent.Planner.Run(ctx, req, ex)
-	res.Agent = &AgentRun{Used: ex.used, Calls: len(out.Calls) + len(out.Proposals), Proposals: out.Proposals}
+	res.Agent = &AgentRun{Used: ex.used, Calls: len(out.Calls) + len(out.Proposals) + len(out.Unshown), Proposals: out.Proposals}
 	res.Identity = &tandem.Identity{SlackUser: user, Reason: reason}
 	if err != nil {
 		// A missing or refused link names its provider, for the Connect
@@ -72,6 +72,10 @@ func (e *Engine) runAgent(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 	res.Reply = tandem.Reply{Title: "Answer", Text: tandem.Escape(out.Text)}
 	if strings.TrimSpace(out.Text) == "" {
 		res.Reply.Text = "(The model gave no answer.)"
+	}
+	if len(out.Unshown) > 0 {
+		// Said here, not left to the model, which may claim otherwise.
+		res.Reply.Text += "\n\n" + e.unshownWords(out.Unshown)
 	}
 	switch {
 	case len(out.Proposals) == 0:
@@ -95,6 +99,26 @@ func (e *Engine) runAgent(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 		res.Proposal = p
 	}
 	return res
+}
+
+// showsChanges is ShowsChanges; nil shows nothing.
+func (e *Engine) showsChanges(summaries []string) bool {
+	return e.cfg.ShowsChanges != nil && e.cfg.ShowsChanges(summaries)
+}
+
+// unshownWords tells the sender which changes the model asked for were not
+// proposed because they are too long to show whole, by each operation's
+// summary (the change itself is what could not be shown).
+func (e *Engine) unshownWords(unshown []agent.Proposal) string {
+	var what []string
+	for _, c := range unshown {
+		w := c.Op
+		if spec := e.cfg.Operations.get().Spec(c.Op); spec != nil && spec.Summary != "" {
+			w = spec.Summary
+		}
+		what = append(what, tandem.Escape(w))
+	}
+	return fmt.Sprintf("*Not proposed* (too long to show here in full, and nothing is made that you were not shown whole): %s.", strings.Join(what, "; "))
 }
 
 // agentExecutor runs the reads of one agent turn as the turn's identity.

@@ -82,6 +82,12 @@ func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (privat
 	if presser != p.Sender {
 		return fmt.Sprintf("Only <@%s> can confirm or cancel this: it would run as them.", p.Sender), ""
 	}
+	if do && !e.showsChanges(summaries(p)) {
+		// Kept from before the card's limits were checked when proposing:
+		// its card did not show every change whole.
+		e.dropProposal(ctx, id)
+		return "", "These changes are too long to show here in full, so they cannot be confirmed: nothing was changed. Ask again for shorter ones."
+	}
 	list := "\n• " + strings.Join(escaped(summaries(p)), "\n• ")
 	if !do {
 		e.dropProposal(ctx, id)

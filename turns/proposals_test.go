@@ -1,7 +1,9 @@
 package turns
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"strings"
@@ -19,14 +21,29 @@ import (
 )
 
 // propModel is an in-process agent.Model: it asks for the change tool once,
-// then answers.
-type propModel struct{}
+// with text ("ship it" when empty), then answers.
+type propModel struct{ text string }
 
-func (propModel) Complete(_ context.Context, c agent.Conversation) (agent.Reply, error) {
+func (m propModel) Complete(_ context.Context, c agent.Conversation) (agent.Reply, error) {
 	if last := c.Messages[len(c.Messages)-1]; last.Role == agent.RoleTool {
 		return agent.Reply{Text: "I can do that once you confirm."}, nil
 	}
-	return agent.Reply{Calls: []agent.ToolCall{{Name: "acme_change", Arguments: `{"text":"ship it"}`}}}, nil
+	text := cmp.Or(m.text, "ship it")
+	args, err := json.Marshal(map[string]string{"text": text})
+	if err != nil {
+		return agent.Reply{}, err
+	}
+	return agent.Reply{Calls: []agent.ToolCall{{Name: "acme_change", Arguments: string(args)}}}, nil
+}
+
+// cardShows stands in for the bot's proposal card (bot.showsChanges): it
+// shows a list whose summaries, escaped, take at most 3,000 bytes in all.
+func cardShows(summaries []string) bool {
+	n := 0
+	for _, s := range summaries {
+		n += len(tandem.Escape(s))
+	}
+	return n <= 3000
 }
 
 // propChat records the turns submitted to it.
@@ -109,7 +126,7 @@ func newPropFixture(t *testing.T) *propFixture {
 			}},
 	}
 	f.e = New(Config{Store: f.db, Resolver: acmeLinked{}, Providers: map[tandem.ProviderID]tandem.Provider{"acme": acmeProvider{}},
-		Operations: NewOperations(specs), Chat: f.chat, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: f.clock.Now,
+		Operations: NewOperations(specs), Chat: f.chat, ShowsChanges: cardShows, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: f.clock.Now,
 		Agent: &Agent{Planner: &agent.Planner{Model: propModel{}}, Tools: agent.Tools(specs), MaxCalls: 8, Timeout: time.Minute}})
 	return f
 }
@@ -270,6 +287,60 @@ func TestProposalPresses(t *testing.T) {
 			t.Errorf("%d more turns submitted after the confirmation ran", len(s))
 		}
 	})
+}
+
+// hiddenTailText is a change's text whose first part is harmless and
+// whose end is what it really does: 3,223 bytes, full of "<", which a
+// Slack card escapes to four bytes each, so that a card clipping the
+// change would show the head and hide the tail.
+func hiddenTailText() string {
+	return "LGTM" + strings.Repeat(" <", 1600) + "TAIL-HIDDEN-PAYLOAD"
+}
+
+// TestChangeTooLongToShowIsNeverProposed: a change the card cannot show
+// whole is not proposed: there is no proposal to press, the reply says
+// so (without the change), and nothing is made.
+func TestChangeTooLongToShowIsNeverProposed(t *testing.T) {
+	f := newPropFixture(t)
+	long := hiddenTailText()
+	f.e.cfg.Agent.Planner.Model = propModel{text: long}
+	out := f.run(t, tandem.Turn{ID: "E1", Session: f.key, User: "UBOB", Text: "please make the acme change", TS: "1.001", ReceivedAt: f.clock.Now()})
+	if out.Err != nil || out.Command != "agent" {
+		t.Fatalf("agent turn: command %q err %v", out.Command, out.Err)
+	}
+	if out.Proposal != nil {
+		t.Fatalf("a change of %d bytes (%d escaped) was proposed: %+v", len(long), len(tandem.Escape(long)), out.Proposal.Changes)
+	}
+	if text := out.Reply.Text; !strings.Contains(text, "Not proposed") || !strings.Contains(text, "changes acme") || strings.Contains(text, "TAIL-HIDDEN-PAYLOAD") {
+		t.Errorf("reply text %q; want it to say the acme change was not proposed, without its text", text)
+	}
+	if s := f.chat.take(); len(s) != 0 || f.changes.Load() != 0 {
+		t.Errorf("%d turns submitted, %d changes made; want none", len(s), f.changes.Load())
+	}
+}
+
+// TestPressOfAChangeTooLongToShowMakesNothing: a proposal kept with a
+// change the card cannot show whole (kept before proposals were checked)
+// is refused on its sender's Do it and dropped: no confirmation turn,
+// nothing made.
+func TestPressOfAChangeTooLongToShowMakesNothing(t *testing.T) {
+	f := newPropFixture(t)
+	long := hiddenTailText()
+	p, err := f.e.propose(t.Context(), tandem.Turn{ID: "E1", Session: f.key, User: "UBOB"}, "UBOB", tandem.ReasonSender,
+		[]agent.Proposal{{Op: "acme.change", Args: map[string]string{"text": long}, Summary: "changes acme — what to change: “" + long + "”"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, card := f.e.Press(t.Context(), p.ID, "UBOB", true)
+	if private != "" || !strings.Contains(card, "cannot be confirmed") || strings.Contains(card, "Confirmed by") {
+		t.Errorf("do it: private %q, card %q; want the card to say it cannot be confirmed", private, card)
+	}
+	if s := f.chat.take(); len(s) != 0 || f.confirmRecorded(t, p.ID) || f.changes.Load() != 0 {
+		t.Errorf("%d turns submitted (confirmation recorded: %v), %d changes made; want none", len(s), f.confirmRecorded(t, p.ID), f.changes.Load())
+	}
+	if private, _ := f.e.Press(t.Context(), p.ID, "UBOB", true); !strings.Contains(private, "no longer open") {
+		t.Errorf("a second press: %q; want no longer open", private)
+	}
 }
 
 // TestConfirmRefusedWhenTheModeChanged: the session becomes persistent

@@ -90,6 +90,13 @@ type Config struct {
 	Operations Operations
 	// Agent plans free-form requests (nil: they get "did you mean").
 	Agent *Agent
+	// ShowsChanges reports whether the edge shows these changes' summaries
+	// whole, in order, on the card that asks their sender to confirm them
+	// (the bot: its proposal card within Slack's limits). An agent turn
+	// proposes no change that would make the list not fit, and a press
+	// confirms none, since nobody can consent to what they were not
+	// shown. Nil shows nothing: no change is ever proposed.
+	ShowsChanges func(summaries []string) bool
 	// Admins are users who count as channel admins everywhere
 	// (TANDEM_ADMINS).
 	Admins []string

@@ -22,9 +22,22 @@ const (
 
 // Reply turns a reply into Block Kit within Slack's limits, truncating a
 // long list and saying how many results exist in all; attr is the
-// attribution line it ends with.
+// attribution line it ends with. ShowsWhole says whether it had to.
 func Reply(r tandem.Reply, attr string) []slack.Block {
-	var blocks []slack.Block
+	blocks, _ := reply(r, attr)
+	return blocks
+}
+
+// ShowsWhole reports whether Reply shows every item of r whole: none
+// clipped to fit a section, none left out for want of blocks. A list that
+// someone confirms must pass it, since Reply would otherwise show them
+// less than they confirm.
+func ShowsWhole(r tandem.Reply) bool {
+	_, whole := reply(r, "")
+	return whole
+}
+
+func reply(r tandem.Reply, attr string) (blocks []slack.Block, whole bool) {
 	head := "*" + escape(r.Title) + "*"
 	if r.Text != "" {
 		head += "\n" + r.Text
@@ -36,9 +49,12 @@ func Reply(r tandem.Reply, attr string) []slack.Block {
 	room := MaxBlocks - len(blocks) - 3
 	var cur strings.Builder
 	shown := 0
+	whole = true
 	for _, it := range r.Items {
 		line := "• " + itemText(it)
-		line = Clip(line, MaxSectionText)
+		if len(line) > MaxSectionText {
+			line, whole = Clip(line, MaxSectionText), false
+		}
 		if cur.Len()+len(line)+1 > MaxSectionText {
 			if room == 1 {
 				break
@@ -57,6 +73,9 @@ func Reply(r tandem.Reply, attr string) []slack.Block {
 		blocks = append(blocks, Section(cur.String()))
 	}
 	total := max(r.Total, len(r.Items))
+	if shown < len(r.Items) {
+		whole = false
+	}
 	if shown < total && len(r.Items) > 0 {
 		blocks = append(blocks, slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("Showing %d of %d.", shown, total), false, false)))
 	}
@@ -64,7 +83,31 @@ func Reply(r tandem.Reply, attr string) []slack.Block {
 		blocks = append(blocks, buttons(r.Buttons))
 	}
 	blocks = append(blocks, slack.NewContextBlock("attribution", slack.NewTextBlockObject(slack.MarkdownType, attr, false, false)))
-	return blocks
+	return blocks, whole
+}
+
+// Sections turns mrkdwn text into as few sections as hold it, split at
+// line breaks, each within MaxSectionText: a line that fits a section is
+// never cut. Only a line longer than a section is clipped, and text past
+// MaxBlocks sections is left out, the last section ending in "…".
+func Sections(text string) []slack.Block {
+	var blocks []slack.Block
+	var cur strings.Builder
+	for _, line := range strings.Split(text, "\n") {
+		line = Clip(line, MaxSectionText)
+		if cur.Len() > 0 && cur.Len()+1+len(line) > MaxSectionText {
+			if len(blocks) == MaxBlocks-1 {
+				return append(blocks, Section(Clip(cur.String()+"\n…", MaxSectionText)))
+			}
+			blocks = append(blocks, Section(cur.String()))
+			cur.Reset()
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte('\n')
+		}
+		cur.WriteString(line)
+	}
+	return append(blocks, Section(cur.String()))
 }
 
 // linkLabel keeps a link's label from ending the link early: Slack's

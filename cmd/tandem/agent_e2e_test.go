@@ -289,6 +289,62 @@ func TestAgentInjectedInstructionIsAtMostAProposal(t *testing.T) {
 	}
 }
 
+// TestAgentCardNeverHidesPartOfAChange: the model proposes a comment whose
+// harmless head hides a tail (3,223 bytes full of "<", which the card
+// would show four times as long), then a short one. The long one is not
+// proposed: the model is told so, and the card says so without showing it;
+// the short one is on the card, whole, and the sender's Do it posts that
+// one only, without asking the model anything more.
+func TestAgentCardNeverHidesPartOfAChange(t *testing.T) {
+	e := newEnv(t)
+	e.gh.AddRepo("acme/widgets")
+	pr := e.gh.AddPullRequest("acme/widgets", "bob-gh", "Fix the login test", false)
+	ref := fmt.Sprintf("acme/widgets#%d", pr)
+	long := "LGTM" + strings.Repeat(" <", 1600) + "TAIL-HIDDEN-PAYLOAD"
+	args := func(text string) string {
+		raw, err := json.Marshal(map[string]string{"ref": ref, "text": text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	model := e.withModel(func(c fakellm.Conversation) fakellm.Reply {
+		done := 0
+		for _, m := range c.Messages {
+			done += len(m.ToolResults)
+		}
+		switch done {
+		case 0:
+			return fakellm.Call("github_comment", args(long))
+		case 1:
+			return fakellm.Call("github_comment", args("Short and shown"))
+		}
+		return fakellm.Text("Both comments are ready.")
+	})
+	e.start()
+	e.connect("UBOB", "bob-gh")
+	thread, _ := e.mention("UBOB", "please leave a short note on the login PR", "")
+	card := e.reply(thread, "Proposed changes")
+	shown := plain(fakeslack.Message{Blocks: card.Blocks}) // the card itself, not its notification text
+	if !strings.Contains(shown, "Not proposed") || !strings.Contains(shown, "Short and shown") || strings.Contains(shown, "TAIL-HIDDEN-PAYLOAD") {
+		t.Errorf("the card should offer the short comment and say the long one was not proposed:\n%s", shown)
+	}
+	if got := toolResults(t, model, 1); len(got) != 1 || !strings.HasPrefix(got[0].Content, "Not proposed") {
+		t.Errorf("the model was told %+v; want that the long comment was not proposed", got)
+	}
+	asked := len(model.Requests())
+	e.press("UBOB", card, thread, "proposal_do")
+	e.reply(thread, "Changes made")
+	comments := e.gh.Comments()
+	if len(comments) != 1 || comments[0].Body != "Short and shown" || comments[0].AuthorLogin != "bob-gh" {
+		t.Errorf("comments at GitHub: %+v; want only the short one, by bob-gh", comments)
+	}
+	if n := len(model.Requests()); n != asked {
+		t.Errorf("the model got %d requests after the press; want none", n-asked)
+	}
+	e.checkModelRequests(model)
+}
+
 // TestAgentTurnSeesOnlyEarlierMessagesAsData: the thread's earlier messages
 // reach the model marked as untrusted data, never as the request; a message
 // another person sends while the turn runs is its own turn, after it, and
