@@ -69,8 +69,9 @@ type PendingChange struct {
 	Value       string    `json:"value"`
 	RequestedBy string    `json:"requested_by"` // Slack user, or "operator:<name>"
 	RequestedAt time.Time `json:"requested_at"`
-	// Editors is the editors list the owner was shown when asked: an
-	// approval shares the owner's identity with exactly these people.
+	// Editors is the editors list the owner was shown when asked, and the
+	// editors the owner added or approved while it waited: an approval
+	// shares the owner's identity with exactly these people.
 	Editors []string `json:"editors,omitempty"`
 }
 

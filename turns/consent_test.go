@@ -497,3 +497,52 @@ func TestATurnRunTwiceMakesOneSchedule(t *testing.T) {
 		t.Errorf("%d schedule.create records; want 1", len(recs))
 	}
 }
+
+// TestEditorsTheOwnerApprovesWhileAskedStay: while a channel admin's
+// request for persistent mode waits, the owner approves an editor another
+// person asked for, and adds one themselves; the owner's approval of the
+// mode then keeps both (the owner was told each is an editor), and still
+// nobody the owner never agreed to.
+func TestEditorsTheOwnerApprovesWhileAskedStay(t *testing.T) {
+	ctx := t.Context()
+	f, note := startedSession(t)
+	const asked, added, never = "UASKED", "UADDED", "UNEVER"
+	sess, err := f.db.Session(ctx, schKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.e.SetVar(ctx, tandem.Turn{Session: schKey, User: schChanAdmin}, sess, tandem.EnvKeepCredentialsPersistent, "true"); err != nil {
+		t.Fatal(err)
+	}
+	requests := note.requests()
+	if len(requests) != 1 {
+		t.Fatalf("the owner was asked %d times, want once", len(requests))
+	}
+	// The admin asks for two editors; the owner approves one, declines the
+	// other, and adds a third themselves.
+	for _, who := range []string{asked, never} {
+		if out := f.send(t, schChanAdmin, "editors add <@"+who+">", nil); out.Err != nil || out.Reply.Title != "Editor waiting for the owner's approval" {
+			t.Fatalf("the admin's editors add %s: %v, %q; want it waiting for the owner", who, out.Err, out.Reply.Title)
+		}
+	}
+	if msg, ok := f.e.EditorConsent(ctx, schKey, asked, schOwner, true); !ok || !strings.Contains(msg, "Approved") {
+		t.Fatalf("the owner's approval of %s: %q, %v", asked, msg, ok)
+	}
+	if _, ok := f.e.EditorConsent(ctx, schKey, never, schOwner, false); !ok {
+		t.Fatalf("the owner's refusal of %s was not applied", never)
+	}
+	if out := f.send(t, schOwner, "editors add <@"+added+">", nil); out.Err != nil || out.Reply.Title != "Editor added" {
+		t.Fatalf("the owner's editors add: %v, %q", out.Err, out.Reply.Title)
+	}
+	if _, ok := f.e.Consent(ctx, schKey, requests[0].ID, schOwner, true); !ok {
+		t.Fatal("the owner's approval of the mode was not applied")
+	}
+	after, _ := f.db.Session(ctx, schKey)
+	if !after.Persistent() || !after.HasEditor(asked) || !after.HasEditor(added) || after.HasEditor(never) || after.HasEditor(schChanAdmin) {
+		t.Fatalf("after the owner's approval: persistent %v, editors %q; want %s and %s, and neither %s nor %s",
+			after.Persistent(), after.Editors, asked, added, never, schChanAdmin)
+	}
+	if out := f.send(t, asked, "acme read", nil); out.Identity == nil || out.Identity.SlackUser != schOwner {
+		t.Fatalf("%s, whom the owner approved, did not run as the owner: %+v, %v", asked, out.Identity, out.Err)
+	}
+}

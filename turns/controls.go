@@ -309,6 +309,17 @@ func (e *Engine) Consent(ctx context.Context, key tandem.SessionKey, request, pr
 	return outcome, true
 }
 
+// consentWhilePending records, in a session waiting for its owner's
+// approval of persistent mode, that the owner consented to editor: the
+// approval keeps the editors of the list the owner was shown and those
+// the owner added or approved since, so an editor the owner was told is
+// approved is not dropped by the owner's later approval of the mode.
+func consentWhilePending(s *tandem.Session, editor string) {
+	if s.Pending != nil && !slices.Contains(s.Pending.Editors, editor) {
+		s.Pending.Editors = append(s.Pending.Editors, editor)
+	}
+}
+
 // errNeedsOwner stops an editor's addition that only the owner may approve.
 var errNeedsOwner = tandem.Errorf(tandem.EFORBIDDEN, "only the owner may add an editor to a persistent or pending session")
 
@@ -375,6 +386,9 @@ func (e *Engine) changeEditors(ctx context.Context, t tandem.Turn, sess tandem.S
 		s.Editors = slices.DeleteFunc(s.Editors, func(e string) bool { return e == user })
 		if add && user != s.Owner {
 			s.Editors = append(s.Editors, user)
+			if t.User == s.Owner {
+				consentWhilePending(s, user)
+			}
 		}
 		return nil
 	})
@@ -634,9 +648,13 @@ func (e *Engine) EditorConsent(ctx context.Context, key tandem.SessionKey, user,
 	outcome := "Declined: <@" + user + "> is not an editor of that session."
 	if approve {
 		if _, err := e.cfg.Store.UpdateSession(ctx, key, func(s *tandem.Session) error {
+			if s.Owner != presser {
+				return errNeedsOwner
+			}
 			if !s.HasEditor(user) {
 				s.Editors = append(s.Editors, user)
 			}
+			consentWhilePending(s, user)
 			return nil
 		}); err != nil {
 			e.log.Error("approve editor", "err", err)

@@ -66,8 +66,9 @@ type Model struct {
 	// PendingEditors were added by someone other than the owner in a
 	// persistent or pending session: they wait for the owner's approval.
 	PendingEditors map[string]bool
-	// Shown is the editors list the owner's approval request showed; an
-	// approval covers exactly it.
+	// Shown is the editors list the owner's approval request showed, and
+	// the editors the owner added or approved while it waited; an approval
+	// covers exactly it.
 	Shown []string
 	links map[string]map[tandem.ProviderID]Link
 	// revoked are the accounts whose grant their provider no longer
@@ -385,6 +386,15 @@ func (m *Model) ApproveEditor(who string) {
 	if m.PendingEditors[who] {
 		delete(m.PendingEditors, who)
 		m.Editors[who] = true
+		m.ownerAgreed(who)
+	}
+}
+
+// ownerAgreed notes, while the mode waits for the owner's approval, that
+// the owner agreed to who as an editor: the approval keeps them.
+func (m *Model) ownerAgreed(who string) {
+	if m.Mode == Pending && !slices.Contains(m.Shown, who) {
+		m.Shown = append(m.Shown, who)
 	}
 }
 
@@ -418,6 +428,9 @@ func (m *Model) EditorsAdd(actor string, admin bool, who string) bool {
 	}
 	m.Editors[who] = true
 	delete(m.PendingEditors, who)
+	if actor == m.Owner {
+		m.ownerAgreed(who)
+	}
 	return true
 }
 
