@@ -46,7 +46,7 @@ func (e *Engine) runAgent(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Agent.Timeout)
 	defer cancel()
 	ruleUser, ruleReason := e.rule(t, sess)
-	ex := &agentExecutor{e: e, t: t, user: user, reason: reason, ruleUser: ruleUser, ruleReason: ruleReason, step: &res.step, keyAsked: &res.keyAsked}
+	ex := &agentExecutor{e: e, t: t, user: user, reason: reason, ruleUser: ruleUser, ruleReason: ruleReason, step: &res.step, vouched: &res.vouched}
 	req := agent.Request{Text: t.Text, Tools: e.cfg.Agent.Tools, MaxCalls: e.cfg.Agent.MaxCalls,
 		History: e.history(ctx, t), Progress: func(c agent.Call) { e.progress(ctx, t, c) }, Shows: e.showsChanges}
 	out, err := e.cfg.Agent.Planner.Run(ctx, req, ex)
@@ -136,7 +136,7 @@ type agentExecutor struct {
 	mu       sync.Mutex
 	used     []tandem.Identity
 	failedAt tandem.ProviderID // the provider whose credentials stopped the turn
-	keyAsked *time.Time        // the turn's Result.keyAsked, under mu
+	vouched *time.Time        // the turn's Result.vouched, under mu
 }
 
 // Read runs the read operation op with args. The identity rule is applied
@@ -146,20 +146,29 @@ type agentExecutor struct {
 // refused credentials stop the turn too (agent.StopsTurn), and so does,
 // for an API turn, a key that no longer stands (keyStands: revoked,
 // expired, or its creator gone from the workspace or the conversation
-// while the model planned).
+// while the model planned), and for a scheduled run a schedule that no
+// longer does (scheduleStands).
 func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]string) (string, error) {
 	e, t := x.e, x.t
 	spec := e.cfg.Operations.get().Spec(op)
 	if spec == nil || spec.Mutating || spec.Control {
 		return "", tandem.Errorf(tandem.EINVALID, "There is no read operation %q.", op)
 	}
-	if t.APIKey != "" {
+	if t.APIKey != "" || t.Schedule != "" {
 		x.mu.Lock()
-		asked, err := e.keyStands(ctx, t, *x.keyAsked)
-		*x.keyAsked = asked
+		var asked time.Time
+		var err error
+		what := "the API key"
+		if t.APIKey != "" {
+			asked, err = e.keyStands(ctx, t, *x.vouched)
+		} else {
+			what = "the schedule"
+			asked, err = e.scheduleStands(ctx, t, *x.vouched)
+		}
+		*x.vouched = asked
 		x.mu.Unlock()
 		if err != nil {
-			e.audit(x.step, t, "", spec.Provider, x.reason, outcomeOf(err), "agent: "+op+" (the API key no longer stands)")
+			e.audit(x.step, t, "", spec.Provider, x.reason, outcomeOf(err), "agent: "+op+" ("+what+" no longer stands)")
 			return "", agent.Stop(err)
 		}
 	}

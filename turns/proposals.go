@@ -250,8 +250,8 @@ func (e *Engine) change(ctx context.Context, t tandem.Turn, sess tandem.Session,
 		// Made at once (allow_changes), as the key's creator: only while
 		// the key still stands, which the model's planning may have
 		// outlasted.
-		asked, err := e.keyStands(ctx, t, res.keyAsked)
-		res.keyAsked = asked
+		asked, err := e.keyStands(ctx, t, res.vouched)
+		res.vouched = asked
 		if err != nil {
 			e.audit(&res.step, t, "", spec.Provider, reason, outcomeOf(err), "confirm: "+c.Op+" (the API key no longer stands)")
 			return tandem.Reply{}, err

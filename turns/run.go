@@ -49,10 +49,11 @@ type Result struct {
 	step tandem.TurnStep
 	// hold is the session lease the turn runs under (Run).
 	hold tandem.Hold
-	// keyAsked is when Slack last vouched for the creator of an API
-	// turn's key (keyStands), so that each step of the turn asks again
-	// only after creatorFresh.
-	keyAsked time.Time
+	// vouched is when Slack last vouched for the creator of an API
+	// turn's key (keyStands) or of a scheduled run's schedule
+	// (scheduleStands), so that each step of the turn asks again only
+	// after creatorFresh.
+	vouched time.Time
 }
 
 // retryBackoff is the wait before retrying a read after a provider's 5xx.
@@ -67,13 +68,13 @@ var retryBackoff = 500 * time.Millisecond
 // is not run under a lease); when it is not, the Result is LeaseLost.
 func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tandem.Hold) Result {
 	log := e.log.With("turn", t.ID, "session", t.Session.String(), "user", t.User)
-	var keyAsked time.Time // when Slack last vouched for an API key's creator
+	var vouched time.Time // when Slack last vouched for an API key's or a schedule's creator
 	if t.APIKey != "" {
 		// An API turn acts as its key's creator only while the key stands:
 		// one that does not any more does nothing, not even start the
 		// session of a new thread.
 		var err error
-		if keyAsked, err = e.keyStands(ctx, t, e.apiAsked(t)); err != nil {
+		if vouched, err = e.keyStands(ctx, t, e.apiAsked(t)); err != nil {
 			return Result{Err: err, Outcome: outcomeOf(err), ViaKey: t.APIKeyName}
 		}
 	}
@@ -87,7 +88,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tande
 	if err != nil {
 		return Result{Err: fmt.Errorf("turns: session: %w", err), Outcome: tandem.OutcomeError}
 	}
-	res := Result{Session: sess, Outcome: tandem.OutcomeOK, ViaKey: t.APIKeyName, hold: hold, keyAsked: keyAsked}
+	res := Result{Session: sess, Outcome: tandem.OutcomeOK, ViaKey: t.APIKeyName, hold: hold, vouched: vouched}
 	// The session a first turn starts, and its sender as a new editor, are
 	// written with the turn's state (Engine.Done), in the same commit.
 	if created {
@@ -106,8 +107,11 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tande
 
 	if t.Schedule != "" {
 		// A scheduled run acts as its creator only while its schedule
-		// still stands as it was claimed.
-		if _, err := e.scheduleOf(ctx, t); err != nil {
+		// still stands as it was claimed, and its creator could still
+		// ask for it: the claim's answer from Slack (at ReceivedAt) does
+		// not serve a run that waited (behind the session's turns, or
+		// for a restart).
+		if res.vouched, err = e.scheduleStands(ctx, t, t.ReceivedAt); err != nil {
 			res.Err, res.Outcome = err, outcomeOf(err)
 			return res
 		}

@@ -597,6 +597,42 @@ func (e *Engine) scheduleOf(ctx context.Context, t tandem.Turn) (tandem.Schedule
 	return s, nil
 }
 
+// scheduleStands fails unless t, a claimed run of a schedule, may still
+// run as the schedule's creator: the schedule stands as it was claimed
+// (scheduleOf), the run has not waited longer than the grace since it was
+// claimed (a run late by more is skipped, as an unclaimed one is), and
+// its creator is still in the workspace and the channel (creatorGone; a
+// schedule whose creator left is paused). Slack is asked unless it
+// vouched for the creator less than creatorFresh before (asked: when it
+// last did for this run); it returns when Slack last vouched. It fails
+// with EUNAVAILABLE when Slack cannot say: nobody acts as a person on a
+// guess.
+func (e *Engine) scheduleStands(ctx context.Context, t tandem.Turn, asked time.Time) (time.Time, error) {
+	s, err := e.scheduleOf(ctx, t)
+	if err != nil {
+		return asked, err
+	}
+	now := e.cfg.Now()
+	if late := now.Sub(t.ReceivedAt); late > e.scheduleGrace() {
+		e.auditSchedule(ctx, s, s.Creator, ActionScheduleSkip, tandem.OutcomeRefused, fmt.Sprintf("a run claimed %s waited %s to start, more than the grace of %s", t.ReceivedAt.UTC().Format(time.RFC3339), late.Round(time.Second), e.scheduleGrace()))
+		return asked, tandem.Errorf(tandem.EINVALID, "This scheduled run waited %s to start, more than the grace of %s, so it was skipped; nothing ran.", late.Round(time.Minute), e.scheduleGrace())
+	}
+	if !asked.IsZero() && now.Sub(asked) < creatorFresh {
+		return asked, nil // Slack vouched a moment ago
+	}
+	why, err := e.creatorGone(ctx, s)
+	if err != nil {
+		return asked, err
+	}
+	if why != "" {
+		if err := e.pauseGone(ctx, s, why); err != nil {
+			return asked, err
+		}
+		return asked, tandem.Errorf(tandem.EFORBIDDEN, "This schedule is paused and this run did nothing: %s.", why)
+	}
+	return now, nil
+}
+
 // afterScheduledRun keeps a schedule's link gap: its creator is told once
 // per gap, by direct message, that a run stopped for want of their link,
 // and a run that gets past it ends the gap.

@@ -761,6 +761,27 @@ func TestScheduledRunIdentity(t *testing.T) {
 			}
 			return c
 		}, tandem.EINVALID},
+		// A claimed run that waited (behind the session's turns, or for a
+		// restart) asks Slack again once the claim's answer is older than
+		// creatorFresh.
+		{"creator left the workspace after the claim", func(f *schFixture, s tandem.Schedule, c tandem.Turn) tandem.Turn {
+			f.people.mu.Lock()
+			f.people.deleted = map[string]bool{schCreator: true}
+			f.people.mu.Unlock()
+			f.clock.Advance(creatorFresh)
+			return c
+		}, tandem.EFORBIDDEN},
+		{"creator left the channel after the claim", func(f *schFixture, s tandem.Schedule, c tandem.Turn) tandem.Turn {
+			f.people.mu.Lock()
+			f.people.notMember = map[string]bool{schCreator: true}
+			f.people.mu.Unlock()
+			f.clock.Advance(creatorFresh)
+			return c
+		}, tandem.EFORBIDDEN},
+		{"started later than the grace after the claim", func(f *schFixture, s tandem.Schedule, c tandem.Turn) tandem.Turn {
+			f.clock.Advance(f.e.scheduleGrace() + time.Second)
+			return c
+		}, tandem.EINVALID},
 	}
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
@@ -777,6 +798,11 @@ func TestScheduledRunIdentity(t *testing.T) {
 			}
 			if got := f.e.HeldIdentities(schKey); len(got) != 0 {
 				t.Errorf("held %+v; want nothing", got)
+			}
+			if strings.Contains(tt.name, "creator left") {
+				if after, err := f.db.Schedule(t.Context(), s.ID); err != nil || !after.Paused {
+					t.Errorf("the schedule of a creator who left: %+v, %v; want it paused", after, err)
+				}
 			}
 		})
 	}
