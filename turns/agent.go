@@ -136,7 +136,7 @@ type agentExecutor struct {
 	mu       sync.Mutex
 	used     []tandem.Identity
 	failedAt tandem.ProviderID // the provider whose credentials stopped the turn
-	vouched *time.Time        // the turn's Result.vouched, under mu
+	vouched  *time.Time        // the turn's Result.vouched, under mu
 }
 
 // Read runs the read operation op with args. The identity rule is applied
