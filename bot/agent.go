@@ -133,9 +133,10 @@ func (b *Bot) endProgress(t tandem.Turn) {
 const threadPage = 200
 
 // Thread returns the messages of key's thread sent before ts, oldest first,
-// for an agent turn: who wrote each (a mention), whether it is Tandem's own,
-// and its text. It reads one page of conversations.replies (threadPage
-// messages).
+// for an agent turn: who wrote each (a mention; another app by its name),
+// whether it is Tandem's own, and its text, but not the text of one
+// edited at or after before. It reads one page of conversations.replies
+// (threadPage messages).
 func (c chat) Thread(ctx context.Context, key tandem.SessionKey, before string) ([]agent.ThreadMessage, error) {
 	var msgs []slack.Message
 	err := c.b.withRateLimit(ctx, func() error {
@@ -165,6 +166,12 @@ func (c chat) Thread(ctx context.Context, key tandem.SessionKey, before string) 
 			author = "another app: " + cmp.Or(m.Username, m.BotID, "unknown")
 		}
 		text, _ := stripMention(m.Text, c.b.userID)
+		if !bot && before != "" && m.Edited != nil && m.Edited.Timestamp >= before {
+			// Slack keeps an edited message's ts: its text now may have
+			// been written after the turn's message, which would let
+			// anyone rewrite what a waiting turn plans from.
+			text = "(edited after this request; its new text is not shown)"
+		}
 		out = append(out, agent.ThreadMessage{Author: author, Bot: bot, Text: text})
 	}
 	return out, nil

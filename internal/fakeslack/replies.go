@@ -28,6 +28,8 @@ type historyMessage struct {
 	// appBotID and appName mark another app's message (subtype
 	// bot_message: an incoming webhook, a workflow), which has no user.
 	appBotID, appName string
+	// editedTS is when its author last edited a person's message.
+	editedTS string
 }
 
 // root is the ts of the thread the message belongs to.
@@ -98,6 +100,21 @@ func (s *Server) AddAppMessage(channel, botID, username, text, ts, threadTS stri
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.addHistoryLocked(channel, &historyMessage{ts: ts, threadTS: threadTS, text: text, appBotID: botID, appName: username})
+}
+
+// EditUserMessage changes the text of the person's message at ts in
+// channel, as its author editing it at editedTS does (Slack keeps the
+// message's ts): conversations.replies shows the new text with "edited".
+// It reports whether there was such a message.
+func (s *Server) EditUserMessage(channel, ts, text, editedTS string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.history[channel][ts]
+	if !ok || m.bot != nil || m.appBotID != "" {
+		return false
+	}
+	m.text, m.blocks, m.editedTS = text, nil, editedTS
+	return true
 }
 
 // conversationsReplies answers conversations.replies: the thread ts belongs
@@ -243,6 +260,9 @@ func (s *Server) historyJSON(m, parent *historyMessage, replies []*historyMessag
 		}
 		if m.blocks != nil {
 			j["blocks"] = m.blocks
+		}
+		if m.editedTS != "" {
+			j["edited"] = map[string]any{"user": m.user, "ts": m.editedTS}
 		}
 	}
 	switch {
