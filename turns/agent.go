@@ -74,8 +74,9 @@ func (e *Engine) runAgent(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 		res.Reply.Text = "(The model gave no answer.)"
 	}
 	if len(out.Unshown) > 0 {
-		// Said here, not left to the model, which may claim otherwise.
-		res.Reply.Text += "\n\n" + e.unshownWords(out.Unshown)
+		// Said here, not left to the model, which may claim otherwise;
+		// first, so that clipping a long answer never cuts it.
+		res.Reply.Text = e.unshownWords(out.Unshown) + "\n\n" + res.Reply.Text
 	}
 	switch {
 	case len(out.Proposals) == 0:
@@ -248,8 +249,11 @@ func (e *Engine) history(ctx context.Context, t tandem.Turn) []agent.ThreadMessa
 	if t.APIKey != "" {
 		// An API turn's message is not in the thread: it sees the thread
 		// as it was when the call came, so that nobody can add to what
-		// the model reads while the turn waits to run.
-		before = slackTS(t.ReceivedAt)
+		// the model reads while the turn waits to run. The call's time is
+		// this replica's clock, Slack's ts Slack's: clockSkew keeps a
+		// clock a moment ahead of Slack's from letting in a message
+		// posted just after the call.
+		before = slackTS(t.ReceivedAt.Add(-clockSkew))
 	}
 	msgs, err := h.Thread(ctx, t.Session, before)
 	if err != nil {
@@ -258,6 +262,10 @@ func (e *Engine) history(ctx context.Context, t tandem.Turn) []agent.ThreadMessa
 	}
 	return msgs
 }
+
+// clockSkew is how far this process's clock may be ahead of Slack's: an
+// API turn's history ends that much before the call.
+const clockSkew = 2 * time.Second
 
 // slackTS writes at as a Slack message ts (seconds and microseconds).
 func slackTS(at time.Time) string {

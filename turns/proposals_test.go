@@ -314,6 +314,10 @@ func TestChangeTooLongToShowIsNeverProposed(t *testing.T) {
 	if text := out.Reply.Text; !strings.Contains(text, "Not proposed") || !strings.Contains(text, "changes acme") || strings.Contains(text, "TAIL-HIDDEN-PAYLOAD") {
 		t.Errorf("reply text %q; want it to say the acme change was not proposed, without its text", text)
 	}
+	if !strings.HasPrefix(out.Reply.Text, "*Not proposed*") {
+		// Last, it would be the first cut when a long answer is clipped.
+		t.Errorf("reply text %q; want the notice first", out.Reply.Text)
+	}
 	if s := f.chat.take(); len(s) != 0 || f.changes.Load() != 0 {
 		t.Errorf("%d turns submitted, %d changes made; want none", len(s), f.changes.Load())
 	}
