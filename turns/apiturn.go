@@ -30,16 +30,19 @@ type Chat interface {
 type waiter struct {
 	ch chan tandem.TurnResult
 	// creatorAsked is when RunAPI asked Slack whether the key's creator
-	// is still in the workspace (keyStands asks again only after
-	// creatorFresh).
+	// is still in the workspace and the conversation (keyStands asks
+	// again only after creatorFresh).
 	creatorAsked time.Time
 }
 
-// creatorFresh is how long RunAPI's answer that a key's creator is still
-// in the workspace serves the turn it records, when this process runs it:
-// a turn that starts at once does not ask Slack again (users.info is rate
-// limited, tier 4), one that waited longer (behind its session's turns, on
-// another replica, across a restart) does.
+// creatorFresh is how long Slack's answer that the creator of an API key
+// or a schedule is still in the workspace and the conversation serves the
+// turn it was asked for (RunAPI's for the turn it records when this
+// process runs it, a schedule's claim for its run, a step's for the
+// turn's next steps): a turn that starts at once does not ask Slack again
+// (users.info and conversations.members are rate limited), one that
+// waited longer (behind its session's turns, on another replica, across a
+// restart, or while its model planned) does.
 const creatorFresh = 5 * time.Second
 
 // RunAPI runs text as a turn of the API key's creator in channel, in the
