@@ -514,7 +514,10 @@ func (b *Bot) turnFor(cb callback) (turn tandem.Turn, cmd *turns.Command, inSess
 	case e.Type == "app_mention", direct, mentioned:
 	case e.ThreadTS != "":
 		c := parseText(b.cfg.Operations, text)
-		if c.Err() != nil {
+		if c.Err() != nil || c.Name() == turns.ActionScheduleCreate {
+			// Not a command; or chat that reads as one that would act as
+			// its sender later ("tomorrow at 10 let's look at …"): only
+			// a message addressed to Tandem makes a schedule.
 			return tandem.Turn{}, nil, false, false
 		}
 		cmd, inSessionOnly = &c, true

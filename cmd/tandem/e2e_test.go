@@ -165,7 +165,10 @@ func TestChatterAndBotMessagesAreIgnored(t *testing.T) {
 	botMsg := fakeslack.MessageEvent(channel, "UBOB", "help", e.slack.NextTS(), root)
 	botMsg["bot_id"] = "B0OTHER"
 	outside := fakeslack.MessageEvent(channel, "UBOB", "help", e.slack.NextTS(), "")
-	for _, ev := range []map[string]any{chatter, edit, botMsg, outside} {
+	// Chat that happens to read as a schedule makes none: only a message
+	// addressed to Tandem may set something to run as its sender later.
+	planning := fakeslack.MessageEvent(channel, "UBOB", "tomorrow at 10:00 let's look at the failing build", e.slack.NextTS(), root)
+	for _, ev := range []map[string]any{chatter, edit, botMsg, outside, planning} {
 		if _, err := e.slack.SendEvent(ctx, ev); err != nil {
 			t.Fatal(err)
 		}
@@ -178,4 +181,6 @@ func TestChatterAndBotMessagesAreIgnored(t *testing.T) {
 	if n := e.count(func(m fakeslack.Message) bool { return m.Method == "chat.postMessage" }); n != 2 {
 		t.Errorf("%d replies, want 2 (help and whoami)", n)
 	}
+	e.mention("UBOB", "schedules", root)
+	e.reply(root, "None. Start one with")
 }
