@@ -2,6 +2,7 @@ package integrations_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -146,5 +147,56 @@ func TestRelinkWhileARefusalIsMarked(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// disconnectAtSwap disconnects the link, once, as Tokens saves a refreshed
+// token: a disconnect on another replica (which takes this replica's lock
+// of the link no more than its refresh lease) landing while the refresh
+// was out. It keeps the refreshed token it was given.
+type disconnectAtSwap struct {
+	linkStore
+	once    sync.Once
+	fresh   tandem.Token
+	deleted error
+}
+
+func (d *disconnectAtSwap) SwapToken(ctx context.Context, team, user string, p tandem.ProviderID, oldRefresh string, tok tandem.Token) error {
+	d.once.Do(func() {
+		d.fresh = tok
+		d.deleted = d.linkStore.DeleteLink(ctx, team, user, p)
+	})
+	return d.linkStore.SwapToken(ctx, team, user, p, oldRefresh, tok)
+}
+
+// TestDisconnectDuringARefreshEndsTheFreshGrant: alice disconnects GitLab
+// while a turn of hers refreshes her token on another replica. Nothing
+// stores the fresh token, and the turn stops as not connected; the fresh
+// token is revoked at GitLab too, as the disconnect revoked the old one,
+// so the grant she asked to end does not live on in a token nobody holds.
+func TestDisconnectDuringARefreshEndsTheFreshGrant(t *testing.T) {
+	for name, open := range linkStores {
+		t.Run(name, func(t *testing.T) {
+			fake := startGitLabFake(t)
+			db := &disconnectAtSwap{linkStore: open(t)}
+			e := newRenewEnv(t, fake, db, nil)
+			e.save(t, e.newLink(t, "UALICE", fake.alice))
+			client := e.client(t, e.tokens, "UALICE")
+			fake.expire(fake.alice)
+			_, err := fake.prov.Identify(t.Context(), client)
+			var nc *tandem.NotConnectedError
+			if !errors.As(err, &nc) {
+				t.Errorf("the turn after the disconnect: %v; want not connected", err)
+			}
+			if db.deleted != nil || db.fresh.AccessToken == "" {
+				t.Fatalf("the disconnect at the swap: %v, refreshed token seen %v", db.deleted, db.fresh.AccessToken != "")
+			}
+			if !fake.gitlab.Revoked(db.fresh.AccessToken) {
+				t.Error("the refreshed token, which nothing stores, still works at GitLab after the disconnect")
+			}
+			if _, err := db.Link(t.Context(), "T1", "UALICE", tandem.GitLab); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+				t.Errorf("alice's link after the disconnect: %v; want none", err)
+			}
+		})
 	}
 }

@@ -314,6 +314,13 @@ func (s *source) refreshLocked(ctx context.Context, stored tandem.Link) (tandem.
 			return tandem.Link{}, s.gone(rerr)
 		}
 		return again, nil
+	} else if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		// Disconnected while the refresh was out (a disconnect takes the
+		// link's lock on its own replica only): the grant the person
+		// asked to end lives on in the fresh token, which nothing here
+		// keeps, so it is revoked as the disconnect did the old one.
+		t.revoke(ctx, s.link.Provider, s.link.User, fresh)
+		return tandem.Link{}, s.gone(err)
 	} else if err != nil {
 		return tandem.Link{}, fmt.Errorf("integrations: save refreshed token: %w", err)
 	}
@@ -574,13 +581,19 @@ func (t *Tokens) Disconnect(ctx context.Context, team, user string, p tandem.Pro
 	if err := t.Store.DeleteLink(ctx, team, user, p); err != nil {
 		return tandem.Link{}, fmt.Errorf("integrations: disconnect: %w", err)
 	}
+	t.revoke(ctx, p, user, link.Token)
+	return link, nil
+}
+
+// revoke ends the grant of tok at p where p offers revocation; a failure
+// is logged (the link is gone here either way).
+func (t *Tokens) revoke(ctx context.Context, p tandem.ProviderID, user string, tok tandem.Token) {
 	if rv, ok := t.Providers[p].(tandem.Revoker); ok {
 		rctx := context.WithValue(ctx, oauth2.HTTPClient, t.base())
-		if err := rv.Revoke(rctx, link.Token); err != nil {
+		if err := rv.Revoke(rctx, tok); err != nil {
 			t.logger().Warn("revoke at provider failed; the link is removed here", "provider", p, "user", user, "err", err)
 		}
 	}
-	return link, nil
 }
 
 // ChooseSite makes siteID the site user's link to p acts on (a Jira user with
