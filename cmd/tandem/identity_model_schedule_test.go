@@ -66,11 +66,58 @@ func (r *modelRun) scheduleCreate(creator string, p tandem.ProviderID, change bo
 // session's mode, exactly once across the replicas; a run that lacks the
 // creator's link makes no request, leaves a note, and DMs the creator
 // once per gap.
-func (r *modelRun) scheduleDue() {
+func (r *modelRun) scheduleDue() { r.scheduleDueWhileGone("") }
+
+// scheduleCreatorLeft deactivates the creator of one of the schedules in
+// the fake Slack for a day: each schedule of theirs must not run as them
+// (no request, no resolution audited) and is paused, said once in the
+// thread; the others run as scheduleDue says. The paused ones leave the
+// model (nobody resumes them).
+func (r *modelRun) scheduleCreatorLeft(pick int) {
 	if len(r.schedules) == 0 {
 		return
 	}
-	r.step(fmt.Sprintf("a day passes: %d schedules run", len(r.schedules)))
+	gone := r.schedules[pick%len(r.schedules)].creator
+	if !r.e.slack.SetDeleted(gone, true) {
+		r.rt.Fatalf("the fake Slack does not know %s", gone)
+	}
+	defer r.e.slack.SetDeleted(gone, false)
+	r.scheduleDueWhileGone(gone)
+}
+
+// scheduleDueWhileGone is scheduleDue while gone ("" for nobody) has left
+// the workspace.
+func (r *modelRun) scheduleDueWhileGone(gone string) {
+	if len(r.schedules) == 0 {
+		return
+	}
+	var paused []*modelSchedule
+	running := r.schedules[:0:0]
+	for _, s := range r.schedules {
+		if s.creator == gone {
+			paused = append(paused, s)
+		} else {
+			running = append(running, s)
+		}
+	}
+	if gone == "" {
+		r.step(fmt.Sprintf("a day passes: %d schedules run", len(r.schedules)))
+	} else {
+		r.step(fmt.Sprintf("a day passes while %s has left the workspace: %d schedules run, %d of theirs pause", gone, len(running), len(paused)))
+	}
+	r.schedules = running
+	defer func() {
+		// The paused schedules made no request and resolved nobody, and
+		// each said once that it is paused.
+		r.threadPosts("left the workspace", len(paused))
+		for _, a := range r.auditRecords()[r.audits:] {
+			for _, s := range paused {
+				if a.Action == "resolve" && a.Actor == "schedule:"+s.id {
+					r.rt.Fatalf("schedule %s of %s, who left, resolved credentials: %+v", s.id, gone, a)
+				}
+			}
+		}
+	}()
 	wants := map[*modelSchedule]identitymodel.Expect{}
 	posts := map[string]int{}
 	dms := map[string]int{}

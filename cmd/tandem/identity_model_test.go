@@ -354,6 +354,9 @@ func (r *modelRun) run() {
 			r.scheduleCreate(user.Draw(rt, "creator"), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "change"))
 		},
 		"scheduleDue": func(rt *rapid.T) { r.scheduleDue() },
+		"scheduleCreatorLeft": func(rt *rapid.T) {
+			r.scheduleCreatorLeft(rapid.IntRange(0, modelMaxSchedules-1).Draw(rt, "schedule"))
+		},
 		"ownerLeft": func(rt *rapid.T) {
 			r.ownerLeft(user.Draw(rt, "sender"), provider.Draw(rt, "provider"))
 		},
