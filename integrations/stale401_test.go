@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/integrations"
@@ -196,6 +197,73 @@ func TestDisconnectDuringARefreshEndsTheFreshGrant(t *testing.T) {
 			}
 			if _, err := db.Link(t.Context(), "T1", "UALICE", tandem.GitLab); tandem.ErrorCode(err) != tandem.ENOTFOUND {
 				t.Errorf("alice's link after the disconnect: %v; want none", err)
+			}
+		})
+	}
+}
+
+// leaseWatch tells, once, whether its Tokens first found the refresh lease
+// taken (blocked) or saved a refreshed token (swapped).
+type leaseWatch struct {
+	integrations.TokenStore
+	once sync.Once
+	seen chan string
+}
+
+func (w *leaseWatch) tell(what string) { w.once.Do(func() { w.seen <- what }) }
+
+func (w *leaseWatch) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	ok, err := w.TokenStore.Lease(ctx, name, owner, ttl)
+	if err == nil && !ok {
+		w.tell("blocked")
+	}
+	return ok, err
+}
+
+func (w *leaseWatch) SwapToken(ctx context.Context, team, user string, p tandem.ProviderID, oldRefresh string, tok tandem.Token) error {
+	err := w.TokenStore.SwapToken(ctx, team, user, p, oldRefresh, tok)
+	if err == nil {
+		w.tell("swapped")
+	}
+	return err
+}
+
+// TestDisconnectWhileAnotherReplicaRefreshes: alice disconnects GitLab on
+// one replica just as a turn of hers on another replica refreshes her
+// expired token. Whichever way the two meet, once the disconnect has
+// returned her turn no longer acts as her: no fresh token is left working
+// at GitLab that the disconnect did not revoke.
+func TestDisconnectWhileAnotherReplicaRefreshes(t *testing.T) {
+	for name, open := range linkStores {
+		t.Run(name, func(t *testing.T) {
+			fake := startGitLabFake(t)
+			db := open(t)
+			e := newRenewEnv(t, fake, db, nil)
+			watch := &leaseWatch{TokenStore: db, seen: make(chan string, 1)}
+			other := e.replica()
+			other.Store = watch
+			e.tokens = other
+			_, creds := e.expiredTurn(t) // the other replica's turn: its next call refreshes
+			turn := make(chan error, 1)
+			disconnecting := &afterRead{TokenStore: db, then: func() {
+				// As the disconnect has read the link, the turn calls.
+				go func() {
+					_, err := fake.prov.Identify(context.Background(), creds.Client)
+					turn <- err
+				}()
+				select {
+				case <-watch.seen: // its refresh waits for the lease, or is saved
+				case <-time.After(30 * time.Second):
+					t.Error("the other replica's refresh neither waited nor finished")
+				}
+			}}
+			here := &integrations.Tokens{Store: disconnecting, Providers: e.tokens.Providers, HTTPClient: e.tokens.HTTPClient}
+			if _, err := here.Disconnect(t.Context(), "T1", "UALICE", fake.prov.ID()); err != nil {
+				t.Fatal(err)
+			}
+			<-turn
+			if acct, err := fake.prov.Identify(t.Context(), creds.Client); err == nil {
+				t.Errorf("after the disconnect, the other replica's turn still acts as %s", acct.Login)
 			}
 		})
 	}

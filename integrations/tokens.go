@@ -567,13 +567,26 @@ func drain(resp *http.Response) {
 }
 
 // Disconnect unlinks user's account at p and revokes the grant at the
-// provider where it offers revocation. The link is removed even when the
-// revocation fails (it is logged): a person who asks to disconnect must
-// never stay linked. It fails with ENOTFOUND when there was no link.
+// provider where it offers revocation, under the link's lock and refresh
+// lease (a refresh on another replica cannot slip a newer token in). The
+// link is removed even when the revocation fails, or the lease cannot be
+// had (each logged): a person who asks to disconnect must never stay
+// linked. It fails with ENOTFOUND when there was no link.
 func (t *Tokens) Disconnect(ctx context.Context, team, user string, p tandem.ProviderID) (tandem.Link, error) {
-	lock := t.lockFor(tandem.Link{Team: team, User: user, Provider: p})
+	key := tandem.Link{Team: team, User: user, Provider: p}
+	lock := t.lockFor(key)
 	lock.Lock()
 	defer lock.Unlock()
+	// Under the refresh lease too, so that no replica swaps in a fresh
+	// token between the read below and the delete: the token revoked is
+	// the one stored last. Without the lease (another process holds it
+	// past refreshLeaseWait) the link is removed all the same; a refresh
+	// that then finds it gone revokes its fresh token (refreshLocked).
+	if unlease, err := t.storeLock(ctx, key); err == nil {
+		defer unlease()
+	} else {
+		t.logger().Warn("disconnect without the refresh lease", "provider", p, "user", user, "err", err)
+	}
 	link, err := t.Store.Link(ctx, team, user, p)
 	if err != nil {
 		return tandem.Link{}, fmt.Errorf("integrations: disconnect: %w", err)
