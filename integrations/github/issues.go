@@ -24,7 +24,8 @@ var (
 // count; site is unused.
 //
 // "My open issues" means the issues on login's plate, so the search is
-// "is:issue is:open assignee:LOGIN", not author: (issues someone reported
+// "is:issue is:open assignee:@me" (the account client carries, as GitHub
+// knows it now, whatever login it had when linked), not author: (issues someone reported
 // are often someone else's to fix, and a reporter who wants them can search
 // for them) and not involves: (which adds every issue login commented on or
 // was mentioned in). It matches GitHub's own "Assigned to you" list and what
@@ -39,7 +40,7 @@ func (p *Provider) OpenIssues(ctx context.Context, client *http.Client, site, lo
 	if !validLogin.MatchString(login) {
 		return nil, 0, tandem.Errorf(tandem.EINVALID, "%q is not a GitHub login.", login)
 	}
-	items, total, err := p.search(ctx, client, "is:issue is:open assignee:"+login, limit,
+	items, total, err := p.search(ctx, client, "is:issue is:open assignee:@me", limit,
 		"search issues", "the issues assigned to "+login)
 	if err != nil {
 		return nil, 0, err

@@ -18,7 +18,7 @@ func TestOpenIssues(t *testing.T) {
 		testMethod(t, r, "GET")
 		testHeader(t, r, "Authorization", "Bearer "+testToken)
 		testQuery(t, r, url.Values{
-			"q": {"is:issue is:open assignee:alice-hub"}, "sort": {"updated"}, "order": {"desc"}, "per_page": {"2"},
+			"q": {"is:issue is:open assignee:@me"}, "sort": {"updated"}, "order": {"desc"}, "per_page": {"2"},
 		})
 		serveFile(t, w, http.StatusOK, "search_assigned_issues.json")
 	})

@@ -38,7 +38,7 @@ func TestOpenPullRequests(t *testing.T) {
 		testMethod(t, r, "GET")
 		testHeader(t, r, "Authorization", "Bearer "+testToken)
 		testQuery(t, r, url.Values{
-			"q": {"is:pr is:open author:alice-hub"}, "sort": {"updated"}, "order": {"desc"}, "per_page": {"10"},
+			"q": {"is:pr is:open author:@me"}, "sort": {"updated"}, "order": {"desc"}, "per_page": {"10"},
 		})
 		serveFile(t, w, http.StatusOK, "search_issues.json")
 	})
@@ -63,7 +63,7 @@ func TestOpenPullRequests(t *testing.T) {
 func TestOpenPullRequestsLimit(t *testing.T) {
 	p, client, mux, _ := setup(t)
 	mux.HandleFunc("/search/issues", func(w http.ResponseWriter, r *http.Request) {
-		testQuery(t, r, url.Values{"q": {"is:pr is:open author:alice-hub"}, "sort": {"updated"}, "order": {"desc"}, "per_page": {"1"}})
+		testQuery(t, r, url.Values{"q": {"is:pr is:open author:@me"}, "sort": {"updated"}, "order": {"desc"}, "per_page": {"1"}})
 		serveFile(t, w, http.StatusOK, "search_issues.json") // a server that ignores per_page
 	})
 	prs, total, err := p.OpenPullRequests(context.Background(), client, "alice-hub", 1)

@@ -10,15 +10,18 @@ import (
 )
 
 // OpenPullRequests returns up to limit (at least 1, 30 when limit is 0 or
-// less) of the open pull requests login authored, most recently updated
-// first, with the total count, searching as the account client carries: a
-// private repository appears only if that account can see it. An invalid
-// login gives EINVALID; see mapError for GitHub's refusals.
+// less) of the open pull requests the account client carries authored
+// (login, its login as linked, names it in messages), most recently
+// updated first, with the total count, searching as that account: a
+// private repository appears only if it can see it. The search names the
+// account as @me, not by login: a login renamed since it was linked, and
+// taken by someone else, would find that person's pull requests. An
+// invalid login gives EINVALID; see mapError for GitHub's refusals.
 func (p *Provider) OpenPullRequests(ctx context.Context, client *http.Client, login string, limit int) ([]tandem.PullRequest, int, error) {
 	if !validLogin.MatchString(login) {
 		return nil, 0, tandem.Errorf(tandem.EINVALID, "%q is not a GitHub login.", login)
 	}
-	items, total, err := p.search(ctx, client, "is:pr is:open author:"+login, limit, "search pull requests", "the pull requests of "+login)
+	items, total, err := p.search(ctx, client, "is:pr is:open author:@me", limit, "search pull requests", "the pull requests of "+login)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -17,7 +17,7 @@ func TestReviewRequests(t *testing.T) {
 		testMethod(t, r, "GET")
 		testHeader(t, r, "Authorization", "Bearer "+testToken)
 		testQuery(t, r, url.Values{
-			"q": {"is:pr is:open review-requested:alice-hub"}, "sort": {"updated"}, "order": {"desc"}, "per_page": {"10"},
+			"q": {"is:pr is:open review-requested:@me"}, "sort": {"updated"}, "order": {"desc"}, "per_page": {"10"},
 		})
 		serveFile(t, w, http.StatusOK, "search_review_requests.json")
 	})

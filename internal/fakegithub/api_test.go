@@ -47,6 +47,10 @@ func TestSearchIssues(t *testing.T) {
 		{"is:pr draft:true author:alice", []int{a2}},
 		{"is:pr repo:acme/widgets author:alice", []int{a2, a1}},
 		{"is:pr Second", []int{a2}},
+		// @me is the token's account: alice here.
+		{"is:pr is:open author:@me", []int{a3, a2, a1}},
+		{"is:pr is:open review-requested:@me", []int{b1}},
+		{"is:issue is:open assignee:@me", []int{i1}},
 	}
 	for _, tt := range tests {
 		res, _, err := c.Search.Issues(ctx, tt.q, &gh.SearchOptions{Sort: "updated", Order: "desc"})

@@ -28,8 +28,10 @@ type query struct {
 	terms           []string
 }
 
-// parseQuery reads q; users and repositories it names must exist.
-func (s *Server) parseQuery(q string) (query, error) {
+// parseQuery reads q, as me searches (@me names that account, as GitHub
+// lets a user qualifier do; me is "" without a token); users and
+// repositories it names must exist.
+func (s *Server) parseQuery(q, me string) (query, error) {
 	var out query
 	for _, f := range strings.Fields(q) {
 		k, v, ok := strings.Cut(f, ":")
@@ -38,6 +40,12 @@ func (s *Server) parseQuery(q string) (query, error) {
 			continue
 		}
 		v = key(strings.Trim(v, `"`))
+		if v == "@me" {
+			if me == "" {
+				return out, fmt.Errorf("@me without a token")
+			}
+			v = me
+		}
 		switch k {
 		case "is", "type":
 			switch v {
@@ -130,7 +138,7 @@ func (s *Server) searchIssues(w http.ResponseWriter, r *http.Request, c caller) 
 		validationFailed(w, docsSearch, obj{"resource": "Search", "field": "q", "code": "missing"})
 		return
 	}
-	q, err := s.parseQuery(raw)
+	q, err := s.parseQuery(raw, c.key)
 	if err != nil {
 		validationFailed(w, docsSearch, obj{"resource": "Search", "field": "q", "code": "invalid",
 			"message": "The listed users and repositories cannot be searched either because the resources do not exist or you do not have permission to view them."})
