@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -266,5 +268,49 @@ func TestDisconnectWhileAnotherReplicaRefreshes(t *testing.T) {
 				t.Errorf("after the disconnect, the other replica's turn still acts as %s", acct.Login)
 			}
 		})
+	}
+}
+
+// ttlWatch keeps the ttl of each refresh lease its Tokens takes.
+type ttlWatch struct {
+	linkStore
+	mu   sync.Mutex
+	ttls []time.Duration
+}
+
+func (w *ttlWatch) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	if strings.HasPrefix(name, "refresh/") {
+		w.mu.Lock()
+		w.ttls = append(w.ttls, ttl)
+		w.mu.Unlock()
+	}
+	return w.linkStore.Lease(ctx, name, owner, ttl)
+}
+
+// TestRefreshLeaseOutlastsASlowRefresh: a refresh may take as long as the
+// HTTP client's timeout (TANDEM_PROVIDER_TIMEOUT); its lease lasts at
+// least twice that, so that no other replica takes it and spends the same
+// rotating refresh token while the first refresh is still out.
+func TestRefreshLeaseOutlastsASlowRefresh(t *testing.T) {
+	for _, timeout := range []time.Duration{10 * time.Second, 45 * time.Second} {
+		fake := startGitLabFake(t)
+		db := &ttlWatch{linkStore: openFlowStore(t)}
+		e := newRenewEnv(t, fake, db, nil)
+		e.tokens.HTTPClient = &http.Client{Timeout: timeout}
+		_, creds := e.expiredTurn(t)
+		if _, err := fake.prov.Identify(t.Context(), creds.Client); err != nil {
+			t.Fatal(err)
+		}
+		db.mu.Lock()
+		ttls := slices.Clone(db.ttls)
+		db.mu.Unlock()
+		if len(ttls) == 0 {
+			t.Fatalf("timeout %s: no refresh lease was taken", timeout)
+		}
+		for _, ttl := range ttls {
+			if ttl < 2*timeout || ttl < 30*time.Second {
+				t.Errorf("timeout %s: a refresh lease of %s; want at least %s", timeout, ttl, max(2*timeout, 30*time.Second))
+			}
+		}
 	}
 }

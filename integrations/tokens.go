@@ -128,11 +128,21 @@ func (t *Tokens) valid(tok tandem.Token) bool {
 }
 
 // Refresh leases in the store serialise refreshes across replicas sharing
-// one database; the in-process mutex does it within one process.
+// one database; the in-process mutex does it within one process. A lease
+// lasts refreshLeaseTTL, or longer when the HTTP client's timeout would
+// let a refresh outlast it (leaseTTL).
 const (
 	refreshLeaseTTL  = 30 * time.Second
 	refreshLeaseWait = 20 * time.Second
 )
+
+// leaseTTL is how long a refresh lease lasts: refreshLeaseTTL, and at
+// least twice the HTTP client's timeout, so that a slow token endpoint
+// never lets the lease lapse while its refresh is out and another replica
+// spend the same rotating refresh token.
+func (t *Tokens) leaseTTL() time.Duration {
+	return max(refreshLeaseTTL, 2*t.base().Timeout)
+}
 
 // leaseOwner names this token source in refresh leases: each Tokens is one
 // contender, as each replica is.
@@ -151,7 +161,7 @@ func (t *Tokens) storeLock(ctx context.Context, l tandem.Link) (func(), error) {
 	name := "refresh/" + l.Team + "/" + l.User + "/" + string(l.Provider)
 	deadline := time.Now().Add(refreshLeaseWait)
 	for {
-		ok, err := t.Store.Lease(ctx, name, t.leaseOwner(), refreshLeaseTTL)
+		ok, err := t.Store.Lease(ctx, name, t.leaseOwner(), t.leaseTTL())
 		if err != nil {
 			return nil, fmt.Errorf("integrations: refresh lease: %w", err)
 		}
