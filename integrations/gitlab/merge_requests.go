@@ -41,16 +41,27 @@ func (p *Provider) OpenPullRequests(ctx context.Context, client *http.Client, lo
 }
 
 // ReviewRequests returns up to limit (30 when limit is 0 or less) of the
-// open merge requests that have login among their reviewers, in every
-// project the account client carries can see
-// (GET /merge_requests?reviewer_username=login&scope=all&state=opened),
-// most recently updated first, with the total count. An invalid login gives
-// EINVALID; see mapError for GitLab's refusals.
+// open merge requests that have the account client carries among their
+// reviewers (login, its username as linked, names it in messages), in
+// every project that account can see (GET /user for its id, then
+// GET /merge_requests?reviewer_id=ID&scope=all&state=opened), most recently
+// updated first, with the total count. The reviewer is named by the
+// token's own id, not by login: a username changed since it was linked,
+// and taken by someone else, would find that person's review requests. An
+// invalid login gives EINVALID; see mapError for GitLab's refusals.
 func (p *Provider) ReviewRequests(ctx context.Context, client *http.Client, login string, limit int) ([]tandem.PullRequest, int, error) {
 	if err := checkLogin(login); err != nil {
 		return nil, 0, err
 	}
-	opts := &gl.ListMergeRequestsOptions{State: gl.Ptr("opened"), Scope: gl.Ptr("all"), ReviewerUsername: gl.Ptr(login)}
+	c, err := p.client(client)
+	if err != nil {
+		return nil, 0, err
+	}
+	me, resp, err := c.Users.CurrentUser(gl.WithContext(ctx))
+	if err != nil {
+		return nil, 0, mapError("list review requests", "the merge requests waiting for "+login, resp, err)
+	}
+	opts := &gl.ListMergeRequestsOptions{State: gl.Ptr("opened"), Scope: gl.Ptr("all"), ReviewerID: gl.ReviewerID(me.ID)}
 	return p.mergeRequests(ctx, client, opts, limit, "list review requests", "the merge requests waiting for "+login)
 }
 

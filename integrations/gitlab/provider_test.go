@@ -89,11 +89,17 @@ func TestOpenPullRequests(t *testing.T) {
 
 func TestReviewRequests(t *testing.T) {
 	p, client, mux, _ := setup(t)
+	// The token's own account, whatever username it was linked with.
+	mux.HandleFunc("/user", func(w http.ResponseWriter, r *http.Request) {
+		testMethod(t, r, "GET")
+		testAuth(t, r)
+		fmt.Fprint(w, `{"id": 4242, "username": "bob-lab-renamed", "name": "Bob"}`)
+	})
 	mux.HandleFunc("/merge_requests", func(w http.ResponseWriter, r *http.Request) {
 		testMethod(t, r, "GET")
 		testAuth(t, r)
 		testQuery(t, r, url.Values{
-			"state": {"opened"}, "scope": {"all"}, "reviewer_username": {"bob-lab"},
+			"state": {"opened"}, "scope": {"all"}, "reviewer_id": {"4242"},
 			"order_by": {"updated_at"}, "sort": {"desc"}, "per_page": {"30"},
 		})
 		paginated(w, 1, 30, 2)
