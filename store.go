@@ -259,6 +259,11 @@ type Store interface {
 	// coordinate through leases: "session/<key>" orders a session's turns,
 	// "refresh/<team>/<user>/<provider>" serialises a token refresh.
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// RenewLease extends owner's lease name for ttl from now, only while
+	// owner still holds it: it reports false, and takes nothing, when the
+	// lease was released or another owner took it. A runner that stalled
+	// past its release cannot take its session back by renewing.
+	RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	// ReleaseLease drops owner's lease; it does nothing when owner does not
 	// hold it.
 	ReleaseLease(ctx context.Context, name, owner string) error

@@ -38,6 +38,7 @@ type Store interface {
 	SetSetting(ctx context.Context, name, value string) error
 	Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRecord, error)
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
 	LeaseNextTurn(ctx context.Context, name, owner string, ttl time.Duration, key tandem.SessionKey) (tandem.TurnRecord, error)
 	NextTurnOrRelease(ctx context.Context, key tandem.SessionKey, name, owner string) (tandem.TurnRecord, error)

@@ -57,6 +57,28 @@ func (db *DB) Lease(ctx context.Context, name, owner string, ttl time.Duration) 
 	return true, nil
 }
 
+// RenewLease extends owner's lease on name for ttl, only while owner holds
+// it (expired or not, as long as nobody took it): a released lease, or one
+// another owner took, reports false and stays as it is. It fails like
+// Lease.
+func (db *DB) RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	if name == "" || owner == "" || ttl <= 0 {
+		return false, fmt.Errorf("store: renew lease: %w", tandem.Errorf(tandem.EINVALID, "a lease needs a name, an owner and a positive ttl"))
+	}
+	if err := db.Ping(ctx); err != nil {
+		return false, err
+	}
+	db.leases.mu.Lock()
+	defer db.leases.mu.Unlock()
+	cur, ok := db.leases.leases[name]
+	if !ok || cur.Owner != owner || (cur.Expires.IsZero() && cur.pins > 0) {
+		return false, nil // released (or ending), or another's
+	}
+	cur.Expires = time.Now().Add(ttl)
+	db.leases.leases[name] = cur
+	return true, nil
+}
+
 // ReleaseLease drops owner's lease on name; it leaves another owner's alone.
 func (db *DB) ReleaseLease(ctx context.Context, name, owner string) error {
 	if err := db.Ping(ctx); err != nil {

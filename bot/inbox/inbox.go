@@ -40,6 +40,7 @@ type Store interface {
 	TurnRecord(ctx context.Context, id string) (tandem.TurnRecord, error)
 	NextTurn(ctx context.Context, key tandem.SessionKey) (tandem.TurnRecord, error)
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
 	LeaseNextTurn(ctx context.Context, name, owner string, ttl time.Duration, key tandem.SessionKey) (tandem.TurnRecord, error)
 	NextTurnOrRelease(ctx context.Context, key tandem.SessionKey, name, owner string) (tandem.TurnRecord, error)
@@ -405,14 +406,14 @@ func (r *Runner) renewLease(ctx context.Context, name string, lost func()) {
 			return
 		case <-t.C:
 		}
-		ok, err := r.cfg.Store.Lease(ctx, name, r.owner, r.cfg.LeaseTTL)
+		ok, err := r.cfg.Store.RenewLease(ctx, name, r.owner, r.cfg.LeaseTTL)
 		switch {
 		case ctx.Err() != nil:
 			return // the session is done; a renewal cut short means nothing
 		case err != nil:
 			r.log.Error("renew session lease; starting no further turn here", "lease", name, "err", err)
 		case !ok:
-			r.log.Warn("session lease lost to another replica; starting no further turn here", "lease", name)
+			r.log.Warn("session lease lost (released, or taken by another replica); starting no further turn here", "lease", name)
 		default:
 			continue
 		}

@@ -44,6 +44,12 @@ func (s *leaseStore) Lease(ctx context.Context, name, owner string, ttl time.Dur
 	return s.renew()
 }
 
+// RenewLease counts as Lease does: after the first take, each call is a
+// renewal that answers renew.
+func (s *leaseStore) RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	return s.Lease(ctx, name, owner, ttl)
+}
+
 func (s *leaseStore) ReleaseLease(ctx context.Context, name, owner string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -41,6 +41,10 @@ const (
 		WHERE leases.owner = excluded.owner OR leases.expires <= now()
 		RETURNING true`
 	releaseSQL = `DELETE FROM leases %s WHERE name = $1 AND owner = $2`
+	renewSQL   = `
+		UPDATE leases SET expires = now() + $3 * interval '1 microsecond' %s
+		WHERE name = $1 AND owner = $2
+		RETURNING true`
 )
 
 // The statements of leaseSQL and releaseSQL, for session leases and for
@@ -50,7 +54,17 @@ var (
 	releaseSessionSQL = fmt.Sprintf(releaseSQL, "USING "+asyncCommit)
 	leaseOtherSQL     = fmt.Sprintf(leaseSQL, "")
 	releaseOtherSQL   = fmt.Sprintf(releaseSQL, "")
+	renewSessionSQL   = fmt.Sprintf(renewSQL, "FROM "+asyncCommit)
+	renewOtherSQL     = fmt.Sprintf(renewSQL, "")
 )
+
+// renewStatement returns the statement that renews the lease name.
+func renewStatement(name string) string {
+	if strings.HasPrefix(name, tandem.SessionLeasePrefix) {
+		return renewSessionSQL
+	}
+	return renewOtherSQL
+}
 
 // leaseStatements returns the statements that take and release the lease
 // name.
@@ -87,6 +101,30 @@ func (db *DB) Lease(ctx context.Context, name, owner string, ttl time.Duration) 
 	}
 	if err != nil {
 		return false, db.fail(ctx, "lease", err)
+	}
+	return got, nil
+}
+
+// RenewLease extends owner's lease on name for ttl, in one statement that
+// updates the row only while owner holds it (expired or not, as long as
+// nobody took it): a released lease, or one another owner took, reports
+// false and stays as it is, so a replica that stalled past its release
+// cannot take its session back by renewing. Like Lease, a session's lease
+// commits without waiting for the disk. It fails like Lease.
+func (db *DB) RenewLease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	if name == "" || owner == "" || ttl <= 0 {
+		return false, fmt.Errorf("postgres: renew lease: %w", tandem.Errorf(tandem.EINVALID, "a lease needs a name, an owner and a positive ttl"))
+	}
+	if err := db.ready(ctx, "renew lease"); err != nil {
+		return false, err
+	}
+	var got bool
+	err := db.pool.QueryRow(ctx, renewStatement(name), name, owner, max(1, ttl.Microseconds())).Scan(&got)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, db.fail(ctx, "renew lease", err)
 	}
 	return got, nil
 }

@@ -53,6 +53,7 @@ func TestSessionLeasesDoNotWaitForTheDisk(t *testing.T) {
 	ttl := int64(30e6) // microseconds
 	const (
 		take = iota
+		renew
 		release
 		lastRead // NextTurnOrRelease's, of a session with no turn
 	)
@@ -64,11 +65,13 @@ func TestSessionLeasesDoNotWaitForTheDisk(t *testing.T) {
 	}{
 		{"a new session lease", tandem.SessionLeasePrefix + "T1/C1/1700000000.000200", take, "replica-1", "off"},
 		{"a session lease's renewal", session, take, "replica-1", "off"},
+		{"a session lease's renewal (RenewLease)", session, renew, "replica-1", "off"},
 		{"a session lease taken by another", session, take, "replica-2", "off"},
 		{"a session lease's release", session, release, "replica-1", "off"},
 		{"a session's last read, which releases its lease", session, lastRead, "replica-1", "off"},
 		{"a new refresh lease", "refresh/T1/U2/github", take, "replica-1", "on"},
 		{"a refresh lease's renewal", refresh, take, "replica-1", "on"},
+		{"a refresh lease's renewal (RenewLease)", refresh, renew, "replica-1", "on"},
 		{"a refresh lease's release", refresh, release, "replica-1", "on"},
 		{"a last read releasing a refresh lease", refresh, lastRead, "replica-1", "on"},
 	}
@@ -79,6 +82,8 @@ func TestSessionLeasesDoNotWaitForTheDisk(t *testing.T) {
 			switch c.op {
 			case take:
 				got = commitSetting(t, lease, c.lease, c.owner, ttl)
+			case renew:
+				got = commitSetting(t, renewStatement(c.lease), c.lease, c.owner, ttl)
 			case release:
 				got = commitSetting(t, rel, c.lease, c.owner)
 			case lastRead:

@@ -220,6 +220,33 @@ func testLeases(t *testing.T, open func(t *testing.T) tandem.Store) {
 	if ok, _ := s.Lease(ctx, "session/a", "replica-2", time.Minute); !ok {
 		t.Error("a released lease was refused")
 	}
+	// A renewal extends only a lease its owner still holds: never one that
+	// was released (a runner that stalled past its release would take its
+	// session back) nor another owner's.
+	for _, name := range []string{"session/renewed", "refresh/renewed"} {
+		if ok, err := s.RenewLease(ctx, name, "replica-1", time.Minute); err != nil || ok {
+			t.Errorf("%s: renewing a lease nobody took: %v, %v; want false", name, ok, err)
+		}
+		if ok, _ := s.Lease(ctx, name, "replica-1", time.Minute); !ok {
+			t.Fatalf("%s: a free lease was refused", name)
+		}
+		if ok, err := s.RenewLease(ctx, name, "replica-1", time.Minute); err != nil || !ok {
+			t.Errorf("%s: the holder's renewal: %v, %v; want true", name, ok, err)
+		}
+		if ok, _ := s.RenewLease(ctx, name, "replica-2", time.Minute); ok {
+			t.Errorf("%s: another owner renewed a held lease", name)
+		}
+		must(t, "ReleaseLease", s.ReleaseLease(ctx, name, "replica-1"))
+		if ok, err := s.RenewLease(ctx, name, "replica-1", time.Minute); err != nil || ok {
+			t.Errorf("%s: renewing a released lease: %v, %v; want false", name, ok, err)
+		}
+		if ok, _ := s.Lease(ctx, name, "replica-2", time.Minute); !ok {
+			t.Errorf("%s: a released lease, renewed by its former owner, was refused to another", name)
+		}
+		if ok, _ := s.RenewLease(ctx, name, "replica-1", time.Minute); ok {
+			t.Errorf("%s: the former owner renewed a lease another owner took", name)
+		}
+	}
 	// An expired lease goes to whoever asks.
 	if ok, _ := s.Lease(ctx, "refresh/x", "replica-1", time.Millisecond); !ok {
 		t.Fatal("lease refused")
