@@ -186,15 +186,7 @@ func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.
 		return fmt.Errorf("postgres: swap token: %w", err)
 	}
 	return db.inTx(ctx, "swap token", func(tx pgx.Tx) error {
-		var stored []byte
-		err := tx.QueryRow(ctx, `SELECT sealed_token FROM links WHERE team = $1 AND user_id = $2 AND provider = $3 FOR UPDATE`,
-			team, user, string(provider)).Scan(&stored)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notLinked(user, provider)
-		} else if err != nil {
-			return err
-		}
-		current, err := db.keys.OpenToken(stored, team, user, provider)
+		current, _, err := db.lockedToken(ctx, tx, team, user, provider)
 		if err != nil {
 			return err
 		}
@@ -205,6 +197,25 @@ func (db *DB) SwapToken(ctx context.Context, team, user string, provider tandem.
 			team, user, string(provider), sealed)
 		return err
 	})
+}
+
+// lockedToken reads the link's token, opened, and its needs-reconnect
+// flag, holding the row locked (FOR UPDATE) until tx ends, so that a
+// comparison with it and the write that depends on it are one step. It
+// fails with ENOTFOUND without a link and EINTERNAL when the token does
+// not decrypt.
+func (db *DB) lockedToken(ctx context.Context, tx pgx.Tx, team, user string, provider tandem.ProviderID) (tandem.Token, bool, error) {
+	var stored []byte
+	var flagged bool
+	err := tx.QueryRow(ctx, `SELECT sealed_token, needs_reconnect FROM links WHERE team = $1 AND user_id = $2 AND provider = $3 FOR UPDATE`,
+		team, user, string(provider)).Scan(&stored, &flagged)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return tandem.Token{}, false, notLinked(user, provider)
+	} else if err != nil {
+		return tandem.Token{}, false, err
+	}
+	tok, err := db.keys.OpenToken(stored, team, user, provider)
+	return tok, flagged, err
 }
 
 // SetLinkSite sets the link's site while it is to the account accountID
@@ -238,16 +249,7 @@ func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provide
 	}
 	marked := false
 	err := db.inTx(ctx, "mark needs reconnect", func(tx pgx.Tx) error {
-		var stored []byte
-		var flagged bool
-		err := tx.QueryRow(ctx, `SELECT sealed_token, needs_reconnect FROM links WHERE team = $1 AND user_id = $2 AND provider = $3 FOR UPDATE`,
-			team, user, string(provider)).Scan(&stored, &flagged)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return notLinked(user, provider)
-		} else if err != nil {
-			return err
-		}
-		current, err := db.keys.OpenToken(stored, team, user, provider)
+		current, flagged, err := db.lockedToken(ctx, tx, team, user, provider)
 		if err != nil {
 			return err
 		}
