@@ -92,8 +92,10 @@ func (db *DB) Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRe
 // PruneAudit deletes records older than before and returns how many it
 // deleted. As in the bbolt store, it goes in append order and stops at the
 // first record not older than before, so a record appended with an earlier
-// time than one before it waits for a later prune. It works in batches; on
-// error, the batches before it stay deleted.
+// time than one before it waits for a later prune; and it deletes only
+// records older than before, also one that committed during the prune
+// with a lower sequence number. It works in batches; on error, the
+// batches before it stay deleted.
 func (db *DB) PruneAudit(before time.Time) (int, error) {
 	ctx := context.Background()
 	// The first record not older than before bounds what goes; without one,
@@ -107,7 +109,10 @@ func (db *DB) PruneAudit(before time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// A sequence number is taken before its record commits, so a record
+	// committed after stop was read may have a lower one: only records
+	// older than before go, whatever their number.
 	return db.pruneLoop("prune audit", `
 		DELETE FROM audit WHERE seq IN (
-			SELECT seq FROM audit WHERE seq < $1 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)`, stop)
+			SELECT seq FROM audit WHERE seq < $1 AND at < $3 ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)`, stop, before)
 }

@@ -260,11 +260,11 @@ func (db *DB) PruneTurns(before time.Time) (int, error) {
 			ORDER BY recorded_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, before)
 }
 
-func (db *DB) pruneLoop(op, sql string, arg any) (int, error) {
+func (db *DB) pruneLoop(op, sql string, arg any, more ...any) (int, error) {
 	ctx := context.Background()
 	total := 0
 	for {
-		tag, err := db.exec(ctx, op, sql, arg, pruneBatch)
+		tag, err := db.exec(ctx, op, sql, append([]any{arg, pruneBatch}, more...)...)
 		if err != nil {
 			return total, err
 		}
