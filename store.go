@@ -188,7 +188,7 @@ type Store interface {
 	// user of the team has a link to the same provider account (AccountID).
 	SaveLink(ctx context.Context, l Link) error
 	// DeleteLink removes a link; ENOTFOUND when there was none.
-	DeleteLink(ctx context.Context, team, user string, provider ProviderID) error
+	DeleteLink(ctx context.Context, team, user string, provider ProviderID) (Link, error)
 	// SwapToken replaces the link's token only if its stored refresh token
 	// still equals oldRefresh (compare-and-swap for rotating refresh
 	// tokens); ECONFLICT when another refresh won, ENOTFOUND without a link.

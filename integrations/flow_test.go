@@ -808,7 +808,7 @@ func TestFlowRefusesStepAttacks(t *testing.T) {
 			b := fe.browser(t, "UALICE", "alice-gh")
 			cb := b.begin(fe.connectURL(t, "UALICE", tandem.GitHub, ""))
 			wantPage(t, "first use", b.get(cb), http.StatusOK, "is now linked")
-			if err := fe.db.DeleteLink(t.Context(), flowTeam, "UALICE", tandem.GitHub); err != nil {
+			if _, err := fe.db.DeleteLink(t.Context(), flowTeam, "UALICE", tandem.GitHub); err != nil {
 				t.Fatal(err)
 			}
 			return b, cb

@@ -167,7 +167,7 @@ type disconnectAtSwap struct {
 func (d *disconnectAtSwap) SwapToken(ctx context.Context, team, user string, p tandem.ProviderID, oldRefresh string, tok tandem.Token) error {
 	d.once.Do(func() {
 		d.fresh = tok
-		d.deleted = d.linkStore.DeleteLink(ctx, team, user, p)
+		_, d.deleted = d.linkStore.DeleteLink(ctx, team, user, p)
 	})
 	return d.linkStore.SwapToken(ctx, team, user, p, oldRefresh, tok)
 }
@@ -204,66 +204,46 @@ func TestDisconnectDuringARefreshEndsTheFreshGrant(t *testing.T) {
 	}
 }
 
-// leaseWatch tells, once, whether its Tokens first found the refresh lease
-// taken (blocked) or saved a refreshed token (swapped).
-type leaseWatch struct {
-	integrations.TokenStore
+// refreshAtDelete runs then, once, as Tokens asks the store to delete a
+// link: a refresh on another replica landing just before the disconnect's
+// delete.
+type refreshAtDelete struct {
+	linkStore
 	once sync.Once
-	seen chan string
+	then func()
 }
 
-func (w *leaseWatch) tell(what string) { w.once.Do(func() { w.seen <- what }) }
-
-func (w *leaseWatch) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	ok, err := w.TokenStore.Lease(ctx, name, owner, ttl)
-	if err == nil && !ok {
-		w.tell("blocked")
-	}
-	return ok, err
-}
-
-func (w *leaseWatch) SwapToken(ctx context.Context, team, user string, p tandem.ProviderID, oldRefresh string, tok tandem.Token) error {
-	err := w.TokenStore.SwapToken(ctx, team, user, p, oldRefresh, tok)
-	if err == nil {
-		w.tell("swapped")
-	}
-	return err
+func (r *refreshAtDelete) DeleteLink(ctx context.Context, team, user string, p tandem.ProviderID) (tandem.Link, error) {
+	r.once.Do(r.then)
+	return r.linkStore.DeleteLink(ctx, team, user, p)
 }
 
 // TestDisconnectWhileAnotherReplicaRefreshes: alice disconnects GitLab on
 // one replica just as a turn of hers on another replica refreshes her
-// expired token. Whichever way the two meet, once the disconnect has
-// returned her turn no longer acts as her: no fresh token is left working
-// at GitLab that the disconnect did not revoke.
+// expired token and saves the new one. The disconnect revokes the token
+// it removed, the new one, so once it has returned her turn no longer
+// acts as her (revoking the token it had read before would leave the new
+// one working).
 func TestDisconnectWhileAnotherReplicaRefreshes(t *testing.T) {
 	for name, open := range linkStores {
 		t.Run(name, func(t *testing.T) {
 			fake := startGitLabFake(t)
 			db := open(t)
 			e := newRenewEnv(t, fake, db, nil)
-			watch := &leaseWatch{TokenStore: db, seen: make(chan string, 1)}
-			other := e.replica()
-			other.Store = watch
-			e.tokens = other
 			_, creds := e.expiredTurn(t) // the other replica's turn: its next call refreshes
-			turn := make(chan error, 1)
-			disconnecting := &afterRead{TokenStore: db, then: func() {
-				// As the disconnect has read the link, the turn calls.
-				go func() {
-					_, err := fake.prov.Identify(context.Background(), creds.Client)
-					turn <- err
-				}()
-				select {
-				case <-watch.seen: // its refresh waits for the lease, or is saved
-				case <-time.After(30 * time.Second):
-					t.Error("the other replica's refresh neither waited nor finished")
+			refreshes := fake.refreshes(fake.alice)
+			disconnecting := &refreshAtDelete{linkStore: db, then: func() {
+				if _, err := fake.prov.Identify(t.Context(), creds.Client); err != nil {
+					t.Errorf("the other replica's turn before the disconnect: %v", err)
 				}
 			}}
 			here := &integrations.Tokens{Store: disconnecting, Providers: e.tokens.Providers, HTTPClient: e.tokens.HTTPClient}
 			if _, err := here.Disconnect(t.Context(), "T1", "UALICE", fake.prov.ID()); err != nil {
 				t.Fatal(err)
 			}
-			<-turn
+			if fake.refreshes(fake.alice) != refreshes+1 {
+				t.Fatalf("the other replica refreshed %d times; want once", fake.refreshes(fake.alice)-refreshes)
+			}
 			if acct, err := fake.prov.Identify(t.Context(), creds.Client); err == nil {
 				t.Errorf("after the disconnect, the other replica's turn still acts as %s", acct.Login)
 			}

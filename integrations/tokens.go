@@ -21,7 +21,7 @@ type TokenStore interface {
 	Link(ctx context.Context, team, user string, provider tandem.ProviderID) (tandem.Link, error)
 	SwapToken(ctx context.Context, team, user string, provider tandem.ProviderID, oldRefresh string, tok tandem.Token) error
 	MarkNeedsReconnect(ctx context.Context, team, user string, provider tandem.ProviderID, refused tandem.Token) (bool, error)
-	DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) error
+	DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) (tandem.Link, error)
 	SetLinkSite(ctx context.Context, team, user string, provider tandem.ProviderID, accountID, site, siteName string) error
 	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, owner string) error
@@ -577,34 +577,26 @@ func drain(resp *http.Response) {
 }
 
 // Disconnect unlinks user's account at p and revokes the grant at the
-// provider where it offers revocation, under the link's lock and refresh
-// lease (a refresh on another replica cannot slip a newer token in). The
-// link is removed even when the revocation fails, or the lease cannot be
-// had (each logged): a person who asks to disconnect must never stay
-// linked. It fails with ENOTFOUND when there was no link.
+// provider where it offers revocation: the token revoked is the one the
+// store removed with the link (DeleteLink returns it), so a refresh on
+// another replica that swapped in a newer token before the delete has
+// that one revoked, and one that swaps after it finds the link gone and
+// revokes its own (refreshLocked). It waits for no refresh lease, so a
+// replica busy refreshing never holds up the command. The link is removed
+// even when the revocation fails (logged): a person who asks to
+// disconnect must never stay linked. It fails with ENOTFOUND when there
+// was no link.
 func (t *Tokens) Disconnect(ctx context.Context, team, user string, p tandem.ProviderID) (tandem.Link, error) {
-	key := tandem.Link{Team: team, User: user, Provider: p}
-	lock := t.lockFor(key)
+	lock := t.lockFor(tandem.Link{Team: team, User: user, Provider: p})
 	lock.Lock()
 	defer lock.Unlock()
-	// Under the refresh lease too, so that no replica swaps in a fresh
-	// token between the read below and the delete: the token revoked is
-	// the one stored last. Without the lease (another process holds it
-	// past refreshLeaseWait) the link is removed all the same; a refresh
-	// that then finds it gone revokes its fresh token (refreshLocked).
-	if unlease, err := t.storeLock(ctx, key); err == nil {
-		defer unlease()
-	} else {
-		t.logger().Warn("disconnect without the refresh lease", "provider", p, "user", user, "err", err)
-	}
-	link, err := t.Store.Link(ctx, team, user, p)
+	link, err := t.Store.DeleteLink(ctx, team, user, p)
 	if err != nil {
 		return tandem.Link{}, fmt.Errorf("integrations: disconnect: %w", err)
 	}
-	if err := t.Store.DeleteLink(ctx, team, user, p); err != nil {
-		return tandem.Link{}, fmt.Errorf("integrations: disconnect: %w", err)
+	if link.Token.AccessToken != "" || link.Token.RefreshToken != "" {
+		t.revoke(ctx, p, user, link.Token)
 	}
-	t.revoke(ctx, p, user, link.Token)
 	return link, nil
 }
 

@@ -53,8 +53,10 @@ func (s *memStore) MarkNeedsReconnect(ctx context.Context, team, user string, p 
 	return true, nil
 }
 
-func (s *memStore) DeleteLink(ctx context.Context, team, user string, p tandem.ProviderID) error {
-	return nil
+func (s *memStore) DeleteLink(ctx context.Context, team, user string, p tandem.ProviderID) (tandem.Link, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.link, nil
 }
 
 func (s *memStore) SaveLink(ctx context.Context, l tandem.Link) error {

@@ -163,19 +163,32 @@ func accountFree(b *bolt.Bucket, l tandem.Link) error {
 	return nil
 }
 
-// DeleteLink removes a link. It fails with ENOTFOUND when there was none.
-func (db *DB) DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) error {
+// DeleteLink removes a link and returns it as it was removed, read in the
+// same transaction: its token is the one stored at that moment. A token
+// that does not open leaves the returned Token zero; the link is removed
+// all the same. It fails with ENOTFOUND when there was none.
+func (db *DB) DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) (tandem.Link, error) {
 	k, err := linkKey(team, user, provider)
 	if err != nil {
-		return fmt.Errorf("store: delete link: %w", err)
+		return tandem.Link{}, fmt.Errorf("store: delete link: %w", err)
 	}
-	return db.update(ctx, "delete link", func(tx *bolt.Tx) error {
+	var l tandem.Link
+	err = db.update(ctx, "delete link", func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bucketLinks))
-		if b.Get(k) == nil {
+		raw := b.Get(k)
+		if raw == nil {
 			return notLinked(team, user, provider)
+		}
+		var rerr error
+		if l, rerr = db.readLink(raw, team, user, provider); rerr != nil {
+			l = tandem.Link{Team: team, User: user, Provider: provider}
 		}
 		return b.Delete(k)
 	})
+	if err != nil {
+		return tandem.Link{}, err
+	}
+	return l, nil
 }
 
 // SwapToken replaces the link's token, and clears NeedsReconnect, only if

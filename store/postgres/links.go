@@ -157,16 +157,30 @@ func (db *DB) SaveLink(ctx context.Context, l tandem.Link) error {
 	})
 }
 
-// DeleteLink removes a link. It fails with ENOTFOUND when there was none.
-func (db *DB) DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) error {
+// DeleteLink removes a link and returns it as it was removed, in one
+// statement (DELETE … RETURNING): its token is the one stored at that
+// moment, whatever a refresh on another replica swapped in before. A token
+// that does not open leaves the returned Token zero; the link is removed
+// all the same. It fails with ENOTFOUND when there was none.
+func (db *DB) DeleteLink(ctx context.Context, team, user string, provider tandem.ProviderID) (tandem.Link, error) {
 	if err := checkLinkKey(team, user, provider); err != nil {
-		return fmt.Errorf("postgres: delete link: %w", err)
+		return tandem.Link{}, fmt.Errorf("postgres: delete link: %w", err)
 	}
-	tag, err := db.exec(ctx, "delete link", `DELETE FROM links WHERE team = $1 AND user_id = $2 AND provider = $3`, team, user, string(provider))
-	if err == nil && tag.RowsAffected() == 0 {
-		err = fmt.Errorf("postgres: delete link: %w", notLinked(user, provider))
+	if err := db.ready(ctx, "delete link"); err != nil {
+		return tandem.Link{}, err
 	}
-	return err
+	l, sealed, err := scanLink(db.pool.QueryRow(ctx, `DELETE FROM links WHERE team = $1 AND user_id = $2 AND provider = $3 RETURNING `+linkColumns,
+		team, user, string(provider)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return tandem.Link{}, fmt.Errorf("postgres: delete link: %w", notLinked(user, provider))
+	}
+	if err != nil {
+		return tandem.Link{}, db.fail(ctx, "delete link", err)
+	}
+	if tok, err := db.keys.OpenToken(sealed, l.Team, l.User, l.Provider); err == nil {
+		l.Token = tok
+	}
+	return l, nil
 }
 
 // SwapToken replaces the link's token, and clears NeedsReconnect, only if

@@ -572,10 +572,19 @@ func testLinks(t *testing.T, open func(t *testing.T) tandem.Store) {
 		s := open(t)
 		must(t, "SaveLink", s.SaveLink(t.Context(), link("T1", "U1", tandem.GitHub)))
 		must(t, "SaveLink", s.SaveLink(t.Context(), link("T1", "U1", tandem.GitLab)))
-		must(t, "DeleteLink", s.DeleteLink(t.Context(), "T1", "U1", tandem.GitHub))
-		_, err := s.Link(t.Context(), "T1", "U1", tandem.GitHub)
+		// A refresh swapped the token since the link was saved: the
+		// deleted link names the token stored when it went, so a
+		// disconnect revokes that one.
+		swapped := tandem.Token{AccessToken: "gho_FAKE_swapped_at_delete", RefreshToken: "ghr_FAKE_swapped_at_delete", TokenType: "bearer"}
+		must(t, "SwapToken", s.SwapToken(t.Context(), "T1", "U1", tandem.GitHub, link("T1", "U1", tandem.GitHub).Token.RefreshToken, swapped))
+		gone, err := s.DeleteLink(t.Context(), "T1", "U1", tandem.GitHub)
+		must(t, "DeleteLink", err)
+		if gone.Token.AccessToken != swapped.AccessToken || gone.Token.RefreshToken != swapped.RefreshToken || gone.User != "U1" || gone.Provider != tandem.GitHub {
+			t.Errorf("DeleteLink returned %s/%s with token %.12s…; want U1's GitHub link with the token stored when it went", gone.User, gone.Provider, gone.Token.AccessToken)
+		}
+		_, err = s.Link(t.Context(), "T1", "U1", tandem.GitHub)
 		wantCode(t, "Link after DeleteLink", err, tandem.ENOTFOUND)
-		err = s.DeleteLink(t.Context(), "T1", "U1", tandem.GitHub)
+		_, err = s.DeleteLink(t.Context(), "T1", "U1", tandem.GitHub)
 		wantCode(t, "DeleteLink twice", err, tandem.ENOTFOUND)
 		if _, err := s.Link(t.Context(), "T1", "U1", tandem.GitLab); err != nil {
 			t.Errorf("DeleteLink removed another provider's link: %v", err)
@@ -725,7 +734,8 @@ func testLinks(t *testing.T, open func(t *testing.T) tandem.Store) {
 		otherTeam.Team = "T2"
 		must(t, "SaveLink in another team", s.SaveLink(t.Context(), otherTeam))
 		// Once U1 lets go of the account, U2 may link it.
-		must(t, "DeleteLink", s.DeleteLink(t.Context(), "T1", "U1", tandem.GitHub))
+		_, err := s.DeleteLink(t.Context(), "T1", "U1", tandem.GitHub)
+		must(t, "DeleteLink", err)
 		must(t, "SaveLink after the first user let go", s.SaveLink(t.Context(), other))
 	})
 
@@ -949,7 +959,7 @@ func testClosed(t *testing.T, open func(t *testing.T) tandem.Store) {
 		"Link":       func() error { _, err := s.Link(ctx, "T1", "U1", tandem.GitHub); return err },
 		"Links":      func() error { _, err := s.Links(ctx, "T1", "U1"); return err },
 		"SaveLink":   func() error { return s.SaveLink(ctx, link("T1", "U1", tandem.GitHub)) },
-		"DeleteLink": func() error { return s.DeleteLink(ctx, "T1", "U1", tandem.GitHub) },
+		"DeleteLink": func() error { _, err := s.DeleteLink(ctx, "T1", "U1", tandem.GitHub); return err },
 		"SwapToken":  func() error { return s.SwapToken(ctx, "T1", "U1", tandem.GitHub, "x", tandem.Token{}) },
 		"MarkNeedsReconnect": func() error {
 			_, err := s.MarkNeedsReconnect(ctx, "T1", "U1", tandem.GitHub, tandem.Token{})
