@@ -74,7 +74,8 @@ func (p people) Person(ctx context.Context, user string) (string, bool, error) {
 
 // IsMember asks Slack whether user is in channel. A channel that is gone
 // for Tandem (not found, Tandem not in it, archived) counts as one user is
-// not in; any other failure is returned, and the run goes ahead.
+// not in; any other failure is returned, and the run waits (when it is
+// claimed) or is refused (when it starts) rather than go ahead on a guess.
 func (p people) IsMember(ctx context.Context, channel, user string) (bool, error) {
 	member, err := p.b.isMember(ctx, channel, user)
 	var se slack.SlackErrorResponse

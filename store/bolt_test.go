@@ -806,3 +806,32 @@ func BenchmarkMarkRunning(b *testing.B) {
 		return db
 	})
 }
+
+// TestRenewLeaseAfterAReleaseWhilePinned: a lease released while a step
+// of its owner pinned it (the step still being written) is gone once the
+// step ends: its former owner's renewal takes nothing back, and another
+// owner may take it.
+func TestRenewLeaseAfterAReleaseWhilePinned(t *testing.T) {
+	db, _ := newDB(t)
+	ctx := t.Context()
+	h := tandem.Hold{Name: "session/pinned", Owner: "replica-1"}
+	if ok, err := db.Lease(ctx, h.Name, h.Owner, time.Minute); err != nil || !ok {
+		t.Fatalf("Lease: %v, %v", ok, err)
+	}
+	if !db.pin(h) {
+		t.Fatal("the holder's step could not pin its lease")
+	}
+	if err := db.ReleaseLease(ctx, h.Name, h.Owner); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := db.RenewLease(ctx, h.Name, h.Owner, time.Minute); ok {
+		t.Error("a lease released while pinned was renewed before the step ended")
+	}
+	db.unpin(h.Name)
+	if ok, _ := db.RenewLease(ctx, h.Name, h.Owner, time.Minute); ok {
+		t.Error("a lease released while pinned was renewed by its former owner after the step ended")
+	}
+	if ok, _ := db.Lease(ctx, h.Name, "replica-2", time.Minute); !ok {
+		t.Error("another owner could not take a lease released while pinned, after the step ended")
+	}
+}

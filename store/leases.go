@@ -71,8 +71,8 @@ func (db *DB) RenewLease(ctx context.Context, name, owner string, ttl time.Durat
 	db.leases.mu.Lock()
 	defer db.leases.mu.Unlock()
 	cur, ok := db.leases.leases[name]
-	if !ok || cur.Owner != owner || (cur.Expires.IsZero() && cur.pins > 0) {
-		return false, nil // released (or ending), or another's
+	if !ok || cur.Owner != owner || cur.Expires.IsZero() {
+		return false, nil // released (kept only while a step pins it), or another's
 	}
 	cur.Expires = time.Now().Add(ttl)
 	db.leases.leases[name] = cur
@@ -157,5 +157,8 @@ func (db *DB) unpin(name string) {
 	if cur, ok := db.leases.leases[name]; ok && cur.pins > 0 {
 		cur.pins--
 		db.leases.leases[name] = cur
+		if cur.pins == 0 && cur.Expires.IsZero() {
+			delete(db.leases.leases, name) // released while pinned
+		}
 	}
 }

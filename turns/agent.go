@@ -164,7 +164,7 @@ func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]str
 			asked, err = e.keyStands(ctx, t, *x.vouched)
 		} else {
 			what = "the schedule"
-			asked, err = e.scheduleStands(ctx, t, *x.vouched)
+			asked, err = e.scheduleStands(ctx, t, *x.vouched, false)
 		}
 		*x.vouched = asked
 		x.mu.Unlock()

@@ -111,7 +111,7 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tande
 		// ask for it: the claim's answer from Slack (at ReceivedAt) does
 		// not serve a run that waited (behind the session's turns, or
 		// for a restart).
-		if res.vouched, err = e.scheduleStands(ctx, t, t.ReceivedAt); err != nil {
+		if res.vouched, err = e.scheduleStands(ctx, t, t.ReceivedAt, true); err != nil {
 			res.Err, res.Outcome = err, outcomeOf(err)
 			return res
 		}

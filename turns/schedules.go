@@ -599,26 +599,30 @@ func (e *Engine) scheduleOf(ctx context.Context, t tandem.Turn) (tandem.Schedule
 
 // scheduleStands fails unless t, a claimed run of a schedule, may still
 // run as the schedule's creator: the schedule stands as it was claimed
-// (scheduleOf), the run has not waited longer than the grace since it was
-// claimed (a run late by more is skipped, as an unclaimed one is), and
+// (scheduleOf), the run, when starting, has not waited longer than the
+// grace since it was claimed (a run late by more is skipped, as an
+// unclaimed one is; one that started in time is not stopped later), and
 // its creator is still in the workspace and the channel (creatorGone; a
 // schedule whose creator left is paused). Slack is asked unless it
 // vouched for the creator less than creatorFresh before (asked: when it
 // last did for this run); it returns when Slack last vouched. It fails
 // with EUNAVAILABLE when Slack cannot say: nobody acts as a person on a
 // guess.
-func (e *Engine) scheduleStands(ctx context.Context, t tandem.Turn, asked time.Time) (time.Time, error) {
+func (e *Engine) scheduleStands(ctx context.Context, t tandem.Turn, asked time.Time, starting bool) (time.Time, error) {
 	s, err := e.scheduleOf(ctx, t)
 	if err != nil {
 		return asked, err
 	}
 	now := e.cfg.Now()
-	if late := now.Sub(t.ReceivedAt); late > e.scheduleGrace() {
+	if late := now.Sub(t.ReceivedAt); starting && late > e.scheduleGrace() {
 		e.auditSchedule(ctx, s, s.Creator, ActionScheduleSkip, tandem.OutcomeRefused, fmt.Sprintf("a run claimed %s waited %s to start, more than the grace of %s", t.ReceivedAt.UTC().Format(time.RFC3339), late.Round(time.Second), e.scheduleGrace()))
 		return asked, tandem.Errorf(tandem.EINVALID, "This scheduled run waited %s to start, more than the grace of %s, so it was skipped; nothing ran.", late.Round(time.Minute), e.scheduleGrace())
 	}
-	if !asked.IsZero() && now.Sub(asked) < creatorFresh {
-		return asked, nil // Slack vouched a moment ago
+	if age := now.Sub(asked); !asked.IsZero() && age >= 0 && age < creatorFresh {
+		// Slack vouched a moment ago (by this clock: an answer stamped
+		// later than now, by a replica whose clock is ahead, is asked
+		// again).
+		return asked, nil
 	}
 	why, err := e.creatorGone(ctx, s)
 	if err != nil {

@@ -808,6 +808,45 @@ func TestScheduledRunIdentity(t *testing.T) {
 	}
 }
 
+// TestScheduledRunStartChecks: what a claimed run checks when it starts
+// and what it checks again at each step. A claim stamped by a replica
+// whose clock is ahead of this one's (so it looks younger than now) does
+// not count as Slack's fresh word: Slack is asked, and a creator who left
+// is found. A run that started within the grace is not stopped as late
+// at a later step (an agent's read), only a run that starts late is.
+func TestScheduledRunStartChecks(t *testing.T) {
+	due := at(berlin, 2026, 1, 2, 9, 0)
+	t.Run("a claim stamped ahead of this clock", func(t *testing.T) {
+		f := newSchFixture(t, nil)
+		f.create(t, schCreator, "every weekday at 9:00 acme read")
+		tr := f.claim(t, due)
+		f.people.mu.Lock()
+		f.people.deleted = map[string]bool{schCreator: true}
+		f.people.mu.Unlock()
+		f.clock.Set(due.Add(-time.Minute)) // this replica's clock is a minute behind the claimer's
+		out := f.runTurn(t, tr)
+		if tandem.ErrorCode(out.Err) != tandem.EFORBIDDEN || out.Identity != nil {
+			t.Errorf("run: err %v, identity %+v; want refused as nobody, the creator having left", out.Err, out.Identity)
+		}
+	})
+	t.Run("late only when starting", func(t *testing.T) {
+		f := newSchFixture(t, nil)
+		f.create(t, schCreator, "every weekday at 9:00 acme read")
+		tr := f.claim(t, due)
+		vouched, err := f.e.scheduleStands(t.Context(), tr, tr.ReceivedAt, true)
+		if err != nil {
+			t.Fatalf("at its start: %v", err)
+		}
+		f.clock.Advance(f.e.scheduleGrace() + time.Minute) // a long plan
+		if _, err := f.e.scheduleStands(t.Context(), tr, vouched, false); err != nil {
+			t.Errorf("a step of a run that started in time, past the grace: %v; want it to go on", err)
+		}
+		if _, err := f.e.scheduleStands(t.Context(), tr, vouched, true); tandem.ErrorCode(err) != tandem.EINVALID {
+			t.Errorf("a start past the grace: %v; want it skipped", err)
+		}
+	})
+}
+
 // TestScheduleLinkGap: the creator is told once per gap that their link is
 // missing; a run that gets past it ends the gap, and the next gap is told
 // again.
