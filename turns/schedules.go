@@ -639,7 +639,9 @@ func (e *Engine) scheduleStands(ctx context.Context, t tandem.Turn, asked time.T
 
 // afterScheduledRun keeps a schedule's link gap: its creator is told once
 // per gap, by direct message, that a run stopped for want of their link,
-// and a run that gets past it ends the gap.
+// and a run that gets past it ends the gap. A run that stopped before it
+// came to credentials (its schedule paused or gone, its creator left, Slack
+// unable to say) says nothing of the link and leaves the gap as it is.
 func (e *Engine) afterScheduledRun(ctx context.Context, t tandem.Turn, out Result) {
 	gap := tandem.ProviderID("")
 	var nc *tandem.NotConnectedError
@@ -652,6 +654,8 @@ func (e *Engine) afterScheduledRun(ctx context.Context, t tandem.Turn, out Resul
 		gap, expired = ex.Provider, true
 	case tandem.ErrorCode(out.Err) == tandem.EUNAUTHORIZED && out.Identity != nil:
 		gap, expired = out.Identity.Provider, true
+	case out.Err != nil && out.Identity == nil:
+		return
 	}
 	s, changed, err := e.updateSchedule(context.WithoutCancel(ctx), t.Schedule, func(s *tandem.Schedule) error {
 		if s.Gap == gap {

@@ -876,15 +876,30 @@ func TestScheduleLinkGap(t *testing.T) {
 	if diff := cmp.Diff(f.note.linkDMs(), []string{wantDM}); diff != "" {
 		t.Errorf("after the second failure, DMs (-got +want):\n%s", diff)
 	}
+	// A run refused before it came to credentials (it started later than
+	// the grace) says nothing of the link: the gap stays, and the next
+	// failure sends no second DM.
+	late := f.claim(t, day(4))
+	f.clock.Advance(f.e.scheduleGrace() + time.Minute)
+	if out := f.runTurn(t, late); tandem.ErrorCode(out.Err) != tandem.EINVALID || out.Identity != nil {
+		t.Fatalf("a late start: %v, %+v; want it skipped before any credentials", out.Err, out.Identity)
+	}
+	if g := f.schedule(t, s.ID).Gap; g != "acme" {
+		t.Errorf("gap after a skipped run %q, want acme still", g)
+	}
+	run(5)
+	if diff := cmp.Diff(f.note.linkDMs(), []string{wantDM}); diff != "" {
+		t.Errorf("after a failure behind a skipped run, DMs (-got +want):\n%s", diff)
+	}
 	f.res.setMissing(schCreator, false)
-	if out := run(4); out.Err != nil {
+	if out := run(6); out.Err != nil {
 		t.Fatalf("run after linking: %v", out.Err)
 	}
 	if g := f.schedule(t, s.ID).Gap; g != "" {
 		t.Errorf("gap after a good run %q, want none", g)
 	}
 	f.res.setMissing(schCreator, true)
-	run(5)
+	run(7)
 	if diff := cmp.Diff(f.note.linkDMs(), []string{wantDM, wantDM}); diff != "" {
 		t.Errorf("after a new gap, DMs (-got +want):\n%s", diff)
 	}
