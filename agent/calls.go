@@ -99,7 +99,7 @@ func (t *turn) propose(call ToolCall, tool Tool, args map[string]string) ToolRes
 			return ToolResult{CallID: call.ID, Content: "Already proposed; not done. It runs only if the sender confirms it."}
 		}
 	}
-	if t.req.Shows != nil && !t.req.Shows(append(summaries(t.res.Proposals), p.Summary)) {
+	if t.req.Shows != nil && !t.req.Shows(append(Summaries(t.res.Proposals), p.Summary)) {
 		t.res.Unshown = append(t.res.Unshown, p)
 		what := "This change is too long"
 		if len(t.res.Proposals) > 0 {
@@ -112,7 +112,9 @@ func (t *turn) propose(call ToolCall, tool Tool, args map[string]string) ToolRes
 	return ToolResult{CallID: call.ID, Content: "Proposed, not done: " + p.Summary + ". It runs only if the sender confirms it; do not call it again."}
 }
 
-func summaries(ps []Proposal) []string {
+// Summaries are the summaries of ps, in order: what a card that asks for
+// their confirmation lists.
+func Summaries(ps []Proposal) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {
 		out[i] = p.Summary

@@ -75,11 +75,7 @@ func (b *Bot) postProposal(ctx context.Context, t tandem.Turn, res turns.Result,
 		r.Text = slackview.Clip(r.Text, room) + "\n\n"
 	}
 	r.Text += who
-	var sums []string
-	for _, c := range res.Proposal.Changes {
-		sums = append(sums, c.Summary)
-	}
-	r.Items = changeItems(sums)
+	r.Items = changeItems(agent.Summaries(res.Proposal.Changes))
 	r.Buttons = []tandem.Button{
 		{Text: "Do it", ActionID: slackview.ActionProposalDo, Value: res.Proposal.ID, Primary: true},
 		{Text: "Cancel", ActionID: slackview.ActionProposalCancel, Value: res.Proposal.ID},

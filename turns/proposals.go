@@ -82,16 +82,16 @@ func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (privat
 	if presser != p.Sender {
 		return fmt.Sprintf("Only <@%s> can confirm or cancel this: it would run as them.", p.Sender), ""
 	}
-	if do && !e.showsChanges(summaries(p)) {
+	if do && !e.showsChanges(agent.Summaries(p.Changes)) {
 		// Kept from before the card's limits were checked when proposing:
 		// its card did not show every change whole.
 		e.dropProposal(ctx, id)
 		return "", "These changes are too long to show here in full, so they cannot be confirmed: nothing was changed. Ask again for shorter ones."
 	}
-	list := "\n• " + strings.Join(escaped(summaries(p)), "\n• ")
+	list := "\n• " + strings.Join(escaped(agent.Summaries(p.Changes)), "\n• ")
 	if !do {
 		e.dropProposal(ctx, id)
-		e.auditChange(ctx, p.Session, presser, p.User, "proposal_cancel", strings.Join(summaries(p), "; "))
+		e.auditChange(ctx, p.Session, presser, p.User, "proposal_cancel", strings.Join(agent.Summaries(p.Changes), "; "))
 		return "", fmt.Sprintf("Cancelled by <@%s>: nothing was changed.", presser) + list
 	}
 	if !e.cfg.Now().Before(p.Expires) {
@@ -123,14 +123,6 @@ func (e *Engine) dropProposal(ctx context.Context, id string) {
 	if err := e.cfg.Store.SetSetting(context.WithoutCancel(ctx), proposalSetting(id), ""); err != nil {
 		e.log.Error("drop a proposal", "proposal", id, "err", err)
 	}
-}
-
-func summaries(p Proposal) []string {
-	var out []string
-	for _, c := range p.Changes {
-		out = append(out, c.Summary)
-	}
-	return out
 }
 
 // Confirms reports whether t is the turn of a sender's Do it press: it
