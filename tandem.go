@@ -8,6 +8,7 @@
 package tandem
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -204,6 +205,16 @@ func (t Token) LogValue() slog.Value {
 }
 
 var _ slog.LogValuer = Token{}
+
+// Same reports whether t and o carry the same secrets (access and refresh
+// token), compared in constant time, both whatever the first gives: which
+// token a provider refused, or a refresh spent, is told apart from the one
+// stored now without a timing side channel.
+func (t Token) Same(o Token) bool {
+	access := subtle.ConstantTimeCompare([]byte(t.AccessToken), []byte(o.AccessToken))
+	refresh := subtle.ConstantTimeCompare([]byte(t.RefreshToken), []byte(o.RefreshToken))
+	return access&refresh == 1
+}
 
 // String keeps tokens out of fmt output.
 func (Token) String() string { return "[redacted]" }

@@ -275,7 +275,7 @@ func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provide
 		if err != nil {
 			return false, err
 		}
-		if !sameToken(current, refused) {
+		if !current.Same(refused) {
 			return false, tandem.Errorf(tandem.ECONFLICT, "the %s link of %s holds another token than the one refused", provider.Name(), user)
 		}
 		marked = !lv.NeedsReconnect
@@ -283,12 +283,4 @@ func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provide
 		return marked, nil
 	})
 	return marked && err == nil, err
-}
-
-// sameToken compares the secrets of two tokens in constant time (both
-// compared, whatever the first gives).
-func sameToken(a, b tandem.Token) bool {
-	access := subtle.ConstantTimeCompare([]byte(a.AccessToken), []byte(b.AccessToken))
-	refresh := subtle.ConstantTimeCompare([]byte(a.RefreshToken), []byte(b.RefreshToken))
-	return access&refresh == 1
 }

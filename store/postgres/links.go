@@ -267,7 +267,7 @@ func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provide
 		if err != nil {
 			return err
 		}
-		if !sameToken(current, refused) {
+		if !current.Same(refused) {
 			return tandem.Errorf(tandem.ECONFLICT, "the %s link of %s holds another token than the one refused", provider.Name(), user)
 		}
 		if flagged {
@@ -279,12 +279,4 @@ func (db *DB) MarkNeedsReconnect(ctx context.Context, team, user string, provide
 		return err
 	})
 	return marked && err == nil, err
-}
-
-// sameToken compares the secrets of two tokens in constant time (both
-// compared, whatever the first gives).
-func sameToken(a, b tandem.Token) bool {
-	access := subtle.ConstantTimeCompare([]byte(a.AccessToken), []byte(b.AccessToken))
-	refresh := subtle.ConstantTimeCompare([]byte(a.RefreshToken), []byte(b.RefreshToken))
-	return access&refresh == 1
 }
