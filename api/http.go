@@ -347,24 +347,32 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	res, err := s.Runner.RunAPI(ctx, key, m.Channel, m.ThreadTS, m.Text, m.AllowChanges)
 	if err != nil {
-		status, code := http.StatusInternalServerError, CodeInternal
-		switch tandem.ErrorCode(err) {
-		case tandem.ECHANNELNOTALLOWED:
-			status, code = http.StatusForbidden, CodeChannelNotAllowed
-		case tandem.EFORBIDDEN, tandem.ENOTFOUND:
-			status, code = http.StatusForbidden, CodeForbidden
-		case tandem.EINVALID:
-			status, code = http.StatusBadRequest, CodeBadRequest
-		case tandem.EUNAVAILABLE:
-			status = http.StatusServiceUnavailable
-		}
-		if code == CodeInternal {
-			s.logger().Error("api turn", "key", key.Prefix, "err", err)
-		}
-		writeError(w, status, code, tandem.ErrorMessage(err))
+		s.refuse(w, "api turn", key, err)
 		return
 	}
 	writeJSON(w, statusOf(res.Err), resultBody(key, res))
+}
+
+// refuse answers a call that Tandem refused before any turn ran (err,
+// from the engine): forbidden or not allowed in the channel 403, invalid
+// 400, Slack or the store unavailable 503, anything else 500 (logged as
+// op).
+func (s *Server) refuse(w http.ResponseWriter, op string, key tandem.APIKey, err error) {
+	status, code := http.StatusInternalServerError, CodeInternal
+	switch tandem.ErrorCode(err) {
+	case tandem.ECHANNELNOTALLOWED:
+		status, code = http.StatusForbidden, CodeChannelNotAllowed
+	case tandem.EFORBIDDEN, tandem.ENOTFOUND:
+		status, code = http.StatusForbidden, CodeForbidden
+	case tandem.EINVALID:
+		status, code = http.StatusBadRequest, CodeBadRequest
+	case tandem.EUNAVAILABLE:
+		status = http.StatusServiceUnavailable
+	}
+	if code == CodeInternal {
+		s.logger().Error(op, "key", key.Prefix, "err", err)
+	}
+	writeError(w, status, code, tandem.ErrorMessage(err))
 }
 
 // statusOf maps a turn's failure to an HTTP status.
@@ -470,11 +478,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 		// The creator's accounts are theirs to show while the key acts
 		// for them, and it does not once they have left.
 		if err := s.Creators.CreatorHere(r.Context(), key); err != nil {
-			status, code := http.StatusForbidden, CodeForbidden
-			if tandem.ErrorCode(err) == tandem.EUNAVAILABLE {
-				status, code = http.StatusServiceUnavailable, CodeInternal
-			}
-			writeError(w, status, code, tandem.ErrorMessage(err))
+			s.refuse(w, "api whoami", key, err)
 			return
 		}
 	}
