@@ -143,7 +143,7 @@ func (b *Bot) editorConsent(ctx context.Context, cb slack.InteractionCallback, a
 // answered replaces the buttons of a consent DM with what they did.
 func (b *Bot) answered(ctx context.Context, cb slack.InteractionCallback, outcome string) {
 	if cb.Channel.ID != "" && cb.Message.Timestamp != "" {
-		b.api.UpdateMessageContext(ctx, cb.Channel.ID, cb.Message.Timestamp, slack.MsgOptionText(slackview.Clip(outcome, 3000), false), slack.MsgOptionBlocks(slackview.Sections(outcome)...))
+		b.api.UpdateMessageContext(ctx, cb.Channel.ID, cb.Message.Timestamp, slack.MsgOptionText(slackview.Clip(outcome, slackview.MaxSectionText), false), slack.MsgOptionBlocks(slackview.Sections(outcome)...))
 	}
 }
 
