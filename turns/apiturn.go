@@ -179,10 +179,10 @@ func (e *Engine) keyStands(ctx context.Context, t tandem.Turn, asked time.Time) 
 		case k.Expired(e.cfg.Now()):
 			return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) has expired; nothing more was done for this request.", k.Name, k.Prefix)
 		}
-		if !asked.IsZero() && e.cfg.Now().Sub(asked) < creatorFresh {
-			return asked, nil // Slack vouched a moment ago
-		}
 		now := e.cfg.Now()
+		if vouchedRecently(asked, now) {
+			return asked, nil
+		}
 		if err := e.creatorLeft(ctx, k); err != nil {
 			return asked, err
 		}
@@ -194,6 +194,15 @@ func (e *Engine) keyStands(ctx context.Context, t tandem.Turn, asked time.Time) 
 		return now, nil
 	}
 	return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s of <@%s> is gone; nothing more was done for this request.", t.APIKey, t.User)
+}
+
+// vouchedRecently reports whether Slack's answer about a creator, given
+// at asked (zero: never), still serves at now (creatorFresh). An answer
+// stamped later than now, by a replica whose clock is ahead of this one's,
+// does not: Slack is asked again.
+func vouchedRecently(asked, now time.Time) bool {
+	age := now.Sub(asked)
+	return !asked.IsZero() && age >= 0 && age < creatorFresh
 }
 
 // apiAsked is when RunAPI, in this process, asked Slack about the creator

@@ -618,10 +618,7 @@ func (e *Engine) scheduleStands(ctx context.Context, t tandem.Turn, asked time.T
 		e.auditSchedule(ctx, s, s.Creator, ActionScheduleSkip, tandem.OutcomeRefused, fmt.Sprintf("a run claimed %s waited %s to start, more than the grace of %s", t.ReceivedAt.UTC().Format(time.RFC3339), late.Round(time.Second), e.scheduleGrace()))
 		return asked, tandem.Errorf(tandem.EINVALID, "This scheduled run waited %s to start, more than the grace of %s, so it was skipped; nothing ran.", late.Round(time.Minute), e.scheduleGrace())
 	}
-	if age := now.Sub(asked); !asked.IsZero() && age >= 0 && age < creatorFresh {
-		// Slack vouched a moment ago (by this clock: an answer stamped
-		// later than now, by a replica whose clock is ahead, is asked
-		// again).
+	if vouchedRecently(asked, now) {
 		return asked, nil
 	}
 	why, err := e.creatorGone(ctx, s)
