@@ -36,8 +36,12 @@ func (p *Provider) OpenPullRequests(ctx context.Context, client *http.Client, lo
 	if err := checkLogin(login); err != nil {
 		return nil, 0, err
 	}
+	c, err := p.client(client)
+	if err != nil {
+		return nil, 0, err
+	}
 	opts := &gl.ListMergeRequestsOptions{State: gl.Ptr("opened"), Scope: gl.Ptr("created_by_me")}
-	return p.mergeRequests(ctx, client, opts, limit, "list merge requests", "the merge requests of "+login)
+	return p.mergeRequests(ctx, c, opts, limit, "list merge requests", "the merge requests of "+login)
 }
 
 // ReviewRequests returns up to limit (30 when limit is 0 or less) of the
@@ -62,16 +66,15 @@ func (p *Provider) ReviewRequests(ctx context.Context, client *http.Client, logi
 		return nil, 0, mapError("list review requests", "the merge requests waiting for "+login, resp, err)
 	}
 	opts := &gl.ListMergeRequestsOptions{State: gl.Ptr("opened"), Scope: gl.Ptr("all"), ReviewerID: gl.ReviewerID(me.ID)}
-	return p.mergeRequests(ctx, client, opts, limit, "list review requests", "the merge requests waiting for "+login)
+	return p.mergeRequests(ctx, c, opts, limit, "list review requests", "the merge requests waiting for "+login)
 }
 
-func (p *Provider) mergeRequests(ctx context.Context, client *http.Client, opts *gl.ListMergeRequestsOptions, limit int, op, what string) ([]tandem.PullRequest, int, error) {
+// mergeRequests lists the merge requests opts selects through c, most
+// recently updated first, up to limit (30 when 0 or less), with the total
+// count; op and what name the request in errors (mapError).
+func (p *Provider) mergeRequests(ctx context.Context, c *gl.Client, opts *gl.ListMergeRequestsOptions, limit int, op, what string) ([]tandem.PullRequest, int, error) {
 	if limit <= 0 {
 		limit = 30
-	}
-	c, err := p.client(client)
-	if err != nil {
-		return nil, 0, err
 	}
 	opts.OrderBy, opts.Sort = gl.Ptr("updated_at"), gl.Ptr("desc")
 	opts.PerPage = int64(min(limit, maxPerPage))
