@@ -436,9 +436,10 @@ func TestOwnersTypedSetConfirmsTheEditorsFirst(t *testing.T) {
 }
 
 // An editor of a persistent session acts as its owner only while the
-// owner is still in the workspace: once they left (or Slack no longer
-// knows them) the editor's turn is refused and reaches no provider, and
-// while Slack cannot say it is refused as unavailable.
+// owner is still in the workspace and in the session's channel: once they
+// left either (or Slack no longer knows them) the editor's turn is refused
+// and reaches no provider, until they are back; while Slack cannot say it
+// is refused as unavailable.
 func TestPersistentSessionStopsActingAsAnOwnerWhoLeft(t *testing.T) {
 	ctx := t.Context()
 	f, note := startedSession(t)
@@ -468,6 +469,32 @@ func TestPersistentSessionStopsActingAsAnOwnerWhoLeft(t *testing.T) {
 	if got := f.res.take(); len(got) != 0 {
 		t.Errorf("credentials resolved after the owner left: %v", got)
 	}
+
+	// Back in the workspace, but not in the session's channel.
+	f.people.mu.Lock()
+	f.people.deleted = nil
+	f.people.notMember = map[string]bool{schOwner: true}
+	f.people.mu.Unlock()
+	out = f.send(t, schOther, "acme read", nil)
+	if tandem.ErrorCode(out.Err) != tandem.EFORBIDDEN || !strings.Contains(tandem.ErrorMessage(out.Err), "no longer in this channel") || out.Identity != nil {
+		t.Errorf("the editor's read after the owner left the channel: %v, identity %+v; want refused", out.Err, out.Identity)
+	}
+	if got := f.res.take(); len(got) != 0 {
+		t.Errorf("credentials resolved after the owner left the channel: %v", got)
+	}
+	// The owner's own message is theirs to send wherever they are.
+	if own := f.send(t, schOwner, "acme read", nil); own.Err != nil || own.Identity == nil || own.Identity.SlackUser != schOwner {
+		t.Errorf("the owner's own read: %v, identity %+v; want as the owner", own.Err, own.Identity)
+	}
+	f.res.take()
+	// Back in the channel: the editor acts as the owner again.
+	f.people.mu.Lock()
+	f.people.notMember = nil
+	f.people.mu.Unlock()
+	if read := f.send(t, schOther, "acme read", nil); read.Err != nil || read.Identity == nil || read.Identity.SlackUser != schOwner {
+		t.Errorf("the editor's read once the owner is back: %v, identity %+v; want as the owner", read.Err, read.Identity)
+	}
+	f.res.take()
 
 	f.e.cfg.People = failingPeople{}
 	if out := f.send(t, schOther, "acme read", nil); tandem.ErrorCode(out.Err) != tandem.EUNAVAILABLE || out.Identity != nil {

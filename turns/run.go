@@ -279,9 +279,10 @@ func (e *Engine) identity(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 	}
 	if reason == tandem.ReasonPersistentOwner && user != t.User {
 		// An editor acts as the owner only while the owner is still in
-		// the workspace: leaving it withdraws what they approved.
+		// the workspace and in the session's channel: leaving either
+		// withdraws what they approved (for as long as they are away).
 		if err := e.ownerStays(ctx, sess); err != nil {
-			e.audit(step, t, "", p, reason, tandem.OutcomeRefused, detail+" (the owner left the workspace, or Slack could not say)")
+			e.audit(step, t, "", p, reason, tandem.OutcomeRefused, detail+" (the owner left the workspace or the channel, or Slack could not say)")
 			return "", reason, err
 		}
 	}
@@ -289,17 +290,31 @@ func (e *Engine) identity(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 }
 
 // ownerStays fails with EFORBIDDEN when sess's owner left the workspace
-// (or Slack no longer knows them), and with EUNAVAILABLE when Slack cannot
-// say (leftWorkspace): an editor's turn never acts as the owner on a
-// guess. Slack is asked at each such turn, without a cache, so a departure
-// counts from the next turn.
+// (or Slack no longer knows them) or is no longer in the session's
+// channel, and with EUNAVAILABLE when Slack cannot say (leftWorkspace,
+// People.IsMember): an editor's turn never acts as the owner on a guess.
+// The owner who left the channel sees nothing of what would be done in
+// their name there, as a key's creator or a schedule's would not. Slack
+// is asked at each such turn, without a cache, so a departure counts from
+// the next turn, and a return too.
 func (e *Engine) ownerStays(ctx context.Context, sess tandem.Session) error {
+	if e.cfg.People == nil {
+		return nil
+	}
 	left, err := e.leftWorkspace(ctx, sess.Owner, "whose identity this session uses")
 	if err != nil {
 		return err
 	}
 	if left {
 		return tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and <@%s> left the workspace: nothing runs as them any more. A channel admin can turn persistent mode off (`@tandem unset %s`); then each message runs as its sender.", sess.Owner, sess.Owner, tandem.EnvKeepCredentialsPersistent)
+	}
+	member, err := e.cfg.People.IsMember(ctx, sess.Key.Channel, sess.Owner)
+	if err != nil {
+		e.log.Warn("conversations.members for a persistent session's owner", "session", sess.Key.String(), "err", err)
+		return tandem.Errorf(tandem.EUNAVAILABLE, "Slack could not say whether <@%s>, whose identity this session uses, is still in this channel; nothing ran. Try again in a moment.", sess.Owner)
+	}
+	if !member {
+		return tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and <@%s> is no longer in this channel: nothing runs as them here until they are back. A channel admin can turn persistent mode off (`@tandem unset %s`); then each message runs as its sender.", sess.Owner, sess.Owner, tandem.EnvKeepCredentialsPersistent)
 	}
 	return nil
 }

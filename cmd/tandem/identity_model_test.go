@@ -358,7 +358,7 @@ func (r *modelRun) run() {
 			r.scheduleCreatorLeft(rapid.IntRange(0, modelMaxSchedules-1).Draw(rt, "schedule"))
 		},
 		"ownerLeft": func(rt *rapid.T) {
-			r.ownerLeft(user.Draw(rt, "sender"), provider.Draw(rt, "provider"))
+			r.ownerLeft(user.Draw(rt, "sender"), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "leftChannel"))
 		},
 		"kill": func(rt *rapid.T) {
 			r.killDuringTurn(rapid.IntRange(0, len(r.procs)-1).Draw(rt, "replica"), r.ownerOr(rt, user), rapid.Bool().Draw(rt, "change"))
@@ -660,25 +660,41 @@ func (r *modelRun) message(sender string, p tandem.ProviderID, change bool) {
 }
 
 // ownerLeft is a message of sender at p while the session's owner is
-// deactivated in Slack (back again when the step ends): an editor of a
-// persistent session, who would act as the owner, is refused and reaches
-// no provider; any other message runs as the model says.
-func (r *modelRun) ownerLeft(sender string, p tandem.ProviderID) {
+// deactivated in Slack or, leftChannel, no longer in the session's channel
+// (back again when the step ends): an editor of a persistent session, who
+// would act as the owner, is refused and reaches no provider; any other
+// message runs as the model says.
+func (r *modelRun) ownerLeft(sender string, p tandem.ProviderID, leftChannel bool) {
 	owner := r.m.Owner
-	if !r.e.slack.SetDeleted(owner, true) {
-		r.rt.Fatalf("the fake Slack does not know the owner %s", owner)
+	where, refusal := "the workspace", "left the workspace: nothing runs as them any more"
+	// Someone not in a channel cannot post in it: the owner's own message
+	// is sent while they are deactivated instead.
+	if leftChannel && sender != owner {
+		where, refusal = "the channel", "is no longer in this channel: nothing runs as them here"
+		var stay []string
+		for _, u := range append([]string{r.e.slack.BotUserID()}, modelUsers...) {
+			if u != owner {
+				stay = append(stay, u)
+			}
+		}
+		r.e.slack.AddChannel(fakeslack.Channel{ID: channel, Name: "shared", Creator: "UALICE", Members: stay})
+		defer r.e.slack.AddChannel(fakeslack.Channel{ID: channel, Name: "shared", Creator: "UALICE"})
+	} else {
+		if !r.e.slack.SetDeleted(owner, true) {
+			r.rt.Fatalf("the fake Slack does not know the owner %s", owner)
+		}
+		defer r.e.slack.SetDeleted(owner, false)
 	}
-	defer r.e.slack.SetDeleted(owner, false)
 	if user, reason := r.m.Identity(sender); reason != tandem.ReasonPersistentOwner || user == sender {
 		r.op = "ownerLeft: a message that does not act as the owner"
 		r.message(sender, p, false)
 		return
 	}
 	text := modelReads[p]
-	r.step(fmt.Sprintf("%s: %s, while the owner %s left the workspace", sender, text, owner))
+	r.step(fmt.Sprintf("%s: %s, while the owner %s left %s", sender, text, owner, where))
 	r.m.Wrote(sender)
 	r.say(sender, text)
-	r.threadPost("left the workspace: nothing runs as them any more")
+	r.threadPost(refusal)
 	r.checkRequests(nil)
 	r.checkButtons("")
 	// The audit says the turn was refused, acting as nobody.
