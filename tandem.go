@@ -348,6 +348,10 @@ type APIKey struct {
 	// Scope is what the key may do. A key stored before scopes existed
 	// has none and reads as ScopeWrite, what it could do then.
 	Scope Scope `json:"scope,omitempty"`
+	// Pending says that an operator made the key for Creator, who has not
+	// allowed it yet: it acts as nobody until Creator does (a key the
+	// person made themselves never is). Declining revokes it.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // EffectiveScope is what k may do: its Scope, or ScopeWrite for a record
