@@ -139,6 +139,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (tandem.AP
 	switch {
 	case err == nil:
 		return key, true
+	case errors.As(err, &ke) && ke.Code == CodeKeyPending:
+		// A real key its person has not allowed yet: no guess to slow
+		// down, and nothing runs.
+		answerUnread(w, r)
+		writeError(w, http.StatusForbidden, ke.Code, ke.Message)
+		return tandem.APIKey{}, false
 	case errors.As(err, &ke):
 		client, now := clientAddr(r), time.Now()
 		wait := s.fails.blocked(client, now)

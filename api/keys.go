@@ -68,7 +68,8 @@ func ParseTTL(s string) (time.Duration, error) {
 
 // Create makes a read key for creator that expires after ttl (0: never).
 // It returns the key itself, to show once, and its record. actor is who
-// asked (the creator, or "operator").
+// asked (the creator, or "operator"): a key anyone but creator asked for
+// is Pending, and acts as nobody until creator allows it (Approve).
 func (k *Keys) Create(ctx context.Context, team, creator, name string, ttl time.Duration, actor string) (string, tandem.APIKey, error) {
 	return k.CreateScoped(ctx, team, creator, name, ttl, tandem.ScopeRead, actor)
 }
@@ -94,7 +95,7 @@ func (k *Keys) CreateScoped(ctx context.Context, team, creator, name string, ttl
 	rand.Read(secret)
 	prefix := "tdm_" + prefixEncoding.EncodeToString(idBytes)
 	full := prefix + "_" + base64.RawURLEncoding.EncodeToString(secret)
-	rec := tandem.APIKey{Prefix: prefix, Hash: hashKey(full), Name: name, Team: team, Creator: creator, CreatedAt: k.now(), Scope: scope}
+	rec := tandem.APIKey{Prefix: prefix, Hash: hashKey(full), Name: name, Team: team, Creator: creator, CreatedAt: k.now(), Scope: scope, Pending: actor != creator}
 	if ttl > 0 {
 		rec.Expires = rec.CreatedAt.Add(ttl)
 	}
@@ -115,6 +116,7 @@ const (
 	CodeInvalidKey       = "invalid_key"
 	CodeKeyRevoked       = "key_revoked"
 	CodeKeyExpired       = "key_expired"
+	CodeKeyPending       = "key_pending"
 	CodeNotConfigured    = "credentials_not_configured"
 	CodeExpired          = "credentials_expired"
 	CodeForbidden        = "forbidden"
@@ -135,7 +137,8 @@ func (e *KeyError) Error() string { return "api: " + e.Code }
 
 // Check returns the record of a presented key and notes its use. It fails
 // with *KeyError: invalid_key (unknown or malformed), key_revoked,
-// key_expired.
+// key_expired, key_pending (an operator made it and the person it acts as
+// has not allowed it yet).
 func (k *Keys) Check(ctx context.Context, presented string) (tandem.APIKey, error) {
 	invalid := &KeyError{Code: CodeInvalidKey, Message: "That API key is not valid."}
 	if !strings.HasPrefix(presented, "tdm_") || len(presented) > 100 {
@@ -156,6 +159,8 @@ func (k *Keys) Check(ctx context.Context, presented string) (tandem.APIKey, erro
 		return rec, &KeyError{Code: CodeKeyRevoked, Message: fmt.Sprintf("API key %s (%s) was revoked.", rec.Name, rec.Prefix)}
 	case rec.Expired(k.now()):
 		return rec, &KeyError{Code: CodeKeyExpired, Message: fmt.Sprintf("API key %s (%s) expired on %s; <@%s> can create a new one.", rec.Name, rec.Prefix, rec.Expires.UTC().Format("2006-01-02"), rec.Creator)}
+	case rec.Pending:
+		return rec, &KeyError{Code: CodeKeyPending, Message: PendingMessage(rec)}
 	}
 	now := k.now()
 	if rec.LastUsed.IsZero() || now.Sub(rec.LastUsed) > time.Minute {
@@ -195,6 +200,45 @@ func (k *Keys) Revoke(ctx context.Context, prefix, creator, actor string) (tande
 	}
 	k.audit(ctx, rec, actor, "apikey_revoke")
 	return rec, nil
+}
+
+// PendingMessage says why pending key k runs nothing yet, and how its
+// person allows it.
+func PendingMessage(k tandem.APIKey) string {
+	return fmt.Sprintf("API key %s (%s) acts as <@%s>, and an operator made it: it runs nothing until <@%s> allows it (the Allow button of Tandem's direct message, or `/tandem apikey approve %s`).", k.Name, k.Prefix, k.Creator, k.Creator, k.Prefix)
+}
+
+// Approve allows pending key prefix, for user, the person it acts as: from
+// then on it runs as them. Anyone else gets ENOTFOUND, so keys cannot be
+// probed nor allowed for somebody else; a revoked or expired key fails
+// with EINVALID; a key already allowed is returned as it is (allowed
+// reports whether this call allowed it).
+func (k *Keys) Approve(ctx context.Context, prefix, user string) (rec tandem.APIKey, allowed bool, err error) {
+	rec, err = k.Store.UpdateAPIKey(ctx, prefix, func(r *tandem.APIKey) error {
+		allowed = false
+		if r.Creator != user {
+			return tandem.Errorf(tandem.ENOTFOUND, "There is no API key %s of yours.", prefix)
+		}
+		if !r.Revoked.IsZero() || r.Expired(k.now()) {
+			return tandem.Errorf(tandem.EINVALID, "API key %s (%s) was revoked or has expired; it cannot be allowed.", r.Name, r.Prefix)
+		}
+		allowed = r.Pending
+		r.Pending = false
+		return nil
+	})
+	if err != nil {
+		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+			return tandem.APIKey{}, false, tandem.Errorf(tandem.ENOTFOUND, "There is no API key %s of yours.", prefix)
+		}
+		if tandem.ErrorCode(err) == tandem.EINVALID {
+			return tandem.APIKey{}, false, err
+		}
+		return tandem.APIKey{}, false, fmt.Errorf("api: approve key: %w", err)
+	}
+	if allowed {
+		k.audit(ctx, rec, user, "apikey_approve")
+	}
+	return rec, allowed, nil
 }
 
 func (k *Keys) audit(ctx context.Context, rec tandem.APIKey, actor, action string) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +81,71 @@ func TestWhoamiShowsScope(t *testing.T) {
 		if out.Scope != want || out.Key["scope"] != want {
 			t.Errorf("whoami of a %s key: scope %q, key.scope %q\n%s", want, out.Scope, out.Key["scope"], w.Body)
 		}
+	}
+}
+
+// TestOperatorKeyWaitsForItsPerson: a key an operator made for UALICE is
+// pending: over HTTP it is refused 403 key_pending and runs nothing, and
+// its refusals never count as guesses; UBOB cannot allow it (nor learn
+// that it exists); a revoked one cannot be allowed; once UALICE allows
+// it, it runs as her. A key a person made themselves is never pending.
+func TestOperatorKeyWaitsForItsPerson(t *testing.T) {
+	ctx := t.Context()
+	st := &memKeys{keys: map[string]tandem.APIKey{}}
+	keys := &api.Keys{Store: st}
+	runner := &fakeRunner{}
+	srv := &api.Server{Keys: keys, Runner: runner, Links: noLinks{}, Providers: []tandem.ProviderID{tandem.GitHub}, Logger: slog.New(slog.DiscardHandler)}
+	h := srv.Handler()
+	call := func(key string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/messages", strings.NewReader(`{"channel":"C0123ABCD","text":"list my open PRs"}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+
+	if _, own, err := keys.CreateText(ctx, "T1", "UALICE", "laptop", "", "UALICE"); err != nil || own.Pending {
+		t.Fatalf("a key UALICE made herself: pending %v, %v; want allowed", own.Pending, err)
+	}
+	key, rec, err := keys.CreateText(ctx, "T1", "UALICE", "ci", "", "operator")
+	if err != nil || !rec.Pending {
+		t.Fatalf("a key an operator made: pending %v, %v; want pending", rec.Pending, err)
+	}
+	for range 12 { // more than the refused keys an address may present
+		w := call(key)
+		if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), `"key_pending"`) || !strings.Contains(w.Body.String(), "apikey approve "+rec.Prefix) {
+			t.Fatalf("a pending key: %d %s; want 403 key_pending naming how to allow it", w.Code, w.Body)
+		}
+	}
+	if _, _, err := keys.Approve(ctx, rec.Prefix, "UBOB"); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+		t.Errorf("UBOB allowing UALICE's key: %v; want ENOTFOUND", err)
+	}
+	if w := call(key); w.Code != http.StatusForbidden {
+		t.Errorf("after UBOB's try: %d %s; want still pending", w.Code, w.Body)
+	}
+	if len(runner.calls) != 0 {
+		t.Fatalf("a pending key ran %d calls", len(runner.calls))
+	}
+	got, allowed, err := keys.Approve(ctx, rec.Prefix, "UALICE")
+	if err != nil || !allowed || got.Pending {
+		t.Fatalf("UALICE allowing her key: %+v, allowed %v, %v", got, allowed, err)
+	}
+	if _, again, err := keys.Approve(ctx, rec.Prefix, "UALICE"); err != nil || again {
+		t.Errorf("allowing it twice: allowed %v, %v; want already allowed", again, err)
+	}
+	if w := call(key); w.Code != http.StatusOK || len(runner.calls) != 1 || runner.calls[0].key.Creator != "UALICE" {
+		t.Fatalf("the allowed key: %d %s, calls %+v; want one call as UALICE", w.Code, w.Body, runner.calls)
+	}
+
+	_, gone, err := keys.CreateText(ctx, "T1", "UALICE", "gone", "", "operator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Revoke(ctx, gone.Prefix, "UALICE", "UALICE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := keys.Approve(ctx, gone.Prefix, "UALICE"); tandem.ErrorCode(err) != tandem.EINVALID {
+		t.Errorf("allowing a declined key: %v; want EINVALID", err)
 	}
 }

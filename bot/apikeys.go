@@ -18,6 +18,9 @@ type KeyManager interface {
 	CreateTextScoped(ctx context.Context, team, creator, name, expires, scope, actor string) (string, tandem.APIKey, error)
 	List(ctx context.Context, team, creator string) ([]tandem.APIKey, error)
 	Revoke(ctx context.Context, prefix, creator, actor string) (tandem.APIKey, error)
+	// Approve allows a key an operator made, for user, the person it acts
+	// as (ENOTFOUND for anyone else); allowed is false when it already was.
+	Approve(ctx context.Context, prefix, user string) (rec tandem.APIKey, allowed bool, err error)
 }
 
 // tandemCommand answers /tandem: API keys and channel settings.
@@ -27,6 +30,7 @@ func (b *Bot) tandemCommand(ctx context.Context, cmd slack.SlashCommand, team st
 		{Text: "`/tandem apikey create <name> [--expires 90d|never] [--scope read|write]`: a key that acts as you, shown once; a read key (the default) cannot make changes"},
 		{Text: "`/tandem apikey list`"},
 		{Text: "`/tandem apikey revoke <prefix>`"},
+		{Text: "`/tandem apikey approve <prefix>`: allow a key an operator made to act as you"},
 		{Text: "`/tandem channel persistent on|off`: the default for new sessions here (channel admins; owners still approve)"},
 		{Text: "`/tandem schedules`: your schedules everywhere, with Pause, Delete and Run now"},
 	}}
@@ -54,6 +58,8 @@ func (b *Bot) tandemCommand(ctx context.Context, cmd slack.SlashCommand, team st
 		return b.listKeys(ctx, team, cmd.UserID)
 	case len(f) == 3 && f[0] == "apikey" && f[1] == "revoke":
 		return b.revokeKey(ctx, team, cmd.UserID, f[2])
+	case len(f) == 3 && f[0] == "apikey" && f[1] == "approve":
+		return b.approveKey(ctx, team, cmd.UserID, f[2])
 	case len(f) == 3 && f[0] == "channel" && f[1] == "persistent" && (f[2] == "on" || f[2] == "off"):
 		return b.engine.SetChannelDefault(ctx, team, cmd.ChannelID, cmd.UserID, f[2] == "on")
 	}
@@ -104,6 +110,69 @@ func (b *Bot) revokeKey(ctx context.Context, team, user, prefix string) tandem.R
 	}
 	go b.publishHome(context.WithoutCancel(ctx), team, user)
 	return tandem.Reply{Title: "API key " + k.Name + " revoked", Text: fmt.Sprintf("`%s` no longer works.", k.Prefix)}
+}
+
+// approveKey allows, for user, a key an operator made to act as them.
+func (b *Bot) approveKey(ctx context.Context, team, user, prefix string) tandem.Reply {
+	if b.cfg.Keys == nil {
+		return tandem.Reply{Title: "API keys are not available on this Tandem"}
+	}
+	k, allowed, err := b.cfg.Keys.Approve(ctx, prefix, user)
+	if err != nil {
+		return tandem.Reply{Title: "Nothing allowed", Text: tandem.ErrorMessage(err)}
+	}
+	go b.publishHome(context.WithoutCancel(ctx), team, user)
+	if !allowed {
+		return tandem.Reply{Title: "API key " + k.Name + " was already allowed", Text: fmt.Sprintf("`%s` acts as you; `/tandem apikey revoke %s` stops it.", k.Prefix, k.Prefix)}
+	}
+	return tandem.Reply{Title: "API key " + k.Name + " allowed", Text: fmt.Sprintf("`%s` now acts as you (<@%s>), %s. `/tandem apikey revoke %s` stops it.", k.Prefix, user, slackview.KeyExpiry(k), k.Prefix)}
+}
+
+// AskKeyApproval asks, by direct message, the person a key an operator
+// made acts as to allow it (Allow) or revoke it (Decline). A key that is
+// not pending is left alone. It fails when Slack refuses the message; the
+// person can still allow it with /tandem apikey approve or the App Home.
+func (b *Bot) AskKeyApproval(ctx context.Context, k tandem.APIKey) error {
+	if !k.Pending {
+		return nil
+	}
+	text, blocks := slackview.KeyApproval(k)
+	if err := b.DM(ctx, k.Creator, text, blocks); err != nil {
+		return err
+	}
+	go b.publishHome(context.WithoutCancel(ctx), k.Team, k.Creator)
+	return nil
+}
+
+// answerKey handles a press of Allow or Decline on KeyApproval: only the
+// person the key acts as is answered (Keys.Approve and Keys.Revoke refuse
+// anyone else, as a key they do not have, and their press changes nothing,
+// the message included); the message then says what the press did.
+func (b *Bot) answerKey(ctx context.Context, team string, cb slack.InteractionCallback, a *slack.BlockAction) {
+	if b.cfg.Keys == nil {
+		return
+	}
+	user, prefix := cb.User.ID, a.Value
+	var outcome string
+	if a.ActionID == slackview.ActionKeyDecline {
+		k, err := b.cfg.Keys.Revoke(ctx, prefix, user, user)
+		if err != nil {
+			b.log.Info("key decline refused", "key", prefix, "user", user, "err", err)
+			return
+		}
+		outcome = fmt.Sprintf("Declined: API key `%s` (%s) is revoked and never acts as you.", k.Prefix, tandem.Escape(k.Name))
+	} else {
+		k, _, err := b.cfg.Keys.Approve(ctx, prefix, user)
+		if err != nil {
+			b.log.Info("key approval refused", "key", prefix, "user", user, "err", err)
+			return
+		}
+		outcome = fmt.Sprintf("Allowed: API key `%s` (%s) now acts as you, %s. `/tandem apikey revoke %s` stops it.", k.Prefix, tandem.Escape(k.Name), slackview.KeyExpiry(k), k.Prefix)
+	}
+	b.publishHome(ctx, team, user)
+	if cb.Container.Type != "view" && cb.Channel.ID != "" {
+		b.answered(ctx, cb, outcome)
+	}
 }
 
 // homeKeys renders the API keys section of the App Home.

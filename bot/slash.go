@@ -156,6 +156,8 @@ func (b *Bot) handleInteraction(ctx context.Context, client *socketmode.Client, 
 				go b.pressProposal(context.WithoutCancel(ctx), cb, a)
 			case slackview.ActionSchedulePause, slackview.ActionScheduleResume, slackview.ActionScheduleDelete, slackview.ActionScheduleRun:
 				go b.pressSchedule(context.WithoutCancel(ctx), team, cb, a)
+			case slackview.ActionKeyAllow, slackview.ActionKeyDecline:
+				go b.answerKey(context.WithoutCancel(ctx), team, cb, a)
 			case slackview.ActionKeyCreate:
 				go b.openKeyModal(context.WithoutCancel(ctx), cb.TriggerID)
 			case slackview.ActionKeyRevoke:

@@ -17,6 +17,11 @@ const (
 	ActionSite       = "home_site_"
 	ActionKeyCreate  = "home_key_create"
 	ActionKeyRevoke  = "home_key_revoke"
+	// ActionKeyAllow and ActionKeyDecline answer, for the person a key
+	// acts as, a key an operator made (KeyApproval); the value is the
+	// key's prefix.
+	ActionKeyAllow   = "apikey_allow"
+	ActionKeyDecline = "apikey_decline"
 )
 
 // Provider is one provider of the Integrations page as it stands for a
@@ -120,7 +125,11 @@ func HomeKeys(keys []tandem.APIKey, now time.Time) []slack.Block {
 			break
 		}
 		var acc *slack.Accessory
-		if k.Revoked.IsZero() {
+		if k.Pending && k.Revoked.IsZero() && !k.Expired(now) {
+			allow := slack.NewButtonBlockElement(ActionKeyAllow, k.Prefix, plain("Allow"))
+			allow.Style = slack.StylePrimary
+			acc = slack.NewAccessory(allow)
+		} else if k.Revoked.IsZero() {
 			revoke := slack.NewButtonBlockElement(ActionKeyRevoke, k.Prefix, plain("Revoke"))
 			revoke.Style = slack.StyleDanger
 			acc = slack.NewAccessory(revoke)
@@ -138,12 +147,29 @@ func KeyLine(k tandem.APIKey, now time.Time) string {
 		state = "revoked " + k.Revoked.UTC().Format("2006-01-02")
 	case k.Expired(now):
 		state = "expired " + k.Expires.UTC().Format("2006-01-02")
+	case k.Pending:
+		state = "made by an operator, *waiting for your Allow* (runs nothing until then)"
 	}
 	used := "never used"
 	if !k.LastUsed.IsZero() {
 		used = "last used " + k.LastUsed.UTC().Format("2006-01-02 15:04 UTC")
 	}
 	return fmt.Sprintf("`%s` *%s* · %s scope · created %s · %s · %s", k.Prefix, escape(k.Name), k.EffectiveScope(), k.CreatedAt.UTC().Format("2006-01-02"), state, used)
+}
+
+// KeyApproval is the direct message that asks the person pending key k
+// acts as to allow it: what it is, that an operator made it, and Allow and
+// Decline buttons (only that person's press counts).
+func KeyApproval(k tandem.APIKey) (string, []slack.Block) {
+	text := fmt.Sprintf("An operator made an API key that acts as you: `%s` *%s*, %s scope, %s. It runs nothing until you allow it; Decline revokes it.", k.Prefix, escape(k.Name), k.EffectiveScope(), KeyExpiry(k))
+	allow := slack.NewButtonBlockElement(ActionKeyAllow, k.Prefix, plain("Allow"))
+	allow.Style = slack.StylePrimary
+	decline := slack.NewButtonBlockElement(ActionKeyDecline, k.Prefix, plain("Decline"))
+	decline.Style = slack.StyleDanger
+	return "An operator made an API key that acts as you", []slack.Block{
+		Section(text + " " + KeyScopeWords(k)),
+		slack.NewActionBlock("apikey_approval_"+k.Prefix, allow, decline),
+	}
 }
 
 // KeyScopeWords says what a key's scope lets it do, for the message that

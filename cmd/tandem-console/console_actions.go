@@ -455,3 +455,32 @@ func (c *consoleState) api(ctx context.Context, arg string) error {
 	c.after(ctx, views, false)
 	return nil
 }
+
+// operator runs what an operator does at the server's shell: "apikey NAME
+// for PERSON" makes a key that acts as that person, as `tandem apikey
+// create --user` does while tandem serve runs, so it waits for the
+// person's Allow (Tandem asks them by direct message). The key becomes
+// that person's newest, for /api.
+func (c *consoleState) operator(ctx context.Context, arg string) error {
+	f := strings.Fields(arg)
+	if len(f) != 4 || f[0] != "apikey" || f[2] != "for" {
+		return errors.New("usage: /operator apikey <name> for <person>   (as tandem apikey create --user at the server)")
+	}
+	p, ok := demoPersonNamed(f[3])
+	if !ok {
+		return fmt.Errorf("no demo user %q: try %s", f[3], demoNames())
+	}
+	views := len(c.w.slack.Views())
+	key, rec, err := c.w.app.Keys().CreateTextScoped(ctx, c.w.app.Bot().Team(), p.ID, f[1], "", "", "operator")
+	if err != nil {
+		return err
+	}
+	c.keys[p.ID] = key
+	asked := "Tandem asked them by direct message"
+	if err := c.w.app.Bot().AskKeyApproval(ctx, rec); err != nil {
+		asked = "Slack refused Tandem's direct message: " + err.Error()
+	}
+	c.note("Operator: created API key %s (%s) that acts as %s; it runs nothing until %s allows it (%s).", rec.Name, rec.Prefix, p.Name, p.Name, asked)
+	c.after(ctx, views, false)
+	return nil
+}

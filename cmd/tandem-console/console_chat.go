@@ -166,6 +166,8 @@ Slack features
   /home                      your App Home: integrations and API keys
   /press <n|label> [option]  press the button shown as [n: label] (or choose an option of a menu)
   /open <n|url>              follow a link here, signing in to the demo provider as you
+Operator
+  /operator apikey <name> for <person>   a key made at the server's shell (tandem apikey create --user)
 HTTP API
   /api POST [path] <json>    call Tandem's API with your newest API key (path /api/v1/messages;
                              $channel and $thread stand for the current ones)
@@ -407,6 +409,8 @@ func (c *consoleState) execLine(ctx context.Context, line string) (quit bool, er
 		return false, c.open(ctx, arg)
 	case "api":
 		return false, c.api(ctx, arg)
+	case "operator":
+		return false, c.operator(ctx, arg)
 	case "wait":
 		c.wait(ctx, arg)
 	case "expect", "expect-not":

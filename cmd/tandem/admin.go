@@ -56,6 +56,7 @@ type adminRequest struct {
 
 type adminResponse struct {
 	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr,omitempty"` // what the command says to the operator beside its output
 	Error  string `json:"error,omitempty"`
 }
 
@@ -117,20 +118,21 @@ func adminConn(ctx context.Context, a *app.App, conn net.Conn) {
 	if err := json.NewDecoder(io.LimitReader(conn, 1<<20)).Decode(&req); err != nil {
 		return
 	}
-	var out bytes.Buffer
+	var out, errOut bytes.Buffer
 	resp := adminResponse{}
 	env := opEnv{db: a.DB(), keys: a.Keys(), bot: a.Bot(), team: a.Bot().Team()}
-	if err := runInServe(ctx, env, req.Command, req.Args, &out); err != nil {
+	if err := runInServe(ctx, env, req.Command, req.Args, &out, &errOut); err != nil {
 		resp.Error = err.Error()
 	}
-	resp.Stdout = out.String()
+	resp.Stdout, resp.Stderr = out.String(), errOut.String()
 	a.Logger().Info("operator command", "command", req.Command, "ok", resp.Error == "")
 	json.NewEncoder(conn).Encode(resp)
 }
 
 // runInServe runs an operator command that came through the admin socket
-// with the running serve's env, writing its output to out.
-func runInServe(ctx context.Context, env opEnv, command string, args []string, out io.Writer) error {
+// with the running serve's env, writing its output to out and what it
+// says to the operator to errOut.
+func runInServe(ctx context.Context, env opEnv, command string, args []string, out, errOut io.Writer) error {
 	build, ok := ops[command]
 	if !ok {
 		return fmt.Errorf("unknown command %s", command)
@@ -140,7 +142,7 @@ func runInServe(ctx context.Context, env opEnv, command string, args []string, o
 	// result is never nil (cobra would read os.Args).
 	c.SetArgs(longFlags(c, args))
 	c.SetOut(out)
-	c.SetErr(io.Discard)
+	c.SetErr(errOut)
 	c.SilenceErrors, c.SilenceUsage = true, true
 	c.CompletionOptions.DisableDefaultCmd = true
 	_, err := c.ExecuteContextC(ctx)
@@ -159,7 +161,7 @@ func cliRunner(getenv func(string) string, stderr io.Writer) opRunner {
 			defer conn.Close()
 			fmt.Fprintf(stderr, "tandem: running inside the tandem serve that holds %s (admin socket %s)\n", cfg.DBPath, sock)
 			path := opPath(cmd)
-			return askServe(conn, adminRequest{Command: path[0], Args: forwardArgs(path[1:], cmd, args)}, cmd.OutOrStdout())
+			return askServe(conn, adminRequest{Command: path[0], Args: forwardArgs(path[1:], cmd, args)}, cmd.OutOrStdout(), stderr)
 		}
 		db, err := app.OpenExistingDB(ctx, cfg, app.NewLogger("text", stderr))
 		if err != nil {
@@ -172,8 +174,8 @@ func cliRunner(getenv func(string) string, stderr io.Writer) opRunner {
 }
 
 // askServe sends req through the admin socket and copies the answer's
-// output to stdout.
-func askServe(conn net.Conn, req adminRequest, stdout io.Writer) error {
+// output to stdout, and what it says to the operator to stderr.
+func askServe(conn net.Conn, req adminRequest, stdout, stderr io.Writer) error {
 	if err := json.NewEncoder(conn).Encode(req); err != nil {
 		return fmt.Errorf("tandem: admin socket: %w", err)
 	}
@@ -182,6 +184,7 @@ func askServe(conn net.Conn, req adminRequest, stdout io.Writer) error {
 		return fmt.Errorf("tandem: admin socket: %w", err)
 	}
 	io.WriteString(stdout, resp.Stdout)
+	io.WriteString(stderr, resp.Stderr)
 	if resp.Error != "" {
 		return errors.New(resp.Error)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/internal/fakeslack"
 )
 
@@ -112,7 +113,8 @@ func TestAPIKeysActAsTheirCreator(t *testing.T) {
 		t.Errorf("whoami: %d %v", status, out)
 	}
 
-	// Bob's key, made by an operator while serve runs, acts as Bob.
+	// Bob's key, made by an operator while serve runs, acts as Bob once
+	// Bob allows it, and not before.
 	var stdout, stderr bytes.Buffer
 	if err := run(ctxFor(t), []string{"apikey", "create", "--user", "UBOB", "--name", "ops"}, e.getenv, &stdout, &stderr); err != nil {
 		t.Fatalf("tandem apikey create: %v\n%s", err, stderr.String())
@@ -124,6 +126,55 @@ func TestAPIKeysActAsTheirCreator(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "admin socket") {
 		t.Errorf("apikey create did not say it went through the running server: %s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "runs nothing until UBOB allows it") || !strings.Contains(stderr.String(), "direct message") {
+		t.Errorf("apikey create did not say the key waits for Bob: %s", stderr.String())
+	}
+	searches := len(e.searchLogins())
+	status, out = e.post(bobKey, `{"channel":"`+channel+`","text":"list my open PRs"}`)
+	if status != 403 || errCode(out) != "key_pending" || !strings.Contains(errMessage(out), "UBOB") {
+		t.Errorf("the operator's key before Bob allowed it: %d %v; want 403 key_pending", status, out)
+	}
+	ask, err := e.slack.WaitForMessage(ctxFor(t), func(m fakeslack.Message) bool {
+		return m.Channel == "DUBOB" && strings.Contains(plain(m), "An operator made an API key that acts as you")
+	})
+	if err != nil {
+		t.Fatalf("Bob was not asked to allow the key: %v", err)
+	}
+	// Alice presses Allow on Bob's message: nothing is allowed, and Bob's
+	// message keeps its buttons.
+	e.press("UALICE", ask, "", "apikey_allow")
+	if status, out = e.post(bobKey, `{"channel":"`+channel+`","text":"list my open PRs"}`); status != 403 || errCode(out) != "key_pending" {
+		t.Errorf("after Alice pressed Allow on Bob's message: %d %v; want still pending", status, out)
+	}
+	if got := len(e.searchLogins()); got != searches {
+		t.Errorf("the pending key reached GitHub: %v", e.searchLogins()[searches:])
+	}
+	e.press("UBOB", ask, "", "apikey_allow")
+	if _, err := e.slack.WaitForMessage(ctxFor(t), func(m fakeslack.Message) bool {
+		return m.Method == "chat.update" && m.Channel == "DUBOB" && strings.Contains(plain(m), "Allowed: API key")
+	}); err != nil {
+		t.Errorf("Bob's message does not say the key is allowed: %v", err)
+	}
+	if status, out = e.call("GET", "/api/v1/whoami", bobKey, "", ""); status != 200 || out["creator"] != "UBOB" {
+		t.Errorf("whoami with the key Bob allowed: %d %v", status, out)
+	}
+	var auditOut, auditErr bytes.Buffer
+	if err := run(ctxFor(t), []string{"audit", "--user", "UBOB", "--json"}, e.getenv, &auditOut, &auditErr); err != nil {
+		t.Fatalf("tandem audit: %v\n%s", err, auditErr.String())
+	}
+	var approvals []string
+	for dec := json.NewDecoder(&auditOut); dec.More(); {
+		var r tandem.AuditRecord
+		if err := dec.Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Action == "apikey_approve" {
+			approvals = append(approvals, r.Actor+" as "+r.Effective)
+		}
+	}
+	if len(approvals) != 1 || approvals[0] != "UBOB as UBOB" {
+		t.Errorf("apikey_approve records: %v; want one, by Bob", approvals)
 	}
 
 	// Bob disconnects GitHub: his key says he must connect it.

@@ -113,6 +113,18 @@ func TestAPIKeyRefusedWhereItsCreatorIsNot(t *testing.T) {
 	}
 	bobKey := strings.TrimSpace(stdout.String())
 	e.remember(bobKey)
+	// An operator made it: it acts as Bob once he allows it, here by
+	// typing the command (Alice's try at it allows nothing).
+	prefix := bobKey[:len("tdm_")+8]
+	if ack, _ := e.slack.SendSlashCommand(ctxFor(t), fakeslack.SlashCommand{Command: "/tandem", Text: "apikey approve " + prefix, UserID: "UALICE", ChannelID: channel}); !strings.Contains(string(ack), "Nothing allowed") {
+		t.Errorf("Alice's /tandem apikey approve of Bob's key: %s; want nothing allowed", ack)
+	}
+	if status, out := e.post(bobKey, `{"channel":"`+bobDM+`","text":"list my open PRs"}`); status != 403 || errCode(out) != "key_pending" {
+		t.Errorf("Bob's key after Alice's approve: %d %v; want still pending", status, out)
+	}
+	if ack, _ := e.slack.SendSlashCommand(ctxFor(t), fakeslack.SlashCommand{Command: "/tandem", Text: "apikey approve " + prefix, UserID: "UBOB", ChannelID: bobDM}); !strings.Contains(string(ack), "API key bobs allowed") {
+		t.Fatalf("Bob's /tandem apikey approve: %s", ack)
+	}
 	status, out := e.post(bobKey, `{"channel":"`+bobDM+`","text":"list my open PRs"}`)
 	if status != 200 || out["identity"].(map[string]any)["login"] != "bob-gh" {
 		t.Errorf("Bob's key in Bob's DM: %d %v", status, out)

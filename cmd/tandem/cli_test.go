@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -529,24 +530,24 @@ func TestRunInServeTakesEveryCommandLine(t *testing.T) {
 		{"create", "--user=U123ABC", "--expires=30d", "--", "ci"},
 		{"create", "--user", "U123ABC", "-name", "old"},
 	} {
-		if err := runInServe(ctx, env, "apikey", args, &out); err != nil {
+		if err := runInServe(ctx, env, "apikey", args, &out, io.Discard); err != nil {
 			t.Errorf("apikey %v: %v", args, err)
 		}
 	}
 	for _, args := range [][]string{nil, {"-json"}, {"--json=true", "--limit=5"}} {
-		if err := runInServe(ctx, env, "audit", args, &out); err != nil {
+		if err := runInServe(ctx, env, "audit", args, &out, io.Discard); err != nil {
 			t.Errorf("audit %v: %v", args, err)
 		}
 	}
 	out.Reset()
-	if err := runInServe(ctx, env, "apikey", []string{"list", "--json=true"}, &out); err != nil {
+	if err := runInServe(ctx, env, "apikey", []string{"list", "--json=true"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	var keys []tandem.APIKey
 	if err := json.Unmarshal(out.Bytes(), &keys); err != nil || len(keys) != 2 {
 		t.Errorf("apikey list: %v %s", err, out.String())
 	}
-	if err := runInServe(ctx, env, "frobnicate", nil, &out); err == nil {
+	if err := runInServe(ctx, env, "frobnicate", nil, &out, io.Discard); err == nil {
 		t.Error("an unknown command ran inside serve")
 	}
 }

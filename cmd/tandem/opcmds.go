@@ -45,9 +45,13 @@ func apikeyCreateCmd(run opRunner) *cobra.Command {
 	var user, name, expires, team, scope string
 	c := &cobra.Command{
 		Use:   "create [NAME] --user U…",
-		Short: "Create a key that acts as a Slack user; prints the key alone on stdout",
+		Short: "Create a key that acts as a Slack user once they allow it; prints the key alone on stdout",
 		Long: `Create makes an API key that acts as the Slack user --user and prints the
-key alone on stdout, for scripts. The name (--name or the argument) is how
+key alone on stdout, for scripts. The key runs nothing until that user
+allows it: nobody acts as a person without their consent. While tandem
+serve runs, Tandem asks them by direct message (Allow, Decline); they can
+also type /tandem apikey approve PREFIX, or press Allow in Tandem's App
+Home. The name (--name or the argument) is how
 you recognise it in tandem apikey list. A key has the read scope unless
 --scope write says otherwise: a read key runs commands that only read, and
 its free-form requests come back with their changes proposed, not made.
@@ -82,11 +86,20 @@ its free-form requests come back with their changes proposed, not made.
 				if team == "" {
 					return badUsage("tandem apikey create needs --team T… when no tandem serve is running (or set TANDEM_TEAM)")
 				}
-				key, _, err := env.keys.CreateTextScoped(cmd.Context(), team, user, name, expires, scope, "operator")
+				key, rec, err := env.keys.CreateTextScoped(cmd.Context(), team, user, name, expires, scope, "operator")
 				if err != nil {
 					return errors.New(tandem.ErrorMessage(err))
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), key) // the key alone, for scripts
+				// It acts as user only once they allow it.
+				asked := "once tandem serve runs, they allow it with /tandem apikey approve " + rec.Prefix + " or from Tandem's App Home"
+				if env.bot != nil {
+					asked = "Tandem asked them by direct message; they can also type /tandem apikey approve " + rec.Prefix
+					if err := env.bot.AskKeyApproval(cmd.Context(), rec); err != nil {
+						asked = "Slack refused Tandem's direct message (" + err.Error() + "); they can type /tandem apikey approve " + rec.Prefix
+					}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s runs nothing until %s allows it: %s.\n", rec.Prefix, user, asked)
 				return nil
 			})
 		},
