@@ -10,12 +10,12 @@ import (
 	"github.com/tandembot/tandem"
 )
 
-const apiKeyColumns = `hash, prefix, name, team, creator, created_at, expires, last_used, revoked, scope`
+const apiKeyColumns = `hash, prefix, name, team, creator, created_at, expires, last_used, revoked, scope, pending`
 
 func scanAPIKey(row pgx.Row) (tandem.APIKey, error) {
 	var k tandem.APIKey
 	var expires, lastUsed, revoked *time.Time
-	if err := row.Scan(&k.Hash, &k.Prefix, &k.Name, &k.Team, &k.Creator, &k.CreatedAt, &expires, &lastUsed, &revoked, &k.Scope); err != nil {
+	if err := row.Scan(&k.Hash, &k.Prefix, &k.Name, &k.Team, &k.Creator, &k.CreatedAt, &expires, &lastUsed, &revoked, &k.Scope, &k.Pending); err != nil {
 		return tandem.APIKey{}, err
 	}
 	k.CreatedAt = k.CreatedAt.UTC()
@@ -23,7 +23,7 @@ func scanAPIKey(row pgx.Row) (tandem.APIKey, error) {
 	return k, nil
 }
 
-const insertAPIKey = `INSERT INTO api_keys (` + apiKeyColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+const insertAPIKey = `INSERT INTO api_keys (` + apiKeyColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 
 // apiKeyArgs are k's columns, in apiKeyColumns' order. A key without a
 // scope is one from before scopes (SaveAPIKey gives new keys read first):
@@ -32,7 +32,7 @@ func apiKeyArgs(k tandem.APIKey) []any {
 	if k.Scope == "" {
 		k.Scope = tandem.ScopeWrite
 	}
-	return []any{k.Hash, k.Prefix, k.Name, k.Team, k.Creator, k.CreatedAt, nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), string(k.Scope)}
+	return []any{k.Hash, k.Prefix, k.Name, k.Team, k.Creator, k.CreatedAt, nullTime(k.Expires), nullTime(k.LastUsed), nullTime(k.Revoked), string(k.Scope), k.Pending}
 }
 
 func checkAPIKey(k tandem.APIKey) error {
@@ -140,7 +140,7 @@ func (db *DB) UpdateAPIKey(ctx context.Context, prefix string, fn func(*tandem.A
 		}
 		key.Prefix, key.Hash = prefix, hash
 		out = key
-		_, err = tx.Exec(ctx, `UPDATE api_keys SET name = $3, team = $4, creator = $5, created_at = $6, expires = $7, last_used = $8, revoked = $9, scope = $10
+		_, err = tx.Exec(ctx, `UPDATE api_keys SET name = $3, team = $4, creator = $5, created_at = $6, expires = $7, last_used = $8, revoked = $9, scope = $10, pending = $11
 			WHERE hash = $1 AND prefix = $2`, apiKeyArgs(key)...)
 		return err
 	})

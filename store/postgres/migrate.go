@@ -20,10 +20,12 @@ import (
 // sessions, links, OAuth states, audit); 2 adds API keys, settings and
 // leases; 3 adds the index of each session's unfinished turns; 4 adds API
 // key scopes (existing keys become write keys); 5 adds schedules and the
-// schedule a turn runs for. The bbolt store needed no version for scopes
-// (it stores keys as JSON, and a key without a scope reads as a write key)
-// nor for schedules (Open creates a missing bucket, and turns are JSON).
-const SchemaVersion = 5
+// schedule a turn runs for; 6 adds the pending flag of an API key an
+// operator made (existing keys stay allowed). The bbolt store needed no
+// version for scopes (it stores keys as JSON, and a key without a scope
+// reads as a write key), for schedules (Open creates a missing bucket, and
+// turns are JSON) nor for the pending flag (a key without it is allowed).
+const SchemaVersion = 6
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS

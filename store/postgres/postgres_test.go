@@ -1066,6 +1066,38 @@ func TestMigrateSchema3KeyScope(t *testing.T) {
 	}
 }
 
+// TestMigrateSchema5KeyPending migrates a schema 5 database holding an API
+// key: no operator could make keys for others then, so the key stays
+// allowed (not pending), and reads and updates as before.
+func TestMigrateSchema5KeyPending(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	conn := sql(t, url)
+	ctx := t.Context()
+	if _, _, err := migrate(ctx, conn, "test", migrations[:5]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO api_keys (hash, prefix, name, team, creator, created_at, scope)
+		VALUES ('hash-of-FAKE-old', 'tdm_olde1111', 'old-ci', 'T1', 'U1', $1, 'read')`, storetest.T0); err != nil {
+		t.Fatal(err)
+	}
+	if from, to, err := Migrate(ctx, url, Options{}); err != nil || from != 5 || to != SchemaVersion {
+		t.Fatalf("Migrate = %d, %d, %v; want 5, %d", from, to, err, SchemaVersion)
+	}
+	db := openAt(t, url, Options{Keyring: keyring(t, testKey(1))})
+	k, err := db.APIKeyByHash(ctx, "hash-of-FAKE-old")
+	if err != nil || k.Pending || k.Scope != tandem.ScopeRead {
+		t.Errorf("APIKeyByHash of the old key = %+v, %v; want a read key, not pending", k, err)
+	}
+	_, err = db.UpdateAPIKey(ctx, "tdm_olde1111", func(k *tandem.APIKey) error { k.LastUsed = storetest.T0; return nil })
+	must(t, err)
+	var pending bool
+	must(t, conn.QueryRow(ctx, `SELECT pending FROM api_keys WHERE prefix = 'tdm_olde1111'`).Scan(&pending))
+	if pending {
+		t.Error("an old key is pending after UpdateAPIKey")
+	}
+}
+
 // TestSchedulesUseTheirIndexes: the scheduler's due query reads the partial
 // index of unpaused schedules with a next run, and a person's schedules
 // are found by team and creator.

@@ -118,8 +118,9 @@ func seed(t *testing.T, s tandem.Store) seeded {
 
 	must(t, s.SaveAPIKey(ctx, tandem.APIKey{Prefix: "tdm_aaaa1111", Hash: secrets.Hash("tdm_aaaa1111_FAKE"), Name: "ci", Team: "T1", Creator: "U1",
 		CreatedAt: T0, Expires: T0.Add(90 * 24 * time.Hour), LastUsed: T0.Add(time.Hour)}))
+	// An operator made this one for U9 and revoked it before U9 allowed it.
 	must(t, s.SaveAPIKey(ctx, tandem.APIKey{Prefix: "tdm_bbbb2222", Hash: secrets.Hash("tdm_bbbb2222_FAKE"), Name: "old", Team: "T2", Creator: "U9",
-		CreatedAt: T0, Revoked: T0.Add(2 * time.Hour)}))
+		CreatedAt: T0, Revoked: T0.Add(2 * time.Hour), Pending: true}))
 
 	must(t, s.CreateSchedule(ctx, tandem.Schedule{ID: "sch_1", Session: sessA, Creator: "U1", Text: "prs",
 		Cron: "0 9 * * 1-5", Zone: "Europe/Berlin", ZoneFromSlack: true, CreatedAt: T0, Next: T0.Add(20 * time.Hour),

@@ -123,6 +123,7 @@ func testAPIKeys(t *testing.T, open func(t *testing.T) tandem.Store) {
 	wantCode(t, "UpdateAPIKey unknown", err, tandem.ENOTFOUND)
 
 	t.Run("Scope", func(t *testing.T) { testAPIKeyScope(t, open) })
+	t.Run("Pending", func(t *testing.T) { testAPIKeyPending(t, open) })
 }
 
 // testAPIKeyScope: a key's scope round-trips; a key saved without one is a
@@ -273,5 +274,63 @@ func testLeases(t *testing.T, open func(t *testing.T) tandem.Store) {
 	wg.Wait()
 	if winners != 1 {
 		t.Errorf("%d owners won one lease, want 1", winners)
+	}
+}
+
+// testAPIKeyPending: a key an operator made stays pending until its creator
+// allows it, across reads, the list and updates; a store that drops the
+// flag would let the key act for its creator unasked.
+func testAPIKeyPending(t *testing.T, open func(t *testing.T) tandem.Store) {
+	s := open(t)
+	ctx := t.Context()
+	pending := tandem.APIKey{Prefix: "tdm_pend1111", Hash: "hash-of-FAKE-pending", Name: "made-for-U1", Team: "T1", Creator: "U1", CreatedAt: T0, Pending: true}
+	own := tandem.APIKey{Prefix: "tdm_mine2222", Hash: "hash-of-FAKE-own", Name: "laptop", Team: "T1", Creator: "U1", CreatedAt: T0}
+	must(t, "SaveAPIKey pending", s.SaveAPIKey(ctx, pending))
+	must(t, "SaveAPIKey own", s.SaveAPIKey(ctx, own))
+	want := map[string]bool{pending.Prefix: true, own.Prefix: false}
+	for _, k := range []tandem.APIKey{pending, own} {
+		got, err := s.APIKeyByHash(ctx, k.Hash)
+		must(t, "APIKeyByHash "+k.Prefix, err)
+		if got.Pending != want[k.Prefix] {
+			t.Errorf("APIKeyByHash(%s).Pending = %t, want %t", k.Prefix, got.Pending, want[k.Prefix])
+		}
+	}
+	list, err := s.APIKeys(ctx, "T1", "U1")
+	must(t, "APIKeys", err)
+	if len(list) != 2 {
+		t.Errorf("APIKeys lists %d keys, want 2", len(list))
+	}
+	for _, k := range list {
+		if k.Pending != want[k.Prefix] {
+			t.Errorf("APIKeys: %s has Pending %t, want %t", k.Prefix, k.Pending, want[k.Prefix])
+		}
+	}
+
+	// UpdateAPIKey sees the flag, keeps it through an unrelated change, and
+	// stores its creator allowing the key.
+	upd, err := s.UpdateAPIKey(ctx, pending.Prefix, func(k *tandem.APIKey) error {
+		if !k.Pending {
+			t.Error("UpdateAPIKey's fn sees a pending key as allowed")
+		}
+		k.LastUsed = T0.Add(time.Minute)
+		return nil
+	})
+	must(t, "UpdateAPIKey", err)
+	if !upd.Pending {
+		t.Error("UpdateAPIKey returned a pending key as allowed")
+	}
+	if got, _ := s.APIKeyByHash(ctx, pending.Hash); !got.Pending {
+		t.Error("an unrelated UpdateAPIKey allowed a pending key")
+	}
+	upd, err = s.UpdateAPIKey(ctx, pending.Prefix, func(k *tandem.APIKey) error { k.Pending = false; return nil })
+	must(t, "UpdateAPIKey to allowed", err)
+	if upd.Pending {
+		t.Error("UpdateAPIKey to allowed returned a pending key")
+	}
+	if got, _ := s.APIKeyByHash(ctx, pending.Hash); got.Pending {
+		t.Error("a key its creator allowed reads back pending")
+	}
+	if list, _ := s.APIKeys(ctx, "T1", "U1"); len(list) != 2 || list[0].Pending || list[1].Pending {
+		t.Errorf("APIKeys after allowing = %+v; want two keys, neither pending", list)
 	}
 }
