@@ -33,8 +33,12 @@ import (
 // the journal beside the file. Version 4 changes no older bucket, but a
 // binary that predates it must not open the file: it would run a pending
 // scheduled run as an ordinary message of its creator (in a persistent
-// session, as the owner), and ignore the journal a crash left.
-const SchemaVersion = 4
+// session, as the owner), and ignore the journal a crash left. Version 5
+// changes no data either: an API key may now be pending (an operator made
+// it and its person has not allowed it), and a binary that predates it
+// would ignore the flag, and let the key act as that person (or clear the
+// flag for good at its next update of the key).
+const SchemaVersion = 5
 
 // DefaultTimeout is how long Open waits for another process to release the
 // file when Options.Timeout is zero.
@@ -109,6 +113,9 @@ var migrations = []func(tx *bolt.Tx) error{
 		_, err := tx.CreateBucketIfNotExists([]byte(bucketSchedules))
 		return err
 	},
+	// 4 -> 5: pending API keys, a field of the key's JSON that older keys
+	// do not have (they stay allowed); nothing to rewrite.
+	func(*bolt.Tx) error { return nil },
 }
 
 // Options configure Open.
