@@ -333,6 +333,9 @@ func (r *modelRun) run() {
 		},
 		"approveEditor": func(rt *rapid.T) { r.editorConsent(rapid.Bool().Draw(rt, "approve")) },
 		"apiKey":        func(rt *rapid.T) { r.apiTurn(user.Draw(rt, "creator"), provider.Draw(rt, "provider")) },
+		"operatorKey": func(rt *rapid.T) {
+			r.operatorKey(user.Draw(rt, "person"), user.Draw(rt, "presser"), provider.Draw(rt, "provider"), rapid.Bool().Draw(rt, "allow"))
+		},
 		"apiKeyRevokedWhileQueued": func(rt *rapid.T) {
 			// Leaving the channel is drawn less often: its step waits out
 			// the 5 s in which Slack's word at the call still holds.
@@ -1428,6 +1431,12 @@ func (r *modelRun) keyOf(creator string) string {
 func (r *modelRun) apiTurn(creator string, p tandem.ProviderID) {
 	key := r.keyOf(creator)
 	r.step(fmt.Sprintf("API key of %s: %s", creator, modelReads[p]))
+	r.checkAPITurn(key, creator, p)
+}
+
+// checkAPITurn posts a read at p with key, creator's, and checks it
+// against the model.
+func (r *modelRun) checkAPITurn(key, creator string, p tandem.ProviderID) {
 	want := r.m.APITurn(creator, p)
 	code, err := r.apiMessage(key, modelReads[p])
 	if err != nil {
@@ -1453,6 +1462,114 @@ func (r *modelRun) apiTurn(creator string, p tandem.ProviderID) {
 	}
 	r.checkButtons(creator)
 	r.checkAudit("apikey:", p, want)
+}
+
+// operatorKey: an operator makes an API key for person (tandem apikey
+// create --user, through the running server when it answers). Until
+// person allows it, a read with it is refused (key_pending) and reaches
+// no provider, and presser's press of Allow (or /tandem apikey approve)
+// changes nothing unless presser is person. Then person allows it, and it
+// acts as person as the model says; or person declines, and it is revoked.
+func (r *modelRun) operatorKey(person, presser string, p tandem.ProviderID, allow bool) {
+	name := fmt.Sprintf("op-%d", r.steps+1)
+	r.step(fmt.Sprintf("an operator makes API key %s for %s; %s tries to allow it; %s %s it; then %s", name, person, presser, person, map[bool]string{true: "allows", false: "declines"}[allow], modelReads[p]))
+	var stdout, stderr bytes.Buffer
+	if err := run(ctxFor(r.t), []string{"apikey", "create", "--user", person, "--name", name}, r.e.getenv, &stdout, &stderr); err != nil {
+		r.rt.Fatalf("tandem apikey create --user %s: %v\n%s", person, err, stderr.String())
+	}
+	key := strings.TrimSpace(stdout.String())
+	r.e.remember(key)
+	prefix := key[:len("tdm_")+8]
+	pending := func(after string) {
+		code, err := r.apiMessage(key, modelReads[p])
+		if err != nil || code != "key_pending" {
+			r.rt.Fatalf("the operator's key for %s %s: %q, %v; want key_pending", person, after, code, err)
+		}
+		r.checkRequests(nil)
+	}
+	pending("before anyone allowed it")
+	// Allow and Decline on the direct message Tandem sent person, when the
+	// command reached a running server; else the command person types.
+	var dm *fakeslack.Message
+	if strings.Contains(stderr.String(), "by direct message") {
+		m, err := r.e.slack.WaitForMessage(ctxFor(r.t), func(m fakeslack.Message) bool {
+			return m.Channel == "D"+person && strings.Contains(plain(m), prefix) && strings.Contains(plain(m), "An operator made an API key")
+		})
+		if err != nil {
+			r.rt.Fatalf("%s was not asked to allow %s: %v", person, prefix, err)
+		}
+		dm = &m
+	}
+	answer := func(user string, allow bool) {
+		if dm != nil {
+			action := map[bool]string{true: "apikey_allow", false: "apikey_decline"}[allow]
+			r.pressValue(user, *dm, action, prefix)
+			return
+		}
+		verb := map[bool]string{true: "approve", false: "revoke"}[allow]
+		if _, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/tandem", Text: "apikey " + verb + " " + prefix, UserID: user, ChannelID: channel}); err != nil {
+			r.rt.Fatalf("/tandem apikey %s: %v", verb, err)
+		}
+	}
+	if presser != person {
+		answer(presser, true)
+		if dm != nil {
+			// A press is answered after its ack: wait for the refusal.
+			r.waitLogged(`"msg":"key approval refused"`, `"key":"`+prefix+`"`, `"user":"`+presser+`"`)
+		}
+		pending("after " + presser + " tried to allow it")
+	}
+	answer(person, allow)
+	if dm != nil {
+		want := map[bool]string{true: "Allowed: API key `" + prefix, false: "Declined: API key `" + prefix}[allow]
+		if _, err := r.e.slack.WaitForMessage(ctxFor(r.t), func(m fakeslack.Message) bool {
+			return m.Method == "chat.update" && m.Channel == "D"+person && strings.Contains(plain(m), want)
+		}); err != nil {
+			r.rt.Fatalf("%s's press did not answer %q: %v", person, want, err)
+		}
+	}
+	if !allow {
+		// A revoked key counts as a refused one: after several in a
+		// window the address is slowed down (too_many_attempts), which
+		// refuses it as well.
+		code, err := r.apiMessage(key, modelReads[p])
+		if err != nil || code != "key_revoked" && code != "too_many_attempts" {
+			r.rt.Fatalf("the operator's key %s declined: %q, %v; want key_revoked", person, code, err)
+		}
+		r.checkRequests(nil)
+		return
+	}
+	r.checkAPITurn(key, person, p)
+}
+
+// waitLogged waits until a running binary logged a line holding each of
+// parts.
+func (r *modelRun) waitLogged(parts ...string) {
+	has := func(logs string) bool {
+		for _, line := range strings.Split(logs, "\n") {
+			all := true
+			for _, p := range parts {
+				all = all && strings.Contains(line, p)
+			}
+			if all {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		for _, p := range r.procs {
+			if has(p.logs.String()) {
+				return
+			}
+		}
+		if has(r.e.logs.String()) {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.rt.Fatalf("no binary logged a line with %q", parts)
+		}
+	}
 }
 
 // apiMessage posts text into the model's thread through the HTTP API
