@@ -272,14 +272,16 @@ func (f *Flow) callback(w http.ResponseWriter, r *http.Request) {
 		f.page(w, http.StatusBadRequest, p.Name()+" sent no authorization code", "Nothing was linked; try again from Slack.")
 		return
 	}
-	ctx := context.WithValue(r.Context(), oauth2.HTTPClient, f.httpClient())
+	ctx := context.WithValue(r.Context(), oauth2.HTTPClient, OnHost(f.httpClient()))
 	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(st.Verifier))
 	if err != nil {
 		f.logger().Warn("oauth code exchange failed", "provider", p, "user", st.User, "err", redactRetrieve(err))
 		f.page(w, http.StatusBadGateway, p.Name()+" did not accept the sign-in", "Nothing was linked; try again from Slack.")
 		return
 	}
-	acct, err := prov.Identify(ctx, oauth2.NewClient(ctx, oauth2.StaticTokenSource(tok)))
+	// The fresh token goes to the provider's own host only, not to where
+	// a redirect of its points.
+	acct, err := prov.Identify(ctx, bearerClient(f.httpClient(), tok))
 	if err != nil {
 		f.logger().Warn("identify after exchange failed", "provider", p, "user", st.User, "err", err)
 		f.page(w, http.StatusBadGateway, p.Name()+" did not say who you are", "Nothing was linked; try again from Slack.")

@@ -1057,3 +1057,47 @@ func TestFlowHeadDoesNotSpendALink(t *testing.T) {
 		t.Errorf("the link after a HEAD did not complete: %s", page.body)
 	}
 }
+
+// identifyRedirect is a transport for the flow's own HTTP client: GitHub's
+// GET /user answers a redirect to away, as a provider (or whoever makes
+// it redirect) could; everything else goes to GitHub.
+type identifyRedirect struct{ away string }
+
+func (ir identifyRedirect) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(req.URL.Path, "/user") && req.Method == http.MethodGet {
+		return &http.Response{
+			StatusCode: http.StatusFound, Status: "302 Found", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Location": {ir.away + "/collect"}}, Body: http.NoBody, Request: req,
+		}, nil
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestFlowIdentifyNeverSendsTheNewTokenToAnotherHost: when the provider's
+// "who is this" answers a redirect to another host, the grant just made
+// is not sent there (before, x/oauth2's client set it on the redirected
+// request too), and nothing is linked.
+func TestFlowIdentifyNeverSendsTheNewTokenToAnotherHost(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	away := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		mu.Unlock()
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(away.Close)
+	fe := newFlowEnv(t)
+	fe.flow.HTTPClient = &http.Client{Transport: identifyRedirect{away: away.URL}, Timeout: 10 * time.Second}
+	alice := fe.browser(t, "UALICE", "alice-gh")
+	page := alice.get(fe.connectURL(t, "UALICE", tandem.GitHub, ""))
+	wantPage(t, "the page after a redirected identify", page, http.StatusBadGateway, "did not say who you are")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 || seen[0] != "" {
+		t.Errorf("the other host saw Authorization %q, want one request without it", seen)
+	}
+	if n := fe.links(t, "UALICE"); n != 0 {
+		t.Errorf("%d links after a failed identify, want none", n)
+	}
+}

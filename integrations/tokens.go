@@ -431,7 +431,7 @@ func (s *source) renewFromStore(ctx context.Context, refused tandem.Token) (stor
 
 func (s *source) refresh(ctx context.Context, refreshToken string) (tandem.Token, error) {
 	cfg := s.provider.OAuth2Config()
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.tokens.base())
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, OnHost(s.tokens.base()))
 	old := &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)}
 	tok, err := cfg.TokenSource(ctx, old).Token()
 	if err != nil {
@@ -480,6 +480,55 @@ func sameHostChain(req *http.Request) bool {
 		}
 	}
 	return true
+}
+
+// StayOnHost is an http.Client's CheckRedirect for a client that sends
+// credentials with a transport (which would set them again on a
+// redirected request, where http.Client itself drops them when the host
+// changes): it follows a redirect only to the first request's host, at
+// most 10 times, and otherwise stops and returns the redirect itself.
+func StayOnHost(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 || req.URL.Host != via[0].URL.Host {
+		return http.ErrUseLastResponse
+	}
+	return nil
+}
+
+// OnHost is c for a request that carries credentials in its body or set
+// by a transport (a token exchange, a refresh, a revoke): redirects are
+// followed only on the first request's host (StayOnHost), since a 307 or
+// 308 elsewhere would send the same body, client secret and token
+// included, to that other host.
+func OnHost(c *http.Client) *http.Client {
+	return &http.Client{Transport: c.Transport, Jar: c.Jar, Timeout: c.Timeout, CheckRedirect: StayOnHost}
+}
+
+// bearerClient is a client on base that sends tok's access token on
+// every request that stays on its first request's host (sameHostChain):
+// what Identify asks with right after the exchange, before there is a
+// link to refresh.
+func bearerClient(base *http.Client, tok *oauth2.Token) *http.Client {
+	return &http.Client{Transport: staticBearer{token: tok.AccessToken, base: base.Transport}, Timeout: base.Timeout}
+}
+
+// staticBearer is bearerClient's transport.
+type staticBearer struct {
+	token string
+	base  http.RoundTripper // nil: http.DefaultTransport
+}
+
+func (s staticBearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	r2 := req.Clone(req.Context())
+	if sameHostChain(req) {
+		r2.Header.Set("Authorization", "Bearer "+s.token)
+	} else {
+		r2.Header.Del("Authorization")
+	}
+	base := s.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r2)
 }
 
 func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -604,7 +653,7 @@ func (t *Tokens) Disconnect(ctx context.Context, team, user string, p tandem.Pro
 // is logged (the link is gone here either way).
 func (t *Tokens) revoke(ctx context.Context, p tandem.ProviderID, user string, tok tandem.Token) {
 	if rv, ok := t.Providers[p].(tandem.Revoker); ok {
-		rctx := context.WithValue(ctx, oauth2.HTTPClient, t.base())
+		rctx := context.WithValue(ctx, oauth2.HTTPClient, OnHost(t.base()))
 		if err := rv.Revoke(rctx, tok); err != nil {
 			t.logger().Warn("revoke at provider failed; the link is removed here", "provider", p, "user", user, "err", err)
 		}

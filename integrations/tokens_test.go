@@ -2,6 +2,7 @@ package integrations_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -235,5 +236,57 @@ func TestUnauthorizedFromAnotherHostKeepsTheLink(t *testing.T) {
 	defer e.store.mu.Unlock()
 	if e.store.reconnect != 0 || e.store.link.NeedsReconnect {
 		t.Errorf("the link was marked needs-reconnect (%d times) by another host's 401", e.store.reconnect)
+	}
+}
+
+// TestRefreshFollowsNoRedirectOffTheProvider: a token endpoint that
+// answers a refresh with a 307 to another host (which would repeat the
+// form, refresh token and client secret included) is not followed: the
+// other host gets nothing, and the turn's request fails.
+func TestRefreshFollowsNoRedirectOffTheProvider(t *testing.T) {
+	awayLog := &authLog{}
+	var awayBodies []string
+	var mu sync.Mutex
+	away := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		awayLog.record(r)
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		awayBodies = append(awayBodies, string(body))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"access_token":"gho_from_away","token_type":"bearer","expires_in":3600}`))
+	}))
+	t.Cleanup(away.Close)
+	home := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/login/oauth/access_token" {
+			http.Redirect(w, r, away.URL+"/login/oauth/access_token", http.StatusTemporaryRedirect)
+			return
+		}
+		w.Write([]byte("home"))
+	}))
+	t.Cleanup(home.Close)
+	cfg, err := github.ConfigFromBase(home.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ClientID, cfg.ClientSecret = "Iv1.redirect", "client-secret-never-elsewhere"
+	store := &memStore{link: tandem.Link{
+		Team: "T1", User: "U1", Provider: tandem.GitHub, Login: "octo",
+		Token: tandem.Token{AccessToken: "gho_expired", RefreshToken: "ghr_refresh_never_elsewhere", TokenType: "bearer", Expiry: time.Now().Add(-time.Hour)},
+	}}
+	tokens := &integrations.Tokens{Store: store, Providers: map[tandem.ProviderID]tandem.Provider{tandem.GitHub: github.New(cfg)}, HTTPClient: home.Client()}
+	creds, err := tokens.Credentials(t.Context(), "T1", "U1", tandem.GitHub, tandem.ReasonSender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, home.URL+"/api/v3/user", nil)
+	if resp, err := creds.Client.Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("a request whose refresh was redirected off the provider succeeded: %d", resp.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(awayBodies) != 0 {
+		t.Errorf("the other host got the refresh: %q", awayBodies)
 	}
 }

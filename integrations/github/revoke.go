@@ -33,7 +33,9 @@ func (p *Provider) Revoke(ctx context.Context, tok tandem.Token) error {
 		hc = c
 	}
 	app := &gh.BasicAuthTransport{Username: p.cfg.ClientID, Password: p.cfg.ClientSecret, Transport: hc.Transport}
-	c, err := p.client(&http.Client{Transport: app, Timeout: hc.Timeout})
+	// The transport sets the app's credentials on every request, a
+	// redirected one too: follow none off GitHub's host.
+	c, err := p.client(&http.Client{Transport: app, Timeout: hc.Timeout, CheckRedirect: integrations.StayOnHost})
 	if err != nil {
 		return err
 	}

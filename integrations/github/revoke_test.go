@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/tandembot/tandem"
@@ -66,5 +68,32 @@ func TestRevokeEmptyToken(t *testing.T) {
 	p, _, _, _ := setup(t) // any request would fail the test
 	if err := p.Revoke(context.Background(), tandem.Token{}); err != nil {
 		t.Errorf("Revoke of no token: %v", err)
+	}
+}
+
+// TestRevokeFollowsNoRedirectOffGitHub: a revoke answered with a redirect
+// to another host sends the app's client id and secret (and the token in
+// the body) nowhere else; the revoke fails.
+func TestRevokeFollowsNoRedirectOffGitHub(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	away := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(away.Close)
+	p, _, mux, _ := setup(t)
+	mux.HandleFunc("/applications/Iv1.testclient/grant", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, away.URL+"/grant", http.StatusTemporaryRedirect)
+	})
+	if err := p.Revoke(context.Background(), tandem.Token{AccessToken: testToken}); err == nil {
+		t.Error("a revoke answered with a redirect off GitHub succeeded")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 0 {
+		t.Errorf("the other host got %d requests (Authorization %q), want none", len(seen), seen)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
 	"golang.org/x/oauth2"
 )
 
@@ -35,10 +36,13 @@ func (p *Provider) Revoke(ctx context.Context, tok tandem.Token) error {
 	if p.cfg.ClientID == "" {
 		return errors.New("gitlab: revoke: no client id configured")
 	}
+	// The form carries the token (and the client secret): a redirect is
+	// followed only on the revoke endpoint's host (integrations.OnHost).
 	hc := &http.Client{Timeout: 30 * time.Second}
 	if c, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && c != nil {
 		hc = c
 	}
+	hc = integrations.OnHost(hc)
 	form := url.Values{
 		"client_id":       {p.cfg.ClientID},
 		"client_secret":   {p.cfg.ClientSecret},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
 )
@@ -33,10 +34,13 @@ func (p *Provider) Revoke(ctx context.Context, tok tandem.Token) error {
 	if value == "" {
 		return nil
 	}
+	// The form carries the token (and the client secret): a redirect is
+	// followed only on the revoke endpoint's host (integrations.OnHost).
 	hc := &http.Client{Timeout: 30 * time.Second}
 	if c, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && c != nil {
 		hc = c
 	}
+	hc = integrations.OnHost(hc)
 	form := url.Values{"token": {value}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.RevokeURL, strings.NewReader(form.Encode()))
 	if err != nil {
