@@ -92,6 +92,9 @@ func (c *Client) Identify(ctx context.Context, code, redirectURI, nonce string) 
 	if hc == nil {
 		hc = http.DefaultClient
 	}
+	// The exchange's form holds the client secret: a redirect off Slack's
+	// host would repeat it there (integrations.OnHost).
+	hc = integrations.OnHost(hc)
 	tok, err := slack.GetOpenIDConnectTokenContext(ctx, hc, c.ClientID, c.ClientSecret, code, redirectURI, slack.OAuthOptionAPIURL(c.APIURL))
 	if err != nil {
 		return "", "", fmt.Errorf("slacksignin: openid.connect.token: %w", err)

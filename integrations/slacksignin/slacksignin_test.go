@@ -1,10 +1,13 @@
 package slacksignin_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tandembot/tandem/integrations/slacksignin"
@@ -123,5 +126,35 @@ func TestAuthURL(t *testing.T) {
 	}
 	if u.Host != "slack.com" || u.Path != "/openid/connect/authorize" {
 		t.Errorf("AuthURL points at %s%s", u.Host, u.Path)
+	}
+}
+
+// TestIdentifyFollowsNoRedirectOffSlack: a token endpoint that answers
+// with a 307 to another host (which would repeat the form, client secret
+// included) is not followed: the other host gets nothing, and the
+// sign-in fails.
+func TestIdentifyFollowsNoRedirectOffSlack(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	away := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(body))
+		mu.Unlock()
+		w.Write([]byte(`{"ok":false,"error":"invalid_code"}`))
+	}))
+	t.Cleanup(away.Close)
+	slackAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, away.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(slackAPI.Close)
+	c := &slacksignin.Client{ClientID: "123.456", ClientSecret: "slack-secret-never-elsewhere", AuthorizeURL: slackAPI.URL + "/openid/connect/authorize", APIURL: slackAPI.URL + "/api/"}
+	if _, _, err := c.Identify(t.Context(), "code-1", "https://tandem.example/oauth/slack/callback", "nonce-1"); err == nil {
+		t.Error("a sign-in whose token exchange was redirected off Slack succeeded")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(bodies) != 0 {
+		t.Errorf("the other host got the exchange: %q", bodies)
 	}
 }
