@@ -130,6 +130,21 @@ func TestAPIKeysActAsTheirCreator(t *testing.T) {
 	if !strings.Contains(stderr.String(), "runs nothing until UBOB allows it") || !strings.Contains(stderr.String(), "direct message") {
 		t.Errorf("apikey create did not say the key waits for Bob: %s", stderr.String())
 	}
+	keyState := func() string {
+		var out, errs bytes.Buffer
+		if err := run(ctxFor(t), []string{"apikey", "list", "--user", "UBOB"}, e.getenv, &out, &errs); err != nil {
+			t.Fatalf("tandem apikey list: %v\n%s", err, errs.String())
+		}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(bobKey, f[0]+"_") {
+				return f[len(f)-1]
+			}
+		}
+		return "missing from:\n" + out.String()
+	}
+	if st := keyState(); st != "pending" {
+		t.Errorf("tandem apikey list shows the operator's key as %s, want pending", st)
+	}
 	searches := len(e.searchLogins())
 	status, out = e.post(bobKey, `{"channel":"`+channel+`","text":"list my open PRs"}`)
 	if status != 403 || errCode(out) != "key_pending" || !strings.Contains(errMessage(out), "UBOB") {
@@ -158,6 +173,9 @@ func TestAPIKeysActAsTheirCreator(t *testing.T) {
 	}
 	if status, out = e.call("GET", "/api/v1/whoami", bobKey, "", ""); status != 200 || out["creator"] != "UBOB" {
 		t.Errorf("whoami with the key Bob allowed: %d %v", status, out)
+	}
+	if st := keyState(); st != "active" {
+		t.Errorf("tandem apikey list shows the key Bob allowed as %s, want active", st)
 	}
 	var auditOut, auditErr bytes.Buffer
 	if err := run(ctxFor(t), []string{"audit", "--user", "UBOB", "--json"}, e.getenv, &auditOut, &auditErr); err != nil {

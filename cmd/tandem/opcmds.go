@@ -140,6 +140,8 @@ func apikeyListCmd(run opRunner) *cobra.Command {
 					state = "revoked"
 				} else if k.Expired(now) {
 					state = "expired"
+				} else if k.Pending {
+					state = "pending" // its person has not allowed it yet
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Prefix, k.Name, k.EffectiveScope(), k.Creator, day(k.CreatedAt), day(k.Expires), day(k.LastUsed), state)
 			}
