@@ -38,10 +38,14 @@ type AgentRun struct {
 // is audited as its own record; changes are only proposed.
 func (e *Engine) runAgent(ctx context.Context, t tandem.Turn, sess tandem.Session, res Result) Result {
 	res.Command = "agent"
+	asked := e.cfg.Now()
 	user, reason, refusal := e.identity(ctx, t, sess, &res.step, "agent", "")
 	if refusal != nil {
 		res.Err, res.Outcome = refusal, tandem.OutcomeRefused
 		return res
+	}
+	if actsForOwner(t, user, reason) {
+		res.vouched = asked // identity asked Slack whether the owner stays
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Agent.Timeout)
 	defer cancel()
@@ -147,8 +151,10 @@ type agentExecutor struct {
 // refused credentials stop the turn too (agent.StopsTurn), and so does,
 // for an API turn, a key that no longer stands (keyStands: revoked,
 // expired, or its creator gone from the workspace or the conversation
-// while the model planned), and for a scheduled run a schedule that no
-// longer does (scheduleStands).
+// while the model planned), for a scheduled run a schedule that no
+// longer does (scheduleStands), and for an editor's turn that acts as a
+// persistent session's owner an owner gone from the workspace or the
+// channel (ownerStaysSince).
 func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]string) (string, error) {
 	e, t := x.e, x.t
 	spec := e.cfg.Operations.get().Spec(op)
@@ -183,6 +189,18 @@ func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]str
 	if user, reason := e.rule(t, sess); user != x.ruleUser || reason != x.ruleReason {
 		e.audit(x.step, t, "", spec.Provider, reason, tandem.OutcomeRefused, "agent: "+op+" (the session's mode changed during the turn)")
 		return "", agent.Stop(tandem.Errorf(tandem.EFORBIDDEN, "This session's mode changed while your request ran (it now runs as %s), so it stopped. Please ask again.", identityWords(user, reason)))
+	}
+	if actsForOwner(t, x.user, x.reason) {
+		// An editor acts as the owner only while the owner stays in the
+		// workspace and the channel, at each read as at the turn's start.
+		x.mu.Lock()
+		asked, err := e.ownerStaysSince(ctx, sess, *x.vouched)
+		*x.vouched = asked
+		x.mu.Unlock()
+		if err != nil {
+			e.audit(x.step, t, "", spec.Provider, x.reason, outcomeOf(err), "agent: "+op+" (the owner left the workspace or the channel, or Slack could not say)")
+			return "", agent.Stop(err)
+		}
 	}
 	reply, done, err := e.runOp(ctx, t, sess, spec, args, x.user, x.reason, func(p tandem.ProviderID, err error) error {
 		e.audit(x.step, t, x.user, p, x.reason, outcomeOf(err), "agent: "+op)

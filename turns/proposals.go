@@ -170,7 +170,11 @@ func (e *Engine) runConfirmed(ctx context.Context, t tandem.Turn, sess tandem.Se
 		// A scheduled run's proposal acts as the schedule's creator, who
 		// alone may press (checked above), whatever the mode; any other
 		// proposal goes by the session's rule now.
+		asked := e.cfg.Now()
 		user, reason, refusal = e.identity(ctx, t, sess, &res.step, "confirm", "")
+		if refusal == nil && actsForOwner(t, user, reason) {
+			res.vouched = asked // identity asked Slack whether the owner stays
+		}
 	}
 	if refusal == nil && (user != p.User || reason != p.Reason) {
 		e.audit(&res.step, t, "", "", reason, tandem.OutcomeRefused, "confirm (the session's mode changed since the proposal)")
@@ -246,6 +250,16 @@ func (e *Engine) change(ctx context.Context, t tandem.Turn, sess tandem.Session,
 		res.vouched = asked
 		if err != nil {
 			e.audit(&res.step, t, "", spec.Provider, reason, outcomeOf(err), "confirm: "+c.Op+" (the API key no longer stands)")
+			return tandem.Reply{}, err
+		}
+	}
+	if actsForOwner(t, user, reason) {
+		// An editor's confirmation acts as the owner only while the owner
+		// stays in the workspace and the channel, at each change.
+		asked, err := e.ownerStaysSince(ctx, sess, res.vouched)
+		res.vouched = asked
+		if err != nil {
+			e.audit(&res.step, t, "", spec.Provider, reason, outcomeOf(err), "confirm: "+c.Op+" (the owner left the workspace or the channel, or Slack could not say)")
 			return tandem.Reply{}, err
 		}
 	}

@@ -105,6 +105,8 @@ type propFixture struct {
 	mu      sync.Mutex
 	logins  []string
 	n       int
+	// onChange, when set, runs after each acme.change is made.
+	onChange func()
 }
 
 func newPropFixture(t *testing.T) *propFixture {
@@ -121,7 +123,11 @@ func newPropFixture(t *testing.T) *propFixture {
 				f.changes.Add(1)
 				f.mu.Lock()
 				f.logins = append(f.logins, r.Creds.Identity.Login)
+				then := f.onChange
 				f.mu.Unlock()
+				if then != nil {
+					then()
+				}
 				return tandem.Reply{Title: "changed as " + r.Creds.Identity.Login}, nil
 			}},
 	}

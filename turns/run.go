@@ -50,9 +50,10 @@ type Result struct {
 	// hold is the session lease the turn runs under (Run).
 	hold tandem.Hold
 	// vouched is when Slack last vouched for the creator of an API
-	// turn's key (keyStands) or of a scheduled run's schedule
-	// (scheduleStands), so that each step of the turn asks again only
-	// after creatorFresh.
+	// turn's key (keyStands), of a scheduled run's schedule
+	// (scheduleStands) or, for an editor's turn, for the persistent
+	// session's owner (ownerStaysSince), so that each step of the turn
+	// asks again only after creatorFresh.
 	vouched time.Time
 }
 
@@ -317,6 +318,32 @@ func (e *Engine) ownerStays(ctx context.Context, sess tandem.Session) error {
 		return tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and <@%s> is no longer in this channel: nothing runs as them here until they are back. A channel admin can turn persistent mode off (`@tandem unset %s`); then each message runs as its sender.", sess.Owner, sess.Owner, tandem.EnvKeepCredentialsPersistent)
 	}
 	return nil
+}
+
+// actsForOwner reports whether a turn of t that uses user's identity by
+// reason is an editor's acting as a persistent session's owner: what the
+// owner's staying in the workspace and the channel (ownerStays) allows.
+func actsForOwner(t tandem.Turn, user string, reason tandem.Reason) bool {
+	return reason == tandem.ReasonPersistentOwner && user != t.User
+}
+
+// ownerStaysSince is ownerStays for a later step of an editor's turn that
+// acts as sess's owner (each read of a free-form request, each change of a
+// confirmation after the first): an owner who leaves the workspace or the
+// channel while the turn runs is not acted for by its next step, as an API
+// key's creator who leaves the conversation is not. Slack is asked unless
+// it vouched for the owner less than creatorFresh before (asked: when it
+// last did for this turn, zero for never). It returns when Slack last
+// vouched, and fails as ownerStays.
+func (e *Engine) ownerStaysSince(ctx context.Context, sess tandem.Session, asked time.Time) (time.Time, error) {
+	now := e.cfg.Now()
+	if vouchedRecently(asked, now) {
+		return asked, nil
+	}
+	if err := e.ownerStays(ctx, sess); err != nil {
+		return asked, err
+	}
+	return now, nil
 }
 
 // awaitsLink is the provider a turn that failed with out waits for (see
