@@ -153,7 +153,8 @@ func (e *Engine) checkScope(key tandem.APIKey, text string, allowChanges bool) e
 const apiChangesPrefix = "api-changes-"
 
 // keyStands fails unless the API key t came through is still its
-// creator's, neither revoked nor expired, its creator still in the
+// creator's, neither revoked nor expired nor pending (an operator's key
+// its person has not allowed), its creator still in the
 // workspace (creatorLeft) and a member of the turn's conversation
 // (Chat.CheckMember; not checked without a Chat, which no API turn is
 // recorded without): a turn that waited (behind its session's earlier
@@ -178,6 +179,10 @@ func (e *Engine) keyStands(ctx context.Context, t tandem.Turn, asked time.Time) 
 			return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) was revoked; nothing more was done for this request.", k.Name, k.Prefix)
 		case k.Expired(e.cfg.Now()):
 			return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) has expired; nothing more was done for this request.", k.Name, k.Prefix)
+		case k.Pending:
+			// Only a key its person allowed is let in (api.Keys.Check);
+			// this holds whatever path the turn came by.
+			return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) was made by an operator and <@%s> has not allowed it; nothing more was done for this request.", k.Name, k.Prefix, k.Creator)
 		}
 		now := e.cfg.Now()
 		if vouchedRecently(asked, now) {

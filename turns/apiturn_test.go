@@ -98,8 +98,9 @@ func TestRunAPIKeyScope(t *testing.T) {
 }
 
 // TestQueuedAPITurnRunsOnlyWhileItsKeyStands: an API turn recorded while
-// its key stood, and still waiting when its key was revoked or expired or
-// its creator left the workspace or the conversation (its caller gave up
+// its key stood, and still waiting when its key was revoked or expired,
+// or the store says its person has not allowed it (pending), or its
+// creator left the workspace or the conversation (its caller gave up
 // waiting, its session ran other turns first, Tandem restarted), acts as
 // nobody: it is refused and makes no change. A key that still stands runs
 // it as its creator.
@@ -113,6 +114,7 @@ func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
 		{"standing", func(*tandem.APIKey, time.Time) {}, "", ""},
 		{"revoked", func(k *tandem.APIKey, now time.Time) { k.Revoked = now }, "", "API key ci (tdm_queued01) was revoked; nothing more was done for this request."},
 		{"expired", func(k *tandem.APIKey, now time.Time) { k.Expires = now }, "", "API key ci (tdm_queued01) has expired; nothing more was done for this request."},
+		{"pending", func(k *tandem.APIKey, _ time.Time) { k.Pending = true }, "", "API key ci (tdm_queued01) was made by an operator and <@UBOB> has not allowed it; nothing more was done for this request."},
 		{"its creator left", nil, "workspace", "API key ci (tdm_queued01) acts as <@UBOB>, who left the workspace; it no longer runs anything."},
 		{"its creator left the channel", nil, "channel", "API key ci acts as UBOB, who is not a member of C1."},
 	} {
