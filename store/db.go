@@ -33,11 +33,12 @@ import (
 // the journal beside the file. Version 4 changes no older bucket, but a
 // binary that predates it must not open the file: it would run a pending
 // scheduled run as an ordinary message of its creator (in a persistent
-// session, as the owner), and ignore the journal a crash left. Version 5
-// changes no data either: an API key may now be pending (an operator made
-// it and its person has not allowed it), and a binary that predates it
-// would ignore the flag, and let the key act as that person (or clear the
-// flag for good at its next update of the key).
+// session, as the owner), and ignore the journal a crash left. Version 5:
+// an API key may now be pending (an operator made it and its person has
+// not allowed it), and a binary that predates it would ignore the flag,
+// and let the key act as that person (or clear the flag for good at its
+// next update of the key); the upgrade marks pending the existing keys
+// their person may not have made (pendingOldKeys).
 const SchemaVersion = 5
 
 // DefaultTimeout is how long Open waits for another process to release the
@@ -113,9 +114,56 @@ var migrations = []func(tx *bolt.Tx) error{
 		_, err := tx.CreateBucketIfNotExists([]byte(bucketSchedules))
 		return err
 	},
-	// 4 -> 5: pending API keys, a field of the key's JSON that older keys
-	// do not have (they stay allowed); nothing to rewrite.
-	func(*bolt.Tx) error { return nil },
+	// 4 -> 5: pending API keys (pendingOldKeys).
+	pendingOldKeys,
+}
+
+// pendingOldKeys marks pending, at the upgrade to schema 5, every key that
+// is not revoked and that the audit does not show its person made
+// themselves (an apikey_create record, as api.Keys writes it, whose actor
+// is the key's creator and whose detail starts with its prefix). tandem
+// apikey create --user made keys for others before keys could be pending,
+// without asking them, and a key does not say who made it: such a key, or
+// one whose record was pruned, now waits for its person's Allow as a new
+// operator's key does, rather than act as them on a guess that they agreed.
+func pendingOldKeys(tx *bolt.Tx) error {
+	self := map[string]bool{} // creator + " " + prefix of the keys their person made
+	err := tx.Bucket([]byte(bucketAudit)).ForEach(func(_, v []byte) error {
+		var r tandem.AuditRecord
+		if err := decode(v, &r); err != nil {
+			return err
+		}
+		if r.Action == "apikey_create" && r.Actor == r.Effective {
+			prefix, _, _ := strings.Cut(r.Detail, " ")
+			self[r.Actor+" "+prefix] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	keys := tx.Bucket([]byte(bucketAPIKeys))
+	waiting := map[string]tandem.APIKey{}
+	err = keys.ForEach(func(h, v []byte) error {
+		var k tandem.APIKey
+		if err := decode(v, &k); err != nil {
+			return err
+		}
+		if k.Revoked.IsZero() && !k.Pending && !self[k.Creator+" "+k.Prefix] {
+			k.Pending = true
+			waiting[string(h)] = k
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("api keys: %w", err)
+	}
+	for h, k := range waiting {
+		if err := putJSON(keys, []byte(h), k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Options configure Open.

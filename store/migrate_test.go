@@ -211,3 +211,64 @@ func TestMigrateSchema2(t *testing.T) {
 		t.Errorf("NextTurn of session b, whose turn is done: %v, want ENOTFOUND", err)
 	}
 }
+
+// TestMigrateSchema4OperatorKeysWait migrates a schema 4 database whose
+// keys were made before keys could be pending. tandem apikey create --user
+// made keys for others then too, without asking them: such a key, and any
+// whose audit does not show its person made it (the record was pruned),
+// waits for its person's Allow after the upgrade, as a new operator's key
+// does; a key its person made in Slack stays allowed, and a revoked one
+// stays as it was.
+func TestMigrateSchema4OperatorKeysWait(t *testing.T) {
+	db, path := newDB(t)
+	ctx := t.Context()
+	for _, k := range []struct {
+		prefix, actor string
+		revoked       bool
+	}{
+		{"tdm_self1111", "U1", false},
+		{"tdm_oper2222", "operator", false},
+		{"tdm_gone3333", "", false}, // its create record was pruned
+		{"tdm_oldr4444", "operator", true},
+	} {
+		rec := tandem.APIKey{Prefix: k.prefix, Hash: "hash-of-FAKE-" + k.prefix, Name: "ci", Team: "T1", Creator: "U1", CreatedAt: time.Unix(1, 0)}
+		if k.revoked {
+			rec.Revoked = time.Unix(2, 0)
+		}
+		if err := db.SaveAPIKey(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		if k.actor != "" {
+			if err := db.AppendAudit(ctx, tandem.AuditRecord{Time: time.Unix(1, 0), Actor: k.actor, Effective: "U1", Action: "apikey_create",
+				Reason: tandem.ReasonAPIKeyCreator, Outcome: tandem.OutcomeOK, Detail: k.prefix + " ci (read scope)"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Someone else's record naming the same prefix proves nothing.
+	if err := db.AppendAudit(ctx, tandem.AuditRecord{Time: time.Unix(1, 0), Actor: "U2", Effective: "U2", Action: "apikey_create",
+		Reason: tandem.ReasonAPIKeyCreator, Outcome: tandem.OutcomeOK, Detail: "tdm_oper2222 ci (read scope)"}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bucketMeta)).Put(keySchemaVersion, []byte("4")) })
+	bdb.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Keyring: keyring(t, testKey(1))}
+	if from, to, _, err := Migrate(path, opts); err != nil || from != 4 || to != SchemaVersion {
+		t.Fatalf("Migrate = %d, %d, %v; want 4, %d", from, to, err, SchemaVersion)
+	}
+	db = openAt(t, path, opts)
+	for prefix, want := range map[string]bool{"tdm_self1111": false, "tdm_oper2222": true, "tdm_gone3333": true, "tdm_oldr4444": false} {
+		k, err := db.APIKeyByHash(ctx, "hash-of-FAKE-"+prefix)
+		if err != nil || k.Pending != want {
+			t.Errorf("%s after migrate: pending %v (%v), want %v", prefix, k.Pending, err, want)
+		}
+	}
+}

@@ -21,10 +21,10 @@ import (
 // leases; 3 adds the index of each session's unfinished turns; 4 adds API
 // key scopes (existing keys become write keys); 5 adds schedules and the
 // schedule a turn runs for; 6 adds the pending flag of an API key an
-// operator made (existing keys stay allowed). The bbolt store needed no
-// version for scopes (it stores keys as JSON, and a key without a scope
-// reads as a write key), for schedules (Open creates a missing bucket, and
-// turns are JSON) nor for the pending flag (a key without it is allowed).
+// operator made (an existing key is pending unless the audit shows its
+// person made it). The bbolt store needed no version for scopes (it stores
+// keys as JSON, and a key without a scope reads as a write key) nor for
+// schedules (Open creates a missing bucket, and turns are JSON).
 const SchemaVersion = 6
 
 //go:embed migrations/*.sql

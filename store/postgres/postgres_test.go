@@ -1066,9 +1066,12 @@ func TestMigrateSchema3KeyScope(t *testing.T) {
 	}
 }
 
-// TestMigrateSchema5KeyPending migrates a schema 5 database holding an API
-// key: no operator could make keys for others then, so the key stays
-// allowed (not pending), and reads and updates as before.
+// TestMigrateSchema5KeyPending migrates a schema 5 database holding API
+// keys. tandem apikey create --user made keys for others then too, without
+// asking them: such a key, and any whose audit does not show its person
+// made it (the record was pruned), waits for its person's Allow after the
+// upgrade; a key its person made in Slack stays allowed and reads and
+// updates as before; a revoked one stays as it was.
 func TestMigrateSchema5KeyPending(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
@@ -1077,24 +1080,52 @@ func TestMigrateSchema5KeyPending(t *testing.T) {
 	if _, _, err := migrate(ctx, conn, "test", migrations[:5]); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Exec(ctx, `INSERT INTO api_keys (hash, prefix, name, team, creator, created_at, scope)
-		VALUES ('hash-of-FAKE-old', 'tdm_olde1111', 'old-ci', 'T1', 'U1', $1, 'read')`, storetest.T0); err != nil {
+	for _, k := range []struct {
+		prefix, actor string
+		revoked       bool
+	}{
+		{"tdm_olde1111", "U1", false},
+		{"tdm_oper2222", "operator", false},
+		{"tdm_gone3333", "", false}, // its create record was pruned
+		{"tdm_oldr4444", "operator", true},
+	} {
+		var revoked *time.Time
+		if k.revoked {
+			r := storetest.T0
+			revoked = &r
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO api_keys (hash, prefix, name, team, creator, created_at, scope, revoked)
+			VALUES ($1, $2, 'old-ci', 'T1', 'U1', $3, 'read', $4)`, "hash-of-FAKE-"+k.prefix, k.prefix, storetest.T0, revoked); err != nil {
+			t.Fatal(err)
+		}
+		if k.actor != "" {
+			if _, err := conn.Exec(ctx, `INSERT INTO audit (at, team, channel, thread_ts, turn_id, actor, effective, provider, action, reason, outcome, detail)
+				VALUES ($1, '', '', '', '', $2, 'U1', '', 'apikey_create', 'api_key_creator', 'ok', $3)`, storetest.T0, k.actor, k.prefix+" old-ci (read scope)"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Someone else's record naming the same prefix proves nothing.
+	if _, err := conn.Exec(ctx, `INSERT INTO audit (at, team, channel, thread_ts, turn_id, actor, effective, provider, action, reason, outcome, detail)
+		VALUES ($1, '', '', '', '', 'U2', 'U2', '', 'apikey_create', 'api_key_creator', 'ok', 'tdm_oper2222 ci (read scope)')`, storetest.T0); err != nil {
 		t.Fatal(err)
 	}
 	if from, to, err := Migrate(ctx, url, Options{}); err != nil || from != 5 || to != SchemaVersion {
 		t.Fatalf("Migrate = %d, %d, %v; want 5, %d", from, to, err, SchemaVersion)
 	}
 	db := openAt(t, url, Options{Keyring: keyring(t, testKey(1))})
-	k, err := db.APIKeyByHash(ctx, "hash-of-FAKE-old")
-	if err != nil || k.Pending || k.Scope != tandem.ScopeRead {
-		t.Errorf("APIKeyByHash of the old key = %+v, %v; want a read key, not pending", k, err)
+	for prefix, want := range map[string]bool{"tdm_olde1111": false, "tdm_oper2222": true, "tdm_gone3333": true, "tdm_oldr4444": false} {
+		k, err := db.APIKeyByHash(ctx, "hash-of-FAKE-"+prefix)
+		if err != nil || k.Pending != want || k.Scope != tandem.ScopeRead {
+			t.Errorf("%s after migrate = %+v, %v; want a read key, pending %v", prefix, k, err, want)
+		}
 	}
-	_, err = db.UpdateAPIKey(ctx, "tdm_olde1111", func(k *tandem.APIKey) error { k.LastUsed = storetest.T0; return nil })
+	_, err := db.UpdateAPIKey(ctx, "tdm_olde1111", func(k *tandem.APIKey) error { k.LastUsed = storetest.T0; return nil })
 	must(t, err)
 	var pending bool
 	must(t, conn.QueryRow(ctx, `SELECT pending FROM api_keys WHERE prefix = 'tdm_olde1111'`).Scan(&pending))
 	if pending {
-		t.Error("an old key is pending after UpdateAPIKey")
+		t.Error("an old key its person made is pending after UpdateAPIKey")
 	}
 }
 
