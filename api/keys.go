@@ -205,7 +205,7 @@ func (k *Keys) Revoke(ctx context.Context, prefix, creator, actor string) (tande
 // PendingMessage says why pending key k runs nothing yet, and how its
 // person allows it.
 func PendingMessage(k tandem.APIKey) string {
-	return fmt.Sprintf("API key %s (%s) acts as <@%s>, and an operator made it: it runs nothing until <@%s> allows it (the Allow button of Tandem's direct message, or `/tandem apikey approve %s`).", k.Name, k.Prefix, k.Creator, k.Creator, k.Prefix)
+	return fmt.Sprintf("API key %s (%s) acts as <@%s>, who did not make it (an operator did, or Tandem has no record that they did): it runs nothing until <@%s> allows it (the Allow button of Tandem's direct message or App Home, or `/tandem apikey approve %s`).", k.Name, k.Prefix, k.Creator, k.Creator, k.Prefix)
 }
 
 // Approve allows pending key prefix, for user, the person it acts as: from

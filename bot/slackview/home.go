@@ -148,7 +148,7 @@ func KeyLine(k tandem.APIKey, now time.Time) string {
 	case k.Expired(now):
 		state = "expired " + k.Expires.UTC().Format("2006-01-02")
 	case k.Pending:
-		state = "made by an operator, *waiting for your Allow* (runs nothing until then)"
+		state = "*waiting for your Allow* (an operator made it, or Tandem has no record that you did; it runs nothing until then)"
 	}
 	used := "never used"
 	if !k.LastUsed.IsZero() {
