@@ -19,6 +19,7 @@ import (
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/integrations"
 	"github.com/tandembot/tandem/integrations/github"
+	"github.com/tandembot/tandem/integrations/providertest"
 	"github.com/tandembot/tandem/integrations/slacksignin"
 	"github.com/tandembot/tandem/internal/fakegithub"
 	"github.com/tandembot/tandem/internal/fakeslack"
@@ -1078,24 +1079,14 @@ func (ir identifyRedirect) RoundTrip(req *http.Request) (*http.Response, error) 
 // is not sent there (before, x/oauth2's client set it on the redirected
 // request too), and nothing is linked.
 func TestFlowIdentifyNeverSendsTheNewTokenToAnotherHost(t *testing.T) {
-	var mu sync.Mutex
-	var seen []string
-	away := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Get("Authorization"))
-		mu.Unlock()
-		http.NotFound(w, r)
-	}))
-	t.Cleanup(away.Close)
+	away := providertest.NewElsewhere(t, http.StatusNotFound, "")
 	fe := newFlowEnv(t)
 	fe.flow.HTTPClient = &http.Client{Transport: identifyRedirect{away: away.URL}, Timeout: 10 * time.Second}
 	alice := fe.browser(t, "UALICE", "alice-gh")
 	page := alice.get(fe.connectURL(t, "UALICE", tandem.GitHub, ""))
 	wantPage(t, "the page after a redirected identify", page, http.StatusBadGateway, "did not say who you are")
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) != 1 || seen[0] != "" {
-		t.Errorf("the other host saw Authorization %q, want one request without it", seen)
+	if got := away.Arrivals(); len(got) != 1 || got[0].Authorization != "" {
+		t.Errorf("the other host saw %+v, want one request without Authorization", got)
 	}
 	if n := fe.links(t, "UALICE"); n != 0 {
 		t.Errorf("%d links after a failed identify, want none", n)

@@ -2,7 +2,6 @@ package integrations_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/tandembot/tandem"
 	"github.com/tandembot/tandem/integrations"
 	"github.com/tandembot/tandem/integrations/github"
+	"github.com/tandembot/tandem/integrations/providertest"
 )
 
 // memStore is a TokenStore holding one link in memory, with a valid token so
@@ -244,19 +244,7 @@ func TestUnauthorizedFromAnotherHostKeepsTheLink(t *testing.T) {
 // form, refresh token and client secret included) is not followed: the
 // other host gets nothing, and the turn's request fails.
 func TestRefreshFollowsNoRedirectOffTheProvider(t *testing.T) {
-	awayLog := &authLog{}
-	var awayBodies []string
-	var mu sync.Mutex
-	away := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		awayLog.record(r)
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		awayBodies = append(awayBodies, string(body))
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"access_token":"gho_from_away","token_type":"bearer","expires_in":3600}`))
-	}))
-	t.Cleanup(away.Close)
+	away := providertest.NewElsewhere(t, http.StatusOK, `{"access_token":"gho_from_away","token_type":"bearer","expires_in":3600}`)
 	home := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/login/oauth/access_token" {
 			http.Redirect(w, r, away.URL+"/login/oauth/access_token", http.StatusTemporaryRedirect)
@@ -284,9 +272,7 @@ func TestRefreshFollowsNoRedirectOffTheProvider(t *testing.T) {
 		resp.Body.Close()
 		t.Errorf("a request whose refresh was redirected off the provider succeeded: %d", resp.StatusCode)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(awayBodies) != 0 {
-		t.Errorf("the other host got the refresh: %q", awayBodies)
+	if got := away.Arrivals(); len(got) != 0 {
+		t.Errorf("the other host got the refresh: %+v", got)
 	}
 }

@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations/providertest"
 )
 
 func TestRevoke(t *testing.T) {
@@ -75,15 +74,7 @@ func TestRevokeEmptyToken(t *testing.T) {
 // to another host sends the app's client id and secret (and the token in
 // the body) nowhere else; the revoke fails.
 func TestRevokeFollowsNoRedirectOffGitHub(t *testing.T) {
-	var mu sync.Mutex
-	var seen []string
-	away := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Header.Get("Authorization"))
-		mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(away.Close)
+	away := providertest.NewElsewhere(t, http.StatusNoContent, "")
 	p, _, mux, _ := setup(t)
 	mux.HandleFunc("/applications/Iv1.testclient/grant", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, away.URL+"/grant", http.StatusTemporaryRedirect)
@@ -91,9 +82,7 @@ func TestRevokeFollowsNoRedirectOffGitHub(t *testing.T) {
 	if err := p.Revoke(context.Background(), tandem.Token{AccessToken: testToken}); err == nil {
 		t.Error("a revoke answered with a redirect off GitHub succeeded")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(seen) != 0 {
-		t.Errorf("the other host got %d requests (Authorization %q), want none", len(seen), seen)
+	if got := away.Arrivals(); len(got) != 0 {
+		t.Errorf("the other host got %+v, want nothing", got)
 	}
 }

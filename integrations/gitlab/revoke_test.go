@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations/providertest"
 	"golang.org/x/oauth2"
 )
 
@@ -108,5 +109,21 @@ func TestRevokeEmptyToken(t *testing.T) {
 	p, _ := setupOAuth(t) // any request would fail the test
 	if err := p.Revoke(context.Background(), tandem.Token{}); err != nil {
 		t.Errorf("Revoke of no token: %v", err)
+	}
+}
+
+// TestRevokeFollowsNoRedirectOffGitLab: a 307 to another host would repeat
+// the form, client secret and token included; it is not followed.
+func TestRevokeFollowsNoRedirectOffGitLab(t *testing.T) {
+	away := providertest.NewElsewhere(t, http.StatusOK, "{}")
+	p, web := setupOAuth(t)
+	web.HandleFunc("/oauth/revoke", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, away.URL+"/oauth/revoke", http.StatusTemporaryRedirect)
+	})
+	if err := p.Revoke(context.Background(), tandem.Token{AccessToken: testToken}); err == nil {
+		t.Error("a revoke answered with a redirect off GitLab succeeded")
+	}
+	if got := away.Arrivals(); len(got) != 0 {
+		t.Errorf("the other host got %+v, want nothing", got)
 	}
 }

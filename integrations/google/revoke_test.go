@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/integrations/providertest"
 	"golang.org/x/oauth2"
 )
 
@@ -97,5 +98,21 @@ func TestRevokeEmptyToken(t *testing.T) {
 	noRequests(t, mux)
 	if err := p.Revoke(context.Background(), tandem.Token{}); err != nil {
 		t.Errorf("Revoke of no token: %v", err)
+	}
+}
+
+// TestRevokeFollowsNoRedirectOffGoogle: a 307 to another host would repeat
+// the form with the token; it is not followed.
+func TestRevokeFollowsNoRedirectOffGoogle(t *testing.T) {
+	away := providertest.NewElsewhere(t, http.StatusOK, "{}")
+	p, _, mux, _ := setup(t)
+	mux.HandleFunc("/revoke", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, away.URL+"/revoke", http.StatusTemporaryRedirect)
+	})
+	if err := p.Revoke(context.Background(), tandem.Token{AccessToken: testToken}); err == nil {
+		t.Error("a revoke answered with a redirect off Google succeeded")
+	}
+	if got := away.Arrivals(); len(got) != 0 {
+		t.Errorf("the other host got %+v, want nothing", got)
 	}
 }

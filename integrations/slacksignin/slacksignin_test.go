@@ -1,15 +1,14 @@
 package slacksignin_test
 
 import (
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/tandembot/tandem/integrations/providertest"
 	"github.com/tandembot/tandem/integrations/slacksignin"
 	"github.com/tandembot/tandem/internal/fakeslack"
 )
@@ -134,16 +133,7 @@ func TestAuthURL(t *testing.T) {
 // included) is not followed: the other host gets nothing, and the
 // sign-in fails.
 func TestIdentifyFollowsNoRedirectOffSlack(t *testing.T) {
-	var mu sync.Mutex
-	var bodies []string
-	away := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		bodies = append(bodies, string(body))
-		mu.Unlock()
-		w.Write([]byte(`{"ok":false,"error":"invalid_code"}`))
-	}))
-	t.Cleanup(away.Close)
+	away := providertest.NewElsewhere(t, http.StatusOK, `{"ok":false,"error":"invalid_code"}`)
 	slackAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, away.URL+r.URL.Path, http.StatusTemporaryRedirect)
 	}))
@@ -152,9 +142,7 @@ func TestIdentifyFollowsNoRedirectOffSlack(t *testing.T) {
 	if _, _, err := c.Identify(t.Context(), "code-1", "https://tandem.example/oauth/slack/callback", "nonce-1"); err == nil {
 		t.Error("a sign-in whose token exchange was redirected off Slack succeeded")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(bodies) != 0 {
-		t.Errorf("the other host got the exchange: %q", bodies)
+	if got := away.Arrivals(); len(got) != 0 {
+		t.Errorf("the other host got the exchange: %+v", got)
 	}
 }

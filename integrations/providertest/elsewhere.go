@@ -1,0 +1,53 @@
+package providertest
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+)
+
+// Elsewhere is a loopback server that stands for a host other than the
+// provider's (another port is another host to http.Client): it records
+// what reaches it, so that a test can prove that a credential never does.
+type Elsewhere struct {
+	URL string
+
+	mu  sync.Mutex
+	got []Arrival
+}
+
+// Arrival is one request that reached an Elsewhere.
+type Arrival struct {
+	Authorization string
+	Body          string
+}
+
+// NewElsewhere starts an Elsewhere that answers every request with status
+// and body (JSON when body is not empty); it closes when t ends.
+func NewElsewhere(t testing.TB, status int, body string) *Elsewhere {
+	t.Helper()
+	e := &Elsewhere{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		e.mu.Lock()
+		e.got = append(e.got, Arrival{Authorization: r.Header.Get("Authorization"), Body: string(b)})
+		e.mu.Unlock()
+		if body != "" {
+			w.Header().Set("Content-Type", "application/json")
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	e.URL = srv.URL
+	return e
+}
+
+// Arrivals returns the requests that reached e so far, oldest first.
+func (e *Elsewhere) Arrivals() []Arrival {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Arrival(nil), e.got...)
+}
