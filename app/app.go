@@ -60,7 +60,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 	// at once, the gate's bound), and Go's default keeps two idle
 	// connections per host: under a burst most replies would dial a new
 	// connection and close it again.
-	slackHTTP := &http.Client{Timeout: 30 * time.Second, Transport: keepAlive(4 * cfg.Concurrency)}
+	slackHTTP := slackClient(cfg.Concurrency)
 	if err := checkSlack(cfg, slackHTTP); err != nil {
 		return nil, err
 	}
@@ -293,6 +293,15 @@ func NewLogger(format string, w io.Writer) *slog.Logger {
 // keepAlive is Go's default transport keeping up to perHost idle
 // connections to each host, with no bound across hosts (the default's 100
 // would bound a single busy host too).
+// slackClient is the HTTP client of Slack's Web API for concurrency turns
+// at once (keepAlive), each call bounded. slack-go sends the bot token in
+// the form of most calls (token=xoxb-...), and net/http repeats a form on
+// a 307 or 308 to whatever host it names: a redirect is followed only on
+// the first request's host (integrations.StayOnHost).
+func slackClient(concurrency int) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: keepAlive(4 * concurrency), CheckRedirect: integrations.StayOnHost}
+}
+
 func keepAlive(perHost int) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 0
