@@ -198,12 +198,21 @@ func (d *checker) othersGetenv(name string) string {
 }
 
 // httpClient returns a client over d's transport; it follows redirects,
-// as a browser or slack-go would.
+// as a browser would: for requests that carry no secret.
 func (d *checker) httpClient(rt http.RoundTripper) *http.Client {
 	if rt == nil {
 		rt = d.transport
 	}
 	return &http.Client{Transport: rt, Timeout: timeout}
+}
+
+// secretClient is httpClient for a request that carries a secret (a
+// Slack token, a client secret in a token exchange's form): it follows a
+// redirect only on the first request's host (integrations.OnHost), as
+// tandem serve does, since a 307 or 308 elsewhere would repeat the
+// secret there.
+func (d *checker) secretClient(rt http.RoundTripper) *http.Client {
+	return integrations.OnHost(d.httpClient(rt))
 }
 
 // ---- Slack ----------------------------------------------------------------
@@ -243,7 +252,7 @@ func (r *dateRecorder) answer() slackAnswer {
 // and appToken (either may be ""), over rt (d's transport when nil).
 func (d *checker) slackAPI(botToken, appToken string, rt http.RoundTripper) *slack.Client {
 	return slack.New(botToken, slack.OptionAppLevelToken(appToken), slack.OptionAPIURL(d.cfg.SlackAPIURL),
-		slack.OptionHTTPClient(d.httpClient(rt)))
+		slack.OptionHTTPClient(d.secretClient(rt)))
 }
 
 // slackPrecheck fails when variable v (token) cannot be sent to Slack at
@@ -394,7 +403,7 @@ func (d *checker) signIn(ctx context.Context) Check {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	_, err := slack.GetOpenIDConnectTokenContext(ctx, d.httpClient(nil), d.cfg.SlackClientID, d.cfg.SlackClientSecret,
+	_, err := slack.GetOpenIDConnectTokenContext(ctx, d.secretClient(nil), d.cfg.SlackClientID, d.cfg.SlackClientSecret,
 		probeCode, redirect, slack.OAuthOptionAPIURL(d.cfg.SlackAPIURL))
 	var se slack.SlackErrorResponse
 	switch {
@@ -498,7 +507,7 @@ func (d *checker) provider(ctx context.Context, spec integrations.Spec, pe app.P
 	tokenVar := endpointVar(prefix, pe.TokenURL, "TOKEN_URL", pe.BaseURL)
 	oc.RedirectURL = d.cfg.PublicURL + "/oauth/" + string(spec.ID) + "/callback"
 	tokenRec := &recorder{next: d.transport}
-	_, err = oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, d.httpClient(tokenRec)), probeCode)
+	_, err = oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, d.secretClient(tokenRec)), probeCode)
 	var re *oauth2.RetrieveError
 	switch {
 	case tokenRec.url == "" || tokenRec.err != nil:
