@@ -166,39 +166,52 @@ const apiChangesPrefix = "api-changes-"
 // before (asked: when it last did for this turn, zero for never); the
 // store always is. It returns when Slack last vouched.
 func (e *Engine) keyStands(ctx context.Context, t tandem.Turn, asked time.Time) (time.Time, error) {
-	keys, err := e.cfg.Store.APIKeys(ctx, t.Session.Team, t.User)
+	k, err := e.storedKeyStands(ctx, t.Session.Team, t.User, t.APIKey)
 	if err != nil {
-		return asked, fmt.Errorf("turns: api key %s: %w", t.APIKey, err)
+		return asked, err
+	}
+	now := e.cfg.Now()
+	if vouchedRecently(asked, now) {
+		return asked, nil
+	}
+	if err := e.creatorLeft(ctx, k); err != nil {
+		return asked, err
+	}
+	if e.cfg.Chat != nil {
+		if err := e.cfg.Chat.CheckMember(ctx, k, t.Session.Channel); err != nil {
+			return asked, err
+		}
+	}
+	return now, nil
+}
+
+// storedKeyStands returns API key prefix of creator in team as the store
+// has it now, and fails with EFORBIDDEN when it is gone, revoked, expired
+// or pending (an operator's key its person has not allowed): what
+// api.Keys.Check refuses, checked again by the engine whatever path a
+// call came by.
+func (e *Engine) storedKeyStands(ctx context.Context, team, creator, prefix string) (tandem.APIKey, error) {
+	keys, err := e.cfg.Store.APIKeys(ctx, team, creator)
+	if err != nil {
+		return tandem.APIKey{}, fmt.Errorf("turns: api key %s: %w", prefix, err)
 	}
 	for _, k := range keys {
-		if k.Prefix != t.APIKey {
+		if k.Prefix != prefix {
 			continue
 		}
 		switch {
 		case !k.Revoked.IsZero():
-			return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) was revoked; nothing more was done for this request.", k.Name, k.Prefix)
+			return k, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) was revoked; nothing more was done for this request.", k.Name, k.Prefix)
 		case k.Expired(e.cfg.Now()):
-			return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) has expired; nothing more was done for this request.", k.Name, k.Prefix)
+			return k, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) has expired; nothing more was done for this request.", k.Name, k.Prefix)
 		case k.Pending:
 			// Only a key its person allowed is let in (api.Keys.Check);
 			// this holds whatever path the turn came by.
-			return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) was made by an operator and <@%s> has not allowed it; nothing more was done for this request.", k.Name, k.Prefix, k.Creator)
+			return k, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) was made by an operator and <@%s> has not allowed it; nothing more was done for this request.", k.Name, k.Prefix, k.Creator)
 		}
-		now := e.cfg.Now()
-		if vouchedRecently(asked, now) {
-			return asked, nil
-		}
-		if err := e.creatorLeft(ctx, k); err != nil {
-			return asked, err
-		}
-		if e.cfg.Chat != nil {
-			if err := e.cfg.Chat.CheckMember(ctx, k, t.Session.Channel); err != nil {
-				return asked, err
-			}
-		}
-		return now, nil
+		return k, nil
 	}
-	return asked, tandem.Errorf(tandem.EFORBIDDEN, "API key %s of <@%s> is gone; nothing more was done for this request.", t.APIKey, t.User)
+	return tandem.APIKey{}, tandem.Errorf(tandem.EFORBIDDEN, "API key %s of <@%s> is gone; nothing more was done for this request.", prefix, creator)
 }
 
 // vouchedRecently reports whether Slack's answer about a creator, given

@@ -183,7 +183,10 @@ func TestAPIKeyOfACreatorWhoLeftRunsNothing(t *testing.T) {
 	f := newPropFixture(t)
 	people := &schPeople{deleted: map[string]bool{"UBOB": true}}
 	f.e.cfg.People = people
-	key := tandem.APIKey{Prefix: "tdm_left0001", Name: "laptop", Team: "T1", Creator: "UBOB", Scope: tandem.ScopeWrite}
+	key := tandem.APIKey{Prefix: "tdm_left0001", Hash: "hash-left0001", Name: "laptop", Team: "T1", Creator: "UBOB", Scope: tandem.ScopeWrite}
+	if err := f.db.SaveAPIKey(t.Context(), key); err != nil {
+		t.Fatal(err)
+	}
 	const want = "API key laptop (tdm_left0001) acts as <@UBOB>, who left the workspace; it no longer runs anything."
 	// Bounded: a turn recorded by mistake would wait for a runner that
 	// this test has not.
@@ -501,5 +504,44 @@ func TestAPIAgentTurnReadsTheThreadAsItWasAtTheCall(t *testing.T) {
 	}
 	if strings.Contains(all, "PLANTED") {
 		t.Errorf("a message posted after the call reached the model:\n%s", all)
+	}
+}
+
+// TestRunToolRefusesAKeyThatNoLongerStands: RunTool acts as a key's
+// creator only while the store says the key stands, whatever key value
+// its caller hands it: one revoked, expired or pending (its person has not
+// allowed it), or gone, makes no call, as a queued API turn of it would
+// not (keyStands).
+func TestRunToolRefusesAKeyThatNoLongerStands(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		change func(k *tandem.APIKey, now time.Time)
+		want   string
+	}{
+		{"revoked", func(k *tandem.APIKey, now time.Time) { k.Revoked = now }, "API key ci (tdm_tool0001) was revoked; nothing more was done for this request."},
+		{"expired", func(k *tandem.APIKey, now time.Time) { k.Expires = now }, "API key ci (tdm_tool0001) has expired; nothing more was done for this request."},
+		{"pending", func(k *tandem.APIKey, _ time.Time) { k.Pending = true }, "API key ci (tdm_tool0001) was made by an operator and <@UBOB> has not allowed it; nothing more was done for this request."},
+		{"gone", nil, "API key tdm_tool0001 of <@UBOB> is gone; nothing more was done for this request."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newPropFixture(t)
+			key := tandem.APIKey{Prefix: "tdm_tool0001", Hash: "hash-tool0001", Name: "ci", Team: "T1", Creator: "UBOB",
+				Scope: tandem.ScopeWrite, CreatedAt: f.clock.Now()}
+			if tt.change != nil {
+				stored := key
+				tt.change(&stored, f.clock.Now())
+				if err := f.db.SaveAPIKey(t.Context(), stored); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The caller hands over the key as it was when it stood.
+			_, _, err := f.e.RunTool(t.Context(), key, "acme.change", map[string]string{"text": "hello"})
+			if tandem.ErrorCode(err) != tandem.EFORBIDDEN || tandem.ErrorMessage(err) != tt.want {
+				t.Errorf("RunTool = %v, want EFORBIDDEN %q", err, tt.want)
+			}
+			if n := f.changes.Load(); n != 0 {
+				t.Errorf("%d changes made as %v through a key that does not stand", n, f.logins)
+			}
+		})
 	}
 }

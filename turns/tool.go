@@ -18,7 +18,8 @@ type KeyNotifier interface {
 // each credential resolution audited ("mcp: <op>", actor apikey:<prefix>).
 // It returns the operation's reply as plain text. It fails with EINVALID
 // for an unknown operation or a session control; with EFORBIDDEN for a
-// change through a read key, or for any call of a key whose creator left
+// change through a read key, for any call of a key the store says is
+// revoked, expired, pending or gone, or of a key whose creator left
 // the workspace (asked of Slack at each call; EUNAVAILABLE when Slack
 // cannot say); with the provider's
 // *tandem.NotConnectedError or *tandem.ExpiredError when the creator's
@@ -28,6 +29,14 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 	spec := e.cfg.Operations.get().Spec(op)
 	if spec == nil || spec.Control || spec.Run == nil {
 		return "", nil, tandem.Errorf(tandem.EINVALID, "There is no operation %q.", op)
+	}
+	// The key as stored now: the caller checked the one presented, but a
+	// key revoked, expired or pending (its person has not allowed it) acts
+	// as nobody whatever path the call came by, as keyStands says for a
+	// turn.
+	key, err := e.storedKeyStands(ctx, key.Team, key.Creator, key.Prefix)
+	if err != nil {
+		return "", nil, err
 	}
 	if spec.Mutating && key.EffectiveScope() != tandem.ScopeWrite {
 		return "", nil, tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the read scope; %s changes something and needs a key with --scope write.", key.Name, op)
