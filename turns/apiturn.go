@@ -207,7 +207,7 @@ func (e *Engine) storedKeyStands(ctx context.Context, team, creator, prefix stri
 		case k.Pending:
 			// Only a key its person allowed is let in (api.Keys.Check);
 			// this holds whatever path the turn came by.
-			return k, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) was made by an operator and <@%s> has not allowed it; nothing more was done for this request.", k.Name, k.Prefix, k.Creator)
+			return k, tandem.Errorf(tandem.EFORBIDDEN, "API key %s (%s) acts as <@%s>, who has not allowed it (an operator made it, or Tandem has no record that they did); nothing more was done for this request.", k.Name, k.Prefix, k.Creator)
 		}
 		return k, nil
 	}

@@ -114,7 +114,7 @@ func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
 		{"standing", func(*tandem.APIKey, time.Time) {}, "", ""},
 		{"revoked", func(k *tandem.APIKey, now time.Time) { k.Revoked = now }, "", "API key ci (tdm_queued01) was revoked; nothing more was done for this request."},
 		{"expired", func(k *tandem.APIKey, now time.Time) { k.Expires = now }, "", "API key ci (tdm_queued01) has expired; nothing more was done for this request."},
-		{"pending", func(k *tandem.APIKey, _ time.Time) { k.Pending = true }, "", "API key ci (tdm_queued01) was made by an operator and <@UBOB> has not allowed it; nothing more was done for this request."},
+		{"pending", func(k *tandem.APIKey, _ time.Time) { k.Pending = true }, "", "API key ci (tdm_queued01) acts as <@UBOB>, who has not allowed it (an operator made it, or Tandem has no record that they did); nothing more was done for this request."},
 		{"its creator left", nil, "workspace", "API key ci (tdm_queued01) acts as <@UBOB>, who left the workspace; it no longer runs anything."},
 		{"its creator left the channel", nil, "channel", "API key ci acts as UBOB, who is not a member of C1."},
 	} {
@@ -520,7 +520,7 @@ func TestRunToolRefusesAKeyThatNoLongerStands(t *testing.T) {
 	}{
 		{"revoked", func(k *tandem.APIKey, now time.Time) { k.Revoked = now }, "API key ci (tdm_tool0001) was revoked; nothing more was done for this request."},
 		{"expired", func(k *tandem.APIKey, now time.Time) { k.Expires = now }, "API key ci (tdm_tool0001) has expired; nothing more was done for this request."},
-		{"pending", func(k *tandem.APIKey, _ time.Time) { k.Pending = true }, "API key ci (tdm_tool0001) was made by an operator and <@UBOB> has not allowed it; nothing more was done for this request."},
+		{"pending", func(k *tandem.APIKey, _ time.Time) { k.Pending = true }, "API key ci (tdm_tool0001) acts as <@UBOB>, who has not allowed it (an operator made it, or Tandem has no record that they did); nothing more was done for this request."},
 		{"gone", nil, "API key tdm_tool0001 of <@UBOB> is gone; nothing more was done for this request."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
