@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -470,25 +472,35 @@ type transport struct {
 // on every request would undo that and hand the person's token to whatever
 // host a provider (or anyone who can make it redirect) names. A chain that
 // left the host once stays untrusted even if it comes back: the path it
-// returns to was chosen by the other host.
+// returns to was chosen by the other host. A chain that went from https
+// to plain http is not trusted either (downgrade): the token would cross
+// the network in clear.
 func sameHostChain(req *http.Request) bool {
 	host := req.URL.Host
 	for r := req; r.Response != nil && r.Response.Request != nil; {
 		r = r.Response.Request
-		if r.URL == nil || r.URL.Host != host {
+		if r.URL == nil || r.URL.Host != host || downgrade(r.URL, req.URL) {
 			return false
 		}
 	}
 	return true
 }
 
+// downgrade reports whether a redirect from from to to leaves https for
+// another scheme (plain http): same host to http.Client, but what it
+// repeats crosses the network in clear.
+func downgrade(from, to *url.URL) bool {
+	return strings.EqualFold(from.Scheme, "https") && !strings.EqualFold(to.Scheme, "https")
+}
+
 // StayOnHost is an http.Client's CheckRedirect for a client that sends
 // credentials with a transport (which would set them again on a
 // redirected request, where http.Client itself drops them when the host
 // changes): it follows a redirect only to the first request's host, at
-// most 10 times, and otherwise stops and returns the redirect itself.
+// most 10 times, never from https to plain http, and otherwise stops and
+// returns the redirect itself.
 func StayOnHost(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 || req.URL.Host != via[0].URL.Host {
+	if len(via) >= 10 || req.URL.Host != via[0].URL.Host || downgrade(via[0].URL, req.URL) {
 		return http.ErrUseLastResponse
 	}
 	return nil
