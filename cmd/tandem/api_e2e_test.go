@@ -326,3 +326,58 @@ func TestAPIKeyOfACreatorWhoLeftShowsNothing(t *testing.T) {
 		t.Errorf("GitHub was searched %d times", n)
 	}
 }
+
+// TestOperatorKeyAllowedFromTheAppHome: Bob's App Home shows the key an
+// operator made for him as waiting for his Allow, with the button; Alice's
+// press of it (a crafted payload with Bob's prefix) allows nothing; Bob's
+// does, and his App Home then shows it without the wait.
+func TestOperatorKeyAllowedFromTheAppHome(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.connect("UBOB", "bob-gh")
+	var stdout, stderr bytes.Buffer
+	if err := run(ctxFor(t), []string{"apikey", "create", "--user", "UBOB", "--name", "home"}, e.getenv, &stdout, &stderr); err != nil {
+		t.Fatalf("tandem apikey create: %v\n%s", err, stderr.String())
+	}
+	key := strings.TrimSpace(stdout.String())
+	e.remember(key)
+	prefix := key[:len("tdm_")+8]
+	if _, err := e.slack.SendEvent(ctxFor(t), e.slack.AppHomeOpenedEvent("UBOB")); err != nil {
+		t.Fatal(err)
+	}
+	e.waitHome("UBOB", "waiting for your Allow")
+	pressHome := func(user string) {
+		payload := e.slack.BlockActionsPayload(fakeslack.BlockActionSpec{UserID: user, ActionID: "apikey_allow", Value: prefix})
+		if _, err := e.slack.SendInteraction(ctxFor(t), payload); err != nil {
+			t.Fatalf("%s's press: %v", user, err)
+		}
+	}
+	// Alice's press is answered by doing nothing (the log says so).
+	pressHome("UALICE")
+	waitFor(t, "Alice's press refused", func() bool {
+		for _, line := range strings.Split(e.logs.String(), "\n") {
+			if strings.Contains(line, `"key approval refused"`) && strings.Contains(line, `"user":"UALICE"`) {
+				return true
+			}
+		}
+		return false
+	})
+	if status, out := e.call("GET", "/api/v1/whoami", key, "", ""); status != 403 {
+		t.Errorf("whoami after Alice's press: %d %v; want 403 key_pending", status, out)
+	}
+	pressHome("UBOB")
+	waitFor(t, "Bob's App Home without the wait", func() bool {
+		h := e.homeText("UBOB")
+		return strings.Contains(h, prefix) && !strings.Contains(h, "waiting for your Allow")
+	})
+	if status, out := e.call("GET", "/api/v1/whoami", key, "", ""); status != 200 || out["creator"] != "UBOB" {
+		t.Errorf("whoami with the key Bob allowed from his App Home: %d %v", status, out)
+	}
+	var auditOut, auditErr bytes.Buffer
+	if err := run(ctxFor(t), []string{"audit", "--user", "UBOB", "--json"}, e.getenv, &auditOut, &auditErr); err != nil {
+		t.Fatalf("tandem audit: %v\n%s", err, auditErr.String())
+	}
+	if n := strings.Count(auditOut.String(), `"apikey_approve"`); n != 1 {
+		t.Errorf("%d apikey_approve records, want one (Bob's)", n)
+	}
+}
