@@ -278,7 +278,7 @@ func (e *Engine) identity(ctx context.Context, t tandem.Turn, sess tandem.Sessio
 		}
 		return "", reason, tandem.Errorf(tandem.EFORBIDDEN, "This session runs with <@%s>'s identity (persistent session), and you are not on its editors list. Ask <@%s> or a channel admin to add you: `@tandem editors add <@%s>`.", sess.Owner, sess.Owner, t.User)
 	}
-	if reason == tandem.ReasonPersistentOwner && user != t.User {
+	if actsForOwner(t, user, reason) {
 		// An editor acts as the owner only while the owner is still in
 		// the workspace and in the session's channel: leaving either
 		// withdraws what they approved (for as long as they are away).
