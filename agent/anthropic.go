@@ -25,6 +25,7 @@ var _ Model = (*Anthropic)(nil)
 func NewAnthropic(cfg Config) *Anthropic {
 	return &Anthropic{cfg: cfg, client: anthropic.NewClient(
 		option.WithoutEnvironmentDefaults(),
+		option.WithHTTPClient(noRedirects()),
 		option.WithBaseURL(cfg.BaseURL),
 		option.WithAPIKey(cfg.APIKey),
 		option.WithMaxRetries(cfg.retries()),

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/tandembot/tandem"
@@ -68,4 +69,15 @@ func (c Config) retries() int {
 		return DefaultMaxRetries
 	}
 	return max(c.MaxRetries, 0)
+}
+
+// noRedirects is the HTTP client both models speak through: it follows no
+// redirect and returns it as the answer, which the SDK reports as an
+// error. A request to the model carries the API key in a header that
+// anthropic-sdk-go sets again on the redirected request, and the
+// conversation, which holds what turns read with their people's
+// credentials; a model's API that redirects is misconfigured, and neither
+// may reach wherever it points.
+func noRedirects() *http.Client {
+	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -27,7 +26,7 @@ var _ Model = (*OpenAI)(nil)
 // cfg.BaseURL: only cfg configures it.
 func NewOpenAI(cfg Config) *OpenAI {
 	return &OpenAI{cfg: cfg, chat: openai.NewChatCompletionService(
-		option.WithHTTPClient(&http.Client{}),
+		option.WithHTTPClient(noRedirects()),
 		option.WithBaseURL(cfg.BaseURL),
 		option.WithAPIKey(cfg.APIKey),
 		option.WithMaxRetries(cfg.retries()),

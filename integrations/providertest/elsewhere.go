@@ -21,6 +21,7 @@ type Elsewhere struct {
 // Arrival is one request that reached an Elsewhere.
 type Arrival struct {
 	Authorization string
+	Header        http.Header
 	Body          string
 }
 
@@ -32,7 +33,7 @@ func NewElsewhere(t testing.TB, status int, body string) *Elsewhere {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		e.mu.Lock()
-		e.got = append(e.got, Arrival{Authorization: r.Header.Get("Authorization"), Body: string(b)})
+		e.got = append(e.got, Arrival{Authorization: r.Header.Get("Authorization"), Header: r.Header.Clone(), Body: string(b)})
 		e.mu.Unlock()
 		if body != "" {
 			w.Header().Set("Content-Type", "application/json")
