@@ -396,6 +396,42 @@ func TestAStaleRunnerDoesNotMakeADeletedScheduleAgain(t *testing.T) {
 	}
 }
 
+// A turn that made a schedule and was cut off by a crash before it
+// finished runs again when Tandem restarts (making a schedule changes
+// nothing at a provider); when its creator deleted the schedule in
+// between, the run does not make it again: it would run as them against
+// their last word. Without a delete the run again answers with the
+// schedule it made.
+func TestACrashedScheduleTurnDoesNotMakeADeletedScheduleAgain(t *testing.T) {
+	ctx := t.Context()
+	f, _ := startedSession(t)
+	first := f.record(t, schOwner, "every day at 8:00 acme read")
+	out := f.e.Run(ctx, first, f.e.Parse(first.Text), tandem.Hold{})
+	if out.Err != nil || len(out.Schedules) != 1 {
+		t.Fatalf("the first run: %v, %d schedules", out.Err, len(out.Schedules))
+	}
+	id := out.Schedules[0].ID
+	// The crash: no Done. Run again, the schedule still there: the same
+	// schedule, not a second.
+	again := f.e.Run(ctx, first, f.e.Parse(first.Text), tandem.Hold{})
+	if again.Err != nil || len(again.Schedules) != 1 || again.Schedules[0].ID != id {
+		t.Fatalf("the run again with the schedule there: %v, %+v; want schedule %s", again.Err, again.Schedules, id)
+	}
+	if _, _, err := f.e.ActOnSchedule(ctx, schKey.Team, id, schOwner, ScheduleDelete); err != nil {
+		t.Fatalf("the creator's delete: %v", err)
+	}
+	third := f.e.Run(ctx, first, f.e.Parse(first.Text), tandem.Hold{})
+	if tandem.ErrorCode(third.Err) != tandem.ECONFLICT || third.Outcome != tandem.OutcomeRefused || !strings.Contains(third.Err.Error(), "deleted since") {
+		t.Errorf("the run after the delete: %v (outcome %s); want ECONFLICT, refused, saying it was deleted since", third.Err, third.Outcome)
+	}
+	if all, err := f.db.Schedules(ctx, tandem.ScheduleFilter{}); err != nil || len(all) != 0 {
+		t.Errorf("schedules after the run again: %+v (%v); want none, its creator deleted it", all, err)
+	}
+	if err := f.e.Done(ctx, first, third); err != nil {
+		t.Errorf("Done: %v", err)
+	}
+}
+
 // The owner's typed "set KEEP_CREDENTIALS_PERSISTENT=true" shows them no
 // editors list, so it shares their identity at once only when nobody else
 // is on it. Someone who wrote in the thread a moment before (and so joined

@@ -137,6 +137,13 @@ func (e *Engine) createSchedule(ctx context.Context, t tandem.Turn) (tandem.Repl
 		Cron: w.Cron, Zone: w.Zone, At: w.At, ZoneFromSlack: fromSlack, CreatedAt: now,
 	}
 	s.Next = nextAfter(s, now)
+	if gone, err := e.deletedSince(ctx, t, s.ID); err != nil {
+		return tandem.Reply{}, nil, err
+	} else if gone {
+		// This turn made it before a crash cut the turn off, and someone
+		// deleted it before the turn ran again: their delete stands.
+		return tandem.Reply{}, nil, tandem.Errorf(tandem.ECONFLICT, "This request made the schedule %s before Tandem restarted, and it was deleted since; it is not made again. Ask again to make a new one.", s.ID)
+	}
 	err = e.cfg.Store.CreateSchedule(ctx, s, e.schedulesPerUser(), t.ID)
 	if tandem.ErrorCode(err) == tandem.ECONFLICT && !errors.Is(err, tandem.ErrTurnDone) {
 		// Its id is its turn's: this turn made it already (a run cut off
@@ -167,6 +174,26 @@ func (e *Engine) createSchedule(ctx context.Context, t tandem.Turn) (tandem.Repl
 		reply.Text += " It is a free-form request: changes it proposes wait for your press."
 	}
 	return reply, &s, nil
+}
+
+// deletedSince reports whether the audit records the deletion of the
+// schedule id, which turn t makes, since t was received: t made it before
+// a crash or a stall cut it off, and its creator (or a channel admin, or an
+// operator) deleted it before t ran again. Every deletion is audited
+// (ActOnSchedule) with the schedule's session and creator. It fails with
+// the store's error when the audit cannot be read: a schedule is not made
+// on a guess.
+func (e *Engine) deletedSince(ctx context.Context, t tandem.Turn, id string) (bool, error) {
+	recs, err := e.cfg.Store.Audit(ctx, tandem.AuditFilter{Session: &t.Session, User: t.User, Since: t.ReceivedAt})
+	if err != nil {
+		return false, fmt.Errorf("turns: create schedule: read the audit: %w", err)
+	}
+	for _, r := range recs {
+		if r.Action == ActionScheduleDelete && strings.HasPrefix(r.Detail, id+": ") {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // zoneOf is user's Slack time zone, and whether Slack gave it (UTC when
