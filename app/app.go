@@ -218,7 +218,8 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 
 // Run serves HTTP and runs the bot until ctx ends, then shuts down within
 // cfg.ShutdownTimeout (TANDEM_SHUTDOWN_TIMEOUT). It returns the bot's
-// error: nil after a clean shutdown, else why the bot stopped.
+// error: nil after a clean shutdown, else why the bot stopped (EINVALID
+// when a newer release migrated the database under it: watchSchema).
 func (a *App) Run(ctx context.Context) error {
 	// WriteTimeout runs from the end of a request's headers to the end of its
 	// answer, so it must cover reading the body (ReadTimeout) and the API's
@@ -235,8 +236,16 @@ func (a *App) Run(ctx context.Context) error {
 			a.log.Info("provider enabled", "provider", p, "callback_url", a.flow.RedirectURL(p))
 		}
 	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	go a.housekeeping(ctx)
+	if db, ok := a.db.(schemaChecker); ok {
+		go a.watchSchema(ctx, db, stop)
+	}
 	botErr := a.bot.Run(ctx)
+	if cause := context.Cause(ctx); botErr == nil && tandem.ErrorCode(cause) == tandem.EINVALID {
+		botErr = cause
+	}
 	if botErr != nil && ctx.Err() == nil && a.bot.Team() == "" {
 		// Slack refused the bot token (or could not be reached) at the
 		// bot's own auth.test, after checkSlack had taken it.
@@ -247,6 +256,46 @@ func (a *App) Run(ctx context.Context) error {
 	srv.Shutdown(shutdownCtx)
 	a.log.Info("tandem stopped")
 	return botErr
+}
+
+// schemaChecker is a store that several replicas share and another
+// release may migrate under them (PostgreSQL).
+type schemaChecker interface {
+	CheckSchema(ctx context.Context) error
+}
+
+// defaultSchemaCheck is how often a replica reads the schema version
+// again.
+const defaultSchemaCheck = 10 * time.Second
+
+// watchSchema reads db's schema version every Config.SchemaCheck until ctx
+// ends. Once it is no longer this binary's (tandem migrate ran from a
+// newer release while this replica still served), it stops the replica
+// through stop, as a shutdown does: this binary would ignore what the new
+// schema adds (an operator's API key waiting for its person's Allow, say)
+// and act on it. A database that does not answer is not a reason to stop:
+// the next read tries again.
+func (a *App) watchSchema(ctx context.Context, db schemaChecker, stop context.CancelCauseFunc) {
+	every := a.cfg.SchemaCheck
+	if every <= 0 {
+		every = defaultSchemaCheck
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := db.CheckSchema(ctx)
+		if tandem.ErrorCode(err) != tandem.EINVALID {
+			continue
+		}
+		a.log.Error("the database's schema changed under this replica; stopping it (start the release that migrated it)", "err", err)
+		stop(err)
+		return
+	}
 }
 
 // Close closes the store; it returns the store's error.

@@ -58,6 +58,10 @@ type Config struct {
 	// (tests set them; no variable does).
 	Now          func() time.Time
 	ScheduleTick time.Duration
+	// SchemaCheck is how often a replica on PostgreSQL reads the schema
+	// version again (App.watchSchema): zero for every 10 s (tests set it;
+	// no variable does).
+	SchemaCheck time.Duration
 }
 
 // AgentEnabled reports whether free-form requests go to a model.

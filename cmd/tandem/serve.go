@@ -15,7 +15,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	cfg.Now, cfg.ScheduleTick = clock.now, clock.tick
+	cfg.Now, cfg.ScheduleTick, cfg.SchemaCheck = clock.now, clock.tick, clock.schemaCheck
 	if getenv("GOGC") == "" {
 		// Fewer collections: at a burst of turns the collector's work
 		// would otherwise take a core's slice from acknowledgements.
@@ -32,11 +32,13 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 }
 
 // clock is what tests change of tandem serve's time: the clock of turns and
-// schedules, and how often due schedules are looked for. Unset, as in the
-// production binary, it is the wall clock and every 15 seconds.
+// schedules, how often due schedules are looked for, and how often a
+// replica on PostgreSQL reads the schema version again. Unset, as in the
+// production binary, it is the wall clock, every 15 and every 10 seconds.
 var clock struct {
-	now  func() time.Time
-	tick time.Duration
+	now         func() time.Time
+	tick        time.Duration
+	schemaCheck time.Duration
 }
 
 // defaultGCPercent is tandem serve's GOGC unless the environment sets one.

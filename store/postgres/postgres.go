@@ -249,6 +249,23 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// CheckSchema reads the database's schema version again, for a replica
+// that runs while another release may migrate the database: it fails with
+// EINVALID when the version is no longer this binary's (a newer release
+// migrated it, and this binary would ignore what the new version adds,
+// such as an API key's pending flag), and with EUNAVAILABLE when the
+// database does not answer.
+func (db *DB) CheckSchema(ctx context.Context) error {
+	if err := db.ready(ctx, "check schema"); err != nil {
+		return err
+	}
+	version, err := readVersion(ctx, db.pool)
+	if err != nil {
+		return db.fail(ctx, "check schema", err)
+	}
+	return checkVersion(version, db.where)
+}
+
 // Close releases the connections, waiting for queries in flight; later
 // calls of other methods fail with EUNAVAILABLE. Closing twice returns nil.
 func (db *DB) Close() error {
