@@ -152,9 +152,10 @@ type agentExecutor struct {
 // for an API turn, a key that no longer stands (keyStands: revoked,
 // expired, or its creator gone from the workspace or the conversation
 // while the model planned), for a scheduled run a schedule that no
-// longer does (scheduleStands), and for an editor's turn that acts as a
+// longer does (scheduleStands), for an editor's turn that acts as a
 // persistent session's owner an owner gone from the workspace or the
-// channel (ownerStaysSince).
+// channel (ownerStaysSince), and a link that went to another account since
+// an earlier read of the turn (accountChanged).
 func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]string) (string, error) {
 	e, t := x.e, x.t
 	spec := e.cfg.Operations.get().Spec(op)
@@ -202,7 +203,18 @@ func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]str
 			return "", agent.Stop(err)
 		}
 	}
-	reply, done, err := e.runOp(ctx, t, sess, spec, args, x.user, x.reason, func(p tandem.ProviderID, err error) error {
+	reply, done, err := e.runOp(ctx, t, sess, spec, args, x.user, x.reason, func(p tandem.ProviderID, id tandem.Identity, err error) error {
+		if err == nil {
+			// The link may have gone to another account since an earlier
+			// read (or during one whose error went back to the model).
+			x.mu.Lock()
+			cerr := accountChanged(x.used, id)
+			x.mu.Unlock()
+			if cerr != nil {
+				e.audit(x.step, t, x.user, p, x.reason, tandem.OutcomeRefused, "agent: "+op+" (the link changed to another account during the turn)")
+				return agent.Stop(cerr)
+			}
+		}
 		e.audit(x.step, t, x.user, p, x.reason, outcomeOf(err), "agent: "+op)
 		return nil
 	})
@@ -218,6 +230,23 @@ func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]str
 		return "", err
 	}
 	return plainText(reply), nil
+}
+
+// accountChanged fails with ECONFLICT when id, credentials a step of a
+// turn (a read of an agent turn, a change it makes) just resolved, are of
+// another account at their provider than used, the identities the turn's
+// earlier steps used: the person relinked another account while the turn
+// ran. A turn acts with the account it started with, as a single call's
+// token source stops when its link changes under it, so the step does not
+// run as the new one.
+func accountChanged(used []tandem.Identity, id tandem.Identity) error {
+	for _, u := range used {
+		if u.Provider == id.Provider && u.Login != id.Login {
+			return tandem.Errorf(tandem.ECONFLICT, "The %s link of <@%s> changed to another account (%s, not %s) while this ran, so it stopped: nothing more ran as either. Send the message again to run it as %s.",
+				id.Provider.Name(), id.SlackUser, tandem.Escape(id.Login), tandem.Escape(u.Login), tandem.Escape(id.Login))
+		}
+	}
+	return nil
 }
 
 // note keeps the identity a read used, once per provider.

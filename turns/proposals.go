@@ -227,7 +227,9 @@ func (e *Engine) makeChanges(ctx context.Context, t tandem.Turn, sess tandem.Ses
 
 // change makes one proposed change as user: its credentials, its audit
 // record and the turn marked running, in one commit before the request
-// leaves, then the operation.
+// leaves, then the operation. It fails with ECONFLICT, reaching no
+// provider, when user's link went to another account since an earlier
+// step of the turn used it (accountChanged).
 func (e *Engine) change(ctx context.Context, t tandem.Turn, sess tandem.Session, res *Result, user string, reason tandem.Reason, c agent.Proposal) (tandem.Reply, error) {
 	spec := e.cfg.Operations.get().Spec(c.Op)
 	if spec == nil || !spec.Mutating {
@@ -264,6 +266,14 @@ func (e *Engine) change(ctx context.Context, t tandem.Turn, sess tandem.Session,
 		}
 	}
 	creds, err := e.credentials(ctx, t.Session, user, spec.Provider, reason)
+	if err == nil && res.Agent != nil {
+		// An earlier change (or read) of this turn used the provider: it
+		// goes on only with the same account.
+		if err := accountChanged(res.Agent.Used, creds.Identity); err != nil {
+			e.audit(&res.step, t, user, spec.Provider, reason, tandem.OutcomeRefused, "confirm: "+c.Op+" (the link changed to another account during the turn)")
+			return tandem.Reply{}, err
+		}
+	}
 	e.audit(&res.step, t, user, spec.Provider, reason, outcomeOf(err), "confirm: "+c.Op)
 	if err != nil {
 		return tandem.Reply{}, err

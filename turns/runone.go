@@ -17,14 +17,15 @@ type oneCall struct {
 // runOp runs the operation spec with args for t as user (by the rule's row
 // reason), outside the parse of a message: an agent's call or an MCP call.
 // It resolves the credentials of each provider the operation needs, hands
-// each resolution to audit (a failed audit stops the call before anything
-// reaches a provider), and runs it. An operation that combines providers
-// (standup) takes no arguments: its parsed example says which it uses, and
-// one it cannot use is left out of the reply. It fails with EINVALID when
+// each resolution (the identity it gave, when it did) to audit (a failed
+// audit stops the call before anything reaches a provider), and runs it.
+// An operation that combines providers (standup) takes no arguments: its
+// parsed example says which it uses, and one it cannot use is left out of
+// the reply. It fails with EINVALID when
 // its provider is not enabled, with the credentials' error for its
 // provider, and with the operation's own errors.
 func (e *Engine) runOp(ctx context.Context, t tandem.Turn, sess tandem.Session, spec *ops.Spec, args map[string]string,
-	user string, reason tandem.Reason, audit func(p tandem.ProviderID, err error) error) (tandem.Reply, oneCall, error) {
+	user string, reason tandem.Reason, audit func(p tandem.ProviderID, id tandem.Identity, err error) error) (tandem.Reply, oneCall, error) {
 	var done oneCall
 	req := ops.Request{Turn: t, Session: sess, Command: ops.Command{Name: spec.Name, Args: args, Provider: spec.Provider, Mutating: spec.Mutating}}
 	providers := []tandem.ProviderID{spec.Provider}
@@ -48,7 +49,7 @@ func (e *Engine) runOp(ctx context.Context, t tandem.Turn, sess tandem.Session, 
 			continue
 		}
 		creds, err := e.credentials(ctx, t.Session, user, p, reason)
-		if aerr := audit(p, err); aerr != nil {
+		if aerr := audit(p, creds.Identity, err); aerr != nil {
 			return tandem.Reply{}, done, aerr
 		}
 		if err == nil {

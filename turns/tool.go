@@ -48,7 +48,7 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 	t := tandem.Turn{Session: tandem.SessionKey{Team: key.Team, Channel: "mcp", ThreadTS: key.Prefix}, User: user,
 		APIKey: key.Prefix, APIKeyName: key.Name, ReceivedAt: e.cfg.Now()}
 	id := &tandem.Identity{SlackUser: user, Reason: reason, Provider: spec.Provider}
-	reply, done, err := e.runOp(ctx, t, tandem.Session{Key: t.Session, Owner: user}, spec, args, user, reason, func(p tandem.ProviderID, err error) error {
+	reply, done, err := e.runOp(ctx, t, tandem.Session{Key: t.Session, Owner: user}, spec, args, user, reason, func(p tandem.ProviderID, _ tandem.Identity, err error) error {
 		// No call runs without its audit record: there is no turn to write
 		// it with later.
 		var step tandem.TurnStep
