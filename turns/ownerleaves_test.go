@@ -1,6 +1,7 @@
 package turns
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -102,4 +103,50 @@ func TestEditorsConfirmationStopsWhenTheOwnerLeavesTheChannel(t *testing.T) {
 	if !strings.Contains(out.Reply.Title, "Some changes were not made") {
 		t.Errorf("the confirmation's reply: %+v (err %v); want it to say the second change was not made", out.Reply, out.Err)
 	}
+}
+
+// TestEditorsConfirmationStopsWhenTheOwnerTurnsPersistentModeOff: the
+// owner who turns persistent mode off (Session settings, which acts
+// outside the session's turns) while an editor's confirmation makes its
+// changes as the owner withdraws it from the next change: that one is not
+// made as the owner, nor as anyone else, and the refusal is audited, as
+// an agent turn's next read is not run after a mode change.
+func TestEditorsConfirmationStopsWhenTheOwnerTurnsPersistentModeOff(t *testing.T) {
+	f, _ := persistentPropFixture(t)
+	two := agent.Reply{Calls: []agent.ToolCall{
+		{Name: "acme_change", Arguments: `{"text":"one"}`},
+		{Name: "acme_change", Arguments: `{"text":"two"}`},
+	}}
+	f.e.cfg.Agent.Planner = &agent.Planner{Model: &stepModel{steps: []modelStep{{reply: two}}}}
+	out := f.run(t, tandem.Turn{ID: "E1", Session: f.key, User: "UBOB", Text: "please make two acme changes", TS: "1.001", ReceivedAt: f.clock.Now()})
+	if out.Err != nil || out.Proposal == nil || len(out.Proposal.Changes) != 2 || out.Proposal.User != "UALICE" {
+		t.Fatalf("the editor's agent turn: %v, proposal %+v; want two changes as UALICE", out.Err, out.Proposal)
+	}
+	if _, card := f.e.Press(t.Context(), out.Proposal.ID, "UBOB", true); !strings.Contains(card, "Confirmed by <@UBOB>") {
+		t.Fatalf("bob's press: card %q", card)
+	}
+	subs := f.chat.take()
+	if len(subs) != 1 {
+		t.Fatalf("%d turns submitted, want the confirmation", len(subs))
+	}
+	f.onChange = func() {
+		f.onChange = nil
+		// What the settings modal's Save of "per-message" does: no turn.
+		sess, err := f.db.Session(context.Background(), f.key)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := f.e.SetVar(context.Background(), tandem.Turn{Session: f.key, User: "UALICE"}, sess, tandem.EnvKeepCredentialsPersistent, "false"); err != nil {
+			t.Error(err)
+		}
+	}
+	out = f.run(t, subs[0])
+	if got := strings.Join(f.logins, ","); got != "UALICE-acme" {
+		t.Errorf("acme.change received the credentials of %s; want only UALICE-acme, for the change made before the owner turned persistent mode off", got)
+	}
+	if !strings.Contains(out.Reply.Title, "Some changes were not made") {
+		t.Errorf("the confirmation's reply: %+v (err %v); want it to say the second change was not made", out.Reply, out.Err)
+	}
+	refusedAudit(t, f, subs[0].ID)
 }

@@ -227,8 +227,11 @@ func (e *Engine) makeChanges(ctx context.Context, t tandem.Turn, sess tandem.Ses
 
 // change makes one proposed change as user: its credentials, its audit
 // record and the turn marked running, in one commit before the request
-// leaves, then the operation. It fails with ECONFLICT, reaching no
-// provider, when user's link went to another account since an earlier
+// leaves, then the operation. It fails, reaching no provider, with
+// EFORBIDDEN when the rule no longer gives user by reason in the session
+// as stored now (its mode changed since the turn started; not for an API
+// key's or a schedule's changes, which ignore the mode), and with
+// ECONFLICT when user's link went to another account since an earlier
 // step of the turn used it (accountChanged).
 func (e *Engine) change(ctx context.Context, t tandem.Turn, sess tandem.Session, res *Result, user string, reason tandem.Reason, c agent.Proposal) (tandem.Reply, error) {
 	spec := e.cfg.Operations.get().Spec(c.Op)
@@ -253,6 +256,24 @@ func (e *Engine) change(ctx context.Context, t tandem.Turn, sess tandem.Session,
 		if err != nil {
 			e.audit(&res.step, t, "", spec.Provider, reason, outcomeOf(err), "confirm: "+c.Op+" (the API key no longer stands)")
 			return tandem.Reply{}, err
+		}
+	}
+	if t.APIKey == "" && reason != tandem.ReasonScheduleCreator {
+		// The rule is applied again to the session as stored now, at each
+		// change as at each read of an agent turn: an owner who turned
+		// persistent mode off meanwhile (Session settings acts outside the
+		// session's turns) is not acted for by the next change, nor is
+		// anyone else acted for by it.
+		stored, err := e.cfg.Store.Session(ctx, t.Session)
+		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+			stored, err = sess, nil // the turn starts it
+		}
+		if err != nil {
+			return tandem.Reply{}, fmt.Errorf("turns: session: %w", err)
+		}
+		if now, nowReason := e.rule(t, stored); now != user || nowReason != reason {
+			e.audit(&res.step, t, "", spec.Provider, nowReason, tandem.OutcomeRefused, "confirm: "+c.Op+" (the session's mode changed during the turn)")
+			return tandem.Reply{}, tandem.Errorf(tandem.EFORBIDDEN, "This session's mode changed while the changes were being made (it now runs as %s), so this one was not made. Ask again if you still want it.", identityWords(now, nowReason))
 		}
 	}
 	if actsForOwner(t, user, reason) {
