@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,10 +29,12 @@ var modelReadTools = map[tandem.ProviderID]string{
 }
 
 // modelScript is the fake model of the identity model test: "agentop read
-// <provider>" asks for that provider's read, "agentop change <body>" for a
-// comment with body on the model's GitHub issue; once a tool has answered,
-// it answers with text.
-func modelScript(c fakellm.Conversation) fakellm.Reply {
+// <provider>" asks for that provider's read, "agentop readtwice
+// <provider>" for it twice in a row (calling between, when set, before it
+// asks the second time), "agentop change <body>" for a comment with body
+// on the model's GitHub issue; once its tools have answered, it answers
+// with text.
+func modelScript(c fakellm.Conversation, between func()) fakellm.Reply {
 	if len(c.Messages) == 0 {
 		return fakellm.Text("nothing asked")
 	}
@@ -40,10 +43,28 @@ func modelScript(c fakellm.Conversation) fakellm.Reply {
 	if i < 0 {
 		return fakellm.Text("nothing asked")
 	}
+	fields := strings.Fields(first[i+len(agentMarker):])
+	if len(fields) >= 2 && fields[0] == "readtwice" {
+		answered := 0
+		for _, m := range c.Messages {
+			if m.Role == "tool" {
+				answered++
+			}
+		}
+		switch answered {
+		case 0:
+			return fakellm.Call(modelReadTools[tandem.ProviderID(fields[1])], "{}")
+		case 1:
+			if between != nil {
+				between()
+			}
+			return fakellm.Call(modelReadTools[tandem.ProviderID(fields[1])], "{}")
+		}
+		return fakellm.Text("agent answer")
+	}
 	if c.LastMessage().Role == "tool" {
 		return fakellm.Text("agent answer")
 	}
-	fields := strings.Fields(first[i+len(agentMarker):])
 	switch {
 	case len(fields) >= 2 && fields[0] == "read":
 		return fakellm.Call(modelReadTools[tandem.ProviderID(fields[1])], "{}")
@@ -51,6 +72,111 @@ func modelScript(c fakellm.Conversation) fakellm.Reply {
 		return fakellm.Call("github_comment", `{"ref":"`+modelIssue+`","text":"`+fields[1]+`"}`)
 	}
 	return fakellm.Text("nothing asked")
+}
+
+// agentReadsRelinked is sender's free-form request that the model plans as
+// two GitLab reads, while between them the person whose identity the turn
+// uses relinks their other GitLab account (through /connect, as from
+// another browser tab): the first read runs as the old account, by the
+// rule; the second must not run as the new one, nor as anyone: the turn
+// stops and says so, its refusal is audited, and the new account's token
+// leaves only for the connect flow's own look-up of the account.
+func (r *modelRun) agentReadsRelinked(sender string) {
+	p := tandem.GitLab
+	user, reason := r.m.Identity(sender)
+	if reason == tandem.ReasonRefusedNotEditor || !r.m.Runs(sender, p) {
+		r.rt.Skip("the request would not reach GitLab")
+	}
+	if r.m.Waiting(user, p) {
+		r.rt.Skip("the relink would re-run waiting messages")
+	}
+	l, _ := r.m.Link(user, p)
+	alt := account(user, p, l.Login == account(user, p, false))
+	text := agentMarker + "readtwice " + string(p)
+	r.step(fmt.Sprintf("%s (agent): %s, while %s relinks GitLab as %s between the two reads", sender, text, user, alt))
+	reached, goOn := make(chan struct{}), make(chan struct{})
+	hold := func() {
+		close(reached)
+		<-goOn
+	}
+	r.between.Store(&hold)
+	defer r.between.Store(nil)
+	r.agent = true
+	defer func() { r.agent = false }()
+	want := r.m.MessageRelinked(sender, p, func() {
+		r.say(sender, text)
+		select {
+		case <-reached:
+		case <-time.After(10 * time.Second):
+			r.rt.Fatalf("the agent turn's first read never came back to the model")
+		}
+		ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/connect", Text: string(p), UserID: user, ChannelID: channel})
+		if err != nil {
+			close(goOn)
+			r.rt.Fatalf("/connect: %v", err)
+		}
+		if reruns := r.m.Connect(user, p, alt); len(reruns) > 0 {
+			close(goOn)
+			r.rt.Fatalf("the model re-runs %d messages on a relink it was told none wait for", len(reruns))
+		}
+		r.openLink(user, p, alt, buttonURL(r.t, ack, "/connect/"+string(p)))
+		r.noteLinked(p, alt)
+		close(goOn)
+	})
+	if want.Outcome != identitymodel.Relinked {
+		r.rt.Fatalf("the model says %+v for a request it was told runs", want)
+	}
+	reply := plain(r.threadPost("changed to another account"))
+	reads := 0
+	for _, q := range r.e.requests(p)[r.seen[p]:] {
+		r.e.remember(q.token)
+		switch {
+		case q.login == alt && q.path != "/user":
+			r.rt.Fatalf("GitLab received %s with %s's token, the account linked between the agent turn's reads of %s's", q.path, alt, l.Login)
+		case q.login != alt && q.login != l.Login && q.token != "":
+			r.rt.Fatalf("GitLab received %s with %s's token, want %s (the turn) or %s (the connect flow)", q.path, q.login, l.Login, alt)
+		case q.login == l.Login:
+			reads++
+		}
+	}
+	if reads == 0 {
+		r.rt.Fatalf("the agent turn's first read never reached GitLab as %s", l.Login)
+	}
+	for _, o := range tandem.Providers {
+		if o != p && len(r.e.requests(o)) > r.seen[o] {
+			r.rt.Fatalf("%s received a request in a step that uses only GitLab", o.Name())
+		}
+	}
+	if !strings.Contains(reply, "as "+alt) {
+		r.rt.Fatalf("the turn's reply %q does not name %s, the account linked now", reply, alt)
+	}
+	// The first read's resolution as the old account, by the rule; the
+	// second refused.
+	var resolves []tandem.AuditRecord
+	r.auditUntil(func(recs []tandem.AuditRecord) bool {
+		resolves = nil
+		for _, rec := range recs[min(r.audits, len(recs)):] {
+			if rec.Action == "resolve" && rec.Provider == p && strings.HasPrefix(rec.Actor, sender) {
+				resolves = append(resolves, rec)
+			}
+		}
+		return slices.ContainsFunc(resolves, func(rec tandem.AuditRecord) bool { return rec.Outcome == tandem.OutcomeRefused })
+	})
+	var ok, refused int
+	for _, rec := range resolves {
+		if rec.Effective != user || rec.Reason != reason {
+			r.rt.Fatalf("audit: %s as %q (%s); the model says as %s (%s)", rec.Actor, rec.Effective, rec.Reason, user, reason)
+		}
+		switch rec.Outcome {
+		case tandem.OutcomeOK:
+			ok++
+		case tandem.OutcomeRefused:
+			refused++
+		}
+	}
+	if ok != 1 || refused != 1 {
+		r.rt.Fatalf("audit: %d resolutions ok and %d refused (%+v); want the first read's, and the second's refusal", ok, refused, resolves)
+	}
 }
 
 // agentRead is sender's free-form request that the model plans as one read

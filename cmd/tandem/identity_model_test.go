@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -189,6 +190,9 @@ type modelRun struct {
 	// dayStart is the fake Slack's first message since the last day
 	// passed: links offered before it have expired.
 	dayStart int
+	// between, when set, is what the fake model does between an agent
+	// turn's two reads (agentReadsRelinked).
+	between atomic.Pointer[func()]
 }
 
 type rerunButton struct {
@@ -238,7 +242,13 @@ func newModelRun(t *testing.T, rt *rapid.T, backend modelBackend, ops map[string
 	r.clk = useTestClock(t)
 	r.clk.shareWith(e)
 	e.vars["TANDEM_SCHEDULE_GRACE"] = "25h"
-	llm := fakellm.NewOpenAI(t, fakellm.Options{Key: testLLMKey, Script: modelScript})
+	llm := fakellm.NewOpenAI(t, fakellm.Options{Key: testLLMKey, Script: func(c fakellm.Conversation) fakellm.Reply {
+		var between func()
+		if f := r.between.Load(); f != nil {
+			between = *f
+		}
+		return modelScript(c, between)
+	}})
 	e.vars["TANDEM_LLM_URL"], e.vars["TANDEM_LLM_API_KEY"], e.vars["TANDEM_LLM_MODEL"] = llm.BaseURL(), testLLMKey, "fake-model-1"
 	if backend.postgres {
 		e.vars["TANDEM_DATABASE_URL"] = pgtest.URL(t)
@@ -316,9 +326,10 @@ func (r *modelRun) run() {
 		"relinkDuringRefresh": func(rt *rapid.T) {
 			r.relinkDuringRefresh(r.ownerOr(rt, user), rapid.Bool().Draw(rt, "revokeOld"))
 		},
-		"unset":      func(rt *rapid.T) { r.control(user.Draw(rt, "actor"), "unset KEEP_CREDENTIALS_PERSISTENT") },
-		"approve":    func(rt *rapid.T) { r.consent(rapid.Bool().Draw(rt, "approve")) },
-		"approveOld": func(rt *rapid.T) { r.consentOld(rapid.Bool().Draw(rt, "approve")) },
+		"agentReadsRelinked": func(rt *rapid.T) { r.agentReadsRelinked(r.ownerOr(rt, user)) },
+		"unset":              func(rt *rapid.T) { r.control(user.Draw(rt, "actor"), "unset KEEP_CREDENTIALS_PERSISTENT") },
+		"approve":            func(rt *rapid.T) { r.consent(rapid.Bool().Draw(rt, "approve")) },
+		"approveOld":         func(rt *rapid.T) { r.consentOld(rapid.Bool().Draw(rt, "approve")) },
 		"settingsAfterWrite": func(rt *rapid.T) {
 			r.settingsAfterWrite(r.ownerOr(rt, user), user.Draw(rt, "writer"), provider.Draw(rt, "provider"))
 		},
