@@ -97,6 +97,11 @@ func TestConsentAnswersOnlyTheRequestItsMessageShowed(t *testing.T) {
 	if _, ok := f.e.Consent(ctx, schKey, asked[1].ID, schOther, true); ok {
 		t.Fatal("someone other than the owner answered the request")
 	}
+	if recs, err := f.db.Audit(ctx, tandem.AuditFilter{User: schOther}); err != nil || !slices.ContainsFunc(recs, func(r tandem.AuditRecord) bool {
+		return r.Action == "consent" && r.Actor == schOther && r.Effective == schOwner && r.Outcome == tandem.OutcomeRefused
+	}) {
+		t.Errorf("no refused consent press by %s as %s in the audit: %+v (%v)", schOther, schOwner, recs, err)
+	}
 
 	// The press on the request now waiting applies it, with its list.
 	if _, ok := f.e.Consent(ctx, schKey, asked[1].ID, schOwner, true); !ok {

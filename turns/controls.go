@@ -253,6 +253,9 @@ func (e *Engine) Consent(ctx context.Context, key tandem.SessionKey, request, pr
 	sess, err := e.cfg.Store.Session(ctx, key)
 	if err != nil || presser != sess.Owner {
 		e.log.Warn("consent press refused", "session", key.String(), "user", presser)
+		if err == nil {
+			e.auditPress(ctx, key, presser, sess.Owner, "consent", tandem.OutcomeRefused, "pressed a request to share <@"+sess.Owner+">'s identity: only they may answer it")
+		}
 		return "", false
 	}
 	if sess.Pending != nil && sess.Pending.ID == "" {
@@ -411,11 +414,18 @@ func (e *Engine) changeEditors(ctx context.Context, t tandem.Turn, sess tandem.S
 }
 
 func (e *Engine) auditChange(ctx context.Context, key tandem.SessionKey, actor, owner, action, detail string) {
-	rec := tandem.AuditRecord{Time: e.cfg.Now(), Session: key, Actor: actor, Effective: owner, Action: action, Outcome: tandem.OutcomeOK, Detail: detail}
+	e.auditPress(ctx, key, actor, owner, action, tandem.OutcomeOK, detail)
+}
+
+// auditPress appends what a press did, or was refused: a press by anyone
+// but the person whose identity it would use (owner) changes nothing, and
+// the trail shows who tried.
+func (e *Engine) auditPress(ctx context.Context, key tandem.SessionKey, actor, owner, action string, out tandem.Outcome, detail string) {
+	rec := tandem.AuditRecord{Time: e.cfg.Now(), Session: key, Actor: actor, Effective: owner, Action: action, Outcome: out, Detail: detail}
 	if err := e.cfg.Store.AppendAudit(context.WithoutCancel(ctx), rec); err != nil {
 		e.log.Error("append audit", "err", err)
 	}
-	e.log.Info("audit", "action", action, "session", key.String(), "actor", actor, "detail", detail)
+	e.log.Info("audit", "action", action, "session", key.String(), "actor", actor, "outcome", out, "detail", detail)
 }
 
 func envReply(sess tandem.Session) tandem.Reply {

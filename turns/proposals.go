@@ -80,6 +80,7 @@ func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (privat
 		return "Could not read this proposal; try again in a moment.", ""
 	}
 	if presser != p.Sender {
+		e.auditPress(ctx, p.Session, presser, p.User, "proposal_press", tandem.OutcomeRefused, "pressed <@"+p.Sender+">'s proposal: only they may confirm or cancel it; nothing was changed")
 		return fmt.Sprintf("Only <@%s> can confirm or cancel this: it would run as them.", p.Sender), ""
 	}
 	if do && !e.showsChanges(agent.Summaries(p.Changes)) {

@@ -228,6 +228,20 @@ func TestProposalPresses(t *testing.T) {
 		if s := f.chat.take(); len(s) != 0 || f.confirmRecorded(t, p.ID) {
 			t.Errorf("someone else's press submitted %d turns", len(s))
 		}
+		// The trail shows who tried, as whom, refused: once a press.
+		recs, err := f.db.Audit(t.Context(), tandem.AuditFilter{User: "UALICE"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := 0
+		for _, r := range recs {
+			if r.Action == "proposal_press" && r.Actor == "UALICE" && r.Effective == "UBOB" && r.Outcome == tandem.OutcomeRefused {
+				refused++
+			}
+		}
+		if refused != 2 {
+			t.Errorf("audit: %d refused presses by UALICE as UBOB, want 2: %+v", refused, recs)
+		}
 		// Still open for its sender.
 		if _, card := f.e.Press(t.Context(), p.ID, "UBOB", true); !strings.Contains(card, "Confirmed by <@UBOB>") {
 			t.Errorf("the sender's press after alice's: card %q", card)
