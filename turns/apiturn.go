@@ -274,6 +274,23 @@ func (e *Engine) leftWorkspace(ctx context.Context, user, whose string) (bool, e
 	return deleted, nil
 }
 
+// ActionKeyRefused is the audit action of an API turn that was recorded
+// and then refused before it acted as anyone: its key no longer stood
+// when it came to run. Nobody's credentials were resolved for it (the
+// record names no effective user), which is why it is not a "resolve".
+const ActionKeyRefused = "apikey_refused"
+
+// auditKeyRefused adds to step the record of t, an API turn, refused with
+// out before it acted as anyone; detail says what it asked and why.
+func (e *Engine) auditKeyRefused(step *tandem.TurnStep, t tandem.Turn, out tandem.Outcome, detail string) {
+	rec := tandem.AuditRecord{
+		Time: e.cfg.Now(), Session: t.Session, TurnID: t.ID, Actor: "apikey:" + t.APIKey,
+		Action: ActionKeyRefused, Reason: tandem.ReasonAPIKeyCreator, Outcome: out, Detail: detail,
+	}
+	step.Audit = append(step.Audit, rec)
+	e.log.Info("audit", "action", rec.Action, "turn", t.ID, "session", t.Session.String(), "actor", rec.Actor, "reason", rec.Reason, "outcome", out)
+}
+
 // allowsChanges reports whether t is an API turn whose call allowed its
 // agent's proposed changes to be made at once.
 func allowsChanges(t tandem.Turn) bool {

@@ -1,6 +1,7 @@
 package turns
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,10 +74,13 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tande
 	if t.APIKey != "" {
 		// An API turn acts as its key's creator only while the key stands:
 		// one that does not any more does nothing, not even start the
-		// session of a new thread.
+		// session of a new thread. Its refusal is audited: the turn was
+		// recorded and its thread is answered.
 		var err error
 		if vouched, err = e.keyStands(ctx, t, e.apiAsked(t)); err != nil {
-			return Result{Err: err, Outcome: outcomeOf(err), ViaKey: t.APIKeyName}
+			res := Result{Err: err, Outcome: outcomeOf(err), ViaKey: t.APIKeyName}
+			e.auditKeyRefused(&res.step, t, res.Outcome, cmp.Or(cmd.Name(), "agent")+" (the API key no longer stands)")
+			return res
 		}
 	}
 	// A session's first turn needs its channel's default mode: it comes
