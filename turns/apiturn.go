@@ -276,8 +276,9 @@ func (e *Engine) leftWorkspace(ctx context.Context, user, whose string) (bool, e
 
 // ActionKeyRefused is the audit action of an API turn that was recorded
 // and then refused before it acted as anyone: its key no longer stood
-// when it came to run. Nobody's credentials were resolved for it (the
-// record names no effective user), which is why it is not a "resolve".
+// when it came to run, or it asked for a session control. Nobody's
+// credentials were resolved for it (the record names no effective user),
+// which is why it is not a "resolve".
 const ActionKeyRefused = "apikey_refused"
 
 // auditKeyRefused adds to step the record of t, an API turn, refused with

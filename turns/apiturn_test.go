@@ -614,3 +614,54 @@ func TestARefusedQueuedAPITurnIsAudited(t *testing.T) {
 		})
 	}
 }
+
+// TestAnAPIKeysSessionControlIsRefusedAndAudited: a session control sent
+// through an API key (sharing the session's owner's identity, adding an
+// editor) changes nothing and leaves an audit record of the refusal, by
+// the key: such an attempt on somebody's session must be in the trail.
+func TestAnAPIKeysSessionControlIsRefusedAndAudited(t *testing.T) {
+	for _, text := range []string{"set KEEP_CREDENTIALS_PERSISTENT=true", "editors add <@UMALLORY>"} {
+		t.Run(text, func(t *testing.T) {
+			f := newPropFixture(t)
+			owner := tandem.Session{Key: f.key, Owner: "UALICE", CreatedAt: f.clock.Now()}
+			if _, _, err := f.db.EnsureSession(t.Context(), owner); err != nil {
+				t.Fatal(err)
+			}
+			key := tandem.APIKey{Prefix: "tdm_control1", Hash: "hash-of-FAKE-control1", Name: "ci", Team: "T1", Creator: "UBOB",
+				Scope: tandem.ScopeWrite, CreatedAt: f.clock.Now()}
+			if err := f.db.SaveAPIKey(t.Context(), key); err != nil {
+				t.Fatal(err)
+			}
+			tr := tandem.Turn{ID: "api-control1", Session: f.key, User: "UBOB", Text: text, TS: "api-control1",
+				ReceivedAt: f.clock.Now(), APIKey: key.Prefix, APIKeyName: key.Name}
+			out := f.run(t, tr)
+			if tandem.ErrorCode(out.Err) != tandem.EFORBIDDEN || out.Outcome != tandem.OutcomeRefused {
+				t.Fatalf("Run = %v (%s), want refused", out.Err, out.Outcome)
+			}
+			sess, err := f.db.Session(t.Context(), f.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sess.Persistent() || sess.Pending != nil || len(sess.Editors) != 0 {
+				t.Errorf("the session changed: %+v", sess)
+			}
+			recs, err := f.db.Audit(t.Context(), tandem.AuditFilter{Session: &f.key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var refused int
+			for _, r := range recs {
+				switch {
+				case r.TurnID != tr.ID:
+				case r.Action == ActionKeyRefused && r.Outcome == tandem.OutcomeRefused && r.Actor == "apikey:"+key.Prefix && r.Effective == "" && r.Reason == tandem.ReasonAPIKeyCreator:
+					refused++
+				default:
+					t.Errorf("audit record of the refused control: %+v", r)
+				}
+			}
+			if refused != 1 {
+				t.Errorf("%d audit records of the refusal, want 1 (all: %+v)", refused, recs)
+			}
+		})
+	}
+}

@@ -134,8 +134,11 @@ func (e *Engine) Run(ctx context.Context, t tandem.Turn, cmd Command, hold tande
 	c := cmd.cmd
 	res.Command, res.Control = c.Name, c.Control
 	if c.Control && t.APIKey != "" {
+		// Audited, as nobody: a key's attempt on a session (sharing its
+		// owner's identity, adding an editor) belongs in the trail.
 		res.Err = tandem.Errorf(tandem.EFORBIDDEN, "Session controls are not available through API keys; use Slack.")
 		res.Outcome = tandem.OutcomeRefused
+		e.auditKeyRefused(&res.step, t, res.Outcome, c.Name+" (session controls are not available through API keys)")
 		return res
 	}
 	if c.Control && t.Schedule != "" {
