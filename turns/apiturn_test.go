@@ -665,3 +665,64 @@ func TestAnAPIKeysSessionControlIsRefusedAndAudited(t *testing.T) {
 		})
 	}
 }
+
+// switchingResolver resolves user's acme account as user-acme until its
+// person relinks (relinked), and as user-other after.
+type switchingResolver struct{ relinked *atomic.Bool }
+
+func (r switchingResolver) Credentials(_ context.Context, team, user string, p tandem.ProviderID, reason tandem.Reason) (tandem.Credentials, error) {
+	login := user + "-acme"
+	if r.relinked.Load() {
+		login = user + "-other"
+	}
+	return tandem.Credentials{Identity: tandem.Identity{SlackUser: user, Provider: p, Login: login, Reason: reason}}, nil
+}
+
+// TestAPIAgentTurnStopsWhenItsCreatorRelinksMidTurn: an API agent turn
+// that read with its key's creator's account and whose creator then
+// links another account at that provider makes no further read nor its
+// change as the new account (which its answer, naming the account it
+// used, would not show): it stops and says to send it again, as a
+// single call does when the relink comes during its token's refresh.
+func TestAPIAgentTurnStopsWhenItsCreatorRelinksMidTurn(t *testing.T) {
+	read := agent.Reply{Calls: []agent.ToolCall{{Name: "acme_read", Arguments: `{}`}}}
+	change := agent.Reply{Calls: []agent.ToolCall{{Name: "acme_change", Arguments: `{"text":"ship it"}`}}}
+	for _, tt := range []struct {
+		name  string
+		steps func(relink func()) []modelStep
+	}{
+		{"before its change", func(relink func()) []modelStep {
+			return []modelStep{{reply: read}, {before: relink, reply: change}}
+		}},
+		{"before its next read", func(relink func()) []modelStep {
+			return []modelStep{{reply: read}, {before: relink, reply: read}, {reply: change}}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newPropFixture(t)
+			var relinked atomic.Bool
+			f.e.cfg.Resolver = switchingResolver{&relinked}
+			key := tandem.APIKey{Prefix: "tdm_relink01", Hash: "hash-of-FAKE-relink01", Name: "ci", Team: "T1", Creator: "UBOB",
+				Scope: tandem.ScopeWrite, CreatedAt: f.clock.Now()}
+			if err := f.db.SaveAPIKey(t.Context(), key); err != nil {
+				t.Fatal(err)
+			}
+			model := &stepModel{steps: tt.steps(func() { relinked.Store(true) })}
+			f.e.cfg.Agent.Planner = &agent.Planner{Model: model}
+			id := apiChangesPrefix + "relink"
+			out := f.run(t, tandem.Turn{ID: id, Session: f.key, User: "UBOB", Text: "please make the acme change", TS: id,
+				ReceivedAt: f.clock.Now(), APIKey: key.Prefix, APIKeyName: key.Name})
+			for _, s := range model.seen {
+				if strings.Contains(s, "UBOB-other") {
+					t.Errorf("the model was answered a read as the account linked during the turn: %q", s)
+				}
+			}
+			if n := f.changes.Load(); n != 0 {
+				t.Errorf("%d changes made, as %v, after the creator relinked during the turn", n, f.logins)
+			}
+			if tandem.ErrorCode(out.Err) != tandem.ECONFLICT || !strings.Contains(strings.ToLower(tandem.ErrorMessage(out.Err)), "send the message again") {
+				t.Errorf("Run = %v, want ECONFLICT saying to send it again", out.Err)
+			}
+		})
+	}
+}
