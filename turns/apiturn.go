@@ -59,14 +59,18 @@ const creatorFresh = 5 * time.Second
 // An agent turn's proposed changes are made, as the key's creator, only
 // when allowChanges is set; otherwise they come back as Pending, not made.
 func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string, allowChanges bool) (tandem.TurnResult, error) {
+	where := tandem.SessionKey{Team: key.Team, Channel: channel, ThreadTS: threadTS}
 	if err := e.checkScope(key, text, allowChanges); err != nil {
+		e.auditAPIRefused(ctx, key, where, text, err)
 		return tandem.TurnResult{}, err
 	}
 	asked := e.cfg.Now()
 	if err := e.creatorLeft(ctx, key); err != nil {
+		e.auditAPIRefused(ctx, key, where, text, err)
 		return tandem.TurnResult{}, err
 	}
 	if err := e.cfg.Chat.CheckMember(ctx, key, channel); err != nil {
+		e.auditAPIRefused(ctx, key, where, text, err)
 		return tandem.TurnResult{}, err
 	}
 	if threadTS == "" {
@@ -280,6 +284,26 @@ func (e *Engine) leftWorkspace(ctx context.Context, user, whose string) (bool, e
 // credentials were resolved for it (the record names no effective user),
 // which is why it is not a "resolve".
 const ActionKeyRefused = "apikey_refused"
+
+// auditAPIRefused records an API request refused before it became a turn
+// (a read key asking for a change, a creator who left the workspace or is
+// not in the channel), by the key and as nobody: the trail shows who
+// tried what, where. A refusal for want of an answer from Slack
+// (EUNAVAILABLE) is not one: the request may be sent again.
+func (e *Engine) auditAPIRefused(ctx context.Context, key tandem.APIKey, where tandem.SessionKey, text string, err error) {
+	if tandem.ErrorCode(err) == tandem.EUNAVAILABLE {
+		return
+	}
+	rec := tandem.AuditRecord{
+		Time: e.cfg.Now(), Session: where, Actor: "apikey:" + key.Prefix, Action: ActionKeyRefused,
+		Reason: tandem.ReasonAPIKeyCreator, Outcome: tandem.OutcomeRefused,
+		Detail: fmt.Sprintf("asked %q of <@%s>'s key: %s", text, key.Creator, tandem.ErrorMessage(err)),
+	}
+	if aerr := e.cfg.Store.AppendAudit(context.WithoutCancel(ctx), rec); aerr != nil {
+		e.log.Error("audit a refused API request", "api_key", key.Prefix, "err", aerr)
+	}
+	e.log.Info("audit", "action", rec.Action, "session", where.String(), "actor", rec.Actor, "outcome", rec.Outcome)
+}
 
 // auditKeyRefused adds to step the record of t, an API turn, refused with
 // out before it acted as anyone; detail says what it asked and why.

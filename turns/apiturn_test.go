@@ -95,6 +95,28 @@ func TestRunAPIKeyScope(t *testing.T) {
 			t.Errorf("%q key, %q (allow_changes %v): %v after %v; want it past the scope check, to the membership check", tt.scope, tt.text, tt.allowChanges, err, chat.calls)
 		}
 	}
+	// Every refusal is in the trail: by the key, as nobody, in the channel
+	// it asked for, saying what it asked and why.
+	recs, err := db.Audit(t.Context(), tandem.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scope, member int
+	for _, r := range recs {
+		if r.Action != ActionKeyRefused || r.Actor != "apikey:"+key.Prefix || r.Effective != "" || r.Outcome != tandem.OutcomeRefused || r.Session.Channel != "C1" {
+			t.Errorf("audit record %+v; want only refusals by the key, as nobody, in C1", r)
+			continue
+		}
+		switch {
+		case strings.Contains(r.Detail, "has the read scope"):
+			scope++
+		case strings.Contains(r.Detail, "not a member"):
+			member++
+		}
+	}
+	if scope != len(refused) || member != len(allowed) {
+		t.Errorf("audited %d scope and %d channel refusals, want %d and %d: %+v", scope, member, len(refused), len(allowed), recs)
+	}
 }
 
 // TestQueuedAPITurnRunsOnlyWhileItsKeyStands: an API turn recorded while

@@ -69,8 +69,25 @@ func TestAPIKeyScopes(t *testing.T) {
 	if err := run(ctxFor(t), []string{"audit", "--json"}, e.getenv, &stdout, &stderr); err != nil {
 		t.Fatalf("tandem audit: %v\n%s", err, stderr.String())
 	}
-	if strings.Contains(stdout.String(), "comment") {
-		t.Errorf("the audit has a refused change:\n%s", stdout.String())
+	// The two refusals are in the trail, by the read key and as nobody;
+	// nothing else of them is.
+	refusals := 0
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var rec tandem.AuditRecord
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("tandem audit --json line %q: %v", line, err)
+		}
+		if rec.Action == "apikey_refused" {
+			if rec.Outcome != tandem.OutcomeRefused || rec.Effective != "" || !strings.HasPrefix(rec.Actor, "apikey:") {
+				t.Errorf("a refusal audited as %+v", rec)
+			}
+			refusals++
+		} else if strings.Contains(rec.Detail, "comment") {
+			t.Errorf("the audit has a refused change: %+v", rec)
+		}
+	}
+	if refusals != 2 {
+		t.Errorf("%d refusals audited, want 2:\n%s", refusals, stdout.String())
 	}
 
 	// The read key still reads; the write key makes the change as Alice.
