@@ -614,3 +614,65 @@ func TestEditorsTheOwnerApprovesWhileAskedStay(t *testing.T) {
 		t.Fatalf("%s, whom the owner approved, did not run as the owner: %+v, %v", asked, out.Identity, out.Err)
 	}
 }
+
+// pressingStore runs during, once, just before the next SetSetting that
+// closes an editor request: the owner's other press of the same request,
+// handled by another goroutine or replica while this one answers it.
+type pressingStore struct {
+	Store
+	during func()
+}
+
+func (s *pressingStore) SetSetting(ctx context.Context, name, value string) error {
+	if d := s.during; d != nil && value == "" && strings.HasPrefix(name, "editor-request/") {
+		s.during = nil
+		d()
+	}
+	return s.Store.SetSetting(ctx, name, value)
+}
+
+// The owner presses Approve and Decline of one editor request at once
+// (two presses, handled side by side). Only one of them answers it: what
+// the owner is told matches who acts as them. Before, a Decline that read
+// the request before the Approve closed it told the owner and the thread
+// "declined" while the editor the Approve added ran every turn as the
+// owner.
+func TestEditorRequestIsAnsweredByOnePressOnly(t *testing.T) {
+	const editor = "UEDITORRACE"
+	for _, first := range []bool{false, true} {
+		ctx := t.Context()
+		pressing := &pressingStore{}
+		f := newSchFixture(t, func(c *Config) {
+			pressing.Store = c.Store
+			c.Store = pressing
+		})
+		if out := f.send(t, schOwner, "acme read", nil); out.Err != nil {
+			t.Fatal(out.Err)
+		}
+		if out := f.send(t, schOwner, "set KEEP_CREDENTIALS_PERSISTENT=true", nil); out.Err != nil {
+			t.Fatal(out.Err)
+		}
+		if out := f.send(t, schChanAdmin, "editors add <@"+editor+">", nil); out.Err != nil || out.Reply.Title != "Editor waiting for the owner's approval" {
+			t.Fatalf("the admin's editors add: %v, %q; want it waiting for the owner", out.Err, out.Reply.Title)
+		}
+		var other string
+		pressing.during = func() { other, _ = f.e.EditorConsent(ctx, schKey, editor, schOwner, !first) }
+		answer, _ := f.e.EditorConsent(ctx, schKey, editor, schOwner, first)
+		told := []string{answer, other}
+		f.res.take()
+		out := f.send(t, editor, "acme read", nil)
+		asked := f.res.take()
+		after, _ := f.db.Session(ctx, schKey)
+		approved := slices.ContainsFunc(told, func(s string) bool { return strings.HasPrefix(s, "Approved") })
+		declined := slices.ContainsFunc(told, func(s string) bool { return strings.HasPrefix(s, "Declined") })
+		switch {
+		case declined && (after.HasEditor(editor) || len(asked) > 0):
+			t.Fatalf("first press approves %v: the owner was told %q, yet %s is an editor (%q) and their turn asked for %q (%v)",
+				first, told, editor, after.Editors, asked, out.Err)
+		case approved == declined:
+			t.Fatalf("first press approves %v: the owner was told %q; want one answer", first, told)
+		case approved && (!after.HasEditor(editor) || !slices.Equal(asked, []string{schOwner + "/acme/persistent_owner"})):
+			t.Fatalf("first press approves %v: the owner was told %q, yet %s's turn asked for %q (%v)", first, told, editor, asked, out.Err)
+		}
+	}
+}

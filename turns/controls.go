@@ -635,11 +635,17 @@ func (e *Engine) requestEditor(ctx context.Context, t tandem.Turn, sess tandem.S
 	}, nil
 }
 
+// editorAnswerTTL bounds how long a press answering an editor request
+// holds it (EditorConsent): a replica that dies meanwhile leaves it open
+// again after that.
+const editorAnswerTTL = time.Minute
+
 // EditorConsent applies the answer of presser, who must be the owner of
 // the session key, to the open request to add user as its editor (approve
 // or decline), and announces it in the session's thread. It returns what
 // to tell the presser, and false when nothing was applied (not the owner,
-// no open request, a store failure; failures logged).
+// no open request, another press answering it, a store failure; failures
+// logged).
 func (e *Engine) EditorConsent(ctx context.Context, key tandem.SessionKey, user, presser string, approve bool) (string, bool) {
 	sess, err := e.cfg.Store.Session(ctx, key)
 	if err != nil || presser != sess.Owner {
@@ -647,6 +653,22 @@ func (e *Engine) EditorConsent(ctx context.Context, key tandem.SessionKey, user,
 		return "", false
 	}
 	name := editorRequestKey(key, user)
+	// One press answers the request: the owner's Approve and Decline
+	// (handled side by side, on one replica or two) take its lease in
+	// turn, and the second finds it answered. Otherwise a Decline that
+	// read the request open before an Approve closed it told the owner,
+	// and the thread, "declined" while the editor acted as the owner.
+	holder := presser + "/" + randomID(8)
+	took, err := e.cfg.Store.Lease(ctx, "answer/"+name, holder, editorAnswerTTL)
+	if err != nil {
+		e.log.Error("take an editor request to answer it", "session", key.String(), "err", err)
+		return "", false
+	}
+	if !took {
+		e.log.Info("editor consent press while another press answers the request", "session", key.String(), "user", presser)
+		return "", false
+	}
+	defer e.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), "answer/"+name, holder)
 	if _, err := e.cfg.Store.Setting(ctx, name); err != nil {
 		return "", false // answered already, or never asked
 	}

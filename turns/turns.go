@@ -28,6 +28,8 @@ type Store interface {
 	UpdateSessionForTurn(ctx context.Context, key tandem.SessionKey, turn string, fn func(*tandem.Session) error) (tandem.Session, error)
 	Setting(ctx context.Context, name string) (string, error)
 	SetSetting(ctx context.Context, name, value string) error
+	Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, owner string) error
 	Audit(ctx context.Context, f tandem.AuditFilter) ([]tandem.AuditRecord, error)
 	AppendAudit(ctx context.Context, r tandem.AuditRecord) error
 	Links(ctx context.Context, team, user string) ([]tandem.Link, error)
