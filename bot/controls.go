@@ -53,6 +53,9 @@ func (p people) AskConsent(ctx context.Context, sess tandem.Session, by string, 
 	switch {
 	case by == sess.Owner:
 		who, asks = "You", "asked"
+	case turns.IsOperator(by):
+		// "operator <name>", as the thread is told: not a channel's
+		// default, which the owner may take for a routine one.
 	case !strings.HasPrefix(who, "<@"):
 		who = "This channel's default, set by a channel admin,"
 	}
