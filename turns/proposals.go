@@ -69,7 +69,11 @@ func (e *Engine) proposal(ctx context.Context, id string) (Proposal, error) {
 // nothing changes. A Do it within ProposalTTL records a turn that makes
 // the changes (Confirms), in the session's order, once however often it is
 // pressed. It returns what to tell the presser privately ("" for nothing),
-// and what the card becomes ("" to leave it).
+// and what the card becomes ("" to leave it). A Cancel after a Do it was
+// recorded cancels nothing (the changes are being made); the sender's
+// presses of one proposal are answered one at a time (its lease), so a
+// Cancel never reads "nothing was changed" on a card whose changes a
+// confirmation it raced with is making.
 func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (private, card string) {
 	p, err := e.proposal(ctx, id)
 	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
@@ -82,6 +86,29 @@ func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (privat
 	if presser != p.Sender {
 		e.auditPress(ctx, p.Session, presser, p.User, "proposal_press", tandem.OutcomeRefused, "pressed <@"+p.Sender+">'s proposal: only they may confirm or cancel it; nothing was changed")
 		return fmt.Sprintf("Only <@%s> can confirm or cancel this: it would run as them.", p.Sender), ""
+	}
+	lease, holder := "answer/"+proposalSetting(id), presser+"/"+randomID(8)
+	took, err := e.cfg.Store.Lease(ctx, lease, holder, editorAnswerTTL)
+	if err != nil || !took {
+		if err != nil {
+			e.log.Error("take a proposal to answer a press", "proposal", id, "err", err)
+		}
+		return "Your other press of this proposal is being answered; look at the card in a moment.", ""
+	}
+	defer e.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), lease, holder)
+	if p, err = e.proposal(ctx, id); err != nil {
+		// Answered by the press that held it before this one.
+		return "This proposal is no longer open: it was confirmed, cancelled or has expired.", ""
+	}
+	if !do {
+		_, err := e.cfg.Store.TurnRecord(ctx, confirmPrefix+id)
+		switch {
+		case err == nil:
+			return "It was confirmed already: the changes are being made, and the thread will say which were.", ""
+		case tandem.ErrorCode(err) != tandem.ENOTFOUND:
+			e.log.Error("read a proposal's confirmation", "proposal", id, "err", err)
+			return "Could not read this proposal; try again in a moment.", ""
+		}
 	}
 	if do && !e.showsChanges(agent.Summaries(p.Changes)) {
 		// Kept from before the card's limits were checked when proposing:

@@ -248,6 +248,26 @@ func TestProposalPresses(t *testing.T) {
 		}
 	})
 
+	t.Run("do it then cancel", func(t *testing.T) {
+		f := newPropFixture(t)
+		p := f.propose(t, "UBOB")
+		if _, card := f.e.Press(t.Context(), p.ID, "UBOB", true); !strings.Contains(card, "Confirmed by <@UBOB>") {
+			t.Fatalf("do it: card %q", card)
+		}
+		// The confirmation is recorded and about to make the changes: a
+		// Cancel now cancels nothing, and the card must not say it did.
+		private, card := f.e.Press(t.Context(), p.ID, "UBOB", false)
+		if !strings.Contains(private, "confirmed already") || card != "" {
+			t.Errorf("cancel after do it: private %q, card %q; want told it was confirmed, the card left", private, card)
+		}
+		if _, err := f.e.proposal(t.Context(), p.ID); err != nil {
+			t.Errorf("the proposal its confirmation makes was dropped by the cancel: %v", err)
+		}
+		if s := f.chat.take(); len(s) != 1 {
+			t.Errorf("%d turns submitted, want the one confirmation", len(s))
+		}
+	})
+
 	t.Run("cancel then do it", func(t *testing.T) {
 		f := newPropFixture(t)
 		p := f.propose(t, "UBOB")
