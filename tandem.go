@@ -248,6 +248,13 @@ type AuditRecord struct {
 	Detail    string     `json:"detail,omitempty"`
 }
 
+// ActionAPIKeyRefused is the audit action of a use of an API key that was
+// refused before it acted as anyone: a call with a key that no longer
+// stands or waits for its person's Allow, a request its key's scope or its
+// creator's absence refused, a queued turn whose key no longer stood. It
+// names no effective user: nobody's credentials were resolved.
+const ActionAPIKeyRefused = "apikey_refused"
+
 // OAuthState is the server-side half of an OAuth flow in progress. Its
 // Verifier is a secret, kept encrypted at rest.
 type OAuthState struct {

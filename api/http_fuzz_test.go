@@ -104,8 +104,9 @@ func FuzzDecodeMessage(f *testing.F) {
 
 // memKeys is an in-memory api.KeyStore.
 type memKeys struct {
-	mu   sync.Mutex
-	keys map[string]tandem.APIKey // by hash
+	mu    sync.Mutex
+	keys  map[string]tandem.APIKey // by hash
+	audit []tandem.AuditRecord
 }
 
 func (s *memKeys) SaveAPIKey(_ context.Context, k tandem.APIKey) error {
@@ -152,7 +153,25 @@ func (s *memKeys) UpdateAPIKey(_ context.Context, prefix string, fn func(*tandem
 	return tandem.APIKey{}, tandem.ErrNotFound
 }
 
-func (s *memKeys) AppendAudit(context.Context, tandem.AuditRecord) error { return nil }
+func (s *memKeys) AppendAudit(_ context.Context, r tandem.AuditRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.audit = append(s.audit, r)
+	return nil
+}
+
+// refusals returns the apikey_refused records appended so far.
+func (s *memKeys) refusals() []tandem.AuditRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []tandem.AuditRecord
+	for _, r := range s.audit {
+		if r.Action == tandem.ActionAPIKeyRefused {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 // apiRun is one call of the fake Runner.
 type apiRun struct {

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tandembot/tandem"
@@ -35,7 +36,19 @@ const DefaultKeyTTL = 90 * 24 * time.Hour
 type Keys struct {
 	Store KeyStore
 	Now   func() time.Time
+
+	// refusedMu guards refused: when a call with each key that does not
+	// stand was last audited (Check), so that a job retrying it every
+	// second leaves one record a minute, not one a call.
+	refusedMu sync.Mutex
+	refused   map[string]time.Time
 }
+
+// refusedEvery is how often a refused use of one key is audited.
+const refusedEvery = time.Minute
+
+// maxRefusedKeys bounds the keys whose last refusal Check remembers.
+const maxRefusedKeys = 10_000
 
 func (k *Keys) now() time.Time {
 	if k.Now != nil {
@@ -154,13 +167,18 @@ func (k *Keys) Check(ctx context.Context, presented string) (tandem.APIKey, erro
 	if subtle.ConstantTimeCompare([]byte(rec.Hash), []byte(h)) != 1 || !strings.HasPrefix(presented, rec.Prefix+"_") {
 		return tandem.APIKey{}, invalid
 	}
+	var refused *KeyError
 	switch {
 	case !rec.Revoked.IsZero():
-		return rec, &KeyError{Code: CodeKeyRevoked, Message: fmt.Sprintf("API key %s (%s) was revoked.", rec.Name, rec.Prefix)}
+		refused = &KeyError{Code: CodeKeyRevoked, Message: fmt.Sprintf("API key %s (%s) was revoked.", rec.Name, rec.Prefix)}
 	case rec.Expired(k.now()):
-		return rec, &KeyError{Code: CodeKeyExpired, Message: fmt.Sprintf("API key %s (%s) expired on %s; <@%s> can create a new one.", rec.Name, rec.Prefix, rec.Expires.UTC().Format("2006-01-02"), rec.Creator)}
+		refused = &KeyError{Code: CodeKeyExpired, Message: fmt.Sprintf("API key %s (%s) expired on %s; <@%s> can create a new one.", rec.Name, rec.Prefix, rec.Expires.UTC().Format("2006-01-02"), rec.Creator)}
 	case rec.Pending:
-		return rec, &KeyError{Code: CodeKeyPending, Message: PendingMessage(rec)}
+		refused = &KeyError{Code: CodeKeyPending, Message: PendingMessage(rec)}
+	}
+	if refused != nil {
+		k.auditRefused(ctx, rec, refused)
+		return rec, refused
 	}
 	now := k.now()
 	if rec.LastUsed.IsZero() || now.Sub(rec.LastUsed) > time.Minute {
@@ -169,6 +187,32 @@ func (k *Keys) Check(ctx context.Context, presented string) (tandem.APIKey, erro
 		k.Store.UpdateAPIKey(ctx, rec.Prefix, func(r *tandem.APIKey) error { r.LastUsed = now; return nil })
 	}
 	return rec, nil
+}
+
+// auditRefused records a call with rec, a real key that does not stand
+// (revoked, expired, or waiting for its person's Allow), refused before it
+// acted as anyone: by the key, as nobody, once a minute per key at most.
+// A store that cannot take the record does not change the refusal.
+func (k *Keys) auditRefused(ctx context.Context, rec tandem.APIKey, why *KeyError) {
+	now := k.now()
+	k.refusedMu.Lock()
+	last, seen := k.refused[rec.Prefix]
+	due := !seen || now.Sub(last) >= refusedEvery
+	if due {
+		if k.refused == nil || len(k.refused) >= maxRefusedKeys {
+			k.refused = map[string]time.Time{}
+		}
+		k.refused[rec.Prefix] = now
+	}
+	k.refusedMu.Unlock()
+	if !due {
+		return
+	}
+	k.Store.AppendAudit(context.WithoutCancel(ctx), tandem.AuditRecord{
+		Time: now, Actor: "apikey:" + rec.Prefix, Action: tandem.ActionAPIKeyRefused,
+		Reason: tandem.ReasonAPIKeyCreator, Outcome: tandem.OutcomeRefused,
+		Detail: fmt.Sprintf("a call with %s (%s) of <@%s>: %s", rec.Prefix, rec.Name, rec.Creator, why.Code),
+	})
 }
 
 // List returns a team's keys (only creator's when creator is not "").

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -118,6 +119,10 @@ func TestOperatorKeyWaitsForItsPerson(t *testing.T) {
 			t.Fatalf("a pending key: %d %s; want 403 key_pending naming how to allow it", w.Code, w.Body)
 		}
 	}
+	// The trail shows the tries, by the key and as nobody: once a minute.
+	if got := st.refusals(); len(got) != 1 || got[0].Actor != "apikey:"+rec.Prefix || got[0].Effective != "" || got[0].Outcome != tandem.OutcomeRefused || !strings.Contains(got[0].Detail, "key_pending") {
+		t.Errorf("audit of 12 calls with the pending key: %+v; want one refusal by the key, as nobody", got)
+	}
 	if _, _, err := keys.Approve(ctx, rec.Prefix, "UBOB"); tandem.ErrorCode(err) != tandem.ENOTFOUND {
 		t.Errorf("UBOB allowing UALICE's key: %v; want ENOTFOUND", err)
 	}
@@ -147,5 +152,42 @@ func TestOperatorKeyWaitsForItsPerson(t *testing.T) {
 	}
 	if _, _, err := keys.Approve(ctx, gone.Prefix, "UALICE"); tandem.ErrorCode(err) != tandem.EINVALID {
 		t.Errorf("allowing a declined key: %v; want EINVALID", err)
+	}
+}
+
+// TestRefusedKeyUseIsAudited: a call with a real key that does not stand
+// (revoked, expired) is refused and audited, by the key and as nobody, at
+// most once a minute per key: a job that retries it every second leaves
+// one record a minute. A key that is not Tandem's at all (a guess) is not
+// audited: it names no key.
+func TestRefusedKeyUseIsAudited(t *testing.T) {
+	ctx := t.Context()
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	st := &memKeys{keys: map[string]tandem.APIKey{}}
+	keys := &api.Keys{Store: st, Now: func() time.Time { return now }}
+	key, rec, err := keys.CreateText(ctx, "T1", "UALICE", "ci", "", "UALICE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Revoke(ctx, rec.Prefix, "UALICE", "UALICE"); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := keys.Check(ctx, key); !strings.Contains(fmt.Sprint(err), "revoked") {
+			t.Fatalf("a revoked key: %v", err)
+		}
+		now = now.Add(time.Second)
+	}
+	if got := st.refusals(); len(got) != 1 || !strings.Contains(got[0].Detail, "key_revoked") {
+		t.Fatalf("after 5 calls in 5 s: %+v; want one refusal", got)
+	}
+	now = now.Add(time.Minute)
+	keys.Check(ctx, key)
+	if got := st.refusals(); len(got) != 2 {
+		t.Errorf("a minute later: %d refusals, want 2", len(got))
+	}
+	keys.Check(ctx, "tdm_abcdefgh_notakeyatall000000000000000000")
+	if got := st.refusals(); len(got) != 2 {
+		t.Errorf("a guessed key was audited: %+v", got)
 	}
 }

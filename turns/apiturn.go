@@ -278,12 +278,9 @@ func (e *Engine) leftWorkspace(ctx context.Context, user, whose string) (bool, e
 	return deleted, nil
 }
 
-// ActionKeyRefused is the audit action of an API turn that was recorded
-// and then refused before it acted as anyone: its key no longer stood
-// when it came to run, or it asked for a session control. Nobody's
-// credentials were resolved for it (the record names no effective user),
-// which is why it is not a "resolve".
-const ActionKeyRefused = "apikey_refused"
+// ActionKeyRefused is tandem.ActionAPIKeyRefused: an API turn or request
+// refused before it acted as anyone.
+const ActionKeyRefused = tandem.ActionAPIKeyRefused
 
 // auditAPIRefused records an API request refused before it became a turn
 // (a read key asking for a change, a creator who left the workspace or is
