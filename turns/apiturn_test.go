@@ -564,6 +564,14 @@ func TestRunToolRefusesAKeyThatNoLongerStands(t *testing.T) {
 			if n := f.changes.Load(); n != 0 {
 				t.Errorf("%d changes made as %v through a key that does not stand", n, f.logins)
 			}
+			recs, err := f.db.Audit(t.Context(), tandem.AuditFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != 1 || recs[0].Action != ActionKeyRefused || recs[0].Actor != "apikey:tdm_tool0001" || recs[0].Effective != "" ||
+				recs[0].Outcome != tandem.OutcomeRefused || !strings.Contains(recs[0].Detail, "MCP: acme.change") {
+				t.Errorf("audit: %+v; want the one refusal, by the key and as nobody, naming the tool", recs)
+			}
 		})
 	}
 }

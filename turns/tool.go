@@ -34,18 +34,24 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 	// key revoked, expired or pending (its person has not allowed it) acts
 	// as nobody whatever path the call came by, as keyStands says for a
 	// turn.
-	key, err := e.storedKeyStands(ctx, key.Team, key.Creator, key.Prefix)
+	where := tandem.SessionKey{Team: key.Team, Channel: "mcp", ThreadTS: key.Prefix}
+	stored, err := e.storedKeyStands(ctx, key.Team, key.Creator, key.Prefix)
 	if err != nil {
+		e.auditAPIRefused(ctx, key, where, "MCP: "+op, err)
 		return "", nil, err
 	}
+	key = stored
 	if spec.Mutating && key.EffectiveScope() != tandem.ScopeWrite {
-		return "", nil, tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the read scope; %s changes something and needs a key with --scope write.", key.Name, op)
+		err := tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the read scope; %s changes something and needs a key with --scope write.", key.Name, op)
+		e.auditAPIRefused(ctx, key, where, "MCP: "+op, err)
+		return "", nil, err
 	}
 	if err := e.creatorLeft(ctx, key); err != nil {
+		e.auditAPIRefused(ctx, key, where, "MCP: "+op, err)
 		return "", nil, err
 	}
 	user, reason := key.Creator, tandem.ReasonAPIKeyCreator
-	t := tandem.Turn{Session: tandem.SessionKey{Team: key.Team, Channel: "mcp", ThreadTS: key.Prefix}, User: user,
+	t := tandem.Turn{Session: where, User: user,
 		APIKey: key.Prefix, APIKeyName: key.Name, ReceivedAt: e.cfg.Now()}
 	id := &tandem.Identity{SlackUser: user, Reason: reason, Provider: spec.Provider}
 	reply, done, err := e.runOp(ctx, t, tandem.Session{Key: t.Session, Owner: user}, spec, args, user, reason, func(p tandem.ProviderID, _ tandem.Identity, err error) error {
