@@ -89,16 +89,22 @@ func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (privat
 	}
 	lease, holder := "answer/"+proposalSetting(id), presser+"/"+randomID(8)
 	took, err := e.cfg.Store.Lease(ctx, lease, holder, editorAnswerTTL)
-	if err != nil || !took {
-		if err != nil {
-			e.log.Error("take a proposal to answer a press", "proposal", id, "err", err)
-		}
+	if err != nil {
+		e.log.Error("take a proposal to answer a press", "proposal", id, "err", err)
+		return "Could not read this proposal; try again in a moment.", ""
+	}
+	if !took {
 		return "Your other press of this proposal is being answered; look at the card in a moment.", ""
 	}
 	defer e.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), lease, holder)
-	if p, err = e.proposal(ctx, id); err != nil {
+	p, err = e.proposal(ctx, id)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
 		// Answered by the press that held it before this one.
 		return "This proposal is no longer open: it was confirmed, cancelled or has expired.", ""
+	}
+	if err != nil {
+		e.log.Error("read a proposal", "proposal", id, "err", err)
+		return "Could not read this proposal; try again in a moment.", ""
 	}
 	if !do {
 		_, err := e.cfg.Store.TurnRecord(ctx, confirmPrefix+id)

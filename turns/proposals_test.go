@@ -441,3 +441,69 @@ func TestConfirmRefusedWhenTheModeChanged(t *testing.T) {
 		t.Errorf("the refused proposal is still open: %q", private)
 	}
 }
+
+// flakyPressStore fails, with EUNAVAILABLE, every read of a proposal after
+// the first readsOK (none when negative), and with leases every lease a
+// press takes: the store answers Press's first look, then not.
+type flakyPressStore struct {
+	Store
+	mu      sync.Mutex
+	readsOK int
+	leases  bool
+}
+
+func (s *flakyPressStore) Setting(ctx context.Context, name string) (string, error) {
+	s.mu.Lock()
+	fail := false
+	if strings.HasPrefix(name, "proposal/") {
+		if s.readsOK == 0 {
+			fail = true
+		} else if s.readsOK > 0 {
+			s.readsOK--
+		}
+	}
+	s.mu.Unlock()
+	if fail {
+		return "", tandem.Errorf(tandem.EUNAVAILABLE, "the database is unreachable")
+	}
+	return s.Store.Setting(ctx, name)
+}
+
+func (s *flakyPressStore) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	if s.leases && strings.HasPrefix(name, "answer/") {
+		return false, tandem.Errorf(tandem.EUNAVAILABLE, "the database is unreachable")
+	}
+	return s.Store.Lease(ctx, name, owner, ttl)
+}
+
+// TestPressWhenTheStoreFails: a press the store could not answer (its
+// lease, or the proposal read again under it) tells the sender to try
+// again, not that the proposal is closed or that another press is being
+// answered: the proposal is still open, and the next press confirms it.
+func TestPressWhenTheStoreFails(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		readsOK int
+		leases  bool
+	}{
+		{"the proposal read again", 1, false},
+		{"the press's lease", -1, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newPropFixture(t)
+			p := f.propose(t, "UBOB")
+			f.e.cfg.Store = &flakyPressStore{Store: f.db, readsOK: tt.readsOK, leases: tt.leases}
+			private, card := f.e.Press(t.Context(), p.ID, "UBOB", true)
+			if !strings.Contains(private, "try again") || card != "" {
+				t.Errorf("press while the store fails: private %q, card %q; want told to try again, the card left", private, card)
+			}
+			if s := f.chat.take(); len(s) != 0 || f.confirmRecorded(t, p.ID) {
+				t.Fatalf("%d turns submitted while the store failed", len(s))
+			}
+			f.e.cfg.Store = f.db
+			if private, card := f.e.Press(t.Context(), p.ID, "UBOB", true); private != "" || !strings.Contains(card, "Confirmed by <@UBOB>") {
+				t.Errorf("the press after: private %q, card %q; want it confirmed (the proposal was open)", private, card)
+			}
+		})
+	}
+}
