@@ -593,6 +593,15 @@ func TestEditorsTheOwnerApprovesWhileAskedStay(t *testing.T) {
 			t.Fatalf("the admin's editors add %s: %v, %q; want it waiting for the owner", who, out.Err, out.Reply.Title)
 		}
 	}
+	// The admin who asked cannot answer for the owner: refused, audited.
+	if _, ok := f.e.EditorConsent(ctx, schKey, asked, schChanAdmin, true); ok {
+		t.Fatalf("the admin answered the owner's editor request")
+	}
+	if recs, err := f.db.Audit(ctx, tandem.AuditFilter{User: schChanAdmin}); err != nil || !slices.ContainsFunc(recs, func(r tandem.AuditRecord) bool {
+		return r.Action == "editor_consent" && r.Actor == schChanAdmin && r.Effective == schOwner && r.Outcome == tandem.OutcomeRefused
+	}) {
+		t.Errorf("no refused editor_consent press by %s as %s in the audit: %+v (%v)", schChanAdmin, schOwner, recs, err)
+	}
 	if msg, ok := f.e.EditorConsent(ctx, schKey, asked, schOwner, true); !ok || !strings.Contains(msg, "Approved") {
 		t.Fatalf("the owner's approval of %s: %q, %v", asked, msg, ok)
 	}

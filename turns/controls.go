@@ -650,6 +650,9 @@ func (e *Engine) EditorConsent(ctx context.Context, key tandem.SessionKey, user,
 	sess, err := e.cfg.Store.Session(ctx, key)
 	if err != nil || presser != sess.Owner {
 		e.log.Warn("editor consent press refused", "session", key.String(), "user", presser)
+		if err == nil {
+			e.auditPress(ctx, key, presser, sess.Owner, "editor_consent", tandem.OutcomeRefused, "pressed a request to let <@"+user+"> act as <@"+sess.Owner+">: only they may answer it")
+		}
 		return "", false
 	}
 	name := editorRequestKey(key, user)
