@@ -67,8 +67,23 @@ type Server struct {
 	// Providers are the enabled providers, for whoami.
 	Providers []tandem.ProviderID
 	Logger    *slog.Logger
+	// Halted, when set and true, makes every request answer 503 before it
+	// is authenticated: this replica is stopping because the database's
+	// schema moved on under it, and must not act on records it no longer
+	// understands while it drains (app's watchSchema).
+	Halted func() bool
 
 	fails failureLog
+}
+
+// halted answers 503 when the server is halted, and reports whether it did.
+func (s *Server) halted(w http.ResponseWriter, r *http.Request) bool {
+	if s.Halted == nil || !s.Halted() {
+		return false
+	}
+	answerUnread(w, r)
+	writeError(w, http.StatusServiceUnavailable, CodeInternal, "This Tandem replica is stopping (a newer release migrated its database); send the request again: another replica answers it.")
+	return true
 }
 
 // Handler serves POST /api/v1/messages and GET /api/v1/whoami.
@@ -84,6 +99,9 @@ func (s *Server) Handler() http.Handler {
 		// Every answer, the mux's own included, is JSON that a browser must
 		// never sniff into HTML: messages echo parts of what was sent.
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if s.halted(w, r) {
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
 }

@@ -191,3 +191,44 @@ func TestRefusedKeyUseIsAudited(t *testing.T) {
 		t.Errorf("a guessed key was audited: %+v", got)
 	}
 }
+
+// TestHaltedServerActsForNobody: a replica that found its database
+// migrated by a newer release (Server.Halted) answers every API and MCP
+// request 503 before it reads the key, and runs nothing, while it drains:
+// it would ignore what the new schema adds.
+func TestHaltedServerActsForNobody(t *testing.T) {
+	ctx := t.Context()
+	st := &memKeys{keys: map[string]tandem.APIKey{}}
+	keys := &api.Keys{Store: st}
+	key, _, err := keys.CreateText(ctx, "T1", "UALICE", "ci", "", "UALICE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	halted := false
+	runner := &fakeRunner{}
+	srv := &api.Server{Keys: keys, Runner: runner, Links: noLinks{}, Providers: []tandem.ProviderID{tandem.GitHub},
+		Logger: slog.New(slog.DiscardHandler), Halted: func() bool { return halted }}
+	reached := 0
+	mcp := srv.RequireKey(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached++ }))
+	call := func(h http.Handler, path string) int {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"channel":"C0123ABCD","text":"list my open PRs"}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Code
+	}
+	if code := call(srv.Handler(), "/api/v1/messages"); code != http.StatusOK || len(runner.calls) != 1 {
+		t.Fatalf("before the halt: %d, %d runs; want 200 and one run", code, len(runner.calls))
+	}
+	if call(mcp, "/mcp"); reached != 1 {
+		t.Fatalf("before the halt the MCP handler was reached %d times, want 1", reached)
+	}
+	halted = true
+	if code := call(srv.Handler(), "/api/v1/messages"); code != http.StatusServiceUnavailable || len(runner.calls) != 1 {
+		t.Errorf("halted: %d, %d runs; want 503 and no new run", code, len(runner.calls))
+	}
+	if code := call(mcp, "/mcp"); code != http.StatusServiceUnavailable || reached != 1 {
+		t.Errorf("halted MCP: %d, reached %d times; want 503 and not reached", code, reached)
+	}
+}

@@ -15,6 +15,9 @@ type keyContext struct{}
 // context (KeyFrom).
 func (s *Server) RequireKey(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.halted(w, r) {
+			return
+		}
 		key, ok := s.authenticate(w, r)
 		if !ok {
 			return

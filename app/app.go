@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -40,6 +41,9 @@ type App struct {
 	keys      *api.Keys
 	mux       *http.ServeMux
 	ln        net.Listener
+	// schemaMoved is set once watchSchema found the database migrated by
+	// a newer release: the API and MCP answer 503 from then on.
+	schemaMoved atomic.Bool
 }
 
 // New builds the app from its configuration and opens its store and HTTP
@@ -157,7 +161,7 @@ func New(cfg Config, log *slog.Logger) (*App, error) {
 		}
 	}
 	m.Init(enabled)
-	apiSrv := &api.Server{Keys: a.keys, Runner: a.bot, Links: db, Creators: a.bot, Providers: enabled, Logger: log}
+	apiSrv := &api.Server{Keys: a.keys, Runner: a.bot, Links: db, Creators: a.bot, Providers: enabled, Logger: log, Halted: a.schemaMoved.Load}
 	a.mux = http.NewServeMux()
 	flow := a.flow.Handler()
 	a.mux.Handle("GET /connect/{provider}", flow)
@@ -293,6 +297,7 @@ func (a *App) watchSchema(ctx context.Context, db schemaChecker, stop context.Ca
 			continue
 		}
 		a.log.Error("the database's schema changed under this replica; stopping it (start the release that migrated it)", "err", err)
+		a.schemaMoved.Store(true)
 		stop(err)
 		return
 	}
