@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -54,7 +55,9 @@ func OpenDB(ctx context.Context, cfg Config, keys *secrets.Keyring) (DB, error) 
 	return db, nil
 }
 
-// DescribeDB names the backend for logs and operators, without its password.
+// DescribeDB names the backend for logs and operators, without its password:
+// neither the URL's user information nor a password in its query, where
+// pgx reads one too (?password=, ?sslpassword=).
 func DescribeDB(cfg Config) string {
 	if cfg.DatabaseURL == "" {
 		return "bbolt " + cfg.DBPath
@@ -64,6 +67,16 @@ func DescribeDB(cfg Config) string {
 		if i := strings.Index(u, "://"); i > 0 && i < at {
 			u = u[:i+3] + "…" + u[at:]
 		}
+	}
+	if base, query, ok := strings.Cut(u, "?"); ok {
+		pairs := strings.Split(query, "&")
+		for i, kv := range pairs {
+			k, _, _ := strings.Cut(kv, "=")
+			if key, err := url.PathUnescape(k); err != nil || strings.Contains(strings.ToLower(key), "password") {
+				pairs[i] = k + "=…"
+			}
+		}
+		u = base + "?" + strings.Join(pairs, "&")
 	}
 	return "postgres " + u
 }

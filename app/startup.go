@@ -186,11 +186,18 @@ func RedactURL(raw string) string {
 }
 
 // RedactPassword removes the URL's password from s, should a driver ever
-// quote it.
+// quote it: the user information's, and one in the query (DescribeDB).
 func RedactPassword(rawURL, s string) string {
 	if u, err := url.Parse(rawURL); err == nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			s = strings.ReplaceAll(s, p, "…")
+		q := u.Query()
+		passwords := []string{q.Get("password"), q.Get("sslpassword")}
+		if p, ok := u.User.Password(); ok {
+			passwords = append(passwords, p)
+		}
+		for _, p := range passwords {
+			if p != "" {
+				s = strings.ReplaceAll(s, p, "…")
+			}
 		}
 	}
 	return s

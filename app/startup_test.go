@@ -221,6 +221,38 @@ func TestStartupPostgresUnreachable(t *testing.T) {
 	startFails(t, cfg, []string{"TANDEM_DATABASE_URL", "cannot connect to PostgreSQL", "127.0.0.1:1", "connection refused"}, "LEAKME")
 }
 
+// pgx takes a password from the URL's query too; the line shows it no
+// more than one in the user information.
+func TestStartupPostgresPasswordInTheQuery(t *testing.T) {
+	srv := startSlack(t, nil)
+	cfg := startupConfig(t, srv, map[string]string{
+		"TANDEM_DATABASE_URL":   "postgres://tandem@127.0.0.1:1/tandem?sslmode=disable&password=LEAKME-pw",
+		"TANDEM_ENCRYPTION_KEY": testKey(1),
+	})
+	startFails(t, cfg, []string{"TANDEM_DATABASE_URL", "cannot connect to PostgreSQL", "127.0.0.1:1", "sslmode=disable"}, "LEAKME")
+}
+
+// DescribeDB is what "store opened" logs at every start, and what doctor,
+// migrate and the admin commands print: never a password, wherever the
+// URL carries it.
+func TestDescribeDBHidesThePassword(t *testing.T) {
+	for _, u := range []string{
+		"postgres://tandem:pg-FAKE-pw@db.example:5432/tandem?sslmode=require",
+		"postgres://tandem@db.example:5432/tandem?sslmode=require&password=pg-FAKE-pw",
+		"postgres://db.example/tandem?user=tandem&password=pg-FAKE-pw&sslmode=require",
+		"postgresql://db.example/tandem?pass%77ord=pg-FAKE-pw",
+		"postgres://db.example/tandem?sslmode=verify-full&sslpassword=pg-FAKE-pw",
+	} {
+		got := DescribeDB(Config{DatabaseURL: u})
+		if strings.Contains(got, "pg-FAKE-pw") || !strings.Contains(got, "db.example") {
+			t.Errorf("DescribeDB(%s) = %q, want the host without the password", u, got)
+		}
+		if got := RedactPassword(u, "the driver said pg-FAKE-pw"); strings.Contains(got, "pg-FAKE-pw") {
+			t.Errorf("RedactPassword(%s, …) = %q, want the password removed", u, got)
+		}
+	}
+}
+
 func TestStartupWrongKey(t *testing.T) {
 	srv := startSlack(t, nil)
 	// A database created with a key file, started with another key.
