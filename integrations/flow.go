@@ -177,20 +177,26 @@ func (f *Flow) landing(w http.ResponseWriter, r *http.Request) {
 		pageHeaders(w)
 		return
 	}
+	// A refused link is logged, as a refused callback is (takeStep), and
+	// never with its id or signature, which are its secrets.
+	refuse := func(status int, title, body, why string, attrs ...any) {
+		f.logger().Warn("connect link refused", append([]any{"provider", p, "why", why}, attrs...)...)
+		f.page(w, status, title, body)
+	}
 	q := r.URL.Query()
 	id, exp := q.Get("link"), q.Get("exp")
 	if !strings.HasPrefix(id, kindLink) || !f.verify(q.Get("sig"), "connect-link", string(p), id, exp) {
-		f.page(w, http.StatusBadRequest, "This link is not valid", "Use the Connect button Tandem sent you in Slack, or type /connect "+string(p)+" there.")
+		refuse(http.StatusBadRequest, "This link is not valid", "Use the Connect button Tandem sent you in Slack, or type /connect "+string(p)+" there.", "bad link signature")
 		return
 	}
 	expUnix, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil || !f.now().Before(time.Unix(expUnix, 0)) {
-		f.page(w, http.StatusGone, "This link has expired", "Nothing was connected. Type /connect "+string(p)+" in Slack for a new link.")
+		refuse(http.StatusGone, "This link has expired", "Nothing was connected. Type /connect "+string(p)+" in Slack for a new link.", "link expired")
 		return
 	}
 	link, err := f.Store.TakeOAuthState(r.Context(), id)
 	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
-		f.page(w, http.StatusGone, "This link was already used", "A connect link works once. Nothing was connected. Type /connect "+string(p)+" in Slack for a new link.")
+		refuse(http.StatusGone, "This link was already used", "A connect link works once. Nothing was connected. Type /connect "+string(p)+" in Slack for a new link.", "link unknown or already used")
 		return
 	} else if err != nil {
 		f.logger().Error("take connect link", "provider", p, "err", err)
@@ -198,7 +204,11 @@ func (f *Flow) landing(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if link.Provider != p || link.Expired(f.now()) {
-		f.page(w, http.StatusBadRequest, "This link is not valid", "Nothing was connected. Type /connect "+string(p)+" in Slack for a new link.")
+		why := "link record expired"
+		if link.Provider != p {
+			why = "link record for provider " + string(link.Provider)
+		}
+		refuse(http.StatusBadRequest, "This link is not valid", "Nothing was connected. Type /connect "+string(p)+" in Slack for a new link.", why, "user", link.User)
 		return
 	}
 	switch {

@@ -619,6 +619,50 @@ func TestFlowRefusesExpiredAndTamperedLinks(t *testing.T) {
 	}
 }
 
+// Every link the landing page refuses (spent, tampered, expired) leaves a
+// line in the log, as a refused callback does, without the link's id or
+// signature: whoever opens a link that was sent on after its use is seen
+// by nothing else.
+func TestFlowLogsRefusedLinks(t *testing.T) {
+	fe := newFlowEnv(t)
+	alice, stranger := fe.browser(t, "UALICE", "alice-gh"), fe.browser(t, "", "")
+	used := fe.connectURL(t, "UALICE", tandem.GitHub, "")
+	wantPage(t, "Alice's own open", alice.get(used), http.StatusOK, "is now linked")
+	expiring := fe.connectURL(t, "UALICE", tandem.GitHub, "")
+	u, _ := url.Parse(expiring)
+	q := u.Query()
+	q.Set("sig", "AAAA"+q.Get("sig")[4:])
+	tampered := fe.srv.URL + u.Path + "?" + q.Encode()
+	fe.log.take()
+	for _, tc := range []struct {
+		name, url string
+		status    int
+		why       string
+	}{
+		{"a spent link reopened", used, http.StatusGone, "already used"},
+		{"a tampered link", tampered, http.StatusBadRequest, "bad link signature"},
+		{"an expired link", expiring, http.StatusGone, "link expired"},
+	} {
+		if tc.name == "an expired link" {
+			fe.advance(integrations.LinkTTL + time.Second)
+		}
+		stranger.get(tc.url)
+		logged := fe.log.take()
+		if !strings.Contains(logged, "connect link refused") || !strings.Contains(logged, tc.why) {
+			t.Errorf("%s: the log says %q, want a refused link (%s)", tc.name, logged, tc.why)
+		}
+		lu, _ := url.Parse(tc.url)
+		for _, secret := range []string{lu.Query().Get("link"), lu.Query().Get("sig")} {
+			if strings.Contains(logged, secret) {
+				t.Errorf("%s: the log holds the link's secret %.8s…", tc.name, secret)
+			}
+		}
+	}
+	if got := fe.gh.TokenRequests(); got != 1 || stranger.sawGitHubAuthorize() {
+		t.Errorf("GitHub's token endpoint got %d requests (want Alice's 1), or the stranger reached GitHub", got)
+	}
+}
+
 // A browser not signed in to Slack stops at Slack's sign-in page.
 func TestFlowStopsAtSlackForABrowserNotSignedIn(t *testing.T) {
 	fe := newFlowEnv(t)
