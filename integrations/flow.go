@@ -397,7 +397,12 @@ func stepCookie(kind string) string {
 	return "tandem_oauth_step"
 }
 
-func (f *Flow) secure() bool { return strings.HasPrefix(f.PublicURL, "https://") }
+// secure reports whether browsers reach the flow over https (PublicURL's
+// scheme, in any case: HTTPS:// is as good a URL, and its cookies must be
+// as safe).
+func (f *Flow) secure() bool {
+	return len(f.PublicURL) >= len("https://") && strings.EqualFold(f.PublicURL[:len("https://")], "https://")
+}
 
 // cookie names the flow's cookie base, scoped to path, and gives the path
 // to set it with. Over https (PublicURL) the name has the __Host- prefix

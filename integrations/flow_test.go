@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1134,5 +1135,24 @@ func TestFlowIdentifyNeverSendsTheNewTokenToAnotherHost(t *testing.T) {
 	}
 	if n := fe.links(t, "UALICE"); n != 0 {
 		t.Errorf("%d links after a failed identify, want none", n)
+	}
+}
+
+// TestFlowCookiesOverHTTPSWhateverTheSchemesCase: TANDEM_PUBLIC_URL
+// written HTTPS:// (which the configuration accepts, as URLs' schemes are
+// case-insensitive) still gives the flow's cookies the __Host- prefix
+// and Secure: a plain-http page or a sibling subdomain cannot plant one.
+func TestFlowCookiesOverHTTPSWhateverTheSchemesCase(t *testing.T) {
+	fe := newFlowEnvWithoutSlackOver(t, true)
+	fe.flow.PublicURL = "HTTPS://" + strings.TrimPrefix(fe.flow.PublicURL, "https://")
+	alice := fe.browser(t, "", "alice-gh")
+	alice.get(fe.connectURL(t, "UALICE", tandem.GitHub, ""))
+	root, _ := url.Parse(fe.srv.URL + "/")
+	var names []string
+	for _, c := range alice.client.Jar.Cookies(root) {
+		names = append(names, c.Name)
+	}
+	if !slices.Contains(names, "__Host-tandem_confirm_step-connect") {
+		t.Errorf("cookies over HTTPS://: %v; want __Host-tandem_confirm_step-connect", names)
 	}
 }
