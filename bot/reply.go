@@ -198,16 +198,19 @@ func (b *Bot) withRateLimit(ctx context.Context, post func() error) error {
 // that wait for it: rerunTurn, whose Connect button made the link ("" for
 // none), and every other recent turn of the owner that failed for want of
 // it, whichever path the link came through.
+//
+// The re-runs are recorded first: the DM may wait out Slack's rate limits,
+// and a crash meanwhile must not lose the re-run the failed turn promised.
 func (b *Bot) OnLinked(ctx context.Context, l tandem.Link, rerunTurn string) {
+	if err := b.engine.RerunAfterLink(ctx, l, rerunTurn); err != nil {
+		b.log.Warn("rerun after link", "user", l.User, "provider", l.Provider, "turn", rerunTurn, "err", err)
+	}
 	text := slackview.Linked(l)
 	blocks := []slack.Block{slackview.Section(":white_check_mark: " + text)}
 	if err := b.DM(ctx, l.User, text, blocks); err != nil {
 		b.log.Warn("confirm link by dm", "user", l.User, "err", err)
 	}
 	go b.publishHome(ctx, l.Team, l.User)
-	if err := b.engine.RerunAfterLink(ctx, l, rerunTurn); err != nil {
-		b.log.Warn("rerun after link", "user", l.User, "provider", l.Provider, "turn", rerunTurn, "err", err)
-	}
 }
 
 // OnNeedsReconnect tells a user, once, that a link died.
