@@ -985,15 +985,7 @@ func (r *modelRun) relinkDuringRefresh(sender string, revokeOld bool) {
 		case <-time.After(10 * time.Second):
 			r.rt.Fatalf("the turn's token refresh never reached GitLab")
 		}
-		ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/connect", Text: string(p), UserID: user, ChannelID: channel})
-		if err != nil {
-			r.rt.Fatalf("/connect: %v", err)
-		}
-		if reruns := r.m.Connect(user, p, alt); len(reruns) > 0 {
-			r.rt.Fatalf("the model re-runs %d messages on a relink it was told none wait for", len(reruns))
-		}
-		r.openLink(user, p, alt, buttonURL(r.t, ack, "/connect/"+string(p)))
-		r.noteLinked(p, alt)
+		r.relinkMidTurn(user, p, alt)
 		if revokeOld {
 			r.revokeAt(p, l.Login)
 			r.m.Revoke(p, l.Login)
@@ -1004,26 +996,54 @@ func (r *modelRun) relinkDuringRefresh(sender string, revokeOld bool) {
 		r.rt.Fatalf("the model says %+v for a message it was told runs", want)
 	}
 	reply := plain(r.threadPost(p.Name()))
-	for _, q := range r.e.requests(p)[r.seen[p]:] {
-		r.e.remember(q.token)
-		if q.login == alt && q.path != "/user" {
-			r.rt.Fatalf("GitLab received %s with %s's token, the account linked while the turn refreshed %s's", q.path, alt, l.Login)
-		}
-		if q.login != alt && q.login != l.Login && q.token != "" {
-			r.rt.Fatalf("GitLab received %s with %s's token, want %s (the turn) or %s (the connect flow)", q.path, q.login, l.Login, alt)
-		}
-	}
-	for _, o := range tandem.Providers {
-		if o != p && len(r.e.requests(o)) > r.seen[o] {
-			r.rt.Fatalf("%s received a request in a step that uses only GitLab", o.Name())
-		}
-	}
+	r.checkRelinkedRequests(l.Login, alt)
 	if !strings.Contains(reply, "changed to another account") || !strings.Contains(reply, "as "+alt) {
 		r.rt.Fatalf("the turn's reply %q does not say that the link changed to %s", reply, alt)
 	}
 	r.checkButtons(user)
 	want.Outcome = identitymodel.OK // the resolution itself succeeded, as the old account
 	r.checkAudit(sender, p, want)
+}
+
+// relinkMidTurn links user's other account alt at p through /connect
+// while a turn of theirs runs: the relink re-runs nothing (the callers
+// skip when a message waits).
+func (r *modelRun) relinkMidTurn(user string, p tandem.ProviderID, alt string) {
+	ack, err := r.e.slack.SendSlashCommand(ctxFor(r.t), fakeslack.SlashCommand{Command: "/connect", Text: string(p), UserID: user, ChannelID: channel})
+	if err != nil {
+		r.rt.Fatalf("/connect: %v", err)
+	}
+	if reruns := r.m.Connect(user, p, alt); len(reruns) > 0 {
+		r.rt.Fatalf("the model re-runs %d messages on a relink it was told none wait for", len(reruns))
+	}
+	r.openLink(user, p, alt, buttonURL(r.t, ack, "/connect/"+string(p)))
+	r.noteLinked(p, alt)
+}
+
+// checkRelinkedRequests fails unless what reached GitLab in the step left
+// with old's token (the turn, which started as old) or, with alt's, only
+// for the connect flow's own look-up of the account (GET /api/v4/user,
+// which the fake records as /user), and nothing reached another provider.
+// It returns how many requests left with old's token.
+func (r *modelRun) checkRelinkedRequests(old, alt string) int {
+	n := 0
+	for _, q := range r.e.requests(tandem.GitLab)[r.seen[tandem.GitLab]:] {
+		r.e.remember(q.token)
+		switch {
+		case q.login == alt && q.path != "/user":
+			r.rt.Fatalf("GitLab received %s with %s's token, the account linked while the turn ran as %s", q.path, alt, old)
+		case q.login != alt && q.login != old && q.token != "":
+			r.rt.Fatalf("GitLab received %s with %s's token, want %s (the turn) or %s (the connect flow)", q.path, q.login, old, alt)
+		case q.login == old:
+			n++
+		}
+	}
+	for _, o := range tandem.Providers {
+		if o != tandem.GitLab && len(r.e.requests(o)) > r.seen[o] {
+			r.rt.Fatalf("%s received a request in a step that uses only GitLab", o.Name())
+		}
+	}
+	return n
 }
 
 // rerun connects from user's latest private Connect button, offered with
