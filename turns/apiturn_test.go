@@ -193,23 +193,7 @@ func TestQueuedAPITurnRunsOnlyWhileItsKeyStands(t *testing.T) {
 				t.Errorf("the refused turn started a session in its thread (%v)", err)
 			}
 			// The trail says it was refused: by the key, as nobody, once.
-			recs, err := f.db.Audit(t.Context(), tandem.AuditFilter{Session: &f.key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var refused int
-			for _, r := range recs {
-				switch {
-				case r.TurnID != tr.ID:
-				case r.Action == ActionKeyRefused && r.Outcome == tandem.OutcomeRefused && r.Actor == "apikey:"+key.Prefix && r.Effective == "" && r.Reason == tandem.ReasonAPIKeyCreator:
-					refused++
-				default:
-					t.Errorf("audit record of the refused turn: %+v", r)
-				}
-			}
-			if refused != 1 {
-				t.Errorf("%d audit records of the refusal, want 1 (all: %+v)", refused, recs)
-			}
+			wantKeyRefusal(t, f, tr.ID, key.Prefix)
 		})
 	}
 }
@@ -624,23 +608,7 @@ func TestAnAPIKeysSessionControlIsRefusedAndAudited(t *testing.T) {
 			if sess.Persistent() || sess.Pending != nil || len(sess.Editors) != 0 {
 				t.Errorf("the session changed: %+v", sess)
 			}
-			recs, err := f.db.Audit(t.Context(), tandem.AuditFilter{Session: &f.key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var refused int
-			for _, r := range recs {
-				switch {
-				case r.TurnID != tr.ID:
-				case r.Action == ActionKeyRefused && r.Outcome == tandem.OutcomeRefused && r.Actor == "apikey:"+key.Prefix && r.Effective == "" && r.Reason == tandem.ReasonAPIKeyCreator:
-					refused++
-				default:
-					t.Errorf("audit record of the refused control: %+v", r)
-				}
-			}
-			if refused != 1 {
-				t.Errorf("%d audit records of the refusal, want 1 (all: %+v)", refused, recs)
-			}
+			wantKeyRefusal(t, f, tr.ID, key.Prefix)
 		})
 	}
 }
@@ -703,5 +671,28 @@ func TestAPIAgentTurnStopsWhenItsCreatorRelinksMidTurn(t *testing.T) {
 				t.Errorf("Run = %v, want ECONFLICT saying to send it again", out.Err)
 			}
 		})
+	}
+}
+
+// wantKeyRefusal fails unless the audit of f's session holds, for turn
+// id, exactly one record: its refusal by the key prefix, as nobody.
+func wantKeyRefusal(t *testing.T, f *propFixture, id, prefix string) {
+	t.Helper()
+	recs, err := f.db.Audit(t.Context(), tandem.AuditFilter{Session: &f.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused int
+	for _, r := range recs {
+		switch {
+		case r.TurnID != id:
+		case r.Action == ActionKeyRefused && r.Outcome == tandem.OutcomeRefused && r.Actor == "apikey:"+prefix && r.Effective == "" && r.Reason == tandem.ReasonAPIKeyCreator:
+			refused++
+		default:
+			t.Errorf("audit record of the refused turn %s: %+v", id, r)
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d audit records of the refusal of %s, want 1 (all: %+v)", refused, id, recs)
 	}
 }

@@ -76,27 +76,12 @@ func TestEditorsAgentTurnStopsWhenTheOwnerLeavesTheChannel(t *testing.T) {
 // that comes after the owner left (once Slack is asked again) is not made.
 func TestEditorsConfirmationStopsWhenTheOwnerLeavesTheChannel(t *testing.T) {
 	f, people := persistentPropFixture(t)
-	two := agent.Reply{Calls: []agent.ToolCall{
-		{Name: "acme_change", Arguments: `{"text":"one"}`},
-		{Name: "acme_change", Arguments: `{"text":"two"}`},
-	}}
-	f.e.cfg.Agent.Planner = &agent.Planner{Model: &stepModel{steps: []modelStep{{reply: two}}}}
-	out := f.run(t, tandem.Turn{ID: "E1", Session: f.key, User: "UBOB", Text: "please make two acme changes", TS: "1.001", ReceivedAt: f.clock.Now()})
-	if out.Err != nil || out.Proposal == nil || len(out.Proposal.Changes) != 2 || out.Proposal.User != "UALICE" {
-		t.Fatalf("the editor's agent turn: %v, proposal %+v; want two changes as UALICE", out.Err, out.Proposal)
-	}
-	if _, card := f.e.Press(t.Context(), out.Proposal.ID, "UBOB", true); !strings.Contains(card, "Confirmed by <@UBOB>") {
-		t.Fatalf("bob's press: card %q", card)
-	}
-	subs := f.chat.take()
-	if len(subs) != 1 {
-		t.Fatalf("%d turns submitted, want the confirmation", len(subs))
-	}
+	confirm := editorConfirmsTwoChanges(t, f)
 	f.onChange = func() {
 		people.leaveChannel("UALICE")
 		f.clock.Advance(creatorFresh)
 	}
-	out = f.run(t, subs[0])
+	out := f.run(t, confirm)
 	if n := f.changes.Load(); n != 1 {
 		t.Errorf("%d changes made as %v; want only the one made before the owner left the channel", n, f.logins)
 	}
@@ -113,6 +98,35 @@ func TestEditorsConfirmationStopsWhenTheOwnerLeavesTheChannel(t *testing.T) {
 // an agent turn's next read is not run after a mode change.
 func TestEditorsConfirmationStopsWhenTheOwnerTurnsPersistentModeOff(t *testing.T) {
 	f, _ := persistentPropFixture(t)
+	confirm := editorConfirmsTwoChanges(t, f)
+	f.onChange = func() {
+		f.onChange = nil
+		// What the settings modal's Save of "per-message" does: no turn.
+		sess, err := f.db.Session(context.Background(), f.key)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := f.e.SetVar(context.Background(), tandem.Turn{Session: f.key, User: "UALICE"}, sess, tandem.EnvKeepCredentialsPersistent, "false"); err != nil {
+			t.Error(err)
+		}
+	}
+	out := f.run(t, confirm)
+	if got := strings.Join(f.logins, ","); got != "UALICE-acme" {
+		t.Errorf("acme.change received the credentials of %s; want only UALICE-acme, for the change made before the owner turned persistent mode off", got)
+	}
+	if !strings.Contains(out.Reply.Title, "Some changes were not made") {
+		t.Errorf("the confirmation's reply: %+v (err %v); want it to say the second change was not made", out.Reply, out.Err)
+	}
+	refusedAudit(t, f, confirm.ID)
+}
+
+// editorConfirmsTwoChanges runs UBOB's agent turn in f's persistent
+// session (UALICE's), which proposes two acme changes as UALICE, has UBOB
+// press Do it, and returns the confirmation turn it submitted, not yet
+// run.
+func editorConfirmsTwoChanges(t *testing.T, f *propFixture) tandem.Turn {
+	t.Helper()
 	two := agent.Reply{Calls: []agent.ToolCall{
 		{Name: "acme_change", Arguments: `{"text":"one"}`},
 		{Name: "acme_change", Arguments: `{"text":"two"}`},
@@ -129,24 +143,5 @@ func TestEditorsConfirmationStopsWhenTheOwnerTurnsPersistentModeOff(t *testing.T
 	if len(subs) != 1 {
 		t.Fatalf("%d turns submitted, want the confirmation", len(subs))
 	}
-	f.onChange = func() {
-		f.onChange = nil
-		// What the settings modal's Save of "per-message" does: no turn.
-		sess, err := f.db.Session(context.Background(), f.key)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		if _, err := f.e.SetVar(context.Background(), tandem.Turn{Session: f.key, User: "UALICE"}, sess, tandem.EnvKeepCredentialsPersistent, "false"); err != nil {
-			t.Error(err)
-		}
-	}
-	out = f.run(t, subs[0])
-	if got := strings.Join(f.logins, ","); got != "UALICE-acme" {
-		t.Errorf("acme.change received the credentials of %s; want only UALICE-acme, for the change made before the owner turned persistent mode off", got)
-	}
-	if !strings.Contains(out.Reply.Title, "Some changes were not made") {
-		t.Errorf("the confirmation's reply: %+v (err %v); want it to say the second change was not made", out.Reply, out.Err)
-	}
-	refusedAudit(t, f, subs[0].ID)
+	return subs[0]
 }
