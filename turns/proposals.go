@@ -141,6 +141,11 @@ func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (privat
 	}
 	if !dup {
 		e.cfg.Chat.Submit(t)
+	} else if rec, err := e.cfg.Store.TurnRecord(ctx, t.ID); err == nil && rec.State == tandem.TurnDone {
+		// Its confirmation ran already and left the proposal behind: a
+		// restart cut it off (it was reported as interrupted, never run
+		// again), so this press makes nothing either.
+		return "This proposal was confirmed already, and a restart cut its changes off: nothing more is made from it. The thread says so; check the result at the provider and ask again if needed.", ""
 	}
 	return "", fmt.Sprintf("Confirmed by <@%s>: making the changes…", presser) + list
 }

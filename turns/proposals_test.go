@@ -268,6 +268,27 @@ func TestProposalPresses(t *testing.T) {
 		}
 	})
 
+	t.Run("do it after an interrupted confirmation", func(t *testing.T) {
+		f := newPropFixture(t)
+		p := f.propose(t, "UBOB")
+		if _, card := f.e.Press(t.Context(), p.ID, "UBOB", true); !strings.Contains(card, "Confirmed by <@UBOB>") {
+			t.Fatalf("do it: card %q", card)
+		}
+		f.chat.take()
+		// A restart cut the confirmation off: reported as interrupted and
+		// marked done, the proposal left behind.
+		if err := f.db.SetTurnState(t.Context(), confirmPrefix+p.ID, tandem.TurnDone); err != nil {
+			t.Fatal(err)
+		}
+		private, card := f.e.Press(t.Context(), p.ID, "UBOB", true)
+		if !strings.Contains(private, "a restart cut its changes off") || card != "" {
+			t.Errorf("do it again: private %q, card %q; want told nothing more is made, the card left", private, card)
+		}
+		if s := f.chat.take(); len(s) != 0 {
+			t.Errorf("%d turns submitted, want none", len(s))
+		}
+	})
+
 	t.Run("cancel then do it", func(t *testing.T) {
 		f := newPropFixture(t)
 		p := f.propose(t, "UBOB")
