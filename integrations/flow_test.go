@@ -939,7 +939,9 @@ func TestFlowConfirmPage(t *testing.T) {
 	fe.flow.Directory = flowNames{"UALICE": "alice", "UBOB": "bob<img src=x onerror=alert(1)>", flowTeam: "Acme Corp"}
 	alice := fe.browser(t, "", "alice-gh")
 	page := alice.get(fe.connectURL(t, "UALICE", tandem.GitHub, "turn-9"))
-	wantPage(t, "landing", page, http.StatusOK, "@alice", "Acme Corp", "Continue only if you are @alice")
+	// The display name is anyone's to choose; the member ID, which the
+	// page names too, is not.
+	wantPage(t, "landing", page, http.StatusOK, "@alice", "Acme Corp", "Continue only if you are @alice", "member ID UALICE", "is UALICE")
 	m := confirmForm.FindStringSubmatch(page.body)
 	if m == nil {
 		t.Fatalf("the landing has no confirmation form: %s", page.body)

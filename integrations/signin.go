@@ -112,9 +112,13 @@ func (f *Flow) askConfirm(w http.ResponseWriter, r *http.Request, link tandem.OA
 	}
 	userName, teamName := f.names(r.Context(), link.Team, link.User)
 	p := link.Provider
+	// A display name is anyone's to choose, a colleague's included; the
+	// member ID is not, and Slack shows each person theirs (profile, ⋮,
+	// Copy member ID).
 	f.form(w, formPage{
-		Title:  "Connect " + p.Name() + " for @" + userName + " in " + teamName + "?",
-		Body:   "This link was made for the Slack user @" + userName + " in the " + teamName + " workspace. The " + p.Name() + " account you sign in to next will act for @" + userName + " in Slack. Continue only if you are @" + userName + "; if someone sent you this link, close this page and use /connect in Slack instead.",
+		Title: "Connect " + p.Name() + " for @" + userName + " in " + teamName + "?",
+		Body: "This link was made for the Slack user @" + userName + " (member ID " + link.User + ") in the " + teamName + " workspace. The " + p.Name() + " account you sign in to next will act for that Slack user. Continue only if you are @" + userName +
+			" and your member ID (in Slack: your profile, ⋮, Copy member ID) is " + link.User + "; if someone sent you this link, close this page and use /connect in Slack instead.",
 		Action: "/connect/" + string(p) + "/confirm",
 		Token:  id + "." + f.sign("oauth-state", id),
 		Button: "I am @" + userName + ": continue to " + p.Name(),
