@@ -106,9 +106,12 @@ func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (privat
 		e.log.Error("read a proposal", "proposal", id, "err", err)
 		return "Could not read this proposal; try again in a moment.", ""
 	}
+	cutOff := false // its confirmation ran, and a restart cut it off
 	if !do {
-		_, err := e.cfg.Store.TurnRecord(ctx, confirmPrefix+id)
+		rec, err := e.cfg.Store.TurnRecord(ctx, confirmPrefix+id)
 		switch {
+		case err == nil && rec.State == tandem.TurnDone:
+			cutOff = true
 		case err == nil:
 			return "It was confirmed already: the changes are being made, and the thread will say which were.", ""
 		case tandem.ErrorCode(err) != tandem.ENOTFOUND:
@@ -126,6 +129,9 @@ func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (privat
 	if !do {
 		e.dropProposal(ctx, id)
 		e.auditChange(ctx, p.Session, presser, p.User, "proposal_cancel", strings.Join(agent.Summaries(p.Changes), "; "))
+		if cutOff {
+			return "", fmt.Sprintf("Cancelled by <@%s>: a restart cut off its confirmation, and nothing more is made from it; the thread says what may have been.", presser) + list
+		}
 		return "", fmt.Sprintf("Cancelled by <@%s>: nothing was changed.", presser) + list
 	}
 	if !e.cfg.Now().Before(p.Expires) {

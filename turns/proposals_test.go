@@ -287,6 +287,13 @@ func TestProposalPresses(t *testing.T) {
 		if s := f.chat.take(); len(s) != 0 {
 			t.Errorf("%d turns submitted, want none", len(s))
 		}
+		// Cancel closes it, without claiming nothing was changed.
+		if _, card := f.e.Press(t.Context(), p.ID, "UBOB", false); !strings.Contains(card, "a restart cut off its confirmation") || strings.Contains(card, "nothing was changed") {
+			t.Errorf("cancel after the cut-off confirmation: card %q", card)
+		}
+		if _, err := f.e.proposal(t.Context(), p.ID); tandem.ErrorCode(err) != tandem.ENOTFOUND {
+			t.Errorf("the proposal is still open after its cancel: %v", err)
+		}
 	})
 
 	t.Run("cancel then do it", func(t *testing.T) {
