@@ -55,6 +55,8 @@ func TestSessionSettingsShortcut(t *testing.T) {
 	// show. It is refused in the modal, and nothing changes.
 	e.connect("UCAROL", "carol-gh")
 	e.ask("UCAROL", "list my open PRs", root, "ran as <@UCAROL>")
+	// She joins when her turn is marked done, just after its reply.
+	e.waitEditor(root, "UCAROL")
 	if ack := submit("UALICE"); !strings.Contains(ack, "The editors changed since you opened this") {
 		t.Fatalf("the owner's Save after the editors changed was not refused: %s", ack)
 	}
@@ -155,4 +157,35 @@ func submitPersistent(ctx context.Context, s *fakeslack.Server, user, meta strin
 		Values: map[string]map[string]any{"mode": {"mode_choice": map[string]any{"type": "radio_buttons", "selected_option": map[string]any{"value": "persistent"}}}},
 	}))
 	return string(ack), err
+}
+
+// waitEditor waits until the operator's report lists user among the
+// editors of the session of thread root: a turn's sender joins them in the
+// commit that marks the turn done, just after its reply is posted.
+func (e *env) waitEditor(root, user string) {
+	e.t.Helper()
+	waitFor(e.t, user+" on the editors of the session "+root, func() bool {
+		var report struct {
+			Sessions []struct {
+				Session tandem.SessionKey `json:"session"`
+				Editors []struct {
+					User string `json:"user"`
+				} `json:"editors"`
+			} `json:"sessions"`
+		}
+		if err := json.Unmarshal([]byte(e.op("sessions", "report", "--json")), &report); err != nil {
+			e.t.Fatal(err)
+		}
+		for _, s := range report.Sessions {
+			if s.Session.ThreadTS != root {
+				continue
+			}
+			for _, ed := range s.Editors {
+				if ed.User == user {
+					return true
+				}
+			}
+		}
+		return false
+	})
 }
