@@ -72,13 +72,20 @@ func DescribeDB(cfg Config) string {
 		pairs := strings.Split(query, "&")
 		for i, kv := range pairs {
 			k, _, _ := strings.Cut(kv, "=")
-			if key, err := url.PathUnescape(k); err != nil || strings.Contains(strings.ToLower(key), "password") {
+			if key, err := url.QueryUnescape(k); err != nil || passwordParam(key) {
 				pairs[i] = k + "=…"
 			}
 		}
 		u = base + "?" + strings.Join(pairs, "&")
 	}
 	return "postgres " + u
+}
+
+// passwordParam reports whether a query parameter of a database URL holds
+// a password (pgx reads password and sslpassword there), which neither a
+// log line nor an operator's output may show.
+func passwordParam(name string) bool {
+	return strings.Contains(strings.ToLower(name), "password")
 }
 
 // OpenKeyring uses cfg.EncryptionKey (TANDEM_ENCRYPTION_KEY), or a key file

@@ -189,8 +189,12 @@ func RedactURL(raw string) string {
 // quote it: the user information's, and one in the query (DescribeDB).
 func RedactPassword(rawURL, s string) string {
 	if u, err := url.Parse(rawURL); err == nil {
-		q := u.Query()
-		passwords := []string{q.Get("password"), q.Get("sslpassword")}
+		var passwords []string
+		for name, values := range u.Query() {
+			if passwordParam(name) {
+				passwords = append(passwords, values...)
+			}
+		}
 		if p, ok := u.User.Password(); ok {
 			passwords = append(passwords, p)
 		}
