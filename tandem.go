@@ -255,6 +255,17 @@ type AuditRecord struct {
 // names no effective user: nobody's credentials were resolved.
 const ActionAPIKeyRefused = "apikey_refused"
 
+// APIKeyRefusal is the audit record of a use of the API key prefix refused
+// before it acted as anyone (ActionAPIKeyRefused), in session (zero when
+// the use named none) and turn ("" when it was no turn): by the key, as
+// nobody, with out and detail saying how and why.
+func APIKeyRefusal(at time.Time, session SessionKey, turn, prefix string, out Outcome, detail string) AuditRecord {
+	return AuditRecord{
+		Time: at, Session: session, TurnID: turn, Actor: "apikey:" + prefix,
+		Action: ActionAPIKeyRefused, Reason: ReasonAPIKeyCreator, Outcome: out, Detail: detail,
+	}
+}
+
 // OAuthState is the server-side half of an OAuth flow in progress. Its
 // Verifier is a secret, kept encrypted at rest.
 type OAuthState struct {

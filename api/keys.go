@@ -208,11 +208,8 @@ func (k *Keys) auditRefused(ctx context.Context, rec tandem.APIKey, why *KeyErro
 	if !due {
 		return
 	}
-	k.Store.AppendAudit(context.WithoutCancel(ctx), tandem.AuditRecord{
-		Time: now, Actor: "apikey:" + rec.Prefix, Action: tandem.ActionAPIKeyRefused,
-		Reason: tandem.ReasonAPIKeyCreator, Outcome: tandem.OutcomeRefused,
-		Detail: fmt.Sprintf("a call with %s (%s) of <@%s>: %s", rec.Prefix, rec.Name, rec.Creator, why.Code),
-	})
+	k.Store.AppendAudit(context.WithoutCancel(ctx), tandem.APIKeyRefusal(now, tandem.SessionKey{}, "", rec.Prefix, tandem.OutcomeRefused,
+		fmt.Sprintf("a call with %s (%s) of <@%s>: %s", rec.Prefix, rec.Name, rec.Creator, why.Code)))
 }
 
 // List returns a team's keys (only creator's when creator is not "").

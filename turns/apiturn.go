@@ -59,18 +59,9 @@ const creatorFresh = 5 * time.Second
 // An agent turn's proposed changes are made, as the key's creator, only
 // when allowChanges is set; otherwise they come back as Pending, not made.
 func (e *Engine) RunAPI(ctx context.Context, key tandem.APIKey, channel, threadTS, text string, allowChanges bool) (tandem.TurnResult, error) {
-	where := tandem.SessionKey{Team: key.Team, Channel: channel, ThreadTS: threadTS}
-	if err := e.checkScope(key, text, allowChanges); err != nil {
-		e.auditAPIRefused(ctx, key, where, text, err)
-		return tandem.TurnResult{}, err
-	}
 	asked := e.cfg.Now()
-	if err := e.creatorLeft(ctx, key); err != nil {
-		e.auditAPIRefused(ctx, key, where, text, err)
-		return tandem.TurnResult{}, err
-	}
-	if err := e.cfg.Chat.CheckMember(ctx, key, channel); err != nil {
-		e.auditAPIRefused(ctx, key, where, text, err)
+	if err := e.apiAllowed(ctx, key, channel, text, allowChanges); err != nil {
+		e.auditAPIRefused(ctx, key, tandem.SessionKey{Team: key.Team, Channel: channel, ThreadTS: threadTS}, text, err)
 		return tandem.TurnResult{}, err
 	}
 	if threadTS == "" {
@@ -278,9 +269,18 @@ func (e *Engine) leftWorkspace(ctx context.Context, user, whose string) (bool, e
 	return deleted, nil
 }
 
-// ActionKeyRefused is tandem.ActionAPIKeyRefused: an API turn or request
-// refused before it acted as anyone.
-const ActionKeyRefused = tandem.ActionAPIKeyRefused
+// apiAllowed fails as RunAPI says unless key may ask text (allowing
+// changes or not) in channel: its scope covers it, its creator is still in
+// the workspace and a member of channel.
+func (e *Engine) apiAllowed(ctx context.Context, key tandem.APIKey, channel, text string, allowChanges bool) error {
+	if err := e.checkScope(key, text, allowChanges); err != nil {
+		return err
+	}
+	if err := e.creatorLeft(ctx, key); err != nil {
+		return err
+	}
+	return e.cfg.Chat.CheckMember(ctx, key, channel)
+}
 
 // auditAPIRefused records an API request refused before it became a turn
 // (a read key asking for a change, a creator who left the workspace or is
@@ -291,11 +291,8 @@ func (e *Engine) auditAPIRefused(ctx context.Context, key tandem.APIKey, where t
 	if tandem.ErrorCode(err) == tandem.EUNAVAILABLE {
 		return
 	}
-	rec := tandem.AuditRecord{
-		Time: e.cfg.Now(), Session: where, Actor: "apikey:" + key.Prefix, Action: ActionKeyRefused,
-		Reason: tandem.ReasonAPIKeyCreator, Outcome: tandem.OutcomeRefused,
-		Detail: fmt.Sprintf("asked %q of <@%s>'s key: %s", text, key.Creator, tandem.ErrorMessage(err)),
-	}
+	rec := tandem.APIKeyRefusal(e.cfg.Now(), where, "", key.Prefix, tandem.OutcomeRefused,
+		fmt.Sprintf("asked %q of <@%s>'s key: %s", text, key.Creator, tandem.ErrorMessage(err)))
 	if aerr := e.cfg.Store.AppendAudit(context.WithoutCancel(ctx), rec); aerr != nil {
 		e.log.Error("audit a refused API request", "api_key", key.Prefix, "err", aerr)
 	}
@@ -305,10 +302,7 @@ func (e *Engine) auditAPIRefused(ctx context.Context, key tandem.APIKey, where t
 // auditKeyRefused adds to step the record of t, an API turn, refused with
 // out before it acted as anyone; detail says what it asked and why.
 func (e *Engine) auditKeyRefused(step *tandem.TurnStep, t tandem.Turn, out tandem.Outcome, detail string) {
-	rec := tandem.AuditRecord{
-		Time: e.cfg.Now(), Session: t.Session, TurnID: t.ID, Actor: "apikey:" + t.APIKey,
-		Action: ActionKeyRefused, Reason: tandem.ReasonAPIKeyCreator, Outcome: out, Detail: detail,
-	}
+	rec := tandem.APIKeyRefusal(e.cfg.Now(), t.Session, t.ID, t.APIKey, out, detail)
 	step.Audit = append(step.Audit, rec)
 	e.log.Info("audit", "action", rec.Action, "turn", t.ID, "session", t.Session.String(), "actor", rec.Actor, "reason", rec.Reason, "outcome", out)
 }

@@ -103,7 +103,7 @@ func TestRunAPIKeyScope(t *testing.T) {
 	}
 	var scope, member int
 	for _, r := range recs {
-		if r.Action != ActionKeyRefused || r.Actor != "apikey:"+key.Prefix || r.Effective != "" || r.Outcome != tandem.OutcomeRefused || r.Session.Channel != "C1" {
+		if r.Action != tandem.ActionAPIKeyRefused || r.Actor != "apikey:"+key.Prefix || r.Effective != "" || r.Outcome != tandem.OutcomeRefused || r.Session.Channel != "C1" {
 			t.Errorf("audit record %+v; want only refusals by the key, as nobody, in C1", r)
 			continue
 		}
@@ -570,7 +570,7 @@ func TestRunToolRefusesAKeyThatNoLongerStands(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(recs) != 1 || recs[0].Action != ActionKeyRefused || recs[0].Actor != "apikey:tdm_tool0001" || recs[0].Effective != "" ||
+			if len(recs) != 1 || recs[0].Action != tandem.ActionAPIKeyRefused || recs[0].Actor != "apikey:tdm_tool0001" || recs[0].Effective != "" ||
 				recs[0].Outcome != tandem.OutcomeRefused || !strings.Contains(recs[0].Detail, "MCP: acme.change") {
 				t.Errorf("audit: %+v; want the one refusal, by the key and as nobody, naming the tool", recs)
 			}
@@ -686,7 +686,7 @@ func wantKeyRefusal(t *testing.T, f *propFixture, id, prefix string) {
 	for _, r := range recs {
 		switch {
 		case r.TurnID != id:
-		case r.Action == ActionKeyRefused && r.Outcome == tandem.OutcomeRefused && r.Actor == "apikey:"+prefix && r.Effective == "" && r.Reason == tandem.ReasonAPIKeyCreator:
+		case r.Action == tandem.ActionAPIKeyRefused && r.Outcome == tandem.OutcomeRefused && r.Actor == "apikey:"+prefix && r.Effective == "" && r.Reason == tandem.ReasonAPIKeyCreator:
 			refused++
 		default:
 			t.Errorf("audit record of the refused turn %s: %+v", id, r)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tandembot/tandem"
+	"github.com/tandembot/tandem/ops"
 )
 
 // KeyNotifier tells an API key's creator, by direct message with a Connect
@@ -35,21 +36,12 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 	// as nobody whatever path the call came by, as keyStands says for a
 	// turn.
 	where := tandem.SessionKey{Team: key.Team, Channel: "mcp", ThreadTS: key.Prefix}
-	stored, err := e.storedKeyStands(ctx, key.Team, key.Creator, key.Prefix)
+	stored, err := e.toolAllowed(ctx, key, spec)
 	if err != nil {
 		e.auditAPIRefused(ctx, key, where, "MCP: "+op, err)
 		return "", nil, err
 	}
 	key = stored
-	if spec.Mutating && key.EffectiveScope() != tandem.ScopeWrite {
-		err := tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the read scope; %s changes something and needs a key with --scope write.", key.Name, op)
-		e.auditAPIRefused(ctx, key, where, "MCP: "+op, err)
-		return "", nil, err
-	}
-	if err := e.creatorLeft(ctx, key); err != nil {
-		e.auditAPIRefused(ctx, key, where, "MCP: "+op, err)
-		return "", nil, err
-	}
 	user, reason := key.Creator, tandem.ReasonAPIKeyCreator
 	t := tandem.Turn{Session: where, User: user,
 		APIKey: key.Prefix, APIKeyName: key.Name, ReceivedAt: e.cfg.Now()}
@@ -80,6 +72,20 @@ func (e *Engine) RunTool(ctx context.Context, key tandem.APIKey, op string, args
 		return "", id, err
 	}
 	return plainText(reply), id, nil
+}
+
+// toolAllowed returns key as the store holds it now when it may run spec,
+// and fails as RunTool says otherwise: the key no longer stands, a read key
+// asks for a change, or its creator left the workspace.
+func (e *Engine) toolAllowed(ctx context.Context, key tandem.APIKey, spec *ops.Spec) (tandem.APIKey, error) {
+	key, err := e.storedKeyStands(ctx, key.Team, key.Creator, key.Prefix)
+	if err != nil {
+		return key, err
+	}
+	if spec.Mutating && key.EffectiveScope() != tandem.ScopeWrite {
+		return key, tandem.Errorf(tandem.EFORBIDDEN, "API key %s has the read scope; %s changes something and needs a key with --scope write.", key.Name, spec.Name)
+	}
+	return key, e.creatorLeft(ctx, key)
 }
 
 // tellKeyCreator DMs key's creator how to fix the link err says is missing
