@@ -180,12 +180,9 @@ func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]str
 			return "", agent.Stop(err)
 		}
 	}
-	sess, err := e.cfg.Store.Session(ctx, t.Session)
-	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
-		sess, err = tandem.Session{Key: t.Session, Owner: t.User}, nil // the turn starts it
-	}
+	sess, err := e.sessionNow(ctx, t, tandem.Session{Key: t.Session, Owner: t.User})
 	if err != nil {
-		return "", agent.Stop(fmt.Errorf("turns: session: %w", err))
+		return "", agent.Stop(err)
 	}
 	if user, reason := e.rule(t, sess); user != x.ruleUser || reason != x.ruleReason {
 		e.audit(x.step, t, "", spec.Provider, reason, tandem.OutcomeRefused, "agent: "+op+" (the session's mode changed during the turn)")
@@ -230,6 +227,22 @@ func (x *agentExecutor) Read(ctx context.Context, op string, args map[string]str
 		return "", err
 	}
 	return plainText(reply), nil
+}
+
+// sessionNow is t's session as the store holds it now, for a step of a
+// turn that applies the rule again (each read of an agent turn, each
+// change of a confirmation): the session's mode may have changed outside
+// its turns since the turn started. It is starting when none is stored
+// yet (the turn starts it); it fails with the store's error.
+func (e *Engine) sessionNow(ctx context.Context, t tandem.Turn, starting tandem.Session) (tandem.Session, error) {
+	sess, err := e.cfg.Store.Session(ctx, t.Session)
+	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
+		return starting, nil
+	}
+	if err != nil {
+		return sess, fmt.Errorf("turns: session: %w", err)
+	}
+	return sess, nil
 }
 
 // accountChanged fails with ECONFLICT when id, credentials a step of a

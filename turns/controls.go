@@ -635,10 +635,23 @@ func (e *Engine) requestEditor(ctx context.Context, t tandem.Turn, sess tandem.S
 	}, nil
 }
 
-// editorAnswerTTL bounds how long a press answering an editor request
-// holds it (EditorConsent): a replica that dies meanwhile leaves it open
-// again after that.
-const editorAnswerTTL = time.Minute
+// answerTTL bounds how long a press answering a request holds it
+// (answering): a replica that dies meanwhile leaves it open again after
+// that.
+const answerTTL = time.Minute
+
+// answering takes the lease of the request stored under name for
+// presser's press (an editor request, a proposal), so that presses of one
+// request, on one replica or several, are answered one at a time. It
+// reports false when another press holds it; release gives it back.
+func (e *Engine) answering(ctx context.Context, name, presser string) (release func(), took bool, err error) {
+	lease, holder := "answer/"+name, presser+"/"+randomID(8)
+	took, err = e.cfg.Store.Lease(ctx, lease, holder, answerTTL)
+	if err != nil || !took {
+		return func() {}, false, err
+	}
+	return func() { e.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), lease, holder) }, true, nil
+}
 
 // EditorConsent applies the answer of presser, who must be the owner of
 // the session key, to the open request to add user as its editor (approve
@@ -661,8 +674,7 @@ func (e *Engine) EditorConsent(ctx context.Context, key tandem.SessionKey, user,
 	// turn, and the second finds it answered. Otherwise a Decline that
 	// read the request open before an Approve closed it told the owner,
 	// and the thread, "declined" while the editor acted as the owner.
-	holder := presser + "/" + randomID(8)
-	took, err := e.cfg.Store.Lease(ctx, "answer/"+name, holder, editorAnswerTTL)
+	release, took, err := e.answering(ctx, name, presser)
 	if err != nil {
 		e.log.Error("take an editor request to answer it", "session", key.String(), "err", err)
 		return "", false
@@ -671,7 +683,7 @@ func (e *Engine) EditorConsent(ctx context.Context, key tandem.SessionKey, user,
 		e.log.Info("editor consent press while another press answers the request", "session", key.String(), "user", presser)
 		return "", false
 	}
-	defer e.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), "answer/"+name, holder)
+	defer release()
 	if _, err := e.cfg.Store.Setting(ctx, name); err != nil {
 		return "", false // answered already, or never asked
 	}

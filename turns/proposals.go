@@ -87,8 +87,7 @@ func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (privat
 		e.auditPress(ctx, p.Session, presser, p.User, "proposal_press", tandem.OutcomeRefused, "pressed <@"+p.Sender+">'s proposal: only they may confirm or cancel it; nothing was changed")
 		return fmt.Sprintf("Only <@%s> can confirm or cancel this: it would run as them.", p.Sender), ""
 	}
-	lease, holder := "answer/"+proposalSetting(id), presser+"/"+randomID(8)
-	took, err := e.cfg.Store.Lease(ctx, lease, holder, editorAnswerTTL)
+	release, took, err := e.answering(ctx, proposalSetting(id), presser)
 	if err != nil {
 		e.log.Error("take a proposal to answer a press", "proposal", id, "err", err)
 		return "Could not read this proposal; try again in a moment.", ""
@@ -96,7 +95,7 @@ func (e *Engine) Press(ctx context.Context, id, presser string, do bool) (privat
 	if !took {
 		return "Your other press of this proposal is being answered; look at the card in a moment.", ""
 	}
-	defer e.cfg.Store.ReleaseLease(context.WithoutCancel(ctx), lease, holder)
+	defer release()
 	p, err = e.proposal(ctx, id)
 	if tandem.ErrorCode(err) == tandem.ENOTFOUND {
 		// Answered by the press that held it before this one.
@@ -309,12 +308,9 @@ func (e *Engine) change(ctx context.Context, t tandem.Turn, sess tandem.Session,
 		// persistent mode off meanwhile (Session settings acts outside the
 		// session's turns) is not acted for by the next change, nor is
 		// anyone else acted for by it.
-		stored, err := e.cfg.Store.Session(ctx, t.Session)
-		if tandem.ErrorCode(err) == tandem.ENOTFOUND {
-			stored, err = sess, nil // the turn starts it
-		}
+		stored, err := e.sessionNow(ctx, t, sess)
 		if err != nil {
-			return tandem.Reply{}, fmt.Errorf("turns: session: %w", err)
+			return tandem.Reply{}, err
 		}
 		if now, nowReason := e.rule(t, stored); now != user || nowReason != reason {
 			e.audit(&res.step, t, "", spec.Provider, nowReason, tandem.OutcomeRefused, "confirm: "+c.Op+" (the session's mode changed during the turn)")
