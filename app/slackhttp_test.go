@@ -17,9 +17,7 @@ import (
 // so the token never reaches the other one.
 func TestSlackClientFollowsNoRedirectOffSlack(t *testing.T) {
 	elsewhere := providertest.NewElsewhere(t, http.StatusOK, `{"ok":true,"user_id":"U1","team_id":"T1"}`)
-	slackSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
-	}))
+	slackSrv := httptest.NewServer(http.HandlerFunc(elsewhere.Redirect))
 	t.Cleanup(slackSrv.Close)
 	const token = "xoxb-must-stay-with-slack"
 	api := slack.New(token, slack.OptionAPIURL(slackSrv.URL+"/api/"), slack.OptionHTTPClient(slackClient(1)))

@@ -18,9 +18,7 @@ import (
 func TestDoctorSendsNoSecretOffHost(t *testing.T) {
 	e := newTestEnv(t)
 	elsewhere := providertest.NewElsewhere(t, http.StatusOK, `{"ok":true}`)
-	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
-	}))
+	redirect := httptest.NewServer(http.HandlerFunc(elsewhere.Redirect))
 	t.Cleanup(redirect.Close)
 	e.vars["TANDEM_SLACK_API_URL"] = redirect.URL + "/api/"
 	for _, p := range []string{"GITHUB", "GITLAB", "JIRA", "GOOGLE"} {

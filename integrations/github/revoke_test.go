@@ -76,13 +76,9 @@ func TestRevokeEmptyToken(t *testing.T) {
 func TestRevokeFollowsNoRedirectOffGitHub(t *testing.T) {
 	away := providertest.NewElsewhere(t, http.StatusNoContent, "")
 	p, _, mux, _ := setup(t)
-	mux.HandleFunc("/applications/Iv1.testclient/grant", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, away.URL+"/grant", http.StatusTemporaryRedirect)
-	})
+	mux.HandleFunc("/applications/Iv1.testclient/grant", away.Redirect)
 	if err := p.Revoke(context.Background(), tandem.Token{AccessToken: testToken}); err == nil {
 		t.Error("a revoke answered with a redirect off GitHub succeeded")
 	}
-	if got := away.Arrivals(); len(got) != 0 {
-		t.Errorf("the other host got %+v, want nothing", got)
-	}
+	away.WantNothing(t)
 }

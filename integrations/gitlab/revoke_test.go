@@ -117,13 +117,9 @@ func TestRevokeEmptyToken(t *testing.T) {
 func TestRevokeFollowsNoRedirectOffGitLab(t *testing.T) {
 	away := providertest.NewElsewhere(t, http.StatusOK, "{}")
 	p, web := setupOAuth(t)
-	web.HandleFunc("/oauth/revoke", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, away.URL+"/oauth/revoke", http.StatusTemporaryRedirect)
-	})
+	web.HandleFunc("/oauth/revoke", away.Redirect)
 	if err := p.Revoke(context.Background(), tandem.Token{AccessToken: testToken}); err == nil {
 		t.Error("a revoke answered with a redirect off GitLab succeeded")
 	}
-	if got := away.Arrivals(); len(got) != 0 {
-		t.Errorf("the other host got %+v, want nothing", got)
-	}
+	away.WantNothing(t)
 }

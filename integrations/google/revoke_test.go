@@ -106,13 +106,9 @@ func TestRevokeEmptyToken(t *testing.T) {
 func TestRevokeFollowsNoRedirectOffGoogle(t *testing.T) {
 	away := providertest.NewElsewhere(t, http.StatusOK, "{}")
 	p, _, mux, _ := setup(t)
-	mux.HandleFunc("/revoke", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, away.URL+"/revoke", http.StatusTemporaryRedirect)
-	})
+	mux.HandleFunc("/revoke", away.Redirect)
 	if err := p.Revoke(context.Background(), tandem.Token{AccessToken: testToken}); err == nil {
 		t.Error("a revoke answered with a redirect off Google succeeded")
 	}
-	if got := away.Arrivals(); len(got) != 0 {
-		t.Errorf("the other host got %+v, want nothing", got)
-	}
+	away.WantNothing(t)
 }

@@ -52,3 +52,18 @@ func (e *Elsewhere) Arrivals() []Arrival {
 	defer e.mu.Unlock()
 	return append([]Arrival(nil), e.got...)
 }
+
+// Redirect is a handler that answers every request with a 307 to the same
+// path on e, as a provider (or an attacker in its place) could: a client
+// that follows it repeats the request there, body included.
+func (e *Elsewhere) Redirect(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, e.URL+r.URL.Path, http.StatusTemporaryRedirect)
+}
+
+// WantNothing fails t when any request reached e.
+func (e *Elsewhere) WantNothing(t testing.TB) {
+	t.Helper()
+	if got := e.Arrivals(); len(got) != 0 {
+		t.Errorf("the other host got %+v, want nothing", got)
+	}
+}

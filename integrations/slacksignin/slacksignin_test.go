@@ -134,15 +134,11 @@ func TestAuthURL(t *testing.T) {
 // sign-in fails.
 func TestIdentifyFollowsNoRedirectOffSlack(t *testing.T) {
 	away := providertest.NewElsewhere(t, http.StatusOK, `{"ok":false,"error":"invalid_code"}`)
-	slackAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, away.URL+r.URL.Path, http.StatusTemporaryRedirect)
-	}))
+	slackAPI := httptest.NewServer(http.HandlerFunc(away.Redirect))
 	t.Cleanup(slackAPI.Close)
 	c := &slacksignin.Client{ClientID: "123.456", ClientSecret: "slack-secret-never-elsewhere", AuthorizeURL: slackAPI.URL + "/openid/connect/authorize", APIURL: slackAPI.URL + "/api/"}
 	if _, _, err := c.Identify(t.Context(), "code-1", "https://tandem.example/oauth/slack/callback", "nonce-1"); err == nil {
 		t.Error("a sign-in whose token exchange was redirected off Slack succeeded")
 	}
-	if got := away.Arrivals(); len(got) != 0 {
-		t.Errorf("the other host got the exchange: %+v", got)
-	}
+	away.WantNothing(t)
 }
