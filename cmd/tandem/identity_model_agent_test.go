@@ -83,15 +83,8 @@ func modelScript(c fakellm.Conversation, between func()) fakellm.Reply {
 // leaves only for the connect flow's own look-up of the account.
 func (r *modelRun) agentReadsRelinked(sender string) {
 	p := tandem.GitLab
-	user, reason := r.m.Identity(sender)
-	if reason == tandem.ReasonRefusedNotEditor || !r.m.Runs(sender, p) {
-		r.rt.Skip("the request would not reach GitLab")
-	}
-	if r.m.Waiting(user, p) {
-		r.rt.Skip("the relink would re-run waiting messages")
-	}
-	l, _ := r.m.Link(user, p)
-	alt := account(user, p, l.Login == account(user, p, false))
+	user, l, alt := r.relinkable(sender)
+	_, reason := r.m.Identity(sender)
 	text := agentMarker + "readtwice " + string(p)
 	r.step(fmt.Sprintf("%s (agent): %s, while %s relinks GitLab as %s between the two reads", sender, text, user, alt))
 	reached, goOn := make(chan struct{}), make(chan struct{})

@@ -965,15 +965,7 @@ func (r *modelRun) relink(user string, p tandem.ProviderID) {
 // /user).
 func (r *modelRun) relinkDuringRefresh(sender string, revokeOld bool) {
 	p := tandem.GitLab
-	user, reason := r.m.Identity(sender)
-	if reason == tandem.ReasonRefusedNotEditor || !r.m.Runs(sender, p) {
-		r.rt.Skip("the message would not reach GitLab")
-	}
-	if r.m.Waiting(user, p) {
-		r.rt.Skip("the relink would re-run waiting messages")
-	}
-	l, _ := r.m.Link(user, p)
-	alt := account(user, p, l.Login == account(user, p, false))
+	user, l, alt := r.relinkable(sender)
 	r.step(fmt.Sprintf("%s: %s, while %s relinks GitLab as %s during the turn's refresh (old grant revoked: %v)", sender, modelReads[p], user, alt, revokeOld))
 	r.e.gl.ExpireAccessTokens(l.Login)
 	reached, release := r.e.gl.HoldRefreshes()
@@ -1003,6 +995,23 @@ func (r *modelRun) relinkDuringRefresh(sender string, revokeOld bool) {
 	r.checkButtons(user)
 	want.Outcome = identitymodel.OK // the resolution itself succeeded, as the old account
 	r.checkAudit(sender, p, want)
+}
+
+// relinkable is what a relink in the middle of sender's GitLab turn
+// works on: the person whose identity the turn uses, their GitLab link,
+// and their other GitLab account. It skips the step when the turn would
+// not reach GitLab, or when a relink would re-run a waiting message.
+func (r *modelRun) relinkable(sender string) (user string, l identitymodel.Link, alt string) {
+	p := tandem.GitLab
+	user, reason := r.m.Identity(sender)
+	if reason == tandem.ReasonRefusedNotEditor || !r.m.Runs(sender, p) {
+		r.rt.Skip("the turn would not reach GitLab")
+	}
+	if r.m.Waiting(user, p) {
+		r.rt.Skip("the relink would re-run waiting messages")
+	}
+	l, _ = r.m.Link(user, p)
+	return user, l, account(user, p, l.Login == account(user, p, false))
 }
 
 // relinkMidTurn links user's other account alt at p through /connect
